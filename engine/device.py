@@ -1,0 +1,40 @@
+"""Which device trains: CUDA, then Apple MPS, then CPU, unless forced to CPU."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+
+def pick_device(force_cpu: bool = False) -> torch.device:
+    """The best device this machine has. `GRADSCAPE_FORCE_CPU=1` forces CPU server-wide."""
+    if force_cpu or os.environ.get("GRADSCAPE_FORCE_CPU") == "1":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def describe_device(device: torch.device) -> str:
+    """A label for people: 'CUDA GPU: NVIDIA H100', 'Apple MPS', 'CPU (2 threads per job)'."""
+    if device.type == "cuda":
+        return f"CUDA GPU: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Apple MPS (Metal GPU)"
+    return f"CPU ({torch_threads_per_job()} torch thread(s) per job)"
+
+
+def torch_threads_per_job() -> int:
+    """Intra-op threads each training thread may use, so that a class of 30 shares a server fairly.
+
+    Small networks gain nothing from more threads (their steps are dominated by
+    per-op overhead), so the default is 1; `GRADSCAPE_TORCH_THREADS` overrides it.
+    """
+    try:
+        return max(1, int(os.environ.get("GRADSCAPE_TORCH_THREADS", "1")))
+    except ValueError:
+        return 1

@@ -1,0 +1,485 @@
+"""The job runtime: one mechanism that trains every live experiment in a thread.
+
+A `Job` owns a model, its data and its optimizer, and a daemon thread that
+loops: apply pending commands, take one training step if running, and every
+~100 ms publish an immutable `Snapshot`. Readers (pages, tests, benches) only
+ever call `snapshot()`, so they never touch the live model and never slow the
+trainer down beyond reading one reference.
+
+Subclasses supply the experiment:
+
+    setup(self)                -> build model, data, optimizer from self.config
+                                  (torch's global RNG is seeded with self.seed)
+    train_step(self)           -> dict of metrics for this step; must hold "loss"
+    evaluate(self)             -> dict of metrics recorded at each publish (optional)
+    observe(self)              -> dict of visuals for the snapshot (optional)
+    apply_hyperparameters(self, changes) -> apply live changes (lr, momentum, ...)
+    epoch (property)           -> epochs done, as a float (optional)
+    on_epoch_end(self, epoch, mean_loss) -> e.g. reduce-on-plateau bookkeeping (optional)
+    explain_divergence(self, step, name, value) -> a message a student can act on
+
+Randomness inside `train_step` must come from `self.rng` (a torch.Generator
+seeded from the job's seed), never from torch's global RNG, which other jobs'
+threads share: that is what keeps a seeded run reproducible on a busy server.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import math
+import os
+import queue
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+
+from engine.device import describe_device, pick_device, torch_threads_per_job
+from engine.history import MetricHistory, Series
+
+log = logging.getLogger(__name__)
+
+PUBLISH_INTERVAL_S = 0.1
+
+# Serializes seeding torch's global RNG together with model construction, so two
+# jobs built at the same moment in different threads still get their own seeds.
+_GLOBAL_RNG_LOCK = threading.Lock()
+
+
+class JobStatus(str, Enum):
+    READY = "ready"  # built, never trained yet
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"  # reached its stop condition; can be resumed
+    DIVERGED = "diverged"  # loss went non-finite; needs a reset
+    FAILED = "failed"  # an exception; needs a reset (maybe with another config)
+    STOPPED = "stopped"  # thread ended; the job is finished for good
+
+
+class JobLimitReached(RuntimeError):
+    """Raised by `Job.play` when the server already trains as many jobs as it allows."""
+
+
+class RunningJobs:
+    """Server-wide cap on jobs that are training at the same moment."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._running: set[int] = set()
+
+    def acquire(self, job: "Job") -> bool:
+        with self._lock:
+            if id(job) in self._running:
+                return True
+            if len(self._running) >= self.limit:
+                return False
+            self._running.add(id(job))
+            return True
+
+    def release(self, job: "Job") -> None:
+        with self._lock:
+            self._running.discard(id(job))
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+
+def _limit_from_env() -> int:
+    # 30 students plus the teacher and a little slack.
+    try:
+        return max(1, int(os.environ.get("GRADSCAPE_MAX_RUNNING_JOBS", "40")))
+    except ValueError:
+        return 40
+
+
+RUNNING_JOBS = RunningJobs(_limit_from_env())
+
+# Every job alive in this process, so interpreter exit can stop their threads
+# first (a daemon thread killed inside a torch kernel aborts the process).
+_LIVE_JOBS: "weakref.WeakSet[Job]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all_jobs() -> None:
+    for job in list(_LIVE_JOBS):
+        job.stop(timeout=2.0)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What readers see of a job at one moment. Nothing in it is shared with the trainer."""
+
+    version: int
+    step: int
+    epoch: float
+    status: JobStatus
+    message: str
+    history: Mapping[str, Series]
+    visuals: Mapping[str, Any]
+    hyperparameters: Mapping[str, Any]
+    config: Any
+    seed: int
+    steps_per_second: float
+    device: str
+    elapsed_s: float = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def series(self, name: str) -> Series:
+        empty = np.empty(0)
+        return self.history.get(name, Series(empty.astype(np.int64), empty))
+
+    def latest(self, name: str) -> float:
+        return self.series(name).last
+
+    @property
+    def is_running(self) -> bool:
+        return self.status is JobStatus.RUNNING
+
+
+def _freeze(visuals: dict[str, Any]) -> Mapping[str, Any]:
+    for value in visuals.values():
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+    return MappingProxyType(dict(visuals))
+
+
+class Job:
+    """Base class of every live experiment. See the module docstring."""
+
+    #: Hyperparameters the base class itself understands (subclasses add theirs).
+    BASE_HYPERPARAMETERS = {"max_steps_per_second": None, "stop_at_epoch": None, "target_loss": None}
+
+    def __init__(self, config: Any, hyperparameters: dict[str, Any] | None = None, *, seed: int = 0,
+                 force_cpu: bool = False, running_jobs: RunningJobs = RUNNING_JOBS):
+        self.config = config
+        self.seed = int(seed)
+        self.device = pick_device(force_cpu)
+        self.hp: dict[str, Any] = {**self.BASE_HYPERPARAMETERS, **(hyperparameters or {})}
+        self.rng = torch.Generator()
+        self._running_jobs = running_jobs
+        self._commands: queue.SimpleQueue = queue.SimpleQueue()
+        self._published = threading.Condition()
+        self._snapshot: Snapshot | None = None
+        self._version = 0
+        # Trainer-thread state.
+        self._status = JobStatus.READY
+        self._message = ""
+        self._step = 0
+        self._steps_left = 0  # for step(n) while paused
+        self._epoch_goal: int | None = None  # for step_epoch()
+        self._history = MetricHistory()
+        self._epoch_loss_sum = 0.0
+        self._epoch_loss_count = 0
+        self._train_time = 0.0
+        self._rate = 0.0
+        self._rate_mark = (time.monotonic(), 0)
+        self._thread = threading.Thread(target=self._loop, name=f"gradscape-{type(self).__name__}", daemon=True)
+        _LIVE_JOBS.add(self)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ hooks
+    def setup(self) -> None:
+        raise NotImplementedError
+
+    def train_step(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def evaluate(self) -> dict[str, float]:
+        return {}
+
+    def observe(self) -> dict[str, Any]:
+        return {}
+
+    def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
+        """Apply live changes to the optimizer or model; the base stores them in `self.hp`."""
+
+    @property
+    def epoch(self) -> float:
+        return 0.0
+
+    def on_epoch_end(self, epoch: int, mean_loss: float) -> None:
+        """Called by the trainer thread each time a whole epoch has been trained."""
+
+    def explain_divergence(self, step: int, name: str, value: float) -> str:
+        lr = self.hp.get("lr")
+        cause = (f"The learning rate {lr:g} is probably too large for this problem: lower it and press Reset."
+                 if isinstance(lr, (int, float)) else "Lower the step size and press Reset.")
+        return f"The {name} became {value} at step {step}. {cause}"
+
+    # ------------------------------------------------------------ control API
+    def play(self) -> None:
+        """Start or resume training. Raises JobLimitReached when the server is full."""
+        if not self._running_jobs.acquire(self):
+            raise JobLimitReached(
+                f"The server is already training {self._running_jobs.limit} models at once, its limit. "
+                "Pause an experiment in another tab, or try again in a moment.")
+        self._commands.put(("play", None))
+
+    def pause(self) -> None:
+        self._commands.put(("pause", None))
+
+    def step(self, n: int = 1) -> None:
+        """Train exactly `n` steps (minibatches), then pause."""
+        self._commands.put(("step", max(1, int(n))))
+
+    def step_epoch(self) -> None:
+        """Train until the next whole epoch, then pause."""
+        self._commands.put(("step_epoch", None))
+
+    def reset(self, config: Any = None, seed: int | None = None) -> None:
+        """Rebuild from scratch, with a new config and/or seed if given; status becomes READY."""
+        self._commands.put(("reset", (config, seed)))
+
+    def set_hyperparameters(self, **changes: Any) -> None:
+        """Change live hyperparameters (no reset): they take effect at the next step."""
+        self._commands.put(("set", changes))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the thread for good. Safe to call more than once and from any thread."""
+        self._commands.put(("stop", None))
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        self._running_jobs.release(self)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def snapshot(self) -> Snapshot:
+        with self._published:
+            while self._snapshot is None:
+                self._published.wait()
+            return self._snapshot
+
+    def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float = 10.0) -> Snapshot:
+        """Block until a published snapshot satisfies `predicate` (for tests, benches, scripts)."""
+        deadline = time.monotonic() + timeout
+        with self._published:
+            while True:
+                snap = self._snapshot
+                if snap is not None and predicate(snap):
+                    return snap
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"condition not met within {timeout}s; last status "
+                                       f"{snap.status.value if snap else None}, step {snap.step if snap else None}")
+                self._published.wait(remaining)
+
+    def wait_version(self, version: int, timeout: float = 10.0) -> Snapshot:
+        return self.wait_for(lambda s: s.version > version, timeout)
+
+    # ----------------------------------------------------------------- thread
+    def _loop(self) -> None:
+        torch.set_num_threads(torch_threads_per_job())
+        self._build()
+        self._publish()
+        next_publish = time.monotonic() + PUBLISH_INTERVAL_S
+        next_step_at = 0.0
+        while True:
+            training = self._status is JobStatus.RUNNING or self._steps_left > 0 or self._epoch_goal is not None
+            wait = None
+            if not training:
+                wait = 1.0
+            elif self.hp.get("max_steps_per_second"):
+                wait = max(0.0, next_step_at - time.monotonic())
+            if not self._drain_commands(wait):
+                break
+            training = self._status is JobStatus.RUNNING or self._steps_left > 0 or self._epoch_goal is not None
+            if not training:
+                continue
+            rate_limit = self.hp.get("max_steps_per_second")
+            now = time.monotonic()
+            if rate_limit:
+                if now < next_step_at:
+                    continue
+                next_step_at = max(next_step_at, now) + 1.0 / float(rate_limit)
+            self._one_step()
+            now = time.monotonic()
+            finished = not (self._status is JobStatus.RUNNING or self._steps_left or self._epoch_goal is not None)
+            if finished or now >= next_publish:
+                self._publish()
+                next_publish = now + PUBLISH_INTERVAL_S
+        self._set_stopped()
+
+    def _drain_commands(self, block_for: float | None) -> bool:
+        """Apply queued commands; False once a stop was received."""
+        try:
+            command = self._commands.get(timeout=block_for) if block_for else self._commands.get_nowait()
+        except queue.Empty:
+            return True
+        while True:
+            if not self._apply(command):
+                return False
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return True
+
+    def _apply(self, command: tuple[str, Any]) -> bool:
+        kind, arg = command
+        if kind == "stop":
+            return False
+        if kind == "play":
+            if self._status in (JobStatus.READY, JobStatus.PAUSED, JobStatus.DONE):
+                self._status = JobStatus.RUNNING
+                self._message = ""
+                self._rate_mark = (time.monotonic(), self._step)
+            else:
+                self._running_jobs.release(self)
+        elif kind == "pause":
+            if self._status is JobStatus.RUNNING:
+                self._status = JobStatus.PAUSED
+            self._steps_left, self._epoch_goal = 0, None
+            self._running_jobs.release(self)
+        elif kind == "step":
+            if self._can_step():
+                self._status = JobStatus.PAUSED
+                self._steps_left = arg
+                self._running_jobs.release(self)
+        elif kind == "step_epoch":
+            if self._can_step():
+                self._status = JobStatus.PAUSED
+                self._epoch_goal = math.floor(self._safe_epoch() + 1e-9) + 1
+                self._running_jobs.release(self)
+        elif kind == "reset":
+            config, seed = arg
+            if config is not None:
+                self.config = config
+            if seed is not None:
+                self.seed = int(seed)
+            self._running_jobs.release(self)
+            self._build()
+        elif kind == "set":
+            self._set_hyperparameters(arg)
+        self._publish()
+        return True
+
+    def _can_step(self) -> bool:
+        return self._status in (JobStatus.READY, JobStatus.PAUSED, JobStatus.DONE, JobStatus.RUNNING)
+
+    def _set_hyperparameters(self, changes: dict[str, Any]) -> None:
+        try:
+            self.apply_hyperparameters(changes)
+            self.hp.update(changes)
+        except Exception as error:  # a bad value must not kill the job
+            log.exception("hyperparameter change failed")
+            self._message = f"Could not apply {sorted(changes)}: {error}"
+
+    def _build(self) -> None:
+        self._status, self._message = JobStatus.READY, ""
+        self._step, self._steps_left, self._epoch_goal = 0, 0, None
+        self._history = MetricHistory()
+        self._epoch_loss_sum, self._epoch_loss_count = 0.0, 0
+        self._train_time, self._rate = 0.0, 0.0
+        self.rng = torch.Generator().manual_seed(self.seed)
+        try:
+            with _GLOBAL_RNG_LOCK:
+                torch.manual_seed(self.seed)
+                self.setup()
+            self.apply_hyperparameters(dict(self.hp))
+            with torch.no_grad():
+                self._history.record(0, self.evaluate())
+        except Exception as error:
+            self._fail("setting up", error)
+
+    def _one_step(self) -> None:
+        epoch_before = math.floor(self._safe_epoch() + 1e-9)
+        started = time.perf_counter()
+        try:
+            metrics = self.train_step()
+        except Exception as error:
+            self._fail(f"training step {self._step + 1}", error)
+            return
+        self._train_time += time.perf_counter() - started
+        self._step += 1
+        for name, value in metrics.items():
+            if not math.isfinite(value):
+                self._end(JobStatus.DIVERGED, self.explain_divergence(self._step, name, value))
+                return
+        self._history.record(self._step, metrics)
+        loss = metrics.get("loss")
+        if loss is not None:
+            self._epoch_loss_sum += loss
+            self._epoch_loss_count += 1
+        if self._steps_left > 0:
+            self._steps_left -= 1
+            if self._steps_left == 0:
+                self._status = JobStatus.PAUSED
+        epoch_now = math.floor(self._safe_epoch() + 1e-9)
+        if epoch_now > epoch_before:
+            self._epoch_finished(epoch_now)
+
+    def _epoch_finished(self, epoch: int) -> None:
+        mean_loss = self._epoch_loss_sum / max(1, self._epoch_loss_count)
+        self._epoch_loss_sum, self._epoch_loss_count = 0.0, 0
+        self.on_epoch_end(epoch, mean_loss)
+        if self._epoch_goal is not None and epoch >= self._epoch_goal:
+            self._epoch_goal = None  # step_epoch() is done; the job stays paused
+            return
+        if self._status is not JobStatus.RUNNING:
+            return
+        target, last_epoch = self.hp.get("target_loss"), self.hp.get("stop_at_epoch")
+        if target is not None and mean_loss <= float(target):
+            self._end(JobStatus.DONE, f"Reached the target loss {float(target):g}: the mean training loss of "
+                                      f"epoch {epoch} was {mean_loss:.4g} (step {self._step}).")
+        elif last_epoch is not None and epoch >= int(last_epoch):
+            self._end(JobStatus.DONE, f"Stopped after epoch {epoch}, as asked (step {self._step}).")
+
+    def _fail(self, doing: str, error: Exception) -> None:
+        log.exception("job %s failed while %s", type(self).__name__, doing)
+        text = str(error).strip() or type(error).__name__
+        if isinstance(error, torch.OutOfMemoryError):
+            text = "the device ran out of memory; make the network or the batch smaller and press Reset"
+        self._end(JobStatus.FAILED, f"Failed while {doing}: {text}")
+
+    def _end(self, status: JobStatus, message: str) -> None:
+        self._status, self._message = status, message
+        self._steps_left, self._epoch_goal = 0, None
+        self._running_jobs.release(self)
+
+    def _safe_epoch(self) -> float:
+        try:
+            return float(self.epoch)
+        except Exception:  # a job whose setup failed may not know its data size
+            return 0.0
+
+    def _set_stopped(self) -> None:
+        self._status = JobStatus.STOPPED
+        self._running_jobs.release(self)
+        self._publish(observe=False)
+
+    def _publish(self, observe: bool = True) -> None:
+        visuals: Mapping[str, Any] = self._snapshot.visuals if self._snapshot else MappingProxyType({})
+        if observe and self._status not in (JobStatus.FAILED, JobStatus.DIVERGED, JobStatus.STOPPED):
+            try:
+                with torch.no_grad():
+                    if self._step:
+                        self._history.record(self._step, self.evaluate())
+                    visuals = _freeze(self.observe())
+            except Exception as error:
+                self._fail(f"measuring step {self._step}", error)
+        now = time.monotonic()
+        mark_time, mark_step = self._rate_mark
+        if now - mark_time >= 0.5:
+            self._rate = (self._step - mark_step) / (now - mark_time)
+            self._rate_mark = (now, self._step)
+        if self._status is not JobStatus.RUNNING:
+            self._rate_mark = (now, self._step)
+        with self._published:
+            self._version += 1
+            self._snapshot = Snapshot(
+                version=self._version, step=self._step, epoch=self._safe_epoch(), status=self._status,
+                message=self._message, history=MappingProxyType(self._history.frozen()), visuals=visuals,
+                hyperparameters=MappingProxyType(dict(self.hp)), config=self.config, seed=self.seed,
+                steps_per_second=self._rate if self._status is JobStatus.RUNNING else 0.0,
+                device=describe_device(self.device), elapsed_s=self._train_time)
+            self._published.notify_all()

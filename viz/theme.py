@@ -1,0 +1,97 @@
+"""The one look every Gradscape figure shares.
+
+Readable from the back of a classroom, colour-blind safe (Okabe–Ito for
+categories, a blue–white–orange diverging scale for signed values), and the
+same colour for the same thing on every page: an optimizer, a class, a layer.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+
+TEMPLATE = "gradscape"
+FONT_FAMILY = "Inter, 'Source Sans Pro', 'DejaVu Sans', Arial, sans-serif"
+FONT_SIZE = 15
+PRESENTATION_FONT_SIZE = 20
+
+# Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+
+# Signed values: negative blue, zero white, positive orange.
+DIVERGING = [[0.0, "#0b4f8a"], [0.25, "#6fa8d6"], [0.5, "#f7f7f7"], [0.75, "#f5b660"], [1.0, "#b35806"]]
+SEQUENTIAL = "Viridis"
+
+CLASS_COLORS = ["#E69F00", "#0072B2", "#009E73", "#CC79A7", "#D55E00"]
+OPTIMIZER_COLORS = {
+    "gd": "#000000", "sgd": "#000000", "sgd_noise": "#999999", "momentum": "#0072B2", "nesterov": "#56B4E9",
+    "adagrad": "#009E73", "rmsprop": "#CC79A7", "adam": "#D55E00", "adamw": "#E69F00", "rprop": "#F0E442",
+    "newton": "#7f3c8d", "quickprop": "#8c564b", "perceptron": "#444444",
+}
+TRAIN_COLOR, TEST_COLOR = "#0072B2", "#D55E00"
+
+
+def optimizer_color(name: str) -> str:
+    return OPTIMIZER_COLORS.get(name.lower(), OKABE_ITO[hash(name) % len(OKABE_ITO)])
+
+
+def class_color(index: int) -> str:
+    return CLASS_COLORS[index % len(CLASS_COLORS)]
+
+
+def layer_color(index: int) -> str:
+    return OKABE_ITO[index % len(OKABE_ITO)]
+
+
+def _register() -> None:
+    layout = go.Layout(
+        font=dict(family=FONT_FAMILY, size=FONT_SIZE, color="#1f2430"),
+        title=dict(font=dict(size=FONT_SIZE + 3), x=0.0, xanchor="left"),
+        paper_bgcolor="white", plot_bgcolor="white",
+        colorway=OKABE_ITO,
+        margin=dict(l=60, r=20, t=50, b=50),
+        xaxis=dict(showgrid=True, gridcolor="#e6e8ec", zeroline=False, linecolor="#9aa0aa", ticks="outside"),
+        yaxis=dict(showgrid=True, gridcolor="#e6e8ec", zeroline=False, linecolor="#9aa0aa", ticks="outside"),
+        legend=dict(bgcolor="rgba(255,255,255,0.7)", borderwidth=0),
+        hoverlabel=dict(font=dict(family=FONT_FAMILY, size=FONT_SIZE - 1)),
+        colorscale=dict(diverging=DIVERGING, sequential=SEQUENTIAL),
+    )
+    pio.templates[TEMPLATE] = go.layout.Template(layout=layout)
+
+
+_register()
+
+
+def styled(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
+    fig.update_layout(template=TEMPLATE)
+    if title is not None:
+        fig.update_layout(title_text=title)
+    if height is not None:
+        fig.update_layout(height=height)
+    return fig
+
+
+def chart_config(filename: str, image_format: str = "png") -> dict:
+    """Plotly config for st.plotly_chart: the camera button downloads a 2x image named for the figure."""
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": image_format, "filename": safe_filename(filename), "scale": 2},
+        "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+    }
+
+
+def safe_filename(text: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")
+    return name[:120] or "figure"
+
+
+def downsample(x: np.ndarray, y: np.ndarray, max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """Keep a trace under `max_points` by taking evenly spaced points (the last one always kept)."""
+    n = len(x)
+    if n <= max_points:
+        return x, y
+    index = np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+    return x[index], y[index]
