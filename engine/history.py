@@ -42,12 +42,12 @@ class CompactingSeries:
         self._pending_count = 0
 
     def append(self, step: int, value: float) -> None:
+        if self._n == len(self._steps):
+            self._compact()
         self._pending_sum += value
         self._pending_count += 1
         if self._pending_count < self._stride:
             return
-        if self._n == len(self._steps):
-            self._compact()
         self._steps[self._n] = step
         self._values[self._n] = self._pending_sum / self._pending_count
         self._n += 1

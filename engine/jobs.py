@@ -26,6 +26,7 @@ threads share: that is what keeps a seeded run reproducible on a busy server.
 from __future__ import annotations
 
 import atexit
+import itertools
 import logging
 import math
 import os
@@ -33,7 +34,7 @@ import queue
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
@@ -130,8 +131,9 @@ class Snapshot:
     seed: int
     steps_per_second: float
     device: str
+    busy: bool = False  # training right now: running, or working through step(n) / step_epoch()
+    commands_applied: int = 0
     elapsed_s: float = 0.0
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def series(self, name: str) -> Series:
         empty = np.empty(0)
@@ -167,6 +169,8 @@ class Job:
         self.rng = torch.Generator()
         self._running_jobs = running_jobs
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
+        self._tickets = itertools.count(1)
+        self._applied = 0
         self._published = threading.Condition()
         self._snapshot: Snapshot | None = None
         self._version = 0
@@ -216,39 +220,49 @@ class Job:
         return f"The {name} became {value} at step {step}. {cause}"
 
     # ------------------------------------------------------------ control API
-    def play(self) -> None:
+    def play(self) -> int:
         """Start or resume training. Raises JobLimitReached when the server is full."""
         if not self._running_jobs.acquire(self):
             raise JobLimitReached(
                 f"The server is already training {self._running_jobs.limit} models at once, its limit. "
                 "Pause an experiment in another tab, or try again in a moment.")
-        self._commands.put(("play", None))
+        return self._send("play", None)
 
-    def pause(self) -> None:
-        self._commands.put(("pause", None))
+    def pause(self) -> int:
+        return self._send("pause", None)
 
-    def step(self, n: int = 1) -> None:
+    def step(self, n: int = 1) -> int:
         """Train exactly `n` steps (minibatches), then pause."""
-        self._commands.put(("step", max(1, int(n))))
+        return self._send("step", max(1, int(n)))
 
-    def step_epoch(self) -> None:
+    def step_epoch(self) -> int:
         """Train until the next whole epoch, then pause."""
-        self._commands.put(("step_epoch", None))
+        return self._send("step_epoch", None)
 
-    def reset(self, config: Any = None, seed: int | None = None) -> None:
-        """Rebuild from scratch, with a new config and/or seed if given; status becomes READY."""
-        self._commands.put(("reset", (config, seed)))
+    def reset(self, config: Any = None, seed: int | None = None, force_cpu: bool | None = None) -> int:
+        """Rebuild from scratch, with a new config, seed or device if given; status becomes READY."""
+        return self._send("reset", (config, seed, force_cpu))
 
-    def set_hyperparameters(self, **changes: Any) -> None:
+    def set_hyperparameters(self, **changes: Any) -> int:
         """Change live hyperparameters (no reset): they take effect at the next step."""
-        self._commands.put(("set", changes))
+        return self._send("set", changes)
 
     def stop(self, timeout: float = 5.0) -> None:
         """End the thread for good. Safe to call more than once and from any thread."""
-        self._commands.put(("stop", None))
+        self._send("stop", None)
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         self._running_jobs.release(self)
+
+    def _send(self, kind: str, arg: Any) -> int:
+        """Queue a command; the returned ticket can be passed to `wait_applied`."""
+        ticket = next(self._tickets)
+        self._commands.put((ticket, kind, arg))
+        return ticket
+
+    def wait_applied(self, ticket: int, timeout: float = 2.0) -> Snapshot:
+        """Block until the command with this ticket has been applied and published."""
+        return self.wait_for(lambda s: s.commands_applied >= ticket or s.status is JobStatus.STOPPED, timeout)
 
     @property
     def alive(self) -> bool:
@@ -285,16 +299,14 @@ class Job:
         next_publish = time.monotonic() + PUBLISH_INTERVAL_S
         next_step_at = 0.0
         while True:
-            training = self._status is JobStatus.RUNNING or self._steps_left > 0 or self._epoch_goal is not None
             wait = None
-            if not training:
+            if not self._busy():
                 wait = 1.0
             elif self.hp.get("max_steps_per_second"):
                 wait = max(0.0, next_step_at - time.monotonic())
             if not self._drain_commands(wait):
                 break
-            training = self._status is JobStatus.RUNNING or self._steps_left > 0 or self._epoch_goal is not None
-            if not training:
+            if not self._busy():
                 continue
             rate_limit = self.hp.get("max_steps_per_second")
             now = time.monotonic()
@@ -304,8 +316,7 @@ class Job:
                 next_step_at = max(next_step_at, now) + 1.0 / float(rate_limit)
             self._one_step()
             now = time.monotonic()
-            finished = not (self._status is JobStatus.RUNNING or self._steps_left or self._epoch_goal is not None)
-            if finished or now >= next_publish:
+            if not self._busy() or now >= next_publish:
                 self._publish()
                 next_publish = now + PUBLISH_INTERVAL_S
         self._set_stopped()
@@ -324,8 +335,9 @@ class Job:
             except queue.Empty:
                 return True
 
-    def _apply(self, command: tuple[str, Any]) -> bool:
-        kind, arg = command
+    def _apply(self, command: tuple[int, str, Any]) -> bool:
+        ticket, kind, arg = command
+        self._applied = ticket
         if kind == "stop":
             return False
         if kind == "play":
@@ -351,17 +363,22 @@ class Job:
                 self._epoch_goal = math.floor(self._safe_epoch() + 1e-9) + 1
                 self._running_jobs.release(self)
         elif kind == "reset":
-            config, seed = arg
+            config, seed, force_cpu = arg
             if config is not None:
                 self.config = config
             if seed is not None:
                 self.seed = int(seed)
+            if force_cpu is not None:
+                self.device = pick_device(force_cpu)
             self._running_jobs.release(self)
             self._build()
         elif kind == "set":
             self._set_hyperparameters(arg)
         self._publish()
         return True
+
+    def _busy(self) -> bool:
+        return self._status is JobStatus.RUNNING or self._steps_left > 0 or self._epoch_goal is not None
 
     def _can_step(self) -> bool:
         return self._status in (JobStatus.READY, JobStatus.PAUSED, JobStatus.DONE, JobStatus.RUNNING)
@@ -481,5 +498,6 @@ class Job:
                 message=self._message, history=MappingProxyType(self._history.frozen()), visuals=visuals,
                 hyperparameters=MappingProxyType(dict(self.hp)), config=self.config, seed=self.seed,
                 steps_per_second=self._rate if self._status is JobStatus.RUNNING else 0.0,
-                device=describe_device(self.device), elapsed_s=self._train_time)
+                device=describe_device(self.device), busy=self._busy(), commands_applied=self._applied,
+                elapsed_s=self._train_time)
             self._published.notify_all()

@@ -214,11 +214,13 @@ class PlaygroundJob(Job):
     def setup(self) -> None:
         config: PlaygroundConfig = self.config
         self.dataset = make_dataset(config.data)
+        for array in (self.dataset.x_train, self.dataset.y_train, self.dataset.x_test, self.dataset.y_test):
+            array.setflags(write=False)
         config.validate(self.dataset)
         device = self.device
         ds = self.dataset
-        self.x_train, self.y_train = torch.from_numpy(ds.x_train).to(device), torch.from_numpy(ds.y_train).to(device)
-        self.x_test, self.y_test = torch.from_numpy(ds.x_test).to(device), torch.from_numpy(ds.y_test).to(device)
+        self.x_train, self.y_train = torch.tensor(ds.x_train, device=device), torch.tensor(ds.y_train, device=device)
+        self.x_test, self.y_test = torch.tensor(ds.x_test, device=device), torch.tensor(ds.y_test, device=device)
         self.n_out = n_outputs(config, ds)
         self.model = PlaygroundNet(config, self.n_out, self.rng).to(device)
         self.optimizer = self._make_optimizer()
@@ -386,6 +388,7 @@ class PlaygroundJob(Job):
             "grid_x1": g1, "grid_x2": g2, "surface": surface, "neuron_x1": n1, "neuron_x2": n2,
             "neurons": neurons,
             "weights": [w.detach().cpu().numpy().copy() for w in self.model.weight_matrices()],
+            "dataset": self.dataset,  # immutable arrays, shared rather than copied
         }
         if self.dataset.is_classification:
             visuals["confusion"] = self._confusion()

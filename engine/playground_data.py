@@ -240,10 +240,8 @@ def parse_points_csv(raw: bytes, max_bytes: int = 2_000_000) -> tuple[tuple[floa
         if max(abs(values[0]), abs(values[1])) > 1e6:
             raise BadUpload(f"Row {number} has a coordinate beyond ±1,000,000.")
         points.append(values)
-    labels = np.array([p[2] for p in points])
-    task, _ = _label_kind(labels)
-    if task != "regression" and len(np.unique(labels)) < 2:
-        raise BadUpload("All rows have the same label; a classifier needs at least two classes.")
+    if len({p[2] for p in points}) < 2:
+        raise BadUpload("All rows have the same label: there is nothing to learn.")
     return tuple(points)
 
 

@@ -1,0 +1,76 @@
+"""Network Playground: build a network, pick data, and watch it learn."""
+
+import streamlit as st
+
+from engine.jobs import Snapshot
+from engine.playground import FEATURE_LABELS, PlaygroundJob, n_outputs, parameter_counts
+from engine.playground_data import make_dataset
+from ui.jobs import session_job
+from ui.live import job_controls, live_area, status_bar
+from ui.playground_controls import playground_controls
+from viz import playground as figures
+from viz.theme import chart_config
+
+st.title("Network Playground")
+controls = playground_controls()
+
+# Check the experiment before handing it to the trainer, so a bad combination
+# explains itself and the network that is training now is left alone.
+config = controls.config
+try:
+    dataset = make_dataset(config.data)
+    config.validate(dataset)
+    problem = None
+except ValueError as error:
+    problem = str(error)
+
+job = session_job("playground", lambda: PlaygroundJob(config, controls.hyperparameters, seed=controls.seed),
+                  config=config if problem is None else None, seed=controls.seed,
+                  hyperparameters=controls.hyperparameters)
+if problem:
+    st.error(f"{problem} The network shown is still the previous one.", icon="✋")
+    config, dataset = job.config, make_dataset(job.config.data)
+
+job_controls(job, key="pg")
+counts = parameter_counts(config, n_outputs(config, dataset))
+with st.expander(f"Parameters: {sum(c for _, c, _ in counts):,} in total"):
+    st.table({"layer": [n for n, _, _ in counts], "parameters": [c for _, c, _ in counts],
+              "n_in·n_out + n_out (+ 2·n_out batch norm)": [f for _, _, f in counts]})
+
+
+def draw(snap: Snapshot) -> None:
+    classification = snap.visuals.get("confusion") is not None
+    headline = {"Train loss": f"{snap.latest('train_loss'):.4f}", "Test loss": f"{snap.latest('test_loss'):.4f}"}
+    if classification:
+        headline["Test accuracy"] = f"{snap.latest('test_accuracy'):.1%}"
+    status_bar(snap, headline)
+    visuals = snap.visuals
+    if "surface" not in visuals:
+        return
+    shown = snap.config
+    data = visuals["dataset"]
+    layer_names = ["Input"] + [f"Layer {i + 1}" for i in range(len(shown.hidden))] + ["Output"]
+    unit_names = [[FEATURE_LABELS[f] for f in shown.features]] + \
+        [[f"neuron {j + 1}" for j in range(w)] for w in shown.hidden] + \
+        [[f"output {j + 1}" for j in range(len(visuals["neurons"][-1]))]]
+    left, right = st.columns([1.25, 1], gap="medium")
+    with left:
+        st.plotly_chart(figures.network_diagram(layer_names, unit_names, visuals["neurons"], visuals["weights"]),
+                        key="pg_network", config=chart_config(f"network-{shown.data.kind}"))
+    with right:
+        boundary = figures.decision_boundary(
+            visuals["grid_x1"], visuals["grid_x2"], visuals["surface"], data.task, data.x_train, data.y_train,
+            data.x_test, data.y_test, show_test=st.session_state.get("pg_show_test", True),
+            title=f"Output at step {snap.step:,}")
+        st.plotly_chart(boundary, key="pg_boundary", config=chart_config(f"output-{shown.data.kind}"))
+    curves, confusion = st.columns([1.6, 1], gap="medium")
+    history = {name: (series.steps, series.values) for name, series in snap.history.items()}
+    curves.plotly_chart(figures.training_curves(history, classification), key="pg_curves",
+                        config=chart_config(f"curves-{shown.data.kind}-{shown.optimizer}"))
+    if classification:
+        confusion.plotly_chart(figures.confusion_matrix(visuals["confusion"]), key="pg_confusion",
+                               config=chart_config(f"confusion-{shown.data.kind}"))
+
+
+st.toggle("Show test points", True, key="pg_show_test")
+live_area(job, draw)

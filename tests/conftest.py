@@ -1,0 +1,20 @@
+import os
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRADSCAPE_TORCH_THREADS", "1")
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def no_leaked_threads():
+    """Fails a test that leaves a Gradscape training thread running."""
+    yield
+    leaked = [t.name for t in threading.enumerate() if t.name.startswith("gradscape-") and t.is_alive()]
+    assert not leaked, f"training threads still alive after the test: {leaked}"

@@ -1,0 +1,261 @@
+"""The job runtime, tested with a tiny experiment whose every number is known."""
+
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from engine.history import CompactingSeries
+from engine.jobs import Job, JobLimitReached, JobStatus, RunningJobs
+
+
+class Quadratic(Job):
+    """Gradient descent on f(w) = ½ λ w²: w_{t+1} = (1 − ηλ) w_t, loss = ½ λ w_t²."""
+
+    def setup(self):
+        self.w = torch.tensor(float(self.config["w0"]))
+        self.steps_done = 0
+        if self.config.get("fail_setup"):
+            raise RuntimeError("bad config")
+
+    def train_step(self):
+        if self.config.get("fail_at") == self.steps_done + 1:
+            raise ValueError("boom")
+        loss = 0.5 * self.config["lam"] * self.w**2
+        self.w = self.w - self.hp["lr"] * self.config["lam"] * self.w
+        self.steps_done += 1
+        return {"loss": float(loss)}
+
+    @property
+    def epoch(self):
+        return self.steps_done / 10  # ten steps an epoch
+
+    def observe(self):
+        return {"w": np.array([float(self.w)])}
+
+
+def make(**config):
+    return Quadratic({"w0": 1.0, "lam": 1.0, **config}, {"lr": 0.1})
+
+
+def test_step_runs_exactly_n_steps_and_matches_the_formula(no_leaked_threads):
+    job = make()
+    try:
+        job.wait_applied(job.step(5))
+        snap = job.wait_for(lambda s: s.step == 5 and not s.busy)
+        assert snap.status is JobStatus.PAUSED
+        losses = snap.series("loss").values
+        expected = [0.5 * 0.9 ** (2 * t) for t in range(5)]
+        np.testing.assert_allclose(losses, expected, rtol=1e-6)
+        assert snap.visuals["w"][0] == pytest.approx(0.9**5, rel=1e-6)
+    finally:
+        job.stop()
+    assert not job.alive
+
+
+def test_step_epoch_stops_at_the_next_whole_epoch(no_leaked_threads):
+    job = make()
+    try:
+        job.wait_applied(job.step(3))
+        job.wait_for(lambda s: s.step == 3 and not s.busy)
+        job.step_epoch()
+        snap = job.wait_for(lambda s: s.step == 10 and not s.busy)
+        assert snap.epoch == pytest.approx(1.0)
+        time.sleep(0.2)
+        assert job.snapshot().step == 10
+    finally:
+        job.stop()
+
+
+def test_play_pause_reset_stop_in_any_order_leave_no_thread(no_leaked_threads):
+    job = make(lam=1e-6)  # effectively constant loss: it can train forever
+    try:
+        for action in ["pause", "play", "play", "reset", "pause", "play", "step", "reset", "play", "pause"]:
+            ticket = {"play": job.play, "pause": job.pause, "reset": job.reset, "step": job.step}[action]()
+            snap = job.wait_applied(ticket)
+            assert snap.status is not JobStatus.FAILED
+        snap = job.snapshot()
+        assert snap.status in (JobStatus.PAUSED, JobStatus.READY)
+    finally:
+        job.stop()
+        job.stop()  # twice is fine
+    assert not job.alive
+
+
+def test_steps_never_go_back_except_on_reset():
+    job = make(lam=1e-6)
+    try:
+        job.play()
+        seen = [job.wait_for(lambda s: s.step > 0).step]
+        for _ in range(5):
+            time.sleep(0.03)
+            seen.append(job.snapshot().step)
+        assert seen == sorted(seen)
+        job.wait_applied(job.reset())
+        assert job.snapshot().step == 0
+        assert job.snapshot().status is JobStatus.READY
+    finally:
+        job.stop()
+
+
+def test_huge_learning_rate_diverges_with_a_message_not_an_exception():
+    job = Quadratic({"w0": 1.0, "lam": 1.0}, {"lr": 1e6})
+    try:
+        job.play()
+        snap = job.wait_for(lambda s: s.status is JobStatus.DIVERGED)
+        assert "step" in snap.message and "learning rate" in snap.message
+        assert math.isinf(float(snap.message.split("became ")[1].split(" ")[0]))
+        job.wait_applied(job.play())  # playing a diverged job does nothing
+        assert job.snapshot().status is JobStatus.DIVERGED
+        job.wait_applied(job.set_hyperparameters(lr=0.1))
+        job.wait_applied(job.reset())
+        assert job.snapshot().status is JobStatus.READY
+    finally:
+        job.stop()
+
+
+def test_exception_in_a_step_fails_the_job_and_reset_recovers():
+    job = make(fail_at=3)
+    try:
+        job.play()
+        snap = job.wait_for(lambda s: s.status is JobStatus.FAILED)
+        assert "boom" in snap.message and "step 3" in snap.message
+        assert snap.step == 2
+        job.wait_applied(job.reset(config={"w0": 1.0, "lam": 1.0}))
+        job.wait_applied(job.step(4))
+        assert job.wait_for(lambda s: s.step == 4 and not s.busy).status is JobStatus.PAUSED
+    finally:
+        job.stop()
+
+
+def test_failed_setup_is_reported():
+    job = make(fail_setup=True)
+    try:
+        snap = job.wait_for(lambda s: s.status is JobStatus.FAILED)
+        assert "bad config" in snap.message
+    finally:
+        job.stop()
+
+
+def test_learning_rate_changes_live_without_reset():
+    job = make()
+    try:
+        job.wait_applied(job.step(2))
+        job.wait_for(lambda s: s.step == 2 and not s.busy)
+        job.wait_applied(job.set_hyperparameters(lr=0.5))
+        job.wait_applied(job.step(1))
+        snap = job.wait_for(lambda s: s.step == 3 and not s.busy)
+        # w after 2 steps at η=0.1 then one at η=0.5: 0.9² · 0.5
+        assert snap.visuals["w"][0] == pytest.approx(0.81 * 0.5, rel=1e-6)
+        assert snap.hyperparameters["lr"] == 0.5
+    finally:
+        job.stop()
+
+
+def test_target_loss_stops_the_job_as_done():
+    job = Quadratic({"w0": 1.0, "lam": 1.0}, {"lr": 0.5, "target_loss": 1e-3})
+    try:
+        job.play()
+        snap = job.wait_for(lambda s: s.status is JobStatus.DONE)
+        assert "target loss" in snap.message
+        # Epoch e covers steps 10(e-1)..10e-1 with loss ½·0.25^t; find the first epoch whose mean is <= 1e-3.
+        epoch = next(e for e in range(1, 10) if np.mean([0.5 * 0.25**t for t in range(10 * (e - 1), 10 * e)]) <= 1e-3)
+        assert snap.step == 10 * epoch
+    finally:
+        job.stop()
+
+
+def test_speed_limit_paces_training():
+    job = Quadratic({"w0": 1.0, "lam": 1e-6}, {"lr": 0.1, "max_steps_per_second": 20})
+    try:
+        job.play()
+        time.sleep(1.0)
+        job.wait_applied(job.pause())
+        assert 10 <= job.snapshot().step <= 30
+    finally:
+        job.stop()
+
+
+def test_server_cap_refuses_a_start_beyond_it_with_a_message():
+    cap = RunningJobs(limit=1)
+    first = Quadratic({"w0": 1.0, "lam": 1e-6}, {"lr": 0.1}, running_jobs=cap)
+    second = Quadratic({"w0": 1.0, "lam": 1e-6}, {"lr": 0.1}, running_jobs=cap)
+    try:
+        first.play()
+        with pytest.raises(JobLimitReached, match="limit"):
+            second.play()
+        first.wait_applied(first.pause())
+        second.wait_applied(second.play())  # a slot is free again
+        assert cap.count() == 1
+    finally:
+        first.stop()
+        second.stop()
+    assert cap.count() == 0
+
+
+def test_snapshots_are_immutable_and_detached_from_the_trainer():
+    job = make()
+    try:
+        job.wait_applied(job.step(3))
+        snap = job.wait_for(lambda s: s.step == 3 and not s.busy)
+        with pytest.raises(ValueError):
+            snap.series("loss").values[0] = 1.0
+        with pytest.raises(ValueError):
+            snap.visuals["w"][0] = 1.0
+        with pytest.raises(TypeError):
+            snap.visuals["new"] = 1  # a read-only mapping
+        job.wait_applied(job.step(3))
+        job.wait_for(lambda s: s.step == 6 and not s.busy)
+        assert len(snap.series("loss")) == 3  # the old snapshot did not change
+    finally:
+        job.stop()
+
+
+def test_concurrent_readers_and_commands_from_many_threads_do_not_break_the_job():
+    job = make(lam=1e-6)
+    errors = []
+
+    def hammer(seed):
+        rng = np.random.default_rng(seed)
+        try:
+            for _ in range(40):
+                choice = rng.integers(5)
+                if choice == 0:
+                    job.play()
+                elif choice == 1:
+                    job.pause()
+                elif choice == 2:
+                    job.step(int(rng.integers(1, 5)))
+                elif choice == 3:
+                    job.set_hyperparameters(lr=float(rng.uniform(0.01, 0.2)))
+                else:
+                    job.snapshot()
+        except Exception as error:  # pragma: no cover - the assertion reports it
+            errors.append(error)
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert not errors
+        job.wait_applied(job.pause())
+        assert job.snapshot().status in (JobStatus.PAUSED, JobStatus.READY)
+    finally:
+        job.stop()
+    assert not job.alive
+
+
+def test_compacting_series_keeps_bounded_size_and_the_mean():
+    series = CompactingSeries(capacity=8)
+    for step in range(1, 101):
+        series.append(step, float(step))
+    frozen = series.frozen()
+    assert len(frozen) <= 8
+    assert np.all(np.diff(frozen.steps) > 0)
+    # Every stored value is the mean of the steps it stands for, so the curve keeps its shape.
+    assert np.all(np.abs(frozen.values - (frozen.steps - (frozen.steps[1] - frozen.steps[0] - 1) / 2)) < 1e-9)

@@ -1,0 +1,204 @@
+"""The playground's data, network, optimizers and job, against formulas and hand computations."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from engine.jobs import JobStatus
+from engine.layers import INIT_SCHEMES, init_linear_
+from engine.playground import (PlaygroundConfig, PlaygroundJob, PlaygroundNet, data_loss, parameter_counts,
+                               perceptron_update)
+from engine.playground_data import DATASETS, BadUpload, DataSpec, make_dataset, parse_points_csv
+from engine.schedules import LearningRateSchedule
+
+
+@pytest.mark.parametrize("scheme", ["uniform", "normal", "xavier_uniform", "xavier_normal", "he", "lecun",
+                                    "small_normal", "large_normal"])
+def test_init_weight_variance_matches_its_formula(scheme):
+    fan_in, fan_out = 400, 300
+    layer = nn.Linear(fan_in, fan_out)
+    init_linear_(layer, scheme, torch.Generator().manual_seed(1))
+    w = layer.weight.detach().double()
+    expected = INIT_SCHEMES[scheme].variance(fan_in, fan_out)
+    # 120,000 draws: the sample variance is within a few percent of the true one.
+    assert w.var().item() == pytest.approx(expected, rel=0.03)
+    assert abs(w.mean().item()) < 4 * math.sqrt(expected / w.numel())
+    assert torch.all(layer.bias == 0)
+
+
+def test_constant_zero_and_orthogonal_inits():
+    layer = nn.Linear(5, 5)
+    g = torch.Generator().manual_seed(0)
+    init_linear_(layer, "zeros", g)
+    assert torch.all(layer.weight == 0)
+    init_linear_(layer, "constant", g)
+    assert torch.all(layer.weight == layer.weight[0, 0]) and layer.weight[0, 0] != 0
+    init_linear_(layer, "orthogonal", g)
+    w = layer.weight.detach()
+    torch.testing.assert_close(w.T @ w, torch.eye(5), atol=1e-5, rtol=0)
+
+
+def test_perceptron_rule_against_a_hand_computation():
+    # w = (1, -1), b = 0. Points: (2, 1) -> w·x = 1 > 0 -> ŷ = 1, label 0: error -1.
+    #                         (1, 3) -> w·x = -2 -> ŷ = 0, label 1: error +1.
+    w = torch.tensor([[1.0, -1.0]])
+    b = torch.tensor([0.0])
+    x = torch.tensor([[2.0, 1.0], [1.0, 3.0]])
+    y = torch.tensor([0, 1])
+    error_rate = perceptron_update(w, b, x, y, lr=0.5)
+    # Δw = 0.5·(−1·(2, 1) + 1·(1, 3)) = 0.5·(−1, 2); Δb = 0.5·(−1 + 1) = 0
+    torch.testing.assert_close(w, torch.tensor([[0.5, 0.0]]))
+    torch.testing.assert_close(b, torch.tensor([0.0]))
+    assert error_rate == 1.0
+
+
+def test_perceptron_separates_blobs_but_not_xor():
+    results = {}
+    for kind in ("gauss", "xor"):
+        config = PlaygroundConfig(data=DataSpec(kind, n_points=400), hidden=(), activations=(), optimizer="perceptron",
+                                  loss="mse")
+        job = PlaygroundJob(config, {"lr": 0.01, "batch_size": 20})
+        try:
+            job.wait_applied(job.step(2000))
+            snap = job.wait_for(lambda s: not s.busy and s.step == 2000, timeout=60)
+            results[kind] = snap.latest("test_accuracy")
+        finally:
+            job.stop()
+    assert results["gauss"] > 0.95
+    assert results["xor"] < 0.7
+
+
+@pytest.mark.parametrize("kind", DATASETS)
+def test_every_data_set_has_the_promised_shape(kind):
+    spec = DataSpec(kind, n_points=200, noise=0.1, train_fraction=0.7, seed=3)
+    ds = make_dataset(spec)
+    assert len(ds.x_train) + len(ds.x_test) == 200
+    assert len(ds.x_train) == 140
+    assert ds.x_train.shape[1] == ds.input_dim
+    assert np.isfinite(ds.x_train).all() and np.isfinite(ds.y_train).all()
+    if ds.is_classification:
+        assert set(np.unique(np.r_[ds.y_train, ds.y_test])) == set(range(ds.n_classes))
+    # Same seed, same data; another seed, other data.
+    again = make_dataset(spec)
+    np.testing.assert_array_equal(ds.x_train, again.x_train)
+    other = make_dataset(DataSpec(kind, n_points=200, noise=0.1, train_fraction=0.7, seed=4))
+    assert not np.array_equal(ds.x_train, other.x_train)
+
+
+def test_labels_follow_the_rule_that_defines_the_data_set():
+    xor = make_dataset(DataSpec("xor", n_points=500))
+    assert np.all((xor.x_train[:, 0] * xor.x_train[:, 1] > 0) == (xor.y_train == 1))
+    circle = make_dataset(DataSpec("circle", n_points=500))
+    assert np.all((np.linalg.norm(circle.x_train, axis=1) > 3.0) == (circle.y_train == 1))
+    sine = make_dataset(DataSpec("sine", n_points=100))
+    np.testing.assert_allclose(sine.y_train, np.sin(sine.x_train[:, 0]), atol=1e-6)
+
+
+def test_same_seed_and_config_give_the_same_loss_curve():
+    def curve(seed):
+        config = PlaygroundConfig(data=DataSpec("spiral", seed=seed), hidden=(8, 8), activations=("relu", "relu"),
+                                  dropout=0.2, optimizer="adam")
+        job = PlaygroundJob(config, {"lr": 0.01}, seed=seed)
+        try:
+            job.wait_applied(job.step(300))
+            return job.wait_for(lambda s: s.step == 300 and not s.busy, timeout=60).series("loss").values.copy()
+        finally:
+            job.stop()
+
+    first, second, other = curve(1), curve(1), curve(2)
+    np.testing.assert_array_equal(first, second)
+    assert not np.array_equal(first, other)
+
+
+def test_default_playground_learns_the_circle():
+    job = PlaygroundJob()
+    try:
+        job.wait_applied(job.step(3000))
+        snap = job.wait_for(lambda s: s.step == 3000 and not s.busy, timeout=120)
+        assert snap.latest("test_accuracy") > 0.95
+        assert snap.latest("train_loss") < snap.series("train_loss").values[0] / 3
+        assert snap.visuals["surface"].shape == (64, 64)
+        assert snap.visuals["confusion"].sum() == len(snap.visuals["dataset"].x_test)
+    finally:
+        job.stop()
+
+
+def test_divergence_names_the_step_and_the_learning_rate():
+    config = PlaygroundConfig(data=DataSpec("plane"), hidden=(8,), activations=("linear",), loss="mse")
+    job = PlaygroundJob(config, {"lr": 10.0})
+    try:
+        job.play()
+        snap = job.wait_for(lambda s: s.status is JobStatus.DIVERGED, timeout=30)
+        assert f"step {snap.step}" in snap.message and "learning rate 10" in snap.message
+    finally:
+        job.stop()
+
+
+def test_bad_combinations_are_refused_with_a_reason():
+    circle = make_dataset(DataSpec("circle"))
+    with pytest.raises(ValueError, match="zero gradient"):
+        PlaygroundConfig(activations=("step", "tanh")).validate(circle)
+    with pytest.raises(ValueError, match="hidden layers to 0"):
+        PlaygroundConfig(optimizer="perceptron").validate(circle)
+    with pytest.raises(ValueError, match="mean squared error"):
+        PlaygroundConfig(loss="bce").validate(make_dataset(DataSpec("plane")))
+    with pytest.raises(ValueError, match="between 10 and"):
+        make_dataset(DataSpec("circle", n_points=10**7))
+
+
+def test_losses_match_their_definitions():
+    config = PlaygroundConfig()
+    logits = torch.tensor([[0.3], [-1.2]])
+    labels = torch.tensor([1, 0])
+    p = torch.sigmoid(logits[:, 0])
+    bce = -(torch.log(p[0]) + torch.log(1 - p[1])) / 2
+    torch.testing.assert_close(data_loss(config, "binary", logits, labels), bce)
+    mse_config = PlaygroundConfig(loss="mse")
+    torch.testing.assert_close(data_loss(mse_config, "binary", logits, labels), ((p - labels) ** 2).mean())
+
+
+def test_parameter_counts_follow_the_formula():
+    config = PlaygroundConfig(features=("x1", "x2", "x1x2"), hidden=(5, 4), activations=("relu", "relu"),
+                              batch_norm=True)
+    counts = parameter_counts(config, 1)
+    assert [c for _, c, _ in counts] == [3 * 5 + 5 + 10, 5 * 4 + 4 + 8, 4 * 1 + 1]
+    net = PlaygroundNet(config, 1, torch.Generator().manual_seed(0))
+    assert sum(p.numel() for p in net.parameters()) == sum(c for _, c, _ in counts)
+
+
+def test_schedules_match_their_formulas():
+    assert LearningRateSchedule("step", 0.5, 10).rate(0.1, 25) == pytest.approx(0.1 * 0.25)
+    assert LearningRateSchedule("exponential", 0.9, 1).rate(0.1, 3) == pytest.approx(0.1 * 0.9**3)
+    assert LearningRateSchedule("cosine", 0.5, 10).rate(0.1, 5) == pytest.approx(0.05)
+    assert LearningRateSchedule("power", 0.5, 10).rate(0.1, 30) == pytest.approx(0.05)
+    plateau = LearningRateSchedule("plateau", 0.5, 2)
+    for loss in [1.0, 0.5, 0.6, 0.6]:
+        plateau.end_of_epoch(loss)
+    assert plateau.rate(0.1, 4) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"", "empty"),
+    (b"x1,x2,label\n", "data rows"),
+    (b"\x00\x01\x02garbage", "binary"),
+    (b"\xff\xfe\xfa", "UTF-8"),
+    ("x1,x2,label\n" + "1,2\n" * 20, "columns"),
+    ("x1,x2,label\n" + "1,2,a\n" * 20, "not three numbers"),
+    ("x1,x2,label\n" + "1,nan,0\n" * 20, "NaN"),
+    ("x1,x2,label\n" + "1,2,0\n" * 20, "same label"),
+    ("1,2,0\n" * 6000, "limit"),
+])
+def test_bad_csv_uploads_get_a_clear_message(raw, message):
+    raw = raw.encode() if isinstance(raw, str) else raw
+    with pytest.raises(BadUpload, match=message):
+        parse_points_csv(raw)
+
+
+def test_good_csv_upload_becomes_a_data_set():
+    rows = "\n".join(f"{i % 7 - 3},{i % 5 - 2},{i % 2}" for i in range(40))
+    points = parse_points_csv(("x1,x2,label\n" + rows).encode())
+    ds = make_dataset(DataSpec("csv", uploaded=points))
+    assert ds.task == "binary" and len(ds.x_train) + len(ds.x_test) == 40

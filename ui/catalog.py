@@ -1,0 +1,32 @@
+"""The pages of Gradscape: one entry each, in menu order. app.py and the home page read this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    file: str  # relative to the project root
+    title: str
+    icon: str  # a Material icon, ":material/NAME:"
+    url_path: str
+    summary: str
+
+    @property
+    def screenshot(self) -> Path:
+        return SCREENSHOTS / f"{self.url_path}.png"
+
+
+HOME = PageInfo("app_pages/home.py", "Home", ":material/home:", "home",
+                "What Gradscape is and where to start.")
+
+PAGES: list[PageInfo] = [
+    PageInfo("app_pages/playground.py", "Network Playground", ":material/hub:", "playground",
+             "Build a network, pick data, and watch it learn: decision boundary, every neuron, weights, "
+             "loss and accuracy, live."),
+]

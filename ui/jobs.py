@@ -1,0 +1,44 @@
+"""Jobs owned by a browser session: created once per page, stopped when the tab goes away."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import streamlit as st
+
+from engine.device import pick_device
+from engine.jobs import Job
+
+
+def _stop_job(job: Job) -> None:
+    job.stop(timeout=2.0)
+
+
+@st.cache_resource(scope="session", on_release=_stop_job, show_spinner=False)
+def _job_for_page(page_key: str, _factory: Callable[[], Job]) -> Job:
+    return _factory()
+
+
+def force_cpu() -> bool:
+    return bool(st.session_state.get("force_cpu", False))
+
+
+def session_job(page_key: str, factory: Callable[[], Job], config: Any, seed: int,
+                hyperparameters: dict[str, Any]) -> Job:
+    """This session's job for a page, brought in line with the controls.
+
+    A changed config, seed or device rebuilds the experiment (reset); changed
+    hyperparameters are sent live, so training goes on where it is.
+    """
+    job = _job_for_page(page_key, factory)
+    state = st.session_state.setdefault(f"_applied_{page_key}", {"config": job.config, "seed": job.seed,
+                                                                  "hp": dict(job.hp), "device": job.device})
+    wanted_device = pick_device(force_cpu())
+    if state["config"] != config or state["seed"] != seed or state["device"] != wanted_device:
+        job.reset(config, seed, force_cpu=force_cpu())
+        state.update(config=config, seed=seed, device=wanted_device)
+    changed = {k: v for k, v in hyperparameters.items() if state["hp"].get(k, object()) != v}
+    if changed:
+        job.set_hyperparameters(**changed)
+        state["hp"].update(changed)
+    return job
