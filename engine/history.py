@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -85,3 +86,37 @@ class MetricHistory:
 
     def frozen(self) -> dict[str, Series]:
         return {name: series.frozen() for name, series in self._series.items()}
+
+
+class WeightTrajectory:
+    """The weights along training, kept to at most `capacity` snapshots.
+
+    Records every `interval` steps; when full, drops every other snapshot and
+    doubles the interval, so a run of any length keeps evenly spaced points
+    from start to now (what a PCA of the trajectory needs).
+    """
+
+    def __init__(self, capacity: int = 200):
+        self.capacity = capacity
+        self.interval = 1
+        self._steps: list[int] = []
+        self._vectors: list[np.ndarray] = []
+
+    def maybe_record(self, step: int, flat_weights: Callable[[], np.ndarray]) -> None:
+        if step % self.interval:
+            return
+        if len(self._steps) == self.capacity:
+            self._steps, self._vectors = self._steps[::2], self._vectors[::2]
+            self.interval *= 2
+            if step % self.interval:
+                return
+        self._steps.append(step)
+        self._vectors.append(flat_weights())
+
+    def frozen(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps (k,), weights (k, n_parameters)), read-only copies."""
+        steps = np.array(self._steps, dtype=np.int64)
+        vectors = np.array(self._vectors) if self._vectors else np.empty((0, 0))
+        steps.setflags(write=False)
+        vectors.setflags(write=False)
+        return steps, vectors

@@ -210,6 +210,11 @@ class Job:
     def epoch(self) -> float:
         return 0.0
 
+    @property
+    def steps_done(self) -> int:
+        """Training steps completed so far (inside `train_step`: before the current one)."""
+        return self._step
+
     def on_epoch_end(self, epoch: int, mean_loss: float) -> None:
         """Called by the trainer thread each time a whole epoch has been trained."""
 
@@ -260,7 +265,7 @@ class Job:
         self._commands.put((ticket, kind, arg))
         return ticket
 
-    def wait_applied(self, ticket: int, timeout: float = 2.0) -> Snapshot:
+    def wait_applied(self, ticket: int, timeout: float = 10.0) -> Snapshot:
         """Block until the command with this ticket has been applied and published."""
         return self.wait_for(lambda s: s.commands_applied >= ticket or s.status is JobStatus.STOPPED, timeout)
 

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.history import WeightTrajectory
 from engine.jobs import Job
 from engine.layers import ACTIVATIONS, INIT_SCHEMES, init_linear_, make_activation
 from engine.playground_data import Dataset, DataSpec, make_dataset
@@ -228,6 +229,12 @@ class PlaygroundJob(Job):
         self._order = torch.randperm(len(self.x_train), generator=self.rng).to(device)
         self._cursor, self._samples_seen = 0, 0
         self._grid = self._make_grids()
+        self.trajectory = WeightTrajectory()
+        self.trajectory.maybe_record(0, self.flat_weights)
+
+    def flat_weights(self) -> np.ndarray:
+        """All trainable parameters as one float64 vector, in `model.parameters()` order."""
+        return torch.cat([p.detach().reshape(-1) for p in self.model.parameters()]).double().cpu().numpy()
 
     def _make_optimizer(self) -> torch.optim.Optimizer | None:
         name, params, lr = self.config.optimizer, self.model.parameters(), self.hp["lr"]
@@ -310,6 +317,7 @@ class PlaygroundJob(Job):
             with torch.no_grad():
                 error = perceptron_update(self.model.output.weight, self.model.output.bias, self.model.featurize(x),
                                           y, lr)
+            self.trajectory.maybe_record(self.steps_done + 1, self.flat_weights)
             return {"loss": error}
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -320,6 +328,7 @@ class PlaygroundJob(Job):
         if self.hp["clip_norm"]:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.hp["clip_norm"]))
         self.optimizer.step()
+        self.trajectory.maybe_record(self.steps_done + 1, self.flat_weights)
         return {"loss": loss.item()}
 
     def _penalty(self) -> torch.Tensor | float:
@@ -389,6 +398,9 @@ class PlaygroundJob(Job):
             "neurons": neurons,
             "weights": [w.detach().cpu().numpy().copy() for w in self.model.weight_matrices()],
             "dataset": self.dataset,  # immutable arrays, shared rather than copied
+            # For analyses of the current network (loss landscape, ...) without touching the live model:
+            "state": {name: value.detach().cpu().clone() for name, value in self.model.state_dict().items()},
+            "trajectory": self.trajectory.frozen(),
         }
         if self.dataset.is_classification:
             visuals["confusion"] = self._confusion()

@@ -17,21 +17,21 @@ class Quadratic(Job):
 
     def setup(self):
         self.w = torch.tensor(float(self.config["w0"]))
-        self.steps_done = 0
+        self.updates = 0
         if self.config.get("fail_setup"):
             raise RuntimeError("bad config")
 
     def train_step(self):
-        if self.config.get("fail_at") == self.steps_done + 1:
+        if self.config.get("fail_at") == self.updates + 1:
             raise ValueError("boom")
         loss = 0.5 * self.config["lam"] * self.w**2
         self.w = self.w - self.hp["lr"] * self.config["lam"] * self.w
-        self.steps_done += 1
+        self.updates += 1
         return {"loss": float(loss)}
 
     @property
     def epoch(self):
-        return self.steps_done / 10  # ten steps an epoch
+        return self.updates / 10  # ten steps an epoch
 
     def observe(self):
         return {"w": np.array([float(self.w)])}
