@@ -110,13 +110,12 @@ class WeightTrajectory:
             self.interval *= 2
             if step % self.interval:
                 return
+        vector = flat_weights()
+        vector.setflags(write=False)
         self._steps.append(step)
-        self._vectors.append(flat_weights())
+        self._vectors.append(vector)
 
-    def frozen(self) -> tuple[np.ndarray, np.ndarray]:
-        """(steps (k,), weights (k, n_parameters)), read-only copies."""
-        steps = np.array(self._steps, dtype=np.int64)
-        vectors = np.array(self._vectors) if self._vectors else np.empty((0, 0))
-        steps.setflags(write=False)
-        vectors.setflags(write=False)
-        return steps, vectors
+    def frozen(self) -> tuple[tuple[int, ...], tuple[np.ndarray, ...]]:
+        """(steps, weight vectors): immutable, and shared rather than copied, since a big
+        network's trajectory is megabytes and snapshots are published ten times a second."""
+        return tuple(self._steps), tuple(self._vectors)

@@ -18,3 +18,13 @@ def no_leaked_threads():
     yield
     leaked = [t.name for t in threading.enumerate() if t.name.startswith("gradscape-") and t.is_alive()]
     assert not leaked, f"training threads still alive after the test: {leaked}"
+
+
+@pytest.fixture(autouse=True)
+def release_session_jobs():
+    """AppTest runs share one session id, so session-scoped jobs would carry over
+    from test to test; clearing the resource cache releases (stops) them."""
+    yield
+    import streamlit as st
+
+    st.cache_resource.clear()

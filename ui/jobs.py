@@ -28,17 +28,24 @@ def session_job(page_key: str, factory: Callable[[], Job], config: Any, seed: in
     """This session's job for a page, brought in line with the controls.
 
     A changed config, seed or device rebuilds the experiment (reset); changed
-    hyperparameters are sent live, so training goes on where it is.
+    hyperparameters are sent live, so training goes on where it is. A config of
+    None keeps the experiment as it is (the page found the new one invalid).
     """
     job = _job_for_page(page_key, factory)
     state = st.session_state.setdefault(f"_applied_{page_key}", {"config": job.config, "seed": job.seed,
                                                                   "hp": dict(job.hp), "device": job.device})
     wanted_device = pick_device(force_cpu())
-    if state["config"] != config or state["seed"] != seed or state["device"] != wanted_device:
-        job.reset(config, seed, force_cpu=force_cpu())
+    ticket = None
+    if config is not None and (state["config"] != config or state["seed"] != seed or state["device"] != wanted_device):
+        ticket = job.reset(config, seed, force_cpu=force_cpu())
         state.update(config=config, seed=seed, device=wanted_device)
     changed = {k: v for k, v in hyperparameters.items() if state["hp"].get(k, object()) != v}
     if changed:
-        job.set_hyperparameters(**changed)
+        ticket = job.set_hyperparameters(**changed)
         state["hp"].update(changed)
+    if ticket is not None:
+        try:  # so this run already draws the rebuilt experiment
+            job.wait_applied(ticket, timeout=3.0)
+        except TimeoutError:
+            pass  # a slow rebuild; the live area catches up
     return job

@@ -6,9 +6,7 @@ from typing import Callable
 
 import streamlit as st
 
-from engine.jobs import Job, JobLimitReached, JobStatus, Snapshot
-
-REFRESH_S = 0.5  # 2 Hz: smooth enough to watch, light enough for 30 browsers on one server
+from engine.jobs import UI_REFRESH_S, Job, JobLimitReached, JobStatus, Snapshot
 
 _STATUS_TEXT = {
     JobStatus.READY: "ready", JobStatus.RUNNING: "training", JobStatus.PAUSED: "paused",
@@ -18,12 +16,15 @@ _STATUS_TEXT = {
 
 
 def _command(job: Job, action: str) -> None:
-    """Button callback: send the command and wait until the trainer applied it, so the
-    rerun that follows already shows its effect (e.g. the Pause label)."""
+    """Button callback: send the command and wait until the trainer applied it (for Step
+    and Epoch: finished it), so the rerun that follows already shows its effect."""
     try:
         ticket = {"play": job.play, "pause": job.pause, "step": job.step, "epoch": job.step_epoch,
                   "reset": job.reset}[action]()
-        job.wait_applied(ticket, timeout=2.0)
+        if action in ("step", "epoch"):
+            job.wait_for(lambda s: s.commands_applied >= ticket and not s.busy, timeout=2.0)
+        else:
+            job.wait_applied(ticket, timeout=2.0)
     except JobLimitReached as error:
         st.session_state["_job_limit_message"] = str(error)
     except TimeoutError:
@@ -79,7 +80,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None]) -> None:
     """
     polling = job.snapshot().busy
 
-    @st.fragment(run_every=REFRESH_S if polling else None)
+    @st.fragment(run_every=UI_REFRESH_S if polling else None)
     def _live() -> None:
         snap = job.snapshot()
         draw(snap)

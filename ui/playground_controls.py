@@ -8,13 +8,15 @@ from typing import Any
 import streamlit as st
 
 from engine.layers import ACTIVATION_LABELS, INIT_SCHEMES
-from engine.playground import FEATURE_LABELS, FEATURES, FEATURES_1D, LOSSES, MAX_HIDDEN_LAYERS, MAX_WIDTH, \
-    OPTIMIZERS, PlaygroundConfig
+from engine.playground import DEFAULT_HYPERPARAMETERS, FEATURE_LABELS, FEATURES, FEATURES_1D, LOSSES, \
+    MAX_HIDDEN_LAYERS, MAX_WIDTH, OPTIMIZERS, PlaygroundConfig
 from engine.playground_data import DATASET_LABELS, DATASETS, FUNCTIONS_1D, REGRESSION_2D, BadUpload, DataSpec, \
     parse_points_csv
 from engine.schedules import SCHEDULE_FORMULAS, SCHEDULES
 
 URL = "query-params"
+DEFAULT = PlaygroundConfig()  # the controls start from the engine's defaults
+HP = DEFAULT_HYPERPARAMETERS
 LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 PENALTIES = [0.0, 0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1]
 CLIP_NORMS = ["off", 0.1, 0.5, 1.0, 5.0]
@@ -50,14 +52,15 @@ def _data_controls() -> DataSpec:
     st.header("Data")
     uploaded = st.session_state.get("pg_uploaded")
     options = DATASETS + (("csv",) if uploaded else ())
-    kind = st.selectbox("Data set", options, format_func=DATASET_LABELS.get, key="pg_data", bind=URL)
+    kind = st.selectbox("Data set", options, index=options.index(DEFAULT.data.kind), format_func=DATASET_LABELS.get,
+                        key="pg_data", bind=URL)
     n_classes = 3
     if kind == "multiclass":
         n_classes = st.slider("Classes", 3, 5, 3, key="pg_classes", bind=URL)
-    n_points = st.slider("Points", 50, 2000, 500, step=50, key="pg_points", bind=URL, disabled=kind == "csv")
+    n_points = st.slider("Points", 50, 2000, DEFAULT.data.n_points, step=50, key="pg_points", bind=URL, disabled=kind == "csv")
     noise = st.slider("Noise", 0.0, 1.0, 0.0, 0.05, key="pg_noise", bind=URL, disabled=kind == "csv",
                       help="Jitter added to the points (or labels), as a fraction of the data set's scale.")
-    train_percent = st.slider("Training share (%)", 10, 90, 50, 5, key="pg_split", bind=URL)
+    train_percent = st.slider("Training share (%)", 10, 90, round(100 * DEFAULT.data.train_fraction), 5, key="pg_split", bind=URL)
     seed_column, button_column = st.columns([2, 1], vertical_alignment="bottom")
     seed_column.number_input("Seed", 0, 99_999, 0, key="pg_seed", bind=URL,
                              help="Fixes the data and the initial weights: the same seed gives the same run.")
@@ -78,20 +81,23 @@ def _network_controls(one_dimensional: bool) -> dict[str, Any]:
     features = st.pills("Input features", choices, default=["x1"] if one_dimensional else ["x1", "x2"],
                         selection_mode="multi", format_func=FEATURE_LABELS.get,
                         key="pg_features_1d" if one_dimensional else "pg_features", bind=URL)
-    layers = st.slider("Hidden layers", 0, MAX_HIDDEN_LAYERS, 2, key="pg_layers", bind=URL)
-    activation = st.selectbox("Activation", list(ACTIVATION_LABELS), index=3, format_func=ACTIVATION_LABELS.get,
-                              key="pg_act", bind=URL)
+    layers = st.slider("Hidden layers", 0, MAX_HIDDEN_LAYERS, len(DEFAULT.hidden), key="pg_layers", bind=URL)
+    activation = st.selectbox("Activation", list(ACTIVATION_LABELS),
+                              index=list(ACTIVATION_LABELS).index(DEFAULT.activations[0]),
+                              format_func=ACTIVATION_LABELS.get, key="pg_act", bind=URL)
     widths, activations = [], []
     if layers:
         with st.expander("Neurons and activation per layer", expanded=True):
             for layer in range(1, layers + 1):
                 left, right = st.columns([1, 1.4])
-                widths.append(left.number_input(f"Layer {layer}", 1, MAX_WIDTH, 4, key=f"pg_w{layer}", bind=URL))
+                default_width = DEFAULT.hidden[layer - 1] if layer <= len(DEFAULT.hidden) else 4
+                widths.append(left.number_input(f"Layer {layer}", 1, MAX_WIDTH, default_width, key=f"pg_w{layer}",
+                                                bind=URL))
                 override = right.selectbox(f"Activation {layer}", ["same"] + list(ACTIVATION_LABELS),
                                            format_func=lambda a: "as above" if a == "same" else ACTIVATION_LABELS[a],
                                            key=f"pg_a{layer}", bind=URL, label_visibility="hidden")
                 activations.append(activation if override == "same" else override)
-    init = st.selectbox("Weight init", list(INIT_SCHEMES), index=list(INIT_SCHEMES).index("xavier_normal"),
+    init = st.selectbox("Weight init", list(INIT_SCHEMES), index=list(INIT_SCHEMES).index(DEFAULT.init),
                         format_func=lambda s: INIT_SCHEMES[s].label, key="pg_init", bind=URL)
     st.latex(INIT_SCHEMES[init].formula)
     batch_norm = st.toggle("Batch norm", False, key="pg_bn", bind=URL)
@@ -102,17 +108,18 @@ def _network_controls(one_dimensional: bool) -> dict[str, Any]:
 
 def _training_controls(regression: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     st.header("Training")
-    loss = st.selectbox("Loss", list(LOSSES), index=1, format_func=LOSSES.get, key="pg_loss", bind=URL,
+    loss = st.selectbox("Loss", list(LOSSES), index=list(LOSSES).index(DEFAULT.loss), format_func=LOSSES.get, key="pg_loss", bind=URL,
                         disabled=regression, help="Regression always uses the mean squared error."
                         if regression else "How the output is compared with the labels.")
     if regression:
         loss = "mse"
-    optimizer = st.selectbox("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get, key="pg_opt", bind=URL)
-    lr = st.select_slider("Learning rate η", LEARNING_RATES, 0.03, key="pg_lr", bind=URL)
-    momentum = 0.9
+    optimizer = st.selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(DEFAULT.optimizer),
+                             format_func=OPTIMIZERS.get, key="pg_opt", bind=URL)
+    lr = st.select_slider("Learning rate η", LEARNING_RATES, HP["lr"], key="pg_lr", bind=URL)
+    momentum = HP["momentum"]
     if optimizer in ("momentum", "nesterov"):
-        momentum = st.slider("Momentum β", 0.0, 0.99, 0.9, 0.01, key="pg_momentum", bind=URL)
-    batch_size = st.slider("Batch size", 1, 256, 10, key="pg_batch", bind=URL)
+        momentum = st.slider("Momentum β", 0.0, 0.99, HP["momentum"], 0.01, key="pg_momentum", bind=URL)
+    batch_size = st.slider("Batch size", 1, 256, HP["batch_size"], key="pg_batch", bind=URL)
     with st.expander("Schedule, regularization, clipping"):
         schedule = st.selectbox("Learning-rate schedule", SCHEDULES, key="pg_schedule", bind=URL)
         st.latex(SCHEDULE_FORMULAS[schedule])

@@ -57,7 +57,7 @@ def decision_boundary(grid_x1: np.ndarray, grid_x2: np.ndarray | None, surface: 
     fig.update_xaxes(title="x₁", range=[grid_x1[0], grid_x1[-1]], showgrid=False)
     fig.update_yaxes(title="x₂", range=[grid_x2[0], grid_x2[-1]], showgrid=False, scaleanchor="x", scaleratio=1)
     fig.update_layout(height=470, margin=dict(l=50, r=10, t=50, b=40),
-                      legend=dict(orientation="h", y=-0.12, x=0, font=dict(size=12), itemwidth=30))
+                      legend=dict(orientation="h", y=-0.2, x=0, font=dict(size=12), itemwidth=30))
     return styled(fig, title)
 
 

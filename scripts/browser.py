@@ -1,0 +1,96 @@
+"""Start the app headless and drive it in Debian's Chromium (shared by the browser tests
+and the screenshots command)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("GRADSCAPE_CHROMIUM", "/usr/bin/chromium")
+# As root in a container Chromium needs --no-sandbox; the network flags stop it from
+# calling home, which a closed network answers with floods of refused connections.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def chromium_available() -> bool:
+    return Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(port: int | None = None, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run app.py` on a free local port; yields (base URL, process) and stops it afterwards."""
+    port = port or free_port()
+    log = open(ROOT / "artifacts" / f"streamlit-{port}.log", "w") if (ROOT / "artifacts").is_dir() else \
+        subprocess.DEVNULL
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:  # noqa: S310 (loopback)
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("streamlit did not start; see artifacts/streamlit-*.log")
+            time.sleep(0.3)
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        if log is not subprocess.DEVNULL:
+            log.close()
+
+
+@contextlib.contextmanager
+def chromium(width: int = 1500, height: int = 1000):
+    """A Playwright browser on Debian's Chromium (Playwright's own download is not used)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_context(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
+def wait_until_rendered(page, timeout_s: float = 60) -> None:
+    """Until Streamlit has finished its script run (no 'running' indicator) and drawn the app."""
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout_s * 1000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=stMain] [data-testid=stElementContainer]').length > 2 && "
+        "!document.querySelector('[data-testid=stSkeleton]')", timeout=timeout_s * 1000)
+
+
+def step_counter(page) -> int | None:
+    """The value of the 'Step' metric of a training page, or None where the page has none."""
+    metric = page.locator("[data-testid=stMetric]").filter(has=page.get_by_text("Step", exact=True)).first
+    if metric.count() == 0:
+        return None
+    text = metric.locator("[data-testid=stMetricValue]").inner_text()
+    return int(text.replace(",", ""))

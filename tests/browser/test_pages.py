@@ -1,0 +1,98 @@
+"""Every page in headless Chromium against a real `streamlit run app.py`.
+
+Opens each page, presses Train where there is one, waits for the step counter
+and the charts to change, fails on any stException, and saves a screenshot of
+each page under artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from scripts.browser import chromium, chromium_available, running_app, step_counter, wait_until_rendered
+from tests.conftest import ROOT
+from ui.catalog import HOME, PAGES
+
+if not chromium_available():
+    if os.environ.get("CI"):
+        raise RuntimeError("CI needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
+    pytest.skip("no Chromium here: apt-get install -y chromium", allow_module_level=True)
+
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    with running_app() as (url, _process):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium(height=2200) as context:  # tall: the main area scrolls inside the page
+        yield context
+
+
+def charts_signature(page) -> str:
+    return "".join(page.locator(".js-plotly-plot .main-svg").evaluate_all("els => els.map(e => e.innerHTML)"))
+
+
+def assert_no_exception(page) -> None:
+    errors = page.locator("[data-testid=stException]")
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+@pytest.mark.parametrize("info", [HOME, *PAGES], ids=lambda info: info.url_path)
+def test_page_opens_trains_and_shows_it(app_url, browser, info):
+    page = browser.new_page()
+    try:
+        page.goto(f"{app_url}/{info.url_path}")
+        wait_until_rendered(page)
+        assert_no_exception(page)
+        train = page.get_by_role("button", name="Train")
+        if train.count():
+            before_step, before_charts = step_counter(page), charts_signature(page)
+            train.first.click()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                time.sleep(1.0)
+                step = step_counter(page)
+                if step is not None and step > (before_step or 0) and charts_signature(page) != before_charts:
+                    break
+            else:
+                pytest.fail(f"{info.title}: the step counter or the charts did not change after Train")
+            page.get_by_role("button", name="Pause").first.click()
+            wait_until_rendered(page)
+        assert_no_exception(page)
+        page.mouse.move(0, 0)  # no tooltip in the picture
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{info.url_path}.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_home_links_to_every_page(app_url, browser):
+    page = browser.new_page()
+    try:
+        page.goto(app_url)
+        wait_until_rendered(page)
+        main = page.locator("[data-testid=stMain]")
+        for info in PAGES:
+            assert main.get_by_text(info.title).count() >= 1, info.title
+    finally:
+        page.close()
+
+
+def test_a_deep_link_as_the_first_visit_gets_the_full_app(browser):
+    """The first session after a server start must run app.py (navigation, sidebar), not the page alone."""
+    with running_app() as (url, _process):
+        page = browser.new_page()
+        page.goto(f"{url}/playground?pg_layers=3")
+        wait_until_rendered(page)
+        assert page.get_by_text("Force CPU").count() == 1
+        assert page.locator("[data-testid=stSidebarNav]").get_by_text("Network Playground").count() == 1
+        assert "pg_layers=3" in page.url

@@ -1,0 +1,102 @@
+"""The playground page driven through its controls (AppTest: no browser, no run_every)."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+PAGE = str(ROOT / "app_pages" / "playground.py")
+
+
+def open_page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params.update(query)
+    return at.run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def parameters_label(at: AppTest) -> str:
+    return next(e.label for e in at.expander if e.label.startswith("Parameters"))
+
+
+def test_page_opens_with_the_default_experiment():
+    at = open_page()
+    assert not at.exception
+    assert at.title[0].value == "Network Playground"
+    assert at.selectbox(key="pg_data").value == "circle"
+    assert metric(at, "Step") == "0"
+    # default: 2 inputs -> 4 -> 2 -> 1 output: (2·4+4) + (4·2+2) + (2·1+1) = 25 parameters
+    assert parameters_label(at) == "Parameters: 25 in total"
+
+
+def test_step_and_epoch_buttons_train_and_show_the_new_step():
+    at = open_page()
+    at.button(key="pg_step").click().run()
+    assert metric(at, "Step") == "1"
+    at.button(key="pg_epoch").click().run()
+    # 250 training points in batches of 10: one epoch is 25 steps
+    assert metric(at, "Step") == "25"
+    at.button(key="pg_reset").click().run()
+    assert metric(at, "Step") == "0"
+
+
+def test_architecture_controls_rebuild_the_network():
+    at = open_page()
+    at.slider(key="pg_layers").set_value(3).run()
+    at.number_input(key="pg_w3").set_value(6).run()
+    # 2->4->2->6->1: (2·4+4) + (4·2+2) + (2·6+6) + (6·1+1)
+    assert parameters_label(at) == "Parameters: 47 in total"
+    at.toggle(key="pg_bn").set_value(True).run()
+    assert parameters_label(at) == f"Parameters: {47 + 2 * (4 + 2 + 6)} in total"
+    assert not at.exception
+
+
+def test_learning_rate_changes_live_without_a_reset():
+    at = open_page()
+    at.button(key="pg_epoch").click().run()
+    at.select_slider(key="pg_lr").set_value(0.3).run()
+    assert metric(at, "Step") == "25"  # still trained: no reset
+    at.selectbox(key="pg_data").set_value("xor").run()
+    assert metric(at, "Step") == "0"  # new data: a new network
+
+
+def test_bad_combination_is_explained_and_the_old_network_kept():
+    at = open_page()
+    at.selectbox(key="pg_opt").set_value("perceptron").run()
+    errors = " ".join(e.value for e in at.error)
+    assert "hidden layers to 0" in errors and "previous one" in errors
+    at.slider(key="pg_layers").set_value(0).run()
+    assert not at.error
+    assert parameters_label(at) == "Parameters: 3 in total"
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (b"", "empty"),
+    (b"\x00\x01garbage\x00", "binary"),
+    (b"x1,x2,label\n1,2\n", "data rows"),
+    (b"x1,x2,label\n" + b"1,2,zzz\n" * 20, "not three numbers"),
+])
+def test_bad_csv_upload_gets_a_message_and_changes_nothing(content, fragment):
+    at = open_page()
+    at.button(key="pg_epoch").click().run()
+    at.file_uploader(key="pg_upload").upload("points.csv", content, "text/csv").run()
+    assert any(fragment in e.value and "Nothing was changed" in e.value for e in at.error)
+    assert at.selectbox(key="pg_data").value == "circle"
+    assert metric(at, "Step") == "25"
+
+
+def test_good_csv_upload_becomes_the_data_set():
+    rows = "\n".join(f"{i % 9 - 4},{i % 7 - 3},{int(i % 9 > 4)}" for i in range(60))
+    at = open_page()
+    at.file_uploader(key="pg_upload").upload("points.csv", ("x1,x2,label\n" + rows).encode(), "text/csv").run()
+    assert not at.error
+    assert at.selectbox(key="pg_data").value == "csv"
+
+
+def test_controls_are_read_from_the_url():
+    at = open_page(pg_layers="3", pg_lr="0.1")
+    assert at.slider(key="pg_layers").value == 3
+    assert at.select_slider(key="pg_lr").value == 0.1
