@@ -38,7 +38,7 @@ def running_app(port: int | None = None, env: dict[str, str] | None = None) -> I
     port = port or free_port()
     log = open(ROOT / "artifacts" / f"streamlit-{port}.log", "w") if (ROOT / "artifacts").is_dir() else \
         subprocess.DEVNULL
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - a fixed command line: this Python running streamlit on app.py
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})

@@ -39,8 +39,7 @@ def job_controls(job: Job, key: str) -> None:
     cols = st.columns([1.3, 1, 1, 1, 3])
     cols[0].button("Pause" if running else "Train", key=f"{key}_play", type="primary", width="stretch",
                    icon=":material/pause:" if running else ":material/play_arrow:",
-                   disabled=not can_train, on_click=_command, args=(job, "pause" if running else "play"),
-                   help="Start or pause training")
+                   disabled=not can_train, on_click=_command, args=(job, "pause" if running else "play"))
     cols[1].button("Step", key=f"{key}_step", width="stretch", disabled=not can_train, icon=":material/skip_next:",
                    on_click=_command, args=(job, "step"), help="Train on one minibatch, then pause")
     cols[2].button("Epoch", key=f"{key}_epoch", width="stretch", disabled=not can_train,

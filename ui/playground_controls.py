@@ -57,10 +57,12 @@ def _data_controls() -> DataSpec:
     n_classes = 3
     if kind == "multiclass":
         n_classes = st.slider("Classes", 3, 5, 3, key="pg_classes", bind=URL)
-    n_points = st.slider("Points", 50, 2000, DEFAULT.data.n_points, step=50, key="pg_points", bind=URL, disabled=kind == "csv")
+    n_points = st.slider("Points", 50, 2000, DEFAULT.data.n_points, step=50, key="pg_points", bind=URL,
+                         disabled=kind == "csv")
     noise = st.slider("Noise", 0.0, 1.0, 0.0, 0.05, key="pg_noise", bind=URL, disabled=kind == "csv",
                       help="Jitter added to the points (or labels), as a fraction of the data set's scale.")
-    train_percent = st.slider("Training share (%)", 10, 90, round(100 * DEFAULT.data.train_fraction), 5, key="pg_split", bind=URL)
+    train_percent = st.slider("Training share (%)", 10, 90, round(100 * DEFAULT.data.train_fraction), 5,
+                              key="pg_split", bind=URL)
     seed_column, button_column = st.columns([2, 1], vertical_alignment="bottom")
     seed_column.number_input("Seed", 0, 99_999, 0, key="pg_seed", bind=URL,
                              help="Fixes the data and the initial weights: the same seed gives the same run.")
@@ -108,9 +110,10 @@ def _network_controls(one_dimensional: bool) -> dict[str, Any]:
 
 def _training_controls(regression: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     st.header("Training")
-    loss = st.selectbox("Loss", list(LOSSES), index=list(LOSSES).index(DEFAULT.loss), format_func=LOSSES.get, key="pg_loss", bind=URL,
-                        disabled=regression, help="Regression always uses the mean squared error."
-                        if regression else "How the output is compared with the labels.")
+    loss = st.selectbox("Loss", list(LOSSES), index=list(LOSSES).index(DEFAULT.loss), format_func=LOSSES.get,
+                        key="pg_loss", bind=URL, disabled=regression,
+                        help="Regression always uses the mean squared error." if regression
+                        else "How the output is compared with the labels.")
     if regression:
         loss = "mse"
     optimizer = st.selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(DEFAULT.optimizer),

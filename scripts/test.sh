@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs them: the README's second command, and what CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+python3 -m pip install -q -r requirements-dev.txt
+
+echo "== ruff (style, bugs, bandit security rules)"
+python3 -m ruff check .
+echo "== pytest"
+python3 -m pytest -q "$@"
