@@ -312,7 +312,8 @@ class PlaygroundJob(Job):
     def train_step(self) -> dict[str, float]:
         x, y = self._next_batch()
         lr = self.learning_rate()
-        self.model.train()
+        if not self.model.training:  # measuring switched to eval; train() walks every module, so only when needed
+            self.model.train()
         if self.optimizer is None:
             with torch.no_grad():
                 error = perceptron_update(self.model.output.weight, self.model.output.bias, self.model.featurize(x),
