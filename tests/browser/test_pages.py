@@ -96,3 +96,28 @@ def test_a_deep_link_as_the_first_visit_gets_the_full_app(browser):
         assert page.get_by_text("Force CPU").count() == 1
         assert page.locator("[data-testid=stSidebarNav]").get_by_text("Network Playground").count() == 1
         assert "pg_layers=3" in page.url
+
+
+def test_closing_the_tab_stops_its_training_thread(browser):
+    """No thread outlives its session: the job's thread ends soon after its tab closes."""
+    with running_app() as (url, process):
+        def threads() -> int:
+            return len(os.listdir(f"/proc/{process.pid}/task"))
+
+        warm = browser.new_page()
+        warm.goto(url)
+        wait_until_rendered(warm)
+        time.sleep(2)
+        baseline = threads()
+        page = browser.new_page()
+        page.goto(f"{url}/playground")
+        wait_until_rendered(page)
+        page.get_by_role("button", name="Train").first.click()
+        time.sleep(3)
+        assert threads() > baseline  # the training thread
+        page.close()
+        deadline = time.monotonic() + 60  # server.disconnectedSessionTTL is 15 s
+        while threads() > baseline and time.monotonic() < deadline:
+            time.sleep(1)
+        assert threads() <= baseline
+        warm.close()
