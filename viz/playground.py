@@ -89,7 +89,7 @@ def _function_fit(fig, grid_x1, curve, x_train, y_train, x_test, y_test, show_te
                              line=dict(color="#222", width=3)))
     fig.update_xaxes(title="x₁")
     fig.update_yaxes(title="y")
-    fig.update_layout(legend=dict(orientation="h", y=-0.15))
+    fig.update_layout(height=470, legend=dict(orientation="h", y=-0.2))
     return styled(fig, title)
 
 
@@ -190,12 +190,16 @@ def training_curves(history: dict, classification: bool, title: str = "Loss and 
         fig.add_trace(go.Scatter(x=steps, y=values, mode="lines", name=label, line=dict(color=color, width=width),
                                  hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"),
                       row=row, col=1)
-    fig.update_yaxes(type="log", row=1, col=1, title="loss")
+    losses = [np.asarray(history[n][1]) for n in ("loss", "train_loss", "test_loss") if n in history]
+    positive = np.concatenate(losses)[np.concatenate(losses) > 0] if losses else np.empty(0)
+    decades = np.log10(positive.max() / positive.min()) if len(positive) else 0.0
+    # One tick per decade once the curve spans one; Plotly's in-between "2, 5" labels clutter it.
+    fig.update_yaxes(type="log", row=1, col=1, title="loss", dtick=1 if decades >= 1 else None)
     if classification:
         fig.update_yaxes(range=[0, 1.02], row=2, col=1, title="accuracy", tickformat=".0%")
     fig.update_xaxes(title="step", row=rows, col=1)
-    fig.update_layout(height=420 if classification else 300, legend=dict(orientation="h", y=-0.2),
-                      hovermode="x unified")
+    fig.update_layout(height=440 if classification else 330, legend=dict(orientation="h", y=-0.28 if classification
+                      else -0.4), margin=dict(b=70), hovermode="x unified")
     return styled(fig, title)
 
 
