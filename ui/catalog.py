@@ -29,4 +29,7 @@ PAGES: list[PageInfo] = [
     PageInfo("app_pages/playground.py", "Network Playground", ":material/hub:", "playground",
              "Build a network, pick data, and watch it learn: decision boundary, every neuron, weights, "
              "loss and accuracy, live."),
+    PageInfo("app_pages/landscape.py", "Loss Landscape", ":material/landscape:", "landscape",
+             "The loss around the network you train, live: filter-normalized and PCA directions, contour and "
+             "3-D surface, the path's off-plane error, Hessian eigenvalues and 2/λmax."),
 ]

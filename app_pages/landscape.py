@@ -1,0 +1,212 @@
+"""Loss Landscape: the loss around the network the Playground trains, computed live."""
+
+import time
+
+import numpy as np
+import streamlit as st
+
+from engine.device import pick_device
+from engine.jobs import Snapshot
+from engine.landscape import DIRECTIONS, LINE_KINDS, NORMALIZATIONS, PRESETS, STABILITY_RULES, LandscapeRequest, \
+    NeedsTraining, PlaygroundLandscape, compute_view, stable_step_size
+from engine.playground import PlaygroundJob
+from ui.jobs import _job_for_page, force_cpu
+from ui.live import job_controls, live_area, status_bar
+from viz import landscape as figures
+from viz.theme import chart_config
+
+URL = "query-params"
+SPANS = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0]
+RESOLUTIONS = [11, 21, 31, 41, 51, 61, 81, 101, 151]
+VIEWS = {"contour": "Contour", "surface": "3-D surface", "curve": "1-D curve"}
+COARSE, LIVE_BUDGET_S, PROGRESS_AFTER_S = 21, 0.3, 0.5
+
+st.title("Loss Landscape")
+claimed = "_applied_playground" in st.session_state  # the Playground page has set up its network
+with st.sidebar:
+    st.header("Network")
+    preset = st.selectbox("Preset", list(PRESETS), format_func=lambda p: PRESETS[p][0], key="ls_preset", bind=URL,
+                          disabled=claimed, help="Used until you build a network on the Network Playground page.")
+    st.header("Directions")
+    kind = st.selectbox("Directions", list(DIRECTIONS), format_func=DIRECTIONS.get, key="ls_dirs", bind=URL)
+    seed = st.number_input("Direction seed", 0, 9999, 0, key="ls_seed", bind=URL, disabled=kind not in NORMALIZATIONS)
+    st.header("View")
+    view = st.radio("View", list(VIEWS), format_func=VIEWS.get, key="ls_view", bind=URL, horizontal=True,
+                    disabled=kind in LINE_KINDS)
+    which = st.radio("Loss on", ["train", "test"], key="ls_data", bind=URL, horizontal=True,
+                     format_func=lambda w: f"{w} set")
+    log_scale = st.toggle("Log scale", False, key="ls_log", bind=URL)
+    span = st.select_slider("Grid range ±", SPANS, 1.0, key="ls_range", bind=URL,
+                            help="Random directions: in units of each filter's norm. PCA: as a multiple of the "
+                                 "path's extent. Lines: how far past both ends.")
+    resolution = st.select_slider("Points per side", RESOLUTIONS, 51, key="ls_res", bind=URL,
+                                  help=f"While the network trains, large grids are drawn at {COARSE}×{COARSE}.")
+    st.header("Curvature")
+    top_k = st.slider("Top Hessian eigenvalues", 1, 8, 3, key="ls_k", bind=URL)
+    method = st.radio("Method", ["lanczos", "power"], key="ls_method", bind=URL, horizontal=True,
+                      format_func={"lanczos": "Lanczos", "power": "Power iteration"}.get)
+
+_, preset_config, preset_hp = PRESETS[preset]
+job = _job_for_page("playground", lambda: PlaygroundJob(preset_config, preset_hp, seed=0))
+if claimed:
+    st.caption("The network of the **Network Playground** page, live: train it there or here.")
+elif job.config != preset_config:
+    job.set_hyperparameters(**preset_hp)
+    job.wait_applied(job.reset(preset_config))
+
+
+def _train(steps: int) -> None:
+    try:  # wait until the trainer took it, so this rerun already polls the live area
+        job.wait_applied(job.step(steps), timeout=2.0)
+    except TimeoutError:
+        pass
+
+
+def _pin() -> None:
+    snap = job.snapshot()
+    if "state" in snap.visuals:
+        land = PlaygroundLandscape.from_state(snap.config, snap.visuals["state"], snap.visuals["dataset"])
+        st.session_state["ls_pinned"] = land.weights.double().numpy()
+        st.session_state["ls_pinned_step"] = snap.step
+
+
+job_controls(job, key="ls")
+train_col, pin_col, note_col = st.columns([1.3, 1.3, 3.4], vertical_alignment="center")
+train_col.button("Train 500 steps", key="ls_train", on_click=_train, args=(500,), width="stretch",
+                 icon=":material/model_training:")
+pin_col.button("Pin current weights", key="ls_pin", on_click=_pin, width="stretch", icon=":material/push_pin:",
+               help="Remember these weights to draw the line from them to a later (or another run's) network")
+if "ls_pinned" in st.session_state:
+    note_col.caption(f"Pinned: the weights at step {st.session_state['ls_pinned_step']:,}.")
+
+
+def _fingerprint(land: PlaygroundLandscape) -> int:
+    return hash(land.weights.cpu().numpy().tobytes())
+
+
+def _cancel(key) -> None:
+    st.session_state["_ls_cancelled"] = key
+
+
+def _progress(key, slot):
+    """Shows a progress bar and a Cancel button once a computation has taken a while."""
+    started, parts = time.monotonic(), {}
+
+    def report(done: int, total: int) -> None:
+        if "bar" not in parts:
+            if done >= total or time.monotonic() - started < PROGRESS_AFTER_S:
+                return
+            with slot.container():
+                parts["bar"] = st.progress(0.0)
+                st.button("Cancel", key="ls_cancel", on_click=_cancel, args=(key,), icon=":material/cancel:")
+        parts["bar"].progress(done / total, text=f"Loss at {done:,} of {total:,} weight vectors…")
+
+    return report
+
+
+def _cached(name: str, key, compute):
+    held = st.session_state.get(name)
+    if held is not None and held[0] == key:
+        return held[1]
+    value = compute()
+    st.session_state[name] = (key, value)
+    return value
+
+
+def prepare(snap: Snapshot, interactive: bool):
+    """(land, request, view, spectrum) for a snapshot, each computed once per weights and settings.
+
+    Interactive (a whole-page run: paused, or settings changed) it shows a progress bar and a
+    Cancel button; a click reruns the page, which stops the computation at the next chunk.
+    Inside the live fragment (training) it draws coarse where fine would be slow."""
+    land = PlaygroundLandscape.from_state(snap.config, snap.visuals["state"], snap.visuals["dataset"],
+                                          pick_device(force_cpu()))
+    one_d = kind in LINE_KINDS or view == "curve"
+    cost = st.session_state.get("_ls_seconds_per_point", 0.0)
+    slow = snap.busy and cost * (resolution if one_d else resolution**2) > LIVE_BUDGET_S
+    request = LandscapeRequest(kind, int(seed), float(span), min(resolution, COARSE) if slow else resolution, one_d,
+                               ("train", "test") if one_d else (which,))
+    pinned = st.session_state.get("ls_pinned") if kind == "pinned" else None
+    fingerprint = _fingerprint(land)
+    key = (request, fingerprint, None if pinned is None else hash(pinned.tobytes()))
+    held = st.session_state.get("_ls_hessian")
+    if snap.busy and held and held[0][1:] == (top_k, method) and \
+            time.monotonic() - held[1][2] < 10 * max(held[1][0].seconds - LIVE_BUDGET_S, 0):
+        spectrum = held[1]  # slow to compute: while training, refreshed at most a tenth of the time
+    else:
+        spectrum = _cached("_ls_hessian", (fingerprint, top_k, method),
+                           lambda: (land.hessian_eigenvalues(top_k, method), snap.step, time.monotonic()))
+    if st.session_state.get("_ls_cancelled") == key:
+        if interactive:
+            st.info("Cancelled. Lower the resolution, or compute it anyway.", icon=":material/cancel:")
+            st.button("Compute anyway", key="ls_resume", on_click=st.session_state.pop, args=("_ls_cancelled",))
+        return land, request, None, spectrum
+    slot = st.empty()
+    try:
+        result = _cached("_ls_view", key, lambda: compute_view(
+            land, request, snap.visuals["trajectory"], snap.step, pinned,
+            progress=_progress(key, slot) if interactive else None))
+    except NeedsTraining as reason:
+        return land, request, str(reason), spectrum
+    slot.empty()
+    st.session_state["_ls_seconds_per_point"] = result.seconds / max(1, result.losses[request.which[0]].size)
+    return land, request, result, spectrum
+
+
+def draw(snap: Snapshot) -> None:
+    status_bar(snap, {"Train loss": f"{snap.latest('train_loss'):.4f}", "Test loss": f"{snap.latest('test_loss'):.4f}"})
+    if "state" not in snap.visuals:
+        return
+    land, request, result, spectrum = prepare(snap, interactive=False)
+    if result is None:
+        return
+    if isinstance(result, str):
+        st.info(result, icon=":material/model_training:")
+        return
+    one_d = request.one_dimensional
+    name = f"landscape-{snap.config.data.kind}-{kind}-{view}-step{snap.step}"
+    where = f"step {snap.step:,}" + (f" · {request.resolution}×{request.resolution} while training"
+                                     if request.resolution < resolution else "")
+    left, right = st.columns([1.45, 1], gap="medium")
+    with left:
+        title = f"{DIRECTIONS[kind]} · {where}" if one_d else f"{which.capitalize()} loss · {where}"
+        figure = figures.landscape_figure(result, view, which, log_scale, title)
+        st.plotly_chart(figure, key="ls_surface", config=chart_config(name))
+        points = result.losses[request.which[0]].size
+        st.caption(f"{points:,} points in {result.seconds * 1000:,.0f} ms on {snap.device}.")
+    with right:
+        curvature(snap, spectrum)
+    if result.path is not None and not one_d:
+        path = result.path
+        st.plotly_chart(figures.path_loss_comparison(path.steps, path.true_loss[which], path.plane_loss[which],
+                                                     path.off_plane, log_scale), key="ls_path",
+                        config=chart_config(f"{name}-path"))
+        gap = np.abs(path.true_loss[which] - path.plane_loss[which])
+        st.caption(f"The plane holds {result.explained.sum():.1%} of the path's squared distance from the current "
+                   f"weights. Where the path leaves it (up to {path.off_plane.max():.3g} away), the surface shows "
+                   f"another network's loss: up to {gap.max():.3g} off the true loss.")
+
+
+def curvature(snap: Snapshot, computed) -> None:
+    spectrum, step, _ = computed
+    lam, optimizer = float(spectrum.eigenvalues[0]), snap.config.optimizer
+    momentum = float(snap.hyperparameters.get("momentum", 0.0))
+    stable = stable_step_size(lam, optimizer, momentum)
+    rule = STABILITY_RULES.get(optimizer, "2/λmax")
+    reference = stable if stable is not None else stable_step_size(lam, "sgd")
+    lr = snap.latest("lr")
+    st.plotly_chart(figures.hessian_spectrum(spectrum.eigenvalues, lr, reference, rule), key="ls_hessian",
+                    config=chart_config(f"hessian-{snap.config.data.kind}-step{snap.step}"))
+    verdict = ("" if stable is None else " — inside the stable range" if lr < stable
+               else " — **beyond** it: on this quadratic the step would overshoot and grow")
+    note = "" if stable is not None else f" {optimizer} rescales its steps, so this bound is for plain GD only."
+    when = "" if step == snap.step else f" (at step {step:,})"
+    st.caption(f"λmax = {lam:.4g}{when}, {rule} = {reference:.4g}, η = {lr:.4g}{verdict}.{note} "
+               f"{spectrum.products} Hessian-vector products ({spectrum.method}), {spectrum.seconds * 1000:,.0f} ms. "
+               "See the optimizer page for why 2/λ is the edge of stability.")
+
+
+snapshot = job.snapshot()
+if not snapshot.busy and "state" in snapshot.visuals:
+    prepare(snapshot, interactive=True)  # the fine picture, cancellable; the live area then finds it cached
+live_area(job, draw)

@@ -1,0 +1,144 @@
+"""The landscape page driven through its controls (AppTest: no browser, no run_every)."""
+
+import base64
+import json
+import time
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+PAGE = str(ROOT / "app_pages" / "landscape.py")
+
+
+def open_page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params.update(query)
+    return at.run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def array(value) -> np.ndarray:
+    """A trace's data array from the chart's JSON (Plotly sends NumPy arrays as base64)."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = [int(n) for n in str(value.get("shape", len(flat))).split(",")]
+        return flat.reshape(shape).astype(float)
+    return np.asarray(value, dtype=float)
+
+
+def figure_traces(at: AppTest) -> list[list[dict]]:
+    return [json.loads(chart.proto.spec)["data"] for chart in at.get("plotly_chart")]
+
+
+def captions(at: AppTest) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+def train(at: AppTest, steps: int = 500) -> AppTest:
+    """Press 'Train 500 steps' and rerun until the page shows them done (run_every never fires here)."""
+    at.button(key="ls_train").click().run()
+    deadline = time.monotonic() + 60
+    while metric(at, "Step") != f"{steps:,}" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        at.run()
+    assert metric(at, "Step") == f"{steps:,}"
+    return at
+
+
+def test_page_opens_on_the_preset_with_a_surface_whose_centre_is_the_current_loss():
+    at = open_page()
+    assert not at.exception
+    assert at.title[0].value == "Loss Landscape"
+    assert metric(at, "Step") == "0"
+    assert "2,601 points" in captions(at)
+    surface, hessian = figure_traces(at)
+    contour = next(t for t in surface if t["type"] == "contour")
+    z = array(contour["z"])
+    assert z.shape == (51, 51)
+    assert f"{z[25, 25]:.4f}" == metric(at, "Train loss")
+    bars = next(t for t in hessian if t["type"] == "bar")
+    eigenvalues = array(bars["y"])
+    assert len(eigenvalues) == 3 and eigenvalues[0] >= eigenvalues[1] >= eigenvalues[2]
+    assert "2/λmax" in captions(at)
+
+
+def test_pca_needs_training_then_shows_the_path_and_its_off_plane_error():
+    at = open_page()
+    at.selectbox(key="ls_dirs").set_value("pca").run()
+    assert "train a few steps first" in " ".join(i.value for i in at.info)
+    train(at)
+    assert not at.info and not at.exception
+    surface, _, path = figure_traces(at)
+    assert any(t.get("name") == "training path (projected)" for t in surface)
+    names = {t["name"] for t in path}
+    assert {"true loss at the recorded weights", "surface value at the projected point",
+            "distance from the plane"} <= names
+    assert "of the path" in json.dumps(json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["xaxis"])
+    assert "The plane holds" in captions(at)
+
+
+def test_controls_change_resolution_range_view_and_data():
+    at = open_page()
+    at.select_slider(key="ls_res").set_value(21).run()
+    assert "441 points" in captions(at)
+    at.select_slider(key="ls_range").set_value(0.25).run()
+    contour = next(t for t in figure_traces(at)[0] if t["type"] == "contour")
+    assert array(contour["x"])[0] == -0.25 and array(contour["x"])[-1] == 0.25
+    at.radio(key="ls_view").set_value("surface").run()
+    assert any(t["type"] == "surface" for t in figure_traces(at)[0])
+    at.radio(key="ls_view").set_value("curve").run()
+    lines = [t["name"] for t in figure_traces(at)[0]]
+    assert lines == ["train loss", "test loss"] and "21 points" in captions(at)
+    at.radio(key="ls_view").set_value("contour").run()
+    train_z = array(figure_traces(at)[0][0]["z"])
+    at.radio(key="ls_data").set_value("test").run()
+    test_z = array(figure_traces(at)[0][0]["z"])
+    assert f"{test_z[10, 10]:.4f}" == metric(at, "Test loss") and not np.allclose(train_z, test_z)
+    assert not at.exception
+
+
+def test_interpolation_lines_from_the_initial_and_a_pinned_network():
+    at = open_page()
+    at.selectbox(key="ls_dirs").set_value("initial").run()
+    assert "train a few steps first" in " ".join(i.value for i in at.info)
+    at.button(key="ls_pin").click().run()  # pin the untrained network
+    train(at)
+    curve = figure_traces(at)[0]
+    train_line = next(t for t in curve if t["name"] == "train loss")
+    alphas, losses = array(train_line["x"]), array(train_line["y"])
+    assert -0.55 < alphas[0] < -0.45 and 1.45 < alphas[-1] < 1.55 and {0.0, 1.0} <= set(alphas)
+    current = losses[list(alphas).index(1.0)]
+    assert f"{current:.4f}" == metric(at, "Train loss")
+    at.selectbox(key="ls_dirs").set_value("pinned").run()
+    pinned = array(next(t for t in figure_traces(at)[0] if t["name"] == "train loss")["y"])
+    np.testing.assert_allclose(pinned, losses, atol=1e-6)  # pinned at step 0: the same line
+    assert "Pinned: the weights at step 0" in captions(at)
+
+
+def test_a_url_sets_the_experiment():
+    at = open_page(ls_res="31", ls_log="true", ls_k="5")
+    assert at.select_slider(key="ls_res").value == 31 and at.toggle(key="ls_log").value is True
+    assert "961 points" in captions(at)
+    hessian = figure_traces(at)[1]
+    assert len(array(next(t for t in hessian if t["type"] == "bar")["y"])) == 5
+
+
+def test_preset_choice_rebuilds_the_network_until_the_playground_owns_it():
+    at = open_page()
+    circle_loss = metric(at, "Train loss")
+    at.selectbox(key="ls_preset").set_value("spiral_bn").run()
+    assert metric(at, "Train loss") != circle_loss and not at.exception
+    assert "adam rescales its steps" in captions(at)  # the spiral preset trains with Adam
+    at.radio(key="ls_method").set_value("power").run()
+    assert "(power)" in captions(at)
+
+    claimed = AppTest.from_file(PAGE, default_timeout=120)
+    claimed.session_state["_applied_playground"] = {}
+    claimed.run()
+    assert claimed.selectbox(key="ls_preset").disabled
+    assert "Network Playground" in captions(claimed)
