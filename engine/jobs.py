@@ -230,6 +230,8 @@ class Job:
     # ------------------------------------------------------------ control API
     def play(self) -> int:
         """Start or resume training. Raises JobLimitReached when the server is full."""
+        if not self.alive:  # a stopped job never trains again; it must not hold a slot
+            return self._send("play", None)
         if not self._running_jobs.acquire(self):
             raise JobLimitReached(
                 f"The server is already training {self._running_jobs.limit} models at once, its limit. "

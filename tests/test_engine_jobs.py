@@ -259,3 +259,38 @@ def test_compacting_series_keeps_bounded_size_and_the_mean():
     assert np.all(np.diff(frozen.steps) > 0)
     # Every stored value is the mean of the steps it stands for, so the curve keeps its shape.
     assert np.all(np.abs(frozen.values - (frozen.steps - (frozen.steps[1] - frozen.steps[0] - 1) / 2)) < 1e-9)
+
+
+class RunsOutOfMemory(Quadratic):
+    def train_step(self):
+        if self.updates == 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return super().train_step()
+
+
+def test_out_of_memory_fails_the_job_with_advice_and_others_go_on():
+    sick, healthy = RunsOutOfMemory({"w0": 1.0, "lam": 1.0}, {"lr": 0.1}), make(lam=1e-6)
+    try:
+        sick.play()
+        healthy.play()
+        snap = sick.wait_for(lambda s: s.status is JobStatus.FAILED)
+        assert "ran out of memory" in snap.message and "smaller" in snap.message
+        before = healthy.snapshot().step
+        healthy.wait_for(lambda s: s.step > before + 10)  # the other job keeps training
+        assert healthy.snapshot().status is JobStatus.RUNNING
+    finally:
+        sick.stop()
+        healthy.stop()
+
+
+def test_nan_metric_diverges_and_reset_recovers():
+    job = Quadratic({"w0": float("nan"), "lam": 1.0}, {"lr": 0.1})
+    try:
+        job.play()
+        snap = job.wait_for(lambda s: s.status is JobStatus.DIVERGED)
+        assert "nan" in snap.message and "step 1" in snap.message
+        job.wait_applied(job.reset(config={"w0": 1.0, "lam": 1.0}))
+        job.wait_applied(job.step(2))
+        assert job.wait_for(lambda s: s.step == 2 and not s.busy).status is JobStatus.PAUSED
+    finally:
+        job.stop()
