@@ -7,8 +7,8 @@ import streamlit as st
 
 from engine.device import pick_device
 from engine.jobs import Snapshot
-from engine.landscape import DIRECTIONS, LINE_KINDS, NORMALIZATIONS, PRESETS, STABILITY_RULES, LandscapeRequest, \
-    NeedsTraining, PlaygroundLandscape, compute_view, stable_step_size
+from engine.landscape import DIRECTIONS, LINE_KINDS, NORMALIZATIONS, PRESETS, LandscapeRequest, LandscapeView, \
+    NeedsTraining, PlaygroundLandscape, compute_view, step_size_verdict
 from engine.playground import PlaygroundJob
 from ui.jobs import _job_for_page, force_cpu
 from ui.live import job_controls, live_area, status_bar
@@ -50,7 +50,7 @@ _, preset_config, preset_hp = PRESETS[preset]
 job = _job_for_page("playground", lambda: PlaygroundJob(preset_config, preset_hp, seed=0))
 if claimed:
     st.caption("The network of the **Network Playground** page, live: train it there or here.")
-elif job.config != preset_config:
+elif job.snapshot().config != preset_config:
     job.set_hyperparameters(**preset_hp)
     job.wait_applied(job.reset(preset_config))
 
@@ -114,7 +114,7 @@ def _cached(name: str, key, compute):
 
 
 def prepare(snap: Snapshot, interactive: bool):
-    """(land, request, view, spectrum) for a snapshot, each computed once per weights and settings.
+    """(request, view, spectrum) for a snapshot, each computed once per weights and settings.
 
     Interactive (a whole-page run: paused, or settings changed) it shows a progress bar and a
     Cancel button; a click reruns the page, which stops the computation at the next chunk.
@@ -134,48 +134,50 @@ def prepare(snap: Snapshot, interactive: bool):
             time.monotonic() - held[1][2] < 10 * max(held[1][0].seconds - LIVE_BUDGET_S, 0):
         spectrum = held[1]  # slow to compute: while training, refreshed at most a tenth of the time
     else:
-        spectrum = _cached("_ls_hessian", (fingerprint, top_k, method),
-                           lambda: (land.hessian_eigenvalues(top_k, method), snap.step, time.monotonic()))
+        try:
+            spectrum = _cached("_ls_hessian", (fingerprint, top_k, method),
+                               lambda: (land.hessian_eigenvalues(top_k, method), snap.step, time.monotonic()))
+        except FloatingPointError as error:
+            spectrum = str(error)
     if st.session_state.get("_ls_cancelled") == key:
         if interactive:
             st.info("Cancelled. Lower the resolution, or compute it anyway.", icon=":material/cancel:")
             st.button("Compute anyway", key="ls_resume", on_click=st.session_state.pop, args=("_ls_cancelled",))
-        return land, request, None, spectrum
+        return request, None, spectrum
     slot = st.empty()
     try:
         result = _cached("_ls_view", key, lambda: compute_view(
             land, request, snap.visuals["trajectory"], snap.step, pinned,
             progress=_progress(key, slot) if interactive else None))
     except NeedsTraining as reason:
-        return land, request, str(reason), spectrum
+        return request, str(reason), spectrum
     slot.empty()
     st.session_state["_ls_seconds_per_point"] = result.seconds / max(1, result.losses[request.which[0]].size)
-    return land, request, result, spectrum
+    return request, result, spectrum
 
 
 def draw(snap: Snapshot) -> None:
     status_bar(snap, {"Train loss": f"{snap.latest('train_loss'):.4f}", "Test loss": f"{snap.latest('test_loss'):.4f}"})
     if "state" not in snap.visuals:
         return
-    land, request, result, spectrum = prepare(snap, interactive=False)
-    if result is None:
-        return
-    if isinstance(result, str):
-        st.info(result, icon=":material/model_training:")
+    request, result, spectrum = prepare(snap, interactive=False)
+    left, right = st.columns([1.45, 1], gap="medium")
+    with right:
+        curvature(snap, spectrum)
+    if not isinstance(result, LandscapeView):  # cancelled (said above), or a reason to train first
+        if result:
+            left.info(result, icon=":material/model_training:")
         return
     one_d = request.one_dimensional
     name = f"landscape-{snap.config.data.kind}-{kind}-{view}-step{snap.step}"
     where = f"step {snap.step:,}" + (f" · {request.resolution}×{request.resolution} while training"
                                      if request.resolution < resolution else "")
-    left, right = st.columns([1.45, 1], gap="medium")
     with left:
         title = f"{DIRECTIONS[kind]} · {where}" if one_d else f"{which.capitalize()} loss · {where}"
         figure = figures.landscape_figure(result, view, which, log_scale, title)
         st.plotly_chart(figure, key="ls_surface", config=chart_config(name))
         points = result.losses[request.which[0]].size
         st.caption(f"{points:,} points in {result.seconds * 1000:,.0f} ms on {snap.device}.")
-    with right:
-        curvature(snap, spectrum)
     if result.path is not None and not one_d:
         path = result.path
         st.plotly_chart(figures.path_loss_comparison(path.steps, path.true_loss[which], path.plane_loss[which],
@@ -188,22 +190,18 @@ def draw(snap: Snapshot) -> None:
 
 
 def curvature(snap: Snapshot, computed) -> None:
+    if isinstance(computed, str):
+        st.warning(f"No curvature: {computed}.")
+        return
     spectrum, step, _ = computed
-    lam, optimizer = float(spectrum.eigenvalues[0]), snap.config.optimizer
-    momentum = float(snap.hyperparameters.get("momentum", 0.0))
-    stable = stable_step_size(lam, optimizer, momentum)
-    rule = STABILITY_RULES.get(optimizer, "2/λmax")
-    reference = stable if stable is not None else stable_step_size(lam, "sgd")
-    lr = snap.latest("lr")
-    st.plotly_chart(figures.hessian_spectrum(spectrum.eigenvalues, lr, reference, rule), key="ls_hessian",
+    lam, lr = float(spectrum.eigenvalues[0]), snap.latest("lr")
+    bound, rule, verdict = step_size_verdict(lam, snap.config.optimizer, snap.hyperparameters.get("momentum", 0.0), lr)
+    st.plotly_chart(figures.hessian_spectrum(spectrum.eigenvalues, lr, bound, rule), key="ls_hessian",
                     config=chart_config(f"hessian-{snap.config.data.kind}-step{snap.step}"))
-    verdict = ("" if stable is None else " — inside the stable range" if lr < stable
-               else " — **beyond** it: on this quadratic the step would overshoot and grow")
-    note = "" if stable is not None else f" {optimizer} rescales its steps, so this bound is for plain GD only."
     when = "" if step == snap.step else f" (at step {step:,})"
-    st.caption(f"λmax = {lam:.4g}{when}, {rule} = {reference:.4g}, η = {lr:.4g}{verdict}.{note} "
-               f"{spectrum.products} Hessian-vector products ({spectrum.method}), {spectrum.seconds * 1000:,.0f} ms. "
-               "See the optimizer page for why 2/λ is the edge of stability.")
+    st.caption(f"λmax = {lam:.4g}{when}, {rule} = {bound:.4g}. {verdict} {spectrum.products} Hessian-vector "
+               f"products ({spectrum.method}), {spectrum.seconds * 1000:,.0f} ms. The optimizer page shows why "
+               "2/λ is the edge of stability.")
 
 
 snapshot = job.snapshot()

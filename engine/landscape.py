@@ -40,7 +40,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from engine.device import torch_threads_per_job
-from engine.playground import PlaygroundConfig, PlaygroundNet, n_outputs
+from engine.playground import OPTIMIZERS, PlaygroundConfig, PlaygroundNet, n_outputs
 from engine.playground_data import Dataset, DataSpec
 
 NORMALIZATIONS = {"filter": "filter-normalized", "layer": "layer-normalized", "none": "not normalized"}
@@ -65,6 +65,11 @@ def _use_job_threads() -> None:
     instead of 20 ms), and it would crowd out the other sessions' jobs. (The
     count torch reports is global; OpenMP's is per thread, so set it every time.)"""
     torch.set_num_threads(torch_threads_per_job())
+
+
+def _onto(tensor: torch.Tensor, device: torch.device | str, dtype: torch.dtype) -> torch.Tensor:
+    """Cast on the CPU first, then move: Apple's MPS has no float64 to arrive in."""
+    return tensor.to(dtype).to(device)
 
 
 class Cancelled(Exception):
@@ -128,7 +133,7 @@ def random_direction(model: nn.Module, normalization: str = "filter",
         weight = weight.detach()
         # Drawn on the CPU so a seed gives the same direction on every device.
         direction = torch.randn(weight.shape, generator=generator, dtype=torch.float64)
-        direction = direction.to(weight.device, weight.dtype)
+        direction = _onto(direction, weight.device, weight.dtype)
         if weight.dim() <= 1:
             direction.zero_()
         elif normalization == "filter":
@@ -265,19 +270,19 @@ class BatchedLoss:
         widths = [p.shape[0] for p in self.model.parameters() if p.dim() == 2] or [1]
         budget = CPU_CHUNK_BYTES if self.device.type == "cpu" else GPU_CHUNK_BYTES
         per_point = 4 * len(self.x) * max(max(widths), 1)
-        return int(np.clip(budget // per_point, 8, 65536))
+        return int(np.clip(budget // per_point, 4, 65536))
 
     def set_basis(self, basis: torch.Tensor) -> None:
         """The (m, n) vectors that coefficients combine; precomputes what depends only on them."""
         if basis.dim() != 2 or basis.shape[1] != self.space.size:
             raise ValueError(f"the basis must be (m, {self.space.size})")
-        self.basis = basis.to(self.device, self.space.dtype)
+        self.basis = _onto(basis, self.device, self.space.dtype)
 
     def __call__(self, coefficients: torch.Tensor, progress: Progress | None = None) -> dict[str, np.ndarray]:
         """Loss at each row of `coefficients` (p, m): {name: (p,)}. `progress(done, total)` is called
         after each chunk; if it returns False the evaluation stops with `Cancelled`."""
         _use_job_threads()
-        coefficients = torch.as_tensor(coefficients).to(self.device, self.space.dtype)
+        coefficients = _onto(torch.as_tensor(coefficients), self.device, self.space.dtype)
         total = len(coefficients)
         result = np.empty((total, len(self.names)))
         with torch.no_grad():
@@ -316,7 +321,7 @@ class _Layer:
     bias: torch.Tensor  # (m, out)
     norm_scale: torch.Tensor | None  # (m, out): batch norm in eval mode is z·scale + shift, both affine in θ
     norm_shift: torch.Tensor | None
-    activation: Callable[[torch.Tensor], torch.Tensor] | None  # in place; None for the output layer
+    activation: Callable[[torch.Tensor], torch.Tensor] | None  # in place where it can be; None: output layer
 
 
 class FusedPlaygroundLoss(BatchedLoss):
@@ -441,7 +446,7 @@ def loss_in_plane(evaluator: BatchedLoss, origin: torch.Tensor, directions: Sequ
 
 def loss_at(evaluator: BatchedLoss, vectors: np.ndarray) -> dict[str, np.ndarray]:
     """Loss at each weight vector (k, n) itself (e.g. a recorded trajectory)."""
-    vectors = torch.as_tensor(np.asarray(vectors)).to(evaluator.device, evaluator.space.dtype)
+    vectors = _onto(torch.as_tensor(np.asarray(vectors)), evaluator.device, evaluator.space.dtype)
     evaluator.set_basis(vectors)
     return evaluator(torch.eye(len(vectors), dtype=torch.float64))
 
@@ -458,7 +463,7 @@ class HessianOperator:
         space = ParameterSpace(model)
         self.dtype = torch.float32 if space.device.type == "mps" else torch.float64
         buffers = {name: b.to(self.dtype) if b.is_floating_point() else b for name, b in space.buffers.items()}
-        x = torch.as_tensor(x).to(space.device, self.dtype)
+        x = _onto(torch.as_tensor(x), space.device, self.dtype)
         y = torch.as_tensor(y).to(space.device)
         if y.is_floating_point():
             y = y.to(self.dtype)
@@ -484,13 +489,15 @@ def lanczos_eigenvalues(hvp: Callable[[torch.Tensor], torch.Tensor], size: int, 
     """The k largest eigenvalues (descending) of a symmetric operator, by Lanczos with full
     reorthogonalization. With steps >= size they are exact up to round-off."""
     steps = min(size, steps or max(3 * k, 30))
-    vector = torch.randn(size, generator=generator, dtype=torch.float64).to(device, dtype)
+    vector = _onto(torch.randn(size, generator=generator, dtype=torch.float64), device, dtype)
     vector /= vector.norm()
     basis = [vector]
     alphas, betas = [], []
     for _ in range(steps):
         w = hvp(basis[-1]).to(dtype)
         alpha = float(w @ basis[-1])
+        if not math.isfinite(alpha):
+            raise FloatingPointError("the loss is not finite around these weights, nor is its curvature")
         alphas.append(alpha)
         w = w - alpha * basis[-1] - (betas[-1] * basis[-2] if betas else 0.0)
         stacked = torch.stack(basis)
@@ -506,7 +513,7 @@ def lanczos_eigenvalues(hvp: Callable[[torch.Tensor], torch.Tensor], size: int, 
 
 
 def power_iteration_eigenvalues(hvp: Callable[[torch.Tensor], torch.Tensor], size: int, k: int = 1,
-                                iterations: int = 500, tolerance: float = 1e-10,
+                                iterations: int = 150, tolerance: float = 1e-10,
                                 generator: torch.Generator | None = None, device: torch.device | str = "cpu",
                                 dtype: torch.dtype = torch.float64) -> np.ndarray:
     """The k largest eigenvalues (descending) of a symmetric operator by power iteration.
@@ -522,11 +529,13 @@ def power_iteration_eigenvalues(hvp: Callable[[torch.Tensor], torch.Tensor], siz
         return torch.stack([hvp(v).to(dtype) + shift * v for v in block.T], dim=1)
 
     def iterate(width: int, shift: float) -> np.ndarray:
-        block = torch.randn(size, width, generator=generator, dtype=torch.float64).to(device, dtype)
+        block = _onto(torch.randn(size, width, generator=generator, dtype=torch.float64), device, dtype)
         block, _ = torch.linalg.qr(block)
         previous = None
         for _ in range(iterations):
             product = apply(block, shift)
+            if not torch.isfinite(product).all():
+                raise FloatingPointError("the loss is not finite around these weights, nor is its curvature")
             ritz, rotation = torch.linalg.eigh(block.T @ product)
             values = ritz.flip(0).cpu().numpy()
             block, _ = torch.linalg.qr(product @ rotation.flip(1))
@@ -582,6 +591,18 @@ def stable_step_size(lambda_max: float, optimizer: str, momentum: float = 0.0) -
     if optimizer == "nesterov":
         return (2.0 + 2.0 * momentum) / ((1.0 + 2.0 * momentum) * lambda_max)
     return None
+
+
+def step_size_verdict(lambda_max: float, optimizer: str, momentum: float, lr: float) -> tuple[float, str, str]:
+    """(the step-size bound to set η against, its formula, a sentence saying where η stands)."""
+    stable = stable_step_size(lambda_max, optimizer, momentum)
+    if stable is None:
+        return (stable_step_size(lambda_max, "sgd"), "2/λmax",
+                f"{OPTIMIZERS.get(optimizer, optimizer)} rescales its steps, so this bound is for plain GD only.")
+    rule = STABILITY_RULES[optimizer]
+    if lr < stable:
+        return stable, rule, f"η = {lr:.4g} is inside the stable range."
+    return stable, rule, f"η = {lr:.4g} is **beyond** it: on this quadratic each step would overshoot and grow."
 
 
 # ----------------------------------------------------------------------------- the playground's network

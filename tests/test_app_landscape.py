@@ -133,7 +133,7 @@ def test_preset_choice_rebuilds_the_network_until_the_playground_owns_it():
     circle_loss = metric(at, "Train loss")
     at.selectbox(key="ls_preset").set_value("spiral_bn").run()
     assert metric(at, "Train loss") != circle_loss and not at.exception
-    assert "adam rescales its steps" in captions(at)  # the spiral preset trains with Adam
+    assert "Adam rescales its steps" in captions(at)  # the spiral preset trains with Adam
     at.radio(key="ls_method").set_value("power").run()
     assert "(power)" in captions(at)
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from engine.landscape import Cancelled, ParameterSpace, PlaygroundLandscape, batched_data_loss, loss_at, \
-    loss_in_plane, loss_surface, random_direction, stable_step_size, stacked_trajectory, trajectory_pca, \
-    hessian_eigenvalues, lanczos_eigenvalues, power_iteration_eigenvalues
+    loss_in_plane, loss_surface, random_direction, stable_step_size, stacked_trajectory, step_size_verdict, \
+    trajectory_pca, hessian_eigenvalues, lanczos_eigenvalues, power_iteration_eigenvalues
 from engine.playground import PlaygroundConfig, PlaygroundJob, PlaygroundNet, data_loss, n_outputs
 from engine.playground_data import DataSpec, make_dataset
 
@@ -341,6 +341,25 @@ def test_stable_step_size_is_the_edge_of_divergence_for_torchs_optimizer(optimiz
     assert final_distance(1.03 * threshold) > 1e3
     assert stable_step_size(curvature, "adam") is None
     assert stable_step_size(-1.0, "sgd") == math.inf
+
+
+def test_step_size_verdict_compares_the_learning_rate_with_the_bound():
+    bound, rule, verdict = step_size_verdict(4.0, "sgd", 0.0, lr=0.4)
+    assert (bound, rule) == (0.5, "2/λmax") and "inside" in verdict
+    bound, rule, verdict = step_size_verdict(4.0, "momentum", 0.9, lr=1.0)
+    assert bound == pytest.approx(0.95) and "beyond" in verdict
+    bound, rule, verdict = step_size_verdict(4.0, "adam", 0.9, lr=0.6)
+    assert bound == 0.5 and "plain GD only" in verdict
+
+
+def test_a_diverged_network_has_no_curvature_rather_than_a_wrong_one():
+    land = landscape(CONFIGS["default"])
+    with torch.no_grad():
+        weights = land.model.linears[0].weight
+        weights.fill_(float("nan"))
+    for method in ("lanczos", "power"):
+        with pytest.raises(FloatingPointError):
+            land.hessian_eigenvalues(3, method)
 
 
 def test_hessian_of_a_quadratic_model_is_exact():

@@ -23,6 +23,9 @@ def _log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
 
 def _colour_values(surface: np.ndarray, log_scale: bool) -> tuple[np.ndarray, dict]:
     """What the colours encode, and a colour bar that reads in loss units either way."""
+    surface = np.where(np.isfinite(surface), surface, np.nan)  # a diverged network: leave those cells blank
+    if not np.isfinite(surface).any():
+        return surface, dict(title="loss", thickness=14)
     if not log_scale:
         return surface, dict(title="loss", thickness=14)
     z = np.log10(np.maximum(surface, 1e-12))
@@ -170,7 +173,7 @@ def hessian_spectrum(eigenvalues: np.ndarray, learning_rate: float | None, stabl
                                      marker=dict(size=16, color=colour, symbol=symbol, line=dict(width=3,
                                                                                                  color=colour)),
                                      hovertemplate=f"{name} = %{{x:.4g}}<extra></extra>"), row=2, col=1)
-        fig.update_xaxes(type="log", range=[low, high], row=2, col=1)
+        fig.update_xaxes(type="log", range=[low, high], dtick=1, row=2, col=1)
     fig.update_yaxes(visible=False, range=[0, 1.3], row=2, col=1)
     fig.update_layout(height=460, margin=dict(l=60, r=20, t=70, b=40))
     return styled(fig, title)
