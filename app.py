@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from engine.device import describe_device, pick_device
+from engine.device import describe_device, limit_torch_threads, pick_device
 from ui.catalog import HOME, PAGES
 
 st.set_page_config(page_title="Gradscape", page_icon=":material/insights:", layout="wide")
+limit_torch_threads()  # each script run is a fresh thread
 
 pages = [st.Page(info.file, title=info.title, icon=info.icon, url_path=info.url_path, default=info is HOME)
          for info in [HOME, *PAGES]]

@@ -10,7 +10,7 @@ from engine.jobs import Snapshot
 from engine.landscape import DIRECTIONS, LINE_KINDS, NORMALIZATIONS, PRESETS, LandscapeRequest, LandscapeView, \
     NeedsTraining, PlaygroundLandscape, compute_view, step_size_verdict
 from engine.playground import PlaygroundJob
-from ui.jobs import _job_for_page, force_cpu
+from ui.jobs import force_cpu, job_for_page, page_has_job
 from ui.live import job_controls, live_area, status_bar
 from viz import landscape as figures
 from viz.theme import chart_config
@@ -22,7 +22,7 @@ VIEWS = {"contour": "Contour", "surface": "3-D surface", "curve": "1-D curve"}
 COARSE, LIVE_BUDGET_S, PROGRESS_AFTER_S = 21, 0.3, 0.5
 
 st.title("Loss Landscape")
-claimed = "_applied_playground" in st.session_state  # the Playground page has set up its network
+claimed = page_has_job("playground")  # the Playground page has set up its network
 with st.sidebar:
     st.header("Network")
     preset = st.selectbox("Preset", list(PRESETS), format_func=lambda p: PRESETS[p][0], key="ls_preset", bind=URL,
@@ -47,7 +47,7 @@ with st.sidebar:
                       format_func={"lanczos": "Lanczos", "power": "Power iteration"}.get)
 
 _, preset_config, preset_hp = PRESETS[preset]
-job = _job_for_page("playground", lambda: PlaygroundJob(preset_config, preset_hp, seed=0))
+job = job_for_page("playground", lambda: PlaygroundJob(preset_config, preset_hp, seed=0))
 if claimed:
     st.caption("The network of the **Network Playground** page, live: train it there or here.")
 elif job.snapshot().config != preset_config:

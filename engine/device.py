@@ -38,3 +38,14 @@ def torch_threads_per_job() -> int:
         return max(1, int(os.environ.get("GRADSCAPE_TORCH_THREADS", "1")))
     except ValueError:
         return 1
+
+
+def limit_torch_threads() -> None:
+    """Give the calling thread as many intra-op threads as a training job gets.
+
+    OpenMP's thread count is per thread, and a web server runs each script in a
+    fresh thread that starts with every core: a small Hessian there took 3 s
+    instead of 20 ms, and crowded out other sessions' jobs. So every thread that
+    runs torch calls this first (job threads, each script run, each live refresh).
+    """
+    torch.set_num_threads(torch_threads_per_job())

@@ -42,7 +42,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from engine.device import describe_device, pick_device, torch_threads_per_job
+from engine.device import describe_device, limit_torch_threads, pick_device
 from engine.history import MetricHistory, Series
 
 log = logging.getLogger(__name__)
@@ -303,7 +303,7 @@ class Job:
 
     # ----------------------------------------------------------------- thread
     def _loop(self) -> None:
-        torch.set_num_threads(torch_threads_per_job())
+        limit_torch_threads()
         self._build()
         self._publish()
         next_publish = time.monotonic() + PUBLISH_INTERVAL_S

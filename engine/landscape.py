@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
-from engine.device import torch_threads_per_job
+from engine.device import limit_torch_threads
 from engine.playground import OPTIMIZERS, PlaygroundConfig, PlaygroundNet, n_outputs
 from engine.playground_data import Dataset, DataSpec
 
@@ -55,16 +55,6 @@ GPU_CHUNK_BYTES = 1 << 28
 # (..., n, classes) -> (...).
 BatchedLossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Progress = Callable[[int, int], object]
-
-
-def _use_job_threads() -> None:
-    """Use as many intra-op threads as a training job does, in whichever thread calls us.
-
-    A web server calls from fresh threads, where OpenMP starts with every core:
-    on a shared 2-core machine that made a small Hessian 150 times slower (3 s
-    instead of 20 ms), and it would crowd out the other sessions' jobs. (The
-    count torch reports is global; OpenMP's is per thread, so set it every time.)"""
-    torch.set_num_threads(torch_threads_per_job())
 
 
 def _onto(tensor: torch.Tensor, device: torch.device | str, dtype: torch.dtype) -> torch.Tensor:
@@ -281,7 +271,7 @@ class BatchedLoss:
     def __call__(self, coefficients: torch.Tensor, progress: Progress | None = None) -> dict[str, np.ndarray]:
         """Loss at each row of `coefficients` (p, m): {name: (p,)}. `progress(done, total)` is called
         after each chunk; if it returns False the evaluation stops with `Cancelled`."""
-        _use_job_threads()
+        limit_torch_threads()
         coefficients = _onto(torch.as_tensor(coefficients), self.device, self.space.dtype)
         total = len(coefficients)
         result = np.empty((total, len(self.names)))
@@ -565,7 +555,7 @@ def hessian_eigenvalues(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch
     if method not in ("lanczos", "power"):
         raise ValueError(f"unknown method {method!r}: lanczos or power")
     started = time.perf_counter()
-    _use_job_threads()
+    limit_torch_threads()
     operator = HessianOperator(model, loss_fn, x, y)
     solver = lanczos_eigenvalues if method == "lanczos" else power_iteration_eigenvalues
     values = solver(operator, operator.size, k, generator=torch.Generator().manual_seed(seed),

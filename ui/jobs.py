@@ -15,8 +15,14 @@ def _stop_job(job: Job) -> None:
 
 
 @st.cache_resource(scope="session", on_release=_stop_job, show_spinner=False)
-def _job_for_page(page_key: str, _factory: Callable[[], Job]) -> Job:
+def job_for_page(page_key: str, _factory: Callable[[], Job]) -> Job:
+    """This session's job for `page_key`: the existing one, else a new one from `_factory`."""
     return _factory()
+
+
+def page_has_job(page_key: str) -> bool:
+    """Whether this session's page `page_key` has set up its job (e.g. the Playground's network)."""
+    return f"_applied_{page_key}" in st.session_state
 
 
 def force_cpu() -> bool:
@@ -31,7 +37,7 @@ def session_job(page_key: str, factory: Callable[[], Job], config: Any, seed: in
     hyperparameters are sent live, so training goes on where it is. A config of
     None keeps the experiment as it is (the page found the new one invalid).
     """
-    job = _job_for_page(page_key, factory)
+    job = job_for_page(page_key, factory)
     state = st.session_state.setdefault(f"_applied_{page_key}", {"config": job.config, "seed": job.seed,
                                                                   "hp": dict(job.hp), "device": job.device})
     wanted_device = pick_device(force_cpu())

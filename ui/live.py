@@ -6,6 +6,7 @@ from typing import Callable
 
 import streamlit as st
 
+from engine.device import limit_torch_threads
 from engine.jobs import UI_REFRESH_S, Job, JobLimitReached, JobStatus, Snapshot
 
 _STATUS_TEXT = {
@@ -81,6 +82,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None]) -> None:
 
     @st.fragment(run_every=UI_REFRESH_S if polling else None)
     def _live() -> None:
+        limit_torch_threads()  # a fragment rerun is a fresh thread too
         snap = job.snapshot()
         draw(snap)
         if polling and not snap.busy:
