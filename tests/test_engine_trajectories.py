@@ -207,6 +207,16 @@ def test_quickprop_jumps_to_the_minimum_of_a_parabola_once_it_has_crossed_it():
     assert path[2] == pytest.approx([0.0, 0.0], abs=1e-15)
 
 
+@pytest.mark.parametrize("lr, x2", [
+    # ½x² from x=2: GD goes to x1 = 2 - 2·lr; the slope ratio g1/g0 = 1 - lr.
+    (0.4, 1.2 + 1.5 * -0.8 - 0.4 * 1.2),  # ratio 0.6 < μ/(1+μ) ≈ 0.636: secant factor g1/(g0-g1) = 1.5
+    (0.2, 1.6 + 1.75 * -0.4 - 0.2 * 1.6),  # ratio 0.8 ≥ 0.636: capped at μ = 1.75
+])
+def test_quickprop_caps_growth_only_when_the_slope_has_not_shrunk_enough(lr, x2):
+    path = run_optimizer(bowl(1.0), OptimizerSpec.of("quickprop", lr=lr, max_growth=1.75), (2.0, 0.0), 2).points
+    assert path[2, 0] == pytest.approx(x2, rel=1e-12)
+
+
 def test_noisy_sgd_adds_seeded_gaussian_noise_to_the_gradient():
     lr, sigma, seed = 1e-3, 5.0, 11
     noise = torch.Generator().manual_seed(seed)

@@ -1,0 +1,165 @@
+"""Optimizer trajectories: many optimizers, one start point, a 2-D test function.
+
+Every control is in the URL; everything recomputes as a slider moves (a few
+thousand tiny float64 steps, cached per setting), so no background job is needed.
+"""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from engine.surfaces import SURFACE_NAMES, make_surface
+from engine.trajectories import (OPTIMIZERS, SCHEDULES, Clipping, Experiment, OptimizerSpec, Schedule,
+                                 describe_hyperparameters, eigen_directions, input_step, momentum_stability_limit,
+                                 newton_step, regime_rows, run_experiment,
+                                 summary_rows)
+from viz import trajectories as vt
+from viz.theme import chart_config, optimizer_color
+
+DEFAULT_OPTIMIZERS = ["gd", "momentum", "adam", "newton"]
+GD_RULE = ("gd", "sgd_noise")  # optimizers whose update is w - ηg, which the regime theory describes
+URL = dict(bind="query-params")
+state = st.session_state
+
+
+def current_surface():
+    return make_surface(state.get("opt_fn", "quadratic"), state.get("opt_kappa", 10.0), state.get("opt_angle", 0.0))
+
+
+def reset_to_surface_defaults():
+    """A new function gets its own start point and learning rates (step sizes differ by orders of magnitude)."""
+    surface = current_surface()
+    state.opt_x0, state.opt_y0 = surface.start
+    for kind, info in OPTIMIZERS.items():
+        for name, value in info.default_hyperparameters(surface).items():
+            state[f"opt_{kind}_{name}"] = value
+
+
+def start_from_click():
+    points = state.opt_contour.selection.points
+    if points:
+        state.opt_x0, state.opt_y0 = round(points[0]["x"], 3), round(points[0]["y"], 3)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def run(experiment: Experiment):
+    return run_experiment(experiment)
+
+
+# ----------------------------------------------------------------- controls
+with st.sidebar:
+    st.header("Problem")
+    fn = st.selectbox("Test function", list(SURFACE_NAMES), format_func=SURFACE_NAMES.get, key="opt_fn",
+                      on_change=reset_to_surface_defaults, **URL)
+    if fn == "quadratic":
+        st.slider("Condition number κ = λmax/λmin", 1.0, 100.0, 10.0, 1.0, key="opt_kappa", **URL)
+        st.slider("Rotation θ (degrees)", -90.0, 90.0, 0.0, 5.0, key="opt_angle", **URL)
+    surface = current_surface()
+    st.caption(surface.note)
+    left, right = st.columns(2)
+    x0 = left.number_input("Start x", value=surface.start[0], step=0.1, format="%.3f", key="opt_x0", **URL)
+    y0 = right.number_input("Start y", value=surface.start[1], step=0.1, format="%.3f", key="opt_y0", **URL)
+    st.caption("…or click the contour plot to start there.")
+    steps = st.slider("Steps", 10, 500, 150, 10, key="opt_steps", **URL)
+    st.header("Every optimizer")
+    sched_kind = st.selectbox("Learning-rate schedule", list(SCHEDULES), format_func=SCHEDULES.get, key="opt_sched",
+                              **URL)
+    schedule = Schedule(sched_kind)
+    if sched_kind == "step":
+        schedule = Schedule("step", st.slider("γ (factor per drop)", 0.05, 0.95, 0.5, 0.05, key="opt_step_gamma", **URL),
+                            st.slider("N (steps between drops)", 5, 250, 50, 5, key="opt_step_every", **URL))
+    elif sched_kind == "exponential":
+        schedule = Schedule("exponential", st.slider("γ (factor per step)", 0.9, 0.999, 0.98, 0.001, format="%.3f",
+                                                     key="opt_exp_gamma", **URL))
+    clip_mode = st.selectbox("Gradient clipping", ["none", "norm", "value"], key="opt_clip",
+                             format_func={"none": "off", "norm": "by norm", "value": "by value"}.get, **URL)
+    clipping = Clipping(clip_mode, st.number_input("Clip threshold", 1e-6, 1e6, 1.0, format="%g", key="opt_clip_at",
+                                                   **URL) if clip_mode != "none" else 1.0)
+
+st.title("Optimizer trajectories")
+st.markdown(f"**{surface.title}** &nbsp; ${surface.formula}$")
+kinds = st.multiselect("Optimizers (all start from the same point)", list(OPTIMIZERS), default=DEFAULT_OPTIMIZERS,
+                       format_func=lambda k: OPTIMIZERS[k].label, key="opt_opts", **URL)
+seed = 0
+specs = []
+if kinds:
+    with st.expander("Hyperparameters", expanded=True):
+        for row in range(0, len(kinds), 5):
+            for column, kind in zip(st.columns(5), kinds[row:row + 5]):
+                info, defaults = OPTIMIZERS[kind], OPTIMIZERS[kind].default_hyperparameters(surface)
+                column.markdown(f"<span style='color:{optimizer_color(kind)};font-weight:700;font-size:1.1rem'>"
+                                f"● {info.label}</span>", unsafe_allow_html=True, help=f"${info.update}$")
+                values = {p.name: column.number_input(p.label, p.low, p.high, defaults[p.name], input_step(defaults[p.name]),
+                                                      format="%g", help=p.help, key=f"opt_{kind}_{p.name}", **URL)
+                          for p in info.params}
+                specs.append(OptimizerSpec.of(kind, **values))
+        if "sgd_noise" in kinds:
+            seed = st.number_input("Noise seed", 0, 10_000, 0, key="opt_seed", **URL)
+
+experiment = Experiment(fn, state.get("opt_kappa", 10.0), state.get("opt_angle", 0.0), (x0, y0), steps,
+                        tuple(specs), schedule, clipping, seed)
+trajectories = run(experiment)
+name = f"{fn}-{'-'.join(kinds)}-{steps}steps"
+
+# ----------------------------------------------------------------- views
+paths, surface3d, theory = st.tabs(["Trajectories", "3-D surface", "Step-size theory"])
+with paths:
+    left, right = st.columns([3, 2])
+    left.plotly_chart(vt.trajectory_contour(surface, trajectories, (x0, y0)), key="opt_contour",
+                      on_select=start_from_click, selection_mode="points", config=chart_config(f"trajectories-{name}"))
+    right.plotly_chart(vt.loss_and_distance(surface, trajectories), key="opt_curves",
+                       config=chart_config(f"loss-distance-{name}"))
+    st.caption("▶ Play or drag the step slider to watch the paths grow; click anywhere on the contour to start there. "
+               "Stars: known minima; black disc: the start; ✕: a run that diverged, where it left the plot.")
+with surface3d:
+    st.plotly_chart(vt.trajectory_surface_3d(surface, trajectories, (x0, y0)), key="opt_surface3d",
+                    config=chart_config(f"surface-{name}"))
+with theory:
+    at = surface.nearest_reference((x0, y0))
+    hessian = surface.hessian(at)
+    directions = eigen_directions(hessian)
+    where = "everywhere (f is quadratic)" if fn == "quadratic" else f"at the {'minimum' if surface.minima else 'saddle'} " \
+            f"({at[0]:.4g}, {at[1]:.4g}) nearest the start: the local quadratic model"
+    st.markdown(f"**Hessian {where}**")
+    cols = st.columns([1.2, 1, 1, 1])
+    cols[0].latex(r"H = \begin{pmatrix} %.4g & %.4g \\ %.4g & %.4g \end{pmatrix}" % tuple(hessian.ravel()))
+    for column, (index, d) in zip(cols[1:], enumerate(directions, start=1)):
+        column.metric(f"λ{index}", f"{d.eigenvalue:.4g}",
+                      f"η_opt = 1/λ = {d.eta_opt:.4g}" if d.eigenvalue > 0 else "negative curvature", delta_color="off",
+                      delta_arrow="off")
+    if directions[0].eigenvalue > 0:
+        cols[3].metric("GD diverges above", f"2/λmax = {directions[0].eta_max:.4g}")
+    st.markdown("Along an eigen-direction f is ½λu², and one GD step multiplies u by **1 − ηλ**: "
+                "**monotone** for η < η_opt = 1/λ, **one step** at η = η_opt, **oscillating** for "
+                "η_opt < η < 2η_opt, **diverging** for η > 2η_opt.")
+    gd_runs = {t.label: (t.kind, t.spec.hyperparameters["lr"]) for t in trajectories if t.kind in GD_RULE}
+    st.plotly_chart(vt.regime_chart(directions, gd_runs), key="opt_regimes", config=chart_config(f"regimes-{name}"))
+    if gd_runs:
+        rows = regime_rows(hessian, {label: lr for label, (_, lr) in gd_runs.items()})
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.4g")
+                                    for c in ("η", "λ", "η_opt = 1/λ", "2·η_opt", "factor 1 − ηλ")})
+    else:
+        st.info("Add GD or Noisy SGD to see which regime its η is in along each direction.")
+    momentum = [t for t in trajectories if t.kind in ("momentum", "nesterov") and directions[0].eigenvalue > 0]
+    for t in momentum:
+        mu, eta = t.spec.hyperparameters["momentum"], t.spec.hyperparameters["lr"]
+        limit = momentum_stability_limit(t.kind, mu, directions[0].eigenvalue)
+        st.caption(f"{t.label} ({describe_hyperparameters(t.spec)}) is stable on this quadratic model for "
+                   f"η < {limit:.4g}: {'yes' if eta < limit else 'no'}.")
+    try:
+        landing = newton_step(surface, (x0, y0))
+        gap = np.linalg.norm(landing - np.asarray(at))
+        st.markdown(f"**Newton's first step** from ({x0:.3g}, {y0:.3g}): w₁ = w₀ − H⁻¹∇f(w₀) = "
+                    f"({landing[0]:.6g}, {landing[1]:.6g}), ‖w₁ − w*‖ = {gap:.2e}"
+                    + (" — the minimum, in one step." if fn == "quadratic" else "."))
+    except np.linalg.LinAlgError:
+        st.markdown("**Newton's first step** is undefined here: the Hessian at the start is singular.")
+
+st.subheader("Every setting in effect, and how each run ended")
+if trajectories:
+    st.dataframe(pd.DataFrame(summary_rows(trajectories, experiment)), hide_index=True, width="stretch",
+                 column_config={"final f": st.column_config.NumberColumn(format="%.4g"),
+                                "final distance": st.column_config.NumberColumn(format="%.3g")})
+else:
+    st.info("Pick at least one optimizer.")
