@@ -141,7 +141,7 @@ with theory:
                                     for c in ("η", "λ", "η_opt = 1/λ", "2·η_opt", "factor 1 − ηλ")})
     else:
         st.info("Add GD or Noisy SGD to see which regime its η is in along each direction.")
-    momentum = [t for t in trajectories if t.kind in ("momentum", "nesterov") and directions[0].eigenvalue > 0]
+    momentum = [t for t in trajectories if t.kind in ("momentum", "nesterov") and directions[-1].eigenvalue > 0]
     for t in momentum:
         mu, eta = t.spec.hyperparameters["momentum"], t.spec.hyperparameters["lr"]
         limit = momentum_stability_limit(t.kind, mu, directions[0].eigenvalue)
@@ -150,9 +150,12 @@ with theory:
     try:
         landing = newton_step(surface, (x0, y0))
         gap = np.linalg.norm(landing - np.asarray(at))
+        target = "minimum" if surface.minima else "saddle point"
         st.markdown(f"**Newton's first step** from ({x0:.3g}, {y0:.3g}): w₁ = w₀ − H⁻¹∇f(w₀) = "
-                    f"({landing[0]:.6g}, {landing[1]:.6g}), ‖w₁ − w*‖ = {gap:.2e}"
-                    + (" — the minimum, in one step." if fn == "quadratic" else "."))
+                    f"({landing[0]:.6g}, {landing[1]:.6g}), {gap:.2e} from the {target} at ({at[0]:.4g}, {at[1]:.4g})"
+                    + (" — the minimum, in one step." if fn == "quadratic" else
+                       ". Newton heads for whatever stationary point its quadratic model has: minimum, saddle or "
+                       "maximum."))
     except np.linalg.LinAlgError:
         st.markdown("**Newton's first step** is undefined here: the Hessian at the start is singular.")
 

@@ -519,7 +519,9 @@ def regime_rows(hessian: np.ndarray, learning_rates: Mapping[str, float]) -> lis
         for index, direction in enumerate(eigen_directions(hessian), start=1):
             rows.append({
                 "optimizer": name, "η": eta, "direction": index, "λ": direction.eigenvalue,
-                "η_opt = 1/λ": direction.eta_opt, "2·η_opt": direction.eta_max,
+                # No step size lands on, or converges to, a point of zero or negative curvature.
+                "η_opt = 1/λ": direction.eta_opt if direction.eigenvalue > 0 else None,
+                "2·η_opt": direction.eta_max if direction.eigenvalue > 0 else None,
                 "factor 1 − ηλ": 1.0 - eta * direction.eigenvalue,
                 "regime": gd_regime(eta, direction.eigenvalue),
             })

@@ -1,6 +1,9 @@
 """Trajectory figures: what they draw is checked against the trajectories and geometry by hand."""
 
+import base64
 import math
+import struct
+import zlib
 
 import numpy as np
 import plotly.graph_objects as go
@@ -39,7 +42,10 @@ def test_view_exit_by_hand():
 def test_contour_draws_every_path_in_its_colour_with_start_and_minimum():
     trajs = runs(QUAD, ["gd", "adam", "newton"])
     fig = vt.trajectory_contour(QUAD, trajs, QUAD.start)
-    assert isinstance(fig.data[0], go.Contour)
+    (background,) = fig.layout.images
+    assert (background.x, background.y, background.sizex, background.sizey) == (-3.0, 3.0, 6.0, 6.0)
+    assert (background.xref, background.yref, background.layer) == ("x", "y", "below")
+    assert not any(isinstance(t, (go.Contour, go.Heatmap)) for t in fig.data)  # they vanish when animating
     for traj in trajs:
         (path,) = traces_named(fig, traj.label)
         assert path.line.color == optimizer_color(traj.kind)
@@ -47,6 +53,35 @@ def test_contour_draws_every_path_in_its_colour_with_start_and_minimum():
     assert traces_named(fig, "start")[0].x == (QUAD.start[0],)
     assert (traces_named(fig, "minimum")[0].x, traces_named(fig, "minimum")[0].y) == ((0.0,), (0.0,))
     assert fig.layout.xaxis.range == QUAD.x_range and fig.layout.yaxis.scaleanchor == "x"
+
+
+def decode_png(uri):
+    png = base64.b64decode(uri.split(",", 1)[1])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    idat_length = struct.unpack(">I", png[33:37])[0]
+    raw = zlib.decompress(png[41:41 + idat_length])
+    rows = [raw[r * (3 * width + 1) + 1:(r + 1) * (3 * width + 1)] for r in range(height)]
+    return np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(height, width, 3)
+
+
+def test_contour_image_fills_equal_bands_and_draws_a_line_where_the_band_changes():
+    # z rises along x only, from 0 to 1 over 40 columns: 4 bands of 10 columns each
+    z = np.tile(np.linspace(0, 1, 40, endpoint=False), (6, 1))
+    assert vt.contour_bands(z, 4)[0].tolist() == [0] * 10 + [1] * 10 + [2] * 10 + [3] * 10
+    pixels = decode_png(vt.contour_image(z, levels=4)).astype(int)
+    assert pixels.shape == (6, 40, 3)
+    row = pixels[0]
+    for band in range(4):
+        inside = row[band * 10 + 1:band * 10 + 10]
+        assert (inside == inside[0]).all()  # one flat colour inside a band
+    assert (row[5] > row[15]).all() and (row[15] > row[25]).all()  # higher f: darker grey
+    for column in (10, 20, 30):
+        assert row[column].sum() < row[column + 1].sum()  # the level line is darker than the band
+    # image rows run from the top of the plot (largest y) down
+    z_y = np.repeat(np.linspace(0, 1, 20, endpoint=False)[:, None], 3, axis=1)
+    img = decode_png(vt.contour_image(z_y, levels=2)).astype(int)
+    assert img[0].sum() < img[-1].sum()  # top row: largest z: darkest
 
 
 def test_click_grid_covers_the_plot_so_a_click_anywhere_selects_a_point():

@@ -6,7 +6,10 @@ Pure functions: engine data in, `go.Figure` out. Colours come from
 
 from __future__ import annotations
 
+import base64
 import math
+import struct
+import zlib
 from typing import Sequence
 
 import numpy as np
@@ -19,10 +22,12 @@ from viz.theme import TEMPLATE, optimizer_color
 
 # Light greys under the paths, so every optimizer colour stands out on them.
 SURFACE_SCALE = [[0.0, "#fbfbfc"], [0.5, "#dfe3e8"], [1.0, "#a9b1bc"]]
-REGIME_COLORS = {"monotone": "#009E73", "oscillating": "#E69F00", "diverging": "#D55E00"}
+CONTOUR_LEVELS = 28
+CONTOUR_LINE = (60, 70, 85, 0.35)  # r, g, b, opacity of the level lines
+REGIME_COLORS = {"monotone": "#009E73", "oscillating": "#E69F00", "diverging": "#D55E00", "escaping": "#CC79A7"}
 LOG_FLOOR = 1e-16  # f − f* and distances below this are drawn at this value (a log axis has no zero)
 MAX_FRAMES = 50
-MAX_FRAME_POINTS = 200
+MAX_FRAME_POINTS = 500
 
 
 # ----------------------------------------------------------------- helpers
@@ -126,17 +131,54 @@ def _point_markers(surface: Surface, start, three_d: bool = False) -> list:
 
 
 # ----------------------------------------------------------------- contour + trajectories
-def trajectory_contour(surface: Surface, trajectories: Sequence[Trajectory], start, *, resolution: int = 140,
+def contour_bands(z: np.ndarray, levels: int = CONTOUR_LEVELS) -> np.ndarray:
+    """The band index (0 .. levels-1) of each value, for `levels` equal bands between z's min and max."""
+    lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
+    scaled = (z - lo) / (hi - lo) if hi > lo else np.zeros_like(z)
+    return np.clip(np.floor(np.nan_to_num(scaled, nan=1.0) * levels), 0, levels - 1).astype(int)
+
+
+def contour_image(z: np.ndarray, levels: int = CONTOUR_LEVELS) -> str:
+    """A filled-contour picture of z (rows = increasing y) as a PNG data URI: each band filled
+    with SURFACE_SCALE's colour at its middle, and a thin line wherever the band changes."""
+    bands = contour_bands(z, levels)
+    stops = np.array([p for p, _ in SURFACE_SCALE])
+    rgb_stops = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for _, c in SURFACE_SCALE], dtype=float)
+    middles = (np.arange(levels) + 0.5) / levels
+    palette = np.column_stack([np.interp(middles, stops, rgb_stops[:, i]) for i in range(3)])
+    pixels = palette[bands]
+    edge = np.zeros(bands.shape, dtype=bool)
+    edge[:, 1:] |= bands[:, 1:] != bands[:, :-1]
+    edge[1:, :] |= bands[1:, :] != bands[:-1, :]
+    *line, alpha = CONTOUR_LINE
+    pixels[edge] = (1 - alpha) * pixels[edge] + alpha * np.array(line, dtype=float)
+    return png_data_uri(pixels[::-1].round().astype(np.uint8))  # image rows run top (max y) to bottom
+
+
+def png_data_uri(rgb: np.ndarray) -> str:
+    """Encode an (h, w, 3) uint8 array as a PNG data URI (no imaging library needed)."""
+    h, w, _ = rgb.shape
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + rgb[row].tobytes() for row in range(h))  # filter type 0 on every row
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def trajectory_contour(surface: Surface, trajectories: Sequence[Trajectory], start, *, resolution: int = 400,
                        click_grid: int = 45, animate: bool = True, height: int = 620) -> go.Figure:
     """Contour of f with every optimizer's path, a step slider with a play button, and
     (with `click_grid` > 0) an invisible grid of points a click can select as a new start."""
-    xs, ys, values = surface.grid(resolution)
-    z = surface_values(surface, values)
     x_range, y_range = surface.x_range, surface.y_range
     fig = go.Figure()
-    fig.add_trace(go.Contour(
-        x=xs, y=ys, z=z.astype(np.float32), colorscale=SURFACE_SCALE, ncontours=28, showscale=False,
-        line=dict(width=0.8, color="rgba(60,70,85,0.35)"), hoverinfo="skip", name="f"))
+    # The filled contour is a picture behind the axes, not a contour trace: plotly.js drops
+    # contour and heatmap traces from view as soon as an animation starts (plotly.js #4491).
+    fig.add_layout_image(source=contour_image(surface_values(surface, surface.grid(resolution)[2])),
+                         xref="x", yref="y", x=x_range[0], y=y_range[1], sizex=x_range[1] - x_range[0],
+                         sizey=y_range[1] - y_range[0], sizing="stretch", layer="below")
     if click_grid:
         gx, gy = np.meshgrid(np.linspace(*x_range, click_grid), np.linspace(*y_range, click_grid))
         fig.add_trace(go.Scatter(
@@ -319,7 +361,7 @@ def regime_chart(directions: Sequence[EigenDirection], learning_rates: dict[str,
         if d.eigenvalue > 0:
             spans = [("monotone", lo, d.eta_opt), ("oscillating", d.eta_opt, d.eta_max), ("diverging", d.eta_max, hi)]
         else:
-            spans = [("diverging", lo, hi)]
+            spans = [("escaping", lo, hi)]  # negative curvature: |1 - ηλ| > 1 for every η
         for regime, a, b in spans:
             fig.add_trace(go.Bar(
                 y=[name], x=[math.log10(b) - math.log10(a)], base=[math.log10(a)], orientation="h",
