@@ -29,6 +29,9 @@ PAGES: list[PageInfo] = [
     PageInfo("app_pages/playground.py", "Network Playground", ":material/hub:", "playground",
              "Build a network, pick data, and watch it learn: decision boundary, every neuron, weights, "
              "loss and accuracy, live."),
+    PageInfo("app_pages/optimizers.py", "Optimizer Trajectories", ":material/route:", "optimizers",
+             "Race GD, momentum, Adam, Newton and more on 2-D test functions from one start point: paths, "
+             "loss, and the step-size theory (η_opt = 1/λ) on screen."),
     PageInfo("app_pages/landscape.py", "Loss Landscape", ":material/landscape:", "landscape",
              "The loss around the network you train, live: filter-normalized and PCA directions, contour and "
              "3-D surface, the path's off-plane error, Hessian eigenvalues and 2/λmax."),
