@@ -28,7 +28,7 @@ SEQUENTIAL = "Viridis"
 CLASS_COLORS = ["#E69F00", "#0072B2", "#009E73", "#CC79A7", "#D55E00"]
 OPTIMIZER_COLORS = {
     "gd": "#000000", "sgd": "#000000", "sgd_noise": "#999999", "momentum": "#0072B2", "nesterov": "#56B4E9",
-    "adagrad": "#009E73", "rmsprop": "#CC79A7", "adam": "#D55E00", "adamw": "#E69F00", "rprop": "#F0E442",
+    "adagrad": "#009E73", "rmsprop": "#CC79A7", "adam": "#D55E00", "adamw": "#E69F00", "rprop": "#a6761d",
     "newton": "#7f3c8d", "quickprop": "#8c564b", "perceptron": "#444444",
 }
 TRAIN_COLOR, TEST_COLOR = "#0072B2", "#D55E00"
