@@ -1,0 +1,180 @@
+"""Attention: watch a small transformer (or an RNN with attention) learn where to look, live."""
+
+import numpy as np
+import streamlit as st
+
+from engine.attention_job import AttentionJob
+from engine.attention_tasks import parse_tokens
+from engine.attention_training import PATTERN_NAMES
+from engine.jobs import Snapshot
+from ui.attention_controls import DEFAULT, attention_controls
+from ui.jobs import session_job
+from ui.live import job_controls, live_area, status_bar
+from viz import attention as figures
+from viz.theme import chart_config
+
+ADDITIVE_NOTE = (
+    "**Why the additive model looks one position off.** Bahdanau attention chooses where to look from the "
+    "decoder state *before* it has read the token it just wrote, and it weighs encoder *states*, not tokens. A "
+    "bidirectional encoder's state at position i already carries its neighbours, so the model often settles on "
+    "the state next to the mirrored one and reads the token it needs from there: the outputs are right while "
+    "the anti-diagonal mass stays low. Luong attention scores with the new state and lands on the diagonal.")
+
+st.title("Attention")
+st.caption("A small model learns a sequence task from scratch. Every heatmap is a real attention matrix: "
+           "rows are the positions that look (queries), columns the positions looked at (keys); orange dots "
+           "mark where the task says to look.")
+controls = attention_controls()
+job = session_job("attention", lambda: AttentionJob(controls.config or DEFAULT, controls.hyperparameters,
+                                                    seed=controls.seed),
+                  config=controls.config, seed=controls.seed, hyperparameters=controls.hyperparameters)
+if controls.problem:
+    st.error(f"This combination does not work: {controls.problem}. The model shown is still the previous one.",
+             icon="✋")
+config = job.config
+job_controls(job, key="at")
+
+
+def request_ablation(job: AttentionJob) -> None:
+    ticket = job.set_hyperparameters(ablation_request=job.snapshot().hyperparameters["ablation_request"] + 1)
+    try:
+        job.wait_applied(ticket, timeout=10.0)
+    except TimeoutError:
+        pass
+
+
+heads = [(layer, head) for layer in range(config.n_layers) for head in range(config.n_heads)]
+transformer = config.architecture == "transformer"
+typed, switches, measure = st.columns([2, 2, 1], vertical_alignment="bottom")
+text = typed.text_input("Your sequence", key="at_query",
+                        placeholder="e.g. " + " ".join(str((3 * i + 1) % config.vocab_size)
+                                                       for i in range(config.seq_len)),
+                        help="Tokens 0 … vocabulary−1, separated by spaces; the model's answer and its "
+                             "attention appear in the 'Your sequence' tab.")
+query = None
+if text.strip():
+    try:
+        query = tuple(parse_tokens(text, config.task_spec()))
+    except ValueError as error:
+        typed.error(f"{error}.", icon="✏️")
+off = switches.multiselect("Heads switched off", heads, key=f"at_off_{config.n_layers}x{config.n_heads}",
+                           format_func=lambda h: figures.head_name(*h), disabled=not transformer,
+                           help="Evaluation, prediction and the drawn attention run without these heads.")
+measure.button("Measure ablation", key="at_ablate", on_click=request_ablation, args=(job,), disabled=not transformer,
+               help="Held-out accuracy with each head switched off alone")
+wanted = {"query": query, "heads_off": tuple(off) if transformer else ()}
+current = job.snapshot().hyperparameters
+changed = {name: value for name, value in wanted.items() if current.get(name) != value}
+if changed:
+    try:
+        job.wait_applied(job.set_hyperparameters(**changed), timeout=3.0)
+    except TimeoutError:
+        pass
+
+
+def model_view_tab(snap: Snapshot, pattern: str) -> None:
+    v = snap.visuals
+    n = len(v["query_labels"])
+    example = st.radio("Held-out example", range(n), key="at_example", horizontal=True,
+                       format_func=lambda i: f"#{i + 1}")
+    st.plotly_chart(figures.model_view(v["attention"][example], v["query_labels"][example],
+                                       v["key_labels"][example], v["ideal"][example], v["heads_off"]),
+                    key="at_model_view", config=chart_config(f"attention-{snap.config.task}-step{snap.step}"))
+    scored = v["expected"][example] >= 0
+    right = int((v["predictions"][example][scored] == v["expected"][example][scored]).sum())
+    st.caption(f"Example #{example + 1}: {right} of {int(scored.sum())} outputs right. Best head for the "
+               f"{pattern}: {figures.head_name(*v['best_head'])} ({v['pattern_mass'].max():.2f}).")
+    if snap.config.architecture == "rnn" and snap.config.rnn_attention == "additive":
+        st.info(ADDITIVE_NOTE, icon="💡")
+
+
+def lines_tab(snap: Snapshot) -> None:
+    v, shape = snap.visuals, snap.visuals["attention"].shape
+    pick_head, pick_token, pick_threshold = st.columns(3)
+    head = pick_head.selectbox("Head", [(l, h) for l in range(shape[1]) for h in range(shape[2])],
+                               key="at_line_head", format_func=lambda h: figures.head_name(*h))
+    labels = v["query_labels"][0]
+    token = pick_token.selectbox("Token", [None, *range(len(labels))], key="at_line_token",
+                                 format_func=lambda q: "all tokens" if q is None else f"{q}: {labels[q]}")
+    threshold = pick_threshold.slider("Hide links weaker than", 0.0, 0.9, 0.05, 0.05, key="at_threshold")
+    st.plotly_chart(figures.head_lines(v["attention"][0, head[0], head[1]], labels, v["key_labels"][0],
+                                       token, threshold, title=f"{figures.head_name(*head)}, held-out example #1"),
+                    key="at_lines", config=chart_config(f"attention-lines-{snap.config.task}"))
+
+
+def sequence_tab(snap: Snapshot) -> None:
+    prediction, error = snap.visuals.get("prediction"), snap.visuals.get("query_error")
+    if error:
+        st.error(error)
+    if prediction is None:
+        st.info("Type a sequence above to see what the model makes of it.")
+        return
+    expected = " ".join("·" if e is None else str(e) for e in prediction.expected)
+    verdict = {True: "✅ right", False: "❌ wrong", None: "(no repeat to check)"}[prediction.correct]
+    st.markdown(f"**Input** `{' '.join(map(str, prediction.tokens))}` → **prediction** "
+                f"`{' '.join(map(str, prediction.predicted))}` · expected `{expected}` {verdict}")
+    st.plotly_chart(figures.model_view(prediction.attention, prediction.query_labels, prediction.key_labels,
+                                       heads_off=snap.visuals["heads_off"], title="Attention on your sequence"),
+                    key="at_typed_view", config=chart_config(f"attention-typed-{snap.config.task}"))
+
+
+def timeline_tab(snap: Snapshot) -> None:
+    steps, maps = snap.visuals["timeline_steps"], snap.visuals["timeline_attention"]
+    share = st.slider("How far into training (%)", 0, 100, 100, key="at_scrub",
+                      help=f"{len(steps)} attention snapshots, evenly spread over the run so far")
+    index = int(round(share / 100 * (len(steps) - 1)))
+    st.plotly_chart(figures.model_view(maps[index][0], snap.visuals["query_labels"][0],
+                                       snap.visuals["key_labels"][0], snap.visuals["ideal"][0],
+                                       title=f"Attention at step {int(steps[index]):,} (held-out example #1)"),
+                    key="at_timeline", config=chart_config(f"attention-timeline-{snap.config.task}"))
+
+
+def ablation_tab(snap: Snapshot) -> None:
+    if not snap.visuals["is_transformer"]:
+        st.info("The RNN has a single attention, so there is no head to switch off.")
+    elif "ablation" not in snap.visuals:
+        st.info("Press **Measure ablation** to switch each head off in turn and measure the held-out accuracy.")
+    else:
+        ablation = snap.visuals["ablation"]
+        st.plotly_chart(figures.ablation_heatmap(ablation.token_accuracy, ablation.baseline_token_accuracy,
+                                                 title="Held-out tokens right with one head off"),
+                        key="at_ablation", config=chart_config(f"attention-ablation-{snap.config.task}"))
+        st.caption(f"Measured at step {snap.visuals['ablation_step']:,}. Sequences fully right: "
+                   f"{ablation.baseline_sequence_accuracy:.1%} with every head, "
+                   + ", ".join(f"{figures.head_name(l, h)} off: {ablation.sequence_accuracy[l, h]:.1%}"
+                               for l, h in np.ndindex(ablation.sequence_accuracy.shape)) + ".")
+
+
+def draw(snap: Snapshot) -> None:
+    pattern = PATTERN_NAMES[snap.config.task]
+    status_bar(snap, {"Held-out sequences": f"{snap.latest('heldout_sequence_accuracy'):.1%}",
+                      "Held-out tokens": f"{snap.latest('heldout_token_accuracy'):.1%}",
+                      pattern.capitalize(): f"{snap.latest('pattern_mass'):.2f}"})
+    if "attention" not in snap.visuals:
+        return
+    tabs = st.tabs(["Model view", "Head lines", "Your sequence", "Training timeline", "Curves", "Ablation",
+                    "Positions"])
+    with tabs[0]:
+        model_view_tab(snap, pattern)
+    with tabs[1]:
+        lines_tab(snap)
+    with tabs[2]:
+        sequence_tab(snap)
+    with tabs[3]:
+        timeline_tab(snap)
+    with tabs[4]:
+        history = {name: (series.steps, series.values) for name, series in snap.history.items()}
+        st.plotly_chart(figures.training_curves(history, pattern), key="at_curves",
+                        config=chart_config(f"attention-curves-{snap.config.task}"))
+    with tabs[5]:
+        ablation_tab(snap)
+    with tabs[6]:
+        if "positional_encoding" in snap.visuals:
+            st.plotly_chart(figures.positional_view(snap.visuals["positional_encoding"],
+                                                    snap.visuals["positional_similarity"]),
+                            key="at_positions", config=chart_config(f"positional-{snap.config.positional}"))
+        else:
+            st.info("This model has no positional encoding to show (switched off, or an RNN, which reads in order).")
+
+
+live_area(job, draw)

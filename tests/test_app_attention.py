@@ -1,0 +1,69 @@
+"""The Attention page driven through its controls (AppTest: no browser, no run_every)."""
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+PAGE = str(ROOT / "app_pages" / "attention.py")
+
+
+def open_page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params.update(query)
+    return at.run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_page_opens_and_step_and_epoch_train():
+    at = open_page()
+    assert not at.exception
+    assert at.title[0].value == "Attention"
+    assert metric(at, "Step") == "0"
+    at.button(key="at_step").click().run()
+    assert metric(at, "Step") == "1"
+    at.select_slider(key="at_speed").set_value("max").run()
+    at.button(key="at_epoch").click().run()
+    # 4,096 training examples in batches of 64: one epoch is 64 steps
+    assert metric(at, "Step") == "64"
+    assert not at.exception
+
+
+def test_typed_sequences_good_and_bad():
+    at = open_page()
+    at.text_input(key="at_query").set_value("1 2 3 4 5 6 7 8").run()
+    assert not at.exception
+    assert not at.error
+    assert any("prediction" in m.value and "expected `8 7 6 5 4 3 2 1`" in m.value for m in at.markdown)
+    at.text_input(key="at_query").set_value("1 2 x").run()
+    assert not at.exception
+    assert any("whole numbers" in e.value for e in at.error)
+    at.text_input(key="at_query").set_value("1 2 3").run()
+    assert any("exactly 8 tokens" in e.value for e in at.error)
+
+
+def test_controls_rebuild_and_invalid_combination_keeps_the_model():
+    at = open_page()
+    at.button(key="at_step").click().run()
+    at.select_slider(key="at_heads").set_value(2).run()
+    assert metric(at, "Step") == "0"  # a new model
+    assert not at.exception and not at.error
+    at.select_slider(key="at_width").set_value(16).run()
+    at.select_slider(key="at_heads").set_value(8).run()  # 16 / 8 = 2 per head: fine
+    assert not at.error
+    at.slider(key="at_len").set_value(30).run()  # reversal allows at most 16
+    assert any("sequence length must be between 2 and 16" in e.value for e in at.error)
+    assert not at.exception
+    at.selectbox(key="at_family").set_value("rnn_multiplicative").run()
+    assert not at.exception
+
+
+def test_preset_fills_the_controls():
+    at = open_page()
+    at.selectbox(key="at_preset").set_value("induction").run()
+    assert at.selectbox(key="at_task").value == "induction"
+    assert at.slider(key="at_layers").value == 2
+    assert at.toggle(key="at_causal").value is True
+    assert not at.exception and not at.error
