@@ -35,4 +35,7 @@ PAGES: list[PageInfo] = [
     PageInfo("app_pages/landscape.py", "Loss Landscape", ":material/landscape:", "landscape",
              "The loss around the network you train, live: filter-normalized and PCA directions, contour and "
              "3-D surface, the path's off-plane error, Hessian eigenvalues and 2/λmax."),
+    PageInfo("app_pages/attention.py", "Attention", ":material/visibility:", "attention",
+             "Watch attention appear as a small transformer learns reverse, sort, copy or induction: every "
+             "layer × head, token lines, your own sequences, a training scrubber, head ablation, RNN attention."),
 ]
