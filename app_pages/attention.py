@@ -110,7 +110,7 @@ def sequence_tab(snap: Snapshot) -> None:
         st.info("Type a sequence above to see what the model makes of it.")
         return
     expected = " ".join("·" if e is None else str(e) for e in prediction.expected)
-    verdict = {True: "✅ right", False: "❌ wrong", None: "(no repeat to check)"}[prediction.correct]
+    verdict = {True: ":green[**right**]", False: ":red[**wrong**]", None: "(no repeat to check)"}[prediction.correct]
     st.markdown(f"**Input** `{' '.join(map(str, prediction.tokens))}` → **prediction** "
                 f"`{' '.join(map(str, prediction.predicted))}` · expected `{expected}` {verdict}")
     st.plotly_chart(figures.model_view(prediction.attention, prediction.query_labels, prediction.key_labels,

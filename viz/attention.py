@@ -55,11 +55,12 @@ def model_view(attention: np.ndarray, query_labels: Sequence[str], key_labels: S
             if len(ideal_q):
                 fig.add_trace(go.Scatter(x=ideal_k, y=ideal_q, mode="markers", hoverinfo="skip", showlegend=False,
                                          marker=dict(size=5, color=TEST_COLOR, symbol="circle")), row=row, col=col)
-            show_keys = n_keys <= 24 or col == 1
             fig.update_xaxes(showgrid=False, row=row, col=col, **_position_ticks(key_labels), showticklabels=True,
-                             tickfont=dict(size=11 if n_keys > 12 else 13))
+                             tickfont=dict(size=11 if n_keys > 12 else 13),
+                             title_text="key (looked at)" if row == layers else None)
             fig.update_yaxes(showgrid=False, autorange="reversed", row=row, col=col, **_position_ticks(query_labels),
-                             showticklabels=col == 1 and show_keys, tickfont=dict(size=11 if n_queries > 12 else 13))
+                             showticklabels=col == 1, tickfont=dict(size=11 if n_queries > 12 else 13),
+                             title_text="query (looks)" if col == 1 else None)
     fig.update_layout(coloraxis=dict(colorscale=ATTENTION_SCALE, cmin=0, cmax=1,
                                      colorbar=dict(title="attention", thickness=14)))
     return styled(fig, title, height=max(320, 60 + 260 * layers))
@@ -131,9 +132,11 @@ def training_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]], patter
                                  width=3 if name == "pattern_mass" else 2)), secondary_y=right)
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="loss (cross-entropy)", type="log", secondary_y=False)
-    fig.update_yaxes(title_text="accuracy · pattern score", range=[0, 1.02], showgrid=False, secondary_y=True)
-    fig.update_layout(legend=dict(orientation="h", y=-0.22), margin=dict(r=70))
-    return styled(fig, title, height=420)
+    # Fixed ticks: otherwise Plotly lines the right axis's ticks up with the log axis's.
+    fig.update_yaxes(title_text="accuracy · pattern score", range=[0, 1.02], tickmode="linear", tick0=0, dtick=0.2,
+                     showgrid=False, secondary_y=True)
+    fig.update_layout(legend=dict(orientation="h", y=-0.3, yanchor="top"), margin=dict(r=70, b=110))
+    return styled(fig, title, height=460)
 
 
 def ablation_heatmap(accuracy: np.ndarray, baseline: float, title: str = "Held-out accuracy with one head off"
@@ -160,8 +163,9 @@ def positional_view(encoding: np.ndarray, similarity: np.ndarray, title: str = "
     fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.14,
                         subplot_titles=["encoding of each position", "dot product between positions"])
     bound = float(np.abs(encoding).max()) or 1.0
+    left_end = fig.layout.xaxis.domain[1]
     fig.add_trace(go.Heatmap(z=encoding, x=np.arange(encoding.shape[1]), y=positions, colorscale=DIVERGING,
-                             zmin=-bound, zmax=bound, colorbar=dict(x=0.44, thickness=12),
+                             zmin=-bound, zmax=bound, colorbar=dict(x=left_end + 0.01, xanchor="left", thickness=12),
                              hovertemplate="position %{y}, dim %{x}: %{z:.3f}<extra></extra>"), row=1, col=1)
     sim_bound = float(np.abs(similarity).max()) or 1.0
     fig.add_trace(go.Heatmap(z=similarity, x=positions, y=positions, colorscale=DIVERGING, zmin=-sim_bound,
