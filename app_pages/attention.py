@@ -91,7 +91,7 @@ def model_view_tab(snap: Snapshot, pattern: str) -> None:
 def lines_tab(snap: Snapshot) -> None:
     v, shape = snap.visuals, snap.visuals["attention"].shape
     pick_head, pick_token, pick_threshold = st.columns(3)
-    head = pick_head.selectbox("Head", [(l, h) for l in range(shape[1]) for h in range(shape[2])],
+    head = pick_head.selectbox("Head", [(layer, h) for layer in range(shape[1]) for h in range(shape[2])],
                                key="at_line_head", format_func=lambda h: figures.head_name(*h))
     labels = v["query_labels"][0]
     token = pick_token.selectbox("Token", [None, *range(len(labels))], key="at_line_token",
@@ -141,8 +141,8 @@ def ablation_tab(snap: Snapshot) -> None:
                         key="at_ablation", config=chart_config(f"attention-ablation-{snap.config.task}"))
         st.caption(f"Measured at step {snap.visuals['ablation_step']:,}. Sequences fully right: "
                    f"{ablation.baseline_sequence_accuracy:.1%} with every head, "
-                   + ", ".join(f"{figures.head_name(l, h)} off: {ablation.sequence_accuracy[l, h]:.1%}"
-                               for l, h in np.ndindex(ablation.sequence_accuracy.shape)) + ".")
+                   + ", ".join(f"{figures.head_name(layer, h)} off: {ablation.sequence_accuracy[layer, h]:.1%}"
+                               for layer, h in np.ndindex(ablation.sequence_accuracy.shape)) + ".")
 
 
 def draw(snap: Snapshot) -> None:

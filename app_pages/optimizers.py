@@ -66,7 +66,8 @@ with st.sidebar:
                               **URL)
     schedule = Schedule(sched_kind)
     if sched_kind == "step":
-        schedule = Schedule("step", st.slider("γ (factor per drop)", 0.05, 0.95, 0.5, 0.05, key="opt_step_gamma", **URL),
+        schedule = Schedule("step",
+                            st.slider("γ (factor per drop)", 0.05, 0.95, 0.5, 0.05, key="opt_step_gamma", **URL),
                             st.slider("N (steps between drops)", 5, 250, 50, 5, key="opt_step_every", **URL))
     elif sched_kind == "exponential":
         schedule = Schedule("exponential", st.slider("γ (factor per step)", 0.9, 0.999, 0.98, 0.001, format="%.3f",
@@ -89,8 +90,9 @@ if kinds:
                 info, defaults = OPTIMIZERS[kind], OPTIMIZERS[kind].default_hyperparameters(surface)
                 column.markdown(f"<span style='color:{optimizer_color(kind)};font-weight:700;font-size:1.1rem'>"
                                 f"● {info.label}</span>", unsafe_allow_html=True, help=f"${info.update}$")
-                values = {p.name: column.number_input(p.label, p.low, p.high, defaults[p.name], input_step(defaults[p.name]),
-                                                      format="%g", help=p.help, key=f"opt_{kind}_{p.name}", **URL)
+                values = {p.name: column.number_input(p.label, p.low, p.high, defaults[p.name],
+                                                      input_step(defaults[p.name]), format="%g", help=p.help,
+                                                      key=f"opt_{kind}_{p.name}", **URL)
                           for p in info.params}
                 specs.append(OptimizerSpec.of(kind, **values))
         if "sgd_noise" in kinds:
@@ -118,8 +120,9 @@ with theory:
     at = surface.nearest_reference((x0, y0))
     hessian = surface.hessian(at)
     directions = eigen_directions(hessian)
-    where = "everywhere (f is quadratic)" if fn == "quadratic" else f"at the {'minimum' if surface.minima else 'saddle'} " \
-            f"({at[0]:.4g}, {at[1]:.4g}) nearest the start: the local quadratic model"
+    nearest = "minimum" if surface.minima else "saddle"
+    where = "everywhere (f is quadratic)" if fn == "quadratic" else \
+        f"at the {nearest} ({at[0]:.4g}, {at[1]:.4g}) nearest the start: the local quadratic model"
     st.markdown(f"**Hessian {where}**")
     cols = st.columns([1.2, 1, 1, 1])
     cols[0].latex(r"H = \begin{pmatrix} %.4g & %.4g \\ %.4g & %.4g \end{pmatrix}" % tuple(hessian.ravel()))

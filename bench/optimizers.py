@@ -176,7 +176,8 @@ def main() -> None:
     print(json.dumps({
         "optimizers": len(kinds), "functions": len(SURFACE_NAMES), "steps": STEPS,
         "seconds": round(engine_seconds, 3), "max_deviation_from_reference": deviations[worst],
-        "compared_steps": COMPARED_STEPS, "worst_case": worst, "reference_seconds_50_steps": round(reference_seconds, 3),
+        "compared_steps": COMPARED_STEPS, "worst_case": worst,
+        "reference_seconds_50_steps": round(reference_seconds, 3),
         "dtype": "float64",
     }))
 

@@ -134,7 +134,8 @@ class OptimizerKind:
     label: str
     params: tuple[HyperParameter, ...]
     build: Callable[[torch.Tensor, Mapping[str, float], Callable[[], torch.Tensor]], torch.optim.Optimizer]
-    lr_unit: str  # "gradient": lr multiplies f's gradient; "step": lr is a step length; "newton": a fraction of the Newton step
+    # "gradient": lr multiplies f's gradient; "step": lr is a step length; "newton": a fraction of the Newton step
+    lr_unit: str
     update: str  # the update rule, LaTeX
     torch_class: str
 
@@ -215,7 +216,8 @@ OPTIMIZERS: dict[str, OptimizerKind] = {
         ),
         OptimizerKind(
             "quickprop", "Quickprop",
-            (_LR, HyperParameter("max_growth", "max growth μ", 1.01, 5.0, "largest ratio of one step to the last", 1.75)),
+            (_LR, HyperParameter("max_growth", "max growth μ", 1.01, 5.0,
+                                 "largest ratio of one step to the last", 1.75)),
             lambda params, hp, _h: Quickprop(params, lr=hp["lr"], max_growth=hp["max_growth"]), "gradient",
             r"\Delta w_t = \frac{g_t}{g_{t-1} - g_t}\,\Delta w_{t-1}", "engine.trajectories.Quickprop",
         ),

@@ -39,7 +39,8 @@ def model_view(attention: np.ndarray, query_labels: Sequence[str], key_labels: S
     """
     layers, heads, n_queries, n_keys = attention.shape
     off = {tuple(h) for h in heads_off}
-    names = [head_name(l, h) + (" (off)" if (l, h) in off else "") for l in range(layers) for h in range(heads)]
+    names = [head_name(layer, h) + (" (off)" if (layer, h) in off else "")
+             for layer in range(layers) for h in range(heads)]
     fig = make_subplots(rows=layers, cols=heads, subplot_titles=names, horizontal_spacing=0.06 / max(1, heads - 1)
                         if heads > 1 else 0.02, vertical_spacing=0.12 / max(1, layers - 1) if layers > 1 else 0.05)
     ideal_q, ideal_k = np.nonzero(ideal) if ideal is not None else ((), ())
@@ -143,10 +144,10 @@ def ablation_heatmap(accuracy: np.ndarray, baseline: float, title: str = "Held-o
                      ) -> go.Figure:
     """accuracy (layers, heads): held-out accuracy with that head switched off alone; `baseline` with all on."""
     layers, heads = accuracy.shape
-    text = [[f"{accuracy[l, h]:.1%}<br>({accuracy[l, h] - baseline:+.1%})" for h in range(heads)]
-            for l in range(layers)]
+    text = [[f"{accuracy[layer, h]:.1%}<br>({accuracy[layer, h] - baseline:+.1%})" for h in range(heads)]
+            for layer in range(layers)]
     fig = go.Figure(go.Heatmap(
-        z=accuracy, x=[f"head {h + 1}" for h in range(heads)], y=[f"layer {l + 1}" for l in range(layers)],
+        z=accuracy, x=[f"head {h + 1}" for h in range(heads)], y=[f"layer {layer + 1}" for layer in range(layers)],
         text=text, texttemplate="%{text}", textfont=dict(size=16), zmin=0, zmax=1, colorscale="Viridis",
         colorbar=dict(title="accuracy", thickness=14),
         hovertemplate="%{y}, %{x} off<br>accuracy %{z:.3f}<extra></extra>"))
