@@ -4,20 +4,28 @@ import streamlit as st
 
 from engine.device import describe_device, limit_torch_threads, pick_device
 from ui.catalog import HOME, PAGES
+from ui.sharing import (link_parameters, page_styles, presentation_requested, report_unused_link_parameters,
+                        share_panel, show_share_link)
 
-st.set_page_config(page_title="Gradscape", page_icon=":material/insights:", layout="wide")
+st.set_page_config(page_title="Gradscape", page_icon=":material/insights:", layout="wide",
+                   initial_sidebar_state="collapsed" if presentation_requested() else "auto")
 limit_torch_threads()  # each script run is a fresh thread
 
-pages = [st.Page(info.file, title=info.title, icon=info.icon, url_path=info.url_path, default=info is HOME)
-         for info in [HOME, *PAGES]]
-navigation = st.navigation(pages)
-
-# Live areas rerun twice a second; Streamlit's default is to fade elements while
-# they are being replaced, which makes a training chart flicker. Keep them opaque.
-st.html("<style>[data-stale='true']{opacity:1 !important;transition:none !important}</style>")
+by_url_path = {info.url_path: info for info in [HOME, *PAGES]}
+navigation = st.navigation([st.Page(info.file, title=info.title, icon=info.icon, url_path=info.url_path,
+                                    default=info is HOME) for info in by_url_path.values()])
+page = by_url_path.get(navigation.url_path, HOME)
+arrived = link_parameters()
 
 with st.sidebar:
     st.toggle("Force CPU", key="force_cpu", help="Train on the CPU even when a GPU is available.")
     st.caption(f"Training on **{describe_device(pick_device(st.session_state.force_cpu))}**")
+    link = share_panel(page)
 
+# Live areas rerun twice a second; Streamlit's default is to fade elements while
+# they are being replaced, which makes a training chart flicker. Keep them opaque.
+st.html("<style>[data-stale='true']{opacity:1 !important;transition:none !important}" + page_styles() + "</style>")
+notice = st.empty()
 navigation.run()
+report_unused_link_parameters(arrived, page, notice)
+show_share_link(link, page)

@@ -16,6 +16,7 @@ class PageInfo:
     icon: str  # a Material icon, ":material/NAME:"
     url_path: str
     summary: str
+    key_prefix: str = ""  # every widget key of the page starts with it (URL parameters, exports, hiding)
 
     @property
     def screenshot(self) -> Path:
@@ -28,14 +29,18 @@ HOME = PageInfo("app_pages/home.py", "Home", ":material/home:", "home",
 PAGES: list[PageInfo] = [
     PageInfo("app_pages/playground.py", "Network Playground", ":material/hub:", "playground",
              "Build a network, pick data, and watch it learn: decision boundary, every neuron, weights, "
-             "loss and accuracy, live."),
+             "loss and accuracy, live.",
+             key_prefix="pg_"),
     PageInfo("app_pages/optimizers.py", "Optimizer Trajectories", ":material/route:", "optimizers",
              "Race GD, momentum, Adam, Newton and more on 2-D test functions from one start point: paths, "
-             "loss, and the step-size theory (η_opt = 1/λ) on screen."),
+             "loss, and the step-size theory (η_opt = 1/λ) on screen.",
+             key_prefix="opt_"),
     PageInfo("app_pages/landscape.py", "Loss Landscape", ":material/landscape:", "landscape",
              "The loss around the network you train, live: filter-normalized and PCA directions, contour and "
-             "3-D surface, the path's off-plane error, Hessian eigenvalues and 2/λmax."),
+             "3-D surface, the path's off-plane error, Hessian eigenvalues and 2/λmax.",
+             key_prefix="ls_"),
     PageInfo("app_pages/attention.py", "Attention", ":material/visibility:", "attention",
              "Watch attention appear as a small transformer learns reverse, sort, copy or induction: every "
-             "layer × head, token lines, your own sequences, a training scrubber, head ablation, RNN attention."),
+             "layer × head, token lines, your own sequences, a training scrubber, head ablation, RNN attention.",
+             key_prefix="at_"),
 ]

@@ -1,0 +1,138 @@
+"""Sharing and presenting an experiment: the link, presentation mode, controls hidden through
+the URL, and a visible notice for link parameters a page could not use.
+
+Every experiment-defining widget is bound to the URL (`bind="query-params"`), so the address
+bar always holds the experiment; Streamlit itself drops a bound value it cannot accept (wrong
+type, out of range, not an option). What it leaves alone (keys no control on the page owns)
+is removed here, and both are reported to the user instead of being silently forgotten.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from ui.catalog import PageInfo
+
+PRESENT_KEY = "present"  # the presentation-mode toggle, bound to the URL as ?present=true
+HIDE_PARAM = "hide"  # ?hide=pg_lr,pg_batch hides those controls, like TensorFlow Playground's _hide flags
+GLOBAL_PARAMS = (PRESENT_KEY, HIDE_PARAM)
+# Widget keys are short snake case; anything else in ?hide= could inject CSS, so it is never used.
+_WIDGET_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_MAX_REPORTED = 8  # parameters named in the notice; the rest are counted
+_MAX_SHOWN_CHARS = 40  # of one parameter in the notice
+
+_PRESENTATION_CSS = """
+[data-testid='stMainBlockContainer'] {zoom: 1.3; max-width: 100%; padding-top: 2rem}
+[data-testid='stHeader'] {background: transparent}
+"""
+
+
+def presentation_requested() -> bool:
+    """Whether the URL asks for presentation mode (read before the toggle exists, for the sidebar)."""
+    return st.query_params.get(PRESENT_KEY, "").lower() == "true"
+
+
+def hidden_keys() -> list[str]:
+    """The widget keys the URL hides: ?hide=a,b or ?hide=a&hide=b; malformed names are ignored."""
+    names = (name.strip() for value in st.query_params.get_all(HIDE_PARAM) for name in value.split(","))
+    return list(dict.fromkeys(name for name in names if _WIDGET_KEY.match(name)))
+
+
+def page_control_keys(page: PageInfo) -> list[str]:
+    """The keys of the page's widgets this session has drawn (its URL-bound controls among them)."""
+    if not page.key_prefix:
+        return []
+    return sorted(key for key in st.session_state if isinstance(key, str) and key.startswith(page.key_prefix))
+
+
+def share_link(page: PageInfo) -> str:
+    """The current page's address with every parameter that defines its experiment."""
+    params = [(key, value) for key in st.query_params for value in st.query_params.get_all(key)]
+    address = st.context.url or f"/{page.url_path}"  # no URL outside a browser session (tests)
+    return address + (f"?{urlencode(params)}" if params else "")
+
+
+def _set_hidden(widget_key: str) -> None:
+    chosen = st.session_state[widget_key]
+    if chosen:
+        st.query_params[HIDE_PARAM] = ",".join(chosen)
+    else:
+        st.query_params.pop(HIDE_PARAM, None)
+
+
+def share_panel(page: PageInfo):
+    """Sidebar panel: the presentation toggle, which controls to hide, and a placeholder for the
+    link, returned so it is filled after the page ran (the page's widgets update the URL)."""
+    with st.expander("Share and present", icon=":material/share:", expanded=presentation_requested()):
+        st.caption("Link to exactly this experiment (same settings, same seed):")
+        link = st.empty()
+        st.toggle("Presentation mode", key=PRESENT_KEY, bind="query-params",
+                  help="Larger text and charts for a projector; the sidebar starts folded. "
+                       "The link above keeps it on.")
+        controls = page_control_keys(page)
+        hidden = hidden_keys()
+        if controls or hidden:
+            widget_key = f"_hide_{page.url_path}"
+            if widget_key not in st.session_state:
+                st.session_state[widget_key] = hidden
+            st.multiselect("Hide controls", sorted(set(controls) | set(hidden)), key=widget_key,
+                           on_change=_set_hidden, args=(widget_key,), placeholder="none",
+                           help="Hidden controls keep their values; the link above hides them too.")
+    return link
+
+
+def show_share_link(link, page: PageInfo) -> None:
+    link.code(share_link(page), language=None, wrap_lines=True)
+
+
+def page_styles() -> str:
+    """CSS for presentation mode and the controls hidden by the URL."""
+    rules = [_PRESENTATION_CSS] if st.session_state.get(PRESENT_KEY, presentation_requested()) else []
+    rules += [f".st-key-{key} {{display: none !important}}" for key in hidden_keys()]
+    return "".join(rules)
+
+
+def link_parameters() -> dict[str, list[str]]:
+    """The query string as it arrived, before the page's widgets consumed it."""
+    return {key: st.query_params.get_all(key) for key in st.query_params}
+
+
+def _shown(key: str, values: list[str]) -> str:
+    text = f"{key}={','.join(values)}"
+    text = text if len(text) <= _MAX_SHOWN_CHARS else text[:_MAX_SHOWN_CHARS] + "…"
+    # Shown as inline code, so nothing in it is read as Markdown or HTML; backticks would end it.
+    return "`" + text.replace("`", "'") + "`"
+
+
+def unused_link_parameters(arrived: dict[str, list[str]], page: PageInfo) -> tuple[list[str], list[str]]:
+    """After the page ran: (parameters Streamlit refused, parameters no control here owns).
+    The second kind is removed from the URL, so a copied link carries only what works."""
+    refused = [_shown(key, values) for key, values in arrived.items()
+               if key not in st.query_params and key not in GLOBAL_PARAMS]
+    known = set(page_control_keys(page)) | set(GLOBAL_PARAMS)
+    unknown = []
+    for key in list(st.query_params):
+        if key not in known:
+            unknown.append(_shown(key, st.query_params.get_all(key)))
+            del st.query_params[key]
+    return refused, unknown
+
+
+def report_unused_link_parameters(arrived: dict[str, list[str]], page: PageInfo, notice) -> None:
+    """Fill `notice` (a placeholder above the page) with what the link asked for and did not get."""
+    if not arrived:
+        return
+    refused, unknown = unused_link_parameters(arrived, page)
+    lines = []
+    # Streamlit also drops a value equal to the control's default, which changes nothing: say so.
+    for what, names in (("invalid here (wrong type or out of range) or already the default, so the default "
+                         "is used", refused),
+                        ("not a control on this page, so it is ignored", unknown)):
+        if names:
+            more = f" and {len(names) - _MAX_REPORTED} more" if len(names) > _MAX_REPORTED else ""
+            lines.append(f"{', '.join(names[:_MAX_REPORTED])}{more}: {what}.")
+    if lines:
+        notice.warning("Some settings in the link were not used.  \n" + "  \n".join(lines), icon=":material/link_off:")
