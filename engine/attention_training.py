@@ -22,21 +22,12 @@ from torch.nn import functional as F
 
 from engine.attention_tasks import (PATTERN_NAMES, TASKS, Examples, TaskSpec, find_repeat, induction_examples_at,
                                     seq2seq_examples, train_heldout_split)
+from engine.limits import check, check_choice
 from engine.transformer import (POSITIONAL_ENCODINGS, RNN_ATTENTIONS, AttentionTransformer, ModelOutput,
                                 RNNEncoderDecoder)
 
 ARCHITECTURES = ("transformer", "rnn")
 
-LAYER_RANGE = (1, 4)
-HEAD_RANGE = (1, 8)
-WIDTH_RANGE = (16, 128)
-RNN_HIDDEN_RANGE = (8, 256)
-VOCAB_RANGE = (2, 64)
-SEQ2SEQ_LEN_RANGE = (2, 16)
-INDUCTION_LEN_RANGE = (6, 48)
-TRAIN_SIZE_RANGE = (16, 100_000)
-HELDOUT_SIZE_RANGE = (16, 10_000)
-BATCH_RANGE = (1, 1024)
 
 # Independent random streams derived from one seed.
 _DATA, _INIT, _BATCHES = 0, 1, 2
@@ -44,12 +35,6 @@ _DATA, _INIT, _BATCHES = 0, 1, 2
 
 def _generator(seed: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(4 * int(seed) + stream)
-
-
-def _check_range(name: str, value: int, bounds: tuple[int, int]) -> None:
-    low, high = bounds
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high} (got {value})")
 
 
 @dataclass(frozen=True)
@@ -86,13 +71,11 @@ class AttentionConfig:
     grad_clip: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
-        _check_range("the vocabulary size", self.vocab_size, VOCAB_RANGE)
+        check_choice("task", self.task, TASKS)
+        check_choice("architecture", self.architecture, ARCHITECTURES)
+        check("attention.vocab_size", self.vocab_size)
         if self.task == "induction":
-            _check_range("the induction sequence length", self.seq_len, INDUCTION_LEN_RANGE)
+            check("attention.induction_seq_len", self.seq_len)
             if not self.causal and self.architecture == "transformer":
                 raise ValueError("induction predicts the next token, which bidirectional attention could simply "
                                  "read; switch causal attention on")
@@ -100,11 +83,11 @@ class AttentionConfig:
                 raise ValueError("the RNN encoder–decoder maps a source to a target: use it for reverse, sort or "
                                  "copy, not induction")
         else:
-            _check_range("the sequence length", self.seq_len, SEQ2SEQ_LEN_RANGE)
+            check("attention.seq_len", self.seq_len)
         self.task_spec()  # checks the segment length against the sequence and vocabulary
-        _check_range("the number of layers", self.n_layers, LAYER_RANGE)
-        _check_range("the number of heads", self.n_heads, HEAD_RANGE)
-        _check_range("the model width", self.d_model, WIDTH_RANGE)
+        check("attention.layers", self.n_layers)
+        check("attention.heads", self.n_heads)
+        check("attention.width", self.d_model)
         if self.d_model % self.n_heads:
             raise ValueError(f"the model width {self.d_model} must be divisible by the number of heads "
                              f"{self.n_heads}, so every head gets the same width")
@@ -113,9 +96,9 @@ class AttentionConfig:
                              f"choose one of {', '.join(POSITIONAL_ENCODINGS)}")
         if self.rnn_attention not in RNN_ATTENTIONS:
             raise ValueError(f"unknown RNN attention {self.rnn_attention!r}; choose one of {', '.join(RNN_ATTENTIONS)}")
-        _check_range("the RNN hidden size", self.rnn_hidden, RNN_HIDDEN_RANGE)
-        _check_range("the training set size", self.train_size, TRAIN_SIZE_RANGE)
-        _check_range("the held-out set size", self.heldout_size, HELDOUT_SIZE_RANGE)
+        check("attention.rnn_hidden", self.rnn_hidden)
+        check("attention.train_size", self.train_size)
+        check("attention.heldout_size", self.heldout_size)
         _check_hyperparameters(self.lr, self.batch_size, self.warmup_steps, self.weight_decay, self.grad_clip)
 
     def task_spec(self) -> TaskSpec:
@@ -137,7 +120,7 @@ def _check_hyperparameters(lr: float, batch_size: int, warmup_steps: int, weight
                            grad_clip: float) -> None:
     if not 0 < lr <= 1:
         raise ValueError(f"the learning rate must be in (0, 1] (got {lr})")
-    _check_range("the batch size", batch_size, BATCH_RANGE)
+    check("attention.batch_size", batch_size)
     if warmup_steps < 0:
         raise ValueError(f"warm-up steps cannot be negative (got {warmup_steps})")
     if not 0 <= weight_decay <= 1:

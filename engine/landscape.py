@@ -40,6 +40,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from engine.device import limit_torch_threads
+from engine.limits import check, check_choice
 from engine.playground import OPTIMIZERS, PlaygroundConfig, PlaygroundNet, n_outputs
 from engine.playground_data import Dataset, DataSpec
 
@@ -665,6 +666,11 @@ class LandscapeRequest:
     resolution: int = 51
     one_dimensional: bool = False
     which: tuple[str, ...] = ("train",)
+
+    def __post_init__(self) -> None:
+        check_choice("direction kind", self.directions, DIRECTIONS)
+        check("landscape.resolution", self.resolution)
+        check("landscape.span", self.span)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 
-from engine.surfaces import DTYPE, Surface, make_surface
+from engine.limits import check, check_choice
+from engine.surfaces import DTYPE, SURFACE_NAMES, Surface, make_surface
 
 
 # ----------------------------------------------------------------- optimizers torch lacks
@@ -327,6 +328,13 @@ class Experiment:
     schedule: Schedule = Schedule()
     clipping: Clipping = Clipping()
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("test function", self.surface, SURFACE_NAMES)
+        check("trajectories.steps", self.steps)
+        check("trajectories.condition", self.condition)
+        for coordinate in self.start or ():
+            check("trajectories.start", coordinate)
 
     def make_surface(self) -> Surface:
         return make_surface(self.surface, self.condition, self.angle_deg)

@@ -1,0 +1,81 @@
+"""Every limit on what a user may ask of the engine, in one table, and the one check that enforces it.
+
+One server is shared by a whole class: a URL, a typed number or an imported JSON file must
+not be able to ask for a billion points or a thousand-layer network. Each engine config checks
+its sizes here, so all limits are visible (and documented in the README) in one place, and every
+refusal reads the same way: what was asked, what the limit is, and the limit's name.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Real
+
+
+class ConfigError(ValueError):
+    """A configuration the engine refuses; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    low: float
+    high: float
+    what: str  # how the message names the quantity
+
+
+LIMITS: dict[str, Limit] = {
+    # Network Playground
+    "playground.points": Limit(20, 5000, "the number of data points"),
+    "playground.classes": Limit(2, 5, "the number of classes"),
+    "playground.hidden_layers": Limit(0, 8, "the number of hidden layers"),
+    "playground.width": Limit(1, 64, "the width of a hidden layer"),
+    # Gradient Flow
+    "gradients.depth": Limit(1, 50, "the depth (hidden layers)"),
+    "gradients.width": Limit(1, 256, "the width of a hidden layer"),
+    "gradients.seq_len": Limit(2, 200, "the sequence length T"),
+    "gradients.rnn_hidden": Limit(2, 128, "the recurrent hidden size"),
+    # Attention
+    "attention.vocab_size": Limit(2, 64, "the vocabulary size"),
+    "attention.seq_len": Limit(2, 16, "the sequence length"),
+    "attention.induction_seq_len": Limit(6, 48, "the induction sequence length"),
+    "attention.layers": Limit(1, 4, "the number of layers"),
+    "attention.heads": Limit(1, 8, "the number of heads"),
+    "attention.width": Limit(16, 128, "the model width"),
+    "attention.rnn_hidden": Limit(8, 256, "the RNN hidden size"),
+    "attention.train_size": Limit(16, 100_000, "the training set size"),
+    "attention.heldout_size": Limit(16, 10_000, "the held-out set size"),
+    "attention.batch_size": Limit(1, 1024, "the batch size"),
+    # Diffusion
+    "diffusion.points": Limit(100, 20_000, "the number of training points"),
+    "diffusion.T": Limit(2, 2000, "the number of diffusion steps T"),
+    "diffusion.width": Limit(8, 1024, "the network width"),
+    "diffusion.depth": Limit(1, 8, "the network depth (blocks)"),
+    "diffusion.batch_size": Limit(1, 4096, "the batch size"),
+    # Optimizer trajectories and loss landscapes: work done inside one page request
+    "trajectories.steps": Limit(1, 2000, "the number of optimizer steps"),
+    "trajectories.condition": Limit(1.0, 10_000.0, "the condition number κ"),
+    "trajectories.start": Limit(-100.0, 100.0, "a start coordinate"),
+    "landscape.resolution": Limit(3, 201, "the grid resolution (points per axis)"),
+    "landscape.span": Limit(0.01, 100.0, "the span of the plot"),
+}
+
+
+def _shown(number: float) -> str:
+    return f"{number:g}" if isinstance(number, float) else str(number)
+
+
+def check(name: str, value: object) -> None:
+    """Raise ConfigError unless `value` is a finite number within the limit called `name`."""
+    limit = LIMITS[name]
+    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value) \
+        and limit.low <= value <= limit.high
+    if not ok:
+        raise ConfigError(f"{limit.what} must be between {_shown(limit.low)} and {_shown(limit.high)}, "
+                          f"not {value!r} (limit {name!r})")
+
+
+def check_choice(what: str, value: object, choices) -> None:
+    """Raise ConfigError unless `value` is one of `choices`."""
+    if value not in choices:
+        raise ConfigError(f"unknown {what} {value!r}; choose one of {', '.join(map(str, choices))}")
