@@ -43,8 +43,10 @@ def draw(snap: Snapshot) -> None:
     headline = {"Train loss": f"{snap.latest('train_loss'):.4f}", "Test loss": f"{snap.latest('test_loss'):.4f}"}
     if classification:
         headline["Test accuracy"] = f"{snap.latest('test_accuracy'):.1%}"
-    status_bar(snap, headline)
     visuals = snap.visuals
+    if "kinks" in visuals:
+        headline["Linear pieces"] = f"{len(visuals['kinks'][0]) + 1}"
+    status_bar(snap, headline)
     if "surface" not in visuals:
         return
     shown = snap.config
@@ -61,7 +63,7 @@ def draw(snap: Snapshot) -> None:
         boundary = figures.decision_boundary(
             visuals["grid_x1"], visuals["grid_x2"], visuals["surface"], data.task, data.x_train, data.y_train,
             data.x_test, data.y_test, show_test=st.session_state.get("pg_show_test", True),
-            title=f"Output at step {snap.step:,}")
+            title=f"Output at step {snap.step:,}", kinks=visuals.get("kinks"))
         st.plotly_chart(boundary, key="pg_boundary", config=chart_config(f"output-{shown.data.kind}"))
     curves, confusion = st.columns([1.6, 1], gap="medium")
     history = {name: (series.steps, series.values) for name, series in snap.history.items()}

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.history import WeightTrajectory
-from engine.jobs import Job
+from engine.jobs import Job, JobStatus
 from engine.layers import ACTIVATIONS, INIT_SCHEMES, init_linear_, make_activation
 from engine.playground_data import Dataset, DataSpec, make_dataset
 from engine.schedules import LearningRateSchedule
@@ -197,9 +197,64 @@ def perceptron_update(weight: torch.Tensor, bias: torch.Tensor, features: torch.
     return float((error != 0).float().mean())
 
 
+# Activations that keep a network piecewise linear in its input (its output is then made of straight pieces).
+PIECEWISE_LINEAR = ("linear", "relu", "leaky_relu")
+
+
+def counts_linear_pieces(config: PlaygroundConfig, dataset: Dataset) -> bool:
+    """Whether the output is a piecewise-linear function of one input x₁, so its straight pieces can be counted."""
+    return dataset.input_dim == 1 and config.features == ("x1",) and set(config.activations) <= set(PIECEWISE_LINEAR)
+
+
+def kinks_1d(model: PlaygroundNet, lo: float, hi: float) -> np.ndarray:
+    """Where in (lo, hi) a piecewise-linear network of one input x₁ bends (eval mode), exactly.
+
+    Layer by layer: on each interval where the layers so far are affine, a unit's pre-activation is affine
+    too, so it changes sign at most once, at a root that linear interpolation finds exactly; the roots split
+    the intervals. At the end a split where the output's slope is the same on both sides (a dead unit, or
+    one whose outgoing weights cancel) is no bend. The network has len(kinks) + 1 linear pieces."""
+    points = np.array([lo, hi], dtype=np.float64)
+    for layer in range(len(model.linears)):
+        pre = _pre_activations(model, points)[layer]  # (points, units)
+        if isinstance(model.activations[layer], nn.Identity):
+            continue
+        left, right = pre[:-1], pre[1:]
+        crossing = left * right < 0
+        share = np.divide(left, left - right, out=np.zeros_like(left), where=crossing)
+        roots = (points[:-1, None] + share * np.diff(points)[:, None])[crossing]
+        points = np.unique(np.concatenate([points, roots]))
+    output = _pre_activations(model, points)[-1]
+    slopes = np.diff(output, axis=0) / np.diff(points)[:, None]  # (pieces, outputs)
+    # Rounding leaves slope differences far below this where the output is straight (or flat).
+    scale = max(float(np.abs(slopes).max()), (float(np.abs(output).max()) + 1.0) / (hi - lo))
+    bends = np.abs(np.diff(slopes, axis=0)).max(axis=1) > 1e-7 * scale
+    return points[1:-1][bends]
+
+
+def _pre_activations(model: PlaygroundNet, x1: np.ndarray) -> list[np.ndarray]:
+    """Each hidden layer's input to its activation, then the output, at inputs x1: float64 on the CPU, in
+    eval mode (batch norm with its running statistics, no dropout), without touching the live model."""
+    def double(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t.detach().to("cpu", torch.float64)
+
+    with torch.no_grad():
+        h = model.featurize(torch.tensor(x1, dtype=torch.float64)[:, None])
+        layers = []
+        for linear, norm, activation in zip(model.linears, model.norms, model.activations):
+            z = F.linear(h, double(linear.weight), double(linear.bias))
+            if isinstance(norm, nn.BatchNorm1d):
+                z = F.batch_norm(z, double(norm.running_mean), double(norm.running_var), double(norm.weight),
+                                 double(norm.bias), training=False, eps=norm.eps)
+            layers.append(z.numpy())
+            h = activation(z)
+        layers.append(F.linear(h, double(model.output.weight), double(model.output.bias)).numpy())
+    return layers
+
+
 DEFAULT_HYPERPARAMETERS = {
     "lr": 0.03, "momentum": 0.9, "l1": 0.0, "l2": 0.0, "batch_size": 10, "clip_norm": None,
     "schedule": "constant", "schedule_gamma": 0.5, "schedule_period": 50.0,
+    "patience": None,  # early stopping: epochs without a better test loss before stopping (None: off)
 }
 
 
@@ -231,6 +286,8 @@ class PlaygroundJob(Job):
         self._grid = self._make_grids()
         self.trajectory = WeightTrajectory()
         self.trajectory.maybe_record(0, self.flat_weights)
+        self._best: tuple[float, int, dict[str, torch.Tensor]] | None = None  # test loss, epoch, weights
+        self._best_checked_at = 0  # the epoch from which the patience counts
 
     def flat_weights(self) -> np.ndarray:
         """All trainable parameters as one float64 vector, in `model.parameters()` order."""
@@ -290,6 +347,28 @@ class PlaygroundJob(Job):
 
     def on_epoch_end(self, epoch: int, mean_loss: float) -> None:
         self.schedule.end_of_epoch(mean_loss)
+        if self.hp.get("patience"):
+            self._early_stopping(epoch, int(self.hp["patience"]))
+
+    def _early_stopping(self, epoch: int, patience: int) -> None:
+        """Keep the weights with the lowest test loss (the playground's held-out set serves as the validation
+        set); once it has not improved for `patience` epochs, go back to them and stop."""
+        with torch.no_grad():
+            self.model.eval()
+            loss, _ = self._measure(self.x_test, self.y_test)
+        if self._best is None or loss < self._best[0]:
+            state = {name: value.detach().clone() for name, value in self.model.state_dict().items()}
+            self._best = (loss, epoch, state)
+            return
+        best_loss, best_epoch, state = self._best
+        if epoch - max(best_epoch, self._best_checked_at) < patience:
+            return
+        self.model.load_state_dict(state)
+        self._best_checked_at = epoch  # training on waits another `patience` epochs for a better test loss
+        self._end(JobStatus.DONE, f"Early stopping at epoch {epoch}: the test loss has not improved for {patience} "
+                                  f"epochs, so the weights of epoch {best_epoch} (test loss {best_loss:.4g}) are "
+                                  "restored. Train on and it stops again after another "
+                                  f"{patience} epochs without a better test loss.")
 
     def learning_rate(self) -> float:
         return self.schedule.rate(float(self.hp["lr"]), self.epoch)
@@ -405,6 +484,9 @@ class PlaygroundJob(Job):
         }
         if self.dataset.is_classification:
             visuals["confusion"] = self._confusion()
+        if counts_linear_pieces(self.config, self.dataset):
+            kinks = kinks_1d(self.model, float(g1[0]), float(g1[-1]))
+            visuals["kinks"] = (kinks, _pre_activations(self.model, kinks)[-1][:, 0])
         return visuals
 
     def _confusion(self) -> np.ndarray:

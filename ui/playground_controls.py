@@ -22,6 +22,7 @@ PENALTIES = [0.0, 0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1]
 CLIP_NORMS = ["off", 0.1, 0.5, 1.0, 5.0]
 SPEEDS = ["max", 1000, 100, 20, 5, 1]
 TARGET_LOSSES = ["off", 0.2, 0.1, 0.05, 0.02, 0.01, 0.001]
+PATIENCES = ["off", 5, 10, 20, 50, 100, 200]
 
 
 @dataclass(frozen=True)
@@ -139,12 +140,17 @@ def _training_controls(regression: bool) -> tuple[dict[str, Any], dict[str, Any]
                                  help="Slow training down to watch each step.")
         stop_epoch = st.number_input("Stop after epoch (0: never)", 0, 100_000, 0, key="pg_stop_epoch", bind=URL)
         target = st.select_slider("Stop at training loss", TARGET_LOSSES, "off", key="pg_target", bind=URL)
+        patience = st.select_slider("Early stopping: patience (epochs)", PATIENCES, "off", key="pg_patience",
+                                    bind=URL, help="Stop once the test loss has not improved for this many epochs, "
+                                                   "and go back to the weights with the lowest test loss (the test "
+                                                   "points serve as the validation set).")
     hyperparameters = {
         "lr": float(lr), "momentum": float(momentum), "l1": float(l1), "l2": float(l2),
         "batch_size": int(batch_size), "clip_norm": None if clip == "off" else float(clip),
         "schedule": schedule, "schedule_gamma": float(gamma), "schedule_period": float(period),
         "max_steps_per_second": None if speed == "max" else float(speed),
         "stop_at_epoch": int(stop_epoch) or None, "target_loss": None if target == "off" else float(target),
+        "patience": None if patience == "off" else int(patience),
     }
     return dict(loss=loss, optimizer=optimizer), hyperparameters
 

@@ -20,16 +20,18 @@ def _class_scale(n_classes: int) -> list:
 
 def decision_boundary(grid_x1: np.ndarray, grid_x2: np.ndarray | None, surface: np.ndarray, task: str,
                       x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-                      show_test: bool = True, title: str = "Output") -> go.Figure:
+                      show_test: bool = True, title: str = "Output",
+                      kinks: tuple[np.ndarray, np.ndarray] | None = None) -> go.Figure:
     """The network's output over the input plane with the data on top.
 
     surface: (n2, n1) P(class 1) for binary, (n2, n1, k) probabilities for
     multiclass, (n2, n1) values for regression; for 1-D data (grid_x2 None) a
-    curve of length n1.
+    curve of length n1, and optionally the (x, y) points where a piecewise-linear
+    network bends, marked and joined exactly.
     """
     fig = go.Figure()
     if grid_x2 is None:
-        return _function_fit(fig, grid_x1, surface, x_train, y_train, x_test, y_test, show_test, title)
+        return _function_fit(fig, grid_x1, surface, x_train, y_train, x_test, y_test, show_test, title, kinks)
     if task == "multiclass":
         k = surface.shape[-1]
         winner = surface.argmax(axis=-1)
@@ -79,14 +81,22 @@ def _add_points(fig: go.Figure, x: np.ndarray, y: np.ndarray, task: str, name: s
             hovertemplate=f"{name}, class {c}<br>x₁=%{{x:.2f}}, x₂=%{{y:.2f}}<extra></extra>"))
 
 
-def _function_fit(fig, grid_x1, curve, x_train, y_train, x_test, y_test, show_test, title) -> go.Figure:
+def _function_fit(fig, grid_x1, curve, x_train, y_train, x_test, y_test, show_test, title, kinks) -> go.Figure:
     fig.add_trace(go.Scatter(x=x_train[:, 0], y=y_train, mode="markers", name="train",
                              marker=dict(color=TRAIN_COLOR, size=6)))
     if show_test and len(x_test):
         fig.add_trace(go.Scatter(x=x_test[:, 0], y=y_test, mode="markers", name="test",
                                  marker=dict(color=TEST_COLOR, size=6, symbol="circle-open")))
-    fig.add_trace(go.Scatter(x=grid_x1, y=np.ravel(curve), mode="lines", name="network",
-                             line=dict(color="#222", width=3)))
+    x, y = np.asarray(grid_x1, dtype=float), np.ravel(curve).astype(float)
+    if kinks is not None:  # the curve is straight between bends: joining the grid and the bends draws it exactly
+        order = np.argsort(np.r_[x, kinks[0]], kind="stable")
+        x, y = np.r_[x, kinks[0]][order], np.r_[y, kinks[1]][order]
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="network", line=dict(color="#222", width=3)))
+    if kinks is not None:
+        fig.add_trace(go.Scatter(x=kinks[0], y=kinks[1], mode="markers", name=f"bends: {len(kinks[0]) + 1} pieces",
+                                 marker=dict(color="#d55e00", size=10, symbol="diamond", line=dict(color="white",
+                                                                                                  width=1)),
+                                 hovertemplate="bend at x₁=%{x:.3f}<extra></extra>"))
     fig.update_xaxes(title="x₁")
     fig.update_yaxes(title="y")
     fig.update_layout(height=470, legend=dict(orientation="h", y=-0.2))
