@@ -416,6 +416,8 @@ class PlaygroundJob(Job):
         if self.config.optimizer == "adamw":
             l2 = 0.0  # AdamW decays the weights itself (decoupled weight decay)
         penalty = 0.0
+        if not (l1 or l2):  # the common case: no walk over the weights at every step
+            return penalty
         for weight in self.model.weight_matrices():
             if l1:
                 penalty = penalty + l1 * weight.abs().sum()
