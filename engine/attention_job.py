@@ -108,6 +108,8 @@ class AttentionJob(Job):
             "pattern_mass": self._evaluation.pattern_mass.copy(), "best_head": self._evaluation.best_head,
             "evaluated_step": self._evaluated_step, "is_transformer": trainer.is_transformer,
             "heads_off": tuple(map(tuple, np.argwhere(trainer.head_mask.cpu().numpy() == 0).tolist())),
+            # The trained weights, copied, for the Export panel (readers never touch the live model).
+            "state": {name: value.detach().cpu().clone() for name, value in trainer.model.state_dict().items()},
         }
         visuals["timeline_steps"], visuals["timeline_attention"] = self._timeline()
         encoding = trainer.positional_encoding()
