@@ -8,10 +8,11 @@ from engine.attention_tasks import parse_tokens
 from engine.attention_training import PATTERN_NAMES
 from engine.jobs import Snapshot
 from ui.attention_controls import DEFAULT, attention_controls
+from ui.exports import Charts, export_panel, offer_exports
 from ui.jobs import session_job
 from ui.live import job_controls, live_area, status_bar
 from viz import attention as figures
-from viz.theme import chart_config
+from viz.animation import attention_replay
 
 ADDITIVE_NOTE = (
     "**Why the additive model looks one position off.** Bahdanau attention chooses where to look from the "
@@ -24,6 +25,7 @@ st.title("Attention")
 st.caption("A small model learns a sequence task from scratch. Every heatmap is a real attention matrix: "
            "rows are the positions that look (queries), columns the positions looked at (keys); orange dots "
            "mark where the task says to look.")
+export_panel("at_")
 controls = attention_controls()
 job = session_job("attention", lambda: AttentionJob(controls.config or DEFAULT, controls.hyperparameters,
                                                     seed=controls.seed),
@@ -72,14 +74,21 @@ if changed:
         pass
 
 
-def model_view_tab(snap: Snapshot, pattern: str) -> None:
+def setting(snap: Snapshot) -> str:
+    """The experiment in file names: e.g. reverse-transformer-2L2H or copy-rnn-luong."""
+    c = snap.config
+    model = f"transformer-{c.n_layers}L{c.n_heads}H" if c.architecture == "transformer" else f"rnn-{c.rnn_attention}"
+    return f"{c.task}-{model}"
+
+
+def model_view_tab(snap: Snapshot, pattern: str, charts: Charts) -> None:
     v = snap.visuals
     n = len(v["query_labels"])
     example = st.radio("Held-out example", range(n), key="at_example", horizontal=True,
                        format_func=lambda i: f"#{i + 1}")
-    st.plotly_chart(figures.model_view(v["attention"][example], v["query_labels"][example],
-                                       v["key_labels"][example], v["ideal"][example], v["heads_off"]),
-                    key="at_model_view", config=chart_config(f"attention-{snap.config.task}-step{snap.step}"))
+    charts.show(figures.model_view(v["attention"][example], v["query_labels"][example], v["key_labels"][example],
+                                   v["ideal"][example], v["heads_off"]),
+                f"attention-{setting(snap)}-example{example + 1}-step{snap.step}", key="at_model_view")
     scored = v["expected"][example] >= 0
     right = int((v["predictions"][example][scored] == v["expected"][example][scored]).sum())
     st.caption(f"Example #{example + 1}: {right} of {int(scored.sum())} outputs right. Best head for the "
@@ -88,7 +97,7 @@ def model_view_tab(snap: Snapshot, pattern: str) -> None:
         st.info(ADDITIVE_NOTE, icon="💡")
 
 
-def lines_tab(snap: Snapshot) -> None:
+def lines_tab(snap: Snapshot, charts: Charts) -> None:
     v, shape = snap.visuals, snap.visuals["attention"].shape
     pick_head, pick_token, pick_threshold = st.columns(3)
     head = pick_head.selectbox("Head", [(layer, h) for layer in range(shape[1]) for h in range(shape[2])],
@@ -97,12 +106,12 @@ def lines_tab(snap: Snapshot) -> None:
     token = pick_token.selectbox("Token", [None, *range(len(labels))], key="at_line_token",
                                  format_func=lambda q: "all tokens" if q is None else f"{q}: {labels[q]}")
     threshold = pick_threshold.slider("Hide links weaker than", 0.0, 0.9, 0.05, 0.05, key="at_threshold")
-    st.plotly_chart(figures.head_lines(v["attention"][0, head[0], head[1]], labels, v["key_labels"][0],
-                                       token, threshold, title=f"{figures.head_name(*head)}, held-out example #1"),
-                    key="at_lines", config=chart_config(f"attention-lines-{snap.config.task}"))
+    charts.show(figures.head_lines(v["attention"][0, head[0], head[1]], labels, v["key_labels"][0],
+                                   token, threshold, title=f"{figures.head_name(*head)}, held-out example #1"),
+                f"attention-lines-{setting(snap)}-L{head[0] + 1}H{head[1] + 1}-step{snap.step}", key="at_lines")
 
 
-def sequence_tab(snap: Snapshot) -> None:
+def sequence_tab(snap: Snapshot, charts: Charts) -> None:
     prediction, error = snap.visuals.get("prediction"), snap.visuals.get("query_error")
     if error:
         st.error(error)
@@ -113,32 +122,32 @@ def sequence_tab(snap: Snapshot) -> None:
     verdict = {True: ":green[**right**]", False: ":red[**wrong**]", None: "(no repeat to check)"}[prediction.correct]
     st.markdown(f"**Input** `{' '.join(map(str, prediction.tokens))}` → **prediction** "
                 f"`{' '.join(map(str, prediction.predicted))}` · expected `{expected}` {verdict}")
-    st.plotly_chart(figures.model_view(prediction.attention, prediction.query_labels, prediction.key_labels,
-                                       heads_off=snap.visuals["heads_off"], title="Attention on your sequence"),
-                    key="at_typed_view", config=chart_config(f"attention-typed-{snap.config.task}"))
+    charts.show(figures.model_view(prediction.attention, prediction.query_labels, prediction.key_labels,
+                                   heads_off=snap.visuals["heads_off"], title="Attention on your sequence"),
+                f"attention-typed-{setting(snap)}-step{snap.step}", key="at_typed_view")
 
 
-def timeline_tab(snap: Snapshot) -> None:
+def timeline_tab(snap: Snapshot, charts: Charts) -> None:
     steps, maps = snap.visuals["timeline_steps"], snap.visuals["timeline_attention"]
     share = st.slider("How far into training (%)", 0, 100, 100, key="at_scrub",
                       help=f"{len(steps)} attention snapshots, evenly spread over the run so far")
     index = int(round(share / 100 * (len(steps) - 1)))
-    st.plotly_chart(figures.model_view(maps[index][0], snap.visuals["query_labels"][0],
-                                       snap.visuals["key_labels"][0], snap.visuals["ideal"][0],
-                                       title=f"Attention at step {int(steps[index]):,} (held-out example #1)"),
-                    key="at_timeline", config=chart_config(f"attention-timeline-{snap.config.task}"))
+    charts.show(figures.model_view(maps[index][0], snap.visuals["query_labels"][0], snap.visuals["key_labels"][0],
+                                   snap.visuals["ideal"][0],
+                                   title=f"Attention at step {int(steps[index]):,} (held-out example #1)"),
+                f"attention-timeline-{setting(snap)}-step{int(steps[index])}", key="at_timeline")
 
 
-def ablation_tab(snap: Snapshot) -> None:
+def ablation_tab(snap: Snapshot, charts: Charts) -> None:
     if not snap.visuals["is_transformer"]:
         st.info("The RNN has a single attention, so there is no head to switch off.")
     elif "ablation" not in snap.visuals:
         st.info("Press **Measure ablation** to switch each head off in turn and measure the held-out accuracy.")
     else:
         ablation = snap.visuals["ablation"]
-        st.plotly_chart(figures.ablation_heatmap(ablation.token_accuracy, ablation.baseline_token_accuracy,
-                                                 title="Held-out tokens right with one head off"),
-                        key="at_ablation", config=chart_config(f"attention-ablation-{snap.config.task}"))
+        charts.show(figures.ablation_heatmap(ablation.token_accuracy, ablation.baseline_token_accuracy,
+                                             title="Held-out tokens right with one head off"),
+                    f"attention-ablation-{setting(snap)}-step{snap.visuals['ablation_step']}", key="at_ablation")
         st.caption(f"Measured at step {snap.visuals['ablation_step']:,}. Sequences fully right: "
                    f"{ablation.baseline_sequence_accuracy:.1%} with every head, "
                    + ", ".join(f"{figures.head_name(layer, h)} off: {ablation.sequence_accuracy[layer, h]:.1%}"
@@ -154,27 +163,30 @@ def draw(snap: Snapshot) -> None:
         return
     tabs = st.tabs(["Model view", "Head lines", "Your sequence", "Training timeline", "Curves", "Ablation",
                     "Positions"])
+    charts = Charts()
     with tabs[0]:
-        model_view_tab(snap, pattern)
+        model_view_tab(snap, pattern, charts)
     with tabs[1]:
-        lines_tab(snap)
+        lines_tab(snap, charts)
     with tabs[2]:
-        sequence_tab(snap)
+        sequence_tab(snap, charts)
     with tabs[3]:
-        timeline_tab(snap)
+        timeline_tab(snap, charts)
     with tabs[4]:
         history = {name: (series.steps, series.values) for name, series in snap.history.items()}
-        st.plotly_chart(figures.training_curves(history, pattern), key="at_curves",
-                        config=chart_config(f"attention-curves-{snap.config.task}"))
+        charts.show(figures.training_curves(history, pattern), f"attention-curves-{setting(snap)}-step{snap.step}",
+                    key="at_curves")
     with tabs[5]:
-        ablation_tab(snap)
+        ablation_tab(snap, charts)
     with tabs[6]:
         if "positional_encoding" in snap.visuals:
-            st.plotly_chart(figures.positional_view(snap.visuals["positional_encoding"],
-                                                    snap.visuals["positional_similarity"]),
-                            key="at_positions", config=chart_config(f"positional-{snap.config.positional}"))
+            charts.show(figures.positional_view(snap.visuals["positional_encoding"],
+                                                snap.visuals["positional_similarity"]),
+                        f"positional-{snap.config.positional}-{setting(snap)}", key="at_positions")
         else:
             st.info("This model has no positional encoding to show (switched off, or an RNN, which reads in order).")
+    offer_exports("at_", "attention", charts, snap, setting=setting(snap), weights=snap.visuals.get("state"),
+                  animation=lambda: attention_replay(snap))
 
 
 live_area(job, draw)

@@ -10,10 +10,11 @@ from engine.jobs import Snapshot
 from engine.landscape import DIRECTIONS, LINE_KINDS, NORMALIZATIONS, PRESETS, LandscapeRequest, LandscapeView, \
     NeedsTraining, PlaygroundLandscape, compute_view, step_size_verdict
 from engine.playground import PlaygroundJob
+from ui.exports import Charts, export_panel, offer_exports
 from ui.jobs import force_cpu, job_for_page, page_has_job
 from ui.live import job_controls, live_area, status_bar
 from viz import landscape as figures
-from viz.theme import chart_config
+from viz.animation import playground_replay
 
 URL = "query-params"
 SPANS = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0]
@@ -23,6 +24,7 @@ COARSE, LIVE_BUDGET_S, PROGRESS_AFTER_S = 21, 0.3, 0.5
 
 st.title("Loss Landscape")
 claimed = page_has_job("playground")  # the Playground page has set up its network
+export_panel("ls_")
 with st.sidebar:
     st.header("Network")
     preset = st.selectbox("Preset", list(PRESETS), format_func=lambda p: PRESETS[p][0], key="ls_preset", bind=URL,
@@ -157,47 +159,54 @@ def prepare(snap: Snapshot, interactive: bool):
 
 
 def draw(snap: Snapshot) -> None:
+    charts = Charts()
+    show_landscape(snap, charts)
+    offer_exports("ls_", "landscape", charts, snap, setting=f"{snap.config.data.kind}-{kind}-{view}",
+                  weights=snap.visuals.get("state"),
+                  animation=(lambda: playground_replay(snap)) if "trajectory" in snap.visuals else None)
+
+
+def show_landscape(snap: Snapshot, charts: Charts) -> None:
     status_bar(snap, {"Train loss": f"{snap.latest('train_loss'):.4f}", "Test loss": f"{snap.latest('test_loss'):.4f}"})
     if "state" not in snap.visuals:
         return
     request, result, spectrum = prepare(snap, interactive=False)
     left, right = st.columns([1.45, 1], gap="medium")
     with right:
-        curvature(snap, spectrum)
+        curvature(snap, spectrum, charts)
     if not isinstance(result, LandscapeView):  # cancelled (said above), or a reason to train first
         if result:
             left.info(result, icon=":material/model_training:")
         return
     one_d = request.one_dimensional
-    name = f"landscape-{snap.config.data.kind}-{kind}-{view}-step{snap.step}"
+    name = f"landscape-{snap.config.data.kind}-{kind}-{view}-{which}-step{snap.step}"
     where = f"step {snap.step:,}" + (f" · {request.resolution}×{request.resolution} while training"
                                      if request.resolution < resolution else "")
     with left:
         title = f"{DIRECTIONS[kind]} · {where}" if one_d else f"{which.capitalize()} loss · {where}"
         figure = figures.landscape_figure(result, view, which, log_scale, title)
-        st.plotly_chart(figure, key="ls_surface", config=chart_config(name))
+        charts.show(figure, name, key="ls_surface")
         points = result.losses[request.which[0]].size
         st.caption(f"{points:,} points in {result.seconds * 1000:,.0f} ms on {snap.device}.")
     if result.path is not None and not one_d:
         path = result.path
-        st.plotly_chart(figures.path_loss_comparison(path.steps, path.true_loss[which], path.plane_loss[which],
-                                                     path.off_plane, log_scale), key="ls_path",
-                        config=chart_config(f"{name}-path"))
+        charts.show(figures.path_loss_comparison(path.steps, path.true_loss[which], path.plane_loss[which],
+                                                 path.off_plane, log_scale), f"{name}-path", key="ls_path")
         gap = np.abs(path.true_loss[which] - path.plane_loss[which])
         st.caption(f"The plane holds {result.explained.sum():.1%} of the path's squared distance from the current "
                    f"weights. Where the path leaves it (up to {path.off_plane.max():.3g} away), the surface shows "
                    f"another network's loss: up to {gap.max():.3g} off the true loss.")
 
 
-def curvature(snap: Snapshot, computed) -> None:
+def curvature(snap: Snapshot, computed, charts: Charts) -> None:
     if isinstance(computed, str):
         st.warning(f"No curvature: {computed}.")
         return
     spectrum, step, _ = computed
     lam, lr = float(spectrum.eigenvalues[0]), snap.latest("lr")
     bound, rule, verdict = step_size_verdict(lam, snap.config.optimizer, snap.hyperparameters.get("momentum", 0.0), lr)
-    st.plotly_chart(figures.hessian_spectrum(spectrum.eigenvalues, lr, bound, rule), key="ls_hessian",
-                    config=chart_config(f"hessian-{snap.config.data.kind}-step{snap.step}"))
+    charts.show(figures.hessian_spectrum(spectrum.eigenvalues, lr, bound, rule),
+                f"hessian-{snap.config.data.kind}-{method}-step{snap.step}", key="ls_hessian")
     when = "" if step == snap.step else f" (at step {step:,})"
     st.caption(f"λmax = {lam:.4g}{when}, {rule} = {bound:.4g}. {verdict} {spectrum.products} Hessian-vector "
                f"products ({spectrum.method}), {spectrum.seconds * 1000:,.0f} ms. The optimizer page shows why "

@@ -8,13 +8,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from engine.history import Series
 from engine.surfaces import SURFACE_NAMES, make_surface
 from engine.trajectories import (OPTIMIZERS, SCHEDULES, Clipping, Experiment, OptimizerSpec, Schedule,
                                  describe_hyperparameters, eigen_directions, input_step, momentum_stability_limit,
                                  newton_step, regime_rows, run_experiment,
                                  summary_rows)
+from ui.exports import Charts, export_panel, offer_exports
 from viz import trajectories as vt
-from viz.theme import chart_config, optimizer_color
+from viz.animation import optimizer_race
+from viz.theme import optimizer_color
 
 DEFAULT_OPTIMIZERS = ["gd", "momentum", "adam", "newton"]
 GD_RULE = ("gd", "sgd_noise")  # optimizers whose update is w - ηg, which the regime theory describes
@@ -47,6 +50,7 @@ def run(experiment: Experiment):
 
 
 # ----------------------------------------------------------------- controls
+export_panel("opt_")
 with st.sidebar:
     st.header("Problem")
     fn = st.selectbox("Test function", list(SURFACE_NAMES), format_func=SURFACE_NAMES.get, key="opt_fn",
@@ -101,21 +105,22 @@ if kinds:
 experiment = Experiment(fn, state.get("opt_kappa", 10.0), state.get("opt_angle", 0.0), (x0, y0), steps,
                         tuple(specs), schedule, clipping, seed)
 trajectories = run(experiment)
-name = f"{fn}-{'-'.join(kinds)}-{steps}steps"
+problem = f"quadratic-kappa{state.get('opt_kappa', 10.0):g}-angle{state.get('opt_angle', 0.0):g}" \
+    if fn == "quadratic" else fn
+name = f"{problem}-{'-'.join(kinds)}-{steps}steps"
+charts = Charts()
 
 # ----------------------------------------------------------------- views
 paths, surface3d, theory = st.tabs(["Trajectories", "3-D surface", "Step-size theory"])
 with paths:
     left, right = st.columns([3, 2])
-    left.plotly_chart(vt.trajectory_contour(surface, trajectories, (x0, y0)), key="opt_contour",
-                      on_select=start_from_click, selection_mode="points", config=chart_config(f"trajectories-{name}"))
-    right.plotly_chart(vt.loss_and_distance(surface, trajectories), key="opt_curves",
-                       config=chart_config(f"loss-distance-{name}"))
+    charts.show(vt.trajectory_contour(surface, trajectories, (x0, y0)), f"trajectories-{name}", key="opt_contour",
+                where=left, on_select=start_from_click, selection_mode="points")
+    charts.show(vt.loss_and_distance(surface, trajectories), f"loss-distance-{name}", key="opt_curves", where=right)
     st.caption("▶ Play or drag the step slider to watch the paths grow; click anywhere on the contour to start there. "
                "Stars: known minima; black disc: the start; ✕: a run that diverged, where it left the plot.")
 with surface3d:
-    st.plotly_chart(vt.trajectory_surface_3d(surface, trajectories, (x0, y0)), key="opt_surface3d",
-                    config=chart_config(f"surface-{name}"))
+    charts.show(vt.trajectory_surface_3d(surface, trajectories, (x0, y0)), f"surface-{name}", key="opt_surface3d")
 with theory:
     at = surface.nearest_reference((x0, y0))
     hessian = surface.hessian(at)
@@ -136,7 +141,7 @@ with theory:
                 "**monotone** for η < η_opt = 1/λ, **one step** at η = η_opt, **oscillating** for "
                 "η_opt < η < 2η_opt, **diverging** for η > 2η_opt.")
     gd_runs = {t.label: (t.kind, t.spec.hyperparameters["lr"]) for t in trajectories if t.kind in GD_RULE}
-    st.plotly_chart(vt.regime_chart(directions, gd_runs), key="opt_regimes", config=chart_config(f"regimes-{name}"))
+    charts.show(vt.regime_chart(directions, gd_runs), f"regimes-{name}", key="opt_regimes")
     if gd_runs:
         rows = regime_rows(hessian, {label: lr for label, (_, lr) in gd_runs.items()})
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
@@ -169,3 +174,7 @@ if trajectories:
                                 "final distance": st.column_config.NumberColumn(format="%.3g")})
 else:
     st.info("Pick at least one optimizer.")
+offer_exports("opt_", "optimizers", charts, setting=name,
+              history={f"{what} {t.label}": Series(np.arange(len(values)), values) for t in trajectories
+                       for what, values in (("f", t.losses), ("distance", t.distances))},
+              animation=(lambda: optimizer_race(surface, trajectories, (x0, y0))) if trajectories else None)

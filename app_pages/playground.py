@@ -5,13 +5,15 @@ import streamlit as st
 from engine.jobs import Snapshot
 from engine.playground import FEATURE_LABELS, PlaygroundJob, n_outputs, parameter_counts
 from engine.playground_data import make_dataset
+from ui.exports import Charts, export_panel, offer_exports
 from ui.jobs import session_job
 from ui.live import job_controls, live_area, status_bar
 from ui.playground_controls import playground_controls
 from viz import playground as figures
-from viz.theme import chart_config
+from viz.animation import playground_replay
 
 st.title("Network Playground")
+export_panel("pg_")
 controls = playground_controls()
 
 # Check the experiment before handing it to the trainer, so a bad combination
@@ -55,23 +57,27 @@ def draw(snap: Snapshot) -> None:
     unit_names = [[FEATURE_LABELS[f] for f in shown.features]] + \
         [[f"neuron {j + 1}" for j in range(w)] for w in shown.hidden] + \
         [[f"output {j + 1}" for j in range(len(visuals["neurons"][-1]))]]
+    # File names say what is shown: e.g. output-xor-4x2-tanh-adam-step1200.png
+    setting = "-".join([shown.data.kind, "x".join(map(str, shown.hidden)) or "linear", *shown.activations[:1],
+                        shown.optimizer])
+    charts = Charts()
     left, right = st.columns([1.25, 1], gap="medium")
-    with left:
-        st.plotly_chart(figures.network_diagram(layer_names, unit_names, visuals["neurons"], visuals["weights"]),
-                        key="pg_network", config=chart_config(f"network-{shown.data.kind}"))
-    with right:
-        boundary = figures.decision_boundary(
-            visuals["grid_x1"], visuals["grid_x2"], visuals["surface"], data.task, data.x_train, data.y_train,
-            data.x_test, data.y_test, show_test=st.session_state.get("pg_show_test", True),
-            title=f"Output at step {snap.step:,}", kinks=visuals.get("kinks"))
-        st.plotly_chart(boundary, key="pg_boundary", config=chart_config(f"output-{shown.data.kind}"))
+    charts.show(figures.network_diagram(layer_names, unit_names, visuals["neurons"], visuals["weights"]),
+                f"network-{setting}-step{snap.step}", key="pg_network", where=left)
+    boundary = figures.decision_boundary(
+        visuals["grid_x1"], visuals["grid_x2"], visuals["surface"], data.task, data.x_train, data.y_train,
+        data.x_test, data.y_test, show_test=st.session_state.get("pg_show_test", True),
+        title=f"Output at step {snap.step:,}", kinks=visuals.get("kinks"))
+    charts.show(boundary, f"output-{setting}-step{snap.step}", key="pg_boundary", where=right)
     curves, confusion = st.columns([1.6, 1], gap="medium")
     history = {name: (series.steps, series.values) for name, series in snap.history.items()}
-    curves.plotly_chart(figures.training_curves(history, classification), key="pg_curves",
-                        config=chart_config(f"curves-{shown.data.kind}-{shown.optimizer}"))
+    charts.show(figures.training_curves(history, classification), f"curves-{setting}-step{snap.step}",
+                key="pg_curves", where=curves)
     if classification:
-        confusion.plotly_chart(figures.confusion_matrix(visuals["confusion"]), key="pg_confusion",
-                               config=chart_config(f"confusion-{shown.data.kind}"))
+        charts.show(figures.confusion_matrix(visuals["confusion"]), f"confusion-{setting}-step{snap.step}",
+                    key="pg_confusion", where=confusion)
+    offer_exports("pg_", "playground", charts, snap, setting=setting, weights=visuals["state"],
+                  animation=lambda: playground_replay(snap))
 
 
 st.toggle("Show test points", True, key="pg_show_test")
