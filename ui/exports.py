@@ -25,12 +25,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 import plotly.graph_objects as go
 import streamlit as st
 import torch
 from PIL import Image
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 from streamlit.runtime.state.session_state_proxy import get_session_state
 
 from engine.export import MAX_CONFIG_BYTES, MAX_REPORTED, ConfigError, config_document, history_csv, \
@@ -84,6 +85,7 @@ class _Slot:
     then (on another thread), so they always export what the page shows at that moment."""
 
     offer: ExportOffer | None = None
+    controls: dict[str, Any] = field(default_factory=dict)  # the settings drawn in the last whole-page run
     importing: _Import | None = None
     message: tuple[str, str] | None = None  # ("error" | "success", text), shown once
     prepared: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)  # kind -> (file name, data, label)
@@ -94,22 +96,35 @@ def _slot(prefix: str) -> _Slot:
 
 
 # --------------------------------------------------------------------------- a page's settings
-def _widget_metadata(key: str):
-    """Streamlit's record of the widget with this key as last drawn (its serializer, options, binding).
-
-    Private API of streamlit 1.67 (pinned in requirements.txt); tests/test_exports.py checks that it
-    still finds the Playground's controls, so an upgrade that moves it fails loudly, not silently."""
+# Streamlit keeps no public record of a widget's rules or of which widgets a run drew, so these two
+# read its private state (streamlit 1.67, pinned in requirements.txt). tests/test_exports.py drives
+# the Playground's settings through them, so an upgrade that moves them fails loudly, not silently.
+def _widget_id(key: str) -> str:
     safe = get_session_state()
     with safe._lock:
-        state = safe._state
-        return state.get_widget_metadata(state._get_widget_id(key))
+        return safe._state._get_widget_id(key)
 
 
-def bound_controls(prefix: str) -> dict[str, Any]:
-    """The page's settings: every URL-bound widget whose key starts with `prefix`, as JSON values."""
+def _widget_metadata(key: str):
+    """The widget with this key as last drawn: its serializer, options, URL binding."""
+    safe = get_session_state()
+    with safe._lock:
+        return safe._state.get_widget_metadata(safe._state._get_widget_id(key))
+
+
+def _whole_page_run() -> bool:
+    """False in a fragment's own rerun (a live area refreshing), where the sidebar was not redrawn."""
+    return not get_script_run_ctx().fragment_ids_this_run
+
+
+def drawn_controls(prefix: str) -> dict[str, Any]:
+    """The page's settings: every URL-bound widget with the prefix that this run drew, as JSON values.
+    (Streamlit keeps the values of bound widgets that are not drawn, e.g. layer 3's width after
+    going back to 2 layers; they are not settings of the experiment shown.)"""
+    drawn = get_script_run_ctx().shared.widget_ids_this_run
     controls = {}
     for key in list(st.session_state):
-        if not (isinstance(key, str) and key.startswith(prefix)):
+        if not (isinstance(key, str) and key.startswith(prefix)) or _widget_id(key) not in drawn:
             continue
         metadata = _widget_metadata(key)
         if metadata is None or metadata.bind != "query-params":
@@ -157,12 +172,12 @@ def _check_control(key: str, value: Any) -> tuple[Any, str | None]:
     return back, None
 
 
-def _split(controls: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+def _split(controls: Mapping[str, Any], on_page: Collection[str]) -> tuple[dict[str, Any], dict[str, Any],
+                                                                             list[str]]:
     """(accepted values, values for controls not on the page now, problems)."""
     accepted, absent, problems = {}, {}, []
     for key, value in controls.items():
-        metadata = _widget_metadata(key)
-        if metadata is None or metadata.bind != "query-params":
+        if key not in on_page:
             absent[key] = value
             continue
         canonical, problem = _check_control(key, value)
@@ -197,7 +212,7 @@ def _on_import(prefix: str, uploader_key: str) -> None:
     except ConfigError as error:
         _refuse(slot, file.name, str(error))
         return
-    accepted, absent, problems = _split(controls)
+    accepted, absent, problems = _split(controls, slot.controls)
     if problems:
         _refuse(slot, file.name, _problems_text(problems))
         return
@@ -226,13 +241,12 @@ def _continue_import(slot: _Slot) -> None:
     done = slot.importing
     if done is None or not done.pending or done.ready:
         return
-    appeared = {key: value for key, value in done.pending.items()
-                if (metadata := _widget_metadata(key)) is not None and metadata.bind == "query-params"}
+    appeared = {key: value for key, value in done.pending.items() if key in slot.controls}
     if not appeared:
         unknown = [shown(key) for key in done.pending]
         _rollback(slot, f"{', '.join(unknown[:MAX_REPORTED])}: not a control on this page")
     else:
-        accepted, _, problems = _split(appeared)
+        accepted, _, problems = _split(appeared, slot.controls)
         if problems:
             _rollback(slot, _problems_text(problems))
         else:
@@ -295,9 +309,11 @@ def offer_exports(prefix: str, page: str, figures: Mapping[str, go.Figure], snap
     `animation` (a function returning GIF frames, called only when asked) and extra `details` rows.
     Call it after the controls, where the figures are drawn (in a live area: inside draw)."""
     slot = _slot(prefix)
-    _continue_import(slot)
+    if _whole_page_run():
+        slot.controls = drawn_controls(prefix)
+        _continue_import(slot)
     history = history if history is not None else (snapshot.history if snapshot is not None else {})
-    report = {"Settings (importable)": bound_controls(prefix)}
+    report = {"Settings (importable)": slot.controls}
     if snapshot is not None:
         report["Experiment"] = _experiment_rows(snapshot)
     if details:
