@@ -207,10 +207,28 @@ def test_an_exploding_cell_stops_alone_and_clipping_bounds_every_step(no_leaked_
         clipped.stop()
 
 
+def test_with_sgd_clipping_is_what_keeps_an_exploding_relu_rnn_alive(no_leaked_threads):
+    # What the page tells students: at ρ = 2 the ReLU RNN's gradient explodes; SGD's first big step throws
+    # its weights to inf unless the gradient is clipped.
+    config = RecurrentConfig(seq_len=50, spectral_radius=2.0, optimizer="sgd")  # the page's four cells
+    stopped = {}
+    for clip in ("off", "norm"):
+        job = RecurrentJob(config, {"lr": 0.1, "clip": clip, "clip_at": 1.0}, seed=0)
+        try:
+            snap = train(job, 5)
+        finally:
+            job.stop()
+        stopped[clip] = "rnn_relu" in snap.visuals["stopped"]
+        assert snap.series("grad_norm_rnn_relu").values[0] > 100  # exploding, clipped or not
+    assert stopped == {"off": True, "norm": False}
+
+
 def test_bad_recurrent_configurations_are_refused():
     with pytest.raises(ValueError, match="sequence length"):
         RecurrentConfig(seq_len=201).validate()
     with pytest.raises(ValueError, match="spectral radius"):
         RecurrentConfig(spectral_radius=0.0).validate()
+    with pytest.raises(ValueError, match="optimizer"):
+        RecurrentConfig(optimizer="lbfgs").validate()
     with pytest.raises(ValueError, match="cells"):
         RecurrentConfig(cells=("transformer",)).validate()
