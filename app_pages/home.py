@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.catalog import PAGES
+from ui.lessons import LESSONS, lesson_label, lesson_query
 
 st.title("Gradscape")
 st.markdown(
@@ -10,6 +11,15 @@ st.markdown(
     "the charts show what is happening, as it happens. Change a control and see the consequence: the "
     "learning rate, the initialization, the depth, the optimizer. Share an experiment by copying the URL.")
 
+st.subheader("Lessons", anchor=False)
+st.caption("Guided experiments that follow a deep-learning course: each opens the page that shows the idea.")
+lessons = next(page for page in PAGES if page.url_path == "lessons")
+per_column = -(-len(LESSONS) // 3)
+for first, column in zip(range(1, len(LESSONS) + 1, per_column), st.columns(3)):
+    for number in range(first, min(first + per_column, len(LESSONS) + 1)):
+        column.page_link(lessons.file, label=lesson_label(number), query_params=lesson_query(number))
+
+st.subheader("Pages", anchor=False)
 for start in range(0, len(PAGES), 2):
     columns = st.columns(2, gap="large")
     for column, page in zip(columns, PAGES[start:start + 2]):

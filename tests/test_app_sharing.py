@@ -14,6 +14,7 @@ WIDGET_KINDS = ("slider", "select_slider", "selectbox", "number_input", "toggle"
 
 # For each page, controls set away from their defaults: key -> (as written in a link, the widget's value).
 CHANGES = {
+    "lessons": {"lesson": ("2. XOR needs a hidden layer", 2)},
     "playground": {"pg_data": ("XOR", "xor"), "pg_lr": ("0.1", 0.1), "pg_seed": ("7", 7), "pg_layers": ("1", 1)},
     "optimizers": {"opt_fn": ("Rosenbrock", "rosenbrock"), "opt_steps": ("200", 200), "opt_x0": ("-1.2", -1.2)},
     "landscape": {"ls_seed": ("3", 3), "ls_res": ("31", 31)},

@@ -27,6 +27,10 @@ HOME = PageInfo("app_pages/home.py", "Home", ":material/home:", "home",
                 "What Gradscape is and where to start.")
 
 PAGES: list[PageInfo] = [
+    PageInfo("app_pages/lessons.py", "Lessons", ":material/school:", "lessons",
+             "Guided lessons that follow a deep-learning course: the idea in a few sentences, its formula, a link "
+             "that opens the experiment showing it, and what to look for.",
+             key_prefix="lesson"),
     PageInfo("app_pages/playground.py", "Network Playground", ":material/hub:", "playground",
              "Build a network, pick data, and watch it learn: decision boundary, every neuron, weights, "
              "loss and accuracy, live.",

@@ -1,0 +1,122 @@
+"""Every lesson in Chromium: its text and formula render, and each of its links, clicked, opens the page on
+the preset (no exception, no “settings not used” notice, the values in the URL and in the controls).
+No training: tests/test_lessons.py runs the experiments."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlencode
+
+import pytest
+
+from scripts.browser import chromium, chromium_available, running_app, wait_until_rendered
+from tests.conftest import ROOT
+from ui.lessons import LESSONS, Preset, lesson_label, lesson_query
+
+if not chromium_available():
+    if os.environ.get("CI"):
+        raise RuntimeError("CI needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
+    pytest.skip("no Chromium here: apt-get install -y chromium", allow_module_level=True)
+
+@pytest.fixture(scope="module")
+def app_url():
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    with running_app() as (url, _process):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium(height=1400) as context:
+        yield context
+
+
+ALL_PRESETS = [(number, preset) for number, lesson in enumerate(LESSONS, start=1) for preset in lesson.presets]
+
+
+def lesson_url(app_url: str, number: int) -> str:
+    query = urlencode(lesson_query(number))
+    return f"{app_url}/lessons" + (f"?{query}" if query else "")
+
+
+def assert_clean(page) -> None:
+    errors = page.locator("[data-testid=stException]")
+    assert errors.count() == 0, errors.first.inner_text()
+    notices = page.locator("[data-testid=stAlert]").filter(has_text="settings in the link")
+    assert notices.count() == 0, notices.first.inner_text()
+
+
+def control_shows(page, key: str, value) -> bool:
+    """Whether the control with this key displays `value` (as its URL parameter writes it)."""
+    control = page.locator(f".st-key-{key}")
+    if control.count() != 1:
+        return False
+    checkbox = control.locator("input[type=checkbox]")
+    if checkbox.count():  # toggles
+        return checkbox.first.is_checked() == (value == "true")
+    slider = control.locator("input[type=range]")
+    if slider.count():  # sliders and select sliders show the value (or option label) as aria-valuetext
+        return _same(slider.first.get_attribute("aria-valuetext"), value)
+    if not isinstance(value, str):  # a multiselect shows each chosen label as a tag
+        text = control.inner_text()
+        return all(label in text for label in value)
+    box = control.locator("input")  # a select box's combobox holds the chosen label; a number box its number
+    return box.count() > 0 and _same(box.first.input_value(), value)
+
+
+def _same(shown: str | None, value: str) -> bool:
+    try:
+        return float(shown) == float(value)
+    except (TypeError, ValueError):
+        return shown == value
+
+
+def test_every_lesson_renders_its_text_formula_and_links(app_url, browser):
+    page = browser.new_page()
+    try:
+        for number, lesson in enumerate(LESSONS, start=1):
+            page.goto(lesson_url(app_url, number))
+            wait_until_rendered(page)
+            assert_clean(page)
+            main = page.locator("[data-testid=stMain]")
+            assert main.get_by_role("heading", name=lesson_label(number)).count() == 1
+            assert main.locator(".katex").count() >= 1
+            assert main.locator(".katex-error").count() == 0, f"lesson {number}: the formula does not parse"
+            for preset in lesson.presets:
+                assert main.get_by_role("link", name=preset.label).count() == 1, preset.label
+    finally:
+        page.close()
+
+
+def assert_preset_shown(page, preset: Preset) -> None:
+    page.wait_for_url(f"**/{preset.page}**")
+    wait_until_rendered(page)
+    assert_clean(page)
+    title = page.locator("[data-testid=stMain] h1").first.inner_text()
+    assert title.lower() == preset.target.title.lower()
+    for key, value in preset.params.items():
+        assert f"{key}=" in page.url, f"?{key}= left the URL (refused, or the default)"
+        assert control_shows(page, key, value), f"{key} does not show {value}"
+
+
+@pytest.mark.parametrize("number, preset", ALL_PRESETS, ids=[f"{n}-{p.label}" for n, p in ALL_PRESETS])
+def test_a_lesson_link_opens_its_page_on_the_preset(app_url, browser, number: int, preset: Preset):
+    page = browser.new_page()
+    try:
+        page.goto(f"{app_url}/{preset.url}")
+        assert_preset_shown(page, preset)
+    finally:
+        page.close()
+
+
+def test_clicking_a_lesson_link_opens_the_preset_in_the_same_tab(app_url, browser):
+    page = browser.new_page()
+    try:
+        preset = LESSONS[1].presets[-1]
+        page.goto(lesson_url(app_url, 2))
+        wait_until_rendered(page)
+        page.locator("[data-testid=stMain]").get_by_role("link", name=preset.label).click()
+        assert_preset_shown(page, preset)
+        assert len(browser.pages) == 1
+    finally:
+        page.close()

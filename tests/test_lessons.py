@@ -1,0 +1,296 @@
+"""Every lesson's links open their page on the preset, and every preset shows what its lesson claims.
+
+Each preset is opened the way a link opens it (AppTest on app.py with the link's query string, switched to
+the target page); its values must reach the page's URL-bound widgets unchanged. The experiment the page then
+builds (the config, seed and hyperparameters the session applied, or the page's own widget values) is run
+headless and checked against the claim, with formulas or a second run as the oracle where there is one.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.attention_job import AttentionJob
+from engine.attention_training import PRESETS as ATTENTION_PRESETS
+from engine.jobs import JobStatus
+from engine.landscape import PRESETS as LANDSCAPE_PRESETS
+from engine.landscape import LandscapeRequest, PlaygroundLandscape, compute_view
+from engine.playground import PlaygroundJob
+from engine.surfaces import quadratic_hessian
+from engine.trajectories import OPTIMIZERS, Clipping, Experiment, OptimizerSpec, Schedule, run_experiment
+from tests.conftest import ROOT
+from ui.catalog import PAGES
+from ui.lessons import LESSONS, Preset, lesson_label, lesson_query
+
+ALL_PRESETS = [(number, preset) for number, lesson in enumerate(LESSONS, start=1) for preset in lesson.presets]
+
+
+def lesson(title_start: str):
+    return next(lesson for lesson in LESSONS if lesson.title.startswith(title_start))
+
+
+# ------------------------------------------------------------------ opening a preset
+def bound_widgets(at: AppTest) -> dict:
+    """Every widget on the page that is bound to the URL, by its key (from the element protos)."""
+    found = {}
+
+    def walk(node) -> None:
+        children = getattr(node, "children", None) or {}
+        for child in (children.values() if isinstance(children, dict) else children):
+            walk(child)
+        if getattr(getattr(node, "proto", None), "query_param_key", ""):
+            found[node.proto.query_param_key] = node
+
+    walk(at._tree)
+    return found
+
+
+def url_value(widget):
+    """The widget's value as its URL parameter writes it."""
+    value, format_func = widget.value, getattr(widget, "format_func", None)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return tuple(format_func(v) if format_func else str(v) for v in value)
+    if format_func is not None:
+        return format_func(value)
+    return value
+
+
+def as_list(value) -> list:
+    return [value] if isinstance(value, str) or value is None else list(value)
+
+
+@functools.cache
+def open_preset(preset: Preset) -> AppTest:
+    """The page as the lesson's link opens it; fails unless every value reached its widget unchanged."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in preset.query_params.items():
+        at.query_params[key] = value
+    at.switch_page(preset.target.file)
+    at.run()
+    assert not at.exception, at.exception
+    notices = [w.value for w in at.warning if "settings in the link" in w.value]
+    assert not notices, notices
+    bound = bound_widgets(at)
+    for key, value in preset.params.items():
+        assert key in bound, f"{preset.label}: no control bound to ?{key}= on {preset.page}"
+        kept = at.query_params.get(key)
+        assert as_list(kept) == as_list(value), f"{preset.label}: ?{key}={value} was refused or is the default"
+        shown = url_value(bound[key])
+        if isinstance(shown, (int, float)):
+            assert shown == pytest.approx(float(value)), key
+        else:
+            assert shown == value, key
+    return at
+
+
+@pytest.mark.parametrize("number, preset", ALL_PRESETS, ids=[f"{n}-{p.label}" for n, p in ALL_PRESETS])
+def test_each_preset_opens_its_page_with_every_value_in_its_control(number, preset):
+    open_preset(preset)  # the claim tests below reuse the opened page
+
+
+def test_the_lessons_page_lists_every_lesson_and_links_each_preset():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("app_pages/lessons.py").run()
+    assert not at.exception
+    assert at.radio(key="lesson").options == [lesson_label(n) for n in range(1, len(LESSONS) + 1)]
+    for number, lesson_ in enumerate(LESSONS, start=1):
+        if number > 1:
+            at.radio(key="lesson").set_value(number).run()
+        assert not at.exception
+        assert at.header[0].value == lesson_label(number)
+        links = [(link.proto.page, link.proto.query_string) for link in at.get("page_link")]
+        expected = [(p.page, p.url.partition("?")[2]) for p in lesson_.presets]
+        assert [link for link in links if link[0] != "lessons"] == expected
+        assert len(at.latex) == 1
+
+
+def test_a_lesson_link_opens_that_lesson():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in lesson_query(4).items():
+        at.query_params[key] = value
+    at.switch_page("app_pages/lessons.py").run()
+    assert at.header[0].value == lesson_label(4)
+    assert not at.warning
+
+
+def test_the_lessons_page_comes_first_after_home():
+    assert PAGES[0].url_path == "lessons"
+
+
+# ------------------------------------------------------------------ running what the page built
+def train(job, steps: int):
+    try:
+        job.wait_applied(job.step(steps), timeout=30)
+        return job.wait_for(lambda s: not s.busy, timeout=300)
+    finally:
+        job.stop()
+
+
+@functools.cache
+def playground_run(preset: Preset, steps: int):
+    """The preset's playground experiment, as the page built it, trained `steps` steps."""
+    applied = open_preset(preset).session_state["_applied_playground"]
+    return train(PlaygroundJob(applied["config"], applied["hp"], seed=applied["seed"], force_cpu=True), steps)
+
+
+def accuracy(snap) -> float:
+    return snap.latest("test_accuracy")
+
+
+def test_lesson_1_the_perceptron_separates_blobs_but_not_xor():
+    blobs, xor = lesson("Perceptron").presets
+    on_blobs = playground_run(blobs, 500)
+    assert on_blobs.config.optimizer == "perceptron" and on_blobs.config.hidden == ()
+    assert on_blobs.latest("train_accuracy") == 1.0 and accuracy(on_blobs) >= 0.98
+    assert 0.35 <= accuracy(playground_run(xor, 500)) <= 0.65
+
+
+def test_lesson_2_a_hidden_layer_solves_xor_where_the_perceptron_cannot():
+    perceptron, hidden = lesson("XOR needs").presets
+    assert accuracy(playground_run(hidden, 500)) > 0.95
+    assert accuracy(playground_run(perceptron, 500)) < 0.65
+
+
+def test_lesson_3_n_relu_units_make_at_most_n_plus_1_pieces_and_more_units_fit_better():
+    few, many = lesson("Universal").presets
+    results = {}
+    for preset in (few, many):
+        snap = playground_run(preset, 2000)
+        width = snap.config.hidden[0]
+        pieces = len(snap.visuals["kinks"][0]) + 1
+        assert 2 <= pieces <= width + 1
+        results[width] = snap.latest("test_loss")
+    assert set(results) == {3, 32}
+    assert results[3] > 0.05  # sin x over two periods needs more than four straight pieces
+    assert results[32] < 0.01
+
+
+def optimizer_experiment(at: AppTest) -> Experiment:
+    """The experiment the optimizer page runs, from its widget values (the presets keep the constant
+    schedule and no clipping, which the page builds from its other widgets)."""
+    state = at.session_state
+    assert state["opt_sched"] == "constant" and state["opt_clip"] == "none"
+    specs = tuple(OptimizerSpec.of(kind, **{p.name: state[f"opt_{kind}_{p.name}"] for p in OPTIMIZERS[kind].params})
+                  for kind in state["opt_opts"])
+    kappa = state["opt_kappa"] if state["opt_fn"] == "quadratic" else 10.0
+    angle = state["opt_angle"] if state["opt_fn"] == "quadratic" else 0.0
+    return Experiment(state["opt_fn"], kappa, angle, (state["opt_x0"], state["opt_y0"]), state["opt_steps"], specs,
+                      Schedule(), Clipping(), 0)
+
+
+def trajectories(preset: Preset) -> dict:
+    return {t.kind: t for t in run_experiment(optimizer_experiment(open_preset(preset)))}
+
+
+def test_lesson_4_each_step_size_is_in_the_regime_the_lesson_says_and_newton_takes_one_step():
+    for preset in lesson("Step size").presets:
+        experiment = optimizer_experiment(open_preset(preset))
+        lambdas = np.linalg.eigvalsh(quadratic_hessian(experiment.condition, experiment.angle_deg))
+        assert np.allclose(sorted(lambdas), [0.1, 1.0])  # the lesson's numbers
+        runs = trajectories(preset)
+        gd, newton = runs["gd"], runs["newton"]
+        eta = gd.spec.hyperparameters["lr"]
+        x, y = gd.points[:, 0], gd.points[:, 1]
+        # oracle: along an eigen-direction with curvature λ each step multiplies the error by 1 - ηλ
+        assert x[1] == pytest.approx(x[0] * (1 - 0.1 * eta)) and y[1] == pytest.approx(y[0] * (1 - eta), abs=1e-12)
+        if eta == 1.0:  # η = 1/λmax: the steep direction in one step, the flat one monotone
+            assert abs(y[1]) < 1e-12 and np.all(np.diff(np.abs(x)) < 0)
+        elif eta < 2.0:  # 1/λmax < η < 2/λmax: oscillating, shrinking
+            assert 1.0 < eta and np.all(np.sign(y[1:]) == -np.sign(y[:-1])) and abs(y[-1]) < abs(y[0])
+        else:  # η > 2/λmax: diverging
+            assert gd.diverged_at is not None
+        assert newton.distances[1] < 1e-9  # the minimum in one step
+
+
+def test_lesson_5_momentum_and_nesterov_beat_gd_in_a_ravine():
+    for preset in lesson("Momentum").presets:
+        runs = trajectories(preset)
+        gd = runs["gd"].distances[-1]
+        for kind in ("momentum", "nesterov"):
+            assert runs[kind].diverged_at is None
+            assert runs[kind].distances[-1] < gd / 5, (preset.label, kind)
+
+
+def escape_step(trajectory) -> int:
+    """The first step at which the point is more than 1 off the saddle's ridge (|y| > 1)."""
+    return int(np.flatnonzero(np.abs(trajectory.points[:, 1]) > 1)[0])
+
+
+def test_lesson_6_adam_follows_rosenbrock_and_adaptive_methods_leave_the_saddle_early():
+    rosenbrock, saddle = lesson("Adaptive").presets
+    runs = trajectories(rosenbrock)
+    assert runs["adam"].distances[-1] < 0.5
+    assert all(runs["adam"].distances[-1] < runs[k].distances[-1] / 3 for k in ("gd", "adagrad", "rmsprop"))
+    runs = trajectories(saddle)
+    gd = runs["gd"]
+    assert np.linalg.norm(gd.points, axis=1).min() < 0.05  # GD rolls right up to the saddle point
+    for kind in ("adagrad", "rmsprop"):
+        step = escape_step(runs[kind])
+        assert step * 5 < escape_step(gd)
+        assert abs(runs[kind].points[step, 0]) > 0.5  # turned away long before the saddle
+
+
+def test_lesson_7_zero_init_keeps_every_unit_of_a_layer_the_same():
+    zeros, xavier = lesson("Initialization").presets[:2]
+    symmetric = playground_run(zeros, 1000)
+    assert symmetric.config.init == "zeros"
+    for weight in symmetric.visuals["weights"][:-1]:  # rows: the units of a hidden layer
+        assert np.ptp(weight, axis=0).max() < 1e-6
+    assert np.abs(symmetric.visuals["weights"][0]).max() > 1e-3  # they did learn, all alike
+    assert accuracy(symmetric) < 0.8
+    broken = playground_run(xavier, 1000)
+    assert broken.config.init == "xavier_normal" and broken.config.activations == symmetric.config.activations
+    assert accuracy(broken) > 0.95
+
+
+def test_lesson_10_regularization_and_early_stopping_fight_overfitting():
+    plain, l2, dropout, early = lesson("Overfitting").presets
+    steps = 1500
+    overfit = playground_run(plain, steps)
+    assert len(overfit.visuals["dataset"].x_train) == 50
+    assert overfit.latest("train_accuracy") == 1.0 and overfit.latest("train_loss") < 0.1
+    stopped = playground_run(early, steps)
+    assert stopped.status is JobStatus.DONE and "Early stopping" in stopped.message and stopped.step < steps
+    # the test loss of the weights early stopping kept is the lowest it saw; the plain run ends far above it
+    best = stopped.latest("test_loss")
+    assert overfit.latest("test_loss") > 3 * best
+    assert accuracy(stopped) > accuracy(overfit)
+    for regularized in (l2, dropout):
+        snap = playground_run(regularized, steps)
+        assert snap.latest("test_loss") < overfit.latest("test_loss") / 3, regularized.label
+
+
+def test_lesson_11_the_trained_network_is_the_bottom_of_its_slice_and_its_path_lies_in_a_plane():
+    filtered, pca = lesson("Loss landscapes").presets
+    assert open_preset(pca).session_state["ls_dirs"] == "pca"
+    _, config, hp = LANDSCAPE_PRESETS[open_preset(filtered).session_state["ls_preset"]]
+    snap = train(PlaygroundJob(config, hp, seed=0, force_cpu=True), 1000)  # “Train 500 steps” twice
+    land = PlaygroundLandscape.from_state(snap.config, snap.visuals["state"], snap.visuals["dataset"])
+    trajectory = snap.visuals["trajectory"]
+    for seed in range(3):
+        view = compute_view(land, LandscapeRequest("filter", seed=seed, resolution=21), trajectory, snap.step)
+        surface = view.losses["train"]
+        assert surface[10, 10] == pytest.approx(snap.latest("train_loss"), rel=1e-4)
+        assert surface[10, 10] <= surface.min() * (1 + 1e-6)  # the lowest point of the slice
+    plane = compute_view(land, LandscapeRequest("pca", resolution=11), trajectory, snap.step)
+    assert plane.explained.sum() > 0.99
+    lam = land.hessian_eigenvalues(1).eigenvalues[0]
+    assert 0 < lam < 2 / hp["lr"]
+
+
+def test_lesson_12_attention_learns_the_anti_diagonal_to_reverse():
+    reverse, induction = lesson("Attention:").presets
+    applied = open_preset(reverse).session_state["_applied_attention"]
+    assert applied["config"].task == "reverse"
+    hp = {**applied["hp"], "max_steps_per_second": None}  # the page's pace limit is for watching
+    snap = train(AttentionJob(applied["config"], hp, seed=applied["seed"], force_cpu=True), 400)
+    assert snap.latest("heldout_sequence_accuracy") > 0.95
+    assert snap.latest("pattern_mass") > 0.8  # attention on the anti-diagonal
+    # The induction preset is the engine's tuned one (its claim needs ~500 steps: too slow for the suite).
+    assert open_preset(induction).session_state["_applied_attention"]["config"] == ATTENTION_PRESETS["induction"]

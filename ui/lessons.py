@@ -1,0 +1,282 @@
+"""Guided lessons that follow a deep-learning course: each is a few sentences, its key formula, links that open
+a page on a preset experiment, and what to look for there.
+
+A preset is the target page's URL query string: the keys of its bound widgets and the values as those widgets
+write them (a select box writes its option's label, a slider its number, a toggle true/false, a multiselect
+one repeated key per option). Labels are taken from the same tables the pages' widgets format with, so a
+renamed option renames the preset too. A preset names only values that differ from the page's defaults
+(Streamlit drops a default from the URL), and every value must be one the widget accepts: tests/test_lessons.py
+opens each preset and checks both, then runs its experiment and checks the lesson's claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+from urllib.parse import urlencode
+
+from engine.attention_tasks import TASK_LABELS
+from engine.landscape import DIRECTIONS
+from engine.landscape import PRESETS as LANDSCAPE_PRESETS
+from engine.layers import ACTIVATION_LABELS, INIT_SCHEMES
+from engine.playground import OPTIMIZERS as PLAYGROUND_OPTIMIZERS
+from engine.playground_data import DATASET_LABELS
+from engine.surfaces import SURFACE_NAMES
+from engine.trajectories import OPTIMIZERS as TRAJECTORY_OPTIMIZERS
+from ui.catalog import PAGES, PageInfo
+
+QueryValue = str | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One link: a page opened on one experiment."""
+
+    label: str
+    page: str  # the target page's url_path in ui.catalog
+    params: Mapping[str, QueryValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    def __hash__(self) -> int:
+        return hash((self.label, self.url))
+
+    @property
+    def target(self) -> PageInfo:
+        return next(page for page in PAGES if page.url_path == self.page)
+
+    @property
+    def query_params(self) -> dict[str, str | list[str]]:
+        """As st.page_link and st.query_params take them (a repeated key as a list)."""
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in self.params.items()}
+
+    @property
+    def url(self) -> str:
+        """The link relative to the app's root, for a browser or a screenshot."""
+        query = urlencode(self.query_params, doseq=True)
+        return f"{self.page}?{query}" if query else self.page
+
+
+@dataclass(frozen=True)
+class Lesson:
+    title: str
+    text: str  # a few sentences of Markdown
+    formula: str  # the key formula, LaTeX for st.latex
+    presets: tuple[Preset, ...]
+    look_for: tuple[str, ...]  # what to watch on the page, one point each
+
+
+def _labels(table: Mapping[str, object], *keys: str) -> tuple[str, ...]:
+    return tuple(str(table[key]) for key in keys)
+
+
+DATA, PG_OPT, ACT = DATASET_LABELS, PLAYGROUND_OPTIMIZERS, ACTIVATION_LABELS
+INIT = {name: scheme.label for name, scheme in INIT_SCHEMES.items()}
+TRAJ = {name: kind.label for name, kind in TRAJECTORY_OPTIMIZERS.items()}
+
+PERCEPTRON = {"pg_layers": "0", "pg_opt": PG_OPT["perceptron"]}
+PERCEPTRON_XOR = Preset("The perceptron rule on XOR", "playground", {"pg_data": DATA["xor"], **PERCEPTRON})
+RELU_FIT = {"pg_data": DATA["sine"], "pg_layers": "1", "pg_act": ACT["relu"], "pg_init": INIT["he"],
+            "pg_opt": PG_OPT["adam"], "pg_batch": "50"}
+STEP_SIZE = {"opt_opts": _labels(TRAJ, "gd", "newton"), "opt_steps": "50"}
+ADAPTIVE = _labels(TRAJ, "gd", "adagrad", "rmsprop", "adam")
+ZERO_INIT_NET = {"pg_act": ACT["sigmoid"], "pg_opt": PG_OPT["adam"]}
+OVERFIT = {"pg_data": DATA["gauss"], "pg_points": "100", "pg_noise": "0.6", "pg_layers": "3", "pg_w1": "16",
+           "pg_w2": "16", "pg_w3": "16", "pg_act": ACT["relu"], "pg_init": INIT["he"], "pg_opt": PG_OPT["adam"],
+           "pg_lr": "0.01"}
+INDUCTION = {"at_task": TASK_LABELS["induction"], "at_vocab": "32", "at_len": "24", "at_train": "8192",
+             "at_layers": "2", "at_heads": "2", "at_width": "64", "at_causal": "true", "at_attn_only": "true"}
+
+LESSONS: tuple[Lesson, ...] = (
+    Lesson(
+        "Perceptron and linear separability",
+        "Rosenblatt's perceptron outputs 1 when w·x + b > 0 and 0 otherwise: its decision boundary is a straight "
+        "line. Its learning rule changes the weights only on mistakes, by the misclassified point itself. If one "
+        "straight line separates the classes, the rule finds such a line after finitely many mistakes (the "
+        "perceptron convergence theorem). XOR's classes sit in opposite corners: no line separates them, and the "
+        "rule never settles.",
+        r"\hat y = \operatorname{step}(w \cdot x + b), \qquad w \leftarrow w + \eta\,(y - \hat y)\,x, \qquad "
+        r"b \leftarrow b + \eta\,(y - \hat y)",
+        (Preset("The perceptron rule on two blobs", "playground", {"pg_data": DATA["gauss"], **PERCEPTRON}),
+         PERCEPTRON_XOR),
+        ("On the blobs the error falls to 0 within a few hundred steps and the boundary is one straight line; "
+         "after that nothing changes, since only mistakes move the weights.",
+         "On XOR the accuracy wanders around 50% for ever: each correction that fixes one corner breaks another.",
+         "The loss curve here is the error rate: the step function has no useful gradient, so the rule does not "
+         "descend a loss."),
+    ),
+    Lesson(
+        "XOR needs a hidden layer",
+        "A hidden layer lets the network draw several lines and combine them. With two hidden units XOR is "
+        "already solvable: one unit detects “x₁ and x₂ on the same side”, the output combines them. Four tanh "
+        "units trained by gradient descent find such a solution by themselves, where the single-layer perceptron "
+        "cannot exist.",
+        r"h = \tanh(W_1 x + b_1), \qquad \hat y = \sigma(w_2 \cdot h + b_2), \qquad "
+        r"\mathrm{XOR}(x_1, x_2) = (x_1 \lor x_2) \land \lnot(x_1 \land x_2)",
+        (PERCEPTRON_XOR,
+         Preset("One hidden layer of 4 tanh units on XOR", "playground",
+                {"pg_data": DATA["xor"], "pg_layers": "1", "pg_lr": "0.1"})),
+        ("With the hidden layer the test accuracy passes 95% within about 500 steps; the perceptron stays near "
+         "50%.",
+         "In the network diagram each hidden neuron's tile shows one soft line (a tanh ridge); the output tile "
+         "adds them up into the XOR checker.",
+         "Try Layer 1 = 2 neurons: still possible, but training gets stuck more often."),
+    ),
+    Lesson(
+        "Universal approximation with ReLU units",
+        "A network with one hidden layer of n ReLU units computes a sum of n hinges. Each hinge bends the "
+        "output once, at x = −bᵢ/wᵢ, so the output is made of at most n + 1 straight pieces. With enough units "
+        "those pieces follow any continuous function on an interval as closely as you like (universal "
+        "approximation); depth multiplies the pieces instead of adding them.",
+        r"f(x) = b + \sum_{i=1}^{n} v_i \,\max(0,\ w_i x + b_i) \quad\Rightarrow\quad "
+        r"\text{at most } n + 1 \text{ linear pieces}",
+        (Preset("3 ReLU units fit sin x", "playground", {**RELU_FIT, "pg_w1": "3"}),
+         Preset("32 ReLU units fit sin x", "playground", {**RELU_FIT, "pg_w1": "32"})),
+        ("The orange diamonds mark the joints; the headline counts the linear pieces, never more than units + 1.",
+         "With 3 units four straight pieces cannot follow two periods of the sine: the test loss stays high. "
+         "With 32 the curve hugs the sine within 2,000 steps.",
+         "At step 0 every joint sits at x = 0 (the biases start at zero); watch them spread out as training "
+         "moves them to where the sine bends."),
+    ),
+    Lesson(
+        "Step size on a quadratic; Newton",
+        "Near a minimum the loss is a quadratic ½wᵀAw. Along each eigenvector of A (curvature λ) one gradient "
+        "step multiplies the distance to the minimum by 1 − ηλ. So η < 1/λ creeps in, η = 1/λ (η_opt) lands in "
+        "one step, 1/λ < η < 2/λ overshoots and oscillates in, and η > 2/λ diverges. One η must serve every "
+        "direction, so the steepest direction (λmax) caps it, while the flattest (λmin) sets the pace. "
+        "Newton's method rescales by the inverse Hessian and reaches a quadratic's minimum in one step.",
+        r"w_{k+1} - w^* = (I - \eta A)(w_k - w^*), \qquad \eta_\text{opt} = \frac{1}{\lambda}, \qquad "
+        r"\text{diverges for } \eta > \frac{2}{\lambda_{\max}}, \qquad w_1 = w_0 - H^{-1}\nabla f(w_0) = w^*",
+        (Preset("η = 1 = 1/λmax: the steep direction in one step", "optimizers", {**STEP_SIZE, "opt_gd_lr": "1"}),
+         Preset("η = 1.8: oscillating along the steep direction", "optimizers", {**STEP_SIZE, "opt_gd_lr": "1.8"}),
+         Preset("η = 2.1 > 2/λmax: diverging", "optimizers", {**STEP_SIZE, "opt_gd_lr": "2.1"})),
+        ("The quadratic has λ = 1 (steep, the y axis) and λ = 0.1 (flat, the x axis); the Step-size theory tab "
+         "names the regime of η along each.",
+         "η = 1 kills the y error in the first step, then crawls along x (factor 0.9 per step); η = 1.8 zigzags "
+         "across the valley while still creeping along it; η = 2.1 zigzags outwards and leaves the plot.",
+         "Newton jumps straight to the minimum in one step, whatever η GD uses."),
+    ),
+    Lesson(
+        "Momentum and Nesterov in a ravine",
+        "In a long narrow valley plain gradient descent must keep η small for the steep walls and then crawls "
+        "along the flat floor. Momentum accumulates a velocity: across the valley successive gradients point in "
+        "opposite directions and cancel, along it they agree and add up, up to 1/(1 − μ) times the plain step. "
+        "Nesterov evaluates the gradient after the momentum step (a look-ahead), which damps the zigzag.",
+        r"v \leftarrow \mu v + \nabla f(w), \quad w \leftarrow w - \eta v; \qquad "
+        r"\text{Nesterov: } w \leftarrow w - \eta\,(\nabla f(w) + \mu v)",
+        (Preset("A winding ravine, 300 steps", "optimizers",
+                {"opt_fn": SURFACE_NAMES["ravine"], "opt_opts": _labels(TRAJ, "gd", "momentum", "nesterov"),
+                 "opt_steps": "300"}),
+         Preset("A long narrow bowl (condition number 100)", "optimizers",
+                {"opt_kappa": "100", "opt_opts": _labels(TRAJ, "gd", "momentum", "nesterov")})),
+        ("In the ravine GD slides down a wall and then crawls: after 300 steps it is still far from the minimum at "
+         "(0, 0), while momentum and Nesterov are several times closer (see the table at the bottom).",
+         "Momentum overshoots and swings around the floor; Nesterov's swings are smaller.",
+         "In the narrow bowl the effect is larger still: GD's pace along the floor is set by λmin = 0.01."),
+    ),
+    Lesson(
+        "Adaptive methods: Adagrad, RMSProp, Adam",
+        "Adaptive methods divide each coordinate's step by a running size of its gradients, so every coordinate "
+        "moves at a similar pace whatever its scale. Adagrad sums all past squared gradients (its steps only "
+        "shrink), RMSProp keeps a moving average, Adam adds momentum and corrects both averages for their start "
+        "at zero. On Rosenbrock's curved valley that rescaling is what lets Adam follow the floor; at a saddle it "
+        "lets them escape along the direction where the gradient is tiny.",
+        r"m \leftarrow \beta_1 m + (1-\beta_1) g, \quad v \leftarrow \beta_2 v + (1-\beta_2) g^2, \quad "
+        r"w \leftarrow w - \eta\,\frac{m / (1-\beta_1^k)}{\sqrt{v / (1-\beta_2^k)} + \epsilon}",
+        (Preset("Rosenbrock's banana valley, 500 steps", "optimizers",
+                {"opt_fn": SURFACE_NAMES["rosenbrock"], "opt_opts": ADAPTIVE, "opt_steps": "500"}),
+         Preset("A saddle, starting 0.001 off its ridge", "optimizers",
+                {"opt_fn": SURFACE_NAMES["saddle"], "opt_y0": "0.001", "opt_opts": ADAPTIVE})),
+        ("On Rosenbrock all four reach the valley floor quickly; only Adam then follows it most of the way to the "
+         "minimum at (1, 1) in 500 steps.",
+         "At the saddle GD rolls straight to the saddle point and waits there until the tiny y component has "
+         "grown; Adagrad and RMSProp turn away within a few steps, long before reaching it.",
+         "The table at the bottom says when each run left the plot: leaving is success on a saddle."),
+    ),
+    Lesson(
+        "Initialization: symmetry, Xavier and He",
+        "If every weight starts equal (zero), every hidden unit of a layer computes the same thing and receives "
+        "the same gradient, so they stay identical for ever: the layer acts like one unit, however wide. Random "
+        "weights break the symmetry. Their scale matters too: Xavier/Glorot chooses Var(W) = 2/(n_in + n_out) "
+        "to keep signals the same size through tanh layers, He/Kaiming 2/n_in to make up for ReLU zeroing half "
+        "of them.",
+        r"\text{Xavier: } \operatorname{Var}(W) = \frac{2}{n_\text{in} + n_\text{out}}, \qquad "
+        r"\text{He: } \operatorname{Var}(W) = \frac{2}{n_\text{in}}",
+        (Preset("Zero init: every unit the same", "playground", {**ZERO_INIT_NET, "pg_init": INIT["zeros"]}),
+         Preset("The same network, Xavier init", "playground", ZERO_INIT_NET)),
+        ("With zero init the tiles of each layer in the network diagram stay identical while training, and the "
+         "network learns no more than a single unit per layer could: the circle is out of reach.",
+         "With Xavier init the same network, same optimizer, separates the circle."),
+    ),
+    Lesson(
+        "Overfitting and regularization",
+        "A big network on few noisy points can memorize them: the training loss goes to zero while the test "
+        "loss, after an early minimum, climbs (high variance). Regularization trades a little bias for less "
+        "variance: an L2 penalty keeps the weights small, dropout trains a random sub-network at every step so "
+        "no unit can rely on another, and early stopping keeps the weights from the moment the held-out loss "
+        "was lowest.",
+        r"L = \frac{1}{N}\sum_i \ell(f(x_i), y_i) + \lambda \sum w^2, \qquad "
+        r"\tilde h = \frac{m \odot h}{1 - p},\ m_j \sim \mathrm{Bernoulli}(1 - p), \qquad "
+        r"\mathbb E\,(y - \hat f)^2 = \text{bias}^2 + \text{variance} + \sigma^2",
+        (Preset("50 noisy points, 3 × 16 ReLU, no regularization", "playground", OVERFIT),
+         Preset("… with L2 = 0.01", "playground", {**OVERFIT, "pg_l2": "0.01"}),
+         Preset("… with dropout 0.3", "playground", {**OVERFIT, "pg_dropout": "0.3"}),
+         Preset("… with early stopping (patience 20 epochs)", "playground", {**OVERFIT, "pg_patience": "20"})),
+        ("Without regularization the training accuracy reaches 100% and the boundary curls around single "
+         "points, while the test loss rises far above its early minimum.",
+         "L2 and dropout keep the boundary smooth and the test loss several times lower after 1,500 steps.",
+         "Early stopping ends the run a few dozen epochs after the test loss bottomed out and restores those "
+         "weights (the playground's test points serve as the validation set)."),
+    ),
+    Lesson(
+        "Loss landscapes and sharpness",
+        "A network has thousands of weights, so a picture of its loss is a slice: the loss at θ + αd₁ + βd₂ for "
+        "two directions. Random directions must be scaled like the weights they move, filter by filter (Li et "
+        "al.): otherwise the picture shows the scale of each layer more than the loss, and the same network "
+        "with rescaled (but equivalent) weights would look sharper or flatter. The minimum's curvature, the "
+        "Hessian's largest eigenvalue λmax, is its sharpness; plain gradient descent with step η can only settle "
+        "where λmax < 2/η. The training path itself lies almost entirely in a plane: the first two principal "
+        "components of the weights it visited.",
+        r"L(\theta^* + \alpha d_1 + \beta d_2), \qquad d_{i,j} \leftarrow \frac{d_{i,j}}{\lVert d_{i,j}\rVert}"
+        r"\,\lVert \theta_{i,j} \rVert \ \text{(filter } j \text{ of layer } i\text{)}, \qquad "
+        r"\lambda_{\max} < \frac{2}{\eta}",
+        (Preset("Filter-normalized random directions", "landscape"),
+         Preset("The PCA plane of the training path", "landscape", {"ls_dirs": DIRECTIONS["pca"]})),
+        (f"Press “Train 500 steps” twice ({LANDSCAPE_PRESETS['circle'][0]}): the trained weights, at the centre, "
+         "are then the lowest point of the filter-normalized slice. Switch the directions to “not normalized” "
+         "and compare.",
+         "The curvature panel shows λmax well below 2/η: gradient descent could not stay in a minimum sharper "
+         "than that.",
+         "In the PCA plane the path curves down into the minimum; the axis titles show that the first two "
+         "components hold over 99% of its movement."),
+    ),
+    Lesson(
+        "Attention: reversal and induction heads",
+        "Self-attention lets every position take a weighted average of every other position's value, with "
+        "weights from query–key similarity. To reverse a sequence, position i must read position n − 1 − i: the "
+        "attention matrix has to become the anti-diagonal, and a one-layer transformer learns exactly that. "
+        "Induction (finding an earlier occurrence of the current token and copying what followed it) needs two "
+        "layers working together, and it tends to appear suddenly after a long plateau.",
+        r"\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d}}\right) V",
+        (Preset("Reverse a sequence of 8 tokens", "attention"),
+         Preset("Induction heads (2 layers, attention only)", "attention", INDUCTION)),
+        ("On reversal the heatmap turns from a blur into the anti-diagonal that the orange dots mark, and the "
+         "held-out accuracy reaches 100% within a few hundred steps.",
+         "On induction the loss sits on a plateau, then drops within a few hundred steps as a head in layer 2 "
+         "starts attending to the token after the previous occurrence.",
+         "Type your own sequence to check the model, or switch a head off to see which one does the work."),
+    ),
+)
+
+
+def lesson_label(number: int) -> str:
+    """How the lesson selector (and a link to a lesson) names lesson `number` (1-based)."""
+    return f"{number}. {LESSONS[number - 1].title}"
+
+
+def lesson_query(number: int) -> dict[str, str]:
+    """The Lessons page's query string that opens lesson `number` (the first lesson is the page's default, which
+    a link leaves out)."""
+    return {} if number == 1 else {"lesson": lesson_label(number)}
