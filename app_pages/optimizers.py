@@ -174,7 +174,8 @@ if trajectories:
                                 "final distance": st.column_config.NumberColumn(format="%.3g")})
 else:
     st.info("Pick at least one optimizer.")
-offer_exports("opt_", "optimizers", charts, setting=name,
+offer_exports("opt_", "optimizers", charts, setting=name, details={"function": surface.title, "f": surface.formula,
+                                                                 "start": (x0, y0), "steps": steps},
               history={f"{what} {t.label}": Series(np.arange(len(values)), values) for t in trajectories
                        for what, values in (("f", t.losses), ("distance", t.distances))},
               animation=(lambda: optimizer_race(surface, trajectories, (x0, y0))) if trajectories else None)

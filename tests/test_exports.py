@@ -259,12 +259,12 @@ def test_the_panel_renders_on_the_playground_and_its_files_read_back():
     assert "Export" in [e.label for e in at.sidebar.expander]
     slot = at.session_state["_exports_pg_"]
     assert len(slot.offer.figures) == 4 and all(name.endswith("-step25") for name in slot.offer.figures)
-    report = exports._html(slot).decode()
+    report = exports._html(slot.offer).decode()
     assert report.count("Plotly.newPlot(") == 4 and "pg_lr" in report
-    rows = list(csv.DictReader(io.StringIO(exports._csv(slot).decode())))
+    rows = list(csv.DictReader(io.StringIO(exports._csv(slot.offer).decode())))
     assert rows[-1]["step"] == "25" and float(rows[-1]["train_loss"]) > 0
-    assert parse_config_document(exports._settings(slot, "pg_"), "pg_") == slot.offer.controls
-    assert set(load_weights(exports._weights(slot))) == set(slot.offer.weights)
+    assert parse_config_document(exports._settings(slot.offer, "pg_"), "pg_") == slot.offer.controls
+    assert set(load_weights(exports._weights(slot.offer))) == set(slot.offer.weights)
     at.button(key="export_pg_prepare_animation").click().run()
     assert not at.exception
     gif = Image.open(io.BytesIO(slot.prepared["animation"][1]))

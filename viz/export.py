@@ -99,14 +99,10 @@ def _text(value: Any) -> str:
 
 
 def html_report(title: str, figures: Mapping[str, go.Figure], sections: Mapping[str, Mapping[str, Any]]) -> str:
-    """One self-contained HTML file: `sections` as tables (settings, metrics, ...), then every figure,
-    interactive, with plotly.js embedded once so it opens without a network."""
+    """One self-contained HTML file: every figure, interactive, with plotly.js embedded once so it opens
+    without a network; then `sections` as tables (metrics, settings, ...)."""
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
-    for heading, rows in sections.items():
-        if rows:
-            parts.append(f"<h2>{html.escape(heading)}</h2>{_table(rows)}")
-    parts.append("<h2>Figures</h2>")
     for index, (name, fig) in enumerate(figures.items()):
         width, height = _size(fig)
         div = pio.to_html(fig, include_plotlyjs=index == 0, full_html=False, default_width="100%",
@@ -115,5 +111,8 @@ def html_report(title: str, figures: Mapping[str, go.Figure], sections: Mapping[
                               "format": "png", "filename": safe_filename(name), "scale": IMAGE_SCALE,
                               "width": width, "height": height}})
         parts.append(f"<div class='figure'>{div}</div>")
+    for heading, rows in sections.items():
+        if rows:
+            parts.append(f"<h2>{html.escape(heading)}</h2>{_table(rows)}")
     parts.append("</body></html>")
     return "\n".join(parts)
