@@ -23,10 +23,11 @@ from torch import nn
 
 from engine.jobs import UI_REFRESH_S, Job
 from engine.layers import ACTIVATION_LABELS, INIT_SCHEMES, init_linear_, make_activation
+from engine.limits import LIMITS, check, check_choice
 from engine.playground import OPTIMIZERS
 from engine.playground_data import Dataset, DataSpec, make_dataset
 
-MAX_DEPTH, MAX_WIDTH = 50, 256
+MAX_DEPTH, MAX_WIDTH = int(LIMITS["gradients.depth"].high), int(LIMITS["gradients.width"].high)
 DEEP_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "linear")
 DEEP_INITS = ("zeros", "constant", "small_normal", "large_normal", "xavier_normal", "he", "lecun", "orthogonal")
 NORMS = {"none": "None", "batch": "Batch norm", "layer": "Layer norm"}
@@ -85,18 +86,12 @@ class DeepConfig:
     optimizer: str = "momentum"
 
     def validate(self) -> None:
-        if not 1 <= self.depth <= MAX_DEPTH:
-            raise ValueError(f"The depth must be between 1 and {MAX_DEPTH} hidden layers.")
-        if not 1 <= self.width <= MAX_WIDTH:
-            raise ValueError(f"The width must be between 1 and {MAX_WIDTH} units.")
-        if self.activation not in DEEP_ACTIVATIONS:
-            raise ValueError(f"Unknown activation {self.activation!r}.")
-        if self.init not in DEEP_INITS:
-            raise ValueError(f"Unknown weight init {self.init!r}.")
-        if self.norm not in NORMS:
-            raise ValueError(f"Unknown normalization {self.norm!r}.")
-        if self.optimizer not in DEEP_OPTIMIZERS:
-            raise ValueError(f"Unknown optimizer {self.optimizer!r}.")
+        check("gradients.depth", self.depth)
+        check("gradients.width", self.width)
+        check_choice("activation", self.activation, DEEP_ACTIVATIONS)
+        check_choice("weight init", self.init, DEEP_INITS)
+        check_choice("normalization", self.norm, tuple(NORMS))
+        check_choice("optimizer", self.optimizer, DEEP_OPTIMIZERS)
 
     @property
     def layer_names(self) -> tuple[str, ...]:

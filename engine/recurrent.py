@@ -20,6 +20,7 @@ from torch import nn
 
 from engine.gradient_flow import CLIP_MODES, clip_gradients
 from engine.jobs import UI_REFRESH_S, Job
+from engine.limits import LIMITS, ConfigError, check, check_choice
 
 CELLS = {"rnn_tanh": "RNN (tanh)", "rnn_relu": "RNN (ReLU)", "lstm": "LSTM", "gru": "GRU"}
 # Adam divides each step by the gradient's running size, so a gradient spike barely changes its step;
@@ -27,7 +28,7 @@ CELLS = {"rnn_tanh": "RNN (tanh)", "rnn_relu": "RNN (ReLU)", "lstm": "LSTM", "gr
 RECURRENT_OPTIMIZERS = {"adam": "Adam", "sgd": "SGD + momentum"}
 MOMENTUM = 0.9
 VANILLA = ("rnn_tanh", "rnn_relu")
-MAX_SEQ_LEN, MAX_HIDDEN = 200, 128
+MAX_SEQ_LEN, MAX_HIDDEN = int(LIMITS["gradients.seq_len"].high), int(LIMITS["gradients.rnn_hidden"].high)
 N_SYMBOLS, N_DISTRACTORS = 4, 4  # chance on the recall task: 1 / N_SYMBOLS
 # 256 held-out sequences measure accuracy to about ±3%; evaluating all cells on them once a second costs
 # a fraction of training (with 512, twice a second, it took a third of the trainer's time).
@@ -68,17 +69,13 @@ class RecurrentConfig:
     optimizer: str = "adam"
 
     def validate(self) -> None:
-        if not 2 <= self.seq_len <= MAX_SEQ_LEN:
-            raise ValueError(f"The sequence length must be between 2 and {MAX_SEQ_LEN}.")
-        if not 2 <= self.hidden <= MAX_HIDDEN:
-            raise ValueError(f"The hidden size must be between 2 and {MAX_HIDDEN}.")
+        check("gradients.seq_len", self.seq_len)
+        check("gradients.rnn_hidden", self.hidden)
         if not 0.0 < self.spectral_radius <= 3.0:
-            raise ValueError("The spectral radius must be in (0, 3].")
-        if self.optimizer not in RECURRENT_OPTIMIZERS:
-            raise ValueError(f"Unknown optimizer {self.optimizer!r}.")
-        unknown = set(self.cells) - set(CELLS)
-        if unknown or not self.cells:
-            raise ValueError(f"Choose cells among {', '.join(CELLS)}.")
+            raise ConfigError("The spectral radius must be in (0, 3].")
+        check_choice("optimizer", self.optimizer, tuple(RECURRENT_OPTIMIZERS))
+        if not self.cells or set(self.cells) - set(CELLS):
+            raise ConfigError(f"Choose cells among {', '.join(CELLS)}.")
 
 
 def spectral_radius(matrix: torch.Tensor) -> float:
@@ -278,8 +275,9 @@ class RecurrentJob(Job):
         return {cell: gradient_through_time(model, self._probe_x, self._probe_y) for cell, model in self.models.items()}
 
     def _eigenvalues(self) -> dict[str, np.ndarray]:
+        """W_hh's eigenvalues per vanilla RNN still training (a stopped one's weights were thrown far away)."""
         return {cell: torch.linalg.eigvals(model.w_hh.detach().double().cpu()).numpy()
-                for cell, model in self.models.items() if cell in VANILLA}
+                for cell, model in self.models.items() if cell in VANILLA and cell not in self.stopped}
 
     def train_step(self) -> dict[str, float]:
         x, y = recall_batch(self.config.seq_len, int(self.hp["batch_size"]), self.rng, self.device)
@@ -300,6 +298,7 @@ class RecurrentJob(Job):
                 what = "loss" if not math.isfinite(loss_value) else "gradient norm"
                 self.stopped[cell] = (f"{CELLS[cell]} stopped at step {self.steps_done + 1}: its {what} became "
                                       f"{loss_value if what == 'loss' else norm_value} (exploding gradients).")
+                self.eigenvalues = {c: v for c, v in self.eigenvalues.items() if c != cell}  # its W_hh is gone
                 continue
             clip_gradients(params, clip, clip_at, total)
             optimizer.step()

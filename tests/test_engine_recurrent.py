@@ -188,6 +188,7 @@ def test_an_exploding_cell_stops_alone_and_clipping_bounds_every_step(no_leaked_
     finally:
         job.stop()
     assert "rnn_relu" in snap.visuals["stopped"] and "exploding" in snap.visuals["stopped"]["rnn_relu"]
+    assert "rnn_relu" not in snap.visuals["eigenvalues"]  # its weights are gone: no eigenvalues to show
     assert snap.status is JobStatus.PAUSED and math.isfinite(snap.latest("loss_lstm"))
 
     clipped = RecurrentJob(RecurrentConfig(seq_len=30, hidden=8), {"lr": 1.0, "clip": "norm", "clip_at": 1e-3},

@@ -151,6 +151,8 @@ def test_eigenvalue_plane_has_the_unit_circle_and_equal_axes():
     np.testing.assert_allclose(traces["RNN (tanh) now"].y, [0.5, -0.5, 0])
     assert fig.layout.yaxis.scaleanchor == "x"
     assert fig.layout.xaxis.range[1] == pytest.approx(1.15 * 1.4)  # the outlier is inside the frame
+    broken = figures.eigenvalue_plane({"rnn_relu": np.array([np.nan + 0j, 0.5 + 0j])}, {"rnn_relu": "RNN (ReLU)"})
+    assert broken.layout.xaxis.range[1] == pytest.approx(1.15)
 
 
 def test_linear_closed_form_lines_and_measured_markers():

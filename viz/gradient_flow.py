@@ -302,7 +302,8 @@ def eigenvalue_plane(eigenvalues: Mapping[str, np.ndarray], labels: Mapping[str,
                                        symbol="circle-open" if ring else "circle", line=dict(width=2), opacity=0.9),
                            customdata=np.abs(values),
                            hovertemplate="λ = %{x:.3f} %{y:+.3f}i, |λ| = %{customdata:.3f}<extra></extra>"))
-    extent = 1.15 * max([1.0, radius or 0.0] + [float(np.abs(v).max()) for v in eigenvalues.values() if len(v)])
+    sizes = np.abs(np.concatenate([np.asarray(v).ravel() for v in eigenvalues.values()] + [np.empty(0)]))
+    extent = 1.15 * max([1.0, radius or 0.0] + [float(sizes[np.isfinite(sizes)].max(initial=0.0))])
     return _figure(traces, title, HEIGHT + 40, legend=dict(font=dict(size=12)),
                    xaxis=dict(title=_title("Re λ"), range=[-extent, extent], zeroline=True, zerolinecolor="#ccc"),
                    yaxis=dict(title=_title("Im λ"), range=[-extent, extent], scaleanchor="x", scaleratio=1,
