@@ -43,6 +43,10 @@ PAGES: list[PageInfo] = [
              "The loss around the network you train, live: filter-normalized and PCA directions, contour and "
              "3-D surface, the path's off-plane error, Hessian eigenvalues and 2/λmax.",
              key_prefix="ls_"),
+    PageInfo("app_pages/gradients.py", "Gradient Flow", ":material/water:", "gradients",
+             "Watch gradients vanish or explode through depth and through time: per-layer probes at init and "
+             "live, init variance theory, RNN/LSTM/GRU gradients over 200 steps, W_hh eigenvalues.",
+             key_prefix="gf_"),
     PageInfo("app_pages/attention.py", "Attention", ":material/visibility:", "attention",
              "Watch attention appear as a small transformer learns reverse, sort, copy or induction: every "
              "layer × head, token lines, your own sequences, a training scrubber, head ablation, RNN attention.",

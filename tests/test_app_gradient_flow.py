@@ -1,0 +1,63 @@
+"""The Gradient Flow page driven through its controls (AppTest: no browser, no run_every)."""
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+PAGE = str(ROOT / "app_pages" / "gradients.py")
+
+
+def open_page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params.update(query)
+    return at.run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def chart_text(at: AppTest) -> str:
+    """Every chart's figure JSON as one string (plotly escapes < and >, so look for other words)."""
+    return " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
+
+
+def test_deep_mode_shows_init_probes_then_trains_a_step():
+    at = open_page(gf_depth="6", gf_width="16")
+    assert not at.exception
+    assert at.title[0].value == "Gradient Flow"
+    assert metric(at, "Step") == "0"
+    subheaders = [s.value for s in at.subheader]
+    assert any("at initialization" in s for s in subheaders)  # no training needed for the probes
+    at.button(key="gf_deep_step").click().run()
+    assert not at.exception
+    assert metric(at, "Step") == "1"
+    assert any(s == "While training" for s in [s.value for s in at.subheader])
+
+
+def test_a_control_change_rebuilds_the_network():
+    at = open_page(gf_depth="6", gf_width="16")
+    at.button(key="gf_deep_step").click().run()
+    assert metric(at, "Step") == "1"
+    at.selectbox(key="gf_act").set_value("tanh").run()
+    assert not at.exception
+    assert metric(at, "Step") == "0"  # a new network
+    assert "saturated: |tanh u|" in chart_text(at)
+    at.slider(key="gf_depth").set_value(3).run()
+    assert not at.exception and at.slider(key="gf_depth").value == 3
+
+
+def test_through_time_mode_renders_and_trains():
+    at = open_page(gf_mode="Through time", gf_T="10", gf_hidden="8")
+    assert not at.exception
+    assert "RNN (tanh) acc." in [m.label for m in at.metric]
+    assert "Eigenvalues of W_hh" in chart_text(at) and "unit circle" in chart_text(at)
+    at.slider(key="gf_rho").set_value(1.2).run()
+    assert not at.exception
+    assert "ρ = 1.2" in chart_text(at)
+    at.button(key="gf_time_step").click().run()
+    assert not at.exception
+    assert metric(at, "Step") == "1"
+    at.segmented_control(key="gf_ropt").set_value("sgd").run()
+    assert not at.exception
+    assert metric(at, "Step") == "0"  # another optimizer: four fresh networks
