@@ -83,6 +83,7 @@ LOAD_TIMEOUT_S = 60.0
 CAP_PHASE_LIMIT = 3
 LIVE_WINDOW_S = 6.0
 LIVE_ROUNDS = 2
+CLOSE_GRACE_S = 60.0  # after the TTL, how long the server may take to end the closed sessions' threads
 
 
 def _ttl_s() -> float:
@@ -428,8 +429,8 @@ def live_ui(url: str) -> dict[str, list[float] | int]:
     engine, browser = [], []
     with chromium() as context:
         page = context.new_page()
-        page.goto(f"{url}/{PLAYGROUND}")
-        wait_until_rendered(page)
+        page.goto(f"{url}/{PLAYGROUND}", timeout=LOAD_TIMEOUT_S * 1000)
+        wait_until_rendered(page, LOAD_TIMEOUT_S)
         for _ in range(LIVE_ROUNDS):
             engine.append(engine_only_rate(LIVE_WINDOW_S))
             browser.append(browser_rate(page, LIVE_WINDOW_S))
@@ -520,15 +521,23 @@ def main() -> None:
         memory = asyncio.run(run_classroom(url, room, n, pages, pid))
         tour_s = time.monotonic() - tour_started
         server_cores = (cpu_seconds(pid) - cpu_before) / tour_s
+        closed_at = time.monotonic()
         time.sleep(ttl + 1)  # the sessions are released (and their jobs stopped) once this has passed
-        after_close = settled_threads(pid, timeout_s=60, quiet_s=8)
+        while threads(pid) > baseline and time.monotonic() < closed_at + ttl + CLOSE_GRACE_S:
+            time.sleep(0.5)
+        back_after = time.monotonic() - closed_at
+        after_close = settled_threads(pid, timeout_s=30, quiet_s=5)
         print(f"classroom: {n} sessions, tour {tour_s:.0f} s, {room.skipped} page visits left out for time; "
               f"server used {server_cores:.2f} cores (machine load average {load_before:.1f} -> "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
         print(f"server threads: {cold} before any client, {baseline} after one warm-up session (the pools it "
-              f"keeps), {after_close} after all {n} closed (TTL {ttl:.0f} s); RSS {memory.get('VmRSS', 0):.0f} MB, "
-              f"peak {memory.get('VmHWM', 0):.0f} MB")
-        live = live_ui(url)
+              f"keeps), {after_close} after all {n} closed (TTL {ttl:.0f} s; waited {back_after:.0f} s for it); "
+              f"RSS {memory.get('VmRSS', 0):.0f} MB, peak {memory.get('VmHWM', 0):.0f} MB")
+        try:
+            live = live_ui(url)
+        except Exception as error:  # the page did not load or answer in time: a failed load
+            room.problems.append(f"live UI: {type(error).__name__}: {str(error).splitlines()[0]}")
+            live = {"engine": [0.0], "browser": [0.0], "light": [0.0], "exceptions": 0}
         if live["exceptions"]:
             room.problems.append(f"live UI: {live['exceptions']} stException in Chromium")
     room.problems.extend(f"server traceback: {line}" for line in tracebacks(port))
