@@ -1,5 +1,7 @@
 """The Attention page driven through its controls (AppTest: no browser, no run_every)."""
 
+import json
+
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
@@ -67,3 +69,30 @@ def test_preset_fills_the_controls():
     assert at.slider(key="at_layers").value == 2
     assert at.toggle(key="at_causal").value is True
     assert not at.exception and not at.error
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    titles = []
+    for chart in at.get("plotly_chart"):
+        layout = json.loads(chart.proto.spec).get("layout", {})
+        title = layout.get("title", {})
+        titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
+    return titles
+
+
+def timeline_step(at: AppTest) -> int:
+    title = next(t for t in chart_titles(at) if t.startswith("Attention at step "))
+    return int(title.removeprefix("Attention at step ").split(" ")[0].replace(",", ""))
+
+
+def test_the_timeline_scrubber_goes_back_to_the_start_of_training():
+    at = open_page()
+    at.select_slider(key="at_speed").set_value("max").run()
+    at.button(key="at_epoch").click().run()
+    assert metric(at, "Step") == "64"
+    assert 50 <= timeline_step(at) <= 64  # the latest recorded snapshot (one every few steps)
+    at.slider(key="at_scrub").set_value(0).run()
+    assert not at.exception
+    assert timeline_step(at) == 0
+    at.slider(key="at_scrub").set_value(50).run()
+    assert 0 < timeline_step(at) < 50

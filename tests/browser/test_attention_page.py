@@ -1,0 +1,44 @@
+"""The Attention page in Chromium: train, type a sequence, scrub back through training."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from scripts.browser import chromium, chromium_available, running_app, step_counter, wait_until_rendered
+
+if not chromium_available():
+    pytest.skip("no Chromium here: apt-get install -y chromium", allow_module_level=True)
+
+
+def test_train_type_a_sequence_and_scrub_the_timeline():
+    with running_app() as (url, _process), chromium(height=1600) as browser:
+        page = browser.new_page()
+        page.goto(f"{url}/attention?at_speed=max")
+        wait_until_rendered(page)
+        page.locator(".st-key-at_epoch button").first.click()
+        deadline = time.monotonic() + 60
+        while (step_counter(page) or 0) < 64 and time.monotonic() < deadline:  # one epoch: 64 steps
+            page.wait_for_timeout(500)
+        assert step_counter(page) == 64
+
+        typed = page.locator(".st-key-at_query input")
+        typed.fill("1 2 3 4 5 6 7 8")
+        typed.press("Enter")
+        page.get_by_role("tab", name="Your sequence").click()
+        page.get_by_text("prediction").first.wait_for(timeout=30_000)
+        assert "expected 8 7 6 5 4 3 2 1" in page.locator("[data-testid=stMainBlockContainer]").inner_text()
+
+        page.get_by_role("tab", name="Training timeline").click()
+        titles = page.locator(".st-key-at_timeline .gtitle")
+        titles.first.wait_for(timeout=30_000)
+        assert int(re.search(r"step ([\d,]+)", titles.first.text_content()).group(1).replace(",", "")) > 0
+        scrubber = page.locator(".st-key-at_scrub input[type=range]")
+        scrubber.focus()
+        scrubber.press("Home")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.st-key-at_timeline .gtitle')]"
+            ".some(t => /step 0 /.test(t.textContent))", timeout=30_000)
+        assert not page.locator("[data-testid=stException]").count()
