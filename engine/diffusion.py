@@ -594,16 +594,19 @@ class DiffusionTrainer:
         return self.schedule.q_sample(self.data.train, t, noise)
 
     # ------------------------------------------------------------- quality
-    def quality_reference(self, repeats: int = 1) -> PointQualityReference:
+    def quality_reference(self, repeats: int = 1, interrupt: Callable[[], None] | None = None
+                          ) -> PointQualityReference:
         """Fresh held-out samples of the data (never trained on) with the floors and ceilings they give.
 
         `repeats` independent 2,000-point reference sets; scoring k·2,000 samples averages k comparisons.
+        `interrupt` is called between comparisons (it may raise to abandon the measurement).
         """
         if not isinstance(self.data, PointData):
             raise ValueError("MMD and energy distance are measured on point sets; digits use the judge")
         if self._quality_reference is None or self._quality_reference.repeats < repeats:
             self._quality_reference = PointQualityReference.measure(
-                self.data.draw, _stream(self.config.seed, "held-out"), repeats, QUALITY_SAMPLE_SIZE)
+                self.data.draw, _stream(self.config.seed, "held-out"), repeats, QUALITY_SAMPLE_SIZE,
+                interrupt=interrupt)
         return self._quality_reference
 
     def judge(self) -> DigitJudge:

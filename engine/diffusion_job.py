@@ -23,6 +23,7 @@ Live hyperparameters (no reset): lr, batch_size, sampler, sampler_steps.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -47,6 +48,10 @@ DIGIT_GRID = 64
 DIGIT_STRIP = 6  # images in each denoising strip
 DIGIT_STRIP_FRAMES = 11
 MAX_DATA_SHOWN = 5000  # training points sent to the page
+
+
+class MeasurementCancelled(Exception):
+    """Raised inside a measurement when the job is being reset or stopped."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ class DiffusionJob(Job):
         self._measured: tuple[int, str, int] | None = None  # (step, sampler, steps) of the latest measurement
         self._next_eval_at = 0.0
         self._visuals: dict[str, Any] = {}
+        self._cancel = threading.Event()  # set by reset() and stop(): a measurement under way gives up
         # The config's own training settings are the starting values of the live ones.
         defaults = {"lr": config.lr, "batch_size": config.batch_size, "sampler": config.sampler,
                     "sampler_steps": config.sampler_steps, "max_steps_per_second": None}
@@ -92,8 +98,24 @@ class DiffusionJob(Job):
     # ------------------------------------------------------------ hooks
     def setup(self) -> None:
         self.trainer, self._measured, self._next_eval_at = None, None, 0.0
+        self._cancel.clear()
         self.trainer = DiffusionTrainer(replace(self.config, seed=self.seed), device=self.device)
+        # Sampling and the noise field run the moving-average network (training runs the other one), so
+        # a check before each of its passes lets a reset or a stop cut a measurement short.
+        self.trainer.ema_network.register_forward_pre_hook(self._check_cancelled)
         self._visuals = self._static_visuals()
+
+    def _check_cancelled(self, *_: Any) -> None:
+        if self._cancel.is_set():
+            raise MeasurementCancelled
+
+    def reset(self, config: Any = None, seed: int | None = None, force_cpu: bool | None = None) -> int:
+        self._cancel.set()
+        return super().reset(config, seed, force_cpu)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._cancel.set()
+        super().stop(timeout)
 
     @property
     def epoch(self) -> float:
@@ -133,13 +155,19 @@ class DiffusionJob(Job):
             self._visuals["measuring"] = True
             self.set_hyperparameters()
             return {}
-        # The held-out reference and the judge are built once per run; only the rest recurs.
-        if isinstance(self.trainer.data, DigitsData):
-            self.trainer.judge()
-        else:
-            self.trainer.quality_reference()
-        started = time.perf_counter()
-        metrics = self._measure()
+        try:
+            # The held-out reference and the judge are built once per run; only the rest recurs.
+            if isinstance(self.trainer.data, DigitsData):
+                self.trainer.judge()
+            else:
+                self.trainer.quality_reference(interrupt=self._check_cancelled)
+            started = time.perf_counter()
+            metrics = self._measure()
+        except MeasurementCancelled:  # a reset or a stop is waiting; it rebuilds or ends the job next
+            self._visuals["measuring"] = False
+            return {}
+        # The weights the samples came from (the moving average), for the page's export.
+        self._visuals["state"] = {k: v.detach().cpu().clone() for k, v in self.trainer.ema_network.state_dict().items()}
         cost = time.perf_counter() - started
         self._measured = wanted
         self._visuals["measuring"] = False

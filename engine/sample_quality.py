@@ -114,13 +114,15 @@ class PointQualityReference:
 
     @classmethod
     def measure(cls, draw: Callable[[int, torch.Generator], torch.Tensor], generator: torch.Generator,
-                repeats: int = 1, sample_size: int = QUALITY_SAMPLE_SIZE, draws: int = 4) -> "PointQualityReference":
+                repeats: int = 1, sample_size: int = QUALITY_SAMPLE_SIZE, draws: int = 4,
+                interrupt: Callable[[], None] | None = None) -> "PointQualityReference":
         """`draw(n, generator)` gives n fresh standardized points of the true data (never trained on).
 
         Each reference set's floor is the mean over `draws` independent data sets compared with it, and
         its ceiling the mean over `draws` N(0, I) sets: both enter every normalized score, so their own
         noise must stay well below the 0.03 a good model reaches. (The swiss roll's standardized disc is
         close to N(0, I), so its ceiling is small and one N(0, I) draw alone would scatter it by ~15 %.)
+        `interrupt`, if given, is called before each comparison and may raise to abandon the measurement.
         """
         if repeats < 1 or draws < 1:
             raise ValueError(f"at least one comparison is needed, not {repeats} (draws {draws})")
@@ -132,8 +134,11 @@ class PointQualityReference:
             references.append(reference)
             moments.append(reference_moments)
             for bound, make in ((floors, draw), (ceilings, _standard_normal(reference.shape[1]))):
-                rows = [cls._compare(make(sample_size, generator), reference, reference_moments)
-                        for _ in range(draws)]
+                rows = []
+                for _ in range(draws):
+                    if interrupt is not None:
+                        interrupt()
+                    rows.append(cls._compare(make(sample_size, generator), reference, reference_moments))
                 for name in METRICS:
                     bound[name].append(float(np.mean([row[name] for row in rows])))
         return cls(tuple(references), tuple(moments), {k: tuple(v) for k, v in floors.items()},

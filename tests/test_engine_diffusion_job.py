@@ -1,0 +1,112 @@
+"""The Diffusion page's live job: what it measures, when, and that it answers reset and stop at once."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from engine.diffusion import ddim_timesteps, default_config, make_schedule, sample
+from engine.diffusion_data import load_digits
+from engine.diffusion_job import ANIMATION_POINTS, DiffusionJob, digit_images, forward_sample, frame_times
+
+SMALL = dict(schedule="cosine", T=60, n_points=1000, width=16, depth=1, sampler_steps=12)
+
+
+def test_frame_times_are_ddims_stops_from_T_to_0():
+    assert frame_times(60, 12) == [*ddim_timesteps(60, 12), 0]
+    thinned = frame_times(1000, 50, max_frames=21)
+    assert len(thinned) == 21 and thinned[0] == 1000 and thinned[-1] == 0
+    assert set(thinned) <= set(ddim_timesteps(1000, 50)) | {0}
+    assert thinned == sorted(thinned, reverse=True)
+
+
+def test_frames_kept_at_chosen_t_are_the_chains_states_there():
+    schedule = make_schedule("linear", 40, 1e-3, 0.2)
+
+    def eps_fn(x, t):  # any fixed predictor will do: the frames must be the chain's own states
+        return 0.3 * x + 0.01 * t.float()[:, None]
+
+    x_T = torch.randn((5, 2), generator=torch.Generator().manual_seed(0))
+    every = sample(schedule, eps_fn, x_T, "ddpm", generator=torch.Generator().manual_seed(1), frames=41)
+    chosen = [40, 33, 20, 7, 0]
+    some = sample(schedule, eps_fn, x_T, "ddpm", generator=torch.Generator().manual_seed(1), frame_times=chosen)
+    assert some.frame_t == chosen
+    for index, t in enumerate(chosen):
+        assert torch.equal(some.frames[index], every.frames[every.frame_t.index(t)])
+
+
+def test_forward_sample_is_the_closed_form_with_the_snapshots_noise():
+    alpha_bars = make_schedule("linear", 100).alpha_bars.numpy()
+    rng = np.random.default_rng(0)
+    visuals = {"kind": "points", "x0": rng.normal(size=(50, 2)).astype(np.float32),
+               "forward_noise": rng.normal(size=(50, 2)).astype(np.float32), "alpha_bars": alpha_bars}
+    for t in (0, 1, 37, 100):
+        expected = math.sqrt(alpha_bars[t]) * visuals["x0"] + math.sqrt(1 - alpha_bars[t]) * visuals["forward_noise"]
+        assert np.allclose(forward_sample(visuals, t), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="between 0 and T = 100"):
+        forward_sample(visuals, 101)
+
+
+def test_digit_images_match_the_data_sets_own_conversion():
+    data = load_digits(torch.Generator().manual_seed(0))
+    z = data.test[:5] + 0.5 * torch.randn((5, 64), generator=torch.Generator().manual_seed(1))
+    images = digit_images(z.numpy(), float(data.standardizer.mean), data.standardizer.scale)
+    assert np.allclose(images, data.images(z).numpy(), atol=1e-6)
+    assert images.min() >= 0 and images.max() <= 1
+
+
+def test_job_measures_after_a_step_and_shows_both_samplers_from_one_start(no_leaked_threads):
+    job = DiffusionJob(default_config("moons", **SMALL), {"lr": 1e-3}, seed=2, force_cpu=True)
+    try:
+        first = job.snapshot()
+        assert first.step == 0 and "samples" not in first.visuals  # nothing is drawn before training
+        assert first.visuals["x0"].shape == (1000, 2) and len(first.visuals["alpha_bars"]) == 61
+        assert job.trainer.base_lr == 1e-3  # the live learning rate, not the config's
+        job.wait_applied(job.step(3))
+        job.wait_for(lambda s: s.step == 3 and not s.busy)
+        done = job.wait_for(lambda s: "samples" in s.visuals and not s.visuals["measuring"], timeout=120)
+        assert done.series("mmd_norm").steps.tolist() == [3]
+        assert done.visuals["samples"].shape == (2000, 2) and done.visuals["samples_sampler"] == "ddim"
+        reverse = done.visuals["reverse"]
+        assert reverse.frame_t.tolist() == frame_times(60, 12)
+        assert reverse.ddpm.shape == reverse.ddim.shape == (13, ANIMATION_POINTS, 2)
+        assert np.array_equal(reverse.ddpm[0], reverse.ddim[0])  # one x_T for both
+        assert not np.array_equal(reverse.ddpm[-1], reverse.ddim[-1])
+        assert reverse.field_eps.shape == (13, 15, 15, 2) and not reverse.field_eps[-1].any()
+        # The animation's DDIM points are the first of the scored samples (the chosen sampler ran once).
+        assert np.array_equal(reverse.ddim[-1], done.visuals["samples"][:ANIMATION_POINTS])
+
+        job.wait_applied(job.set_hyperparameters(sampler="ddpm"))
+        ddpm = job.wait_for(lambda s: s.visuals["samples_sampler"] == "ddpm" and not s.visuals["measuring"], 120)
+        assert ddpm.visuals["samples_steps"] == 60
+        assert np.array_equal(ddpm.visuals["reverse"].ddpm[-1], ddpm.visuals["samples"][:ANIMATION_POINTS])
+    finally:
+        job.stop()
+
+
+def test_digits_job_draws_a_grid_and_both_strips(no_leaked_threads):
+    job = DiffusionJob(default_config("digits", schedule="cosine", T=30, width=32, depth=1, sampler_steps=5),
+                       seed=0, force_cpu=True)
+    try:
+        job.step(1)
+        done = job.wait_for(lambda s: "samples" in s.visuals and not s.visuals["measuring"], timeout=120)
+        v = done.visuals
+        assert v["samples"].shape == (64, 8, 8) and v["strip_ddpm"].shape == v["strip_ddim"].shape == (6, 6, 8, 8)
+        assert v["strip_t"].tolist() == [30, 24, 18, 12, 6, 0]
+        assert 0 < done.latest("judge_confidence") <= 1 and v["real_confidence"] > 0.8
+        assert v["class_shares"].sum() == pytest.approx(1.0)
+    finally:
+        job.stop()
+
+
+def test_a_stop_cuts_a_long_measurement_short(no_leaked_threads):
+    # A wide network and T = 2,000: its DDPM chain alone would take minutes.
+    job = DiffusionJob(default_config("moons", T=2000, width=512, depth=4, n_points=1000), {"sampler": "ddpm"},
+                       seed=0, force_cpu=True)
+    job.step(1)
+    job.wait_for(lambda s: s.visuals.get("measuring"), timeout=60)
+    job.stop(timeout=30)
+    assert not job.alive

@@ -1,0 +1,126 @@
+"""Figures of the Diffusion page: what each trace holds, checked against the arrays it was given."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.diffusion import make_schedule
+from viz import diffusion as figures
+
+
+def trace(fig, name_part: str):
+    return next(t for t in fig.data if t.name and name_part in t.name)
+
+
+def test_schedule_curves_show_beta_alpha_bar_and_snr():
+    schedule = make_schedule("cosine", 50)
+    betas, alpha_bars = schedule.betas.numpy(), schedule.alpha_bars.numpy()
+    fig = figures.schedule_curves(betas, alpha_bars, "cosine", t=10)
+    assert np.allclose(trace(fig, "β_t").y, betas[1:])
+    assert np.allclose(trace(fig, "ᾱ_t").y, alpha_bars[1:])
+    assert np.allclose(trace(fig, "√ᾱ_t").y, np.sqrt(alpha_bars[1:]))
+    snr = trace(fig, "SNR")
+    assert np.allclose(snr.y[:10], alpha_bars[1:11] / (1 - alpha_bars[1:11]))
+    assert list(trace(fig, "β_t").x) == list(range(1, 51))
+    assert fig.layout.yaxis3.type == "log"
+    assert "ᾱ<sub>T</sub>" in fig.layout.title.text
+
+
+def test_forward_points_draw_x_t_over_the_data_and_the_prior_rings():
+    rng = np.random.default_rng(0)
+    x0, x_t = rng.normal(size=(300, 2)), rng.normal(size=(300, 2))
+    fig = figures.forward_points(x_t, x0, 40, 0.25)
+    assert np.allclose(trace(fig, "x<sub>t</sub>").x, x_t[:, 0])
+    assert np.allclose(trace(fig, "x<sub>0</sub>").y, x0[:, 1])
+    ring = trace(fig, "N(0, I)")
+    assert np.allclose(np.hypot(ring.x, ring.y), 1.0)
+    assert "√ᾱ = 0.500" in fig.layout.title.text
+    assert tuple(fig.layout.xaxis.range) == (-3.5, 3.5) and fig.layout.yaxis.scaleanchor == "x"
+
+
+def test_field_arrows_point_along_minus_eps_and_the_longest_fills_09_cells():
+    xs, ys = np.linspace(-1, 1, 3), np.linspace(-2, 2, 3)
+    eps = np.zeros((3, 3, 2))
+    eps[0, 0] = [2.0, 0.0]  # at (xs[0], ys[0]) = (-1, -2): the arrow points to −x
+    eps[2, 1] = [0.0, -1.0]  # at (xs[1], ys[2]) = (0, 2): half as long, pointing to +y
+    x, y = figures.field_arrows(xs, ys, eps)
+    segments = np.stack([x, y], axis=1).reshape(9, 7, 2)  # start, tip, gap, barb, tip, barb, gap per arrow
+    cell = xs[1] - xs[0]
+    first, middle = segments[0], segments[7]
+    assert np.allclose(first[0], [-1, -2]) and np.allclose(first[1], [-1 - 0.9 * cell, -2])
+    assert np.allclose(middle[0], [0, 2]) and np.allclose(middle[1], [0, 2 + 0.45 * cell])
+    assert np.isnan(first[2]).all() and np.isnan(first[6]).all()
+    assert np.allclose(first[4], first[1])  # the head sits on the tip
+    # Barbs lie behind the tip, symmetric about the shaft.
+    assert first[3][0] > first[1][0] and first[5][0] > first[1][0]
+    assert first[3][0] == pytest.approx(first[5][0]) and first[3][1] + first[5][1] == pytest.approx(2 * -2)
+    assert first[3][1] != pytest.approx(-2)
+    assert np.isnan(figures.field_arrows(xs, ys, np.zeros((3, 3, 2)))[0]).all()  # t = 0: no field
+
+
+def test_reverse_animation_frames_hold_each_samplers_points_and_growing_paths():
+    rng = np.random.default_rng(1)
+    frame_t = [20, 15, 10, 5, 0]
+    ddpm, ddim = rng.normal(size=(5, 30, 2)), rng.normal(size=(5, 30, 2))
+    ddim[0] = ddpm[0]
+    xs = ys = np.linspace(-3, 3, 4)
+    eps = rng.normal(size=(5, 4, 4, 2))
+    fig = figures.reverse_animation(frame_t, ddpm, ddim, 4, xs, ys, eps, data=rng.normal(size=(50, 2)), paths=3)
+    assert [f.name for f in fig.frames] == ["20", "15", "10", "5", "0"]
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["20", "15", "10", "5", "0"]
+    per_panel = 1 + 1 + 3  # field, points, paths
+    for index, frame in enumerate(fig.frames):
+        ddpm_points, ddim_points = frame.data[1], frame.data[1 + per_panel]
+        assert np.allclose(ddpm_points.x, ddpm[index, :, 0]) and np.allclose(ddim_points.y, ddim[index, :, 1])
+        path = frame.data[2]  # the first point's DDPM path so far
+        kept = ~np.isnan(np.asarray(path.x, dtype=float))
+        assert kept.sum() == index + 1 and np.allclose(np.asarray(path.x)[kept], ddpm[: index + 1, 0, 0])
+        arrows_x, _ = figures.field_arrows(xs, ys, eps[index])
+        assert np.allclose(frame.data[0].x, arrows_x, equal_nan=True)
+        assert list(frame.traces) == list(range(2, 2 + 2 * per_panel))  # after the two static data traces
+    # Before any frame is played the figure shows the last one: the samples.
+    assert np.allclose(fig.data[3].x, ddpm[-1, :, 0])
+    assert "DDPM: 20" in fig.layout.annotations[0].text and "DDIM: 4" in fig.layout.annotations[1].text
+
+
+def test_digit_mosaic_places_each_image_with_a_gap():
+    images = np.arange(2 * 3 * 64, dtype=np.float32).reshape(2, 3, 8, 8) / (2 * 3 * 64)
+    fig = figures.digit_mosaic(images, column_labels=["a", "b", "c"])
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert z.shape == (2 * 9 - 1, 3 * 9 - 1)
+    assert np.allclose(z[9:17, 18:26], images[1, 2])
+    assert np.isnan(z[8]).all() and np.isnan(z[:, 17]).all()
+    assert list(fig.layout.xaxis.ticktext) == ["a", "b", "c"]
+    strip = figures.denoising_strip(images.transpose(1, 0, 2, 3), [9, 4, 0], "strip")  # (k=3, n=2)
+    assert np.allclose(np.asarray(strip.data[0].z, dtype=float), z, equal_nan=True)
+    grid = figures.digit_grid(images.reshape(6, 8, 8), "grid", columns=4)
+    assert np.asarray(grid.data[0].z).shape == (2 * 9 - 1, 4 * 9 - 1)
+
+
+def test_quality_curves_clip_to_the_log_floor_but_hover_the_true_value():
+    steps = np.array([100, 200, 300])
+    history = {"mmd_norm": (steps, np.array([0.9, 0.02, -0.004])), "energy_norm": (steps, np.array([1.1, 0.05, 0.01]))}
+    fig = figures.quality_curves(history)
+    mmd = trace(fig, "MMD²")
+    assert list(mmd.y) == [0.9, 0.02, figures.LOWEST_SCORE] and list(mmd.customdata) == [0.9, 0.02, -0.004]
+    assert fig.layout.yaxis.type == "log"
+    assert any(shape.y0 == figures.QUALITY_TARGET for shape in fig.layout.shapes)
+
+
+def test_loss_curve_smooths_with_a_running_mean():
+    steps = np.arange(1, 1001)
+    loss = 1.0 + np.sin(steps / 7.0) ** 2
+    fig = figures.loss_curve(steps, loss)
+    smooth = trace(fig, "mean of 10")
+    expected = [loss[i - 9:i + 1].mean() for i in range(9, 1000)]
+    assert np.allclose(smooth.y, expected) and smooth.x[0] == 10
+    assert len(figures.loss_curve(np.empty(0), np.empty(0)).data) == 0
+
+
+def test_judge_curve_and_class_shares():
+    fig = figures.judge_curve(np.array([10, 20]), np.array([0.4, 0.7]), real=0.9)
+    assert list(fig.data[0].y) == [0.4, 0.7] and fig.layout.shapes[0].y0 == 0.9
+    shares = np.full(10, 0.1)
+    bars = figures.judge_class_shares(shares)
+    assert list(bars.data[0].x) == [str(d) for d in range(10)] and np.allclose(bars.data[0].y, shares)
