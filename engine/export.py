@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from engine.history import Series
+from engine.limits import ConfigError  # also what a settings file that cannot be imported raises
 
 CONFIG_FORMAT = "gradscape-experiment"
 CONFIG_VERSION = 1
@@ -29,10 +30,6 @@ MAX_TEXT = 500  # characters in one text value
 MAX_LIST = 64  # items in one list value (a multiselect)
 MAX_REPORTED = 6  # problems named in one message
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-class ConfigError(ValueError):
-    """A settings file that cannot be imported; the message says why, in words for the user."""
 
 
 class WeightsError(ValueError):
