@@ -26,8 +26,8 @@ class Limit:
 
 LIMITS: dict[str, Limit] = {
     # Network Playground
-    "playground.points": Limit(20, 5000, "the number of data points"),
-    "playground.classes": Limit(2, 5, "the number of classes"),
+    "playground.points": Limit(10, 5000, "the number of data points"),
+    "playground.classes": Limit(3, 5, "the number of classes of the multiclass blobs"),
     "playground.hidden_layers": Limit(0, 8, "the number of hidden layers"),
     "playground.width": Limit(1, 64, "the width of a hidden layer"),
     # Gradient Flow

@@ -13,6 +13,7 @@ from torch import nn
 from engine.history import WeightTrajectory
 from engine.jobs import Job, JobStatus
 from engine.layers import ACTIVATIONS, INIT_SCHEMES, init_linear_, make_activation
+from engine.limits import LIMITS, check
 from engine.playground_data import Dataset, DataSpec, make_dataset
 from engine.schedules import LearningRateSchedule
 
@@ -29,7 +30,8 @@ OPTIMIZERS = {
     "sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "Nesterov", "adagrad": "Adagrad",
     "rmsprop": "RMSProp", "adam": "Adam", "adamw": "AdamW", "rprop": "RProp", "perceptron": "Perceptron rule",
 }
-MAX_HIDDEN_LAYERS, MAX_WIDTH = 8, 64
+MAX_HIDDEN_LAYERS = int(LIMITS["playground.hidden_layers"].high)
+MAX_WIDTH = int(LIMITS["playground.width"].high)
 GRID_RESOLUTION, NEURON_GRID_RESOLUTION = 64, 24
 
 
@@ -56,10 +58,9 @@ class PlaygroundConfig:
             raise ValueError(f"Unknown input features: {', '.join(sorted(unknown))}.")
         if dataset.input_dim == 1 and set(self.features) - set(FEATURES_1D):
             raise ValueError("1-D function fitting has only x₁: use the features x₁, x₁², sin x₁.")
-        if len(self.hidden) > MAX_HIDDEN_LAYERS:
-            raise ValueError(f"At most {MAX_HIDDEN_LAYERS} hidden layers.")
-        if any(not 1 <= width <= MAX_WIDTH for width in self.hidden):
-            raise ValueError(f"Each hidden layer needs 1 to {MAX_WIDTH} neurons.")
+        check("playground.hidden_layers", len(self.hidden))
+        for width in self.hidden:
+            check("playground.width", width)
         if len(self.activations) != len(self.hidden):
             raise ValueError("Give one activation per hidden layer.")
         for name in self.activations:

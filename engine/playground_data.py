@@ -9,10 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.limits import LIMITS, check
+
 EXTENT = 6.0  # points live in [-6, 6]^2, as in TensorFlow Playground
-MAX_POINTS = 5000
+MAX_POINTS = int(LIMITS["playground.points"].high)
 MAX_UPLOAD_ROWS = MAX_POINTS
-MAX_CLASSES = 5
+MAX_CLASSES = int(LIMITS["playground.classes"].high)
 
 CLASSIFICATION = ("circle", "xor", "gauss", "spiral", "moons", "checkerboard", "multiclass")
 REGRESSION_2D = ("plane", "bumps")
@@ -65,8 +67,7 @@ def make_dataset(spec: DataSpec) -> Dataset:
     else:
         if spec.kind not in DATASETS:
             raise ValueError(f"unknown data set {spec.kind!r}; choose one of {', '.join(DATASETS)}")
-        if not 10 <= spec.n_points <= MAX_POINTS:
-            raise ValueError(f"the number of points must be between 10 and {MAX_POINTS}, not {spec.n_points}")
+        check("playground.points", spec.n_points)
         if not 0.0 <= spec.noise <= 1.0:
             raise ValueError(f"noise must be between 0 and 1, not {spec.noise}")
         rng = np.random.default_rng(spec.seed)
@@ -157,8 +158,7 @@ def _checkerboard(rng, spec):
 
 def _multiclass(rng, spec):
     k = spec.n_classes
-    if not 3 <= k <= MAX_CLASSES:
-        raise ValueError(f"multiclass blobs need 3 to {MAX_CLASSES} classes, not {k}")
+    check("playground.classes", k)
     y = np.arange(spec.n_points) % k
     angle = 2 * np.pi * y / k + np.pi / 2
     centers = 3.5 * np.c_[np.cos(angle), np.sin(angle)]
