@@ -41,7 +41,7 @@ UPDATE_RATIO_GUIDE = 1e-3
 STATS = ("act_mean", "act_std", "flat_fraction", "preact_sq", "grad_norm", "act_grad_norm", "update_ratio")
 COLUMN = {name: index for index, name in enumerate(STATS)}
 HISTOGRAM_BINS = 40
-HISTOGRAM_SAMPLES = 4096  # values per layer that go into a histogram
+HISTOGRAM_SAMPLES = 1024  # values per layer that go into a histogram: plenty for 40 bins, and cheap
 HISTOGRAM_SPREAD = 4.0  # activation histograms span at most mean ± 4 std of all layers' values
 PROBE_INTERVAL_S = UI_REFRESH_S  # probes follow what a page can show, not the training rate
 HISTORY_COLUMNS = 240  # the layer × step matrices keep at most this many probes
@@ -503,8 +503,7 @@ class GradientFlowJob(Job):
 
     # ---- training
     def train_step(self) -> dict[str, float]:
-        x, y = self._next_batch()
-        self.model.train()
+        x, y = self._next_batch()  # the model is in train mode: evaluate() puts it back
         probing = self._probing_now()
         # Every WATCH_EVERY steps (and with each probe) the per-layer gradient norms go into a small
         # window on the device: cheap, and enough to tell later where an explosion began.
@@ -526,7 +525,8 @@ class GradientFlowJob(Job):
         if probing:
             stats, act_hist, grad_hist = reduce_probe(record, output, [w.grad for w in self._weights],
                                                       self.config.activation)
-            before = torch._foreach_mul([w.detach() for w in self._weights], 1.0)  # a copy
+            with torch.no_grad():
+                before = torch._foreach_mul(self._weights, 1.0)  # a copy
         loss_value, total_value = torch.stack([loss.detach(), total]).tolist()  # the step's one sync, as .item()
         metrics = {"loss": loss_value, "grad_norm": total_value}
         if not (math.isfinite(loss_value) and math.isfinite(total_value)):
@@ -535,8 +535,7 @@ class GradientFlowJob(Job):
         self.optimizer.step()
         if probing:
             with torch.no_grad():
-                moved = torch.stack(torch._foreach_norm(torch._foreach_sub([w.detach() for w in self._weights],
-                                                                           before)))
+                moved = torch.stack(torch._foreach_norm(torch._foreach_sub(self._weights, before)))
                 size = torch.stack(torch._foreach_norm(before))
                 stats[:, COLUMN["update_ratio"]] = torch.where(size > 0, moved / size, math.nan)
                 packed = torch.cat([stats.flatten(), act_hist, grad_hist]).double().cpu().numpy()
@@ -557,6 +556,7 @@ class GradientFlowJob(Job):
             metrics[f"{name}_loss"] = float(self._loss(output, y))
             if self.classification:
                 metrics[f"{name}_accuracy"] = float((output.argmax(dim=1) == y).float().mean())
+        self.model.train()
         return metrics
 
     def observe(self) -> dict[str, Any]:
