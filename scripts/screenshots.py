@@ -1,8 +1,10 @@
-"""Screenshots of every page, taken from the running app: `python -m scripts.screenshots --out DIR`.
+"""Screenshots of every page and every lesson preset, taken from the running app:
+`python -m scripts.screenshots --out DIR` (add `--pages-only` to skip the lesson presets).
 
 Starts the app headless, opens each page in Chromium, lets training run for a
 few seconds where the page trains, pauses, and saves a PNG named after the
-page's URL path. The README and the home page use docs/screenshots/.
+page's URL path (DIR/playground.png, ...); each lesson preset goes to
+DIR/lessons/NN-K.png. The README and the home page use docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -13,15 +15,23 @@ from pathlib import Path
 
 from scripts.browser import chromium, running_app, wait_until_rendered
 from ui.catalog import PAGES, ROOT
+from ui.lessons import LESSONS
 
 
-def take(out: Path, train_seconds: float, width: int, height: int) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
+def shots(with_lessons: bool) -> list[tuple[str, str]]:
+    """(file name without .png, address relative to the app's root)."""
+    pages = [(info.url_path, info.url_path) for info in PAGES]
+    lessons = [(f"lessons/{number:02d}-{k}", preset.url)
+               for number, lesson in enumerate(LESSONS, start=1) for k, preset in enumerate(lesson.presets, start=1)]
+    return pages + (lessons if with_lessons else [])
+
+
+def take(out: Path, train_seconds: float, width: int, height: int, with_lessons: bool = True) -> list[Path]:
     saved = []
     with running_app() as (url, _process), chromium(width, height) as browser:
-        for info in PAGES:
+        for name, address in shots(with_lessons):
             page = browser.new_page()
-            page.goto(f"{url}/{info.url_path}")
+            page.goto(f"{url}/{address}")
             wait_until_rendered(page)
             train = page.get_by_role("button", name="Train")
             if train.count():
@@ -31,7 +41,8 @@ def take(out: Path, train_seconds: float, width: int, height: int) -> list[Path]
                 wait_until_rendered(page)
                 time.sleep(1.0)
             page.mouse.move(0, 0)
-            path = out / f"{info.url_path}.png"
+            path = out / f"{name}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(path))
             saved.append(path)
             page.close()
@@ -44,8 +55,9 @@ def main() -> None:
     parser.add_argument("--train-seconds", type=float, default=8.0)
     parser.add_argument("--width", type=int, default=1500)
     parser.add_argument("--height", type=int, default=1300)
+    parser.add_argument("--pages-only", action="store_true", help="skip the lesson presets")
     args = parser.parse_args()
-    for path in take(args.out, args.train_seconds, args.width, args.height):
+    for path in take(args.out, args.train_seconds, args.width, args.height, not args.pages_only):
         print(path)
 
 
