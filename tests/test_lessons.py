@@ -16,10 +16,12 @@ from streamlit.testing.v1 import AppTest
 
 from engine.attention_job import AttentionJob
 from engine.attention_training import PRESETS as ATTENTION_PRESETS
+from engine.gradient_flow import GradientFlowJob
 from engine.jobs import JobStatus
 from engine.landscape import PRESETS as LANDSCAPE_PRESETS
 from engine.landscape import LandscapeRequest, PlaygroundLandscape, compute_view
 from engine.playground import PlaygroundJob
+from engine.recurrent import RecurrentJob
 from engine.surfaces import quadratic_hessian
 from engine.trajectories import OPTIMIZERS, Clipping, Experiment, OptimizerSpec, Schedule, run_experiment
 from tests.conftest import ROOT
@@ -247,6 +249,69 @@ def test_lesson_7_zero_init_keeps_every_unit_of_a_layer_the_same():
     broken = playground_run(xavier, 1000)
     assert broken.config.init == "xavier_normal" and broken.config.activations == symmetric.config.activations
     assert accuracy(broken) > 0.95
+
+
+def deep_init_probe(preset: Preset):
+    """The per-layer probe at initialization of the network the Gradient Flow page built from the preset."""
+    applied = open_preset(preset).session_state["_applied_gradient_flow_deep"]
+    job = GradientFlowJob(applied["config"], applied["hp"], seed=applied["seed"], force_cpu=True)
+    try:
+        snap = job.snapshot()
+    finally:
+        job.stop()
+    return snap.config, snap.visuals["init_probe"]
+
+
+def test_lesson_7_xavier_halves_a_relu_signal_at_every_layer_and_he_keeps_it():
+    relu_xavier, relu_he, tanh_xavier = lesson("Initialization").presets[2:]
+    config, probe = deep_init_probe(relu_xavier)
+    assert (config.activation, config.init, config.depth) == ("relu", "xavier_normal", 20)
+    q = probe.column("preact_sq")[:config.depth]
+    # oracle (He et al.): fan_in·Var(W) = 1 for 64 → 64 and ReLU keeps half of E[z²], so E[z²] halves per layer
+    assert 0.4 < np.median(q[1:] / q[:-1]) < 0.6
+    config, probe = deep_init_probe(relu_he)
+    assert (config.activation, config.init) == ("relu", "he")
+    q = probe.column("preact_sq")[:config.depth]
+    assert 0.75 < np.median(q[1:] / q[:-1]) < 1.33  # fan_in·Var(W) = 2 makes up for the half
+    _, relu_probe = deep_init_probe(relu_xavier)
+    config, tanh_probe = deep_init_probe(tanh_xavier)
+    assert config.activation == "tanh"
+    std_relu, std_tanh = relu_probe.column("act_std"), tanh_probe.column("act_std")
+    assert std_relu[config.depth - 1] / std_relu[0] < 1e-2 < 0.1 < std_tanh[config.depth - 1] / std_tanh[0]
+
+
+def first_to_last_gradient(preset: Preset) -> float:
+    config, probe = deep_init_probe(preset)
+    norms = probe.column("grad_norm")
+    return norms[0] / norms[config.depth - 1]  # first hidden layer's ‖∂L/∂W‖ over the last hidden layer's
+
+
+def test_lesson_8_sigmoid_gradients_vanish_through_20_layers_and_each_fix_brings_them_back():
+    sigmoid, relu_he, batch_norm, residual = lesson("Vanishing").presets
+    vanished = first_to_last_gradient(sigmoid)
+    assert vanished < 1e-9
+    assert first_to_last_gradient(relu_he) > 1e-2
+    assert first_to_last_gradient(batch_norm) > 1e-2
+    assert first_to_last_gradient(residual) > 1e-3
+    assert open_preset(batch_norm).session_state["_applied_gradient_flow_deep"]["config"].activation == "sigmoid"
+
+
+def test_lesson_9_the_lstm_carries_the_gradient_through_time_and_learns_the_recall():
+    for preset in lesson("RNN vs LSTM").presets:
+        applied = open_preset(preset).session_state["_applied_gradient_flow_time"]
+        job = RecurrentJob(applied["config"], applied["hp"], seed=applied["seed"], force_cpu=True)
+        try:
+            gradients = job.snapshot().visuals["init_gradients"]
+        finally:
+            job.stop()
+        rnn, lstm = gradients["rnn_tanh"]["h"], gradients["lstm"]["c"]
+        assert rnn[0] / rnn[-1] < 1e-4  # back to the first step: vanished
+        assert lstm[0] / lstm[-1] > 0.1  # the cell state carries it
+    applied = open_preset(lesson("RNN vs LSTM").presets[0]).session_state["_applied_gradient_flow_time"]
+    assert applied["config"].seq_len == 50
+    snap = train(RecurrentJob(applied["config"], applied["hp"], seed=applied["seed"], force_cpu=True), 200)
+    assert snap.latest("accuracy_lstm") > 0.9 and snap.latest("accuracy_gru") > 0.9
+    assert snap.latest("accuracy_rnn_tanh") < 0.75 and snap.latest("accuracy_rnn_relu") < 0.4
 
 
 def test_lesson_10_regularization_and_early_stopping_fight_overfitting():

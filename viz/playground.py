@@ -94,7 +94,7 @@ def _function_fit(fig, grid_x1, curve, x_train, y_train, x_test, y_test, show_te
     fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="network", line=dict(color="#222", width=3)))
     if kinks is not None:
         fig.add_trace(go.Scatter(x=kinks[0], y=kinks[1], mode="markers", name=f"bends: {len(kinks[0]) + 1} pieces",
-                                 marker=dict(color="#d55e00", size=10, symbol="diamond", line=dict(color="white",
+                                 marker=dict(color="#d55e00", size=7, symbol="diamond", line=dict(color="white",
                                                                                                   width=1)),
                                  hovertemplate="bend at x₁=%{x:.3f}<extra></extra>"))
     fig.update_xaxes(title="x₁")
