@@ -359,3 +359,11 @@ def test_lesson_12_attention_learns_the_anti_diagonal_to_reverse():
     assert snap.latest("pattern_mass") > 0.8  # attention on the anti-diagonal
     # The induction preset is the engine's tuned one (its claim needs ~500 steps: too slow for the suite).
     assert open_preset(induction).session_state["_applied_attention"]["config"] == ATTENTION_PRESETS["induction"]
+
+
+def test_lesson_texts_hold_no_control_characters():
+    """A LaTeX command such as \\frac written into a non-raw string becomes a form feed and breaks the formula."""
+    for lesson_ in LESSONS:
+        for text in (lesson_.title, lesson_.text, lesson_.formula, *lesson_.look_for,
+                     *(preset.label for preset in lesson_.presets)):
+            assert not any(ord(char) < 32 for char in text), (lesson_.title, text)

@@ -230,9 +230,9 @@ LESSONS: tuple[Lesson, ...] = (
         "slope 1 where it is active, and He init keeps the signal's size, so gradients arrive whole. Batch "
         "normalization re-centres and re-scales every layer's input, and residual connections add an identity "
         "path that the gradient can take around every layer.",
-        r"rac{\partial L}{\partial h_1} = rac{\partial L}{\partial h_L} \prod_{l=2}^{L} W_l^	op "
-        r"\operatorname{diag}\!ig(\sigma'(z_l)ig), \qquad \sigma'(z) \le 	frac14, \qquad "
-        r"	ext{residual: } h_{l} = h_{l-1} + f(W_l h_{l-1})",
+        r"\frac{\partial L}{\partial h_1} = \frac{\partial L}{\partial h_L} \prod_{l=2}^{L} W_l^\top "
+        r"\operatorname{diag}\!\big(\sigma'(z_l)\big), \qquad \sigma'(z) \le \tfrac14, \qquad "
+        r"\text{residual: } h_{l} = h_{l-1} + f(W_l h_{l-1})",
         (Preset("20 sigmoid layers, Xavier init", "gradients", SIGMOID_DEEP),
          RELU_HE_DEEP,
          Preset("20 sigmoid layers with batch norm", "gradients", {**SIGMOID_DEEP, "gf_norm": deep.NORMS["batch"]}),
@@ -250,9 +250,9 @@ LESSONS: tuple[Lesson, ...] = (
         "step multiplies it by the recurrent weights and the tanh slope, so it shrinks geometrically when W_hh's "
         "spectral radius is below 1. An LSTM carries a cell state that is only scaled by its forget gate: with "
         "the gate near 1 (a positive forget-gate bias) the gradient reaches the first step almost intact.",
-        r"rac{\partial h_T}{\partial h_t} = \prod_{k=t+1}^{T} \operatorname{diag}\!ig(	anh'(a_k)ig) "
+        r"\frac{\partial h_T}{\partial h_t} = \prod_{k=t+1}^{T} \operatorname{diag}\!\big(\tanh'(a_k)\big) "
         r"W_{hh}, \qquad c_t = f_t \odot c_{t-1} + i_t \odot g_t \ \Rightarrow\ "
-        r"rac{\partial c_T}{\partial c_t} = \prod_{k=t+1}^{T} \operatorname{diag}(f_k)",
+        r"\frac{\partial c_T}{\partial c_t} = \prod_{k=t+1}^{T} \operatorname{diag}(f_k)",
         (Preset("Recall the first of 50 tokens: RNN, LSTM, GRU", "gradients", {"gf_mode": MODES[TIME]}),
          Preset("… of 100 tokens", "gradients", {"gf_mode": MODES[TIME], "gf_T": "100"})),
         ("Before training, ‖∂L/∂h_t‖ of the tanh RNN falls by orders of magnitude from the last step back to the "
@@ -278,8 +278,8 @@ LESSONS: tuple[Lesson, ...] = (
         ("Without regularization the training accuracy reaches 100% and the boundary curls around single "
          "points, while the test loss rises far above its early minimum.",
          "L2 and dropout keep the boundary smooth and the test loss several times lower after 1,500 steps.",
-         "Early stopping ends the run a few dozen epochs after the test loss bottomed out and restores those "
-         "weights (the playground's test points serve as the validation set)."),
+         "Early stopping ends the run once the test loss has not improved for 20 epochs (its patience) and "
+         "restores the weights from its lowest point (the playground's test points serve as the validation set)."),
     ),
     Lesson(
         "Loss landscapes and sharpness",
