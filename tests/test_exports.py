@@ -251,7 +251,7 @@ def test_parse_names_the_problem():
 
 # --------------------------------------------------------------------------- the panel itself
 def test_the_panel_renders_on_the_playground_and_its_files_read_back():
-    from ui import exports
+    from ui.exports import _settings
 
     at = AppTest.from_file(PLAYGROUND, default_timeout=60).run()
     at.button(key="pg_epoch").click().run()
@@ -259,13 +259,18 @@ def test_the_panel_renders_on_the_playground_and_its_files_read_back():
     assert "Export" in [e.label for e in at.sidebar.expander]
     slot = at.session_state["_exports_pg_"]
     assert len(slot.offer.figures) == 4 and all(name.endswith("-step25") for name in slot.offer.figures)
-    report = exports._html(slot.offer).decode()
+    for kind in ("report", "history", "weights", "animation"):
+        at.button(key=f"export_pg_prepare_{kind}").click().run()
+        assert not at.exception, kind
+    assert {b.label for b in at.sidebar.get("download_button")} >= {
+        "Download HTML report", "Download metric history (CSV)", "Download trained weights", "Download animated GIF",
+        "Download settings (JSON)"}
+    files = {name: data for name, data, _ in slot.prepared.values()}
+    stem = "playground-circle-4x2-tanh-sgd-step25"
+    report = files[f"{stem}-report.html"].decode()
     assert report.count("Plotly.newPlot(") == 4 and "pg_lr" in report
-    rows = list(csv.DictReader(io.StringIO(exports._csv(slot.offer).decode())))
+    rows = list(csv.DictReader(io.StringIO(files[f"{stem}-history.csv"].decode())))
     assert rows[-1]["step"] == "25" and float(rows[-1]["train_loss"]) > 0
-    assert parse_config_document(exports._settings(slot.offer, "pg_"), "pg_") == slot.offer.controls
-    assert set(load_weights(exports._weights(slot.offer))) == set(slot.offer.weights)
-    at.button(key="export_pg_prepare_animation").click().run()
-    assert not at.exception
-    gif = Image.open(io.BytesIO(slot.prepared["animation"][1]))
-    assert gif.n_frames > 1 and slot.prepared["animation"][0] == "playground-circle-4x2-tanh-sgd-step25-replay.gif"
+    assert set(load_weights(files[f"{stem}-weights.pt"])) == set(slot.offer.weights)
+    assert Image.open(io.BytesIO(files[f"{stem}-replay.gif"])).n_frames > 1
+    assert parse_config_document(_settings(slot.offer, "pg_"), "pg_") == slot.offer.controls

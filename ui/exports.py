@@ -9,8 +9,9 @@ A page wires it with two calls (see docs/CONVENTIONS.md, "Exports"):
 `export_panel` makes the sidebar panel and applies an imported settings file: it must run before
 the controls, the only moment Streamlit lets a setting change a widget. `offer_exports` hands over
 what the page drew and fills the panel (from inside a live area too), so file names always say
-what the page shows. Nothing is rendered until asked: cheap files are made by the download button
-on click; slow ones (images through Chromium, the GIF) have a Prepare button, then a download.
+what the page shows. Nothing is rendered until asked: each export has a Prepare button that makes
+the file from what the page shows then, and a download of it (only the few-hundred-byte settings
+file is made on every draw).
 
 Settings: a page's settings are the values of its URL-bound controls (keys with its prefix), so
 a settings file and a shared link hold the same thing. An imported file is checked in full before
@@ -59,9 +60,9 @@ class ExportOffer:
     weights: Mapping[str, torch.Tensor] | None = None
     animation: Callable[[], list[Image.Image]] | None = None
 
-    def file_name(self, what: str, extension: str) -> str:
+    def file_name(self, what: str, extension: str, with_step: bool = True) -> str:
         """E.g. playground-xor-4x2-tanh-adam-step1200-figures-png.zip."""
-        step = f"step{self.step}" if self.step is not None else ""
+        step = f"step{self.step}" if with_step and self.step is not None else ""
         words = "-".join(part for part in (self.page, self.setting, step, what) if part)
         return f"{safe_filename(words)}.{extension}"
 
@@ -346,22 +347,38 @@ def _weights(offer: ExportOffer) -> bytes:
     return weights_bytes(offer.weights)
 
 
-def _prepare(slot: _Slot, kind: str, formats: list[str]) -> None:
-    offer = slot.offer
+def _prepare(offer: ExportOffer, kind: str, formats: list[str]) -> tuple[str, bytes, str]:
+    """(file name, content, what it holds) of one slow export, made now."""
     if kind == "figures":
         files = render_static(offer.figures, formats)
-        what = "-".join(formats)
-        slot.prepared[kind] = (offer.file_name(f"figures-{what}", "zip"), zip_bytes(files),
-                               f"{len(offer.figures)} figures × {', '.join(f.upper() for f in formats)}")
-    else:
+        return (offer.file_name(f"figures-{'-'.join(formats)}", "zip"), zip_bytes(files),
+                f"{len(offer.figures)} figures × {', '.join(f.upper() for f in formats)}")
+    if kind == "animation":
         frames = offer.animation()
-        slot.prepared[kind] = (offer.file_name("replay", "gif"), gif_bytes(frames),
-                               f"{len(frames)} frames")
+        return offer.file_name("replay", "gif"), gif_bytes(frames), f"{len(frames)} frames"
+    if kind == "report":
+        return offer.file_name("report", "html"), _html(offer), f"{len(offer.figures)} interactive figures"
+    if kind == "weights":
+        return (offer.file_name("weights", "pt"), _weights(offer),
+                "torch.save of the state_dict; read it with torch.load(path, weights_only=True)")
+    return offer.file_name("history", "csv"), _csv(offer), f"{len(offer.history)} metrics"
 
 
-def _slow_export(slot: _Slot, prefix: str, kind: str, label: str, icon: str, mime: str,
-                 unavailable: str | None = None) -> None:
-    """A Prepare button (renders now, with a spinner), then the download of what it made."""
+_SLOW = {  # kind -> (label, icon, MIME type)
+    "figures": ("figures", ":material/image:", "application/zip"),
+    "animation": ("animated GIF", ":material/animation:", "image/gif"),
+    "report": ("HTML report", ":material/description:", "text/html"),
+    "history": ("metric history (CSV)", ":material/table:", "text/csv"),
+    "weights": ("trained weights", ":material/memory:", "application/octet-stream"),
+}
+
+
+def _slow_export(slot: _Slot, prefix: str, kind: str, unavailable: str | None = None) -> None:
+    """A Prepare button (makes the file now, with a spinner), then the download of what it made.
+
+    Two steps rather than a download that generates on click: a live area redraws the panel twice
+    a second, which would drop such a download before it ran; a prepared file survives redraws."""
+    label, icon, mime = _SLOW[kind]
     if unavailable:
         st.caption(unavailable)
         return
@@ -373,9 +390,9 @@ def _slow_export(slot: _Slot, prefix: str, kind: str, label: str, icon: str, mim
                                 "takes a few seconds per figure: Chromium draws them.")
     if st.button(f"Prepare {label}", key=f"export_{prefix}prepare_{kind}", icon=icon, width="stretch",
                  disabled=kind == "figures" and not formats):
-        with st.spinner(f"Rendering {label}…"):
+        with st.spinner(f"Making the {label}…"):
             try:
-                _prepare(slot, kind, formats)
+                slot.prepared[kind] = _prepare(slot.offer, kind, formats)
             except StaticExportUnavailable as error:
                 st.warning(str(error), icon=":material/install_desktop:")
     if kind in slot.prepared:
@@ -409,23 +426,20 @@ def export_panel(prefix: str) -> None:
 def _draw_exports(slot: _Slot, prefix: str) -> None:
     offer = slot.offer
     at_step = "" if offer.step is None else f" at step {offer.step:,}"
-    st.caption(f"Exports **{offer.setting or offer.page}**{at_step}. Slow formats render when you press Prepare.")
+    st.caption(f"Exports **{offer.setting or offer.page}**{at_step}. Prepare makes a file from what the page "
+               "shows at that moment.")
     chromium = None if find_chromium() else "PNG, SVG and PDF need Chromium: `apt-get install chromium`."
-    _slow_export(slot, prefix, "figures", "figures", ":material/image:", "application/zip",
-                 chromium if offer.figures else "No figures on the page yet.")
+    _slow_export(slot, prefix, "figures", chromium if offer.figures else "No figures on the page yet.")
     if offer.animation is not None:
-        _slow_export(slot, prefix, "animation", "animated GIF", ":material/animation:", "image/gif")
-    downloads = [("HTML report (offline, interactive)", lambda: _html(offer), offer.file_name("report", "html"),
-                  "text/html", ":material/description:")]
+        _slow_export(slot, prefix, "animation")
+    _slow_export(slot, prefix, "report")
     if offer.history:
-        downloads.append(("Metric history (CSV)", lambda: _csv(offer), offer.file_name("history", "csv"), "text/csv",
-                          ":material/table:"))
-    downloads.append(("Settings (JSON, importable)", lambda: _settings(offer, prefix),
-                      offer.file_name("settings", "json"), "application/json", ":material/tune:"))
+        _slow_export(slot, prefix, "history")
     if offer.weights is not None:
-        downloads.append(("Trained weights (state_dict)", lambda: _weights(offer), offer.file_name("weights", "pt"),
-                          "application/octet-stream", ":material/memory:"))
-    for label, make, name, mime, icon in downloads:
-        # Generated on click, on a thread of its own: the page pays nothing until then.
-        st.download_button(label, make, file_name=name, mime=mime, icon=icon, on_click="ignore",
-                           key=f"export_{prefix}{name.rsplit('.', 1)[1]}", width="stretch")
+        _slow_export(slot, prefix, "weights")
+    # A few hundred bytes, made on every draw, so one click downloads them.
+    # No step in its name: a name that changed with every live redraw would change the file's address
+    # under the click.
+    st.download_button("Download settings (JSON)", _settings(offer, prefix), file_name=offer.file_name(
+        "settings", "json", with_step=False), mime="application/json", icon=":material/tune:", on_click="ignore",
+        key=f"export_{prefix}json", width="stretch", help="Every control of this page; import it again below.")
