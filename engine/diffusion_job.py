@@ -1,7 +1,8 @@
 """The Diffusion page's live experiment: a `DiffusionTrainer` run by the job runtime.
 
-The trainer thread trains, and from time to time draws samples and measures
-them, so the page only ever reads NumPy copies from the snapshot:
+The trainer thread trains; from time to time it hands a copy of the averaged
+network to the job's measuring thread, which draws samples and measures them.
+The page only ever reads NumPy copies from the snapshot:
 
 - point sets: `QUALITY_SAMPLE_SIZE` samples from the chosen sampler, their
   normalized MMD² and energy distance against held-out data (recorded in the
@@ -15,14 +16,19 @@ them, so the page only ever reads NumPy copies from the snapshot:
 Every draw starts from the same seeded x_T, so between two measurements the
 samples change only because the network did. Measuring costs many training
 steps (a DDPM chain is T network passes), so while training it runs at most
-every `EVAL_EVERY_S` and takes about `EVAL_SHARE` of the time; when paused it
-runs whenever the step or the sampler changed. Nothing is measured at step 0.
+every `EVAL_EVERY_S` and takes about `EVAL_SHARE` of the time; when training
+stops it runs for the last step (and again when the sampler changes). Nothing
+is measured at step 0. Quality numbers enter the history at the step whose
+network they measured.
 
 Live hyperparameters (no reset): lr, batch_size, sampler, sampler_steps.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -33,8 +39,11 @@ import torch
 
 from engine.diffusion import DiffusionConfig, DiffusionTrainer, ddim_timesteps
 from engine.diffusion_data import DIGIT_MAX_VALUE, DigitsData, PointData
+from engine.device import limit_torch_threads
 from engine.jobs import Job
 from engine.sample_quality import QUALITY_SAMPLE_SIZE
+
+log = logging.getLogger(__name__)
 
 EVAL_EVERY_S = 1.0
 EVAL_SHARE = 0.25
@@ -80,34 +89,60 @@ def frame_times(T: int, ddim_steps: int, max_frames: int = MAX_FRAMES) -> list[i
     return stops
 
 
+@dataclass(frozen=True)
+class _Request:
+    """One measurement: the averaged network of one step, copied, and what to draw with it."""
+
+    generation: int  # which build of the experiment it belongs to (a reset starts a new one)
+    step: int
+    sampler: str
+    steps: int  # the chosen sampler's steps (T for DDPM)
+    ddim_steps: int
+    network: torch.nn.Module
+
+
 class DiffusionJob(Job):
-    """A DDPM learning a 2-D point set or 8x8 digits, live."""
+    """A DDPM learning a 2-D point set or 8x8 digits, live.
+
+    Measuring runs in a second thread of the job, on a copy of the averaged network taken at one step,
+    so training and the page's step counter never wait for a sampling chain. The trainer thread hands
+    a copy over at most every `EVAL_EVERY_S` (and so that measuring takes about `EVAL_SHARE` of the
+    time), or at once when training stops; the measurer publishes what it found through a no-op
+    command, so the page sees it even while paused. A reset or stop makes a measurement under way give
+    up at its next network pass.
+    """
 
     def __init__(self, config: DiffusionConfig, hyperparameters: dict[str, Any] | None = None, **kwargs: Any):
         # Set before the base starts the thread, which calls setup() and apply_hyperparameters().
         self.trainer: DiffusionTrainer | None = None
-        self._measured: tuple[int, str, int] | None = None  # (step, sampler, steps) of the latest measurement
+        self._lock = threading.Lock()  # guards what both threads touch: visuals, results, the generation
+        self._generation = 0
+        self._requested: tuple[int, str, int] | None = None  # (step, sampler, steps) last handed over
+        self._in_flight = False
+        self._results: list[tuple[int, dict[str, float]]] = []  # (step, metrics) not yet in the history
         self._next_eval_at = 0.0
         self._visuals: dict[str, Any] = {}
         self._cancel = threading.Event()  # set by reset() and stop(): a measurement under way gives up
+        self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         # The config's own training settings are the starting values of the live ones.
         defaults = {"lr": config.lr, "batch_size": config.batch_size, "sampler": config.sampler,
                     "sampler_steps": config.sampler_steps, "max_steps_per_second": None}
         super().__init__(config, {**defaults, **(hyperparameters or {})}, **kwargs)
+        self._measurer = threading.Thread(target=self._measure_loop, name=f"{self._thread.name}-measure",
+                                          daemon=True)
+        self._measurer.start()
 
     # ------------------------------------------------------------ hooks
     def setup(self) -> None:
-        self.trainer, self._measured, self._next_eval_at = None, None, 0.0
-        self._cancel.clear()
-        self.trainer = DiffusionTrainer(replace(self.config, seed=self.seed), device=self.device)
-        # Sampling and the noise field run the moving-average network (training runs the other one), so
-        # a check before each of its passes lets a reset or a stop cut a measurement short.
-        self.trainer.ema_network.register_forward_pre_hook(self._check_cancelled)
-        self._visuals = self._static_visuals()
-
-    def _check_cancelled(self, *_: Any) -> None:
-        if self._cancel.is_set():
-            raise MeasurementCancelled
+        with self._lock:
+            self._generation += 1
+            self._requested, self._in_flight, self._results, self._next_eval_at = None, False, [], 0.0
+            self.trainer = None
+            self._cancel.clear()
+        trainer = DiffusionTrainer(replace(self.config, seed=self.seed), device=self.device)
+        visuals = _static_visuals(trainer, self.seed)
+        with self._lock:
+            self.trainer, self._visuals = trainer, visuals
 
     def reset(self, config: Any = None, seed: int | None = None, force_cpu: bool | None = None) -> int:
         self._cancel.set()
@@ -115,7 +150,10 @@ class DiffusionJob(Job):
 
     def stop(self, timeout: float = 5.0) -> None:
         self._cancel.set()
+        self._requests.put(None)
         super().stop(timeout)
+        if threading.current_thread() is not self._measurer:
+            self._measurer.join(timeout)
 
     @property
     def epoch(self) -> float:
@@ -143,39 +181,33 @@ class DiffusionJob(Job):
                 f"network. Lower it (1e-3 to 3e-3 suits these models) and press Reset.")
 
     def evaluate(self) -> dict[str, float]:
-        now = time.monotonic()
-        wanted = (self.steps_done, *self._sampler())
-        # Nothing is drawn before the first step (an untrained network's samples are known to be noise, and
-        # a rebuild should show at once); while steps are being taken, measurements are spaced out.
-        if not self.steps_done or wanted == self._measured or (self._busy() and now < self._next_eval_at):
+        """Records finished measurements at the step they measured; hands over the next one when due."""
+        with self._lock:
+            results, self._results = self._results, []
+            in_flight, next_eval_at = self._in_flight, self._next_eval_at
+        for step, metrics in results:
+            # At the step whose network was measured (the trainer has moved on since); the base records what
+            # evaluate() returns at the current step, which would misdate these by the measuring time.
+            self._history.record(step, metrics)
+        if self.trainer is None or not self.steps_done or in_flight:
             return {}
-        if not self._busy() and not self._visuals.get("measuring"):
-            # Training just stopped (a Step, a Pause, a new sampler): publish the new step first, so the page
-            # shows it at once, and come straight back for the measurement through a no-op command.
+        sampler, steps = self._sampler()
+        wanted = (self.steps_done, sampler, steps)
+        # Nothing is drawn before the first step (an untrained network's samples are known to be noise);
+        # while steps are being taken, measurements are spaced out.
+        if wanted == self._requested or (self._busy() and time.monotonic() < next_eval_at):
+            return {}
+        network = copy.deepcopy(self.trainer.ema_network)
+        with self._lock:
+            self._requested, self._in_flight = wanted, True
             self._visuals["measuring"] = True
-            self.set_hyperparameters()
-            return {}
-        try:
-            # The held-out reference and the judge are built once per run; only the rest recurs.
-            if isinstance(self.trainer.data, DigitsData):
-                self.trainer.judge()
-            else:
-                self.trainer.quality_reference(interrupt=self._check_cancelled)
-            started = time.perf_counter()
-            metrics = self._measure()
-        except MeasurementCancelled:  # a reset or a stop is waiting; it rebuilds or ends the job next
-            self._visuals["measuring"] = False
-            return {}
-        # The weights the samples came from (the moving average), for the page's export.
-        self._visuals["state"] = {k: v.detach().cpu().clone() for k, v in self.trainer.ema_network.state_dict().items()}
-        cost = time.perf_counter() - started
-        self._measured = wanted
-        self._visuals["measuring"] = False
-        self._next_eval_at = time.monotonic() + max(EVAL_EVERY_S, cost / EVAL_SHARE)
-        return metrics
+            request = _Request(self._generation, self.steps_done, sampler, steps, self._ddim_steps(), network)
+        self._requests.put(request)
+        return {}
 
     def observe(self) -> dict[str, Any]:
-        return dict(self._visuals)
+        with self._lock:
+            return dict(self._visuals)
 
     # ------------------------------------------------------------ measuring
     def _sampler(self) -> tuple[str, int]:
@@ -187,75 +219,117 @@ class DiffusionJob(Job):
         """The DDIM steps asked for, clipped to T (DDIM is also drawn beside DDPM when DDPM is chosen)."""
         return min(max(1, int(self.hp.get("sampler_steps") or 1)), self.trainer.schedule.T)
 
-    def _static_visuals(self) -> dict[str, Any]:
-        """What never changes during a run: the training data, fixed forward noise, the schedule."""
-        trainer = self.trainer
-        schedule = trainer.schedule
-        generator = torch.Generator().manual_seed(self.seed + 17)
-        data = trainer.data
-        if isinstance(data, PointData):
-            x0 = data.train[:MAX_DATA_SHOWN]
-            visuals: dict[str, Any] = {"kind": "points"}
-        else:  # a few held-out digits, and how to turn standardized vectors back into pixels
-            x0 = data.test[:DIGIT_STRIP]
-            visuals = {"kind": "digits", "pixel_mean": float(data.standardizer.mean),
-                       "pixel_scale": data.standardizer.scale}
-        visuals["x0"] = x0.numpy().astype(np.float32)
-        visuals["forward_noise"] = torch.randn(x0.shape, generator=generator).numpy().astype(np.float32)
-        visuals["betas"] = schedule.betas.numpy().copy()
-        visuals["alpha_bars"] = schedule.alpha_bars.numpy().copy()
-        return visuals
+    def _check_cancelled(self, *_: Any) -> None:
+        if self._cancel.is_set():
+            raise MeasurementCancelled
 
-    def _draw_both(self, n: int, shown: int, max_frames: int) -> tuple[torch.Tensor, ReverseProcess]:
-        """`n` samples from the chosen sampler, and both samplers' paths for the first `shown` of them.
+    def _measure_loop(self) -> None:
+        limit_torch_threads()
+        while True:
+            try:
+                request = self._requests.get(timeout=0.5)
+            except queue.Empty:
+                if not self._thread.is_alive():
+                    return
+                continue
+            if request is None:
+                return
+            with self._lock:
+                trainer = self.trainer if request.generation == self._generation else None
+            if trainer is None:
+                continue
+            started = time.perf_counter()
+            try:
+                found, metrics = self._measure(trainer, request)
+            except MeasurementCancelled:  # a reset or a stop is waiting
+                continue
+            except Exception as error:  # a failed measurement must not end training
+                log.exception("diffusion measurement failed")
+                found, metrics = {"measure_error": f"Drawing samples failed: {error}"}, {}
+            cost = time.perf_counter() - started
+            with self._lock:
+                if request.generation != self._generation:
+                    continue
+                self._visuals.update(found, measuring=False)
+                if metrics:
+                    self._results.append((request.step, metrics))
+                self._in_flight = False
+                self._next_eval_at = time.monotonic() + max(EVAL_EVERY_S, cost * (1 / EVAL_SHARE - 1))
+            self.set_hyperparameters()  # a no-op command: the trainer thread publishes what was found
 
-        The chosen sampler runs once on all `n` (its frames serve the animation); the other one runs on the
-        `shown` points only, from the same x_T. Seeds are fixed per run: every measurement starts from the
-        same noise, so the pictures change only because the network did.
-        """
-        trainer = self.trainer
-        chosen, _ = self._sampler()
-        ddim_steps = self._ddim_steps()
-        times = frame_times(trainer.schedule.T, ddim_steps, max_frames)
-        x_T = torch.randn((n, trainer.data.dim), generator=torch.Generator().manual_seed(self.seed * 7919 + 1))
-        chains = {}
-        for sampler, points in ((chosen, n), ("ddim" if chosen == "ddpm" else "ddpm", shown)):
-            generator = torch.Generator().manual_seed(self.seed * 7919 + 2)
-            chains[sampler] = trainer.sample(points, sampler, ddim_steps, generator=generator, x_T=x_T[:points],
-                                             frame_times=times)
-        frames = {name: chain.frames[:, :shown].numpy().astype(np.float32) for name, chain in chains.items()}
-        reverse = ReverseProcess(np.array(times), frames["ddpm"], frames["ddim"], ddim_steps,
-                                 sampled_step=self.steps_done)
-        return chains[chosen].samples.cpu(), reverse
-
-    def _measure(self) -> dict[str, float]:
-        trainer = self.trainer
-        sampler, steps = self._sampler()
+    def _measure(self, trainer: DiffusionTrainer, request: _Request) -> tuple[dict[str, Any], dict[str, float]]:
+        """Samples, their quality and the reverse process of `request.network` (in the measuring thread)."""
+        request.network.register_forward_pre_hook(self._check_cancelled)
+        # The held-out reference and the judge are built once per run (only this thread uses them).
         if isinstance(trainer.data, DigitsData):
-            return self._measure_digits(trainer, sampler, steps)
-        samples, reverse = self._draw_both(QUALITY_SAMPLE_SIZE, ANIMATION_POINTS, MAX_FRAMES)
-        fields = [trainer.noise_field(int(t), FIELD_EXTENT, FIELD_RESOLUTION) for t in reverse.frame_t if t > 0]
+            judge = trainer.judge()
+        else:
+            trainer.quality_reference(interrupt=self._check_cancelled)
+        # The trainer, seen with the copied network: its data, schedule and references, nothing that trains.
+        view = copy.copy(trainer)
+        view.network = view.ema_network = request.network
+        weights = {k: v.detach().cpu().clone() for k, v in request.network.state_dict().items()}
+        found: dict[str, Any] = {"samples_step": request.step, "samples_sampler": request.sampler,
+                                 "samples_steps": request.steps, "measure_error": None, "state": weights}
+        if isinstance(trainer.data, DigitsData):
+            data = trainer.data
+            samples, reverse = _draw_both(view, request, self.seed, DIGIT_SAMPLES, DIGIT_STRIP, DIGIT_STRIP_FRAMES)
+            mean, scale = data.standardizer.mean, data.standardizer.scale
+            found.update(samples=data.images(samples[:DIGIT_GRID]).numpy().astype(np.float32),
+                         strip_t=reverse.frame_t, strip_ddpm=digit_images(reverse.ddpm, float(mean), scale),
+                         strip_ddim=digit_images(reverse.ddim, float(mean), scale), strip_ddim_steps=request.ddim_steps,
+                         class_shares=judge.class_shares(data.to_pixels(samples)),
+                         real_confidence=trainer.real_digit_confidence())
+            return found, {"judge_confidence": view.quality(samples)["judge_confidence"]}
+        samples, reverse = _draw_both(view, request, self.seed, QUALITY_SAMPLE_SIZE, ANIMATION_POINTS, MAX_FRAMES)
+        fields = [view.noise_field(int(t), FIELD_EXTENT, FIELD_RESOLUTION) for t in reverse.frame_t if t > 0]
         eps = np.stack([field.eps.numpy() for field in fields] + [np.zeros_like(fields[0].eps.numpy())])
         reverse = replace(reverse, field_x=fields[0].xs.numpy(), field_y=fields[0].ys.numpy(),
                           field_eps=eps.astype(np.float32))
-        quality = trainer.quality(samples)
-        self._visuals.update(samples=samples.numpy().astype(np.float32), samples_step=self.steps_done,
-                             samples_sampler=sampler, samples_steps=steps, reverse=reverse, quality=quality)
-        return {name: quality[name] for name in ("mmd_norm", "energy_norm", "mmd", "energy")}
+        quality = view.quality(samples)
+        found.update(samples=samples.numpy().astype(np.float32), reverse=reverse, quality=quality)
+        return found, {name: quality[name] for name in ("mmd_norm", "energy_norm", "mmd", "energy")}
 
-    def _measure_digits(self, trainer: DiffusionTrainer, sampler: str, steps: int) -> dict[str, float]:
-        data = trainer.data
-        samples, reverse = self._draw_both(DIGIT_SAMPLES, DIGIT_STRIP, DIGIT_STRIP_FRAMES)
-        confidence = trainer.quality(samples)["judge_confidence"]
-        if "real_confidence" not in self._visuals:
-            self._visuals["real_confidence"] = trainer.real_digit_confidence()
-        mean, scale = self._visuals["pixel_mean"], self._visuals["pixel_scale"]
-        self._visuals.update(
-            samples=data.images(samples[:DIGIT_GRID]).numpy().astype(np.float32), samples_step=self.steps_done,
-            samples_sampler=sampler, samples_steps=steps, strip_t=reverse.frame_t,
-            strip_ddpm=digit_images(reverse.ddpm, mean, scale), strip_ddim=digit_images(reverse.ddim, mean, scale),
-            strip_ddim_steps=reverse.ddim_steps, class_shares=trainer.judge().class_shares(data.to_pixels(samples)))
-        return {"judge_confidence": confidence}
+
+def _static_visuals(trainer: DiffusionTrainer, seed: int) -> dict[str, Any]:
+    """What never changes during a run: the training data, fixed forward noise, the schedule."""
+    schedule = trainer.schedule
+    generator = torch.Generator().manual_seed(seed + 17)
+    data = trainer.data
+    if isinstance(data, PointData):
+        x0 = data.train[:MAX_DATA_SHOWN]
+        visuals: dict[str, Any] = {"kind": "points"}
+    else:  # a few held-out digits, and how to turn standardized vectors back into pixels
+        x0 = data.test[:DIGIT_STRIP]
+        visuals = {"kind": "digits", "pixel_mean": float(data.standardizer.mean),
+                   "pixel_scale": data.standardizer.scale}
+    visuals["x0"] = x0.numpy().astype(np.float32)
+    visuals["forward_noise"] = torch.randn(x0.shape, generator=generator).numpy().astype(np.float32)
+    visuals["betas"] = schedule.betas.numpy().copy()
+    visuals["alpha_bars"] = schedule.alpha_bars.numpy().copy()
+    return visuals
+
+
+def _draw_both(view: DiffusionTrainer, request: _Request, seed: int, n: int, shown: int,
+               max_frames: int) -> tuple[torch.Tensor, ReverseProcess]:
+    """`n` samples from the chosen sampler, and both samplers' paths for the first `shown` of them.
+
+    The chosen sampler runs once on all `n` (its frames serve the animation); the other one runs on the
+    `shown` points only, from the same x_T. Seeds are fixed per run: every measurement starts from the
+    same noise, so the pictures change only because the network did.
+    """
+    times = frame_times(view.schedule.T, request.ddim_steps, max_frames)
+    x_T = torch.randn((n, view.data.dim), generator=torch.Generator().manual_seed(seed * 7919 + 1))
+    chains = {}
+    other = "ddim" if request.sampler == "ddpm" else "ddpm"
+    for sampler, points in ((request.sampler, n), (other, shown)):
+        generator = torch.Generator().manual_seed(seed * 7919 + 2)
+        chains[sampler] = view.sample(points, sampler, request.ddim_steps, generator=generator, x_T=x_T[:points],
+                                      frame_times=times)
+    frames = {name: chain.frames[:, :shown].numpy().astype(np.float32) for name, chain in chains.items()}
+    reverse = ReverseProcess(np.array(times), frames["ddpm"], frames["ddim"], request.ddim_steps,
+                             sampled_step=request.step)
+    return chains[request.sampler].samples.cpu(), reverse
 
 
 def forward_sample(visuals: dict[str, Any], t: int) -> np.ndarray:

@@ -102,11 +102,14 @@ def test_digits_job_draws_a_grid_and_both_strips(no_leaked_threads):
         job.stop()
 
 
-def test_a_stop_cuts_a_long_measurement_short(no_leaked_threads):
+def test_training_goes_on_while_a_long_measurement_runs_and_a_stop_cuts_it_short(no_leaked_threads):
     # A wide network and T = 2,000: its DDPM chain alone would take minutes.
-    job = DiffusionJob(default_config("moons", T=2000, width=512, depth=4, n_points=1000), {"sampler": "ddpm"},
+    job = DiffusionJob(default_config("moons", T=2000, width=256, depth=4, n_points=1000), {"sampler": "ddpm"},
                        seed=0, force_cpu=True)
     job.step(1)
     job.wait_for(lambda s: s.visuals.get("measuring"), timeout=60)
+    job.play()
+    training = job.wait_for(lambda s: s.step >= 10, timeout=60)
+    assert training.visuals["measuring"] and "samples" not in training.visuals  # still measuring step 1
     job.stop(timeout=30)
     assert not job.alive
