@@ -40,7 +40,11 @@ def find_chromium() -> str | None:
 
 
 def _size(fig: go.Figure) -> tuple[int, int]:
-    return int(fig.layout.width or DEFAULT_WIDTH), int(fig.layout.height or DEFAULT_HEIGHT)
+    """The figure's own size, else a slide-friendly one; a plot with equal axis scales (a square
+    input plane) gets a width to match its height rather than empty margins either side."""
+    height = int(fig.layout.height or DEFAULT_HEIGHT)
+    square = fig.layout.yaxis.scaleanchor is not None
+    return int(fig.layout.width or (round(1.25 * height) if square else DEFAULT_WIDTH)), height
 
 
 async def _render_all(figures: Mapping[str, go.Figure], formats: Sequence[str], browser: str) -> dict[str, bytes]:
