@@ -33,11 +33,11 @@ def take(out: Path, train_seconds: float, width: int, height: int, with_lessons:
             page = browser.new_page()
             page.goto(f"{url}/{address}")
             wait_until_rendered(page)
-            train = page.get_by_role("button", name="Train")
+            train = page.get_by_role("button", name="Train", exact=True)
             if train.count():
                 train.first.click()
                 time.sleep(train_seconds)
-                page.get_by_role("button", name="Pause").first.click()
+                page.get_by_role("button", name="Pause", exact=True).first.click()
                 wait_until_rendered(page)
                 time.sleep(1.0)
             page.mouse.move(0, 0)

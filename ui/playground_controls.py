@@ -67,7 +67,8 @@ def _data_controls() -> DataSpec:
     seed_column, button_column = st.columns([2, 1], vertical_alignment="bottom")
     seed_column.number_input("Seed", 0, 99_999, 0, key="pg_seed", bind=URL,
                              help="Fixes the data and the initial weights: the same seed gives the same run.")
-    button_column.button("New data", on_click=_regenerate, help="Draw new data and weights (next seed)")
+    button_column.button(":material/casino:", key="pg_next_seed", on_click=_regenerate, width="stretch",
+                         help="New data and weights: the next seed")
     st.file_uploader("Or upload a CSV of x1, x2, label", type=["csv"], key="pg_upload", on_change=_on_upload,
                      help="Up to 5,000 rows. Integer labels 0–4 make a classification task; other numbers "
                           "a regression task.")

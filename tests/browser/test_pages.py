@@ -53,7 +53,7 @@ def test_page_opens_trains_and_shows_it(app_url, browser, info):
         page.goto(f"{app_url}/{info.url_path}")
         wait_until_rendered(page)
         assert_no_exception(page)
-        train = page.get_by_role("button", name="Train")
+        train = page.get_by_role("button", name="Train", exact=True)
         if train.count():
             before_step, before_charts = step_counter(page), charts_signature(page)
             train.first.click()
@@ -65,7 +65,7 @@ def test_page_opens_trains_and_shows_it(app_url, browser, info):
                     break
             else:
                 pytest.fail(f"{info.title}: the step counter or the charts did not change after Train")
-            page.get_by_role("button", name="Pause").first.click()
+            page.get_by_role("button", name="Pause", exact=True).first.click()
             wait_until_rendered(page)
         assert_no_exception(page)
         page.mouse.move(0, 0)  # no tooltip in the picture
@@ -113,7 +113,7 @@ def test_closing_the_tab_stops_its_training_thread(browser):
             page = browser.new_page()
             page.goto(f"{url}/playground")
             wait_until_rendered(page)
-            page.get_by_role("button", name="Train").first.click()
+            page.get_by_role("button", name="Train", exact=True).first.click()
             time.sleep(3)
             page.close()
 
