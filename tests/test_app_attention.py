@@ -1,6 +1,7 @@
 """The Attention page driven through its controls (AppTest: no browser, no run_every)."""
 
 import json
+import time
 
 from streamlit.testing.v1 import AppTest
 
@@ -19,6 +20,15 @@ def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+def run_until_step(at: AppTest, step: str, timeout_s: float = 60) -> None:
+    """Rerun until the step counter shows `step`: the Epoch button waits at most 2 s for the
+    trainer, and a loaded machine can take longer than that for 64 steps."""
+    deadline = time.monotonic() + timeout_s
+    while metric(at, "Step") != step and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+
+
 def test_page_opens_and_step_and_epoch_train():
     at = open_page()
     assert not at.exception
@@ -29,6 +39,7 @@ def test_page_opens_and_step_and_epoch_train():
     at.select_slider(key="at_speed").set_value("max").run()
     at.button(key="at_epoch").click().run()
     # 4,096 training examples in batches of 64: one epoch is 64 steps
+    run_until_step(at, "64")
     assert metric(at, "Step") == "64"
     assert not at.exception
 
@@ -89,7 +100,7 @@ def test_the_timeline_scrubber_goes_back_to_the_start_of_training():
     at = open_page()
     at.select_slider(key="at_speed").set_value("max").run()
     at.button(key="at_epoch").click().run()
-    assert metric(at, "Step") == "64"
+    run_until_step(at, "64")
     assert 50 <= timeline_step(at) <= 64  # the latest recorded snapshot (one every few steps)
     at.slider(key="at_scrub").set_value(0).run()
     assert not at.exception
