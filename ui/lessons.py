@@ -117,8 +117,7 @@ LESSONS: tuple[Lesson, ...] = (
         "XOR needs a hidden layer",
         "A hidden layer lets the network draw several lines and combine them. With two hidden units XOR is "
         "already solvable: one unit detects “x₁ and x₂ on the same side”, the output combines them. Four tanh "
-        "units trained by gradient descent find such a solution by themselves, where the single-layer perceptron "
-        "cannot exist.",
+        "units trained by gradient descent find such a solution by themselves; for a single layer none exists.",
         r"h = \tanh(W_1 x + b_1), \qquad \hat y = \sigma(w_2 \cdot h + b_2), \qquad "
         r"\mathrm{XOR}(x_1, x_2) = (x_1 \lor x_2) \land \lnot(x_1 \land x_2)",
         (PERCEPTRON_XOR,

@@ -54,6 +54,12 @@ def control_shows(page, key: str, value) -> bool:
     checkbox = control.locator("input[type=checkbox]")
     if checkbox.count():  # toggles
         return checkbox.first.is_checked() == (value == "true")
+    chosen = control.locator("button[aria-checked=true]")  # segmented controls and pills
+    if control.locator("button[aria-checked]").count():
+        return sorted(chosen.all_inner_texts()) == sorted((value,) if isinstance(value, str) else value)
+    radio = control.locator("label:has(input[type=radio]:checked)")
+    if control.locator("input[type=radio]").count():
+        return radio.count() == 1 and radio.inner_text().strip() == value
     slider = control.locator("input[type=range]")
     if slider.count():  # sliders and select sliders show the value (or option label) as aria-valuetext
         return _same(slider.first.get_attribute("aria-valuetext"), value)
