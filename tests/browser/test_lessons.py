@@ -5,6 +5,7 @@ No training: tests/test_lessons.py runs the experiments."""
 from __future__ import annotations
 
 import os
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -102,6 +103,9 @@ def assert_preset_shown(page, preset: Preset) -> None:
     assert title.lower() == preset.target.title.lower()
     for key, value in preset.params.items():
         assert f"{key}=" in page.url, f"?{key}= left the URL (refused, or the default)"
+        deadline = time.monotonic() + 15  # a loaded machine may still be drawing the controls
+        while not control_shows(page, key, value) and time.monotonic() < deadline:
+            page.wait_for_timeout(500)
         assert control_shows(page, key, value), f"{key} does not show {value}"
 
 
