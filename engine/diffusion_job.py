@@ -16,9 +16,11 @@ The page only ever reads NumPy copies from the snapshot:
 Every draw starts from the same seeded x_T, so between two measurements the
 samples change only because the network did. Measuring costs many training
 steps (a DDPM chain is T network passes), so while training it runs at most
-every `EVAL_EVERY_S` and takes about `EVAL_SHARE` of the time; when training
+every `EVAL_EVERY_S` and keeps the measuring thread busy about `MEASURE_DUTY`
+of the time (the trainer keeps its own core); when training
 stops it runs for the last step (and again when the sampler changes). Nothing
-is measured at step 0. Quality numbers enter the history at the step whose
+is measured at step 0, and while training the first draw waits
+`FIRST_DRAW_AFTER_S` (a network a few steps old draws only noise). Quality numbers enter the history at the step whose
 network they measured.
 
 Live hyperparameters (no reset): lr, batch_size, sampler, sampler_steps.
@@ -46,11 +48,12 @@ from engine.sample_quality import QUALITY_SAMPLE_SIZE
 log = logging.getLogger(__name__)
 
 EVAL_EVERY_S = 1.0
-EVAL_SHARE = 0.25
-ANIMATION_POINTS = 400  # points run through the reverse-process animation
+FIRST_DRAW_AFTER_S = 2.0  # while training, the first samples are drawn after this much training
+MEASURE_DUTY = 0.5  # while training, the measuring thread rests as long as its last measurement took
+ANIMATION_POINTS = 300  # points run through the reverse-process animation
 PATH_POINTS = 6  # of those, how many have their whole path drawn
-MAX_FRAMES = 21  # frames of the animation, x_T and x_0 included
-FIELD_RESOLUTION = 15
+MAX_FRAMES = 17  # frames of the animation, x_T and x_0 included
+FIELD_RESOLUTION = 13
 FIELD_EXTENT = (-3.0, 3.0, -3.0, 3.0)
 DIGIT_SAMPLES = 256  # the judge scores this many; the page shows the first 64
 DIGIT_GRID = 64
@@ -98,7 +101,7 @@ class _Request:
     sampler: str
     steps: int  # the chosen sampler's steps (T for DDPM)
     ddim_steps: int
-    network: torch.nn.Module
+    network: torch.nn.Module | None  # None: only build the held-out reference or the judge, ahead of time
 
 
 class DiffusionJob(Job):
@@ -106,8 +109,8 @@ class DiffusionJob(Job):
 
     Measuring runs in a second thread of the job, on a copy of the averaged network taken at one step,
     so training and the page's step counter never wait for a sampling chain. The trainer thread hands
-    a copy over at most every `EVAL_EVERY_S` (and so that measuring takes about `EVAL_SHARE` of the
-    time), or at once when training stops; the measurer publishes what it found through a no-op
+    a copy over at most every `EVAL_EVERY_S` (and so that the measuring thread works about `MEASURE_DUTY`
+    of the time), or at once when training stops; the measurer publishes what it found through a no-op
     command, so the page sees it even while paused. A reset or stop makes a measurement under way give
     up at its next network pass.
     """
@@ -143,6 +146,8 @@ class DiffusionJob(Job):
         visuals = _static_visuals(trainer, self.seed)
         with self._lock:
             self.trainer, self._visuals = trainer, visuals
+            # The held-out reference (or the judge) takes seconds: build it now, while nobody waits for it.
+            self._requests.put(_Request(self._generation, 0, "", 0, 0, None))
 
     def reset(self, config: Any = None, seed: int | None = None, force_cpu: bool | None = None) -> int:
         self._cancel.set()
@@ -195,6 +200,12 @@ class DiffusionJob(Job):
         wanted = (self.steps_done, sampler, steps)
         # Nothing is drawn before the first step (an untrained network's samples are known to be noise);
         # while steps are being taken, measurements are spaced out.
+        if self._busy() and self._requested is None and not next_eval_at:
+            # The first draw while training waits a little: a network a step old only draws noise, and
+            # its measurement would hold the next, informative one back by as long as it takes.
+            with self._lock:
+                self._next_eval_at = time.monotonic() + FIRST_DRAW_AFTER_S
+            return {}
         if wanted == self._requested or (self._busy() and time.monotonic() < next_eval_at):
             return {}
         network = copy.deepcopy(self.trainer.ema_network)
@@ -238,8 +249,11 @@ class DiffusionJob(Job):
                 trainer = self.trainer if request.generation == self._generation else None
             if trainer is None:
                 continue
-            started = time.perf_counter()
             try:
+                self._prepare(trainer)
+                if request.network is None:
+                    continue
+                started = time.perf_counter()
                 found, metrics = self._measure(trainer, request)
             except MeasurementCancelled:  # a reset or a stop is waiting
                 continue
@@ -254,17 +268,19 @@ class DiffusionJob(Job):
                 if metrics:
                     self._results.append((request.step, metrics))
                 self._in_flight = False
-                self._next_eval_at = time.monotonic() + max(EVAL_EVERY_S, cost * (1 / EVAL_SHARE - 1))
+                self._next_eval_at = time.monotonic() + max(EVAL_EVERY_S, cost * (1 / MEASURE_DUTY - 1))
             self.set_hyperparameters()  # a no-op command: the trainer thread publishes what was found
+
+    def _prepare(self, trainer: DiffusionTrainer) -> None:
+        """The held-out reference or the judge, built once per run (only the measuring thread uses them)."""
+        if isinstance(trainer.data, DigitsData):
+            trainer.judge()
+        else:
+            trainer.quality_reference(interrupt=self._check_cancelled)
 
     def _measure(self, trainer: DiffusionTrainer, request: _Request) -> tuple[dict[str, Any], dict[str, float]]:
         """Samples, their quality and the reverse process of `request.network` (in the measuring thread)."""
         request.network.register_forward_pre_hook(self._check_cancelled)
-        # The held-out reference and the judge are built once per run (only this thread uses them).
-        if isinstance(trainer.data, DigitsData):
-            judge = trainer.judge()
-        else:
-            trainer.quality_reference(interrupt=self._check_cancelled)
         # The trainer, seen with the copied network: its data, schedule and references, nothing that trains.
         view = copy.copy(trainer)
         view.network = view.ema_network = request.network
@@ -278,7 +294,7 @@ class DiffusionJob(Job):
             found.update(samples=data.images(samples[:DIGIT_GRID]).numpy().astype(np.float32),
                          strip_t=reverse.frame_t, strip_ddpm=digit_images(reverse.ddpm, float(mean), scale),
                          strip_ddim=digit_images(reverse.ddim, float(mean), scale), strip_ddim_steps=request.ddim_steps,
-                         class_shares=judge.class_shares(data.to_pixels(samples)),
+                         class_shares=trainer.judge().class_shares(data.to_pixels(samples)),
                          real_confidence=trainer.real_digit_confidence())
             return found, {"judge_confidence": view.quality(samples)["judge_confidence"]}
         samples, reverse = _draw_both(view, request, self.seed, QUALITY_SAMPLE_SIZE, ANIMATION_POINTS, MAX_FRAMES)

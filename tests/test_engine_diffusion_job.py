@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ import torch
 
 from engine.diffusion import ddim_timesteps, default_config, make_schedule, sample
 from engine.diffusion_data import load_digits
-from engine.diffusion_job import ANIMATION_POINTS, DiffusionJob, digit_images, forward_sample, frame_times
+from engine.diffusion_job import (ANIMATION_POINTS, FIELD_RESOLUTION, FIRST_DRAW_AFTER_S, DiffusionJob, digit_images,
+                                  forward_sample, frame_times)
 
 SMALL = dict(schedule="cosine", T=60, n_points=1000, width=16, depth=1, sampler_steps=12)
 
@@ -75,7 +77,8 @@ def test_job_measures_after_a_step_and_shows_both_samplers_from_one_start(no_lea
         assert reverse.ddpm.shape == reverse.ddim.shape == (13, ANIMATION_POINTS, 2)
         assert np.array_equal(reverse.ddpm[0], reverse.ddim[0])  # one x_T for both
         assert not np.array_equal(reverse.ddpm[-1], reverse.ddim[-1])
-        assert reverse.field_eps.shape == (13, 15, 15, 2) and not reverse.field_eps[-1].any()
+        assert reverse.field_eps.shape == (13, FIELD_RESOLUTION, FIELD_RESOLUTION, 2)
+        assert not reverse.field_eps[-1].any()  # t = 0: no field
         # The animation's DDIM points are the first of the scored samples (the chosen sampler ran once).
         assert np.array_equal(reverse.ddim[-1], done.visuals["samples"][:ANIMATION_POINTS])
 
@@ -83,6 +86,19 @@ def test_job_measures_after_a_step_and_shows_both_samplers_from_one_start(no_lea
         ddpm = job.wait_for(lambda s: s.visuals["samples_sampler"] == "ddpm" and not s.visuals["measuring"], 120)
         assert ddpm.visuals["samples_steps"] == 60
         assert np.array_equal(ddpm.visuals["reverse"].ddpm[-1], ddpm.visuals["samples"][:ANIMATION_POINTS])
+    finally:
+        job.stop()
+
+
+def test_while_training_the_first_samples_wait_for_some_training(no_leaked_threads):
+    job = DiffusionJob(default_config("moons", **SMALL), {"lr": 1e-3, "max_steps_per_second": 50}, seed=2,
+                       force_cpu=True)
+    try:
+        started = time.monotonic()
+        job.play()
+        first = job.wait_for(lambda s: len(s.series("mmd_norm")) > 0, timeout=120)
+        assert time.monotonic() - started >= FIRST_DRAW_AFTER_S
+        assert first.series("mmd_norm").steps[0] >= 10  # 50 steps/s for 2 s, not the untrained network
     finally:
         job.stop()
 

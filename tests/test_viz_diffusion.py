@@ -100,11 +100,14 @@ def test_digit_mosaic_places_each_image_with_a_gap():
 
 def test_quality_curves_clip_to_the_log_floor_but_hover_the_true_value():
     steps = np.array([100, 200, 300])
-    history = {"mmd_norm": (steps, np.array([0.9, 0.02, -0.004])), "energy_norm": (steps, np.array([1.1, 0.05, 0.01]))}
+    history = {"mmd_norm": (steps, np.array([40.0, 0.02, -0.004])), "energy_norm": (steps, np.array([1.1, 0.05, 0.01]))}
     fig = figures.quality_curves(history)
     mmd = trace(fig, "MMD²")
-    assert list(mmd.y) == [0.9, 0.02, figures.LOWEST_SCORE] and list(mmd.customdata) == [0.9, 0.02, -0.004]
+    assert list(mmd.y) == [figures.HIGHEST_SCORE, 0.02, figures.LOWEST_SCORE]
+    assert list(mmd.customdata) == [40.0, 0.02, -0.004]
     assert fig.layout.yaxis.type == "log"
+    target = next(a for a in fig.layout.annotations if "target" in a.text)
+    assert target.y == pytest.approx(np.log10(figures.QUALITY_TARGET))  # a log axis places labels at log10(y)
     assert any(shape.y0 == figures.QUALITY_TARGET for shape in fig.layout.shapes)
 
 
@@ -124,3 +127,13 @@ def test_judge_curve_and_class_shares():
     shares = np.full(10, 0.1)
     bars = figures.judge_class_shares(shares)
     assert list(bars.data[0].x) == [str(d) for d in range(10)] and np.allclose(bars.data[0].y, shares)
+
+
+def test_samples_outside_the_view_are_counted_on_the_plot():
+    data = np.zeros((100, 2))
+    samples = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, -250.0], [3.4, -3.4]])
+    fig = figures.samples_vs_data(samples, data, "ddim", "samples")
+    assert np.allclose(trace(fig, "samples").x, samples[:, 0])
+    (note,) = fig.layout.annotations
+    assert note.text.startswith("2 of 4 samples lie outside") and "250" in note.text
+    assert not figures.samples_vs_data(samples[[0, 3]], data, "ddim", "samples").layout.annotations

@@ -51,4 +51,8 @@ PAGES: list[PageInfo] = [
              "Watch attention appear as a small transformer learns reverse, sort, copy or induction: every "
              "layer × head, token lines, your own sequences, a training scrubber, head ablation, RNN attention.",
              key_prefix="at_"),
+    PageInfo("app_pages/diffusion.py", "Diffusion", ":material/blur_on:", "diffusion",
+             "Train a denoising diffusion model live and watch noise become data: the forward process and its "
+             "schedule, samples scored as they improve, DDPM and DDIM side by side, the learned noise field.",
+             key_prefix="df_"),
 ]

@@ -23,6 +23,7 @@ FIELD_COLOR = "#8a8f99"
 PATH_COLORS = OKABE_ITO[2:4] + OKABE_ITO[5:6] + ["#000000", OKABE_ITO[1], OKABE_ITO[4]]
 EXTENT = 3.5
 LOWEST_SCORE = 1e-3  # normalized scores are drawn on a log axis; lower ones (incl. < 0) sit on this line
+HIGHEST_SCORE = 10.0  # an untrained network's samples can score thousands; they sit on this line
 QUALITY_TARGET = 0.03
 MAX_SCATTER = 5000
 
@@ -159,7 +160,7 @@ def loss_curve(steps: np.ndarray, loss: np.ndarray, title: str = "Training loss 
     steps, loss = np.asarray(steps), np.asarray(loss)
     fig = go.Figure()
     if len(loss):
-        window = max(1, len(loss) // 100)
+        window = min(len(loss), max(5, len(loss) // 100))
         smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
         shown_steps, shown = downsample(steps, loss)
         fig.add_trace(go.Scatter(x=shown_steps, y=shown, mode="lines", name="minibatch",
@@ -185,14 +186,20 @@ def quality_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]],
             continue
         steps, values = history[name]
         values = np.asarray(values, dtype=float)
-        fig.add_trace(go.Scatter(x=steps, y=np.clip(values, LOWEST_SCORE, None), mode="lines+markers", name=label,
+        fig.add_trace(go.Scatter(x=steps, y=np.clip(values, LOWEST_SCORE, HIGHEST_SCORE), mode="lines+markers",
+                                 name=label,
                                  customdata=values, line=dict(color=color, width=2.5), marker=dict(size=6),
                                  hovertemplate=f"{label}<br>step %{{x}}<br>%{{customdata:.4f}}<extra></extra>"))
-    fig.add_hline(y=QUALITY_TARGET, line=dict(color="#1f2430", dash="dot", width=1.2),
-                  annotation_text=f"target {QUALITY_TARGET}", annotation_position="bottom right")
-    fig.add_hline(y=1.0, line=dict(color=DATA_COLOR, dash="dash", width=1),
-                  annotation_text="N(0, I) noise", annotation_position="top right")
-    fig.update_yaxes(type="log", title_text="normalized score", exponentformat="power")
+    # Shapes and labels placed by hand: on a log axis add_hline() puts its label at 10^y instead of y.
+    for value, text, dash, color in ((QUALITY_TARGET, f"target {QUALITY_TARGET}", "dot", "#1f2430"),
+                                     (1.0, "N(0, I) noise", "dash", DATA_COLOR)):
+        fig.add_shape(type="line", xref="paper", x0=0, x1=1, y0=value, y1=value,
+                      line=dict(color=color, dash=dash, width=1.2))
+        fig.add_annotation(xref="paper", x=1, xanchor="right", y=np.log10(value), yanchor="bottom", text=text,
+                           showarrow=False, font=dict(size=12, color="#5f6672"))
+    # A fixed axis, so 0.03 and 0.01 stay apart however bad the first samples were (hover shows true values).
+    fig.update_yaxes(type="log", title_text="normalized score", exponentformat="power",
+                     range=[np.log10(LOWEST_SCORE) - 0.1, np.log10(HIGHEST_SCORE) + 0.1])
     fig.update_xaxes(title_text="step", rangemode="tozero")
     fig.update_layout(legend=dict(orientation="h", y=-0.25, yanchor="top"), margin=dict(b=80))
     return styled(fig, title, height=330)
@@ -223,6 +230,12 @@ def samples_vs_data(samples: np.ndarray, data: np.ndarray, sampler: str, title: 
                                marker=dict(size=3.5, color=SAMPLER_COLORS.get(sampler, OKABE_ITO[0]), opacity=0.7),
                                hoverinfo="skip"))
     _square_axes(fig)
+    outside = int((np.abs(samples) > EXTENT).any(axis=1).sum())
+    if outside:  # an untrained network throws samples far away: say so rather than show an empty plot
+        fig.add_annotation(xref="paper", yref="paper", x=0.5, y=0.98, yanchor="top", showarrow=False,
+                           text=f"{outside:,} of {len(samples):,} samples lie outside this view "
+                                f"(farthest at {np.abs(samples).max():,.3g})",
+                           font=dict(size=13, color="#5f6672"), bgcolor="rgba(255,255,255,0.8)")
     fig.update_layout(legend=dict(orientation="h", y=-0.08, yanchor="top"), margin=dict(t=50, b=40))
     return styled(fig, title, height=520)
 

@@ -1,0 +1,176 @@
+"""Diffusion: a DDPM trains live while you watch pure noise turn into data."""
+
+import numpy as np
+import streamlit as st
+
+from engine.diffusion import make_schedule
+from engine.diffusion_data import DATASET_LABELS
+from engine.diffusion_job import DiffusionJob, forward_sample
+from engine.jobs import Snapshot
+from ui.exports import Charts, export_panel, offer_exports
+from ui.diffusion_controls import DEFAULT, diffusion_controls, live_area, measuring, remembered
+from ui.jobs import session_job
+from ui.live import job_controls, status_bar
+from viz import diffusion as figures
+
+st.title("Diffusion")
+st.caption("A denoising diffusion model (DDPM) learns to undo noise: it is shown x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε and "
+           "trained to tell the noise ε. Run backwards from pure N(0, I) noise, the same network turns noise "
+           "into new data. Everything below is measured on the model training right now.")
+export_panel("df_")
+controls = diffusion_controls()
+job = session_job("diffusion", lambda: DiffusionJob(controls.config or DEFAULT, controls.hyperparameters,
+                                                    seed=controls.seed),
+                  config=controls.config, seed=controls.seed, hyperparameters=controls.hyperparameters)
+if controls.problem:
+    st.error(f"This combination does not work: {controls.problem}. The model shown is still the previous one.",
+             icon="✋")
+config = job.config
+wanted = controls.config or config  # the schedule asked for, even while the job is still busy rebuilding
+warning = make_schedule(wanted.schedule, wanted.T, wanted.beta_start, wanted.beta_end).prior_warning()
+if warning:
+    st.warning(warning, icon="⚠️")
+job_controls(job, key="df")
+
+
+def setting(snap: Snapshot) -> str:
+    return f"{snap.config.dataset}-{snap.config.schedule}-T{snap.config.T}"
+
+
+def name(snap: Snapshot, figure: str) -> str:
+    return f"diffusion-{setting(snap)}-{figure}-step{snap.step}"
+
+
+def samples_caption(snap: Snapshot) -> None:
+    v = snap.visuals
+    label = figures.sampler_label(v["samples_sampler"], v["samples_steps"])
+    stale = " Measuring the latest step…" if measuring(snap) and not snap.busy else ""
+    st.caption(f"Samples from step {v['samples_step']:,} ({label}), all drawn from the same N(0, I) noise each "
+               f"time, so they change only because the network learned.{stale}")
+
+
+def points_samples_tab(snap: Snapshot, charts: Charts) -> None:
+    v = snap.visuals
+    left, right = st.columns([1, 1])
+    with left:
+        if "samples" not in v:
+            st.info("Press **Train** (or **Step**): samples are drawn and scored as the network learns.")
+        else:
+            figure = remembered("samples", (v["samples"], v["x0"]), lambda: figures.samples_vs_data(
+                v["samples"], v["x0"], v["samples_sampler"], f"2,000 samples at step {v['samples_step']:,}"))
+            charts.show(figure, name(snap, "samples"), key="df_samples")
+            samples_caption(snap)
+    with right:
+        history = {k: (s.steps, s.values) for k, s in snap.history.items()}
+        marks = tuple(len(history[k][0]) if k in history else 0 for k in ("mmd_norm", "energy_norm"))
+        charts.show(remembered("quality", marks, lambda: figures.quality_curves(history)), name(snap, "quality"),
+                    key="df_quality")
+        st.caption("Normalized score = (metric − floor) / (ceiling − floor), 2,000 samples against 2,000 held-out "
+                   "points: floor = a fresh sample of the data, ceiling = N(0, I) noise. MMD² is averaged over RBF "
+                   "bandwidths 0.05–1.")
+        loss = snap.series("loss")
+        charts.show(figures.loss_curve(loss.steps, loss.values), name(snap, "loss"), key="df_loss")
+
+
+def digits_samples_tab(snap: Snapshot, charts: Charts) -> None:
+    v = snap.visuals
+    left, right = st.columns([1, 1])
+    with left:
+        if "samples" not in v:
+            st.info("Press **Train** (or **Step**): samples are drawn and judged as the network learns.")
+        else:
+            figure = remembered("grid", (v["samples"],), lambda: figures.digit_grid(
+                v["samples"], f"64 samples at step {v['samples_step']:,}"))
+            charts.show(figure, name(snap, "samples"), key="df_digit_grid")
+            samples_caption(snap)
+            charts.show(remembered("shares", (v["class_shares"],), lambda: figures.judge_class_shares(
+                v["class_shares"])), name(snap, "classes"), key="df_shares")
+    with right:
+        confidence = snap.series("judge_confidence")
+        figure = remembered("judge", (len(confidence), v.get("real_confidence")), lambda: figures.judge_curve(
+            confidence.steps, confidence.values, v.get("real_confidence")))
+        charts.show(figure, name(snap, "judge"), key="df_judge")
+        st.caption("A logistic-regression judge trained on real digits; its mean top-class probability on 256 "
+                   "samples, next to its value on real held-out digits.")
+        loss = snap.series("loss")
+        charts.show(figures.loss_curve(loss.steps, loss.values), name(snap, "loss"), key="df_loss")
+
+
+def reverse_tab(snap: Snapshot, charts: Charts) -> None:
+    v = snap.visuals
+    if "samples" not in v:
+        st.info("The reverse process appears after the first training step.")
+        return
+    if v["kind"] == "digits":
+        for sampler in ("ddpm", "ddim"):
+            title = f"{figures.sampler_label(sampler, v['strip_ddim_steps'])}: noise → digit"
+            figure = remembered(f"strip-{sampler}", (v[f"strip_{sampler}"], title),
+                                lambda s=sampler, t=title: figures.denoising_strip(v[f"strip_{s}"], v["strip_t"], t))
+            charts.show(figure, name(snap, f"strip-{sampler}"), key=f"df_strip_{sampler}")
+        st.caption("Both strips start from the same noise. DDPM adds fresh noise at every one of its T steps; "
+                   "DDIM takes a few deterministic jumps.")
+        return
+    r = v["reverse"]
+    figure = remembered("reverse", (r, v["x0"]), lambda: figures.reverse_animation(
+        r.frame_t, r.ddpm, r.ddim, r.ddim_steps, r.field_x, r.field_y, r.field_eps, data=v["x0"]))
+    charts.show(figure, name(snap, "reverse"), key="df_reverse")
+    st.caption(f"{r.ddpm.shape[1]} points from one N(0, I) draw (network of step {r.sampled_step:,}); press ▶ or "
+               "drag the slider over t. Arrows: the learned −ε̂(x, t), which points along the score ∇ log q(x_t), "
+               "scaled so the longest arrow of each frame fills a grid cell. Pause training to scrub undisturbed.")
+
+
+def forward_tab(snap: Snapshot, charts: Charts) -> None:
+    v, T = snap.visuals, snap.config.T
+    t = st.slider("Timestep t", 0, T, T // 4, key="df_t", bind="query-params")
+    alpha_bar = float(v["alpha_bars"][t])
+    if v["kind"] == "points":
+        figure = remembered("forward", (v["x0"], t), lambda: figures.forward_points(forward_sample(v, t), v["x0"],
+                                                                                    t, alpha_bar))
+    else:
+        times = sorted({0, t, *np.linspace(0, T, 9).round().astype(int).tolist()})
+        figure = remembered("forward", (v["x0"], t), lambda: figures.denoising_strip(
+            np.stack([forward_sample(v, s) for s in times]), times,
+            f"q(x_t | x_0) for six held-out digits (t = {t} included): √ᾱ_t = {np.sqrt(alpha_bar):.3f}"))
+    charts.show(figure, name(snap, f"forward-t{t}"), key="df_forward")
+    figure = remembered("schedule", (v["alpha_bars"], t), lambda: figures.schedule_curves(
+        v["betas"], v["alpha_bars"], snap.config.schedule, t))
+    charts.show(figure, name(snap, "schedule"), key="df_schedule_curves")
+
+
+def score_text(score: float) -> str:
+    """A normalized score: 3 decimals near the 0..1 range that matters, whole numbers for a far-off start."""
+    return f"{score:,.0f}" if abs(score) >= 10 else f"{score:.3f}"
+
+
+def draw(snap: Snapshot) -> None:
+    if "kind" not in snap.visuals:  # the experiment could not be built; the status bar says why
+        status_bar(snap, {})
+        return
+    digits = snap.visuals["kind"] == "digits"
+    loss = snap.series("loss")
+    recent = f"{np.mean(loss.values[-100:]):.4f}" if len(loss) else "–"
+    if digits:
+        real = snap.visuals.get("real_confidence")
+        metrics = {"Loss (last 100)": recent, "Judge on samples": f"{snap.latest('judge_confidence'):.2f}",
+                   "Judge on real digits": f"{real:.2f}" if real is not None else "–"}
+    else:
+        metrics = {"Loss (last 100)": recent, "MMD² (norm.)": score_text(snap.latest("mmd_norm")),
+                   "Energy (norm.)": score_text(snap.latest("energy_norm"))}
+    status_bar(snap, {k: v.replace("nan", "–") for k, v in metrics.items()})
+    if snap.visuals.get("measure_error"):
+        st.error(snap.visuals["measure_error"])
+    tabs = st.tabs(["Samples and training", "Reverse process" if not digits else "Denoising, step by step",
+                    "Forward process and schedule"])
+    charts = Charts()
+    with tabs[0]:
+        (digits_samples_tab if digits else points_samples_tab)(snap, charts)
+    with tabs[1]:
+        reverse_tab(snap, charts)
+    with tabs[2]:
+        forward_tab(snap, charts)
+    offer_exports("df_", "diffusion", charts, snap, setting=setting(snap), weights=snap.visuals.get("state"))
+
+
+st.caption(f"Data: {DATASET_LABELS[config.dataset]}. Network: {config.depth} residual blocks of width {config.width} "
+           f"with a sinusoidal time embedding, predicting ε; weights for sampling are an exponential moving average.")
+live_area(job, draw)

@@ -1,0 +1,81 @@
+"""The Diffusion page driven through its controls (AppTest: no browser, no run_every)."""
+
+import time
+
+from streamlit.testing.v1 import AppTest
+
+from engine.diffusion_data import DATASET_LABELS
+from tests.conftest import ROOT
+
+PAGE = str(ROOT / "app_pages" / "diffusion.py")
+
+
+def open_page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.query_params.update(query)
+    return at.run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def run_until(at: AppTest, done, timeout: float = 90.0) -> AppTest:
+    """Rerun until `done(at)`: measurements finish in the job's thread after a Step returns."""
+    deadline = time.monotonic() + timeout
+    while not done(at) and time.monotonic() < deadline:
+        time.sleep(1.0)
+        at.run()
+    return at
+
+
+def test_points_page_opens_steps_and_shows_samples_and_the_reverse_process():
+    at = open_page(df_schedule="cosine", df_T="200", df_steps="20", df_points="2000")
+    assert not at.exception
+    assert at.title[0].value == "Diffusion"
+    assert metric(at, "Step") == "0"
+    assert not at.warning  # the cosine schedule ends at ᾱ_T = 0
+    at.button(key="df_step").click().run()
+    assert not at.exception
+    assert metric(at, "Step") == "1"
+    run_until(at, lambda a: metric(a, "MMD² (norm.)") != "–")
+    assert float(metric(at, "MMD² (norm.)")) > 0.3  # one step from random weights is far from the data
+    assert not at.exception
+
+
+def test_digits_page_opens_and_a_step_draws_digits():
+    # A selectbox bound to the URL keeps the option's label there.
+    at = open_page(df_data=DATASET_LABELS["digits"], df_T="100", df_steps="10", df_width="64", df_depth="1")
+    assert not at.exception
+    assert metric(at, "Step") == "0"
+    at.button(key="df_step").click().run()
+    assert metric(at, "Step") == "1"
+    run_until(at, lambda a: metric(a, "Judge on samples") != "–")
+    assert 0.0 < float(metric(at, "Judge on samples")) <= 1.0
+    assert 0.8 < float(metric(at, "Judge on real digits")) <= 1.0
+    assert not at.exception
+
+
+def test_tiny_diffusions_schedule_warns_and_controls_take_effect():
+    at = open_page(df_T="50", df_points="1000")
+    assert not at.exception
+    assert any("far from 0" in w.value and "β_max" in w.value for w in at.warning)
+    at.button(key="df_step").click().run()
+    at.select_slider(key="df_bmax").set_value(0.35).run()  # a rebuild: the warning goes and training restarts
+    assert not any("far from 0" in w.value for w in at.warning)
+    run_until(at, lambda a: metric(a, "Step") == "0")  # the rebuild may wait for the last step's measurement
+    assert metric(at, "Step") == "0"
+    at.radio(key="df_schedule").set_value("cosine").run()
+    assert at.select_slider(key="df_bmax").disabled and not at.warning
+    at.selectbox(key="df_data").set_value("word").run()
+    at.text_input(key="df_word").set_value("   ").run()
+    assert any("type a word" in e.value for e in at.error)
+    assert not at.exception
+
+
+def test_choosing_digits_fills_in_the_tuned_network():
+    at = open_page(df_T="100")
+    at.selectbox(key="df_data").set_value("digits").run()
+    assert at.select_slider(key="df_width").value == 256
+    assert at.select_slider(key="df_lr").value == 0.002
+    assert not at.exception
