@@ -16,6 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 from engine.attention_job import AttentionJob
 from engine.attention_training import PRESETS as ATTENTION_PRESETS
+from engine.diffusion import make_schedule
+from engine.diffusion_job import DiffusionJob, forward_sample
 from engine.gradient_flow import GradientFlowJob
 from engine.jobs import JobStatus
 from engine.landscape import PRESETS as LANDSCAPE_PRESETS
@@ -367,3 +369,37 @@ def test_lesson_texts_hold_no_control_characters():
         for text in (lesson_.title, lesson_.text, lesson_.formula, *lesson_.look_for,
                      *(preset.label for preset in lesson_.presets)):
             assert not any(ord(char) < 32 for char in text), (lesson_.title, text)
+
+
+def test_lesson_13_the_schedule_fades_the_signal_as_its_formula_says_and_the_model_learns_to_denoise():
+    linear, cosine, short = lesson("Diffusion").presets
+    alpha_bar = {}
+    for preset in (linear, cosine):
+        at = open_preset(preset)
+        config = at.session_state["_applied_diffusion"]["config"]
+        t = at.session_state["df_t"]
+        schedule = make_schedule(config.schedule, config.T, config.beta_start, config.beta_end)
+        alpha_bar[config.schedule] = float(schedule.alpha_bars[t])
+        assert t == config.T // 2 and schedule.alpha_bar_T < 1e-4
+    # oracles: ᾱ_t = ∏ (1 − β_s) with β linear from β_min to β_max; the cosine schedule's closed form
+    betas = np.linspace(1e-4, 0.02, 1000)
+    assert alpha_bar["linear"] == pytest.approx(np.prod(1 - betas[:500]), rel=1e-9) and alpha_bar["linear"] < 0.1
+    s = 0.008
+    assert alpha_bar["cosine"] == pytest.approx(np.cos((0.5 + s) / (1 + s) * np.pi / 2) ** 2
+                                                / np.cos(s / (1 + s) * np.pi / 2) ** 2, rel=1e-9)
+    assert 0.4 < alpha_bar["cosine"] < 0.6
+    at = open_preset(short)
+    config = at.session_state["_applied_diffusion"]["config"]
+    assert config.T == 50 and make_schedule(config.schedule, 50, config.beta_start, config.beta_end).alpha_bar_T > 0.5
+    assert any("far from 0" in warning.value for warning in at.warning)  # the page says x_T is not noise
+    applied = open_preset(linear).session_state["_applied_diffusion"]
+    job = DiffusionJob(applied["config"], applied["hp"], seed=applied["seed"], force_cpu=True)
+    try:
+        x_T = forward_sample(job.snapshot().visuals, applied["config"].T)
+        assert np.abs(x_T.mean(axis=0)).max() < 0.1 and np.allclose(x_T.std(axis=0), 1.0, atol=0.1)
+        job.wait_applied(job.step(800), timeout=30)
+        snap = job.wait_for(lambda s: not s.busy and s.step == 800 and "mmd_norm" in s.history
+                            and s.series("mmd_norm").steps[-1] == 800, timeout=300)
+        assert snap.latest("mmd_norm") < 0.2  # 1: as far from the data as noise; 0: as close as fresh data
+    finally:
+        job.stop()

@@ -318,6 +318,28 @@ LESSONS: tuple[Lesson, ...] = (
          "starts attending to the token after the previous occurrence.",
          "Type your own sequence to check the model, or switch a head off to see which one does the work."),
     ),
+    Lesson(
+        "Diffusion: forward process, schedule, denoising",
+        "A diffusion model learns to undo noise. The forward process adds a little Gaussian noise at each of T "
+        "steps; in closed form x_t is the data scaled by √ᾱ_t plus noise scaled by √(1 − ᾱ_t), where ᾱ_t is the "
+        "product of the (1 − β_s) so far. The schedule β_t decides how fast the signal fades, and it must end "
+        "with ᾱ_T ≈ 0, so that x_T is pure N(0, I) noise: that is where sampling starts. A network ε_θ(x_t, t) "
+        "is trained to tell which noise was added; sampling runs the chain backwards from fresh noise, removing "
+        "the predicted noise step by step.",
+        r"x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon, \quad "
+        r"\bar\alpha_t = \prod_{s=1}^{t} (1 - \beta_s), \quad "
+        r"L = \mathbb E_{t, x_0, \varepsilon} \big\lVert \varepsilon - \varepsilon_\theta(x_t, t) \big\rVert^2",
+        (Preset("Two moons halfway through the linear schedule (t = 500 of 1000)", "diffusion", {"df_t": "500"}),
+         Preset("… through the cosine schedule", "diffusion", {"df_schedule": "cosine", "df_t": "500"}),
+         Preset("Only T = 50 steps of the same β range", "diffusion", {"df_T": "50"})),
+        ("Forward process tab: with the linear schedule less than a tenth of the signal variance is left at "
+         "t = T/2 (ᾱ ≈ 0.08) and ᾱ_T ≈ 4·10⁻⁵; the cosine schedule fades more evenly and keeps about half at T/2.",
+         "Train: samples drawn from the same noise each time turn from a round blob into two moons; the "
+         "normalized MMD² falls from 1 (as far as noise) towards 0 (as close as a fresh sample of the data) "
+         "within about a thousand steps.",
+         "With T = 50 the page warns that ᾱ_T ≈ 0.6 is far from 0: sampling starts from noise the network never "
+         "saw at t = T, and the samples come out distorted."),
+    ),
 )
 
 
