@@ -5,12 +5,14 @@ import streamlit as st
 from engine import gradient_flow as deep
 from engine import recurrent
 from engine.jobs import Job
+from ui.exports import export_panel
 from ui.gradient_flow_controls import DEEP, MODES, deep_controls, mode_control, time_controls
-from ui.gradient_flow_views import MOMENT_REFRESH_S, draw_deep, draw_moment, draw_time
+from ui.gradient_flow_views import MOMENT_REFRESH_S, PREFIX, draw_deep, draw_moment, draw_time
 from ui.jobs import job_for_page, page_has_job, session_job
 from ui.live import job_controls, live_area
 
 st.title("Gradient Flow")
+export_panel(PREFIX)  # before the controls: an imported settings file sets them
 mode = mode_control()
 controls = deep_controls() if mode == DEEP else time_controls()
 experiment = deep.GradientFlowJob if mode == DEEP else recurrent.RecurrentJob

@@ -48,6 +48,7 @@ HISTORY_COLUMNS = 240  # the layer × step matrices keep at most this many probe
 WATCH_EVERY = 10  # steps between per-layer gradient norms kept on the device to locate an explosion
 GRAD_NORM_WINDOW = 64  # how many of them are kept
 EXPLOSION_FACTOR = 100.0
+WEIGHTS_COST_FACTOR = 20  # while training, the weights are copied for the snapshot at most 1/20 of the time
 
 
 @dataclass(frozen=True)
@@ -334,6 +335,24 @@ class ProbeHistory:
         return self._frozen
 
 
+class WeightsCopy:
+    """The model's weights as of a step, copied off the device for the snapshot (exports read them, never
+    the live model). The widest, deepest network takes milliseconds to copy, so while training the copy
+    is refreshed no sooner than WEIGHTS_COST_FACTOR times what the last one took; when training stops, at once."""
+
+    def __init__(self) -> None:
+        self.step, self.state = -1, None
+        self._next_at = 0.0
+
+    def refresh(self, model: nn.Module, step: int, training: bool) -> None:
+        started = time.monotonic()
+        if step == self.step or (training and started < self._next_at):
+            return
+        self.state = {name: value.detach().cpu().clone() for name, value in model.state_dict().items()}
+        self.step = step
+        self._next_at = time.monotonic() + WEIGHTS_COST_FACTOR * (time.monotonic() - started)
+
+
 # ---------------------------------------------------------------- explosions
 def explosion_origin(steps: np.ndarray, norms: np.ndarray, factor: float = EXPLOSION_FACTOR) -> tuple[int, int] | None:
     """(step, layer index) where gradients began to explode, from per-step per-layer norms (steps, layers).
@@ -404,6 +423,7 @@ class GradientFlowJob(Job):
         ds = self.dataset
         self.classification = ds.is_classification
         mean, std = _input_standardizer(ds.x_train)
+        self.input_standardizer = (mean, std)  # the network reads (x - mean) / std
         device = self.device
         self.x_train = torch.tensor((ds.x_train - mean) / std, device=device)
         self.x_test = torch.tensor((ds.x_test - mean) / std, device=device)
@@ -424,6 +444,7 @@ class GradientFlowJob(Job):
             self._initial_weight_norms = torch.stack(torch._foreach_norm(self._weights))
         self.history = ProbeHistory()
         self.latest: Probe | None = None
+        self.weights = WeightsCopy()
         self._probe_due, self._next_probe_at, self._next_eval_at = False, 0.0, 0.0
         probe_size = min(512, len(self.x_train))
         self.init_probe = self._probe_at_init(self.x_train[:probe_size], self.y_train[:probe_size])
@@ -565,10 +586,12 @@ class GradientFlowJob(Job):
             self._probe_due = True
             self._next_probe_at = now + PROBE_INTERVAL_S
         steps, stats = self.history.frozen(self.config.depth + 1)
+        self.weights.refresh(self.model, self.steps_done, self._busy())
         return {
             "layers": self.config.layer_names, "init_probe": self.init_probe, "latest_probe": self.latest,
             "history_steps": steps, "history_stats": stats, "theory": self.theory,
             "flat_region": FLAT_REGIONS[self.config.activation],
+            "state": self.weights.state, "state_step": self.weights.step, "input_standardizer": self.input_standardizer,
         }
 
     # ---- divergence

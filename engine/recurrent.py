@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.gradient_flow import CLIP_MODES, clip_gradients
+from engine.gradient_flow import CLIP_MODES, WeightsCopy, clip_gradients
 from engine.jobs import UI_REFRESH_S, Job
 from engine.limits import LIMITS, ConfigError, check, check_choice
 
@@ -227,6 +227,7 @@ class RecurrentJob(Job):
         config: RecurrentConfig = self.config
         config.validate()
         self.models = {cell: model.to(self.device) for cell, model in build_models(config, self.rng).items()}
+        self.weights = WeightsCopy()  # of every cell, as nn.ModuleDict(build_models(...)) names them
         lr = float(self.hp["lr"])
         self.optimizers = {cell: torch.optim.Adam(model.parameters(), lr=lr) if config.optimizer == "adam" else
                            torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM)
@@ -325,10 +326,12 @@ class RecurrentJob(Job):
             self.eigenvalues = self._eigenvalues()
             spent = time.monotonic() - now  # long sequences make a probe slow: then probe less often
             self._next_probe_at = time.monotonic() + max(PROBE_INTERVAL_S, PROBE_COST_FACTOR * spent)
+        self.weights.refresh(nn.ModuleDict(self.models), self.steps_done, self._busy())
         return {"init_gradients": self.init_gradients, "gradients": self.gradients,
                 "gradients_step": self.gradients_step, "init_eigenvalues": self.init_eigenvalues,
                 "eigenvalues": self.eigenvalues,
-                "linear": self.linear, "stopped": dict(self.stopped)}
+                "linear": self.linear, "stopped": dict(self.stopped),
+                "state": self.weights.state, "state_step": self.weights.step}
 
     def explain_divergence(self, step: int, name: str, value: float) -> str:
         return (" ".join(self.stopped.values()) + " Every cell's gradients exploded: lower the learning rate, "

@@ -3,7 +3,12 @@
 Figures here change with every probe (twice a second), and a browser that redraws a dozen Plotly
 charts that often falls behind, most of all on a busy classroom laptop. So while a job trains each
 chart is rebuilt at most once per LIVE_CHART_S, the layer-by-layer view once per MOMENT_REFRESH_S;
-an unchanged figure is sent unchanged, which the browser does not redraw.
+an unchanged figure is sent unchanged (with its file name, which says the step it shows), which the
+browser does not redraw.
+
+Every chart goes through `ui.exports.Charts`, and each part of the page (the live area, the
+layer-by-layer fragment) hands the Export panel what it drew together with what the other part drew
+last, so the panel always offers every figure on the page.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import math
 import time
 from typing import Callable
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -19,27 +25,79 @@ from engine import gradient_flow as deep
 from engine import recurrent
 from engine.jobs import Snapshot
 from engine.layers import INIT_SCHEMES
+from ui.exports import Charts, _whole_page_run, offer_exports
 from ui.live import status_bar
 from viz import gradient_flow as figures
-from viz.theme import chart_config
+from viz.gradient_flow_replay import deep_replay, recurrent_replay
 
 LIVE_CHART_S = 1.0
 MOMENT_REFRESH_S = 4.0
 
 
-def chart(key: str, name: str, build: Callable[[], go.Figure], *sources: object, every: float = 0.0) -> None:
-    """Draw a figure, rebuilt only when one of its `sources` (snapshot objects, replaced by the job when
-    their data change) is a different object, and then no sooner than `every` seconds after the last build."""
+PAGE, PREFIX = "gradient-flow", "gf_"
+
+
+def chart(charts: Charts, key: str, name: str, build: Callable[[], go.Figure], *sources: object,
+          every: float = 0.0) -> None:
+    """Draw a figure through `charts`, rebuilt only when one of its `sources` (snapshot objects, replaced by
+    the job when their data change) is a different object, and then no sooner than `every` seconds after the
+    last build. `name` (the file name: figure, setting, step) is the one of the figure drawn: a figure kept
+    from an earlier step keeps its name."""
     cache = st.session_state.setdefault("_gf_figures", {})
     hit = cache.get(key)
     now = time.monotonic()
     same = hit is not None and len(hit[0]) == len(sources) and all(a is b for a, b in zip(hit[0], sources))
     if hit is None or (not same and now - hit[2] >= every):
-        hit = cache[key] = (sources, build(), now)
-    st.plotly_chart(hit[1], key=key, config=chart_config(name))
+        hit = cache[key] = (sources, build(), now, name)
+    charts.show(hit[1], hit[3], key=key)
+
+
+def deep_setting(config: deep.DeepConfig) -> str:
+    """The experiment in file names: e.g. spiral-relu-he-depth20x64-momentum, -batchnorm, -residual."""
+    norm = "" if config.norm == "none" else f"-{config.norm}norm"
+    return (f"{config.data.kind}-{config.activation}-{config.init}-depth{config.depth}x{config.width}{norm}"
+            f"{'-residual' if config.residual else ''}-{config.optimizer}")
+
+
+def time_setting(config: recurrent.RecurrentConfig) -> str:
+    """E.g. recall-T50-h32-rho0.8-b3-adam."""
+    return (f"recall-T{config.seq_len}-h{config.hidden}-rho{config.spectral_radius:g}-b{config.gate_bias:g}-"
+            f"{config.optimizer}")
+
+
+def _offer(part: str, charts: Charts, snap: Snapshot) -> None:
+    """Hand the panel this part's figures and those the page's other part of the same mode drew last."""
+    deep_mode = isinstance(snap.config, deep.DeepConfig)
+    drawn = st.session_state.setdefault("_gf_drawn", {})
+    drawn[part] = charts
+    parts = ("deep", "moment") if deep_mode else ("time",)
+    figures_shown = {name: figure for p in parts for name, figure in drawn.get(p, {}).items()}
+    visuals = snap.visuals
+    details = {}
+    if visuals.get("state") is not None:
+        details["weights saved at step"] = visuals["state_step"]
+    if deep_mode and "input_standardizer" in visuals:
+        mean, std = visuals["input_standardizer"]
+        details["network input"] = (f"(x − mean) / std with mean = {np.round(mean, 6).tolist()}, "
+                                    f"std = {np.round(std, 6).tolist()}")
+    ready = "init_probe" in visuals if deep_mode else "gradients" in visuals
+    animation = None
+    if ready:
+        animation = (lambda: deep_replay(snap)) if deep_mode else (lambda: recurrent_replay(snap))
+    offer_exports(PREFIX, PAGE, figures_shown, snap, setting=(deep_setting if deep_mode else time_setting)(snap.config),
+                  weights=visuals.get("state"), animation=animation, details=details)
 
 
 def draw_deep(snap: Snapshot) -> None:
+    charts = Charts()
+    _draw_deep(snap, charts)
+    if _whole_page_run():  # the layer-by-layer view comes next in this run and hands over both parts
+        st.session_state.setdefault("_gf_drawn", {})["deep"] = charts
+    else:  # the live area refreshing on its own (the panel's buttons must appear once per run)
+        _offer("deep", charts, snap)
+
+
+def _draw_deep(snap: Snapshot, charts: Charts) -> None:
     loss, accuracy, norm = snap.latest("loss"), snap.latest("train_accuracy"), snap.latest("grad_norm")
     if math.isnan(loss):  # before the first step: the loss of the initial network
         loss = snap.latest("train_loss")
@@ -57,26 +115,32 @@ def draw_deep(snap: Snapshot) -> None:
     st.subheader("While training")
     stats = visuals["history_stats"]
     column = {name: stats[:, :, index] for name, index in deep.COLUMN.items()}
-    name = f"{config.activation}-{config.init}-depth{config.depth}"
+    name, at = deep_setting(config), f"step{snap.step}"
     every = LIVE_CHART_S if snap.busy else 0.0
     left, right = st.columns(2, gap="medium")
     with left:
         loss, norm = snap.series("loss"), snap.series("grad_norm")
-        chart("gf_loss", f"loss-{name}", lambda: figures.loss_curve(loss.steps, loss.values, norm.steps, norm.values),
-              loss, norm, every=every)
-        chart("gf_update_ratio", f"update-ratio-{name}",
+        chart(charts, "gf_loss", f"loss-{name}-{at}",
+              lambda: figures.loss_curve(loss.steps, loss.values, norm.steps, norm.values), loss, norm, every=every)
+        chart(charts, "gf_update_ratio", f"update-ratio-{name}-{at}",
               lambda: figures.update_ratio_heatmap(steps, layers, column["update_ratio"], deep.UPDATE_RATIO_GUIDE),
               stats, every=every)
     with right:
-        chart("gf_grad_heatmap", f"gradient-norm-heatmap-{name}",
+        chart(charts, "gf_grad_heatmap", f"gradient-norm-heatmap-{name}-{at}",
               lambda: figures.gradient_norm_heatmap(steps, layers, column["grad_norm"]), stats, every=every)
-        chart("gf_flat_heatmap", f"flat-fraction-{name}",
+        chart(charts, "gf_flat_heatmap", f"flat-fraction-{name}-{at}",
               lambda: figures.flat_fraction_heatmap(steps, layers[:-1], column["flat_fraction"][:, :-1], region.label),
               stats, every=every)
 
 
 def draw_moment(snap: Snapshot) -> None:
     """The layer-by-layer view, at initialization or at the latest probe."""
+    charts = Charts()
+    _draw_moment(snap, charts)
+    _offer("moment", charts, snap)
+
+
+def _draw_moment(snap: Snapshot, charts: Charts) -> None:
     visuals = snap.visuals
     if "init_probe" not in visuals:
         return
@@ -84,28 +148,28 @@ def draw_moment(snap: Snapshot) -> None:
     layers, region, init = visuals["layers"], visuals["flat_region"], visuals["init_probe"]
     now = st.session_state.get("gf_when", "Now") == "Now" and visuals["latest_probe"] is not None
     probe = visuals["latest_probe"] if now else init
-    name = f"{config.activation}-{config.init}-depth{config.depth}"
+    name = f"{deep_setting(config)}-{f'step{probe.step}' if now else 'init'}"
     st.subheader(f"Layer by layer, at step {probe.step:,}" if now else
                  "Layer by layer, at initialization (one forward, one backward)")
     left, right = st.columns(2, gap="medium")
     relu = " (non-zero)" if config.activation == "relu" else ""
     with left:
-        chart("gf_activations", f"activations-{name}", lambda: figures.activation_profile(
+        chart(charts, "gf_activations", f"activations-{name}", lambda: figures.activation_profile(
             layers[:-1], probe.column("act_mean")[:-1], probe.column("act_std")[:-1],
             probe.column("flat_fraction")[:-1], region.label, title=f"Activations ({region.label}: {region.rule})"),
             probe)
-        chart("gf_act_ridge", f"activation-histograms-{name}", lambda: figures.ridge_plot(
+        chart(charts, "gf_act_ridge", f"activation-histograms-{name}", lambda: figures.ridge_plot(
             layers[:-1], probe.act_edges, probe.act_hist, "activation a = f(u)",
             f"Histogram of activations{relu}, per layer"), probe)
     with right:
-        chart("gf_grad_norms", f"gradient-norms-{name}", lambda: figures.gradient_norms(
+        chart(charts, "gf_grad_norms", f"gradient-norms-{name}", lambda: figures.gradient_norms(
             layers, probe.column("grad_norm"), probe.column("act_grad_norm")), probe)
-        chart("gf_grad_ridge", f"gradient-histograms-{name}", lambda: figures.ridge_plot(
+        chart(charts, "gf_grad_ridge", f"gradient-histograms-{name}", lambda: figures.ridge_plot(
             layers, probe.grad_edges, probe.grad_hist, "log₁₀ |∂L/∂W|", "Histogram of weight gradients, per layer"),
             probe)
     theory, words = st.columns([1.4, 1], gap="medium")
     with theory:
-        chart("gf_theory", f"variance-theory-{name}", lambda: figures.variance_theory(
+        chart(charts, "gf_theory", f"variance-theory-{name}", lambda: figures.variance_theory(
             layers, probe.column("preact_sq"), visuals["theory"], INIT_SCHEMES[config.init].label,
             init.column("preact_sq") if now else None), probe, init)
     with words:
@@ -119,6 +183,12 @@ def draw_moment(snap: Snapshot) -> None:
 
 
 def draw_time(snap: Snapshot) -> None:
+    charts = Charts()
+    _draw_time(snap, charts)
+    _offer("time", charts, snap)
+
+
+def _draw_time(snap: Snapshot, charts: Charts) -> None:
     config: recurrent.RecurrentConfig = snap.config
     labels = recurrent.CELLS
     accuracies = {c: snap.latest(f"accuracy_{c}") for c in config.cells}
@@ -128,14 +198,14 @@ def draw_time(snap: Snapshot) -> None:
         return
     for message in visuals["stopped"].values():
         st.warning(message, icon="💥")
-    name = f"T{config.seq_len}-rho{config.spectral_radius:g}-b{config.gate_bias:g}"
+    name, at, probed = time_setting(config), f"step{snap.step}", f"step{visuals['gradients_step']}"
     left, right = st.columns([1.5, 1], gap="medium")
     with left:
-        chart("gf_bptt", f"gradient-through-time-{name}", lambda: figures.gradient_through_time(
+        chart(charts, "gf_bptt", f"gradient-through-time-{name}-{probed}", lambda: figures.gradient_through_time(
             visuals["gradients"], labels, visuals["init_gradients"], radius=config.spectral_radius,
             title=f"‖∂L/∂h_t‖ at step {visuals['gradients_step']:,} (faint: at init)"), visuals["gradients"])
     with right:
-        chart("gf_eigen", f"eigenvalues-{name}", lambda: figures.eigenvalue_plane(
+        chart(charts, "gf_eigen", f"eigenvalues-{name}-{probed}", lambda: figures.eigenvalue_plane(
             visuals["eigenvalues"], labels, config.spectral_radius,
             next(iter(visuals["init_eigenvalues"].values()), None), title="Eigenvalues of W_hh (vanilla RNNs)"),
             visuals["eigenvalues"])
@@ -143,21 +213,21 @@ def draw_time(snap: Snapshot) -> None:
     left, right = st.columns(2, gap="medium")
     with left:
         accuracy = {c: snap.series(f"accuracy_{c}") for c in config.cells}
-        chart("gf_accuracy", f"recall-accuracy-{name}", lambda: figures.per_cell_curves(
+        chart(charts, "gf_accuracy", f"recall-accuracy-{name}-{at}", lambda: figures.per_cell_curves(
             {c: (s.steps, s.values) for c, s in accuracy.items()}, labels, "accuracy",
             f"Recall accuracy after T = {config.seq_len} steps", guide=1 / recurrent.N_SYMBOLS, guide_label="chance"),
             *accuracy.values(), every=every)
     with right:
         norms = {c: snap.series(f"grad_norm_{c}") for c in config.cells}
         threshold = float(snap.hyperparameters["clip_at"]) if snap.hyperparameters["clip"] == "norm" else None
-        chart("gf_rnn_norms", f"gradient-norm-steps-{name}", lambda: figures.per_cell_curves(
+        chart(charts, "gf_rnn_norms", f"gradient-norm-steps-{name}-{at}", lambda: figures.per_cell_curves(
             {c: (s.steps, s.values) for c, s in norms.items()}, labels, "‖∇L‖ before clipping",
             "Gradient norm per step", log=True, guide=threshold, guide_label="clip threshold"),
             *norms.values(), every=every)
     left, right = st.columns([1.5, 1], gap="medium")
     linear = visuals["linear"]
     with left:
-        chart("gf_linear", f"linear-rnn-{name}", lambda: figures.linear_closed_form(
+        chart(charts, "gf_linear", f"linear-rnn-{name}", lambda: figures.linear_closed_form(
             linear["t"], linear["scalar_measured"], linear["scalar_closed"], linear["w"],
             linear.get("matrix_measured"), linear.get("matrix_closed")), linear)
     with right:
