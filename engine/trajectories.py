@@ -13,8 +13,12 @@ One step of `run_optimizer`, for one optimizer from one start point:
                         ->  optimizer.step(), then scheduler.step()
 
 A trajectory stops when the point leaves the surface's divergence bound (the
-plot range grown on each side) or becomes non-finite; `diverged_at` says at
-which step, so a page can draw a diverging run as diverging, not as a crash.
+plot range grown on each side: far enough out that it will not come back) or
+becomes non-finite; `diverged_at` says at which step, so a page can draw a
+diverging run as diverging, not as a crash. Where a run "left the region" is
+one thing, `left_region_at`: the step from which the path stayed outside the
+plotted region (`Surface.x_range` × `y_range`) to its end. The contour plot
+cuts the path there and the summary table names that step, so they agree.
 """
 
 from __future__ import annotations
@@ -349,8 +353,9 @@ class Trajectory:
     losses: np.ndarray  # (n + 1,)
     distances: np.ndarray  # (n + 1,), to the nearest minimum (or saddle)
     learning_rates: np.ndarray  # (n,), the lr in effect at each step
-    diverged_at: int | None = None  # the step whose result left the bound or was non-finite
-    divergence: str = ""
+    diverged_at: int | None = None  # the step whose result left the bound or was non-finite: where the run stopped
+    divergence: str = ""  # what happened, naming `left_region_at` when the path ended outside the plotted region
+    left_region_at: int | None = None  # the step from which the path stayed outside the plotted region
 
     @property
     def label(self) -> str:
@@ -370,6 +375,32 @@ class Trajectory:
         return int(hits[0]) if len(hits) else None
 
 
+def left_region_at(points: np.ndarray, x_range, y_range) -> int | None:
+    """The step from which a path (points[k] after k steps) stays outside the box x_range × y_range to its end.
+
+    None when the path ends inside the box (leaving it and coming back is not leaving); 0 when it never was in it.
+    """
+    points = np.asarray(points, dtype=float)
+    inside = ((x_range[0] <= points[:, 0]) & (points[:, 0] <= x_range[1])
+              & (y_range[0] <= points[:, 1]) & (points[:, 1] <= y_range[1]))
+    if inside[-1]:
+        return None
+    was_inside = np.flatnonzero(inside)
+    return int(was_inside[-1]) + 1 if len(was_inside) else 0
+
+
+def describe_leaving(left_at: int) -> str:
+    """`left_region_at` in words, as the plot and the table both show it."""
+    return "started outside the region" if left_at == 0 else f"left the region at step {left_at}"
+
+
+def _divergence(left_at: int | None, stopped_at: int, non_finite: bool) -> str:
+    """What ended a diverged run."""
+    if left_at is None:  # it blew up inside the region
+        return f"became non-finite at step {stopped_at}"
+    return f"{describe_leaving(left_at)} (non-finite at step {stopped_at})" if non_finite else describe_leaving(left_at)
+
+
 class _Run:
     """One optimizer's state while `run_optimizers` steps every optimizer in lockstep."""
 
@@ -381,7 +412,7 @@ class _Run:
         self.noise_std = self.hp.get("noise", 0.0)
         self.noise = torch.Generator().manual_seed(seed)
         self.points, self.lrs = [self.w.detach().clone()], []
-        self.diverged_at, self.divergence = None, ""
+        self.diverged_at, self.non_finite = None, False
 
     @property
     def active(self) -> bool:
@@ -398,19 +429,21 @@ class _Run:
         x, y = self.w.detach().tolist()
         (x_lo, x_hi), (y_lo, y_hi) = bound
         if not (math.isfinite(x) and math.isfinite(y)):
-            self.diverged_at, self.divergence = k, f"became non-finite at step {k}"
+            self.diverged_at, self.non_finite = k, True
             return
         self.points.append(self.w.detach().clone())
         if not (x_lo <= x <= x_hi and y_lo <= y <= y_hi):
-            self.diverged_at, self.divergence = k, f"left the region at step {k}"
+            self.diverged_at = k
 
     def result(self, surface: Surface) -> Trajectory:
         path = torch.stack(self.points)
         with torch.no_grad():
             losses = surface.fn(path).numpy()
         path = path.numpy()
+        left_at = left_region_at(path, surface.x_range, surface.y_range)
+        divergence = "" if self.diverged_at is None else _divergence(left_at, self.diverged_at, self.non_finite)
         return Trajectory(self.spec, path, losses, surface.distance_to_reference(path),
-                          np.asarray(self.lrs, dtype=float), self.diverged_at, self.divergence)
+                          np.asarray(self.lrs, dtype=float), self.diverged_at, divergence, left_at)
 
 
 def run_optimizers(surface: Surface, specs, start, steps: int, schedule: Schedule = Schedule(),
@@ -459,6 +492,8 @@ def summary_rows(trajectories, experiment: "Experiment", reached: float = 1e-3) 
             outcome = f"within {reached:g} of the target at step {near}"
         else:
             outcome = f"{traj.distances[-1]:.3g} from the target after {traj.steps_taken} steps"
+            if traj.left_region_at is not None:  # drifted off the plot without running away
+                outcome = f"{describe_leaving(traj.left_region_at)}; {outcome}"
         schedule = experiment.schedule.describe(experiment.steps)
         if traj.kind == "rprop" and experiment.schedule.kind != "constant":
             schedule += " (no effect: RProp only uses η as its first step)"

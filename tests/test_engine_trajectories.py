@@ -6,11 +6,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.surfaces import FIXED_SURFACES, SURFACE_NAMES, Surface, make_surface, quadratic, quadratic_hessian
 from engine.trajectories import (OPTIMIZERS, Clipping, Experiment, OptimizerSpec, Schedule, eigen_directions,
-                                 gd_regime, momentum_stability_limit, newton_step, nice_number, regime_rows,
-                                 run_experiment, run_optimizer, run_optimizers, summary_rows)
+                                 gd_regime, left_region_at, momentum_stability_limit, newton_step, nice_number,
+                                 regime_rows, run_experiment, run_optimizer, run_optimizers, summary_rows)
 
 ALL_SURFACES = [make_surface(name) for name in SURFACE_NAMES]
 
@@ -328,6 +330,50 @@ def test_diverging_run_keeps_the_point_that_left_and_stops_there():
     assert np.all(np.abs(traj.points[:-1]) <= bound) and np.abs(traj.points[-1]).max() > bound
     assert len(traj.points) == traj.diverged_at + 1 == len(traj.losses) == len(traj.distances)
     assert len(traj.learning_rates) == traj.diverged_at
+
+
+def brute_force_left_at(points, x_range, y_range):
+    """The first k such that every point from k on is outside the box, by trying each k; None if none is."""
+    def outside(p):
+        return not (x_range[0] <= p[0] <= x_range[1] and y_range[0] <= p[1] <= y_range[1])
+    for k in range(len(points)):
+        if all(outside(p) for p in points[k:]):
+            return k
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.floats(-3, 3), st.floats(-3, 3)), min_size=1, max_size=12))
+def test_left_region_at_is_the_first_step_after_which_the_path_stays_out(path):
+    box = ((-1.0, 1.0), (-1.5, 0.5))
+    assert left_region_at(np.array(path), *box) == brute_force_left_at(path, *box)
+
+
+def test_one_step_for_leaving_the_region_in_the_trajectory_and_the_table():
+    # GD with η = 2.3 > 2/λmax on the quadratic: the reviewed case where the plot said step 3, the table step 6
+    surface = quadratic(10.0, 0.0)
+    experiment = Experiment("quadratic", 10.0, 0.0, surface.start, 150, (OptimizerSpec.of("gd", lr=2.3),))
+    (traj,) = run_experiment(experiment)
+    left = brute_force_left_at(traj.points, surface.x_range, surface.y_range)
+    assert left is not None and traj.left_region_at == left
+    assert traj.diverged_at > left  # it is stopped later, once far outside the plot
+    assert traj.divergence == f"left the region at step {left}"
+    assert summary_rows([traj], experiment)[0]["outcome"] == f"diverged: left the region at step {left}"
+
+
+def test_gd_leaves_the_region_when_its_growth_factor_carries_it_past_the_edge():
+    # |x| grows by |1 − 2.1| = 1.1 per step from 3: past the edge 10 at step ⌈log(10/3)/log 1.1⌉ = 13, past the
+    # divergence bound 20 at step 20; stopped at 15 steps it has left the plot but not diverged
+    left, stopped = math.ceil(math.log(10 / 3) / math.log(1.1)), math.ceil(math.log(20 / 3) / math.log(1.1))
+    diverged = run_optimizer(bowl(1.0), OptimizerSpec.of("gd", lr=2.1), (3.0, -2.0), 100)
+    assert (diverged.left_region_at, diverged.diverged_at) == (left, stopped)
+    drifted = run_optimizer(bowl(1.0), OptimizerSpec.of("gd", lr=2.1), (3.0, -2.0), 15)
+    assert (drifted.left_region_at, drifted.diverged_at, drifted.divergence) == (left, None, "")
+    experiment = Experiment("quadratic", steps=15, optimizers=(drifted.spec,))
+    outcome = summary_rows([drifted], experiment)[0]["outcome"]
+    assert outcome.startswith(f"left the region at step {left}; ") and outcome.endswith("after 15 steps")
+    converged = run_optimizer(bowl(1.0), OptimizerSpec.of("gd", lr=0.5), (3.0, -2.0), 15)
+    assert converged.left_region_at is None
 
 
 def test_lockstep_run_equals_each_optimizer_alone():

@@ -117,13 +117,39 @@ def test_a_diverging_run_is_cut_at_the_plot_edge_and_marked_with_the_step_it_lef
     # independently: the first step after which every point is outside [-3, 3]²
     outside = np.any(np.abs(gd.points) > 3.0, axis=1)
     left = next(i for i in range(len(outside)) if outside[i:].all())
-    (marker,) = [t for t in fig.data if t.name == f"GD: left at step {left}"]
+    assert gd.left_region_at == left and gd.divergence == f"left the region at step {left}"
+    (marker,) = [t for t in fig.data if t.name == f"GD: {gd.divergence}"]
+    assert marker.text == (gd.divergence,)  # the words the summary table shows
     px, py = marker.x[0], marker.y[0]
     assert max(abs(px), abs(py)) == pytest.approx(3.0)  # on the edge of the view
     (path,) = traces_named(fig, "GD ✕")
     assert (path.x[-1], path.y[-1]) == pytest.approx((px, py))
     assert np.all(np.abs(np.array(path.x)) <= 3.0 + 1e-9) and len(path.x) == left + 1
     assert traces_named(fig, "Adam")  # the converging run is drawn as usual
+
+
+@pytest.mark.parametrize("angle, start, side", [
+    (0.0, (-2.6, 1.6), "bottom"), (0.0, (-2.6, -1.6), "top"), (90.0, (1.6, 2.6), "left"), (90.0, (-1.6, 2.6), "right"),
+])
+def test_the_label_of_a_diverged_run_lies_inside_the_view_away_from_the_edge_it_left_by(angle, start, side):
+    # GD with η = 2.3 > 2/λmax flips and grows along the stiff direction: y at 0°, x at 90°
+    surface = quadratic(10.0, angle)
+    (gd,) = run_optimizers(surface, [OptimizerSpec.of("gd", lr=2.3)], start, 150)
+    fig = vt.trajectory_contour(surface, [gd], start)
+    (marker,) = traces_named(fig, f"GD: {gd.divergence}")
+    (lo_x, hi_x), (lo_y, hi_y) = surface.x_range, surface.y_range
+    x, y = marker.x[0], marker.y[0]
+    on = {"bottom": y == pytest.approx(lo_y), "top": y == pytest.approx(hi_y),
+          "left": x == pytest.approx(lo_x), "right": x == pytest.approx(hi_x)}
+    assert on[side] and sum(on.values()) == 1
+    assert lo_x <= x <= hi_x and lo_y <= y <= hi_y  # exactly: plotly.js hides a point a rounding error outside
+    # the text grows into the plot: above a bottom-edge mark (clear of the x tick labels), below a top-edge one
+    # (clear of the legend), right of a left-edge one (clear of the y tick labels), left of a right-edge one
+    vertical, horizontal = marker.textposition.split()
+    inward = {"bottom": vertical == "top", "top": vertical == "bottom", "left": horizontal == "right",
+              "right": horizontal == "left"}
+    assert inward[side]
+    assert vertical == ("top" if y < 0 else "bottom") and horizontal == ("right" if x < 0 else "left")
 
 
 def test_loss_and_distance_curves():

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from engine.surfaces import Surface
-from engine.trajectories import EigenDirection, Trajectory
+from engine.trajectories import EigenDirection, Trajectory, left_region_at
 from viz.theme import TEMPLATE, optimizer_color
 
 # Light greys under the paths, so every optimizer colour stands out on them.
@@ -38,20 +38,16 @@ def surface_values(surface: Surface, values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _inside(point, x_range, y_range) -> bool:
-    return x_range[0] <= point[0] <= x_range[1] and y_range[0] <= point[1] <= y_range[1]
-
-
 def view_exit(points: np.ndarray, x_range, y_range) -> tuple[np.ndarray, int] | None:
     """Where a path leaves the view for good: (the point on the view's edge, the step it left at).
 
-    None when the path ends inside the view or never was in it.
+    The step is `engine.trajectories.left_region_at`, the one the summary table names. None when the
+    path ends inside the view or never was in it.
     """
-    inside = [_inside(p, x_range, y_range) for p in points]
-    if inside[-1] or not any(inside):
+    left_at = left_region_at(points, x_range, y_range)
+    if not left_at:
         return None
-    last = max(i for i, flag in enumerate(inside) if flag)
-    a, b = points[last], points[last + 1]
+    a, b = points[left_at - 1], points[left_at]
     d = b - a
     t_exit = 1.0
     # Liang–Barsky: the largest t in [0, 1] for which a + t d is still inside the box.
@@ -60,7 +56,9 @@ def view_exit(points: np.ndarray, x_range, y_range) -> tuple[np.ndarray, int] | 
             t_exit = min(t_exit, (hi - a[axis]) / d[axis])
         elif d[axis] < 0:
             t_exit = min(t_exit, (lo - a[axis]) / d[axis])
-    return a + max(t_exit, 0.0) * d, last + 1
+    # Clamped: a rounding error past the edge would hide the marker there (plotly.js hides points off the axes).
+    edge = np.clip(a + max(t_exit, 0.0) * d, [x_range[0], y_range[0]], [x_range[1], y_range[1]])
+    return edge, left_at
 
 
 def _visible_path(traj: Trajectory, x_range, y_range) -> tuple[np.ndarray, np.ndarray]:
@@ -91,13 +89,22 @@ def _thin(n: int, max_points: int) -> np.ndarray:
 
 
 def _divergence_label(traj: Trajectory, x_range, y_range) -> tuple[np.ndarray, str] | None:
-    """The marker position and text for a diverged run, or None for one that did not diverge."""
+    """Where a diverged run's ✕ goes (where it left the view, else where it stopped, kept in view) and what
+    it says: the run's `divergence`, in the words of the summary table. None for a run that did not diverge."""
     if traj.diverged_at is None:
         return None
     exit_ = view_exit(traj.points, x_range, y_range)
     if exit_ is not None:
-        return exit_[0], f"{traj.label}: left at step {exit_[1]}"
-    return traj.points[-1], f"{traj.label}: {traj.divergence}"
+        return exit_[0], traj.divergence
+    return np.clip(traj.points[-1], [x_range[0], y_range[0]], [x_range[1], y_range[1]]), traj.divergence
+
+
+def inward_text_position(point, x_range, y_range) -> str:
+    """A `textposition` that puts a label on the inside of the view from `point`, away from the nearer side
+    both ways: a label at the edge then never runs over the tick labels (or the legend above the plot)."""
+    vertical = "top" if point[1] < np.mean(y_range) else "bottom"
+    horizontal = "right" if point[0] < np.mean(x_range) else "left"
+    return f"{vertical} {horizontal}"
 
 
 def _colorbar(surface: Surface, z: np.ndarray) -> dict:
@@ -215,14 +222,13 @@ def trajectory_contour(surface: Surface, trajectories: Sequence[Trajectory], sta
         if label is None:
             continue
         (px, py), text = label
-        inward_x = "right" if px > np.mean(x_range) else "left"
-        inward_y = "bottom" if py < np.mean(y_range) else "top"
         fig.add_trace(go.Scatter(
-            x=[px], y=[py], mode="markers+text", name=text, legendgroup=traj.kind, showlegend=False,
-            cliponaxis=False, text=[text.split(": ", 1)[1]], textposition=f"{inward_y} {inward_x}",
+            x=[px], y=[py], mode="markers+text", name=f"{traj.label}: {text}", legendgroup=traj.kind,
+            showlegend=False, cliponaxis=False, text=[text],
+            textposition=inward_text_position((px, py), x_range, y_range),
             textfont=dict(size=12, color="#1f2430"),
             marker=dict(symbol="x", size=15, color=optimizer_color(traj.kind), line=dict(color="#1f2430", width=1)),
-            hovertemplate=f"{text}<extra></extra>"))
+            hovertemplate=f"{traj.label}: {text}<extra></extra>"))
 
     fig.update_layout(
         template=TEMPLATE, height=height, hovermode="closest", margin=dict(l=60, r=20, t=30, b=50),
@@ -333,7 +339,8 @@ def loss_and_distance(surface: Surface, trajectories: Sequence[Trajectory], heig
                 fig.add_trace(go.Scatter(
                     x=[steps[-1]], y=[y[-1]], mode="markers", legendgroup=traj.kind, showlegend=False,
                     marker=dict(symbol="x", size=13, color=color, line=dict(color="#1f2430", width=1)),
-                    hovertemplate=f"{traj.label}: {traj.divergence}<extra></extra>"), row=row, col=1)
+                    hovertemplate=f"{traj.label}: {traj.divergence}; stopped at step {traj.diverged_at}"
+                                  "<extra></extra>"), row=row, col=1)
     fig.update_yaxes(type="log", exponentformat="power", row=2, col=1)
     if has_min:
         fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
