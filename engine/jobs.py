@@ -18,6 +18,17 @@ Subclasses supply the experiment:
     on_epoch_end(self, epoch, mean_loss) -> e.g. reduce-on-plateau bookkeeping (optional)
     explain_divergence(self, step, name, value) -> a message a student can act on
 
+Turns: jobs share the process with the web server's script runs, and Python runs
+one thread at a time (the GIL). Twenty training threads stepping at once would
+each get a twentieth of it, and so would a page's script run: a click would wait
+seconds for its turn. So at most `TRAINING_TURNS.width` jobs (one by default)
+train at the same moment, each for a slice of `TURN_SLICE_S`, then hand the turn
+to the job that has waited longest (round robin). The first turn after someone
+pressed Train, Step or Epoch comes before the others, so a click shows at once.
+A script run then competes with one trainer, not twenty, and the steps per
+second of all jobs together stay those of one job (measured: two Playground
+jobs stepping at once made fewer steps together than one alone).
+
 Randomness inside `train_step` must come from `self.rng` (a torch.Generator
 seeded from the job's seed), never from torch's global RNG, which other jobs'
 threads share: that is what keeps a seeded run reproducible on a busy server.
@@ -26,6 +37,7 @@ threads share: that is what keeps a seeded run reproducible on a busy server.
 from __future__ import annotations
 
 import atexit
+import collections
 import itertools
 import logging
 import math
@@ -107,6 +119,61 @@ def _limit_from_env() -> int:
 
 RUNNING_JOBS = RunningJobs(_limit_from_env())
 
+# How long a job trains before it hands its turn on: short enough that the next job's
+# counter moves a few times a second with 20 jobs, long enough that handing over costs nothing.
+TURN_SLICE_S = 0.02
+
+
+class TrainingTurns:
+    """Round-robin turns at training: at most `width` jobs step at the same moment."""
+
+    def __init__(self, width: int = 1):
+        self.width = width
+        self._changed = threading.Condition()
+        self._waiting: collections.deque[Job] = collections.deque()
+        self._holders: set[Job] = set()
+
+    def take(self, job: "Job", timeout: float, first: bool = False) -> bool:
+        """Wait up to `timeout` s for `job`'s turn; False if it has not come (the job keeps its place).
+        `first`: go ahead of the jobs that train on their own (a Step or Epoch someone is waiting for)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            if job in self._holders:
+                return True
+            if job not in self._waiting:
+                if first:
+                    self._waiting.appendleft(job)
+                else:
+                    self._waiting.append(job)
+            while True:
+                free = self.width - len(self._holders)
+                if free > 0 and job in itertools.islice(self._waiting, free):
+                    self._waiting.remove(job)
+                    self._holders.add(job)
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+
+    def give_back(self, job: "Job") -> None:
+        """End `job`'s turn (if it has one) and leave the queue: the next job's turn begins."""
+        with self._changed:
+            if job in self._holders or job in self._waiting:
+                self._holders.discard(job)
+                try:
+                    self._waiting.remove(job)
+                except ValueError:
+                    pass
+                self._changed.notify_all()
+
+    def training(self) -> int:
+        with self._changed:
+            return len(self._holders)
+
+
+TRAINING_TURNS = TrainingTurns()
+
 # Every job alive in this process, so interpreter exit can stop their threads
 # first (a daemon thread killed inside a torch kernel aborts the process).
 _LIVE_JOBS: "weakref.WeakSet[Job]" = weakref.WeakSet()
@@ -164,13 +231,15 @@ class Job:
     BASE_HYPERPARAMETERS = {"max_steps_per_second": None, "stop_at_epoch": None, "target_loss": None}
 
     def __init__(self, config: Any, hyperparameters: dict[str, Any] | None = None, *, seed: int = 0,
-                 force_cpu: bool = False, running_jobs: RunningJobs = RUNNING_JOBS):
+                 force_cpu: bool = False, running_jobs: RunningJobs = RUNNING_JOBS,
+                 turns: TrainingTurns = TRAINING_TURNS):
         self.config = config
         self.seed = int(seed)
         self.device = pick_device(force_cpu)
         self.hp: dict[str, Any] = {**self.BASE_HYPERPARAMETERS, **(hyperparameters or {})}
         self.rng = torch.Generator()
         self._running_jobs = running_jobs
+        self._turns = turns
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._tickets = itertools.count(1)
         self._applied = 0
@@ -182,6 +251,7 @@ class Job:
         self._message = ""
         self._step = 0
         self._steps_left = 0  # for step(n) while paused
+        self._jump_queue = False  # someone just pressed Train, Step or Epoch: their first turn comes first
         self._epoch_goal: int | None = None  # for step_epoch()
         self._history = MetricHistory()
         self._epoch_loss_sum = 0.0
@@ -303,19 +373,30 @@ class Job:
 
     # ----------------------------------------------------------------- thread
     def _loop(self) -> None:
+        try:
+            self._train_in_turns()
+        finally:
+            self._turns.give_back(self)
+        self._set_stopped()
+
+    def _train_in_turns(self) -> None:
         limit_torch_threads()
         self._build()
         self._publish()
         next_publish = time.monotonic() + PUBLISH_INTERVAL_S
         next_step_at = 0.0
+        turn_ends = None  # while this job has a turn: when it hands it on
         while True:
             wait = None
             if not self._busy():
                 wait = 1.0
             elif self.hp.get("max_steps_per_second"):
                 wait = max(0.0, next_step_at - time.monotonic())
+            if wait and turn_ends is not None:  # never sleep on a turn another job could use
+                self._turns.give_back(self)
+                turn_ends = None
             if not self._drain_commands(wait):
-                break
+                return
             if not self._busy():
                 continue
             rate_limit = self.hp.get("max_steps_per_second")
@@ -323,13 +404,22 @@ class Job:
             if rate_limit:
                 if now < next_step_at:
                     continue
-                next_step_at = max(next_step_at, now) + 1.0 / float(rate_limit)
+            if turn_ends is None:
+                # Wait for a turn in short pieces, so that commands (pause, stop) are applied meanwhile.
+                if not self._turns.take(self, timeout=0.05, first=self._jump_queue):
+                    continue
+                self._jump_queue = False
+                turn_ends = time.monotonic() + TURN_SLICE_S
+            if rate_limit:
+                next_step_at = max(next_step_at, time.monotonic()) + 1.0 / float(rate_limit)
             self._one_step()
             now = time.monotonic()
             if not self._busy() or now >= next_publish:
                 self._publish()
                 next_publish = now + PUBLISH_INTERVAL_S
-        self._set_stopped()
+            if not self._busy() or now >= turn_ends:
+                self._turns.give_back(self)
+                turn_ends = None
 
     def _drain_commands(self, block_for: float | None) -> bool:
         """Apply queued commands; False once a stop was received."""
@@ -355,6 +445,7 @@ class Job:
                 self._status = JobStatus.RUNNING
                 self._message = ""
                 self._rate_mark = (time.monotonic(), self._step)
+                self._jump_queue = True
             else:
                 self._running_jobs.release(self)
         elif kind == "pause":
@@ -366,11 +457,13 @@ class Job:
             if self._can_step():
                 self._status = JobStatus.PAUSED
                 self._steps_left = arg
+                self._jump_queue = True
                 self._running_jobs.release(self)
         elif kind == "step_epoch":
             if self._can_step():
                 self._status = JobStatus.PAUSED
                 self._epoch_goal = math.floor(self._safe_epoch() + 1e-9) + 1
+                self._jump_queue = True
                 self._running_jobs.release(self)
         elif kind == "reset":
             config, seed, force_cpu = arg

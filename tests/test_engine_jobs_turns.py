@@ -1,0 +1,123 @@
+"""Training turns: jobs in one process step one at a time, round robin, and a Step goes first."""
+
+import threading
+import time
+
+from engine.jobs import Job, RunningJobs, TrainingTurns
+
+
+class Counting(Job):
+    """Each step holds the CPU for `config` seconds and records how many jobs were inside a step."""
+
+    inside = 0
+    most_inside = 0
+    lock = threading.Lock()
+
+    def setup(self):
+        pass
+
+    def train_step(self):
+        cls = type(self)
+        with cls.lock:
+            cls.inside += 1
+            cls.most_inside = max(cls.most_inside, cls.inside)
+        end = time.perf_counter() + self.config
+        while time.perf_counter() < end:
+            pass
+        with cls.lock:
+            cls.inside -= 1
+        return {"loss": 1.0}
+
+
+def _jobs(n, turns, step_s=0.001):
+    running = RunningJobs(100)
+    return [Counting(step_s, running_jobs=running, turns=turns) for _ in range(n)]
+
+
+def test_one_job_steps_at_a_time_and_every_job_gets_its_turns(no_leaked_threads):
+    turns = TrainingTurns(width=1)
+    Counting.most_inside = 0
+    jobs = _jobs(6, turns)
+    try:
+        for job in jobs:
+            job.wait_applied(job.play())
+        time.sleep(1.5)
+        steps = [job.snapshot().step for job in jobs]
+    finally:
+        for job in jobs:
+            job.stop()
+    assert Counting.most_inside == 1
+    # Round robin: each job had about a sixth of the time (a brute-force count of what a fair share is).
+    total = sum(steps)
+    assert min(steps) > 0.4 * total / len(jobs), steps
+    assert turns.training() == 0
+
+
+def test_width_two_lets_two_jobs_step_at_once(no_leaked_threads):
+    turns = TrainingTurns(width=2)
+    Counting.most_inside = 0
+    jobs = _jobs(4, turns, step_s=0.005)
+    try:
+        for job in jobs:
+            job.play()
+        time.sleep(1.0)
+    finally:
+        for job in jobs:
+            job.stop()
+    assert Counting.most_inside == 2
+
+
+def test_a_job_asking_first_overtakes_the_queue():
+    turns = TrainingTurns(width=1)
+    holder, queued, urgent = object(), object(), object()
+    assert turns.take(holder, timeout=0)
+    order = []
+    waiter = threading.Thread(target=lambda: order.append(("queued", turns.take(queued, timeout=5))))
+    waiter.start()
+    time.sleep(0.1)  # `queued` is waiting in line
+    assert not turns.take(urgent, timeout=0, first=True)  # no turn free; it keeps its place at the front
+    turns.give_back(holder)
+    assert turns.take(urgent, timeout=1)
+    time.sleep(0.1)
+    assert order == []  # `queued` still waits: the turn went to `urgent`
+    turns.give_back(urgent)
+    waiter.join(5)
+    assert order == [("queued", True)]
+    turns.give_back(queued)
+    assert turns.training() == 0
+
+
+def test_a_step_pressed_while_others_train_is_done_promptly(no_leaked_threads):
+    turns = TrainingTurns(width=1)
+    busy = _jobs(8, turns, step_s=0.002)
+    waiting = _jobs(1, turns)[0]
+    try:
+        for job in busy:
+            job.wait_applied(job.play())
+        time.sleep(0.3)
+        ticket = waiting.step(3)
+        snap = waiting.wait_for(lambda s: s.commands_applied >= ticket and not s.busy, timeout=2)
+        assert snap.step == 3
+        assert min(job.snapshot().step for job in busy) > 0
+    finally:
+        for job in [*busy, waiting]:
+            job.stop()
+
+
+def test_pause_and_stop_are_applied_while_waiting_for_a_turn(no_leaked_threads):
+    turns = TrainingTurns(width=1)
+    hog, other = _jobs(2, turns, step_s=0.0)
+    assert turns.take(hog, timeout=1)  # someone holds the only turn and does not give it back
+    try:
+        other.wait_applied(other.play())
+        time.sleep(0.1)
+        assert other.snapshot().step == 0
+        other.wait_applied(other.pause(), timeout=1)
+        other.play()
+        started = time.monotonic()
+        other.stop(timeout=2)
+        assert not other.alive and time.monotonic() - started < 1
+    finally:
+        turns.give_back(hog)
+        hog.stop()
+        other.stop()
