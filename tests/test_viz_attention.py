@@ -2,6 +2,7 @@
 
 import numpy as np
 import plotly.graph_objects as go
+import pytest
 
 from viz import attention as figures
 
@@ -58,6 +59,37 @@ def test_training_curves_put_the_pattern_score_on_the_accuracy_axis():
     assert set(by_name) == {"training loss", "best head's induction score", "held-out sequences right"}
     assert by_name["best head's induction score"].yaxis == "y2" and by_name["training loss"].yaxis == "y"
     assert fig.layout.yaxis.type == "log"
+
+
+def tick_value(text: str) -> float:
+    """What a tick label says, read back: "0.05", "2×10<sup>−5</sup>", "10<sup>3</sup>"."""
+    if "<sup>" not in text:
+        return float(text)
+    lead, power = text.removesuffix("</sup>").split("10<sup>")
+    return float(lead.removesuffix("×") or 1) * 10.0 ** int(power.replace("−", "-"))
+
+
+def test_loss_axis_labels_decades_over_a_wide_span():
+    steps = np.arange(1, 301)
+    loss = 2.5 * np.exp(-steps / 30)  # 2.5 down to 1e-4: four decades
+    fig = figures.training_curves({"loss": (steps, loss), "heldout_loss": (steps, loss * 1.3)}, "induction score")
+    axis = fig.layout.yaxis
+    assert axis.type == "log" and axis.exponentformat == "power"
+    assert axis.dtick == 1 and axis.tickvals is None  # 10⁰, 10⁻¹, ...: never a bare "5, 2, 1"
+    assert axis.title.text == "loss (cross-entropy)"
+
+
+@pytest.mark.parametrize("high, low, labels", [
+    (2.3, 0.4, ["0.5", "1", "2"]),  # 1, 2, 5 × 10ᵏ inside the span (± a factor 1.5)
+    (3e-5, 1.2e-5, ["8×10<sup>−6</sup>", "10<sup>−5</sup>", "1.5×10<sup>−5</sup>", "2×10<sup>−5</sup>",
+                    "3×10<sup>−5</sup>", "4×10<sup>−5</sup>"]),  # under half a decade: finer steps
+])
+def test_loss_axis_over_a_narrow_span_writes_each_tick_out(high, low, labels):
+    steps = np.arange(1, 51)
+    axis = figures.training_curves({"loss": (steps, np.linspace(high, low, 50))}, "reversal").layout.yaxis
+    assert axis.type == "log" and axis.tickmode == "array"
+    assert list(axis.ticktext) == labels
+    assert [tick_value(t) for t in axis.ticktext] == pytest.approx(list(axis.tickvals))  # each says its value
 
 
 def test_ablation_heatmap_and_positional_view():

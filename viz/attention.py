@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.theme import DIVERGING, OKABE_ITO, TEST_COLOR, TRAIN_COLOR, downsample, styled
+from viz.theme import DIVERGING, OKABE_ITO, TEST_COLOR, TRAIN_COLOR, downsample, log_axis, styled
 
 ATTENTION_SCALE = [[0.0, "#ffffff"], [0.25, "#c6dbef"], [0.6, "#4a90c2"], [1.0, "#08306b"]]
 LINE_LEVELS = 6  # line widths/opacities the head view draws in (one trace each)
@@ -132,7 +132,8 @@ def training_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]], patter
         fig.add_trace(go.Scatter(x=steps, y=values, name=label, mode="lines", line=dict(color=color, dash=dash,
                                  width=3 if name == "pattern_mass" else 2)), secondary_y=right)
     fig.update_xaxes(title_text="step")
-    fig.update_yaxes(title_text="loss (cross-entropy)", type="log", secondary_y=False)
+    losses = [history[name][1] for name in ("loss", "heldout_loss") if name in history]
+    fig.update_yaxes(log_axis(*losses, title=dict(text="loss (cross-entropy)")), secondary_y=False)
     # Fixed ticks: otherwise Plotly lines the right axis's ticks up with the log axis's.
     fig.update_yaxes(title_text="accuracy · pattern score", range=[0, 1.02], tickmode="linear", tick0=0, dtick=0.2,
                      showgrid=False, secondary_y=True)

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from viz.theme import DIVERGING, OKABE_ITO, SEQUENTIAL, TEMPLATE, downsample
+from viz.theme import log_axis as _log_axis
 
 CELL_COLORS = {"rnn_tanh": OKABE_ITO[0], "rnn_relu": OKABE_ITO[5], "lstm": OKABE_ITO[2], "gru": OKABE_ITO[3]}
 FLAT_COLOR, GUIDE_COLOR, THEORY_COLOR = "#D55E00", "#555555", "#000000"
@@ -62,33 +63,6 @@ def _overflow_notes(layers: Sequence[str], values) -> list[dict]:
 def _short(layers: Sequence[str]) -> list[str]:
     """Axis labels: "layer 7" -> "7", "output" -> "out"."""
     return [name.removeprefix("layer ") if name.startswith("layer ") else name[:3] for name in layers]
-
-
-def _log_axis(*arrays, **axis: Any) -> dict:
-    """A log axis without plotly's 2-3-4-5-6-7-8-9 clutter: a label every decade (or every few, over a huge
-    span) where the data span two decades or more; over a narrower span, labels at 1, 2, 5 (or finer)
-    times a power of ten, written out."""
-    values = np.concatenate([_positive_or_nan(a).ravel() for a in arrays if a is not None] + [np.empty(0)])
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return dict(type="log", exponentformat="power", **axis)
-    lo, hi = float(values.min()), float(values.max())
-    decades = np.log10(hi / lo)
-    if decades >= 2:
-        return dict(type="log", exponentformat="power", dtick=max(1, int(np.ceil(decades / 10))), **axis)
-    mantissas = (1, 2, 5) if decades >= 0.6 else (1, 1.5, 2, 3, 4, 5, 6, 8)
-    powers = range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
-    ticks = [m * 10.0 ** k for k in powers for m in mantissas if lo / 1.5 <= m * 10.0 ** k <= hi * 1.5]
-    return dict(type="log", tickmode="array", tickvals=ticks, ticktext=[_tick_label(t) for t in ticks], **axis)
-
-
-def _tick_label(value: float) -> str:
-    if 1e-3 <= value < 1e4:
-        return f"{value:.3g}"
-    power = int(np.floor(np.log10(value) + 1e-9))
-    mantissa = round(value / 10.0 ** power, 2)
-    lead = "" if mantissa == 1 else f"{mantissa:g}×"
-    return f"{lead}10<sup>{'−' if power < 0 else ''}{abs(power)}</sup>"
 
 
 def _title(text: str) -> dict:

@@ -8,6 +8,7 @@ same colour for the same thing on every page: an optimizer, a class, a layer.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -95,3 +96,31 @@ def downsample(x: np.ndarray, y: np.ndarray, max_points: int = 2000) -> tuple[np
         return x, y
     index = np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
     return x[index], y[index]
+
+
+def log_axis(*arrays, **axis: Any) -> dict:
+    """A log axis without plotly's 2-3-4-5-6-7-8-9 clutter (or its bare "5, 2, 1, 5, 2" mantissas): a label every
+    decade (or every few, over a huge span) where the data span two decades or more; over a narrower span, labels
+    at 1, 2, 5 (or finer) times a power of ten, written out. Zeros, negatives and non-finite values are left out."""
+    values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays if a is not None] + [np.empty(0)])
+    values = values[np.isfinite(values) & (values > 0)]
+    if not len(values):
+        return dict(type="log", exponentformat="power", **axis)
+    lo, hi = float(values.min()), float(values.max())
+    decades = np.log10(hi / lo)
+    if decades >= 2:
+        return dict(type="log", exponentformat="power", dtick=max(1, int(np.ceil(decades / 10))), **axis)
+    mantissas = (1, 2, 5) if decades >= 0.6 else (1, 1.5, 2, 3, 4, 5, 6, 8)
+    powers = range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+    ticks = [m * 10.0 ** k for k in powers for m in mantissas if lo / 1.5 <= m * 10.0 ** k <= hi * 1.5]
+    return dict(type="log", tickmode="array", tickvals=ticks, ticktext=[log_tick_label(t) for t in ticks], **axis)
+
+
+def log_tick_label(value: float) -> str:
+    """A tick value written out in full ("0.05", "200") or as m×10ⁿ outside 0.001 … 10⁴."""
+    if 1e-3 <= value < 1e4:
+        return f"{value:.3g}"
+    power = int(np.floor(np.log10(value) + 1e-9))
+    mantissa = round(value / 10.0 ** power, 2)
+    lead = "" if mantissa == 1 else f"{mantissa:g}×"
+    return f"{lead}10<sup>{'−' if power < 0 else ''}{abs(power)}</sup>"
