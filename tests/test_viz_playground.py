@@ -48,10 +48,13 @@ def test_network_diagram_has_one_tile_per_neuron_and_links_coloured_by_sign():
     weights = [np.array([[1.0, -1.0], [0.5, 0.5], [-2.0, 0.1]]), np.array([[1.0, -3.0, 0.2]])]
     fig = figures.network_diagram(["Input", "Layer 1", "Output"], [["x₁", "x₂"], ["a", "b", "c"], ["o"]], grids,
                                   weights)
-    canvas = np.asarray(fig.data[0].z, dtype=float)
-    tile_pixels = figures.TILE * figures.TILE
-    assert np.sum(canvas == 1) == 3 * tile_pixels  # 2 inputs + 1 output, all +1
-    assert np.sum(canvas == -1) == 3 * tile_pixels  # the 3 hidden neurons
+    tiles = [np.asarray(t.z, dtype=float) for t in fig.data if isinstance(t, go.Heatmap)]
+    assert len(tiles) == 6 and all(tile.shape == (figures.TILE, figures.TILE) for tile in tiles)
+    assert [float(tile.mean()) for tile in tiles] == [1, 1, -1, -1, -1, 1]  # inputs, the 3 hidden, the output
+    # Layers side by side, units one below another, never overlapping.
+    corners = [(t.x0, t.y0) for t in fig.data if isinstance(t, go.Heatmap)]
+    assert corners[0][0] == corners[1][0] < corners[2][0] == corners[3][0] == corners[4][0] < corners[5][0]
+    assert corners[2][1] + figures.TILE <= corners[3][1] and corners[3][1] + figures.TILE <= corners[4][1]
     links = [t for t in fig.data if isinstance(t, go.Scatter)]
     n_segments = sum(len([v for v in t.x if v is None]) for t in links)
     assert n_segments == weights[0].size + weights[1].size
@@ -87,3 +90,43 @@ def test_theme_helpers():
     assert config["toImageButtonOptions"]["scale"] == 2
     assert config["toImageButtonOptions"]["filename"] == safe_filename("output circle/σ=1") == "output-circle-1"
     assert TEMPLATE == "gradscape"
+
+
+def _every_figure():
+    g = np.linspace(-1, 1, 6)
+    x = np.array([[-0.5, 0.2], [0.5, -0.1], [0.1, 0.3]], dtype=np.float32)
+    y = np.array([0, 1, 2])
+    binary = np.tile(np.linspace(0, 1, 6), (6, 1))
+    probs = np.random.default_rng(0).dirichlet(np.ones(3), size=(6, 6))
+    steps = np.arange(1, 300)
+    history = {"loss": (steps, 1 / steps), "train_loss": (steps[::10], 2 / steps[::10]),
+               "test_loss": (steps[::10], 3 / steps[::10]), "train_accuracy": (steps[::10], steps[::10] / 300),
+               "test_accuracy": (steps[::10], steps[::10] / 400)}
+    kinks = (np.array([-0.3, 0.4]), np.array([0.1, -0.2]))
+    return [
+        figures.decision_boundary(g, g, binary, "binary", x, y % 2, x, y % 2),
+        figures.decision_boundary(g, g, probs, "multiclass", x, y, x, y, show_test=False),
+        figures.decision_boundary(g, g, binary * 2 - 1, "regression", x, x[:, 0], x, x[:, 1]),
+        figures.decision_boundary(g, None, np.abs(g), "regression", g[:, None], np.abs(g), g[:, None], g, kinks=kinks),
+        figures.network_diagram(["Input", "Layer 1", "Output"], [["x₁", "x₂"], ["a", "b", "c"], ["o"]],
+                                [np.ones((2, 6, 6)), -np.ones((3, 6, 6)), np.ones((1, 6, 6))],
+                                [np.array([[1.0, -1.0], [0.5, 0.5], [-2.0, 0.1]]), np.array([[1.0, -3.0, 0.2]])]),
+        figures.network_diagram(["Input", "Output"], [["x₁"], ["o"]], [np.ones((1, 8)), -np.ones((1, 8))],
+                                [np.array([[0.5]])]),
+        figures.training_curves(history, classification=True),
+        figures.training_curves({k: history[k] for k in ("loss", "train_loss", "test_loss")}, classification=False),
+        figures.confusion_matrix(np.array([[8, 2], [1, 9]])),
+    ]
+
+
+def test_figures_built_without_validation_are_what_plotlys_validation_makes_of_them():
+    """The figures skip Plotly's per-property checks for speed; Plotly's own validator is the oracle that
+    every property exists, has a valid value, and is written in the form Plotly would write it."""
+    import json
+
+    import plotly.io as pio
+
+    for fig in _every_figure():
+        validated = go.Figure(fig.to_dict())  # raises on an unknown property or a bad value
+        assert json.loads(pio.to_json(fig, validate=False)) == json.loads(pio.to_json(validated, validate=False))
+        assert fig.layout.template.layout.font.size  # the shared template, embedded
