@@ -21,6 +21,11 @@ SPANS = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0]
 RESOLUTIONS = [11, 21, 31, 41, 51, 61, 81, 101, 151]
 VIEWS = {"contour": "Contour", "surface": "3-D surface", "curve": "1-D curve"}
 COARSE, LIVE_BUDGET_S, PROGRESS_AFTER_S = 21, 0.3, 0.5
+DIRECTIONS_HELP = (
+    "**Random**: two Gaussian directions, each scaled to the weights it moves: filter by filter "
+    "(*filter-normalized*, as in Li et al. 2018, *Visualizing the Loss Landscape of Neural Nets*), layer by layer, "
+    "or not at all. **PCA**: the plane of the two main directions the training path took. **Line**: the straight "
+    "line from the initial (or the pinned) weights to the current ones, a 1-D curve.")
 
 st.title("Loss Landscape")
 claimed = page_has_job("playground")  # the Playground page has set up its network
@@ -30,7 +35,8 @@ with st.sidebar:
     preset = st.selectbox("Preset", list(PRESETS), format_func=lambda p: PRESETS[p][0], key="ls_preset", bind=URL,
                           disabled=claimed, help="Used until you build a network on the Network Playground page.")
     st.header("Directions")
-    kind = st.selectbox("Directions", list(DIRECTIONS), format_func=DIRECTIONS.get, key="ls_dirs", bind=URL)
+    kind = st.selectbox("Directions", list(DIRECTIONS), format_func=DIRECTIONS.get, key="ls_dirs", bind=URL,
+                        help=DIRECTIONS_HELP)
     seed = st.number_input("Direction seed", 0, 9999, 0, key="ls_seed", bind=URL, disabled=kind not in NORMALIZATIONS)
     st.header("View")
     view = st.radio("View", list(VIEWS), format_func=VIEWS.get, key="ls_view", bind=URL, horizontal=True,

@@ -633,13 +633,14 @@ class PlaygroundLandscape:
 
 
 # ----------------------------------------------------------------------------- what the page asks for
+# Short enough to read whole in the sidebar's select box: a link holds the label (the page explains each one).
 DIRECTIONS = {
-    "filter": "Random, filter-normalized (Li et al.)",
+    "filter": "Random, filter-normalized",
     "layer": "Random, layer-normalized",
     "none": "Random, not normalized",
-    "pca": "PCA of the training trajectory",
-    "initial": "Line: initial → current weights",
-    "pinned": "Line: pinned → current weights",
+    "pca": "PCA of the training path",
+    "initial": "Line: initial → current",
+    "pinned": "Line: pinned → current",
 }
 LINE_KINDS = ("initial", "pinned")
 

@@ -7,6 +7,7 @@ import time
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from engine.landscape import DIRECTIONS
 from tests.conftest import ROOT
 
 PAGE = str(ROOT / "app_pages" / "landscape.py")
@@ -118,6 +119,15 @@ def test_interpolation_lines_from_the_initial_and_a_pinned_network():
     pinned = array(next(t for t in figure_traces(at)[0] if t["name"] == "train loss")["y"])
     np.testing.assert_allclose(pinned, losses, atol=1e-6)  # pinned at step 0: the same line
     assert "Pinned: the weights at step 0" in captions(at)
+
+
+def test_a_directions_label_in_a_link_selects_its_kind():
+    # a link holds the option's label, as the select box shows it (short: the detail is in its help)
+    at = open_page(ls_dirs=DIRECTIONS["layer"], ls_res="11")
+    assert at.selectbox(key="ls_dirs").value == "layer" and not at.exception
+    assert "Li et al." in at.selectbox(key="ls_dirs").help
+    assert {kind for kind, label in DIRECTIONS.items() if label in at.selectbox(key="ls_dirs").options} == \
+        set(DIRECTIONS)
 
 
 def test_a_url_sets_the_experiment():
