@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import streamlit as st
 
@@ -23,6 +23,8 @@ TRAIN_SIZES = [256, 512, 1024, 2048, 4096, 8192, 16384, 32768]
 LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
 BATCH_SIZES = [8, 16, 32, 64, 128, 256]
 SPEEDS = ["max", 200, 50, 10, 2]
+CUSTOM = "custom"  # the preset box when the controls hold no preset's setting
+PRESET_LABELS = {**{name: TASK_LABELS[PRESETS[name].task] for name in PRESETS}, CUSTOM: "Custom"}
 
 
 @dataclass(frozen=True)
@@ -42,15 +44,21 @@ def _preset_values(config: AttentionConfig) -> dict[str, Any]:
             "at_lr": config.lr, "at_batch": config.batch_size}
 
 
+def matching_preset(values: Mapping[str, Any]) -> str:
+    """The preset whose every control value `values` holds (control key -> value), else CUSTOM."""
+    return next((name for name, config in PRESETS.items()
+                 if all(values.get(key) == value for key, value in _preset_values(config).items())), CUSTOM)
+
+
 def _apply_preset() -> None:
-    st.session_state.update(_preset_values(PRESETS[st.session_state["at_preset"]]))
+    if st.session_state["at_preset"] != CUSTOM:  # "Custom" keeps the controls as they are
+        st.session_state.update(_preset_values(PRESETS[st.session_state["at_preset"]]))
 
 
 def attention_controls() -> AttentionControls:
     d = _preset_values(DEFAULT)
     with st.sidebar:
-        st.selectbox("Preset (tuned settings)", list(PRESETS), key="at_preset", on_change=_apply_preset,
-                     format_func=TASK_LABELS.get, help="Fills every control below with a setting known to learn.")
+        preset_box = st.container()  # filled once the controls below have read the URL, to say what they hold
         st.header("Task")
         task = st.selectbox("Task", TASKS, index=TASKS.index(d["at_task"]), format_func=TASK_LABELS.get,
                             key="at_task", bind=URL)
@@ -87,6 +95,12 @@ def attention_controls() -> AttentionControls:
                                  help="Slow it down to watch the pattern form; 'max' trains as fast as it can.")
         seed = st.number_input("Seed", 0, 99_999, 0, key="at_seed", bind=URL,
                                help="Fixes the data, the initial weights and the batch order.")
+    # Not in the URL itself: it shows the preset a link's (or the user's) control values amount to.
+    st.session_state["at_preset"] = matching_preset({key: st.session_state[key] for key in d})
+    preset_box.selectbox("Preset (tuned settings)", list(PRESET_LABELS), key="at_preset", on_change=_apply_preset,
+                         format_func=PRESET_LABELS.get,
+                         help="Fills every control below with a setting known to learn; “Custom” when they hold "
+                              "none of them.")
     try:
         config = dataclasses.replace(
             DEFAULT, task=task, vocab_size=vocab, seq_len=length, segment_len=segment, train_size=train_size,
