@@ -161,6 +161,15 @@ def test_loss_and_distance_curves():
     newton_dist = [t for t in fig.data if t.name == "Newton"][1]
     assert newton_dist.y[1] == vt.LOG_FLOOR  # exactly at the minimum after one step, drawn at the floor
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.type == "log"
+    assert fig.layout.yaxis2.dtick == 2  # 17 decades down to the floor: a label every other decade
+
+    # a run that diverges within a few steps spans one decade: every tick written out, each saying its value
+    (short,) = runs(QUAD, ["gd"], gd={"lr": 2.5})
+    axis = vt.loss_and_distance(QUAD, [short]).layout.yaxis
+    assert axis.type == "log" and axis.tickmode == "array"
+    assert [float(text) for text in axis.ticktext] == pytest.approx(list(axis.tickvals))
+    lo, hi = short.losses.min(), short.losses.max()
+    assert len(axis.tickvals) >= 2 and all(lo / 1.5 <= t <= hi * 1.5 for t in axis.tickvals)
 
     saddle = FIXED_SURFACES["saddle"]
     fig = vt.loss_and_distance(saddle, runs(saddle, ["gd"], steps=100))

@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from engine.surfaces import Surface
 from engine.trajectories import EigenDirection, Trajectory, left_region_at
-from viz.theme import TEMPLATE, optimizer_color
+from viz.theme import TEMPLATE, log_axis, optimizer_color
 
 # Light greys under the paths, so every optimizer colour stands out on them.
 SURFACE_SCALE = [[0.0, "#fbfbfc"], [0.5, "#dfe3e8"], [1.0, "#a9b1bc"]]
@@ -324,11 +324,14 @@ def loss_and_distance(surface: Surface, trajectories: Sequence[Trajectory], heig
     ref = "minimum" if surface.minima else "saddle point"
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
                         subplot_titles=("f − f*" if has_min else "f", f"distance to the nearest {ref}"))
+    drawn = {1: [], 2: []}  # row -> the values drawn there, for the log axes' ticks
     for traj in trajectories:
         color = optimizer_color(traj.kind)
         steps = np.arange(len(traj.losses))
         loss = np.maximum(traj.losses - surface.f_min, LOG_FLOOR) if has_min else traj.losses
         dist = np.maximum(traj.distances, LOG_FLOOR)
+        drawn[1].append(loss)
+        drawn[2].append(dist)
         keep = _thin(len(steps), 2000)
         for row, y in ((1, loss), (2, dist)):
             fig.add_trace(go.Scatter(
@@ -341,9 +344,9 @@ def loss_and_distance(surface: Surface, trajectories: Sequence[Trajectory], heig
                     marker=dict(symbol="x", size=13, color=color, line=dict(color="#1f2430", width=1)),
                     hovertemplate=f"{traj.label}: {traj.divergence}; stopped at step {traj.diverged_at}"
                                   "<extra></extra>"), row=row, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", row=2, col=1)
+    fig.update_yaxes(log_axis(*drawn[2]), row=2, col=1)
     if has_min:
-        fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
+        fig.update_yaxes(log_axis(*drawn[1]), row=1, col=1)
     fig.update_xaxes(title_text="step", row=2, col=1)
     fig.update_layout(template=TEMPLATE, height=height, hovermode="closest", showlegend=False,
                       margin=dict(t=40, l=70, r=10))
