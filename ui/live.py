@@ -2,12 +2,53 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Callable
 
 import streamlit as st
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from engine.device import limit_torch_threads
 from engine.jobs import UI_REFRESH_S, Job, JobLimitReached, JobStatus, Snapshot
+
+# All live areas of the server together may take this share of one core (Python runs one
+# thread at a time, and the trainers and the clicks need the rest): with more students
+# watching, each one's live area refreshes less often, up to MAX_REFRESH_S apart.
+LIVE_SHARE = 0.25
+MAX_REFRESH_S = 4.0
+_ACTIVE_S = 10.0  # a live area that has not refreshed for this long (or 3 periods) no longer counts
+
+
+class LiveAreas:
+    """Process-wide: which sessions' live areas are refreshing, and what one refresh costs (CPU s)."""
+
+    def __init__(self, share: float = LIVE_SHARE, fastest: float = UI_REFRESH_S, slowest: float = MAX_REFRESH_S):
+        self.share, self.fastest, self.slowest = share, fastest, slowest
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}  # session id -> when its live area last refreshed
+        self._cost = 0.0  # moving average of one refresh's CPU seconds
+        self._period = fastest
+
+    def refreshed(self, session: str, cpu_s: float, now: float | None = None) -> None:
+        with self._lock:
+            self._last[session] = time.monotonic() if now is None else now
+            self._cost = cpu_s if not self._cost else 0.8 * self._cost + 0.2 * cpu_s
+
+    def period(self, now: float | None = None) -> float:
+        """Seconds between one live area's refreshes, so that all of them take about `share` of a core;
+        in steps of 0.25 s, so a small change in the estimate does not reset every browser's timer."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            horizon = max(_ACTIVE_S, 3 * self._period)
+            self._last = {session: at for session, at in self._last.items() if now - at < horizon}
+            wanted = len(self._last) * self._cost / self.share
+            self._period = min(self.slowest, max(self.fastest, round(wanted * 4) / 4))
+            return self._period
+
+
+LIVE_AREAS = LiveAreas()
 
 _STATUS_TEXT = {
     JobStatus.READY: "ready", JobStatus.RUNNING: "training", JobStatus.PAUSED: "paused",
@@ -18,12 +59,16 @@ _STATUS_TEXT = {
 
 def _command(job: Job, action: str) -> None:
     """Button callback: send the command and wait until the trainer applied it (for Step
-    and Epoch: finished it), so the rerun that follows already shows its effect."""
+    and Epoch: finished it; for Train: took its first steps), so the rerun that follows
+    already shows its effect."""
     try:
+        before = job.snapshot().step
         ticket = {"play": job.play, "pause": job.pause, "step": job.step, "epoch": job.step_epoch,
                   "reset": job.reset}[action]()
         if action in ("step", "epoch"):
             job.wait_for(lambda s: s.commands_applied >= ticket and not s.busy, timeout=2.0)
+        elif action == "play":  # until its first steps are out, so the page shows the counter moving
+            job.wait_for(lambda s: s.commands_applied >= ticket and (s.step > before or not s.busy), timeout=2.0)
         else:
             job.wait_applied(ticket, timeout=2.0)
     except JobLimitReached as error:
@@ -71,21 +116,50 @@ def status_bar(snap: Snapshot, metrics: dict[str, str]) -> None:
         st.warning(snap.message)
 
 
+def _refresh_every(seconds: float) -> None:
+    """From inside a fragment's own rerun: ask the browser to rerun it every `seconds` from now on.
+
+    Streamlit sends a fragment's interval only when a whole-page run defines it; this sends the
+    same message (the frontend restarts its timer when the interval differs, and ignores the
+    same interval), so a live area can slow down or speed up while it runs."""
+    ctx = get_script_run_ctx()
+    running = set(ctx.fragment_ids_this_run or ()) if ctx is not None else set()
+    if len(running) != 1:
+        return
+    message = ForwardMsg()
+    message.auto_rerun.interval = seconds
+    message.auto_rerun.fragment_id = running.pop()
+    ctx.enqueue(message)
+
+
 def live_area(job: Job, draw: Callable[[Snapshot], None]) -> None:
     """Draw the job's latest snapshot, refreshing while it trains.
 
     Only this fragment reruns while training; the controls above it do not.
     When training ends on its own (done, diverged) the whole page reruns once
-    so the controls show it.
+    so the controls show it. The first refresh after a whole-page run (a click)
+    comes after UI_REFRESH_S; later ones as often as `LIVE_AREAS` allows for
+    the number of students watching (twice a second for a few, every few
+    seconds for a full class).
     """
     polling = job.snapshot().busy
+    state = {"every": UI_REFRESH_S}
 
     @st.fragment(run_every=UI_REFRESH_S if polling else None)
     def _live() -> None:
         limit_torch_threads()  # a fragment rerun is a fresh thread too
+        started = time.thread_time()
         snap = job.snapshot()
         draw(snap)
         if polling and not snap.busy:
             st.rerun(scope="app")
+        ctx = get_script_run_ctx()
+        if polling and ctx is not None:
+            LIVE_AREAS.refreshed(ctx.session_id, time.thread_time() - started)
+            if ctx.fragment_ids_this_run:
+                every = LIVE_AREAS.period()
+                if not state["every"] / 1.3 < every < state["every"] * 1.3:  # each change restarts the timer
+                    _refresh_every(every)
+                    state["every"] = every
 
     _live()
