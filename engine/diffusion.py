@@ -25,8 +25,9 @@ from typing import Callable, Collection
 import torch
 from torch import nn
 
-from engine.diffusion_data import (DATASETS, DIGIT_MAX_VALUE, MAX_NOISE, MAX_POINTS, MIN_POINTS,
-                                   POINT_SETS, DigitsData, PointData, check_word, load_digits, load_points)
+from engine.diffusion_data import (DATASETS, DIGIT_MAX_VALUE, POINT_SETS, DigitsData, PointData, check_word,
+                                   load_digits, load_points)
+from engine.limits import LIMITS, ConfigError, check, problem
 from engine.sample_quality import QUALITY_SAMPLE_SIZE, DigitJudge, PointQualityReference
 
 SCHEDULES = ("linear", "cosine")
@@ -40,10 +41,7 @@ COSINE_MAX_BETA = 0.999  # their clip, so that β_T is not exactly 1
 PRIOR_ALPHA_BAR_LIMIT = 0.01  # above this, x_T keeps more than 10 % of the data's signal
 EncodedEpsilon = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, t) -> predicted ε
 
-MIN_T, MAX_T = 2, 2000
-MAX_WIDTH, MAX_DEPTH = 1024, 8
-MAX_BATCH = 4096
-MIN_LR, MAX_LR = 1e-5, 0.05
+MIN_T, MAX_T = int(LIMITS["diffusion.T"].low), int(LIMITS["diffusion.T"].high)
 
 
 # --------------------------------------------------------------------------- schedule
@@ -128,7 +126,7 @@ def make_schedule(kind: str = "linear", T: int = 1000, beta_start: float = 1e-4,
     """The linear schedule of Ho et al. (β from beta_start to beta_end) or the cosine one of Nichol & Dhariwal."""
     problems = schedule_problems(kind, T, beta_start, beta_end)
     if problems:
-        raise ValueError("; ".join(problems))
+        raise ConfigError("; ".join(problems))
     betas = torch.zeros(T + 1, dtype=torch.float64)
     if kind == "linear":
         betas[1:] = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
@@ -144,8 +142,10 @@ def schedule_problems(kind: str, T: int, beta_start: float, beta_end: float) -> 
     problems = []
     if kind not in SCHEDULES:
         problems.append(f"unknown noise schedule {kind!r}; choose one of {', '.join(SCHEDULES)}")
-    if not (isinstance(T, int) and MIN_T <= T <= MAX_T):
-        problems.append(f"the number of diffusion steps T must be a whole number from {MIN_T} to {MAX_T}, not {T}")
+    if not isinstance(T, int):
+        problems.append(f"the number of diffusion steps T must be a whole number, not {T!r}")
+    else:
+        problems += filter(None, [problem("diffusion.T", T)])
     if kind == "linear":
         if not 0.0 < beta_start < 1.0:
             problems.append(f"β_min must lie strictly between 0 and 1, not {beta_start:g}")
@@ -375,29 +375,23 @@ class DiffusionConfig:
         problems = []
         if self.dataset not in DATASETS:
             problems.append(f"unknown data set {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        sizes = {"diffusion.width": self.width, "diffusion.depth": self.depth, "diffusion.lr": self.lr,
+                 "diffusion.batch_size": self.batch_size}
         if self.dataset in POINT_SETS:
-            if not MIN_POINTS <= self.n_points <= MAX_POINTS:
-                problems.append(f"the training set must have {MIN_POINTS} to {MAX_POINTS} points, not {self.n_points}")
-            if self.noise is not None and not 0.0 <= self.noise <= MAX_NOISE:
-                problems.append(f"the data noise must be between 0 and {MAX_NOISE}, not {self.noise:g}")
+            sizes["diffusion.points"] = self.n_points
+            if self.noise is not None:
+                sizes["diffusion.noise"] = self.noise
         if self.dataset == "word":
             try:
                 check_word(self.word)
             except ValueError as error:
                 problems.append(str(error))
         problems += schedule_problems(self.schedule, self.T, self.beta_start, self.beta_end)
-        if not 8 <= self.width <= MAX_WIDTH:
-            problems.append(f"the network width must be between 8 and {MAX_WIDTH}, not {self.width}")
-        if not 1 <= self.depth <= MAX_DEPTH:
-            problems.append(f"the network depth must be between 1 and {MAX_DEPTH} blocks, not {self.depth}")
-        if not MIN_LR <= self.lr <= MAX_LR:
-            problems.append(f"the learning rate must be between {MIN_LR:g} and {MAX_LR:g}, not {self.lr:g}")
+        problems += filter(None, (problem(name, value) for name, value in sizes.items()))
         if self.lr_warmup_steps < 0 or self.lr_decay_steps < 0:
             problems.append("warm-up and decay lengths cannot be negative")
         if not 0.0 <= self.lr_final_fraction <= 1.0:
             problems.append(f"the final learning-rate fraction must be between 0 and 1, not {self.lr_final_fraction:g}")
-        if not 1 <= self.batch_size <= MAX_BATCH:
-            problems.append(f"the batch size must be between 1 and {MAX_BATCH}, not {self.batch_size}")
         if not 0.0 <= self.ema_decay < 1.0:
             problems.append(f"the EMA decay must be in [0, 1), not {self.ema_decay:g}")
         if self.sampler not in SAMPLERS:
@@ -409,10 +403,10 @@ class DiffusionConfig:
         return problems
 
     def validated(self) -> "DiffusionConfig":
-        """This config, or a ValueError listing every problem."""
+        """This config, or a ConfigError listing every problem."""
         problems = self.problems()
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ConfigError("; ".join(problems))
         return self
 
     def to_dict(self) -> dict:
@@ -503,13 +497,11 @@ class DiffusionTrainer:
         return self.base_lr * (final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress)))
 
     def set_learning_rate(self, lr: float) -> None:
-        if not MIN_LR <= lr <= MAX_LR:
-            raise ValueError(f"the learning rate must be between {MIN_LR:g} and {MAX_LR:g}, not {lr:g}")
+        check("diffusion.lr", lr)
         self.base_lr = float(lr)
 
     def set_batch_size(self, batch_size: int) -> None:
-        if not 1 <= batch_size <= MAX_BATCH:
-            raise ValueError(f"the batch size must be between 1 and {MAX_BATCH}, not {batch_size}")
+        check("diffusion.batch_size", batch_size)
         self.batch_size = int(batch_size)
 
     def train_step(self) -> dict[str, float]:

@@ -22,6 +22,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from engine.limits import LIMITS, check
+
 POINT_SETS = ("moons", "swissroll", "circles", "gaussians", "spiral", "checkerboard", "word")
 DATASETS = POINT_SETS + ("digits",)
 DATASET_LABELS = {
@@ -32,8 +34,8 @@ DATASET_LABELS = {
 # Jitter added to each clean shape, in the shape's own units (each shape spans about [-1, 1]).
 DEFAULT_NOISE = {"moons": 0.04, "swissroll": 0.03, "circles": 0.03, "gaussians": 0.08, "spiral": 0.03,
                  "checkerboard": 0.0, "word": 0.005}
-MAX_NOISE = 0.5
-MIN_POINTS, MAX_POINTS = 100, 20_000
+MAX_NOISE = LIMITS["diffusion.noise"].high
+MIN_POINTS, MAX_POINTS = int(LIMITS["diffusion.points"].low), int(LIMITS["diffusion.points"].high)
 MAX_WORD_LENGTH = 16
 WORD_FONT_SIZE = 64  # pixels; the rendered glyphs are sampled, so this sets the finest detail
 DIGIT_PIXELS = 64  # 8 x 8
@@ -114,11 +116,9 @@ def load_points(kind: str, n_points: int, generator: torch.Generator, noise: flo
     """A standardized training set of `n_points` points of the shape `kind`."""
     if kind not in POINT_SETS:
         raise ValueError(f"unknown point set {kind!r}; choose one of {', '.join(POINT_SETS)}")
-    if not MIN_POINTS <= n_points <= MAX_POINTS:
-        raise ValueError(f"the number of points must be between {MIN_POINTS} and {MAX_POINTS}, not {n_points}")
+    check("diffusion.points", n_points)
     noise = DEFAULT_NOISE[kind] if noise is None else float(noise)
-    if not 0.0 <= noise <= MAX_NOISE:
-        raise ValueError(f"the noise must be between 0 and {MAX_NOISE}, not {noise}")
+    check("diffusion.noise", noise)
     raw = raw_points(kind, n_points, generator, noise, word)
     standardizer = Standardizer.isotropic(raw)
     return PointData(kind, standardizer.apply(raw), standardizer, noise, word)

@@ -52,6 +52,8 @@ LIMITS: dict[str, Limit] = {
     "diffusion.width": Limit(8, 1024, "the network width"),
     "diffusion.depth": Limit(1, 8, "the network depth (blocks)"),
     "diffusion.batch_size": Limit(1, 4096, "the batch size"),
+    "diffusion.lr": Limit(1e-5, 0.05, "the learning rate"),
+    "diffusion.noise": Limit(0.0, 0.5, "the data noise"),
     # Optimizer trajectories and loss landscapes: work done inside one page request
     "trajectories.steps": Limit(1, 2000, "the number of optimizer steps"),
     "trajectories.condition": Limit(1.0, 10_000.0, "the condition number κ"),
@@ -65,14 +67,21 @@ def _shown(number: float) -> str:
     return f"{number:g}" if isinstance(number, float) else str(number)
 
 
-def check(name: str, value: object) -> None:
-    """Raise ConfigError unless `value` is a finite number within the limit called `name`."""
+def problem(name: str, value: object) -> str | None:
+    """Why `value` breaks the limit called `name` (None when it does not): for configs that list every problem."""
     limit = LIMITS[name]
     ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value) \
         and limit.low <= value <= limit.high
-    if not ok:
-        raise ConfigError(f"{limit.what} must be between {_shown(limit.low)} and {_shown(limit.high)}, "
-                          f"not {value!r} (limit {name!r})")
+    if ok:
+        return None
+    return f"{limit.what} must be between {_shown(limit.low)} and {_shown(limit.high)}, not {value!r} (limit {name!r})"
+
+
+def check(name: str, value: object) -> None:
+    """Raise ConfigError unless `value` is a finite number within the limit called `name`."""
+    message = problem(name, value)
+    if message:
+        raise ConfigError(message)
 
 
 def check_choice(what: str, value: object, choices) -> None:

@@ -5,6 +5,7 @@ and scikit-learn's own logistic regression."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from engine.diffusion import (DiffusionConfig, DiffusionTrainer, beta_end_for, d
                               default_config, make_schedule, sample)
 from engine.diffusion_data import (DIGIT_MAX_VALUE, POINT_SETS, check_word, load_digits, load_points, raw_points,
                                    word_ink)
+from engine.limits import ConfigError
 from engine.sample_quality import (DigitJudge, PointQualityReference, copying_ratio, energy_distance, mmd2_rbf,
                                    normalized)
 
@@ -73,12 +75,12 @@ def test_prior_warning_flags_tiny_diffusions_schedule_and_names_a_fix():
 
 @pytest.mark.parametrize("kwargs, words", [
     (dict(kind="quadratic"), "unknown noise schedule"),
-    (dict(T=1), "from 2 to 2000"),
+    (dict(T=1), "between 2 and 2000, not 1 (limit 'diffusion.T')"),
     (dict(beta_start=0.1, beta_end=0.01), "must not exceed"),
     (dict(beta_end=1.0), "strictly between 0 and 1"),
 ])
 def test_bad_schedules_are_refused_with_the_limit_named(kwargs, words):
-    with pytest.raises(ValueError, match=words):
+    with pytest.raises(ConfigError, match=re.escape(words)):
         make_schedule(**{"kind": "linear", "T": 100, "beta_start": 1e-4, "beta_end": 0.02, **kwargs})
 
 
@@ -382,20 +384,20 @@ def test_digits_split_is_disjoint_and_maps_back_to_sklearns_pixels():
 # --------------------------------------------------------- config and trainer
 @pytest.mark.parametrize("changes, words", [
     (dict(dataset="mnist"), "unknown data set"),
-    (dict(width=4), "between 8 and 1024"),
+    (dict(width=4), "between 8 and 1024, not 4 (limit 'diffusion.width')"),
     (dict(depth=0), "between 1 and 8"),
     (dict(lr=1.0), "between 1e-05 and 0.05"),
     (dict(batch_size=0), "between 1 and 4096"),
-    (dict(T=1), "from 2 to 2000"),
+    (dict(T=1), "between 2 and 2000, not 1 (limit 'diffusion.T')"),
     (dict(sampler_steps=2000), "between 1 and T = 1000"),
-    (dict(n_points=10), "100 to 20000"),
+    (dict(n_points=10), "between 100 and 20000, not 10 (limit 'diffusion.points')"),
     (dict(dataset="word", word=""), "type a word"),
     (dict(ema_decay=1.0), "EMA decay"),
 ])
 def test_config_problems_name_the_limits(changes, words):
     config = DiffusionConfig(**changes)
     assert any(words in problem for problem in config.problems())
-    with pytest.raises(ValueError, match=words):
+    with pytest.raises(ConfigError, match=re.escape(words)):
         config.validated()
 
 

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.attention_training import AttentionConfig, AttentionTrainer
+from engine.diffusion import DiffusionTrainer, default_config
 from engine.gradient_flow import DeepConfig, GradientFlowJob
 from engine.jobs import JobStatus
 from engine.landscape import LandscapeRequest
@@ -124,3 +125,19 @@ def test_trajectory_and_landscape_requests(steps, resolution):
             assert_refused_by_name(str(error), broken({name: value}))
         else:
             assert not broken({name: value})
+
+
+@SETTINGS
+@given(points=around("diffusion.points"), T=around("diffusion.T"), width=around("diffusion.width"),
+       depth=around("diffusion.depth"), batch=around("diffusion.batch_size"))
+def test_diffusion_configs(points, T, width, depth, batch):
+    values = {"diffusion.points": points, "diffusion.T": T, "diffusion.width": width, "diffusion.depth": depth,
+              "diffusion.batch_size": batch}
+    try:
+        config = default_config("moons", n_points=points, T=T, width=width, depth=depth, batch_size=batch,
+                                sampler_steps=1)
+    except ConfigError as error:
+        assert_refused_by_name(str(error), broken(values))
+        return
+    assert not broken(values)
+    assert math.isfinite(DiffusionTrainer(config).train_step()["loss"])
