@@ -1,5 +1,6 @@
 """Screenshots of every page and every lesson preset, taken from the running app:
-`python -m scripts.screenshots --out DIR` (add `--pages-only` to skip the lesson presets).
+`python -m scripts.screenshots --out DIR` (add `--pages-only` to skip the lesson presets, `--only
+NAME` for the shots whose name starts with NAME).
 
 Starts the app headless, opens each page in Chromium, lets training run for a
 few seconds where the page trains, pauses, and saves a PNG named after the
@@ -18,18 +19,19 @@ from ui.catalog import PAGES, ROOT
 from ui.lessons import LESSONS
 
 
-def shots(with_lessons: bool) -> list[tuple[str, str]]:
-    """(file name without .png, address relative to the app's root)."""
+def shots(with_lessons: bool, only: str | None = None) -> list[tuple[str, str]]:
+    """(file name without .png, address relative to the app's root); `only`: the names that start with it."""
     pages = [(info.url_path, info.url_path) for info in PAGES]
     lessons = [(f"lessons/{number:02d}-{k}", preset.url)
                for number, lesson in enumerate(LESSONS, start=1) for k, preset in enumerate(lesson.presets, start=1)]
-    return pages + (lessons if with_lessons else [])
+    return [shot for shot in pages + (lessons if with_lessons else []) if not only or shot[0].startswith(only)]
 
 
-def take(out: Path, train_seconds: float, width: int, height: int, with_lessons: bool = True) -> list[Path]:
+def take(out: Path, train_seconds: float, width: int, height: int, with_lessons: bool = True,
+         only: str | None = None) -> list[Path]:
     saved = []
     with running_app() as (url, _process), chromium(width, height) as browser:
-        for name, address in shots(with_lessons):
+        for name, address in shots(with_lessons, only):
             page = browser.new_page()
             page.goto(f"{url}/{address}")
             wait_until_rendered(page)
@@ -39,6 +41,8 @@ def take(out: Path, train_seconds: float, width: int, height: int, with_lessons:
                 time.sleep(train_seconds)
                 page.get_by_role("button", name="Pause", exact=True).first.click()
                 wait_until_rendered(page)
+                # Diffusion draws and scores samples of the last step after a pause: show those.
+                page.get_by_text("Measuring the latest step").wait_for(state="hidden", timeout=120_000)
                 time.sleep(1.0)
             page.mouse.move(0, 0)
             path = out / f"{name}.png"
@@ -56,8 +60,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1500)
     parser.add_argument("--height", type=int, default=1300)
     parser.add_argument("--pages-only", action="store_true", help="skip the lesson presets")
+    parser.add_argument("--only", help="just the shots whose name starts with this (e.g. diffusion, lessons/13)")
     args = parser.parse_args()
-    for path in take(args.out, args.train_seconds, args.width, args.height, not args.pages_only):
+    for path in take(args.out, args.train_seconds, args.width, args.height, not args.pages_only, args.only):
         print(path)
 
 
