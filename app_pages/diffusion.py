@@ -12,6 +12,7 @@ from ui.diffusion_controls import DEFAULT, diffusion_controls, live_area, measur
 from ui.jobs import session_job
 from ui.live import job_controls, status_bar
 from viz import diffusion as figures
+from viz.animation import denoising_replay
 
 st.title("Diffusion")
 st.caption("A denoising diffusion model (DDPM) learns to undo noise: it is shown x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε and "
@@ -168,7 +169,8 @@ def draw(snap: Snapshot) -> None:
         reverse_tab(snap, charts)
     with tabs[2]:
         forward_tab(snap, charts)
-    offer_exports("df_", "diffusion", charts, snap, setting=setting(snap), weights=snap.visuals.get("state"))
+    offer_exports("df_", "diffusion", charts, snap, setting=setting(snap), weights=snap.visuals.get("state"),
+                  animation=(lambda: denoising_replay(snap)) if "samples" in snap.visuals else None)
 
 
 st.caption(f"Data: {DATASET_LABELS[config.dataset]}. Network: {config.depth} residual blocks of width {config.width} "

@@ -79,3 +79,32 @@ def test_choosing_digits_fills_in_the_tuned_network():
     assert at.select_slider(key="df_width").value == 256
     assert at.select_slider(key="df_lr").value == 0.002
     assert not at.exception
+
+
+def test_exports_of_a_measured_step_read_back():
+    import io
+
+    import torch
+    from PIL import Image
+
+    from engine.diffusion import DiffusionTrainer
+    from engine.export import load_weights
+
+    at = open_page(df_schedule="cosine", df_T="100", df_steps="10", df_points="1000")
+    at.button(key="df_step").click().run()
+    run_until(at, lambda a: metric(a, "MMD² (norm.)") != "–")
+    slot = at.session_state["_exports_df_"]
+    for kind in ("report", "history", "weights", "animation"):
+        at.button(key=f"export_df_prepare_{kind}").click().run()
+        assert not at.exception, kind
+    files = {name: data for name, data, _ in slot.prepared.values()}
+    stem = "diffusion-moons-cosine-T100-step1"
+    assert files[f"{stem}-report.html"].decode().count("Plotly.newPlot(") == len(slot.offer.figures) >= 5
+    gif = Image.open(io.BytesIO(files[f"{stem}-replay.gif"]))
+    assert gif.n_frames == 11  # DDIM's 10 stops from x_T, then t = 0
+    network = DiffusionTrainer(at.session_state["_applied_diffusion"]["config"]).ema_network
+    network.load_state_dict(load_weights(files[f"{stem}-weights.pt"]), strict=True)
+    x, t = torch.zeros(3, 2), torch.tensor([1, 50, 100])
+    expected = DiffusionTrainer(at.session_state["_applied_diffusion"]["config"]).ema_network
+    expected.load_state_dict(slot.offer.weights)
+    assert torch.equal(network(x, t), expected(x, t))

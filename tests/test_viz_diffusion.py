@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from engine.diffusion import make_schedule
 from viz import diffusion as figures
@@ -137,3 +140,33 @@ def test_samples_outside_the_view_are_counted_on_the_plot():
     (note,) = fig.layout.annotations
     assert note.text.startswith("2 of 4 samples lie outside") and "250" in note.text
     assert not figures.samples_vs_data(samples[[0, 3]], data, "ddim", "samples").layout.annotations
+
+
+def test_denoising_gif_frames_put_each_samplers_points_where_they_are_at_each_t():
+    from viz.animation import denoising_frames, digit_denoising_frames, gif_bytes
+
+    frame_t = [100, 50, 0]
+    ddpm = np.array([[[-2.0, 2.0]], [[-1.0, 1.0]], [[0.0, 0.0]]])
+    ddim = np.array([[[-2.0, 2.0]], [[1.0, -1.0]], [[2.0, -2.0]]])
+    size, gap, header = 380, 12, 34
+    frames = denoising_frames(frame_t, ddpm, ddim, 10, data=np.zeros((0, 2)), size=size)
+    assert len(frames) == 3 and frames[0].size == (2 * size + gap, size + header)
+
+    def pixel(frame, point, left):  # the plane spans ±3.5 in both directions, y upwards
+        x = left + (point[0] + 3.5) / 7 * (size - 1)
+        y = header + (3.5 - point[1]) / 7 * (size - 1)
+        return frame.getpixel((round(x), round(y)))
+
+    for index in range(3):
+        assert pixel(frames[index], ddpm[index, 0], 0) == (0xD5, 0x5E, 0x00)  # DDPM's colour, left
+        assert pixel(frames[index], ddim[index, 0], size + gap) == (0x00, 0x72, 0xB2)  # DDIM's, right
+    assert pixel(frames[2], ddpm[0, 0], 0) == (255, 255, 255)  # the point has moved on
+
+    digits = np.zeros((2, 3, 8, 8))
+    digits[1, :, 2, 3] = 1.0  # at t = 0 one pixel of ink in every image
+    strips = digit_denoising_frames([10, 0], digits, digits, 5, cell=8)
+    first, last = (np.asarray(frame.convert("L")) for frame in strips)
+    assert last.min() == 0 and first[header:].min() == 255  # ink appears only when it is there
+    y, x = header + 4 + 2 * 8, 4 + 3 * 8
+    assert last[y, x] == 0 and last[y, x + 8] == 255
+    assert Image.open(io.BytesIO(gif_bytes(frames))).n_frames == 3

@@ -3,7 +3,7 @@
 A browser-rendered frame costs a quarter of a second; these cost milliseconds, so a replay of
 dozens of frames is ready in well under a second. They use the theme's colours, so a GIF matches
 the page it comes from: the playground's decision surface as it trains, the optimizer race, the
-attention heads as they form.
+attention heads as they form, diffusion's noise turning into data.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from engine.jobs import Snapshot
 from engine.replay import playground_surfaces
 from engine.surfaces import Surface
 from engine.trajectories import Trajectory
+from viz.diffusion import DATA_COLOR, DDIM_COLOR, DDPM_COLOR, EXTENT
 from viz.theme import DIVERGING, TRAIN_COLOR, class_color, optimizer_color
 from viz.trajectories import contour_image, surface_values
 
@@ -249,3 +250,56 @@ def attention_frames(steps: np.ndarray, maps: np.ndarray, cell: int | None = Non
                                f"attention at step {int(step):,}"))
     return frames
 
+
+
+# --------------------------------------------------------------------------- diffusion's reverse process
+def denoising_replay(snapshot: Snapshot) -> list[Image.Image]:
+    """The Diffusion page's reverse process as frames, from x_T = noise down to t = 0: the points of DDPM
+    and DDIM side by side over the training data, or the strips of digits denoising."""
+    v = snapshot.visuals
+    if v["kind"] == "points":
+        r = v["reverse"]
+        return denoising_frames(r.frame_t, r.ddpm, r.ddim, r.ddim_steps, v["x0"])
+    return digit_denoising_frames(v["strip_t"], v["strip_ddpm"], v["strip_ddim"], v["strip_ddim_steps"])
+
+
+def denoising_frames(frame_t: Sequence[int], ddpm: np.ndarray, ddim: np.ndarray, ddim_steps: int,
+                     data: np.ndarray, size: int = 380, max_data: int = 1500) -> list[Image.Image]:
+    """ddpm, ddim (frames, points, 2): one frame per t, DDPM left and DDIM right, both from the same x_T."""
+    plane = _Plane((-EXTENT, EXTENT), (-EXTENT, EXTENT), size, size)
+    gap = 12
+    background = Image.new("RGB", (2 * size + gap, size), "white")
+    draw = ImageDraw.Draw(background)
+    data = np.asarray(data)[:max_data]
+    for left in (0, size + gap):
+        draw.rectangle((left, 0, left + size - 1, size - 1), outline="#9aa0aa")
+        for px, py in plane.pixels(data):
+            draw.point((left + px, py), fill=DATA_COLOR)
+    frames = []
+    for index, t in enumerate(frame_t):
+        image = background.copy()
+        draw = ImageDraw.Draw(image)
+        for left, points, colour in ((0, ddpm[index], DDPM_COLOR), (size + gap, ddim[index], DDIM_COLOR)):
+            for px, py in plane.pixels(np.asarray(points)):
+                if 0 <= px < size and 0 <= py < size:
+                    draw.ellipse((left + px - 2.5, py - 2.5, left + px + 2.5, py + 2.5), fill=colour)
+        frames.append(_caption(image, f"t = {int(t)}:  DDPM, {int(frame_t[0])} steps (left)  ·  "
+                                      f"DDIM, {ddim_steps} steps (right)"))
+    return frames
+
+
+def digit_denoising_frames(frame_t: Sequence[int], ddpm: np.ndarray, ddim: np.ndarray, ddim_steps: int,
+                           cell: int = 8) -> list[Image.Image]:
+    """ddpm, ddim (frames, images, 8, 8) in [0, 1]: one frame per t, a row of DDPM images over a row of
+    DDIM images, drawn like the page (ink dark on white)."""
+    frames = []
+    for index, t in enumerate(frame_t):
+        rows = []
+        for strip in (ddpm[index], ddim[index]):
+            tiles = [np.pad(np.kron(1.0 - np.asarray(image), np.ones((cell, cell))), 4, constant_values=1.0)
+                     for image in strip]
+            rows.append(np.concatenate(tiles, axis=1))
+        canvas = np.concatenate([rows[0], np.ones((8, rows[0].shape[1])), rows[1]], axis=0)
+        image = Image.fromarray((canvas * 255).round().astype(np.uint8)).convert("RGB")
+        frames.append(_caption(image, f"t = {int(t)}: DDPM (top), DDIM {ddim_steps} steps (bottom)"))
+    return frames
