@@ -330,14 +330,15 @@ def reverse_animation(frame_t: Sequence[int], ddpm: np.ndarray, ddim: np.ndarray
     play = dict(frame=dict(duration=350, redraw=False), transition=dict(duration=0), mode="immediate")
     fig.update_layout(
         template=TEMPLATE,
-        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.06, xanchor="left", yanchor="top",
+        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.13, xanchor="left", yanchor="top",
                           pad=dict(t=0, r=8), showactive=False,
                           buttons=[dict(label="▶ Play", method="animate", args=[[str(t) for t in frame_t], play]),
                                    dict(label="❚❚", method="animate", args=[[None], step_args])])],
-        sliders=[dict(active=last, x=0.12, len=0.88, y=-0.03, yanchor="top", pad=dict(t=0),
+        sliders=[dict(active=last, x=0.2, len=0.8, y=-0.1, yanchor="top", pad=dict(t=0),
                       currentvalue=dict(prefix="t = ", font=dict(size=15, color="#1f2430")),
                       steps=[dict(label=str(t), method="animate", args=[[str(t)], step_args]) for t in frame_t])],
-        legend=dict(orientation="h", y=1.09, yanchor="bottom", x=0),
-        margin=dict(t=110, b=110),
+        # Below the slider: above the panels it would run into the title on a narrow page.
+        legend=dict(orientation="h", y=-0.3, yanchor="top", x=0),
+        margin=dict(t=90, b=170),
     )
-    return styled(fig, title, height=640)
+    return styled(fig, title, height=680)
