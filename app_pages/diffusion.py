@@ -8,9 +8,9 @@ from engine.diffusion_data import DATASET_LABELS
 from engine.diffusion_job import DiffusionJob, forward_sample
 from engine.jobs import Snapshot
 from ui.exports import Charts, export_panel, offer_exports
-from ui.diffusion_controls import DEFAULT, diffusion_controls, live_area, measuring, remembered
+from ui.diffusion_controls import DEFAULT, diffusion_controls, measuring, remembered
 from ui.jobs import session_job
-from ui.live import job_controls, status_bar
+from ui.live import job_controls, live_area, status_bar
 from viz import diffusion as figures
 from viz.animation import denoising_replay
 
@@ -175,4 +175,4 @@ def draw(snap: Snapshot) -> None:
 
 st.caption(f"Data: {DATASET_LABELS[config.dataset]}. Network: {config.depth} residual blocks of width {config.width} "
            f"with a sinusoidal time embedding, predicting ε; weights for sampling are an exponential moving average.")
-live_area(job, draw)
+live_area(job, draw, polls=lambda snap: snap.busy or measuring(snap))  # samples of the last step come after a pause

@@ -1,4 +1,4 @@
-"""The Diffusion page's controls (every experiment-defining one bound to the URL) and its live area."""
+"""The Diffusion page's controls (every experiment-defining one bound to the URL) and its figure cache."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from typing import Any, Callable, TypeVar
 
 import streamlit as st
 
-from engine.device import limit_torch_threads
 from engine.diffusion import MAX_T, MIN_T, SCHEDULES, DiffusionConfig, default_config
 from engine.diffusion_data import DATASET_LABELS, DATASETS, MAX_WORD_LENGTH
-from engine.jobs import UI_REFRESH_S, Job, Snapshot
+from engine.jobs import Snapshot
 
 T = TypeVar("T")
 URL = "query-params"
@@ -101,26 +100,6 @@ def diffusion_controls() -> DiffusionControls:
 def measuring(snap: Snapshot) -> bool:
     """True while the job has stopped training but is still drawing and scoring samples of its last step."""
     return bool(snap.visuals.get("measuring"))
-
-
-def live_area(job: Job, draw: Callable[[Snapshot], None]) -> None:
-    """`ui.live.live_area`, but it also keeps refreshing while samples of the last step are being measured.
-
-    The measurement starts when training stops (a Step, a Pause), so the shared live area, which refreshes
-    only while training, would leave the page showing the samples of an older step.
-    """
-    snap = job.snapshot()
-    polling = snap.busy or measuring(snap)
-
-    @st.fragment(run_every=UI_REFRESH_S if polling else None)
-    def _live() -> None:
-        limit_torch_threads()  # a fragment rerun is a fresh thread too
-        snap = job.snapshot()
-        draw(snap)
-        if polling and not (snap.busy or measuring(snap)):
-            st.rerun(scope="app")
-
-    _live()
 
 
 def remembered(name: str, sources: tuple, build: Callable[[], T]) -> T:

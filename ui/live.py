@@ -132,8 +132,10 @@ def _refresh_every(seconds: float) -> None:
     ctx.enqueue(message)
 
 
-def live_area(job: Job, draw: Callable[[Snapshot], None]) -> None:
-    """Draw the job's latest snapshot, refreshing while it trains.
+def live_area(job: Job, draw: Callable[[Snapshot], None],
+              polls: Callable[[Snapshot], bool] = lambda snap: snap.busy) -> None:
+    """Draw the job's latest snapshot, refreshing while it trains (or while `polls(snapshot)`: a page
+    whose job keeps working after training stops, such as Diffusion's measuring, says so).
 
     Only this fragment reruns while training; the controls above it do not.
     When training ends on its own (done, diverged) the whole page reruns once
@@ -142,7 +144,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None]) -> None:
     the number of students watching (twice a second for a few, every few
     seconds for a full class).
     """
-    polling = job.snapshot().busy
+    polling = polls(job.snapshot())
     state = {"every": UI_REFRESH_S}
 
     @st.fragment(run_every=UI_REFRESH_S if polling else None)
@@ -151,7 +153,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None]) -> None:
         started = time.thread_time()
         snap = job.snapshot()
         draw(snap)
-        if polling and not snap.busy:
+        if polling and not polls(snap):
             st.rerun(scope="app")
         ctx = get_script_run_ctx()
         if polling and ctx is not None:
