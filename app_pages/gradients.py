@@ -34,16 +34,20 @@ job_controls(job, key=f"gf_{mode}")
 
 
 if mode == DEEP:
-    live_area(job, draw_deep)
-    st.segmented_control("Layer-by-layer view", ["At initialization", "Now"], default="Now", key="gf_when",
-                         help="Now: the latest probe (refreshed every few seconds while training). At "
-                              "initialization: one forward and one backward pass before any update.")
+    # The layer-by-layer view is drawn first, below the live area, so the live area can offer its figures too.
+    live, below = st.container(), st.container()
+    with below:
+        st.segmented_control("Layer-by-layer view", ["At initialization", "Now"], default="Now", key="gf_when",
+                             help="Now: the latest probe (refreshed every few seconds while training). At "
+                                  "initialization: one forward and one backward pass before any update.")
 
-    @st.fragment(run_every=MOMENT_REFRESH_S if job.snapshot().busy else None)
-    def moment() -> None:
-        draw_moment(job.snapshot())
+        @st.fragment(run_every=MOMENT_REFRESH_S if job.snapshot().busy else None)
+        def moment() -> None:
+            draw_moment(job.snapshot())
 
-    moment()
+        moment()
+    with live:
+        live_area(job, draw_deep)
 else:
     # Fresh sequences every step: the Epoch column counts recurrent.EPOCH_SEQUENCES of them.
     live_area(job, draw_time)

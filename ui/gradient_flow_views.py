@@ -6,9 +6,11 @@ chart is rebuilt at most once per LIVE_CHART_S, the layer-by-layer view once per
 an unchanged figure is sent unchanged (with its file name, which says the step it shows), which the
 browser does not redraw.
 
-Every chart goes through `ui.exports.Charts`, and each part of the page (the live area, the
-layer-by-layer fragment) hands the Export panel what it drew together with what the other part drew
-last, so the panel always offers every figure on the page.
+Every chart goes through `ui.exports.Charts`. The live area hands the Export panel what it drew together
+with what the layer-by-layer view drew last (that view refreshes in a fragment of its own, which may not
+write to the panel: only the fragment that filled it in the last whole-page run may). So the page draws
+the layer-by-layer view first, into a container below the live area, and the panel always offers every
+figure on the page.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from engine import gradient_flow as deep
 from engine import recurrent
 from engine.jobs import Snapshot
 from engine.layers import INIT_SCHEMES
-from ui.exports import Charts, _whole_page_run, offer_exports
+from ui.exports import Charts, offer_exports
 from ui.live import status_bar
 from viz import gradient_flow as figures
 from viz.gradient_flow_replay import deep_replay, recurrent_replay
@@ -65,13 +67,10 @@ def time_setting(config: recurrent.RecurrentConfig) -> str:
             f"{config.optimizer}")
 
 
-def _offer(part: str, charts: Charts, snap: Snapshot) -> None:
-    """Hand the panel this part's figures and those the page's other part of the same mode drew last."""
+def _offer(charts: Charts, snap: Snapshot) -> None:
+    """Hand the panel the live area's figures and, in deep mode, those of the layer-by-layer view."""
     deep_mode = isinstance(snap.config, deep.DeepConfig)
-    drawn = st.session_state.setdefault("_gf_drawn", {})
-    drawn[part] = charts
-    parts = ("deep", "moment") if deep_mode else ("time",)
-    figures_shown = {name: figure for p in parts for name, figure in drawn.get(p, {}).items()}
+    figures_shown = {**charts, **(st.session_state.get("_gf_moment_charts", {}) if deep_mode else {})}
     visuals = snap.visuals
     details = {}
     if visuals.get("state") is not None:
@@ -91,10 +90,7 @@ def _offer(part: str, charts: Charts, snap: Snapshot) -> None:
 def draw_deep(snap: Snapshot) -> None:
     charts = Charts()
     _draw_deep(snap, charts)
-    if _whole_page_run():  # the layer-by-layer view comes next in this run and hands over both parts
-        st.session_state.setdefault("_gf_drawn", {})["deep"] = charts
-    else:  # the live area refreshing on its own (the panel's buttons must appear once per run)
-        _offer("deep", charts, snap)
+    _offer(charts, snap)
 
 
 def _draw_deep(snap: Snapshot, charts: Charts) -> None:
@@ -134,10 +130,11 @@ def _draw_deep(snap: Snapshot, charts: Charts) -> None:
 
 
 def draw_moment(snap: Snapshot) -> None:
-    """The layer-by-layer view, at initialization or at the latest probe."""
+    """The layer-by-layer view, at initialization or at the latest probe; the live area's next draw (in a
+    whole-page run: the one that follows) offers its figures for export."""
     charts = Charts()
     _draw_moment(snap, charts)
-    _offer("moment", charts, snap)
+    st.session_state["_gf_moment_charts"] = charts
 
 
 def _draw_moment(snap: Snapshot, charts: Charts) -> None:
@@ -185,7 +182,7 @@ def _draw_moment(snap: Snapshot, charts: Charts) -> None:
 def draw_time(snap: Snapshot) -> None:
     charts = Charts()
     _draw_time(snap, charts)
-    _offer("time", charts, snap)
+    _offer(charts, snap)
 
 
 def _draw_time(snap: Snapshot, charts: Charts) -> None:
