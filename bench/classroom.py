@@ -82,8 +82,12 @@ UPDATE_TIMEOUT_S = 30.0
 LOAD_TIMEOUT_S = 60.0
 CAP_PHASE_LIMIT = 3
 LIVE_WINDOW_S = 6.0
-LIVE_ROUNDS = 2
+LIVE_ROUNDS = 3
 CLOSE_GRACE_S = 60.0  # after the TTL, how long the server may take to end the closed sessions' threads
+# A classroom server does not watch its source files. Streamlit's watcher (on by default) polls them
+# and, when one changes (on a shared checkout, someone's edit), reloads the app's modules mid-run:
+# sessions then get fresh jobs at step 0, which the bench would count as broken isolation.
+SERVER_ENV = {"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
 
 
 def _ttl_s() -> float:
@@ -510,7 +514,7 @@ def main() -> None:
     cap, ttl = _cap(), _ttl_s()
 
     port = free_port()
-    with running_app(port, env={"GRADSCAPE_MAX_RUNNING_JOBS": str(cap)}) as (url, process):
+    with running_app(port, env={"GRADSCAPE_MAX_RUNNING_JOBS": str(cap), **SERVER_ENV}) as (url, process):
         pid = process.pid
         cold = settled_threads(pid, timeout_s=20, quiet_s=3)
         asyncio.run(warm_up(url))
@@ -543,7 +547,7 @@ def main() -> None:
     room.problems.extend(f"server traceback: {line}" for line in tracebacks(port))
 
     cap_port = free_port()
-    with running_app(cap_port, env={"GRADSCAPE_MAX_RUNNING_JOBS": str(CAP_PHASE_LIMIT)}) as (cap_url, _):
+    with running_app(cap_port, env={"GRADSCAPE_MAX_RUNNING_JOBS": str(CAP_PHASE_LIMIT), **SERVER_ENV}) as (cap_url, _):
         cap_problems, cap_result = asyncio.run(cap_phase(cap_url, CAP_PHASE_LIMIT))
     room.problems.extend(cap_problems)
     room.problems.extend(f"server traceback (cap phase): {line}" for line in tracebacks(cap_port))
@@ -566,10 +570,11 @@ def main() -> None:
     print(f"live UI, steps/s: engine only {[round(r) for r in live['engine']]}, page live in Chromium "
           f"{[round(r) for r in live['browser']]}, page live in the light client {[round(r) for r in live['light']]}"
           f" (light/engine {light_s / engine_s if engine_s else 0:.2f})")
+    (ROOT / "artifacts" / "classroom-problems.txt").write_text("\n".join(room.problems + room.isolation) + "\n")
     for line in room.problems[:12] + room.isolation[:12]:
         print("  !", line)
     if len(room.problems) > 12:
-        print(f"  ! ... {len(room.problems) - 12} more")
+        print(f"  ! ... {len(room.problems) - 12} more (all in artifacts/classroom-problems.txt)")
     print(f"total {time.monotonic() - started:.0f} s")
     p95 = percentile(click_s, 0.95)
     print(json.dumps({

@@ -392,7 +392,7 @@ class Job:
                 wait = 1.0
             elif self.hp.get("max_steps_per_second"):
                 wait = max(0.0, next_step_at - time.monotonic())
-            if wait and turn_ends is not None:  # never sleep on a turn another job could use
+            if wait:  # never sleep holding a turn, or a place in the queue, that another job could use
                 self._turns.give_back(self)
                 turn_ends = None
             if not self._drain_commands(wait):

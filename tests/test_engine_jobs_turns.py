@@ -121,3 +121,27 @@ def test_pause_and_stop_are_applied_while_waiting_for_a_turn(no_leaked_threads):
         turns.give_back(hog)
         hog.stop()
         other.stop()
+
+
+def test_a_job_paused_while_waiting_for_its_turn_leaves_the_queue(no_leaked_threads):
+    turns = TrainingTurns(width=1)
+    holder = object()
+    assert turns.take(holder, timeout=0)
+    paused, other = _jobs(2, turns)
+    try:
+        paused.wait_applied(paused.play())
+        time.sleep(0.15)  # it waits in line behind the holder
+        paused.wait_applied(paused.pause())
+        time.sleep(0.1)
+        other.wait_applied(other.play())
+        turns.give_back(holder)
+        # The paused job would otherwise stay in line for good: once the others' turns brought it to the
+        # front, no job would train again.
+        first = other.wait_for(lambda s: s.step > 0, timeout=2).step
+        time.sleep(0.5)
+        assert other.snapshot().step > first + 10
+        assert paused.snapshot().step == 0
+    finally:
+        turns.give_back(holder)
+        paused.stop()
+        other.stop()
