@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 
 from engine import gradient_flow as deep
 from engine import recurrent
@@ -34,8 +35,6 @@ from viz.gradient_flow_replay import deep_replay, recurrent_replay
 
 LIVE_CHART_S = 1.0
 MOMENT_REFRESH_S = 4.0
-
-
 PAGE, PREFIX = "gradient-flow", "gf_"
 
 
@@ -67,30 +66,27 @@ def time_setting(config: recurrent.RecurrentConfig) -> str:
             f"{config.optimizer}")
 
 
-def _offer(charts: Charts, snap: Snapshot) -> None:
-    """Hand the panel the live area's figures and, in deep mode, those of the layer-by-layer view."""
-    deep_mode = isinstance(snap.config, deep.DeepConfig)
-    figures_shown = {**charts, **(st.session_state.get("_gf_moment_charts", {}) if deep_mode else {})}
+def _offer(charts: Charts, snap: Snapshot, setting: str,
+           replay: Callable[[Snapshot], list[Image.Image]] | None) -> None:
+    """Hand the panel the live area's figures (with, in deep mode, those of the layer-by-layer view), the
+    job's weights and, once the job has drawn its first picture, its replay."""
     visuals = snap.visuals
     details = {}
     if visuals.get("state") is not None:
         details["weights saved at step"] = visuals["state_step"]
-    if deep_mode and "input_standardizer" in visuals:
+    if "input_standardizer" in visuals:
         mean, std = visuals["input_standardizer"]
         details["network input"] = (f"(x − mean) / std with mean = {np.round(mean, 6).tolist()}, "
                                     f"std = {np.round(std, 6).tolist()}")
-    ready = "init_probe" in visuals if deep_mode else "gradients" in visuals
-    animation = None
-    if ready:
-        animation = (lambda: deep_replay(snap)) if deep_mode else (lambda: recurrent_replay(snap))
-    offer_exports(PREFIX, PAGE, figures_shown, snap, setting=(deep_setting if deep_mode else time_setting)(snap.config),
-                  weights=visuals.get("state"), animation=animation, details=details)
+    offer_exports(PREFIX, PAGE, charts, snap, setting=setting, weights=visuals.get("state"),
+                  animation=None if replay is None else lambda: replay(snap), details=details)
 
 
 def draw_deep(snap: Snapshot) -> None:
     charts = Charts()
     _draw_deep(snap, charts)
-    _offer(charts, snap)
+    charts.update(st.session_state.get("_gf_moment_charts", {}))
+    _offer(charts, snap, deep_setting(snap.config), deep_replay if "init_probe" in snap.visuals else None)
 
 
 def _draw_deep(snap: Snapshot, charts: Charts) -> None:
@@ -182,7 +178,7 @@ def _draw_moment(snap: Snapshot, charts: Charts) -> None:
 def draw_time(snap: Snapshot) -> None:
     charts = Charts()
     _draw_time(snap, charts)
-    _offer(charts, snap)
+    _offer(charts, snap, time_setting(snap.config), recurrent_replay if "gradients" in snap.visuals else None)
 
 
 def _draw_time(snap: Snapshot, charts: Charts) -> None:
