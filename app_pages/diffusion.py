@@ -50,7 +50,7 @@ def samples_caption(snap: Snapshot) -> None:
                f"time, so they change only because the network learned.{stale}")
 
 
-def points_samples_tab(snap: Snapshot, charts: Charts) -> None:
+def points_samples_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v = snap.visuals
     left, right = st.columns([1, 1])
     with left:
@@ -59,21 +59,21 @@ def points_samples_tab(snap: Snapshot, charts: Charts) -> None:
         else:
             figure = remembered("samples", (v["samples"], v["x0"]), lambda: figures.samples_vs_data(
                 v["samples"], v["x0"], v["samples_sampler"], f"2,000 samples at step {v['samples_step']:,}"))
-            charts.show(figure, name(snap, "samples"), key="df_samples")
+            charts.show(figure, name(snap, "samples"), key="df_samples", visible=shown)
             samples_caption(snap)
     with right:
         history = {k: (s.steps, s.values) for k, s in snap.history.items()}
         marks = tuple(len(history[k][0]) if k in history else 0 for k in ("mmd_norm", "energy_norm"))
         charts.show(remembered("quality", marks, lambda: figures.quality_curves(history)), name(snap, "quality"),
-                    key="df_quality")
+                    key="df_quality", visible=shown)
         st.caption("Normalized score = (metric − floor) / (ceiling − floor), 2,000 samples against 2,000 held-out "
                    "points: floor = a fresh sample of the data, ceiling = N(0, I) noise. MMD² is averaged over RBF "
                    "bandwidths 0.05–1.")
         loss = snap.series("loss")
-        charts.show(figures.loss_curve(loss.steps, loss.values), name(snap, "loss"), key="df_loss")
+        charts.show(figures.loss_curve(loss.steps, loss.values), name(snap, "loss"), key="df_loss", visible=shown)
 
 
-def digits_samples_tab(snap: Snapshot, charts: Charts) -> None:
+def digits_samples_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v = snap.visuals
     left, right = st.columns([1, 1])
     with left:
@@ -82,22 +82,22 @@ def digits_samples_tab(snap: Snapshot, charts: Charts) -> None:
         else:
             figure = remembered("grid", (v["samples"],), lambda: figures.digit_grid(
                 v["samples"], f"64 samples at step {v['samples_step']:,}"))
-            charts.show(figure, name(snap, "samples"), key="df_digit_grid")
+            charts.show(figure, name(snap, "samples"), key="df_digit_grid", visible=shown)
             samples_caption(snap)
             charts.show(remembered("shares", (v["class_shares"],), lambda: figures.judge_class_shares(
-                v["class_shares"])), name(snap, "classes"), key="df_shares")
+                v["class_shares"])), name(snap, "classes"), key="df_shares", visible=shown)
     with right:
         confidence = snap.series("judge_confidence")
         figure = remembered("judge", (len(confidence), v.get("real_confidence")), lambda: figures.judge_curve(
             confidence.steps, confidence.values, v.get("real_confidence")))
-        charts.show(figure, name(snap, "judge"), key="df_judge")
+        charts.show(figure, name(snap, "judge"), key="df_judge", visible=shown)
         st.caption("A logistic-regression judge trained on real digits; its mean top-class probability on 256 "
                    "samples, next to its value on real held-out digits.")
         loss = snap.series("loss")
-        charts.show(figures.loss_curve(loss.steps, loss.values), name(snap, "loss"), key="df_loss")
+        charts.show(figures.loss_curve(loss.steps, loss.values), name(snap, "loss"), key="df_loss", visible=shown)
 
 
-def reverse_tab(snap: Snapshot, charts: Charts) -> None:
+def reverse_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v = snap.visuals
     if "samples" not in v:
         st.info("The reverse process appears after the first training step.")
@@ -107,20 +107,20 @@ def reverse_tab(snap: Snapshot, charts: Charts) -> None:
             title = f"{figures.sampler_label(sampler, v['strip_ddim_steps'])}: noise → digit"
             figure = remembered(f"strip-{sampler}", (v[f"strip_{sampler}"], title),
                                 lambda s=sampler, t=title: figures.denoising_strip(v[f"strip_{s}"], v["strip_t"], t))
-            charts.show(figure, name(snap, f"strip-{sampler}"), key=f"df_strip_{sampler}")
+            charts.show(figure, name(snap, f"strip-{sampler}"), key=f"df_strip_{sampler}", visible=shown)
         st.caption("Both strips start from the same noise. DDPM adds fresh noise at every one of its T steps; "
                    "DDIM takes a few deterministic jumps.")
         return
     r = v["reverse"]
     figure = remembered("reverse", (r, v["x0"]), lambda: figures.reverse_animation(
         r.frame_t, r.ddpm, r.ddim, r.ddim_steps, r.field_x, r.field_y, r.field_eps, data=v["x0"]))
-    charts.show(figure, name(snap, "reverse"), key="df_reverse")
+    charts.show(figure, name(snap, "reverse"), key="df_reverse", visible=shown)
     st.caption(f"{r.ddpm.shape[1]} points from one N(0, I) draw (network of step {r.sampled_step:,}); press ▶ or "
                "drag the slider over t. Arrows: the learned −ε̂(x, t), which points along the score ∇ log q(x_t), "
                "scaled so the longest arrow of each frame fills a grid cell. Pause training to scrub undisturbed.")
 
 
-def forward_tab(snap: Snapshot, charts: Charts) -> None:
+def forward_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v, T = snap.visuals, snap.config.T
     t = st.slider("Timestep t", 0, T, T // 4, key="df_t", bind="query-params")
     alpha_bar = float(v["alpha_bars"][t])
@@ -132,10 +132,10 @@ def forward_tab(snap: Snapshot, charts: Charts) -> None:
         figure = remembered("forward", (v["x0"], t), lambda: figures.denoising_strip(
             np.stack([forward_sample(v, s) for s in times]), times,
             f"q(x_t | x_0) for six held-out digits (t = {t} included): √ᾱ_t = {np.sqrt(alpha_bar):.3f}"))
-    charts.show(figure, name(snap, f"forward-t{t}"), key="df_forward")
+    charts.show(figure, name(snap, f"forward-t{t}"), key="df_forward", visible=shown)
     figure = remembered("schedule", (v["alpha_bars"], t), lambda: figures.schedule_curves(
         v["betas"], v["alpha_bars"], snap.config.schedule, t))
-    charts.show(figure, name(snap, "schedule"), key="df_schedule_curves")
+    charts.show(figure, name(snap, "schedule"), key="df_schedule_curves", visible=shown)
 
 
 def score_text(score: float) -> str:
@@ -160,15 +160,13 @@ def draw(snap: Snapshot) -> None:
     status_bar(snap, {k: v.replace("nan", "–") for k, v in metrics.items()})
     if snap.visuals.get("measure_error"):
         st.error(snap.visuals["measure_error"])
+    # Lazy tabs: only the open one's charts go to the browser (the others are kept for the export panel).
     tabs = st.tabs(["Samples and training", "Reverse process" if not digits else "Denoising, step by step",
-                    "Forward process and schedule"])
+                    "Forward process and schedule"], key="df_tab", on_change="rerun", bind="query-params")
     charts = Charts()
-    with tabs[0]:
-        (digits_samples_tab if digits else points_samples_tab)(snap, charts)
-    with tabs[1]:
-        reverse_tab(snap, charts)
-    with tabs[2]:
-        forward_tab(snap, charts)
+    for tab, draw_tab in zip(tabs, (digits_samples_tab if digits else points_samples_tab, reverse_tab, forward_tab)):
+        with tab:
+            draw_tab(snap, charts, tab.open is not False)
     offer_exports("df_", "diffusion", charts, snap, setting=setting(snap), weights=snap.visuals.get("state"),
                   animation=(lambda: denoising_replay(snap)) if "samples" in snap.visuals else None)
 

@@ -275,11 +275,15 @@ def _apply_ready(slot: _Slot) -> None:
 # --------------------------------------------------------------------------- what a page hands over
 class Charts(dict):
     """The figures a page draws, by file name. `charts.show(fig, name, key=...)` draws one whose own
-    download button saves `name`.png at 2x, and keeps it for the Export panel."""
+    download button saves `name`.png at 2x, and keeps it for the Export panel. With `visible=False`
+    (a tab that is not open) it is only kept: sending a big figure to the browser on every live
+    refresh costs the server more than drawing it."""
 
     def show(self, figure: go.Figure, name: str, *, key: str, where: Any = None, image_format: str = "png",
-             **kwargs: Any) -> Any:
+             visible: bool = True, **kwargs: Any) -> Any:
         self[name] = figure
+        if not visible:
+            return None
         return (where or st).plotly_chart(figure, key=key, config=chart_config(name, image_format), **kwargs)
 
 
