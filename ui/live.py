@@ -83,7 +83,10 @@ def job_controls(job: Job, key: str) -> None:
     running = snap.status is JobStatus.RUNNING
     can_train = snap.status in (JobStatus.READY, JobStatus.PAUSED, JobStatus.DONE, JobStatus.RUNNING)
     cols = st.columns([1.3, 1, 1, 1, 3])
-    cols[0].button("Pause" if running else "Train", key=f"{key}_play", type="primary", width="stretch",
+    # Two keys, not one button relabelled: a click that reaches the server after the rerun that turned
+    # Pause into Train would otherwise run Train's callback, and the job would start again.
+    cols[0].button("Pause" if running else "Train", key=f"{key}_pause" if running else f"{key}_play",
+                   type="primary", width="stretch",
                    icon=":material/pause:" if running else ":material/play_arrow:",
                    disabled=not can_train, on_click=_command, args=(job, "pause" if running else "play"))
     cols[1].button("Step", key=f"{key}_step", width="stretch", disabled=not can_train, icon=":material/skip_next:",
