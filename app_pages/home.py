@@ -1,9 +1,20 @@
 """Home: what Gradscape is and what each page is for."""
 
 import streamlit as st
+from PIL import Image
 
 from ui.catalog import PAGES
 from ui.lessons import LESSONS, lesson_label, lesson_query
+
+PREVIEW_ASPECT = 1300 / 1500  # height / width of the part of a full-page screenshot a card shows
+
+
+@st.cache_data(max_entries=20)
+def preview(path: str, modified: float) -> Image.Image:
+    """The top of a full-page screenshot (`modified` keys the cache to the file's version)."""
+    with Image.open(path) as image:
+        return image.crop((0, 0, image.width, min(image.height, round(image.width * PREVIEW_ASPECT)))).copy()
+
 
 st.title("Gradscape")
 st.markdown(
@@ -27,4 +38,4 @@ for start in range(0, len(PAGES), 2):
             st.page_link(page.file, label=f"**{page.title}**", icon=page.icon)
             st.write(page.summary)
             if page.screenshot.exists():
-                st.image(str(page.screenshot), width="stretch")
+                st.image(preview(str(page.screenshot), page.screenshot.stat().st_mtime), width="stretch")

@@ -3,7 +3,7 @@
 NAME` for the shots whose name starts with NAME).
 
 Starts the app headless, opens each page in Chromium, lets training run for a
-few seconds where the page trains, pauses, and saves a PNG named after the
+few seconds where the page trains, pauses, and saves a full-page PNG named after the
 page's URL path (DIR/playground.png, ...); each lesson preset goes to
 DIR/lessons/NN-K.png. The README and the home page use docs/screenshots/.
 """
@@ -47,7 +47,7 @@ def take(out: Path, train_seconds: float, width: int, height: int, with_lessons:
             page.mouse.move(0, 0)
             path = out / f"{name}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(path))
+            page.screenshot(path=str(path), full_page=True)
             saved.append(path)
             page.close()
     return saved
