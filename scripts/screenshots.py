@@ -27,6 +27,16 @@ def shots(with_lessons: bool, only: str | None = None) -> list[tuple[str, str]]:
     return [shot for shot in pages + (lessons if with_lessons else []) if not only or shot[0].startswith(only)]
 
 
+def fit_to_content(page, width: int, min_height: int) -> None:
+    """Grow the window to the page's content: Streamlit scrolls inside its main block, not the document,
+    so a full-page screenshot alone would stop at the window's edge."""
+    content = page.evaluate("() => Math.max(...[...document.querySelectorAll("
+                            "'[data-testid=stMain], [data-testid=stSidebarContent]')].map(e => e.scrollHeight))")
+    if content > min_height:
+        page.set_viewport_size({"width": width, "height": int(content)})
+        time.sleep(1.5)  # the charts re-layout to the new window
+
+
 def take(out: Path, train_seconds: float, width: int, height: int, with_lessons: bool = True,
          only: str | None = None) -> list[Path]:
     saved = []
@@ -45,6 +55,7 @@ def take(out: Path, train_seconds: float, width: int, height: int, with_lessons:
                 page.get_by_text("Measuring the latest step").wait_for(state="hidden", timeout=120_000)
                 time.sleep(1.0)
             page.mouse.move(0, 0)
+            fit_to_content(page, width, height)
             path = out / f"{name}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(path), full_page=True)

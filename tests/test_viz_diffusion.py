@@ -170,3 +170,11 @@ def test_denoising_gif_frames_put_each_samplers_points_where_they_are_at_each_t(
     y, x = header + 4 + 2 * 8, 4 + 3 * 8
     assert last[y, x] == 0 and last[y, x + 8] == 255
     assert Image.open(io.BytesIO(gif_bytes(frames))).n_frames == 3
+
+
+def test_loss_curve_smooths_and_labels_its_log_axis_in_plain_numbers():
+    steps = np.arange(1, 501)
+    loss = 0.2 + np.exp(-steps / 50.0)
+    fig = figures.loss_curve(steps, loss)
+    assert np.allclose(trace(fig, "mean of 5").y[0], loss[:5].mean())
+    assert fig.layout.yaxis.type == "log" and list(fig.layout.yaxis.ticktext) == ["0.2", "0.5", "1"]

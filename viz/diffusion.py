@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.theme import OKABE_ITO, TEMPLATE, downsample, styled
+from viz.theme import OKABE_ITO, TEMPLATE, downsample, log_axis, styled
 
 DDPM_COLOR, DDIM_COLOR = "#D55E00", "#0072B2"
 SAMPLER_COLORS = {"ddpm": DDPM_COLOR, "ddim": DDIM_COLOR}
@@ -170,7 +170,7 @@ def loss_curve(steps: np.ndarray, loss: np.ndarray, title: str = "Training loss 
         fig.add_trace(go.Scatter(x=smooth_steps, y=smooth, mode="lines", name=f"mean of {window}",
                                  line=dict(color=OKABE_ITO[0], width=2.5),
                                  hovertemplate="step %{x}<br>%{y:.4f}<extra></extra>"))
-    fig.update_yaxes(type="log", title_text="loss")
+    fig.update_yaxes(**log_axis(loss, title_text="loss"))
     fig.update_xaxes(title_text="step")
     fig.update_layout(legend=dict(orientation="h", y=-0.25, yanchor="top"), margin=dict(b=80), hovermode="x unified")
     return styled(fig, title, height=330)
