@@ -9,7 +9,7 @@ from engine.attention_training import PATTERN_NAMES
 from engine.jobs import Snapshot
 from ui.attention_controls import DEFAULT, attention_controls
 from ui.exports import Charts, export_panel, offer_exports
-from ui.jobs import session_job
+from ui.jobs import controlled_job
 from ui.live import job_controls, live_area, status_bar
 from viz import attention as figures
 from viz.animation import attention_replay
@@ -27,12 +27,7 @@ st.caption("A small model learns a sequence task from scratch. Every heatmap is 
            "mark where the task says to look.")
 export_panel("at_")
 controls = attention_controls()
-job = session_job("attention", lambda: AttentionJob(controls.config or DEFAULT, controls.hyperparameters,
-                                                    seed=controls.seed),
-                  config=controls.config, seed=controls.seed, hyperparameters=controls.hyperparameters)
-if controls.problem:
-    st.error(f"This combination does not work: {controls.problem}. The model shown is still the previous one.",
-             icon="✋")
+job = controlled_job("attention", AttentionJob, controls, DEFAULT)
 config = job.config
 job_controls(job, key="at")
 

@@ -9,7 +9,7 @@ from engine.diffusion_job import DiffusionJob, forward_sample
 from engine.jobs import Snapshot
 from ui.exports import Charts, export_panel, offer_exports
 from ui.diffusion_controls import DEFAULT, diffusion_controls, measuring, remembered
-from ui.jobs import session_job
+from ui.jobs import controlled_job
 from ui.live import job_controls, live_area, status_bar
 from viz import diffusion as figures
 from viz.animation import denoising_replay
@@ -20,12 +20,7 @@ st.caption("A denoising diffusion model (DDPM) learns to undo noise: it is shown
            "into new data. Everything below is measured on the model training right now.")
 export_panel("df_")
 controls = diffusion_controls()
-job = session_job("diffusion", lambda: DiffusionJob(controls.config or DEFAULT, controls.hyperparameters,
-                                                    seed=controls.seed),
-                  config=controls.config, seed=controls.seed, hyperparameters=controls.hyperparameters)
-if controls.problem:
-    st.error(f"This combination does not work: {controls.problem}. The model shown is still the previous one.",
-             icon="✋")
+job = controlled_job("diffusion", DiffusionJob, controls, DEFAULT)
 config = job.config
 wanted = controls.config or config  # the schedule asked for, even while the job is still busy rebuilding
 warning = make_schedule(wanted.schedule, wanted.T, wanted.beta_start, wanted.beta_end).prior_warning()

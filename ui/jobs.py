@@ -55,3 +55,15 @@ def session_job(page_key: str, factory: Callable[[], Job], config: Any, seed: in
         except TimeoutError:
             pass  # a slow rebuild; the live area catches up
     return job
+
+
+def controlled_job(page_key: str, job_type: Callable[..., Job], controls: Any, default_config: Any) -> Job:
+    """`session_job` for a page whose controls give `config` (None when the combination is invalid),
+    `problem`, `seed` and `hyperparameters`: an invalid combination keeps the model shown and says why."""
+    job = session_job(page_key, lambda: job_type(controls.config or default_config, controls.hyperparameters,
+                                                 seed=controls.seed),
+                      config=controls.config, seed=controls.seed, hyperparameters=controls.hyperparameters)
+    if controls.problem:
+        st.error(f"This combination does not work: {controls.problem}. The model shown is still the previous one.",
+                 icon="✋")
+    return job
