@@ -270,7 +270,7 @@ def _add_animation(fig: go.Figure, trajectories, visible, path_traces, head_trac
                                    dict(label="❚❚", method="animate",
                                         args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
         # Tick labels are hidden (dozens would overlap); the current step is shown above the slider.
-        sliders=[dict(active=len(fig.frames) - 1, x=0.2, len=0.8, y=-0.05, yanchor="top", pad=dict(t=0),
+        sliders=[dict(active=len(fig.frames) - 1, x=0.27, len=0.73, y=-0.05, yanchor="top", pad=dict(t=0),
                       font=dict(color="rgba(0,0,0,0)"), ticklen=3,
                       currentvalue=dict(prefix="step ", font=dict(size=15, color="#1f2430")),
                       steps=[dict(label=f.name, method="animate",
