@@ -89,7 +89,9 @@ class StreamlitSession:
         self._changed = asyncio.Condition()
         self._run_id = ""
         self._run_fragments: tuple[str, ...] = ()
-        self._full_runs_done = 0
+        self._full_runs_started = 0
+        self._last_full_run = ""  # the run id of the last whole-page run that started, and of the last that finished
+        self._finished_full_run = ""
         self.closed = False
 
     # ------------------------------------------------------------ connection
@@ -140,11 +142,14 @@ class StreamlitSession:
         started = time.monotonic()
         self.page = page
         self.query_string = query_string
-        done_before = self._full_runs_done
+        # Wait for a whole run that started after this request, not one still finishing from an earlier
+        # click: the elements of the page left behind would otherwise be taken for the new page's.
+        started_before = self._full_runs_started
         await self.rerun(page=page)
         try:
-            await self.until(lambda s: s._full_runs_done > done_before and (
-                s.shown_page == page or page in s.page_not_found), timeout)
+            await self.until(lambda s: s._full_runs_started > started_before
+                             and s._finished_full_run == s._last_full_run
+                             and (s.shown_page == page or page in s.page_not_found), timeout)
         except TimeoutError:
             return PageLoad(page, time.monotonic() - started, False, f"no finished run within {timeout:.0f} s")
         if page in self.page_not_found:
@@ -228,6 +233,8 @@ class StreamlitSession:
             session = message.new_session
             self.pages.update({page.url_pathname: page.page_script_hash for page in session.app_pages})
             if not self._run_fragments:  # a full run: the frontend drops its auto-rerun timers
+                self._full_runs_started += 1
+                self._last_full_run = self._run_id
                 self._disarm_all()
                 self.page_hash = session.page_script_hash
                 self.shown_page = ""  # known once st.navigation has run (the navigation message)
@@ -265,7 +272,7 @@ class StreamlitSession:
 
     def _finished(self, status: int) -> None:
         if status in FULL_RUN_DONE:
-            self._full_runs_done += 1
+            self._finished_full_run = self._run_id
             self.elements = {p: s for p, s in self.elements.items() if s.run_id == self._run_id}
         elif status == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
             self.elements = {p: s for p, s in self.elements.items()
