@@ -76,14 +76,14 @@ def setting(snap: Snapshot) -> str:
     return f"{c.task}-{model}"
 
 
-def model_view_tab(snap: Snapshot, pattern: str, charts: Charts) -> None:
-    v = snap.visuals
+def model_view_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
+    v, pattern = snap.visuals, PATTERN_NAMES[snap.config.task]
     n = len(v["query_labels"])
     example = st.radio("Held-out example", range(n), key="at_example", horizontal=True,
                        format_func=lambda i: f"#{i + 1}")
-    charts.show(figures.model_view(v["attention"][example], v["query_labels"][example], v["key_labels"][example],
-                                   v["ideal"][example], v["heads_off"]),
-                f"attention-{setting(snap)}-example{example + 1}-step{snap.step}", key="at_model_view")
+    charts.show(lambda: figures.model_view(v["attention"][example], v["query_labels"][example],
+                                           v["key_labels"][example], v["ideal"][example], v["heads_off"]),
+                f"attention-{setting(snap)}-example{example + 1}-step{snap.step}", key="at_model_view", visible=shown)
     scored = v["expected"][example] >= 0
     right = int((v["predictions"][example][scored] == v["expected"][example][scored]).sum())
     st.caption(f"Example #{example + 1}: {right} of {int(scored.sum())} outputs right. Best head for the "
@@ -92,7 +92,7 @@ def model_view_tab(snap: Snapshot, pattern: str, charts: Charts) -> None:
         st.info(ADDITIVE_NOTE, icon="💡")
 
 
-def lines_tab(snap: Snapshot, charts: Charts) -> None:
+def lines_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v, shape = snap.visuals, snap.visuals["attention"].shape
     pick_head, pick_token, pick_threshold = st.columns(3)
     head = pick_head.selectbox("Head", [(layer, h) for layer in range(shape[1]) for h in range(shape[2])],
@@ -101,12 +101,13 @@ def lines_tab(snap: Snapshot, charts: Charts) -> None:
     token = pick_token.selectbox("Token", [None, *range(len(labels))], key="at_line_token",
                                  format_func=lambda q: "all tokens" if q is None else f"{q}: {labels[q]}")
     threshold = pick_threshold.slider("Hide links weaker than", 0.0, 0.9, 0.05, 0.05, key="at_threshold")
-    charts.show(figures.head_lines(v["attention"][0, head[0], head[1]], labels, v["key_labels"][0],
-                                   token, threshold, title=f"{figures.head_name(*head)}, held-out example #1"),
-                f"attention-lines-{setting(snap)}-L{head[0] + 1}H{head[1] + 1}-step{snap.step}", key="at_lines")
+    charts.show(lambda: figures.head_lines(v["attention"][0, head[0], head[1]], labels, v["key_labels"][0], token,
+                                           threshold, title=f"{figures.head_name(*head)}, held-out example #1"),
+                f"attention-lines-{setting(snap)}-L{head[0] + 1}H{head[1] + 1}-step{snap.step}", key="at_lines",
+                visible=shown)
 
 
-def sequence_tab(snap: Snapshot, charts: Charts) -> None:
+def sequence_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     prediction, error = snap.visuals.get("prediction"), snap.visuals.get("query_error")
     if error:
         st.error(error)
@@ -117,36 +118,52 @@ def sequence_tab(snap: Snapshot, charts: Charts) -> None:
     verdict = {True: ":green[**right**]", False: ":red[**wrong**]", None: "(no repeat to check)"}[prediction.correct]
     st.markdown(f"**Input** `{' '.join(map(str, prediction.tokens))}` → **prediction** "
                 f"`{' '.join(map(str, prediction.predicted))}` · expected `{expected}` {verdict}")
-    charts.show(figures.model_view(prediction.attention, prediction.query_labels, prediction.key_labels,
-                                   heads_off=snap.visuals["heads_off"], title="Attention on your sequence"),
-                f"attention-typed-{setting(snap)}-step{snap.step}", key="at_typed_view")
+    charts.show(lambda: figures.model_view(prediction.attention, prediction.query_labels, prediction.key_labels,
+                                           heads_off=snap.visuals["heads_off"], title="Attention on your sequence"),
+                f"attention-typed-{setting(snap)}-step{snap.step}", key="at_typed_view", visible=shown)
 
 
-def timeline_tab(snap: Snapshot, charts: Charts) -> None:
+def timeline_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     steps, maps = snap.visuals["timeline_steps"], snap.visuals["timeline_attention"]
     share = st.slider("How far into training (%)", 0, 100, 100, key="at_scrub",
                       help=f"{len(steps)} attention snapshots, evenly spread over the run so far")
     index = int(round(share / 100 * (len(steps) - 1)))
-    charts.show(figures.model_view(maps[index][0], snap.visuals["query_labels"][0], snap.visuals["key_labels"][0],
-                                   snap.visuals["ideal"][0],
-                                   title=f"Attention at step {int(steps[index]):,} (held-out example #1)"),
-                f"attention-timeline-{setting(snap)}-step{int(steps[index])}", key="at_timeline")
+    charts.show(lambda: figures.model_view(maps[index][0], snap.visuals["query_labels"][0],
+                                           snap.visuals["key_labels"][0], snap.visuals["ideal"][0],
+                                           title=f"Attention at step {int(steps[index]):,} (held-out example #1)"),
+                f"attention-timeline-{setting(snap)}-step{int(steps[index])}", key="at_timeline", visible=shown)
 
 
-def ablation_tab(snap: Snapshot, charts: Charts) -> None:
+def ablation_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     if not snap.visuals["is_transformer"]:
         st.info("The RNN has a single attention, so there is no head to switch off.")
     elif "ablation" not in snap.visuals:
         st.info("Press **Measure ablation** to switch each head off in turn and measure the held-out accuracy.")
     else:
         ablation = snap.visuals["ablation"]
-        charts.show(figures.ablation_heatmap(ablation.token_accuracy, ablation.baseline_token_accuracy,
-                                             title="Held-out tokens right with one head off"),
-                    f"attention-ablation-{setting(snap)}-step{snap.visuals['ablation_step']}", key="at_ablation")
+        charts.show(lambda: figures.ablation_heatmap(ablation.token_accuracy, ablation.baseline_token_accuracy,
+                                                     title="Held-out tokens right with one head off"),
+                    f"attention-ablation-{setting(snap)}-step{snap.visuals['ablation_step']}", key="at_ablation",
+                    visible=shown)
         st.caption(f"Measured at step {snap.visuals['ablation_step']:,}. Sequences fully right: "
                    f"{ablation.baseline_sequence_accuracy:.1%} with every head, "
                    + ", ".join(f"{figures.head_name(layer, h)} off: {ablation.sequence_accuracy[layer, h]:.1%}"
                                for layer, h in np.ndindex(ablation.sequence_accuracy.shape)) + ".")
+
+
+def curves_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
+    history = {name: (series.steps, series.values) for name, series in snap.history.items()}
+    charts.show(lambda: figures.training_curves(history, PATTERN_NAMES[snap.config.task]),
+                f"attention-curves-{setting(snap)}-step{snap.step}", key="at_curves", visible=shown)
+
+
+def positions_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
+    if "positional_encoding" not in snap.visuals:
+        st.info("This model has no positional encoding to show (switched off, or an RNN, which reads in order).")
+        return
+    charts.show(lambda: figures.positional_view(snap.visuals["positional_encoding"],
+                                                snap.visuals["positional_similarity"]),
+                f"positional-{snap.config.positional}-{setting(snap)}", key="at_positions", visible=shown)
 
 
 def draw(snap: Snapshot) -> None:
@@ -156,30 +173,14 @@ def draw(snap: Snapshot) -> None:
                       pattern.capitalize(): f"{snap.latest('pattern_mass'):.2f}"})
     if "attention" not in snap.visuals:
         return
+    # Lazy tabs: only the open one's charts are built and sent; the others are built if an export asks.
     tabs = st.tabs(["Model view", "Head lines", "Your sequence", "Training timeline", "Curves", "Ablation",
-                    "Positions"])
+                    "Positions"], key="at_tab", on_change="rerun", bind="query-params")
     charts = Charts()
-    with tabs[0]:
-        model_view_tab(snap, pattern, charts)
-    with tabs[1]:
-        lines_tab(snap, charts)
-    with tabs[2]:
-        sequence_tab(snap, charts)
-    with tabs[3]:
-        timeline_tab(snap, charts)
-    with tabs[4]:
-        history = {name: (series.steps, series.values) for name, series in snap.history.items()}
-        charts.show(figures.training_curves(history, pattern), f"attention-curves-{setting(snap)}-step{snap.step}",
-                    key="at_curves")
-    with tabs[5]:
-        ablation_tab(snap, charts)
-    with tabs[6]:
-        if "positional_encoding" in snap.visuals:
-            charts.show(figures.positional_view(snap.visuals["positional_encoding"],
-                                                snap.visuals["positional_similarity"]),
-                        f"positional-{snap.config.positional}-{setting(snap)}", key="at_positions")
-        else:
-            st.info("This model has no positional encoding to show (switched off, or an RNN, which reads in order).")
+    for tab, draw_tab in zip(tabs, (model_view_tab, lines_tab, sequence_tab, timeline_tab, curves_tab, ablation_tab,
+                                    positions_tab)):
+        with tab:
+            draw_tab(snap, charts, tab.open is not False)
     offer_exports("at_", "attention", charts, snap, setting=setting(snap), weights=snap.visuals.get("state"),
                   animation=lambda: attention_replay(snap))
 

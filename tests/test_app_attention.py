@@ -119,7 +119,7 @@ def timeline_step(at: AppTest) -> int:
 
 
 def test_the_timeline_scrubber_goes_back_to_the_start_of_training():
-    at = open_page()
+    at = open_page(at_tab="Training timeline")  # tabs are lazy: only the open one draws its charts
     at.select_slider(key="at_speed").set_value("max").run()
     at.button(key="at_epoch").click().run()
     run_until_step(at, "64")
@@ -129,3 +129,17 @@ def test_the_timeline_scrubber_goes_back_to_the_start_of_training():
     assert timeline_step(at) == 0
     at.slider(key="at_scrub").set_value(50).run()
     assert 0 < timeline_step(at) < 50
+
+
+def test_the_report_holds_the_charts_of_the_tabs_not_open():
+    at = open_page()  # the Model view tab open: the others' charts are built only for the export
+    at.button(key="at_step").click().run()
+    slot = at.session_state["_exports_at_"]
+    for chart in ("attention-reverse", "attention-lines-", "attention-timeline-", "attention-curves-", "positional-"):
+        assert any(name.startswith(chart) for name in slot.offer.figures), chart
+    assert len(at.get("plotly_chart")) == 1  # only the open tab's chart was sent
+    at.button(key="export_at_prepare_report").click().run()
+    assert not at.exception
+    report = next(data for name, data, _ in slot.prepared.values() if name.endswith("-report.html"))
+    assert report.decode().count("Plotly.newPlot(") == len(slot.offer.figures) >= 5
+    assert "Loss, accuracy and attention pattern" in report.decode()  # the Curves tab's chart, built for the report

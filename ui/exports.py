@@ -53,12 +53,15 @@ class ExportOffer:
     page: str
     setting: str  # short words for the experiment, in every file name ("xor", "rosenbrock-adam")
     step: int | None  # the training step shown, if the page trains
-    figures: dict[str, go.Figure]
+    figures: dict[str, go.Figure | Callable[[], go.Figure]]  # a function: a hidden tab's figure, not built yet
     controls: dict[str, Any]
     history: Mapping[str, Series]
     report: dict[str, dict[str, Any]]  # the HTML report's tables: heading -> rows
     weights: Mapping[str, torch.Tensor] | None = None
     animation: Callable[[], list[Image.Image]] | None = None
+
+    def built_figures(self) -> dict[str, go.Figure]:
+        return {name: figure() if callable(figure) else figure for name, figure in self.figures.items()}
 
     def file_name(self, what: str, extension: str, with_step: bool = True) -> str:
         """E.g. playground-xor-4x2-tanh-adam-step1200-figures-png.zip."""
@@ -279,11 +282,13 @@ class Charts(dict):
     (a tab that is not open) it is only kept: sending a big figure to the browser on every live
     refresh costs the server more than drawing it."""
 
-    def show(self, figure: go.Figure, name: str, *, key: str, where: Any = None, image_format: str = "png",
-             visible: bool = True, **kwargs: Any) -> Any:
-        self[name] = figure
+    def show(self, figure: go.Figure | Callable[[], go.Figure], name: str, *, key: str, where: Any = None,
+             image_format: str = "png", visible: bool = True, **kwargs: Any) -> Any:
+        """`figure` may be a function that builds it: a hidden one is then built only if an export asks."""
         if not visible:
+            self[name] = figure
             return None
+        self[name] = figure = figure() if callable(figure) else figure
         return (where or st).plotly_chart(figure, key=key, config=chart_config(name, image_format), **kwargs)
 
 
@@ -336,7 +341,7 @@ def offer_exports(prefix: str, page: str, figures: Mapping[str, go.Figure], snap
 # --------------------------------------------------------------------------- the panel
 def _html(offer: ExportOffer) -> bytes:
     title = " · ".join(part for part in ("Gradscape", offer.page, offer.setting) if part)
-    return html_report(title, offer.figures, offer.report).encode()
+    return html_report(title, offer.built_figures(), offer.report).encode()
 
 
 def _csv(offer: ExportOffer) -> bytes:
@@ -354,7 +359,7 @@ def _weights(offer: ExportOffer) -> bytes:
 def _prepare(offer: ExportOffer, kind: str, formats: list[str]) -> tuple[str, bytes, str]:
     """(file name, content, what it holds) of one slow export, made now."""
     if kind == "figures":
-        files = render_static(offer.figures, formats)
+        files = render_static(offer.built_figures(), formats)
         return (offer.file_name(f"figures-{'-'.join(formats)}", "zip"), zip_bytes(files),
                 f"{len(offer.figures)} figures × {', '.join(f.upper() for f in formats)}")
     if kind == "animation":
