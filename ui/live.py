@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import streamlit as st
@@ -14,38 +15,52 @@ from engine.device import limit_torch_threads
 from engine.jobs import UI_REFRESH_S, Job, JobLimitReached, JobStatus, Snapshot
 
 # All live areas of the server together may take this share of one core (Python runs one
-# thread at a time, and the trainers and the clicks need the rest): with more students
-# watching, each one's live area refreshes less often, up to MAX_REFRESH_S apart.
+# thread at a time, and the trainers and the clicks need the rest), split evenly between the
+# sessions watching: with more students each one's live area refreshes less often, and a page
+# that costs more to draw (a loss surface, every attention head) less often than a light one.
 LIVE_SHARE = 0.25
-MAX_REFRESH_S = 4.0
+MAX_REFRESH_S = 10.0
 _ACTIVE_S = 10.0  # a live area that has not refreshed for this long (or 3 periods) no longer counts
 
 
+@dataclass
+class _Watcher:
+    last: float  # when its live area last refreshed
+    cost: float  # moving average of one refresh's CPU seconds
+    period: float
+
+
 class LiveAreas:
-    """Process-wide: which sessions' live areas are refreshing, and what one refresh costs (CPU s)."""
+    """Process-wide: which sessions' live areas are refreshing, and what one refresh of each costs (CPU s)."""
 
     def __init__(self, share: float = LIVE_SHARE, fastest: float = UI_REFRESH_S, slowest: float = MAX_REFRESH_S):
         self.share, self.fastest, self.slowest = share, fastest, slowest
         self._lock = threading.Lock()
-        self._last: dict[str, float] = {}  # session id -> when its live area last refreshed
-        self._cost = 0.0  # moving average of one refresh's CPU seconds
-        self._period = fastest
+        self._watchers: dict[str, _Watcher] = {}
 
     def refreshed(self, session: str, cpu_s: float, now: float | None = None) -> None:
-        with self._lock:
-            self._last[session] = time.monotonic() if now is None else now
-            self._cost = cpu_s if not self._cost else 0.8 * self._cost + 0.2 * cpu_s
-
-    def period(self, now: float | None = None) -> float:
-        """Seconds between one live area's refreshes, so that all of them take about `share` of a core;
-        in steps of 0.25 s, so a small change in the estimate does not reset every browser's timer."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            horizon = max(_ACTIVE_S, 3 * self._period)
-            self._last = {session: at for session, at in self._last.items() if now - at < horizon}
-            wanted = len(self._last) * self._cost / self.share
-            self._period = min(self.slowest, max(self.fastest, round(wanted * 4) / 4))
-            return self._period
+            watcher = self._watchers.get(session)
+            if watcher is None:
+                self._watchers[session] = _Watcher(now, cpu_s, self.fastest)
+            else:
+                watcher.last, watcher.cost = now, 0.8 * watcher.cost + 0.2 * cpu_s
+
+    def period(self, session: str, now: float | None = None) -> float:
+        """Seconds between `session`'s refreshes, so that each of the n sessions watching takes 1/n of
+        `share` of a core; in steps of 0.25 s, so a small change in the estimate does not reset the
+        browser's timer."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._watchers = {name: w for name, w in self._watchers.items()
+                              if now - w.last < max(_ACTIVE_S, 3 * w.period)}
+            watcher = self._watchers.get(session)
+            if watcher is None:
+                return self.fastest
+            wanted = len(self._watchers) * watcher.cost / self.share
+            watcher.period = min(self.slowest, max(self.fastest, round(wanted * 4) / 4))
+            return watcher.period
 
 
 LIVE_AREAS = LiveAreas()
@@ -144,8 +159,8 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     When training ends on its own (done, diverged) the whole page reruns once
     so the controls show it. The first refresh after a whole-page run (a click)
     comes after UI_REFRESH_S; later ones as often as `LIVE_AREAS` allows for
-    the number of students watching (twice a second for a few, every few
-    seconds for a full class).
+    the number of students watching and the cost of this page's refresh
+    (twice a second for a few, every few seconds for a full class).
     """
     polling = polls(job.snapshot())
     state = {"every": UI_REFRESH_S}
@@ -162,7 +177,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
         if polling and ctx is not None:
             LIVE_AREAS.refreshed(ctx.session_id, time.thread_time() - started)
             if ctx.fragment_ids_this_run:
-                every = LIVE_AREAS.period()
+                every = LIVE_AREAS.period(ctx.session_id)
                 if not state["every"] / 1.3 < every < state["every"] * 1.3:  # each change restarts the timer
                     _refresh_every(every)
                     state["every"] = every
