@@ -17,7 +17,10 @@ Every draw starts from the same seeded x_T, so between two measurements the
 samples change only because the network did. Measuring costs many training
 steps (a DDPM chain is T network passes), so while training it runs at most
 every `EVAL_EVERY_S` and keeps the measuring thread busy about `MEASURE_DUTY`
-of the time (the trainer keeps its own core); when training
+of the time. It takes turns with the training of every job on the server (one
+network pass per look at `engine.jobs.TrainingTurns`), as a job's steps do: a
+class of students each measuring at once would otherwise hold the one Python
+interpreter and leave no time to the clicks and the pages. When training
 stops it runs for the last step (and again when the sampler changes). Nothing
 is measured at step 0, and while training the first draw waits
 `FIRST_DRAW_AFTER_S` (a network a few steps old draws only noise). Quality numbers enter the history at the step whose
@@ -42,7 +45,7 @@ import torch
 from engine.diffusion import DiffusionConfig, DiffusionTrainer, ddim_timesteps
 from engine.diffusion_data import DIGIT_MAX_VALUE, DigitsData, PointData
 from engine.device import limit_torch_threads
-from engine.jobs import Job
+from engine.jobs import TURN_SLICE_S, Job
 from engine.sample_quality import QUALITY_SAMPLE_SIZE
 
 log = logging.getLogger(__name__)
@@ -126,6 +129,8 @@ class DiffusionJob(Job):
         self._next_eval_at = 0.0
         self._visuals: dict[str, Any] = {}
         self._cancel = threading.Event()  # set by reset() and stop(): a measurement under way gives up
+        self._measuring_turn = object()  # the measuring thread's place in the training turns (not the trainer's)
+        self._measuring_turn_ends: float | None = None
         self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         # The config's own training settings are the starting values of the live ones.
         defaults = {"lr": config.lr, "batch_size": config.batch_size, "sampler": config.sampler,
@@ -231,8 +236,22 @@ class DiffusionJob(Job):
         return min(max(1, int(self.hp.get("sampler_steps") or 1)), self.trainer.schedule.T)
 
     def _check_cancelled(self, *_: Any) -> None:
+        """Before each network pass of a measurement: give up if a reset or stop is waiting, and go on
+        in turns with the training of every job (a slice at a time, like a job's steps)."""
         if self._cancel.is_set():
             raise MeasurementCancelled
+        ends = self._measuring_turn_ends
+        if ends is not None and time.monotonic() < ends:
+            return
+        self._end_measuring_turn()
+        while not self._turns.take(self._measuring_turn, timeout=0.05):
+            if self._cancel.is_set():
+                raise MeasurementCancelled
+        self._measuring_turn_ends = time.monotonic() + TURN_SLICE_S
+
+    def _end_measuring_turn(self) -> None:
+        self._turns.give_back(self._measuring_turn)
+        self._measuring_turn_ends = None
 
     def _measure_loop(self) -> None:
         limit_torch_threads()
@@ -249,17 +268,19 @@ class DiffusionJob(Job):
                 trainer = self.trainer if request.generation == self._generation else None
             if trainer is None:
                 continue
+            started = time.perf_counter()  # waiting for turns included: a busy server measures less often
             try:
                 self._prepare(trainer)
                 if request.network is None:
                     continue
-                started = time.perf_counter()
                 found, metrics = self._measure(trainer, request)
             except MeasurementCancelled:  # a reset or a stop is waiting
                 continue
             except Exception as error:  # a failed measurement must not end training
                 log.exception("diffusion measurement failed")
                 found, metrics = {"measure_error": f"Drawing samples failed: {error}"}, {}
+            finally:
+                self._end_measuring_turn()
             cost = time.perf_counter() - started
             with self._lock:
                 if request.generation != self._generation:

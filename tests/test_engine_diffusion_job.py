@@ -11,6 +11,7 @@ import torch
 
 from engine.diffusion import ddim_timesteps, default_config, make_schedule, sample
 from engine.diffusion_data import load_digits
+from engine.jobs import TrainingTurns
 from engine.diffusion_job import (ANIMATION_POINTS, FIELD_RESOLUTION, FIRST_DRAW_AFTER_S, DiffusionJob, digit_images,
                                   forward_sample, frame_times)
 
@@ -114,6 +115,38 @@ def test_digits_job_draws_a_grid_and_both_strips(no_leaked_threads):
         assert v["strip_t"].tolist() == [30, 24, 18, 12, 6, 0]
         assert 0 < done.latest("judge_confidence") <= 1 and v["real_confidence"] > 0.8
         assert v["class_shares"].sum() == pytest.approx(1.0)
+    finally:
+        job.stop()
+
+
+class RecordedTurns(TrainingTurns):
+    def __init__(self):
+        super().__init__(width=1)
+        self.askers = []
+
+    def take(self, holder, timeout, first=False):
+        self.askers.append(holder)
+        return super().take(holder, timeout, first)
+
+
+def test_measuring_takes_turns_with_training_and_gives_its_turn_back(no_leaked_threads):
+    turns = RecordedTurns()
+    job = DiffusionJob(default_config("moons", **SMALL), seed=2, force_cpu=True, turns=turns)
+    other = object()  # another job's training, holding the only turn
+    try:
+        job.wait_applied(job.step(1))
+        job.wait_for(lambda s: s.step == 1 and not s.busy)  # the trainer gave its turn back
+        assert turns.take(other, timeout=5)
+        deadline = time.monotonic() + 60
+        while not any(asker not in (job, other) for asker in turns.askers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any(asker not in (job, other) for asker in turns.askers)  # the measuring thread asked for a turn
+        time.sleep(0.5)
+        assert job.snapshot().visuals["measuring"]  # and waits for it: no network pass without a turn
+        turns.give_back(other)
+        job.wait_for(lambda s: "samples" in s.visuals and not s.visuals["measuring"], timeout=120)
+        assert turns.take(other, timeout=5)  # the measuring thread handed its turn back when done
+        turns.give_back(other)
     finally:
         job.stop()
 
