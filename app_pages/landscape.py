@@ -7,12 +7,12 @@ import streamlit as st
 
 from engine.device import pick_device
 from engine.jobs import Snapshot
-from engine.landscape import DIRECTIONS, LINE_KINDS, NORMALIZATIONS, PRESETS, LandscapeRequest, LandscapeView, \
-    NeedsTraining, PlaygroundLandscape, compute_view, step_size_verdict
+from engine.landscape import DIRECTIONS, LINE_KINDS, NORMALIZATIONS, PRESETS, LandscapeRequest, NeedsTraining, \
+    PlaygroundLandscape, compute_view, step_size_verdict
 from engine.playground import PlaygroundJob
 from ui.exports import Charts, export_panel, offer_exports
 from ui.jobs import force_cpu, job_for_page, page_has_job
-from ui.live import job_controls, live_area, status_bar
+from ui.live import LIVE_AREAS, job_controls, live_area, status_bar
 from viz import landscape as figures
 from viz.animation import playground_replay
 
@@ -122,7 +122,8 @@ def _cached(name: str, key, compute):
 
 
 def prepare(snap: Snapshot, interactive: bool):
-    """(request, view, spectrum) for a snapshot, each computed once per weights and settings.
+    """(request, (view, step, when), (spectrum, step, when)) for a snapshot, each computed once per weights
+    and settings (while training, at most as often as `LIVE_AREAS.due` allows).
 
     Interactive (a whole-page run: paused, or settings changed) it shows a progress bar and a
     Cancel button; a click reruns the page, which stops the computation at the next chunk.
@@ -136,17 +137,23 @@ def prepare(snap: Snapshot, interactive: bool):
                                ("train", "test") if one_d else (which,))
     pinned = st.session_state.get("ls_pinned") if kind == "pinned" else None
     fingerprint = _fingerprint(land)
-    key = (request, fingerprint, None if pinned is None else hash(pinned.tobytes()))
+    pinned_key = None if pinned is None else hash(pinned.tobytes())
+    key = (request, fingerprint, pinned_key)
+    # While training, the Hessian and the surface are recomputed only as often as this session's share
+    # of the live areas' budget allows (a full class watching: every few tens of seconds); each says its step.
     held = st.session_state.get("_ls_hessian")
-    if snap.busy and held and held[0][1:] == (top_k, method) and \
-            time.monotonic() - held[1][2] < 10 * max(held[1][0].seconds - LIVE_BUDGET_S, 0):
-        spectrum = held[1]  # slow to compute: while training, refreshed at most a tenth of the time
+    if snap.busy and held and held[0][1:] == (top_k, method) and not LIVE_AREAS.due(held[1][2], held[1][0].seconds):
+        spectrum = held[1]
     else:
         try:
             spectrum = _cached("_ls_hessian", (fingerprint, top_k, method),
                                lambda: (land.hessian_eigenvalues(top_k, method), snap.step, time.monotonic()))
         except FloatingPointError as error:
             spectrum = str(error)
+    held = st.session_state.get("_ls_view")
+    if snap.busy and held and held[0][0] == request and held[0][2] == pinned_key and \
+            not LIVE_AREAS.due(held[1][2], held[1][0].seconds):
+        return request, held[1], spectrum
     if st.session_state.get("_ls_cancelled") == key:
         if interactive:
             st.info("Cancelled. Lower the resolution, or compute it anyway.", icon=":material/cancel:")
@@ -154,13 +161,14 @@ def prepare(snap: Snapshot, interactive: bool):
         return request, None, spectrum
     slot = st.empty()
     try:
-        result = _cached("_ls_view", key, lambda: compute_view(
+        result = _cached("_ls_view", key, lambda: (compute_view(
             land, request, snap.visuals["trajectory"], snap.step, pinned,
-            progress=_progress(key, slot) if interactive else None))
+            progress=_progress(key, slot) if interactive else None), snap.step, time.monotonic()))
     except NeedsTraining as reason:
         return request, str(reason), spectrum
     slot.empty()
-    st.session_state["_ls_seconds_per_point"] = result.seconds / max(1, result.losses[request.which[0]].size)
+    computed = result[0]
+    st.session_state["_ls_seconds_per_point"] = computed.seconds / max(1, computed.losses[request.which[0]].size)
     return request, result, spectrum
 
 
@@ -180,14 +188,15 @@ def show_landscape(snap: Snapshot, charts: Charts) -> None:
     left, right = st.columns([1.45, 1], gap="medium")
     with right:
         curvature(snap, spectrum, charts)
-    if not isinstance(result, LandscapeView):  # cancelled (said above), or a reason to train first
+    if not isinstance(result, tuple):  # cancelled (said above), or a reason to train first
         if result:
             left.info(result, icon=":material/model_training:")
         return
+    result, step, _ = result
     one_d = request.one_dimensional
-    name = f"landscape-{snap.config.data.kind}-{kind}-{view}-{which}-step{snap.step}"
-    where = f"step {snap.step:,}" + (f" · {request.resolution}×{request.resolution} while training"
-                                     if request.resolution < resolution else "")
+    name = f"landscape-{snap.config.data.kind}-{kind}-{view}-{which}-step{step}"
+    where = f"step {step:,}" + (f" · {request.resolution}×{request.resolution} while training"
+                                if request.resolution < resolution else "")
     with left:
         title = f"{DIRECTIONS[kind]} · {where}" if one_d else f"{which.capitalize()} loss · {where}"
         figure = figures.landscape_figure(result, view, which, log_scale, title)
@@ -212,7 +221,7 @@ def curvature(snap: Snapshot, computed, charts: Charts) -> None:
     lam, lr = float(spectrum.eigenvalues[0]), snap.latest("lr")
     bound, rule, verdict = step_size_verdict(lam, snap.config.optimizer, snap.hyperparameters.get("momentum", 0.0), lr)
     charts.show(figures.hessian_spectrum(spectrum.eigenvalues, lr, bound, rule),
-                f"hessian-{snap.config.data.kind}-{method}-step{snap.step}", key="ls_hessian")
+                f"hessian-{snap.config.data.kind}-{method}-step{step}", key="ls_hessian")
     when = "" if step == snap.step else f" (at step {step:,})"
     st.caption(f"λmax = {lam:.4g}{when}, {rule} = {bound:.4g}. {verdict} {spectrum.products} Hessian-vector "
                f"products ({spectrum.method}), {spectrum.seconds * 1000:,.0f} ms. The optimizer page shows why "

@@ -152,3 +152,32 @@ def test_preset_choice_rebuilds_the_network_until_the_playground_owns_it():
     claimed.run()
     assert claimed.selectbox(key="ls_preset").disabled
     assert "Network Playground" in captions(claimed)
+
+
+def surface_title(at: AppTest) -> str:
+    return json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
+
+
+def test_while_training_the_surface_is_redrawn_only_as_often_as_the_live_budget_allows():
+    from ui.live import LIVE_AREAS
+
+    share = LIVE_AREAS.share
+    at = open_page(ls_res="21")
+    assert surface_title(at).endswith("step 0")
+    try:
+        LIVE_AREAS.share = 1e-12  # no budget: while training, the surface of step 0 stays
+        at.button(key="ls_play").click().run()
+        deadline = time.monotonic() + 30
+        while metric(at, "Step") in ("0", "1") and time.monotonic() < deadline:
+            time.sleep(0.2)
+            at.run()
+        assert metric(at, "Step") not in ("0", "1")
+        assert surface_title(at).endswith("step 0")  # and says which step it shows
+        LIVE_AREAS.share = 1e12  # all the budget: the next refresh draws the current weights
+        at.run()
+        shown = int(surface_title(at).rsplit("step ", 1)[1].replace(",", ""))
+        assert shown > 0
+    finally:
+        LIVE_AREAS.share = share
+        at.button(key="ls_pause").click().run()
+    assert not at.exception

@@ -62,6 +62,14 @@ class LiveAreas:
             watcher.period = min(self.slowest, max(self.fastest, round(wanted * 4) / 4))
             return watcher.period
 
+    def due(self, since: float, cpu_s: float, now: float | None = None) -> bool:
+        """Whether work costing `cpu_s` that one live area last did at `since` may be done again: costly
+        parts of a page (a loss surface, a Hessian) are redrawn within the same share as the refreshes."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            watching = max(1, len(self._watchers))
+        return now - since >= watching * cpu_s / self.share
+
 
 LIVE_AREAS = LiveAreas()
 
