@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import itertools
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -32,8 +33,9 @@ class StaticExportUnavailable(RuntimeError):
 def find_chromium() -> str | None:
     """The browser Kaleido drives: $BROWSER_PATH, else Debian's /usr/bin/chromium, else one on the PATH.
     Never a downloaded one: Kaleido only downloads a browser when asked to, and we never ask."""
-    for candidate in (os.environ.get("BROWSER_PATH"), "/usr/bin/chromium",
-                      *(shutil.which(name) for name in _CHROMIUM_NAMES)):
+    # The PATH is searched only when the usual places have none: the export panel asks on every live refresh.
+    for candidate in itertools.chain((os.environ.get("BROWSER_PATH"), "/usr/bin/chromium"),
+                                     (shutil.which(name) for name in _CHROMIUM_NAMES)):
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return None
