@@ -8,9 +8,9 @@ from engine.diffusion_data import DATASET_LABELS
 from engine.diffusion_job import DiffusionJob, forward_sample
 from engine.jobs import Snapshot
 from ui.exports import Charts, export_panel, offer_exports
-from ui.diffusion_controls import DEFAULT, diffusion_controls, measuring, remembered
+from ui.diffusion_controls import DEFAULT, diffusion_controls, measuring
 from ui.jobs import controlled_job
-from ui.live import job_controls, live_area, status_bar
+from ui.live import job_controls, live_area, remembered, status_bar
 from viz import diffusion as figures
 from viz.animation import denoising_replay
 
@@ -52,14 +52,14 @@ def points_samples_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
         if "samples" not in v:
             st.info("Press **Train** (or **Step**): samples are drawn and scored as the network learns.")
         else:
-            figure = remembered("samples", (v["samples"], v["x0"]), lambda: figures.samples_vs_data(
+            figure = remembered("df_samples", (v["samples"], v["x0"]), lambda: figures.samples_vs_data(
                 v["samples"], v["x0"], v["samples_sampler"], f"2,000 samples at step {v['samples_step']:,}"))
             charts.show(figure, name(snap, "samples"), key="df_samples", visible=shown)
             samples_caption(snap)
     with right:
         history = {k: (s.steps, s.values) for k, s in snap.history.items()}
         marks = tuple(len(history[k][0]) if k in history else 0 for k in ("mmd_norm", "energy_norm"))
-        charts.show(remembered("quality", marks, lambda: figures.quality_curves(history)), name(snap, "quality"),
+        charts.show(remembered("df_quality", marks, lambda: figures.quality_curves(history)), name(snap, "quality"),
                     key="df_quality", visible=shown)
         st.caption("Normalized score = (metric − floor) / (ceiling − floor), 2,000 samples against 2,000 held-out "
                    "points: floor = a fresh sample of the data, ceiling = N(0, I) noise. MMD² is averaged over RBF "
@@ -75,15 +75,15 @@ def digits_samples_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
         if "samples" not in v:
             st.info("Press **Train** (or **Step**): samples are drawn and judged as the network learns.")
         else:
-            figure = remembered("grid", (v["samples"],), lambda: figures.digit_grid(
+            figure = remembered("df_grid", (v["samples"],), lambda: figures.digit_grid(
                 v["samples"], f"64 samples at step {v['samples_step']:,}"))
             charts.show(figure, name(snap, "samples"), key="df_digit_grid", visible=shown)
             samples_caption(snap)
-            charts.show(remembered("shares", (v["class_shares"],), lambda: figures.judge_class_shares(
+            charts.show(remembered("df_shares", (v["class_shares"],), lambda: figures.judge_class_shares(
                 v["class_shares"])), name(snap, "classes"), key="df_shares", visible=shown)
     with right:
         confidence = snap.series("judge_confidence")
-        figure = remembered("judge", (len(confidence), v.get("real_confidence")), lambda: figures.judge_curve(
+        figure = remembered("df_judge", (len(confidence), v.get("real_confidence")), lambda: figures.judge_curve(
             confidence.steps, confidence.values, v.get("real_confidence")))
         charts.show(figure, name(snap, "judge"), key="df_judge", visible=shown)
         st.caption("A logistic-regression judge trained on real digits; its mean top-class probability on 256 "
@@ -100,14 +100,14 @@ def reverse_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     if v["kind"] == "digits":
         for sampler in ("ddpm", "ddim"):
             title = f"{figures.sampler_label(sampler, v['strip_ddim_steps'])}: noise → digit"
-            figure = remembered(f"strip-{sampler}", (v[f"strip_{sampler}"], title),
+            figure = remembered(f"df_strip-{sampler}", (v[f"strip_{sampler}"], title),
                                 lambda s=sampler, t=title: figures.denoising_strip(v[f"strip_{s}"], v["strip_t"], t))
             charts.show(figure, name(snap, f"strip-{sampler}"), key=f"df_strip_{sampler}", visible=shown)
         st.caption("Both strips start from the same noise. DDPM adds fresh noise at every one of its T steps; "
                    "DDIM takes a few deterministic jumps.")
         return
     r = v["reverse"]
-    figure = remembered("reverse", (r, v["x0"]), lambda: figures.reverse_animation(
+    figure = remembered("df_reverse", (r, v["x0"]), lambda: figures.reverse_animation(
         r.frame_t, r.ddpm, r.ddim, r.ddim_steps, r.field_x, r.field_y, r.field_eps, data=v["x0"]))
     charts.show(figure, name(snap, "reverse"), key="df_reverse", visible=shown)
     st.caption(f"{r.ddpm.shape[1]} points from one N(0, I) draw (network of step {r.sampled_step:,}); press ▶ or "
@@ -120,15 +120,15 @@ def forward_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     t = st.slider("Timestep t", 0, T, T // 4, key="df_t", bind="query-params")
     alpha_bar = float(v["alpha_bars"][t])
     if v["kind"] == "points":
-        figure = remembered("forward", (v["x0"], t), lambda: figures.forward_points(forward_sample(v, t), v["x0"],
+        figure = remembered("df_forward", (v["x0"], t), lambda: figures.forward_points(forward_sample(v, t), v["x0"],
                                                                                     t, alpha_bar))
     else:
         times = sorted({0, t, *np.linspace(0, T, 9).round().astype(int).tolist()})
-        figure = remembered("forward", (v["x0"], t), lambda: figures.denoising_strip(
+        figure = remembered("df_forward", (v["x0"], t), lambda: figures.denoising_strip(
             np.stack([forward_sample(v, s) for s in times]), times,
             f"q(x_t | x_0) for six held-out digits (t = {t} included): √ᾱ_t = {np.sqrt(alpha_bar):.3f}"))
     charts.show(figure, name(snap, f"forward-t{t}"), key="df_forward", visible=shown)
-    figure = remembered("schedule", (v["alpha_bars"], t), lambda: figures.schedule_curves(
+    figure = remembered("df_schedule", (v["alpha_bars"], t), lambda: figures.schedule_curves(
         v["betas"], v["alpha_bars"], snap.config.schedule, t))
     charts.show(figure, name(snap, "schedule"), key="df_schedule_curves", visible=shown)
 

@@ -12,7 +12,7 @@ from engine.landscape import DIRECTIONS, LINE_KINDS, NORMALIZATIONS, PRESETS, La
 from engine.playground import PlaygroundJob
 from ui.exports import Charts, export_panel, offer_exports
 from ui.jobs import force_cpu, job_for_page, page_has_job
-from ui.live import LIVE_AREAS, job_controls, live_area, status_bar
+from ui.live import LIVE_AREAS, job_controls, live_area, remembered, status_bar
 from viz import landscape as figures
 from viz.animation import playground_replay
 
@@ -199,14 +199,17 @@ def show_landscape(snap: Snapshot, charts: Charts) -> None:
                                 if request.resolution < resolution else "")
     with left:
         title = f"{DIRECTIONS[kind]} · {where}" if one_d else f"{which.capitalize()} loss · {where}"
-        figure = figures.landscape_figure(result, view, which, log_scale, title)
+        # Held between recomputations: built once per picture, not at every refresh.
+        figure = remembered("ls_surface", (result, view, which, log_scale, title),
+                            lambda: figures.landscape_figure(result, view, which, log_scale, title))
         charts.show(figure, name, key="ls_surface")
         points = result.losses[request.which[0]].size
         st.caption(f"{points:,} points in {result.seconds * 1000:,.0f} ms on {snap.device}.")
     if result.path is not None and not one_d:
         path = result.path
-        charts.show(figures.path_loss_comparison(path.steps, path.true_loss[which], path.plane_loss[which],
-                                                 path.off_plane, log_scale), f"{name}-path", key="ls_path")
+        figure = remembered("ls_path", (path, which, log_scale), lambda: figures.path_loss_comparison(
+            path.steps, path.true_loss[which], path.plane_loss[which], path.off_plane, log_scale))
+        charts.show(figure, f"{name}-path", key="ls_path")
         gap = np.abs(path.true_loss[which] - path.plane_loss[which])
         st.caption(f"The plane holds {result.explained.sum():.1%} of the path's squared distance from the current "
                    f"weights. Where the path leaves it (up to {path.off_plane.max():.3g} away), the surface shows "
@@ -220,8 +223,9 @@ def curvature(snap: Snapshot, computed, charts: Charts) -> None:
     spectrum, step, _ = computed
     lam, lr = float(spectrum.eigenvalues[0]), snap.latest("lr")
     bound, rule, verdict = step_size_verdict(lam, snap.config.optimizer, snap.hyperparameters.get("momentum", 0.0), lr)
-    charts.show(figures.hessian_spectrum(spectrum.eigenvalues, lr, bound, rule),
-                f"hessian-{snap.config.data.kind}-{method}-step{step}", key="ls_hessian")
+    figure = remembered("ls_hessian", (spectrum, lr, bound, rule),
+                        lambda: figures.hessian_spectrum(spectrum.eigenvalues, lr, bound, rule))
+    charts.show(figure, f"hessian-{snap.config.data.kind}-{method}-step{step}", key="ls_hessian")
     when = "" if step == snap.step else f" (at step {step:,})"
     st.caption(f"λmax = {lam:.4g}{when}, {rule} = {bound:.4g}. {verdict} {spectrum.products} Hessian-vector "
                f"products ({spectrum.method}), {spectrum.seconds * 1000:,.0f} ms. The optimizer page shows why "

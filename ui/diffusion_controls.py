@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 import streamlit as st
 
@@ -11,7 +11,6 @@ from engine.diffusion import MAX_T, MIN_T, SCHEDULES, DiffusionConfig, default_c
 from engine.diffusion_data import DATASET_LABELS, DATASETS, MAX_WORD_LENGTH
 from engine.jobs import Snapshot
 
-T = TypeVar("T")
 URL = "query-params"
 DEFAULT = default_config("moons")
 WIDTHS = [16, 32, 64, 128, 256, 512]
@@ -100,20 +99,3 @@ def diffusion_controls() -> DiffusionControls:
 def measuring(snap: Snapshot) -> bool:
     """True while the job has stopped training but is still drawing and scoring samples of its last step."""
     return bool(snap.visuals.get("measuring"))
-
-
-def remembered(name: str, sources: tuple, build: Callable[[], T]) -> T:
-    """What `build()` gave the last time this session drew `name` from the same `sources`, else a new one.
-
-    Sources match by identity (a snapshot's arrays and measurements are replaced, never changed, when
-    something new arrives) or, for plain numbers and strings, by value. So a live refresh, twice a second,
-    rebuilds only the charts whose data changed (the reverse-process animation takes ~0.2 s to build).
-    """
-    cache = st.session_state.setdefault("_df_figures", {})
-    hit = cache.get(name)
-    if hit is not None and len(hit[0]) == len(sources) and all(
-            old is new or (isinstance(new, (int, float, str)) and old == new) for old, new in zip(hit[0], sources)):
-        return hit[1]
-    value = build()
-    cache[name] = (sources, value)
-    return value
