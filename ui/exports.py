@@ -32,6 +32,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 from PIL import Image
+from streamlit.errors import StreamlitInvalidLayoutContextError
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 from streamlit.runtime.state.session_state_proxy import get_session_state
 
@@ -334,7 +335,11 @@ def offer_exports(prefix: str, page: str, figures: Mapping[str, go.Figure], snap
     slot.offer = ExportOffer(page, setting, None if snapshot is None else snapshot.step, dict(figures),
                              report["Settings (importable)"], history, report, weights, animation)
     if slot.body is not None:
-        with slot.body.container():
+        try:
+            panel = slot.body.container()
+        except StreamlitInvalidLayoutContextError:
+            return  # a live refresh after a whole run cut short by a click: the next whole run draws the panel
+        with panel:
             _draw_exports(slot, prefix)
 
 
