@@ -14,6 +14,8 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 from engine.device import limit_torch_threads
 from engine.jobs import UI_REFRESH_S, Job, JobLimitReached, JobStatus, Snapshot
 
+T = TypeVar("T")
+
 # All live areas of the server together may take this share of one core (Python runs one
 # thread at a time, and the trainers and the clicks need the rest), split evenly between the
 # sessions watching: with more students each one's live area refreshes less often, and a page
@@ -72,7 +74,6 @@ class LiveAreas:
 
 
 LIVE_AREAS = LiveAreas()
-T = TypeVar("T")
 
 _STATUS_TEXT = {
     JobStatus.READY: "ready", JobStatus.RUNNING: "training", JobStatus.PAUSED: "paused",
