@@ -100,3 +100,19 @@ def test_ablation_heatmap_and_positional_view():
     encoding = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     fig = figures.positional_view(encoding, encoding @ encoding.T)
     assert np.array_equal(np.array(fig.data[1].z), [[1, 0, 1], [0, 1, 1], [1, 1, 2]])
+
+
+def test_the_model_view_built_without_validation_is_what_plotlys_validation_makes_of_it():
+    """model_view skips Plotly's per-property checks (it is redrawn at every live refresh); Plotly's own
+    validator is the oracle that every property exists and is written in Plotly's form."""
+    import json
+
+    import plotly.io as pio
+
+    for shape in ((1, 1, 4, 4), (2, 3, 4, 4), (3, 1, 4, 4)):
+        fig = figures.model_view(np.random.default_rng(0).random(shape), LABELS, LABELS,
+                                 ideal=anti_diagonal().astype(bool), heads_off=[(0, 0)])
+        validated = go.Figure(fig.to_dict())  # raises on an unknown property or a bad value
+        assert json.loads(pio.to_json(fig, validate=False)) == json.loads(pio.to_json(validated, validate=False))
+        domains = [fig.layout[name].domain for name in fig.layout if name.startswith(("xaxis", "yaxis"))]
+        assert len(domains) == 2 * shape[0] * shape[1] and all(0 <= lo < hi <= 1 for lo, hi in domains)

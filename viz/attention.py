@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.theme import DIVERGING, OKABE_ITO, TEST_COLOR, TRAIN_COLOR, downsample, log_axis, styled
+from viz.theme import DIVERGING, OKABE_ITO, TEST_COLOR, TRAIN_COLOR, downsample, figure_from_dicts, log_axis, styled
 
 ATTENTION_SCALE = [[0.0, "#ffffff"], [0.25, "#c6dbef"], [0.6, "#4a90c2"], [1.0, "#08306b"]]
 LINE_LEVELS = 6  # line widths/opacities the head view draws in (one trace each)
@@ -29,42 +29,60 @@ def _position_ticks(labels: Sequence[str]) -> dict:
     return dict(tickmode="array", tickvals=list(range(len(labels))), ticktext=list(labels))
 
 
+def _domain(start: float, end: float) -> list[float]:
+    """An axis domain in [0, 1] (sums of spacings land a hair outside)."""
+    return [min(1.0, max(0.0, round(start, 9))), min(1.0, max(0.0, round(end, 9)))]
+
+
 def model_view(attention: np.ndarray, query_labels: Sequence[str], key_labels: Sequence[str],
                ideal: np.ndarray | None = None, heads_off: Sequence[tuple[int, int]] = (),
                title: str = "Attention of every layer × head") -> go.Figure:
     """attention (layers, heads, Q, K) as a grid of heatmaps, layer per row, head per column.
 
     `ideal` (Q, K) bool marks where the task says to look (small dots); heads in
-    `heads_off` are titled as switched off.
+    `heads_off` are titled as switched off. Written as plain dicts (the grid that
+    make_subplots would lay out): the page redraws it at every live refresh.
     """
     layers, heads, n_queries, n_keys = attention.shape
     off = {tuple(h) for h in heads_off}
-    names = [head_name(layer, h) + (" (off)" if (layer, h) in off else "")
-             for layer in range(layers) for h in range(heads)]
-    fig = make_subplots(rows=layers, cols=heads, subplot_titles=names, horizontal_spacing=0.06 / max(1, heads - 1)
-                        if heads > 1 else 0.02, vertical_spacing=0.12 / max(1, layers - 1) if layers > 1 else 0.05)
+    h_gap = 0.06 / max(1, heads - 1) if heads > 1 else 0.02
+    v_gap = 0.12 / max(1, layers - 1) if layers > 1 else 0.05
+    width, height = (1 - h_gap * (heads - 1)) / heads, (1 - v_gap * (layers - 1)) / layers
+    labels = np.array([[(query_labels[q], key_labels[k]) for k in range(n_keys)] for q in range(n_queries)],
+                      dtype=object)
     ideal_q, ideal_k = np.nonzero(ideal) if ideal is not None else ((), ())
+    data, layout, titles = [], {}, []
     for layer in range(layers):
         for head in range(heads):
-            row, col = layer + 1, head + 1
-            fig.add_trace(go.Heatmap(
-                z=attention[layer, head], x=np.arange(n_keys), y=np.arange(n_queries), coloraxis="coloraxis",
-                customdata=np.array([[(query_labels[q], key_labels[k]) for k in range(n_keys)]
-                                     for q in range(n_queries)], dtype=object),
-                hovertemplate=f"{head_name(layer, head)}<br>query %{{y}} (%{{customdata[0]}}) → key %{{x}} "
-                              "(%{customdata[1]})<br>attention %{z:.3f}<extra></extra>"), row=row, col=col)
+            cell = layer * heads + head + 1
+            suffix = "" if cell == 1 else str(cell)
+            left, top = head * (width + h_gap), 1 - layer * (height + v_gap)
+            name = head_name(layer, head)
+            data.append({"type": "heatmap", "z": attention[layer, head].astype(np.float32),
+                         "x": np.arange(n_keys), "y": np.arange(n_queries), "coloraxis": "coloraxis",
+                         "customdata": labels, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                         "hovertemplate": f"{name}<br>query %{{y}} (%{{customdata[0]}}) → key %{{x}} "
+                                          "(%{customdata[1]})<br>attention %{z:.3f}<extra></extra>"})
             if len(ideal_q):
-                fig.add_trace(go.Scatter(x=ideal_k, y=ideal_q, mode="markers", hoverinfo="skip", showlegend=False,
-                                         marker=dict(size=5, color=TEST_COLOR, symbol="circle")), row=row, col=col)
-            fig.update_xaxes(showgrid=False, row=row, col=col, **_position_ticks(key_labels), showticklabels=True,
-                             tickfont=dict(size=11 if n_keys > 12 else 13),
-                             title_text="key (looked at)" if row == layers else None)
-            fig.update_yaxes(showgrid=False, autorange="reversed", row=row, col=col, **_position_ticks(query_labels),
-                             showticklabels=col == 1, tickfont=dict(size=11 if n_queries > 12 else 13),
-                             title_text="query (looks)" if col == 1 else None)
-    fig.update_layout(coloraxis=dict(colorscale=ATTENTION_SCALE, cmin=0, cmax=1,
-                                     colorbar=dict(title="attention", thickness=14)))
-    return styled(fig, title, height=max(320, 60 + 260 * layers))
+                data.append({"type": "scatter", "x": ideal_k, "y": ideal_q, "mode": "markers", "hoverinfo": "skip",
+                             "showlegend": False, "marker": {"size": 5, "color": TEST_COLOR, "symbol": "circle"},
+                             "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
+            layout[f"xaxis{suffix}"] = {
+                "anchor": f"y{suffix}", "domain": _domain(left, left + width), "showgrid": False,
+                "showticklabels": True, "tickfont": {"size": 11 if n_keys > 12 else 13}, **_position_ticks(key_labels),
+                **({"title": {"text": "key (looked at)"}} if layer == layers - 1 else {})}
+            layout[f"yaxis{suffix}"] = {
+                "anchor": f"x{suffix}", "domain": _domain(top - height, top), "showgrid": False,
+                "autorange": "reversed", "showticklabels": head == 0,
+                "tickfont": {"size": 11 if n_queries > 12 else 13}, **_position_ticks(query_labels),
+                **({"title": {"text": "query (looks)"}} if head == 0 else {})}
+            titles.append({"text": name + (" (off)" if (layer, head) in off else ""), "x": left + width / 2,
+                           "y": top, "xref": "paper", "yref": "paper", "xanchor": "center", "yanchor": "bottom",
+                           "showarrow": False, "font": {"size": 16}})
+    layout.update(annotations=titles, height=max(320, 60 + 260 * layers),
+                  coloraxis={"colorscale": ATTENTION_SCALE, "cmin": 0, "cmax": 1,
+                             "colorbar": {"title": {"text": "attention"}, "thickness": 14}})
+    return figure_from_dicts(data, layout, title)
 
 
 def head_lines(attention: np.ndarray, query_labels: Sequence[str], key_labels: Sequence[str],

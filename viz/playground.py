@@ -2,7 +2,7 @@
 
 The Playground redraws all four of them twice a second for every student watching it
 train, so each is written down as plain dicts and made into a figure in one go
-(`_figure`), without Plotly's per-property validation: adding traces and updating the
+(`viz.theme.figure_from_dicts`), without Plotly's per-property validation: adding traces and updating the
 layout piece by piece cost ~80 ms of Python per redraw (four figures), ~10x more. The
 dicts use Plotly's canonical forms, and tests/test_viz_playground.py checks that
 Plotly's own validation leaves every figure exactly as built. Arrays go out as
@@ -18,24 +18,12 @@ from typing import Any, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-import plotly.io as pio
 from plotly.subplots import make_subplots
 
-from viz.theme import DIVERGING, TEMPLATE, TEST_COLOR, TRAIN_COLOR, class_color, downsample
+from viz.theme import DIVERGING, TEST_COLOR, TRAIN_COLOR, class_color, downsample, figure_from_dicts
 
 TILE, GAP = 24, 10  # neuron tile size and gap between tiles (in grid cells) in the network figure
 BLUES = [list(stop) for stop in go.Heatmap(colorscale="Blues").colorscale]  # Plotly's own, as validation spells it
-
-
-@functools.cache
-def _template() -> dict:
-    return pio.templates[TEMPLATE].to_plotly_json()
-
-
-def _figure(data: list[dict], layout: dict, title: str) -> go.Figure:
-    """A styled figure from plain dicts, built without validation (see the module docstring)."""
-    layout = {**layout, "template": copy.deepcopy(_template()), "title": {"text": title}}
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
 def _f32(values: Any) -> np.ndarray:
@@ -100,7 +88,7 @@ def decision_boundary(grid_x1: np.ndarray, grid_x2: np.ndarray | None, surface: 
         "height": 470, "margin": {"l": 50, "r": 10, "t": 50, "b": 40},
         "legend": {"orientation": "h", "y": -0.2, "x": 0, "font": {"size": 12}, "itemwidth": 30},
     }
-    return _figure(data, layout, title)
+    return figure_from_dicts(data, layout, title)
 
 
 def _points(x: np.ndarray, y: np.ndarray, task: str, name: str, filled: bool) -> list[dict]:
@@ -147,7 +135,7 @@ def _function_fit(grid_x1, curve, x_train, y_train, x_test, y_test, show_test, t
                      "hovertemplate": "bend at x₁=%{x:.3f}<extra></extra>"})
     layout = {"xaxis": {"title": _title("x₁")}, "yaxis": {"title": _title("y")}, "height": 470,
               "legend": {"orientation": "h", "y": -0.2}}
-    return _figure(data, layout, title)
+    return figure_from_dicts(data, layout, title)
 
 
 def network_diagram(layer_names: Sequence[str], unit_names: Sequence[Sequence[str]],
@@ -192,7 +180,7 @@ def network_diagram(layer_names: Sequence[str], unit_names: Sequence[Sequence[st
               "yaxis": {"visible": False, "autorange": "reversed", "range": [height, -3 * GAP]},
               "annotations": annotations, "height": max(260, min(900, 24 * tallest + 120)),
               "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
-    return _figure(data, layout, title)
+    return figure_from_dicts(data, layout, title)
 
 
 def _as_tiles(grid: np.ndarray) -> list[np.ndarray]:
@@ -269,7 +257,7 @@ def training_curves(history: dict, classification: bool, title: str = "Loss and 
     layout["xaxis2" if classification else "xaxis"]["title"] = _title("step")
     layout.update(height=440 if classification else 330, hovermode="x unified", margin={"b": 70},
                   legend={"orientation": "h", "y": -0.28 if classification else -0.4})
-    return _figure(data, layout, title)
+    return figure_from_dicts(data, layout, title)
 
 
 def confusion_matrix(matrix: np.ndarray, title: str = "Confusion matrix (test set)") -> go.Figure:
@@ -284,4 +272,4 @@ def confusion_matrix(matrix: np.ndarray, title: str = "Confusion matrix (test se
              "hovertemplate": "true %{y}, predicted %{x}: %{text}<extra></extra>"}]
     layout = {"xaxis": {"title": _title("predicted"), "side": "bottom", "showgrid": False},
               "yaxis": {"title": _title("true"), "autorange": "reversed", "showgrid": False}, "height": 300}
-    return _figure(data, layout, title)
+    return figure_from_dicts(data, layout, title)

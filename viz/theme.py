@@ -7,6 +7,8 @@ same colour for the same thing on every page: an optimizer, a class, a layer.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from typing import Any
 
@@ -64,6 +66,19 @@ def _register() -> None:
 
 
 _register()
+
+
+@functools.cache
+def _template_dict() -> dict:
+    return pio.templates[TEMPLATE].to_plotly_json()
+
+
+def figure_from_dicts(data: list[dict], layout: dict, title: str) -> go.Figure:
+    """A styled figure from plain dicts in Plotly's canonical form, built without Plotly's per-property
+    validation: for figures redrawn at every live refresh, where adding traces and updating the layout
+    piece by piece costs ~10x more Python. Tests check that validation leaves each such figure as built."""
+    layout = {**layout, "template": copy.deepcopy(_template_dict()), "title": {"text": title}}
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
 def styled(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
