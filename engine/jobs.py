@@ -242,6 +242,7 @@ class Job:
         self._turns = turns
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._tickets = itertools.count(1)
+        self._sent = 0  # the last ticket handed out
         self._applied = 0
         self._published = threading.Condition()
         self._snapshot: Snapshot | None = None
@@ -337,6 +338,7 @@ class Job:
     def _send(self, kind: str, arg: Any) -> int:
         """Queue a command; the returned ticket can be passed to `wait_applied`."""
         ticket = next(self._tickets)
+        self._sent = ticket
         self._commands.put((ticket, kind, arg))
         return ticket
 
@@ -347,6 +349,11 @@ class Job:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    def has_unapplied_commands(self) -> bool:
+        """Whether a command sent to this job still waits for the trainer (on a busy server a click can
+        take longer to be applied than the page's run waits for it)."""
+        return self.alive and self.snapshot().commands_applied < self._sent
 
     def snapshot(self) -> Snapshot:
         with self._published:

@@ -294,3 +294,28 @@ def test_nan_metric_diverges_and_reset_recovers():
         assert job.wait_for(lambda s: s.step == 2 and not s.busy).status is JobStatus.PAUSED
     finally:
         job.stop()
+
+
+class SlowToApply(Quadratic):
+    """A trainer held up (a busy server) while a setting is applied: commands behind it wait."""
+
+    def apply_hyperparameters(self, changes):
+        if changes.get("hold"):
+            self.config["gate"].wait(10)
+
+
+def test_a_command_waiting_for_the_trainer_is_reported_until_applied(no_leaked_threads):
+    gate = threading.Event()
+    job = SlowToApply({"w0": 1.0, "lam": 1.0, "gate": gate}, {"lr": 0.1})
+    try:
+        job.wait_applied(job.step(1))
+        assert not job.has_unapplied_commands()
+        job.set_hyperparameters(hold=True)  # the trainer is stuck applying this one
+        ticket = job.play()
+        assert job.has_unapplied_commands()
+        gate.set()
+        job.wait_applied(ticket)
+        assert not job.has_unapplied_commands()
+    finally:
+        job.stop()
+    assert not job.has_unapplied_commands()  # a stopped job waits for nothing

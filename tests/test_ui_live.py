@@ -52,3 +52,62 @@ def test_the_period_is_capped_and_sessions_that_left_stop_counting():
     areas.refreshed("s0", 0.05, now=40.0)  # only one session still watching
     assert areas.period("s0", now=40.5) == 0.5
     assert areas.period("unknown", now=40.5) == 0.5
+
+
+def _live_page(busy_then: list[bool], unapplied_then: list[bool], works_on: bool = False):
+    """A page with only a live area, over a stub job whose snapshots and pending commands follow the lists
+    (the last value repeats), polling while busy (or always, `works_on`, as Diffusion does while it
+    measures); returns the AppTest and how many whole-page runs it made."""
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import itertools
+
+        import streamlit as st
+
+        from engine.jobs import JobStatus, Snapshot
+        from ui.live import live_area
+
+        class StubJob:
+            def __init__(self, busy, unapplied):
+                self._busy = itertools.chain(busy, itertools.repeat(busy[-1]))
+                self._unapplied = itertools.chain(unapplied, itertools.repeat(unapplied[-1]))
+
+            def snapshot(self):
+                busy = next(self._busy)
+                return Snapshot(0, 0, 0.0, JobStatus.RUNNING if busy else JobStatus.PAUSED, "", {}, {}, {}, None,
+                                0, 0.0, "CPU", busy=busy)
+
+            def has_unapplied_commands(self):
+                return next(self._unapplied)
+
+        if "job" not in st.session_state:
+            st.session_state.job = StubJob(st.session_state.busy_then, st.session_state.unapplied_then)
+        st.session_state.runs = st.session_state.get("runs", 0) + 1
+        live_area(st.session_state.job, lambda snap: st.write("training" if snap.busy else "paused"),
+                  polls=(lambda snap: True) if st.session_state.works_on else (lambda snap: snap.busy))
+
+    at = AppTest.from_function(page)
+    at.session_state.busy_then, at.session_state.unapplied_then = busy_then, unapplied_then
+    at.session_state.works_on = works_on
+    at.run()
+    return at, at.session_state.runs
+
+
+def test_a_click_the_trainer_applies_late_reruns_the_page_once_it_shows():
+    # Train was sent but not yet applied when the page was drawn (paused): the live area waits for it,
+    # then reruns the whole page, whose controls now show the job training.
+    at, runs = _live_page(busy_then=[False, True], unapplied_then=[True, False])
+    assert runs == 2 and not at.exception
+    assert at.markdown[-1].value == "training"
+
+
+def test_when_training_stops_while_the_job_still_works_the_page_reruns():
+    # Paused while the page polls on (Diffusion measures the last step): the Pause button must turn to Train.
+    at, runs = _live_page(busy_then=[True, False], unapplied_then=[False], works_on=True)
+    assert runs == 2 and not at.exception
+
+
+def test_a_page_in_step_with_its_job_runs_once():
+    at, runs = _live_page(busy_then=[True], unapplied_then=[False])
+    assert runs == 1 and not at.exception

@@ -166,13 +166,17 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     whose job keeps working after training stops, such as Diffusion's measuring, says so).
 
     Only this fragment reruns while training; the controls above it do not.
-    When training ends on its own (done, diverged) the whole page reruns once
+    When training ends (done, diverged, paused while the job still works), or
+    a click the trainer applied late takes effect, the whole page reruns once
     so the controls show it. The first refresh after a whole-page run (a click)
     comes after UI_REFRESH_S; later ones as often as `LIVE_AREAS` allows for
     the number of students watching and the cost of this page's refresh
     (twice a second for a few, every few seconds for a full class).
     """
-    polling = polls(job.snapshot())
+    shown = job.snapshot()  # what the controls above were drawn from
+    # A click the trainer has not applied yet (a busy server): refresh until it shows.
+    catching_up = job.has_unapplied_commands()
+    polling = polls(shown) or catching_up
     state = {"every": UI_REFRESH_S}
 
     @st.fragment(run_every=UI_REFRESH_S if polling else None)
@@ -181,7 +185,10 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
         started = time.thread_time()
         snap = job.snapshot()
         draw(snap)
-        if polling and not polls(snap):
+        # When the controls no longer match the job (training stopped, or a late click took effect),
+        # rerun the whole page once so they show it.
+        if polling and not job.has_unapplied_commands() and (
+                catching_up or not polls(snap) or snap.busy != shown.busy):
             st.rerun(scope="app")
         ctx = get_script_run_ctx()
         if polling and ctx is not None:
