@@ -226,7 +226,10 @@ async def _click_until(session: StreamlitSession, room: Classroom, label: str, w
         room.problems.append(f"{session.name}: {what} on {session.page}: {error}")
         return False
     except TimeoutError:
-        room.problems.append(f"{session.name}: {what} on {session.page}: no update within {timeout:.0f} s")
+        shown = ", ".join(b.label for b in session.of_type("button") if b.label in ("Train", "Pause"))
+        room.problems.append(f"{session.name}: {what} on {session.page}: no update within {timeout:.0f} s "
+                             f"(showing: status {_status(session) or '?'}, step {_step(session)}, "
+                             f"button {shown or '?'})")
         room.clicks.append((session.name, f"{what}@{session.page}", timeout))  # censored: at least this long
         return False
     room.clicks.append((session.name, f"{what}@{session.page}", seen - sent))
