@@ -52,20 +52,21 @@ def points_samples_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
         if "samples" not in v:
             st.info("Press **Train** (or **Step**): samples are drawn and scored as the network learns.")
         else:
-            figure = remembered("df_samples", (v["samples"], v["x0"]), lambda: figures.samples_vs_data(
-                v["samples"], v["x0"], v["samples_sampler"], f"2,000 samples at step {v['samples_step']:,}"))
-            charts.show(figure, name(snap, "samples"), key="df_samples", visible=shown)
+            charts.show(lambda: remembered("df_samples", (v["samples"], v["x0"]), lambda: figures.samples_vs_data(
+                v["samples"], v["x0"], v["samples_sampler"], f"2,000 samples at step {v['samples_step']:,}")),
+                name(snap, "samples"), key="df_samples", visible=shown)
             samples_caption(snap)
     with right:
         history = {k: (s.steps, s.values) for k, s in snap.history.items()}
         marks = tuple(len(history[k][0]) if k in history else 0 for k in ("mmd_norm", "energy_norm"))
-        charts.show(remembered("df_quality", marks, lambda: figures.quality_curves(history)), name(snap, "quality"),
-                    key="df_quality", visible=shown)
+        charts.show(lambda: remembered("df_quality", marks, lambda: figures.quality_curves(history)),
+                    name(snap, "quality"), key="df_quality", visible=shown)
         st.caption("Normalized score = (metric − floor) / (ceiling − floor), 2,000 samples against 2,000 held-out "
                    "points: floor = a fresh sample of the data, ceiling = N(0, I) noise. MMD² is averaged over RBF "
                    "bandwidths 0.05–1.")
         loss = snap.series("loss")
-        charts.show(figures.loss_curve(loss.steps, loss.values), name(snap, "loss"), key="df_loss", visible=shown)
+        charts.show(lambda: figures.loss_curve(loss.steps, loss.values), name(snap, "loss"), key="df_loss",
+                    visible=shown)
 
 
 def digits_samples_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
@@ -75,21 +76,23 @@ def digits_samples_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
         if "samples" not in v:
             st.info("Press **Train** (or **Step**): samples are drawn and judged as the network learns.")
         else:
-            figure = remembered("df_grid", (v["samples"],), lambda: figures.digit_grid(
-                v["samples"], f"64 samples at step {v['samples_step']:,}"))
-            charts.show(figure, name(snap, "samples"), key="df_digit_grid", visible=shown)
+            charts.show(lambda: remembered("df_grid", (v["samples"],), lambda: figures.digit_grid(
+                v["samples"], f"64 samples at step {v['samples_step']:,}")), name(snap, "samples"),
+                key="df_digit_grid", visible=shown)
             samples_caption(snap)
-            charts.show(remembered("df_shares", (v["class_shares"],), lambda: figures.judge_class_shares(
+            charts.show(lambda: remembered("df_shares", (v["class_shares"],), lambda: figures.judge_class_shares(
                 v["class_shares"])), name(snap, "classes"), key="df_shares", visible=shown)
     with right:
         confidence = snap.series("judge_confidence")
-        figure = remembered("df_judge", (len(confidence), v.get("real_confidence")), lambda: figures.judge_curve(
-            confidence.steps, confidence.values, v.get("real_confidence")))
-        charts.show(figure, name(snap, "judge"), key="df_judge", visible=shown)
+        charts.show(lambda: remembered("df_judge", (len(confidence), v.get("real_confidence")),
+                                       lambda: figures.judge_curve(confidence.steps, confidence.values,
+                                                                   v.get("real_confidence"))),
+                    name(snap, "judge"), key="df_judge", visible=shown)
         st.caption("A logistic-regression judge trained on real digits; its mean top-class probability on 256 "
                    "samples, next to its value on real held-out digits.")
         loss = snap.series("loss")
-        charts.show(figures.loss_curve(loss.steps, loss.values), name(snap, "loss"), key="df_loss", visible=shown)
+        charts.show(lambda: figures.loss_curve(loss.steps, loss.values), name(snap, "loss"), key="df_loss",
+                    visible=shown)
 
 
 def reverse_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
@@ -100,16 +103,16 @@ def reverse_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     if v["kind"] == "digits":
         for sampler in ("ddpm", "ddim"):
             title = f"{figures.sampler_label(sampler, v['strip_ddim_steps'])}: noise → digit"
-            figure = remembered(f"df_strip-{sampler}", (v[f"strip_{sampler}"], title),
-                                lambda s=sampler, t=title: figures.denoising_strip(v[f"strip_{s}"], v["strip_t"], t))
-            charts.show(figure, name(snap, f"strip-{sampler}"), key=f"df_strip_{sampler}", visible=shown)
+            charts.show(lambda s=sampler, t=title: remembered(f"df_strip-{s}", (v[f"strip_{s}"], t), lambda: (
+                figures.denoising_strip(v[f"strip_{s}"], v["strip_t"], t))),
+                name(snap, f"strip-{sampler}"), key=f"df_strip_{sampler}", visible=shown)
         st.caption("Both strips start from the same noise. DDPM adds fresh noise at every one of its T steps; "
                    "DDIM takes a few deterministic jumps.")
         return
     r = v["reverse"]
-    figure = remembered("df_reverse", (r, v["x0"]), lambda: figures.reverse_animation(
-        r.frame_t, r.ddpm, r.ddim, r.ddim_steps, r.field_x, r.field_y, r.field_eps, data=v["x0"]))
-    charts.show(figure, name(snap, "reverse"), key="df_reverse", visible=shown)
+    charts.show(lambda: remembered("df_reverse", (r, v["x0"]), lambda: figures.reverse_animation(
+        r.frame_t, r.ddpm, r.ddim, r.ddim_steps, r.field_x, r.field_y, r.field_eps, data=v["x0"])),
+        name(snap, "reverse"), key="df_reverse", visible=shown)
     st.caption(f"{r.ddpm.shape[1]} points from one N(0, I) draw (network of step {r.sampled_step:,}); press ▶ or "
                "drag the slider over t. Arrows: the learned −ε̂(x, t), which points along the score ∇ log q(x_t), "
                "scaled so the longest arrow of each frame fills a grid cell. Pause training to scrub undisturbed.")
@@ -120,17 +123,19 @@ def forward_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     t = st.slider("Timestep t", 0, T, T // 4, key="df_t", bind="query-params")
     alpha_bar = float(v["alpha_bars"][t])
     if v["kind"] == "points":
-        figure = remembered("df_forward", (v["x0"], t), lambda: figures.forward_points(forward_sample(v, t), v["x0"],
-                                                                                    t, alpha_bar))
+        def forward():
+            return figures.forward_points(forward_sample(v, t), v["x0"], t, alpha_bar)
     else:
-        times = sorted({0, t, *np.linspace(0, T, 9).round().astype(int).tolist()})
-        figure = remembered("df_forward", (v["x0"], t), lambda: figures.denoising_strip(
-            np.stack([forward_sample(v, s) for s in times]), times,
-            f"q(x_t | x_0) for six held-out digits (t = {t} included): √ᾱ_t = {np.sqrt(alpha_bar):.3f}"))
-    charts.show(figure, name(snap, f"forward-t{t}"), key="df_forward", visible=shown)
-    figure = remembered("df_schedule", (v["alpha_bars"], t), lambda: figures.schedule_curves(
-        v["betas"], v["alpha_bars"], snap.config.schedule, t))
-    charts.show(figure, name(snap, "schedule"), key="df_schedule_curves", visible=shown)
+        def forward():
+            times = sorted({0, t, *np.linspace(0, T, 9).round().astype(int).tolist()})
+            return figures.denoising_strip(
+                np.stack([forward_sample(v, s) for s in times]), times,
+                f"q(x_t | x_0) for six held-out digits (t = {t} included): √ᾱ_t = {np.sqrt(alpha_bar):.3f}")
+    charts.show(lambda: remembered("df_forward", (v["x0"], t), forward), name(snap, f"forward-t{t}"),
+                key="df_forward", visible=shown)
+    charts.show(lambda: remembered("df_schedule", (v["alpha_bars"], t), lambda: figures.schedule_curves(
+        v["betas"], v["alpha_bars"], snap.config.schedule, t)), name(snap, "schedule"), key="df_schedule_curves",
+        visible=shown)
 
 
 def score_text(score: float) -> str:
@@ -155,7 +160,7 @@ def draw(snap: Snapshot) -> None:
     status_bar(snap, {k: v.replace("nan", "–") for k, v in metrics.items()})
     if snap.visuals.get("measure_error"):
         st.error(snap.visuals["measure_error"])
-    # Lazy tabs: only the open one's charts go to the browser (the others are kept for the export panel).
+    # Lazy tabs: only the open one's charts are built and sent; the others are built if an export asks.
     tabs = st.tabs(["Samples and training", "Reverse process" if not digits else "Denoising, step by step",
                     "Forward process and schedule"], key="df_tab", on_change="rerun", bind="query-params")
     charts = Charts()

@@ -1,4 +1,4 @@
-"""The Diffusion page's controls (every experiment-defining one bound to the URL) and its figure cache."""
+"""The Diffusion page's controls (every experiment-defining one bound to the URL)."""
 
 from __future__ import annotations
 
