@@ -84,10 +84,6 @@ CAP_PHASE_LIMIT = 3
 LIVE_WINDOW_S = 6.0
 LIVE_ROUNDS = 3
 CLOSE_GRACE_S = 60.0  # after the TTL, how long the server may take to end the closed sessions' threads
-# A classroom server does not watch its source files. Streamlit's watcher (on by default) polls them
-# and, when one changes (on a shared checkout, someone's edit), reloads the app's modules mid-run:
-# sessions then get fresh jobs at step 0, which the bench would count as broken isolation.
-SERVER_ENV = {"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
 
 
 def _ttl_s() -> float:
@@ -517,7 +513,7 @@ def main() -> None:
     cap, ttl = _cap(), _ttl_s()
 
     port = free_port()
-    with running_app(port, env={"GRADSCAPE_MAX_RUNNING_JOBS": str(cap), **SERVER_ENV}) as (url, process):
+    with running_app(port, env={"GRADSCAPE_MAX_RUNNING_JOBS": str(cap)}) as (url, process):
         pid = process.pid
         cold = settled_threads(pid, timeout_s=20, quiet_s=3)
         asyncio.run(warm_up(url))
@@ -550,7 +546,7 @@ def main() -> None:
     room.problems.extend(f"server traceback: {line}" for line in tracebacks(port))
 
     cap_port = free_port()
-    with running_app(cap_port, env={"GRADSCAPE_MAX_RUNNING_JOBS": str(CAP_PHASE_LIMIT), **SERVER_ENV}) as (cap_url, _):
+    with running_app(cap_port, env={"GRADSCAPE_MAX_RUNNING_JOBS": str(CAP_PHASE_LIMIT)}) as (cap_url, _):
         cap_problems, cap_result = asyncio.run(cap_phase(cap_url, CAP_PHASE_LIMIT))
     room.problems.extend(cap_problems)
     room.problems.extend(f"server traceback (cap phase): {line}" for line in tracebacks(cap_port))
