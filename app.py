@@ -22,7 +22,7 @@ with st.sidebar:
     st.caption(f"Training on **{describe_device(pick_device(st.session_state.force_cpu))}**")
     link = share_panel(page)
 
-# Live areas rerun twice a second; Streamlit's default is to fade elements while
+# Live areas rerun once a second; Streamlit's default is to fade elements while
 # they are being replaced, which makes a training chart flicker. Keep them opaque.
 st.html("<style>[data-stale='true']{opacity:1 !important;transition:none !important}" + page_styles() + "</style>")
 notice = st.empty()

@@ -11,7 +11,7 @@ Clients: a hybrid. The N load sessions are light clients
 (scripts/streamlit_client.py) that speak Streamlit's own websocket protocol:
 the same rerun requests, button triggers and fragment auto-reruns as the
 frontend, all from one asyncio thread. N headless Chromium tabs would each run
-a renderer drawing Plotly twice a second, and on a two-core machine they would
+a renderer drawing Plotly once a second, and on a two-core machine they would
 take the cores from the server under test, so the bench would measure the
 browsers. One real Chromium (scripts/browser.py) is used where the rendering
 is the point: the live-UI cost of one session alone.

@@ -60,9 +60,11 @@ from engine.history import MetricHistory, Series
 log = logging.getLogger(__name__)
 
 PUBLISH_INTERVAL_S = 0.1
-# How often a page's live area reads a snapshot (2 Hz): smooth enough to watch,
-# light enough for 30 browsers on one server. Benchmarks read at the same rate.
-UI_REFRESH_S = 0.5
+# How often a page's live area reads a snapshot (1 Hz): smooth enough to watch, light enough
+# for 30 browsers on one server, and for the browser itself: at 2 Hz Chromium on a 2-core machine
+# could not draw the Playground's four charts before the next refresh, and they blanked out a
+# third to a half of the time while training (none at 1 Hz). Benchmarks read at the same rate.
+UI_REFRESH_S = 1.0
 
 # Serializes seeding torch's global RNG together with model construction, so two
 # jobs built at the same moment in different threads still get their own seeds.

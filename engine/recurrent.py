@@ -33,9 +33,9 @@ N_SYMBOLS, N_DISTRACTORS = 4, 4  # chance on the recall task: 1 / N_SYMBOLS
 # 256 held-out sequences measure accuracy to about ±3%; evaluating all cells on them once a second costs
 # a fraction of training (with 512, twice a second, it took a third of the trainer's time).
 PROBE_BATCH, EVAL_BATCH = 64, 256
-EVAL_INTERVAL_S = 2 * UI_REFRESH_S
+EVAL_INTERVAL_S = UI_REFRESH_S
 EPOCH_SEQUENCES = 1024  # the task draws fresh sequences every step; an "epoch" is this many of them
-PROBE_INTERVAL_S = 2 * UI_REFRESH_S  # ‖∂L/∂h_t‖ needs a step-by-step unroll of every cell: once a second,
+PROBE_INTERVAL_S = UI_REFRESH_S  # ‖∂L/∂h_t‖ needs a step-by-step unroll of every cell: once a second,
 PROBE_COST_FACTOR = 10  # or rarer, so that probing takes at most ~1/10 of the time
 
 

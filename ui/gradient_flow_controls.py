@@ -75,7 +75,7 @@ def deep_controls() -> Controls:
                                  key="gf_batch", bind=URL)
         clip, clip_at = _clipping("gf", deep.DEFAULT_HYPERPARAMETERS["clip_at"])
         every = st.toggle("Probe every step", False, key="gf_every", bind=URL,
-                          help="Probes normally run twice a second, which costs almost nothing. Every step sees "
+                          help="Probes normally run once a second, which costs almost nothing. Every step sees "
                                "everything, and trains several times slower.")
     config = deep.DeepConfig(data=DataSpec(kind=kind, n_points=DEEP_DEFAULT.data.n_points, seed=int(seed)),
                              depth=int(depth), width=int(width), activation=activation, init=init, norm=norm,

@@ -1,6 +1,6 @@
 """The Gradient Flow page's views: what each mode draws from a job snapshot.
 
-Figures here change with every probe (twice a second), and a browser that redraws a dozen Plotly
+Figures here change with every probe (once a second), and a browser that redraws a dozen Plotly
 charts that often falls behind, most of all on a busy classroom laptop. So while a job trains each
 chart is rebuilt at most once per LIVE_CHART_S, the layer-by-layer view once per MOMENT_REFRESH_S;
 an unchanged figure is sent unchanged (with its file name, which says the step it shows), which the

@@ -171,7 +171,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     so the controls show it. The first refresh after a whole-page run (a click)
     comes after UI_REFRESH_S; later ones as often as `LIVE_AREAS` allows for
     the number of students watching and the cost of this page's refresh
-    (twice a second for a few, every few seconds for a full class).
+    (once a second for a few, every few seconds for a full class).
     """
     shown = job.snapshot()  # what the controls above were drawn from
     # A click the trainer has not applied yet (a busy server): refresh until it shows.
@@ -207,7 +207,7 @@ def remembered(name: str, sources: tuple, build: Callable[[], T]) -> T:
     same `sources`, else a new one.
 
     Sources match by identity (a snapshot's arrays and measurements are replaced, never changed, when
-    something new arrives) or, for plain numbers and strings, by value. So a live refresh, twice a second,
+    something new arrives) or, for plain numbers and strings, by value. So a live refresh, once a second,
     rebuilds only the charts whose data changed (the reverse-process animation takes ~0.2 s to build).
     """
     cache = st.session_state.setdefault("_remembered", {})

@@ -3,7 +3,7 @@
 Every per-layer figure puts the input side at the bottom or left and the output at the
 top or right, so a gradient flows down or leftwards through all of them alike.
 
-These charts refresh twice a second while a job trains, in the same process as the
+These charts refresh once a second while a job trains, in the same process as the
 trainer, so each figure is built in one go: traces as plain dicts and the whole layout
 (with the shared template) in the constructor. Building them with add_trace and
 update_* calls costs 3-10× more Python time, which the training thread then waits for.
@@ -176,7 +176,7 @@ def layer_step_heatmap(steps, layers: Sequence[str], values, title: str, colorba
                  colorscale=DIVERGING if diverging else SEQUENTIAL,
                  colorbar=dict(title=_title(colorbar_title), thickness=12, **(colorbar or {})),
                  hovertemplate="step %{x}<br>%{y}<br>" + colorbar_title + " %{z:.3g}<extra></extra>")
-    notes = [] if len(steps) else [_note("press Train: a probe is drawn here twice a second")]
+    notes = [] if len(steps) else [_note("press Train: a probe is drawn here once a second")]
     return _figure([trace], title, notes=notes, xaxis=dict(title=_title("step"), showgrid=False),
                    yaxis=dict(showgrid=False, showticklabels=len(layers) <= 25))
 

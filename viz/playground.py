@@ -1,6 +1,6 @@
 """Figures of the network playground. Pure functions: plain arrays in, go.Figure out.
 
-The Playground redraws all four of them twice a second for every student watching it
+The Playground redraws all four of them once a second for every student watching it
 train, so each is written down as plain dicts and made into a figure in one go
 (`viz.theme.figure_from_dicts`), without Plotly's per-property validation: adding traces and updating the
 layout piece by piece cost ~80 ms of Python per redraw (four figures), ~10x more. The
