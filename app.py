@@ -4,8 +4,8 @@ import streamlit as st
 
 from engine.device import describe_device, limit_torch_threads, pick_device
 from ui.catalog import HOME, PAGES
-from ui.sharing import (link_parameters, page_styles, presentation_requested, report_unused_link_parameters,
-                        share_panel, show_share_link)
+from ui.sharing import (link_parameters, open_exact_link, page_styles, presentation_requested,
+                        report_unused_link_parameters, share_panel, show_share_link)
 
 st.set_page_config(page_title="Gradscape", page_icon=":material/insights:", layout="wide",
                    initial_sidebar_state="collapsed" if presentation_requested() else "auto")
@@ -16,6 +16,7 @@ navigation = st.navigation([st.Page(info.file, title=info.title, icon=info.icon,
                                     default=info is HOME) for info in by_url_path.values()])
 page = by_url_path.get(navigation.url_path, HOME)
 arrived = link_parameters()
+open_exact_link(arrived, page)
 
 with st.sidebar:
     st.toggle("Force CPU", key="force_cpu", help="Train on the CPU even when a GPU is available.")

@@ -94,3 +94,34 @@ def step_counter(page) -> int | None:
         return None
     text = metric.locator("[data-testid=stMetricValue]").inner_text()
     return int(text.replace(",", ""))
+
+
+# Each Plotly chart on the page: its box (the Streamlit element that holds it), the size Plotly drew its
+# SVG at, and the box's place on the first screen (Streamlit scrolls inside its main block).
+_CHART_BOXES_JS = """() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].map(box => {
+    const rect = box.getBoundingClientRect();
+    const svg = box.querySelector('.main-svg');
+    const drawn = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+    const keyed = box.closest('[class*=st-key-]');
+    const key = keyed ? [...keyed.classList].find(c => c.startsWith('st-key-')).slice(7) : '';
+    return {key, left: rect.left, top: rect.top, width: rect.width, height: rect.height,
+            drawn_width: drawn.width, drawn_height: drawn.height,
+            screen_width: window.innerWidth, screen_height: window.innerHeight};
+})"""
+
+
+def chart_boxes(page) -> list[dict]:
+    """Every Plotly chart's box and drawn size (CSS pixels), for checks that a chart fits its box and the screen."""
+    return page.evaluate(_CHART_BOXES_JS)
+
+
+def clipped(box: dict, slack: float = 1.5) -> bool:
+    """Whether Plotly drew the chart larger than the box that shows it (the box then cuts it off)."""
+    return box["drawn_width"] > box["width"] + slack or box["drawn_height"] > box["height"] + slack
+
+
+def on_first_screen(box: dict) -> bool:
+    """Whether the whole chart is visible without scrolling."""
+    return (box["width"] > 0 and box["left"] >= 0 and box["top"] >= 0
+            and box["left"] + box["width"] <= box["screen_width"] + 0.5
+            and box["top"] + box["height"] <= box["screen_height"] + 0.5)

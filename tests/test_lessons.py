@@ -29,6 +29,7 @@ from engine.trajectories import OPTIMIZERS, Clipping, Experiment, OptimizerSpec,
 from tests.conftest import ROOT
 from ui.catalog import PAGES
 from ui.lessons import LESSONS, Preset, lesson_label, lesson_query
+from ui.sharing import EXACT_PARAM
 
 ALL_PRESETS = [(number, preset) for number, lesson in enumerate(LESSONS, start=1) for preset in lesson.presets]
 
@@ -96,6 +97,37 @@ def open_preset(preset: Preset) -> AppTest:
 @pytest.mark.parametrize("number, preset", ALL_PRESETS, ids=[f"{n}-{p.label}" for n, p in ALL_PRESETS])
 def test_each_preset_opens_its_page_with_every_value_in_its_control(number, preset):
     open_preset(preset)  # the claim tests below reuse the opened page
+
+
+def opened_experiment(at: AppTest, preset: Preset) -> dict:
+    """What the page opened: every setting of the page (its prefixed session keys) and each experiment
+    a job of the session was built from (config, seed, hyperparameters), by page."""
+    prefix = preset.target.key_prefix
+    opened = {key: at.session_state[key] for key in at.session_state if isinstance(key, str) and key.startswith(prefix)}
+    jobs = {key: at.session_state[key] for key in at.session_state if isinstance(key, str) and key.startswith("_applied_")}
+    return {"settings": opened, "jobs": jobs}
+
+
+def test_every_link_clicked_in_order_in_one_session_opens_the_same_experiment_as_alone():
+    """As a class works through the lessons: one session goes to the Lessons page, opens a link, goes back,
+    opens the next. Each link must open exactly the experiment it opens in a fresh session (where the claim
+    tests below check it), so nothing an earlier link set carries over, and nothing fails."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for number, preset in ALL_PRESETS:
+        at.query_params.clear()
+        at.query_params.update(lesson_query(number))
+        at.switch_page("app_pages/lessons.py").run()
+        at.query_params.clear()
+        at.query_params.update(preset.query_params)
+        at.switch_page(preset.target.file).run()
+        assert not at.exception, (preset.label, at.exception)
+        assert not [w.value for w in at.warning if "settings in the link" in w.value], preset.label
+        alone = opened_experiment(open_preset(preset), preset)
+        in_order = opened_experiment(at, preset)
+        assert in_order["settings"] == alone["settings"], f"lesson {number}, {preset.label}"
+        for page_job, applied in alone["jobs"].items():
+            assert in_order["jobs"].get(page_job) == applied, f"lesson {number}, {preset.label}: {page_job}"
+        assert dict(at.query_params) == {k: v for k, v in preset.query_params.items() if k != EXACT_PARAM}
 
 
 def test_the_lessons_page_lists_every_lesson_and_links_each_preset():

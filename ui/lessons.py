@@ -6,7 +6,9 @@ write them (a select box writes its option's label, a slider its number, a toggl
 one repeated key per option). Labels are taken from the same tables the pages' widgets format with, so a
 renamed option renames the preset too. A preset names only values that differ from the page's defaults
 (Streamlit drops a default from the URL), and every value must be one the widget accepts: tests/test_lessons.py
-opens each preset and checks both, then runs its experiment and checks the lesson's claim.
+opens each preset and checks both, then runs its experiment and checks the lesson's claim. Every link also
+carries `exact=1` (ui.sharing.EXACT_PARAM): what it does not name opens at the default, whatever links the
+session opened before.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from engine.surfaces import SURFACE_NAMES
 from engine.trajectories import OPTIMIZERS as TRAJECTORY_OPTIMIZERS
 from ui.catalog import PAGES, PageInfo
 from ui.gradient_flow_controls import MODES, TIME
+from ui.sharing import EXACT_PARAM
 
 QueryValue = str | tuple[str, ...]
 
@@ -51,8 +54,10 @@ class Preset:
 
     @property
     def query_params(self) -> dict[str, str | list[str]]:
-        """As st.page_link and st.query_params take them (a repeated key as a list)."""
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in self.params.items()}
+        """As st.page_link and st.query_params take them (a repeated key as a list), marked exact: every
+        setting the preset does not name opens at its default, also after an earlier link in the session."""
+        values = {key: list(value) if isinstance(value, tuple) else value for key, value in self.params.items()}
+        return {**values, EXACT_PARAM: "1"}
 
     @property
     def url(self) -> str:

@@ -18,7 +18,11 @@ from ui.catalog import PageInfo
 
 PRESENT_KEY = "present"  # the presentation-mode toggle, bound to the URL as ?present=true
 HIDE_PARAM = "hide"  # ?hide=pg_lr,pg_batch hides those controls, like TensorFlow Playground's _hide flags
-GLOBAL_PARAMS = (PRESENT_KEY, HIDE_PARAM)
+# ?exact=1 (every lesson link carries it): the link is the whole experiment. A link lists only the values
+# that differ from the defaults, and Streamlit keeps a URL-bound control's value for the session when its
+# page is left; so within one session a link would otherwise inherit what an earlier link set.
+EXACT_PARAM = "exact"
+GLOBAL_PARAMS = (PRESENT_KEY, HIDE_PARAM, EXACT_PARAM)
 # Widget keys are short snake case; anything else in ?hide= could inject CSS, so it is never used.
 _WIDGET_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _MAX_REPORTED = 8  # parameters named in the notice; the rest are counted
@@ -98,6 +102,19 @@ def page_styles() -> str:
 def link_parameters() -> dict[str, list[str]]:
     """The query string as it arrived, before the page's widgets consumed it."""
     return {key: st.query_params.get_all(key) for key in st.query_params}
+
+
+def open_exact_link(arrived: dict[str, list[str]], page: PageInfo) -> None:
+    """Before the page runs: if the link is marked exact, every setting of the page that it does not name
+    goes back to its default (the page's widgets then draw it, and leave it out of the URL), so the page
+    shows the link's experiment and the address bar holds the link's settings, whatever this session did
+    before. The marker itself leaves the URL."""
+    if EXACT_PARAM not in arrived:
+        return
+    del st.query_params[EXACT_PARAM]
+    for key in page_control_keys(page):
+        if key not in arrived:
+            del st.session_state[key]
 
 
 def _shown(key: str, values: list[str]) -> str:

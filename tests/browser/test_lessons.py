@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -109,12 +109,34 @@ def assert_preset_shown(page, preset: Preset) -> None:
         assert control_shows(page, key, value), f"{key} does not show {value}"
 
 
-@pytest.mark.parametrize("number, preset", ALL_PRESETS, ids=[f"{n}-{p.label}" for n, p in ALL_PRESETS])
-def test_a_lesson_link_opens_its_page_on_the_preset(app_url, browser, number: int, preset: Preset):
+def url_settings(page) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(page.url).query)
+
+
+def test_every_lesson_link_clicked_in_order_in_one_session_opens_exactly_its_preset(app_url, browser):
+    """As a class works through the course: one tab, the Lessons page, each link clicked in turn and the
+    sidebar back to the lessons. Every link opens its own experiment (each value in its control, nothing
+    else in the address bar: whatever an earlier link set is back at its default), with no error box.
+    (tests/test_lessons.py checks that each opens the same experiment as in a fresh session.)"""
     page = browser.new_page()
     try:
-        page.goto(f"{app_url}/{preset.url}")
-        assert_preset_shown(page, preset)
+        page.goto(lesson_url(app_url, 1))
+        wait_until_rendered(page)
+        for number, preset in ALL_PRESETS:
+            main = page.locator("[data-testid=stMain]")
+            if main.get_by_role("heading", name=lesson_label(number)).count() == 0:
+                main.locator(".st-key-lesson label").filter(has_text=lesson_label(number)).click()
+                main.get_by_role("heading", name=lesson_label(number)).wait_for()
+            main.get_by_role("link", name=preset.label).click()
+            assert_preset_shown(page, preset)
+            wanted = {key: list((value,) if isinstance(value, str) else value) for key, value in preset.params.items()}
+            deadline = time.monotonic() + 10  # the URL follows the page's run
+            while url_settings(page) != wanted and time.monotonic() < deadline:
+                page.wait_for_timeout(300)
+            assert url_settings(page) == wanted, f"lesson {number}, {preset.label}"
+            page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Lessons").click()
+            page.wait_for_url("**/lessons**")
+            wait_until_rendered(page)
     finally:
         page.close()
 
