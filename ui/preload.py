@@ -1,0 +1,24 @@
+"""Every module a page uses, imported before any page runs: app.py imports this module first.
+
+Streamlit runs each session's script in a thread of its own, and a class opens pages at the same
+moment. Two threads that import modules which import each other, in different orders, can make
+Python hand one of them a half-initialized module (its import deadlock avoidance), and Plotly looks
+up optional modules such as pandas in sys.modules without waiting for an import under way. Both
+crashed first page loads of a class ("partially initialized module 'pandas' has no attribute
+'Series'", "cannot import name 'Charts' from 'ui.exports'"). This module's own import lock lets one
+thread import the whole tree while the sessions that arrive with it wait.
+"""
+
+import importlib
+import pkgutil
+
+import pandas  # noqa: F401 - Plotly uses it when it is in sys.modules: it must be whole by then
+import PIL.Image  # noqa: F401 - likewise
+
+import engine
+import ui
+import viz
+
+for _package in (engine, viz, ui):
+    for _module in pkgutil.walk_packages(_package.__path__, f"{_package.__name__}."):
+        importlib.import_module(_module.name)
