@@ -37,10 +37,19 @@ def name(snap: Snapshot, figure: str) -> str:
     return f"diffusion-{setting(snap)}-{figure}-step{snap.step}"
 
 
+LAG_WARNING_S = 5.0  # samples older than this much training are said to lag, in a warning
+
+
 def samples_caption(snap: Snapshot) -> None:
     v = snap.visuals
     label = figures.sampler_label(v["samples_sampler"], v["samples_steps"])
     stale = " Measuring the latest step…" if measuring(snap) and not snap.busy else ""
+    behind = snap.step - v["samples_step"]
+    if snap.busy and behind / max(snap.steps_per_second, 1.0) > LAG_WARNING_S:
+        st.warning(f"The server is busy: these samples are from step {v['samples_step']:,} and training is at "
+                   f"step {snap.step:,}. New samples follow as soon as the draw under way is measured.", icon="⏳")
+    elif snap.busy and behind > 0:
+        stale = f" Training is at step {snap.step:,}."
     st.caption(f"Samples from step {v['samples_step']:,} ({label}), all drawn from the same N(0, I) noise each "
                f"time, so they change only because the network learned.{stale}")
 
