@@ -11,9 +11,11 @@ from ui.attention_controls import DEFAULT, attention_controls
 from ui.exports import Charts, export_panel, offer_exports
 from ui.jobs import controlled_job
 from ui.live import job_controls, live_area, status_bar
+from ui.sharing import later, presenting
 from viz import attention as figures
 from viz.animation import attention_replay
 
+MAIN_BELOW = 21.5  # rem above the model view in presentation mode: title, buttons, numbers, tabs, example
 ADDITIVE_NOTE = (
     "**Why the additive model looks one position off.** Bahdanau attention chooses where to look from the "
     "decoder state *before* it has read the token it just wrote, and it weighs encoder *states*, not tokens. A "
@@ -22,9 +24,10 @@ ADDITIVE_NOTE = (
     "the anti-diagonal mass stays low. Luong attention scores with the new state and lands on the diagonal.")
 
 st.title("Attention")
-st.caption("A small model learns a sequence task from scratch. Every heatmap is a real attention matrix: "
-           "rows are the positions that look (queries), columns the positions looked at (keys); orange dots "
-           "mark where the task says to look.")
+later("at_intro").caption(
+    "A small model learns a sequence task from scratch. Every heatmap is a real attention matrix: rows are the "
+    "positions that look (queries), columns the positions looked at (keys); orange dots mark where the task says "
+    "to look.")
 export_panel("at_")
 controls = attention_controls()
 job = controlled_job("attention", AttentionJob, controls, DEFAULT)
@@ -42,7 +45,7 @@ def request_ablation(job: AttentionJob) -> None:
 
 heads = [(layer, head) for layer in range(config.n_layers) for head in range(config.n_heads)]
 transformer = config.architecture == "transformer"
-typed, switches, measure = st.columns([2, 2, 1], vertical_alignment="bottom")
+typed, switches, measure = later("at_inputs").columns([2, 2, 1], vertical_alignment="bottom")
 text = typed.text_input("Your sequence", key="at_query",
                         placeholder="e.g. " + " ".join(str((3 * i + 1) % config.vocab_size)
                                                        for i in range(config.seq_len)),
@@ -80,10 +83,11 @@ def model_view_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v, pattern = snap.visuals, PATTERN_NAMES[snap.config.task]
     n = len(v["query_labels"])
     example = st.radio("Held-out example", range(n), key="at_example", horizontal=True,
-                       format_func=lambda i: f"#{i + 1}")
+                       format_func=lambda i: f"#{i + 1}", label_visibility="collapsed" if presenting() else "visible")
     charts.show(lambda: figures.model_view(v["attention"][example], v["query_labels"][example],
                                            v["key_labels"][example], v["ideal"][example], v["heads_off"]),
-                f"attention-{setting(snap)}-example{example + 1}-step{snap.step}", key="at_model_view", visible=shown)
+                f"attention-{setting(snap)}-example{example + 1}-step{snap.step}", key="at_model_view", visible=shown,
+                main_below=MAIN_BELOW)
     scored = v["expected"][example] >= 0
     right = int((v["predictions"][example][scored] == v["expected"][example][scored]).sum())
     st.caption(f"Example #{example + 1}: {right} of {int(scored.sum())} outputs right. Best head for the "

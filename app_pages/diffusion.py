@@ -11,13 +11,15 @@ from ui.exports import Charts, export_panel, offer_exports
 from ui.diffusion_controls import DEFAULT, diffusion_controls, measuring
 from ui.jobs import controlled_job
 from ui.live import job_controls, live_area, remembered, status_bar
+from ui.sharing import later
 from viz import diffusion as figures
 from viz.animation import denoising_replay
 
 st.title("Diffusion")
-st.caption("A denoising diffusion model (DDPM) learns to undo noise: it is shown x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε and "
-           "trained to tell the noise ε. Run backwards from pure N(0, I) noise, the same network turns noise "
-           "into new data. Everything below is measured on the model training right now.")
+later("df_intro").caption(
+    "A denoising diffusion model (DDPM) learns to undo noise: it is shown x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε and trained "
+    "to tell the noise ε. Run backwards from pure N(0, I) noise, the same network turns noise into new data. "
+    "Everything below is measured on the model training right now.")
 export_panel("df_")
 controls = diffusion_controls()
 job = controlled_job("diffusion", DiffusionJob, controls, DEFAULT)
@@ -37,6 +39,7 @@ def name(snap: Snapshot, figure: str) -> str:
     return f"diffusion-{setting(snap)}-{figure}-step{snap.step}"
 
 
+MAIN_BELOW = 18.5  # rem above the samples in presentation mode: title, buttons, numbers, tabs
 LAG_WARNING_S = 5.0  # samples older than this much training are said to lag, in a warning
 
 
@@ -63,7 +66,7 @@ def points_samples_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
         else:
             charts.show(lambda: remembered("df_samples", (v["samples"], v["x0"]), lambda: figures.samples_vs_data(
                 v["samples"], v["x0"], v["samples_sampler"], f"2,000 samples at step {v['samples_step']:,}")),
-                name(snap, "samples"), key="df_samples", visible=shown)
+                name(snap, "samples"), key="df_samples", visible=shown, main_below=MAIN_BELOW)
             samples_caption(snap)
     with right:
         history = {k: (s.steps, s.values) for k, s in snap.history.items()}
@@ -87,7 +90,7 @@ def digits_samples_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
         else:
             charts.show(lambda: remembered("df_grid", (v["samples"],), lambda: figures.digit_grid(
                 v["samples"], f"64 samples at step {v['samples_step']:,}")), name(snap, "samples"),
-                key="df_digit_grid", visible=shown)
+                key="df_digit_grid", visible=shown, main_below=MAIN_BELOW)
             samples_caption(snap)
             charts.show(lambda: remembered("df_shares", (v["class_shares"],), lambda: figures.judge_class_shares(
                 v["class_shares"])), name(snap, "classes"), key="df_shares", visible=shown)
@@ -180,6 +183,7 @@ def draw(snap: Snapshot) -> None:
                   animation=(lambda: denoising_replay(snap)) if "samples" in snap.visuals else None)
 
 
-st.caption(f"Data: {DATASET_LABELS[config.dataset]}. Network: {config.depth} residual blocks of width {config.width} "
-           f"with a sinusoidal time embedding, predicting ε; weights for sampling are an exponential moving average.")
+later("df_network").caption(
+    f"Data: {DATASET_LABELS[config.dataset]}. Network: {config.depth} residual blocks of width {config.width} with a "
+    "sinusoidal time embedding, predicting ε; weights for sampling are an exponential moving average.")
 live_area(job, draw, polls=lambda snap: snap.busy or measuring(snap))  # samples of the last step come after a pause

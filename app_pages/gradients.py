@@ -10,6 +10,7 @@ from ui.gradient_flow_controls import DEEP, MODES, deep_controls, mode_control, 
 from ui.gradient_flow_views import MOMENT_REFRESH_S, PREFIX, draw_deep, draw_moment, draw_time
 from ui.jobs import job_for_page, page_has_job, session_job
 from ui.live import job_controls, live_area
+from ui.sharing import later
 
 st.title("Gradient Flow")
 export_panel(PREFIX)  # before the controls: an imported settings file sets them
@@ -37,9 +38,10 @@ if mode == DEEP:
     # The layer-by-layer view is drawn first, below the live area, so the live area can offer its figures too.
     live, below = st.container(), st.container()
     with below:
-        st.segmented_control("Layer-by-layer view", ["At initialization", "Now"], default="Now", key="gf_when",
-                             help="Now: the latest probe (refreshed every few seconds while training). At "
-                                  "initialization: one forward and one backward pass before any update.")
+        later("gf_moment_choice").segmented_control(
+            "Layer-by-layer view", ["At initialization", "Now"], default="Now", key="gf_when",
+            help="Now: the latest probe (refreshed every few seconds while training). At initialization: one "
+                 "forward and one backward pass before any update.")
 
         @st.fragment(run_every=MOMENT_REFRESH_S if job.snapshot().busy else None)
         def moment() -> None:

@@ -13,6 +13,7 @@ from engine.playground import PlaygroundJob
 from ui.exports import Charts, export_panel, offer_exports
 from ui.jobs import force_cpu, job_for_page, page_has_job
 from ui.live import LIVE_AREAS, job_controls, live_area, remembered, status_bar
+from ui.sharing import later
 from viz import landscape as figures
 from viz.animation import playground_replay
 
@@ -21,6 +22,7 @@ SPANS = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0]
 RESOLUTIONS = [11, 21, 31, 41, 51, 61, 81, 101, 151]
 VIEWS = {"contour": "Contour", "surface": "3-D surface", "curve": "1-D curve"}
 COARSE, LIVE_BUDGET_S, PROGRESS_AFTER_S = 21, 0.3, 0.5
+MAIN_BELOW = 15.0  # rem above the surface in presentation mode: title, buttons, numbers
 DIRECTIONS_HELP = (
     "**Random**: two Gaussian directions, each scaled to the weights it moves: filter by filter "
     "(*filter-normalized*, as in Li et al. 2018, *Visualizing the Loss Landscape of Neural Nets*), layer by layer, "
@@ -79,7 +81,7 @@ def _pin() -> None:
 
 
 job_controls(job, key="ls")
-train_col, pin_col, note_col = st.columns([1.3, 1.3, 3.4], vertical_alignment="center")
+train_col, pin_col, note_col = later("ls_actions").columns([1.3, 1.3, 3.4], vertical_alignment="center")
 train_col.button("Train 500 steps", key="ls_train", on_click=_train, args=(500,), width="stretch",
                  icon=":material/model_training:")
 pin_col.button("Pin current weights", key="ls_pin", on_click=_pin, width="stretch", icon=":material/push_pin:",
@@ -202,7 +204,7 @@ def show_landscape(snap: Snapshot, charts: Charts) -> None:
         # Held between recomputations: built once per picture, not at every refresh.
         figure = remembered("ls_surface", (result, view, which, log_scale, title),
                             lambda: figures.landscape_figure(result, view, which, log_scale, title))
-        charts.show(figure, name, key="ls_surface")
+        charts.show(figure, name, key="ls_surface", main_below=MAIN_BELOW)
         points = result.losses[request.which[0]].size
         st.caption(f"{points:,} points in {result.seconds * 1000:,.0f} ms on {snap.device}.")
     if result.path is not None and not one_d:

@@ -15,6 +15,7 @@ from engine.trajectories import (OPTIMIZERS, SCHEDULES, Clipping, Experiment, Op
                                  newton_step, regime_rows, run_experiment,
                                  summary_rows)
 from ui.exports import Charts, export_panel, offer_exports
+from ui.sharing import later, presenting
 from viz import trajectories as vt
 from viz.animation import optimizer_race
 from viz.theme import optimizer_color
@@ -22,6 +23,7 @@ from viz.theme import optimizer_color
 DEFAULT_OPTIMIZERS = ["gd", "momentum", "adam", "newton"]
 GD_RULE = ("gd", "sgd_noise")  # optimizers whose update is w - ηg, which the regime theory describes
 URL = dict(bind="query-params")
+MAIN_BELOW = 16.0  # rem above the trajectories in presentation mode: title, function, optimizers, tabs
 state = st.session_state
 
 
@@ -88,7 +90,7 @@ kinds = st.multiselect("Optimizers (all start from the same point)", list(OPTIMI
 seed = 0
 specs = []
 if kinds:
-    with st.expander("Hyperparameters", expanded=True):
+    with later("opt_hyperparameters"), st.expander("Hyperparameters", expanded=not presenting()):
         for row in range(0, len(kinds), 5):
             for column, kind in zip(st.columns(5), kinds[row:row + 5]):
                 info, defaults = OPTIMIZERS[kind], OPTIMIZERS[kind].default_hyperparameters(surface)
@@ -115,7 +117,7 @@ paths, surface3d, theory = st.tabs(["Trajectories", "3-D surface", "Step-size th
 with paths:
     left, right = st.columns([3, 2])
     charts.show(vt.trajectory_contour(surface, trajectories, (x0, y0)), f"trajectories-{name}", key="opt_contour",
-                where=left, on_select=start_from_click, selection_mode="points")
+                where=left, on_select=start_from_click, selection_mode="points", main_below=MAIN_BELOW)
     charts.show(vt.loss_and_distance(surface, trajectories), f"loss-distance-{name}", key="opt_curves", where=right)
     st.caption("▶ Play or drag the step slider to watch the paths grow; click anywhere on the contour to start there. "
                "Stars: known minima; black disc: the start; ✕: a run that diverged, where it left the plot.")

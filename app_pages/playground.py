@@ -8,9 +8,12 @@ from engine.playground_data import make_dataset
 from ui.exports import Charts, export_panel, offer_exports
 from ui.jobs import session_job
 from ui.live import job_controls, live_area, status_bar
+from ui.sharing import later
 from ui.playground_controls import playground_controls
 from viz import playground as figures
 from viz.animation import playground_replay
+
+MAIN_BELOW = 15.0  # rem above the decision boundary in presentation mode: title, buttons, numbers
 
 st.title("Network Playground")
 export_panel("pg_")
@@ -35,9 +38,11 @@ if problem:
 
 job_controls(job, key="pg")
 counts = parameter_counts(config, n_outputs(config, dataset))
-with st.expander(f"Parameters: {sum(c for _, c, _ in counts):,} in total"):
-    st.table({"layer": [n for n, _, _ in counts], "parameters": [c for _, c, _ in counts],
-              "n_in·n_out + n_out (+ 2·n_out batch norm)": [f for _, _, f in counts]})
+with later("pg_details"):
+    with st.expander(f"Parameters: {sum(c for _, c, _ in counts):,} in total"):
+        st.table({"layer": [n for n, _, _ in counts], "parameters": [c for _, c, _ in counts],
+                  "n_in·n_out + n_out (+ 2·n_out batch norm)": [f for _, _, f in counts]})
+    st.toggle("Show test points", True, key="pg_show_test")
 
 
 def draw(snap: Snapshot) -> None:
@@ -68,7 +73,7 @@ def draw(snap: Snapshot) -> None:
         visuals["grid_x1"], visuals["grid_x2"], visuals["surface"], data.task, data.x_train, data.y_train,
         data.x_test, data.y_test, show_test=st.session_state.get("pg_show_test", True),
         title=f"Output at step {snap.step:,}", kinks=visuals.get("kinks"))
-    charts.show(boundary, f"output-{setting}-step{snap.step}", key="pg_boundary", where=right)
+    charts.show(boundary, f"output-{setting}-step{snap.step}", key="pg_boundary", where=right, main_below=MAIN_BELOW)
     curves, confusion = st.columns([1.6, 1], gap="medium")
     history = {name: (series.steps, series.values) for name, series in snap.history.items()}
     charts.show(figures.training_curves(history, classification), f"curves-{setting}-step{snap.step}",
@@ -80,5 +85,4 @@ def draw(snap: Snapshot) -> None:
                   animation=lambda: playground_replay(snap))
 
 
-st.toggle("Show test points", True, key="pg_show_test")
 live_area(job, draw)

@@ -102,10 +102,9 @@ def test_each_preset_opens_its_page_with_every_value_in_its_control(number, pres
 def opened_experiment(at: AppTest, preset: Preset) -> dict:
     """What the page opened: every setting of the page (its prefixed session keys) and each experiment
     a job of the session was built from (config, seed, hyperparameters), by page."""
-    prefix = preset.target.key_prefix
-    opened = {key: at.session_state[key] for key in at.session_state if isinstance(key, str) and key.startswith(prefix)}
-    jobs = {key: at.session_state[key] for key in at.session_state if isinstance(key, str) and key.startswith("_applied_")}
-    return {"settings": opened, "jobs": jobs}
+    keys = [key for key in at.session_state if isinstance(key, str)]
+    return {"settings": {key: at.session_state[key] for key in keys if key.startswith(preset.target.key_prefix)},
+            "jobs": {key: at.session_state[key] for key in keys if key.startswith("_applied_")}}
 
 
 def test_every_link_clicked_in_order_in_one_session_opens_the_same_experiment_as_alone():

@@ -23,6 +23,7 @@ are put back: an import changes everything or nothing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -40,9 +41,10 @@ from engine.export import MAX_CONFIG_BYTES, MAX_REPORTED, ConfigError, config_do
     parse_config_document, plain_value, shown, weights_bytes, zip_bytes
 from engine.history import Series
 from engine.jobs import Snapshot
+from ui.sharing import fit_to_screen, presenting
 from viz.animation import gif_bytes
 from viz.export import STATIC_FORMATS, StaticExportUnavailable, find_chromium, html_report, render_static
-from viz.theme import chart_config, safe_filename
+from viz.theme import chart_config, for_presentation, safe_filename
 
 _MAX_TABLE_TEXT = 160  # characters of one value in the report's tables
 
@@ -284,13 +286,24 @@ class Charts(dict):
     refresh costs the server more than drawing it."""
 
     def show(self, figure: go.Figure | Callable[[], go.Figure], name: str, *, key: str, where: Any = None,
-             image_format: str = "png", visible: bool = True, **kwargs: Any) -> Any:
-        """`figure` may be a function that builds it: a hidden one is then built only if an export asks."""
+             image_format: str = "png", visible: bool = True, main_below: float | None = None,
+             **kwargs: Any) -> Any:
+        """`figure` may be a function that builds it: a hidden one is then built only if an export asks.
+        In presentation mode text is sized for a projector, and the page's main chart (`main_below`: the
+        rem of page above it) fills the rest of the screen's height (ui.sharing.fit_to_screen)."""
         if not visible:
             self[name] = figure
             return None
         self[name] = figure = figure() if callable(figure) else figure
-        return (where or st).plotly_chart(figure, key=key, config=chart_config(name, image_format), **kwargs)
+        config = chart_config(name, image_format)
+        if not presenting():
+            return (where or st).plotly_chart(figure, key=key, config=config, **kwargs)
+        for_presentation(figure)
+        if main_below is None:
+            return (where or st).plotly_chart(figure, key=key, config=config, **kwargs)
+        with where if where is not None else contextlib.nullcontext():  # in the column asked for
+            with fit_to_screen(f"{key}_screen", main_below, int(figure.layout.height or 450)):
+                return st.plotly_chart(figure, key=key, config=config, height="stretch", **kwargs)
 
 
 def _table_text(value: Any) -> Any:

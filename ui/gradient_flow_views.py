@@ -30,16 +30,19 @@ from engine.jobs import Snapshot
 from engine.layers import INIT_SCHEMES
 from ui.exports import Charts, offer_exports
 from ui.live import status_bar
+from ui.sharing import later
 from viz import gradient_flow as figures
 from viz.gradient_flow_replay import deep_replay, recurrent_replay
 
 LIVE_CHART_S = 1.0
 MOMENT_REFRESH_S = 4.0
+MAIN_BELOW = 19.5  # rem above the main chart in presentation mode: title, mode, buttons, numbers, heading
+MAIN_BELOW_AT_INIT = 21.5  # likewise before training, when the layer-by-layer view comes first
 PAGE, PREFIX = "gradient-flow", "gf_"
 
 
 def chart(charts: Charts, key: str, name: str, build: Callable[[], go.Figure], *sources: object,
-          every: float = 0.0) -> None:
+          every: float = 0.0, main_below: float | None = None) -> None:
     """Draw a figure through `charts`, rebuilt only when one of its `sources` (snapshot objects, replaced by
     the job when their data change) is a different object, and then no sooner than `every` seconds after the
     last build. `name` (the file name: figure, setting, step) is the one of the figure drawn: a figure kept
@@ -50,7 +53,7 @@ def chart(charts: Charts, key: str, name: str, build: Callable[[], go.Figure], *
     same = hit is not None and len(hit[0]) == len(sources) and all(a is b for a, b in zip(hit[0], sources))
     if hit is None or (not same and now - hit[2] >= every):
         hit = cache[key] = (sources, build(), now, name)
-    charts.show(hit[1], hit[3], key=key)
+    charts.show(hit[1], hit[3], key=key, main_below=main_below)
 
 
 def deep_setting(config: deep.DeepConfig) -> str:
@@ -101,8 +104,9 @@ def _draw_deep(snap: Snapshot, charts: Charts) -> None:
     config: deep.DeepConfig = snap.config
     layers, region, steps = visuals["layers"], visuals["flat_region"], visuals["history_steps"]
     if not len(steps):
-        st.caption("Press Train (or Step): the loss and layer × step maps of gradient norm, update size and "
-                   f"{region.label} units appear here, one column per probe.")
+        later("gf_before_training").caption(
+            "Press Train (or Step): the loss and layer × step maps of gradient norm, update size and "
+            f"{region.label} units appear here, one column per probe.")
         return
     st.subheader("While training")
     stats = visuals["history_stats"]
@@ -119,7 +123,8 @@ def _draw_deep(snap: Snapshot, charts: Charts) -> None:
               stats, every=every)
     with right:
         chart(charts, "gf_grad_heatmap", f"gradient-norm-heatmap-{name}-{at}",
-              lambda: figures.gradient_norm_heatmap(steps, layers, column["grad_norm"]), stats, every=every)
+              lambda: figures.gradient_norm_heatmap(steps, layers, column["grad_norm"]), stats, every=every,
+              main_below=MAIN_BELOW)
         chart(charts, "gf_flat_heatmap", f"flat-fraction-{name}-{at}",
               lambda: figures.flat_fraction_heatmap(steps, layers[:-1], column["flat_fraction"][:, :-1], region.label),
               stats, every=every)
@@ -155,8 +160,10 @@ def _draw_moment(snap: Snapshot, charts: Charts) -> None:
             layers[:-1], probe.act_edges, probe.act_hist, "activation a = f(u)",
             f"Histogram of activations{relu}, per layer"), probe)
     with right:
+        # The main chart before training starts; then the live area's heatmap above it is.
         chart(charts, "gf_grad_norms", f"gradient-norms-{name}", lambda: figures.gradient_norms(
-            layers, probe.column("grad_norm"), probe.column("act_grad_norm")), probe)
+            layers, probe.column("grad_norm"), probe.column("act_grad_norm")), probe,
+            main_below=None if len(visuals["history_steps"]) else MAIN_BELOW_AT_INIT)
         chart(charts, "gf_grad_ridge", f"gradient-histograms-{name}", lambda: figures.ridge_plot(
             layers, probe.grad_edges, probe.grad_hist, "log₁₀ |∂L/∂W|", "Histogram of weight gradients, per layer"),
             probe)
@@ -196,7 +203,8 @@ def _draw_time(snap: Snapshot, charts: Charts) -> None:
     with left:
         chart(charts, "gf_bptt", f"gradient-through-time-{name}-{probed}", lambda: figures.gradient_through_time(
             visuals["gradients"], labels, visuals["init_gradients"], radius=config.spectral_radius,
-            title=f"‖∂L/∂h_t‖ at step {visuals['gradients_step']:,} (faint: at init)"), visuals["gradients"])
+            title=f"‖∂L/∂h_t‖ at step {visuals['gradients_step']:,} (faint: at init)"), visuals["gradients"],
+            main_below=MAIN_BELOW)
     with right:
         chart(charts, "gf_eigen", f"eigenvalues-{name}-{probed}", lambda: figures.eigenvalue_plane(
             visuals["eigenvalues"], labels, config.spectral_radius,

@@ -13,6 +13,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 
 from engine.device import limit_torch_threads
 from engine.jobs import UI_REFRESH_S, Job, JobLimitReached, JobStatus, Snapshot
+from ui.sharing import presenting
 
 T = TypeVar("T")
 
@@ -210,6 +211,7 @@ def remembered(name: str, sources: tuple, build: Callable[[], T]) -> T:
     something new arrives) or, for plain numbers and strings, by value. So a live refresh, once a second,
     rebuilds only the charts whose data changed (the reverse-process animation takes ~0.2 s to build).
     """
+    sources = (*sources, presenting())  # presentation mode sizes a figure's text: toggled, it is built again
     cache = st.session_state.setdefault("_remembered", {})
     hit = cache.get(name)
     if hit is not None and len(hit[0]) == len(sources) and all(

@@ -28,15 +28,49 @@ _WIDGET_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _MAX_REPORTED = 8  # parameters named in the notice; the rest are counted
 _MAX_SHOWN_CHARS = 40  # of one parameter in the notice
 
+# Presentation mode lays the page out for the screen (no zoom after layout, which drew every chart
+# larger than its box): text in rem grows with the screen's width, the numbers are compact, what a
+# page puts in `later(...)` moves below its live area, and its main chart fills the screen's height
+# below what the page shows above it (fit_to_screen). Streamlit has no public way to reorder elements
+# or size one to the screen, so these rules name its elements (data-testid), as the stale-opacity rule
+# in app.py does.
+LATER_SUFFIX = "__later"
 _PRESENTATION_CSS = """
-[data-testid='stMainBlockContainer'] {zoom: 1.3; max-width: 100%; padding-top: 2rem}
+html {font-size: clamp(18px, 1.25vw, 24px)}
+[data-testid='stMainBlockContainer'] {max-width: 100%; padding: 2.25rem 2.5rem 4rem}
 [data-testid='stHeader'] {background: transparent}
+[data-testid='stMainBlockContainer'] h1 {font-size: 1.9rem; padding: 0 0 0.2rem}
+[data-testid='stMainBlockContainer'] :is(h2, h3) {font-size: 1.35rem; padding: 0.25rem 0}
+[data-testid='stMetricValue'] {font-size: 1.6rem}
+[data-testid='stMainBlockContainer'] [data-testid='stVerticalBlock'] {gap: 0.6rem}
+[data-testid='stLayoutWrapper']:has(> [class*='__later']) {order: 1}
 """
 
 
 def presentation_requested() -> bool:
     """Whether the URL asks for presentation mode (read before the toggle exists, for the sidebar)."""
     return st.query_params.get(PRESENT_KEY, "").lower() == "true"
+
+
+def presenting() -> bool:
+    """Whether this run shows the page in presentation mode."""
+    return bool(st.session_state.get(PRESENT_KEY, presentation_requested()))
+
+
+def fit_to_screen(key: str, above_rem: float, height: int):
+    """A container for the page's main chart in presentation mode: as tall as the screen less `above_rem`
+    (what the page shows above the chart: title, buttons, numbers, as laid out at 1280x720), at least
+    16rem. Its chart, drawn with height="stretch", is laid out by Plotly at that height. `height` is
+    the container's own, which the rule replaces."""
+    st.html(f"<style>[data-testid='stLayoutWrapper']:has(> .st-key-{key}) {{flex: 0 0 auto !important; "
+            f"height: max(16rem, calc(100vh - {above_rem:g}rem)) !important}}</style>")
+    return st.container(key=key, height=height, border=False)
+
+
+def later(key: str):
+    """A container for what the first screen of a projector can do without (notes, secondary controls):
+    in presentation mode it moves below the page's live area; otherwise it stays where it is drawn."""
+    return st.container(key=f"{key}{LATER_SUFFIX}")
 
 
 def hidden_keys() -> list[str]:
@@ -94,7 +128,7 @@ def show_share_link(link, page: PageInfo) -> None:
 
 def page_styles() -> str:
     """CSS for presentation mode and the controls hidden by the URL."""
-    rules = [_PRESENTATION_CSS] if st.session_state.get(PRESENT_KEY, presentation_requested()) else []
+    rules = [_PRESENTATION_CSS] if presenting() else []
     rules += [f".st-key-{key} {{display: none !important}}" for key in hidden_keys()]
     return "".join(rules)
 

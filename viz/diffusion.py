@@ -177,7 +177,7 @@ def loss_curve(steps: np.ndarray, loss: np.ndarray, title: str = "Training loss 
 
 
 def quality_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]],
-                   title: str = "Sample quality over training (0 = as good as fresh data, 1 = noise)") -> go.Figure:
+                   title: str = "Sample quality (0 = fresh data, 1 = noise)") -> go.Figure:
     """Normalized MMD² and energy distance by step, log scale, with the 0.03 target."""
     fig = go.Figure()
     for name, label, color in (("mmd_norm", "MMD² (normalized)", OKABE_ITO[0]),

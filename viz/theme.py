@@ -19,7 +19,8 @@ import plotly.io as pio
 TEMPLATE = "gradscape"
 FONT_FAMILY = "Inter, 'Source Sans Pro', 'DejaVu Sans', Arial, sans-serif"
 FONT_SIZE = 15
-PRESENTATION_FONT_SIZE = 20
+PRESENTATION_FONT_SIZE = 20  # presentation mode: read from the back of a room
+PRESENTATION_SMALL_FONT_SIZE = 17
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -87,6 +88,21 @@ def styled(fig: go.Figure, title: str | None = None, height: int | None = None) 
         fig.update_layout(title_text=title)
     if height is not None:
         fig.update_layout(height=height)
+    return fig
+
+
+def for_presentation(fig: go.Figure) -> go.Figure:
+    """The figure with text sized for a projector: the template's text at PRESENTATION_FONT_SIZE, and the
+    smaller text a figure sets itself (legends, annotations, a slider's label) at least
+    PRESENTATION_SMALL_FONT_SIZE. Sizes are set, not multiplied, so a figure kept between live refreshes
+    can go through this again unchanged."""
+    fig.update_layout(font_size=PRESENTATION_FONT_SIZE, title_font_size=PRESENTATION_FONT_SIZE + 3,
+                      hoverlabel_font_size=PRESENTATION_FONT_SIZE - 1)
+    small = PRESENTATION_SMALL_FONT_SIZE
+    for font in [fig.layout.legend.font, *(a.font for a in fig.layout.annotations),
+                 *(s.currentvalue.font for s in fig.layout.sliders)]:
+        if font.size is not None and font.size < small:
+            font.size = small
     return fig
 
 
