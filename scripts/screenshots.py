@@ -6,6 +6,9 @@ Starts the app headless, opens each page in Chromium, lets training run for a
 few seconds where the page trains, pauses, and saves a full-page PNG named after the
 page's URL path (DIR/playground.png, ...); each lesson preset goes to
 DIR/lessons/NN-K.png. The README and the home page use docs/screenshots/.
+
+`--present --size 1280x720` (or 1366x768, 1920x1080, ...) takes slides instead: each page in
+presentation mode, the first screen of a projector of that size, as DIR/playground-present-1280x720.png.
 """
 
 from __future__ import annotations
@@ -38,11 +41,14 @@ def fit_to_content(page, width: int, min_height: int) -> None:
 
 
 def take(out: Path, train_seconds: float, width: int, height: int, with_lessons: bool = True,
-         only: str | None = None) -> list[Path]:
+         only: str | None = None, present: bool = False) -> list[Path]:
     saved = []
     with running_app() as (url, _process), chromium(width, height) as browser:
-        for name, address in shots(with_lessons, only):
+        for name, address in shots(with_lessons and not present, only):
             page = browser.new_page()
+            if present:  # a slide: the projector's first screen, in presentation mode
+                name = f"{name}-present-{width}x{height}"
+                address += ("&" if "?" in address else "?") + "present=true"
             page.goto(f"{url}/{address}")
             wait_until_rendered(page)
             train = page.get_by_role("button", name="Train", exact=True)
@@ -55,10 +61,13 @@ def take(out: Path, train_seconds: float, width: int, height: int, with_lessons:
                 page.get_by_text("Measuring the latest step").wait_for(state="hidden", timeout=120_000)
                 time.sleep(1.0)
             page.mouse.move(0, 0)
-            fit_to_content(page, width, height)
+            if present:
+                time.sleep(1.0)  # the main chart is laid out again at the screen's height
+            else:
+                fit_to_content(page, width, height)
             path = out / f"{name}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(path), full_page=True)
+            page.screenshot(path=str(path), full_page=not present)
             saved.append(path)
             page.close()
     return saved
@@ -72,9 +81,24 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=1300)
     parser.add_argument("--pages-only", action="store_true", help="skip the lesson presets")
     parser.add_argument("--only", help="just the shots whose name starts with this (e.g. diffusion, lessons/13)")
+    parser.add_argument("--present", action="store_true",
+                        help="slides: every page in presentation mode, the first screen of the window (--size)")
+    parser.add_argument("--size", type=window_size, help="the window as WIDTHxHEIGHT, e.g. 1280x720 (instead of "
+                                                        "--width and --height)")
     args = parser.parse_args()
-    for path in take(args.out, args.train_seconds, args.width, args.height, not args.pages_only, args.only):
+    width, height = args.size or (args.width, args.height)
+    for path in take(args.out, args.train_seconds, width, height, not args.pages_only, args.only, args.present):
         print(path)
+
+
+def window_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 1280x720") from None
+    if not (320 <= width <= 7680 and 240 <= height <= 4320):
+        raise argparse.ArgumentTypeError(f"{text}: between 320x240 and 7680x4320")
+    return width, height
 
 
 if __name__ == "__main__":
