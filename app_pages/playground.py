@@ -47,7 +47,10 @@ with later("pg_details"):
 
 def draw(snap: Snapshot) -> None:
     classification = snap.visuals.get("confusion") is not None
-    headline = {"Train loss": f"{snap.latest('train_loss'):.4f}", "Test loss": f"{snap.latest('test_loss'):.4f}"}
+    perceptron = snap.config.optimizer == "perceptron"  # its "loss" is the error rate: mistakes move the weights
+    headline = {"Train error": f"{snap.latest('train_loss'):.1%}", "Test error": f"{snap.latest('test_loss'):.1%}"} \
+        if perceptron else {"Train loss": f"{snap.latest('train_loss'):.4f}",
+                            "Test loss": f"{snap.latest('test_loss'):.4f}"}
     if classification:
         headline["Test accuracy"] = f"{snap.latest('test_accuracy'):.1%}"
     visuals = snap.visuals
@@ -76,8 +79,8 @@ def draw(snap: Snapshot) -> None:
     charts.show(boundary, f"output-{setting}-step{snap.step}", key="pg_boundary", where=right, main_below=MAIN_BELOW)
     curves, confusion = st.columns([1.6, 1], gap="medium")
     history = {name: (series.steps, series.values) for name, series in snap.history.items()}
-    charts.show(figures.training_curves(history, classification), f"curves-{setting}-step{snap.step}",
-                key="pg_curves", where=curves)
+    charts.show(figures.training_curves(history, classification, error_rate=perceptron),
+                f"curves-{setting}-step{snap.step}", key="pg_curves", where=curves)
     if classification:
         charts.show(figures.confusion_matrix(visuals["confusion"]), f"confusion-{setting}-step{snap.step}",
                     key="pg_confusion", where=confusion)

@@ -348,7 +348,11 @@ class PlaygroundJob(Job):
 
     def on_epoch_end(self, epoch: int, mean_loss: float) -> None:
         self.schedule.end_of_epoch(mean_loss)
-        if self.hp.get("patience"):
+        if self.optimizer is None and mean_loss == 0:  # the perceptron rule: no mistake in a whole epoch
+            self._end(JobStatus.DONE, f"Converged at step {self.steps_done:,}: the perceptron rule made no mistake in "
+                                      f"epoch {epoch}, so a straight line separates the training points, and since "
+                                      "only mistakes move the weights, nothing changes from here.")
+        elif self.hp.get("patience"):
             self._early_stopping(epoch, int(self.hp["patience"]))
 
     def _early_stopping(self, epoch: int, patience: int) -> None:

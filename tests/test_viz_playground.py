@@ -75,6 +75,23 @@ def test_training_curves_use_a_log_loss_axis_and_downsample_long_histories():
     assert minibatch.x[-1] == 50_000  # the newest point is always shown
 
 
+def test_error_rate_curves_start_at_zero_on_a_linear_axis_so_no_mistakes_shows():
+    steps = np.arange(1, 301)
+    errors = np.where(steps < 200, 0.3 * (1 - steps / 200), 0.0)  # the perceptron reaches no mistakes
+    fig = figures.training_curves({"loss": (steps, errors), "train_loss": (steps[::10], errors[::10]),
+                                   "train_accuracy": (steps[::10], 1 - errors[::10])}, True, error_rate=True)
+    axis = fig.layout.yaxis
+    assert axis.type != "log" and axis.range[0] == 0 and axis.range[1] >= 0.3 and axis.tickformat == ".0%"
+    assert {t.name for t in fig.data} >= {"minibatch error rate", "train error rate"}
+    assert "loss" not in fig.layout.title.text.lower() and fig.layout.annotations[0].text == "Error rate"
+
+
+def test_a_loss_axis_over_a_narrow_span_has_several_labelled_ticks():
+    steps = np.arange(1, 101)
+    fig = figures.training_curves({"train_loss": (steps, np.linspace(0.70, 0.66, 100))}, False)
+    assert len(fig.layout.yaxis.tickvals) >= 2 and len(fig.layout.yaxis.ticktext) >= 2
+
+
 def test_confusion_matrix_shows_counts_and_row_shares():
     fig = figures.confusion_matrix(np.array([[8, 2], [1, 9]]))
     heat = fig.data[0]
@@ -115,6 +132,7 @@ def _every_figure():
                                 [np.array([[0.5]])]),
         figures.training_curves(history, classification=True),
         figures.training_curves({k: history[k] for k in ("loss", "train_loss", "test_loss")}, classification=False),
+        figures.training_curves(history, classification=True, error_rate=True),
         figures.confusion_matrix(np.array([[8, 2], [1, 9]])),
     ]
 

@@ -112,8 +112,8 @@ LESSONS: tuple[Lesson, ...] = (
         r"b \leftarrow b + \eta\,(y - \hat y)",
         (Preset("The perceptron rule on two blobs", "playground", {"pg_data": DATA["gauss"], **PERCEPTRON}),
          PERCEPTRON_XOR),
-        ("On the blobs the error falls to 0 within a few hundred steps and the boundary is one straight line; "
-         "after that nothing changes, since only mistakes move the weights.",
+        ("On the blobs the error rate falls to 0 within a few hundred steps and the boundary is one straight line; "
+         "training then stops by itself, since only mistakes move the weights and none are left.",
          "On XOR the accuracy wanders around 50% for ever: each correction that fixes one corner breaks another.",
          "The loss curve here is the error rate: the step function has no useful gradient, so the rule does not "
          "descend a loss."),

@@ -20,7 +20,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.theme import DIVERGING, TEST_COLOR, TRAIN_COLOR, class_color, downsample, figure_from_dicts
+from viz.theme import DIVERGING, TEST_COLOR, TRAIN_COLOR, class_color, downsample, figure_from_dicts, log_axis
 
 TILE, GAP = 24, 10  # neuron tile size and gap between tiles (in grid cells) in the network figure
 BLUES = [list(stop) for stop in go.Heatmap(colorscale="Blues").colorscale]  # Plotly's own, as validation spells it
@@ -229,13 +229,16 @@ def _subplot_layout(classification: bool) -> dict:
     return layout
 
 
-def training_curves(history: dict, classification: bool, title: str = "Loss and accuracy") -> go.Figure:
+def training_curves(history: dict, classification: bool, error_rate: bool = False,
+                    title: str | None = None) -> go.Figure:
     """Minibatch loss (faint), train and test loss (log scale), and accuracy when it applies.
 
-    history: name -> (steps, values) arrays, as in a job snapshot.
+    history: name -> (steps, values) arrays, as in a job snapshot. `error_rate`: the "losses" are error rates
+    (the perceptron rule's), drawn on a linear axis from 0, where reaching no mistakes shows.
     """
-    series = [("loss", "minibatch loss", "#b9bec7", 1, 1), ("train_loss", "train loss", TRAIN_COLOR, 2.5, 1),
-              ("test_loss", "test loss", TEST_COLOR, 2.5, 1)]
+    what = "error rate" if error_rate else "loss"
+    series = [("loss", f"minibatch {what}", "#b9bec7", 1, 1), ("train_loss", f"train {what}", TRAIN_COLOR, 2.5, 1),
+              ("test_loss", f"test {what}", TEST_COLOR, 2.5, 1)]
     if classification:
         series += [("train_accuracy", "train accuracy", TRAIN_COLOR, 2.5, 2),
                    ("test_accuracy", "test accuracy", TEST_COLOR, 2.5, 2)]
@@ -250,17 +253,20 @@ def training_curves(history: dict, classification: bool, title: str = "Loss and 
                      "hovertemplate": f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>",
                      "xaxis": "x" if row == 1 else "x2", "yaxis": "y" if row == 1 else "y2"})
     losses = [np.asarray(history[n][1]) for n in ("loss", "train_loss", "test_loss") if n in history]
-    positive = np.concatenate(losses)[np.concatenate(losses) > 0] if losses else np.empty(0)
-    decades = np.log10(positive.max() / positive.min()) if len(positive) else 0.0
     layout = copy.deepcopy(_subplot_layout(classification))
-    # One tick per decade once the curve spans one; Plotly's in-between "2, 5" labels clutter it.
-    layout["yaxis"].update(type="log", title=_title("loss"), **({"dtick": 1} if decades >= 1 else {}))
+    if error_rate:
+        highest = max((float(np.nanmax(v)) for v in losses if len(v)), default=0.0)
+        layout["yaxis"].update(range=[0, max(0.05, min(1.0, highest * 1.1))], tickformat=".0%", title=_title(what))
+        layout["annotations"][0]["text"] = "Error rate"  # the panel's title
+    else:
+        layout["yaxis"].update(log_axis(*losses, title=_title(what)))
     if classification:
         layout["yaxis2"].update(range=[0, 1.02], title=_title("accuracy"), tickformat=".0%")
     layout["xaxis2" if classification else "xaxis"]["title"] = _title("step")
     layout.update(height=440 if classification else 330, hovermode="x unified", margin={"b": 70},
                   legend={"orientation": "h", "y": -0.28 if classification else -0.4})
-    return figure_from_dicts(data, layout, title)
+    default_title = ("Error rate" if error_rate else "Loss") + (" and accuracy" if classification else "")
+    return figure_from_dicts(data, layout, title or default_title)
 
 
 def confusion_matrix(matrix: np.ndarray, title: str = "Confusion matrix (test set)") -> go.Figure:
