@@ -171,9 +171,10 @@ with theory:
 
 st.subheader("Every setting in effect, and how each run ended")
 if trajectories:
-    st.dataframe(pd.DataFrame(summary_rows(trajectories, experiment)), hide_index=True, width="stretch",
-                 column_config={"final f": st.column_config.NumberColumn(format="%.4g"),
-                                "final distance": st.column_config.NumberColumn(format="%.3g")})
+    # A static table wraps its text, so every column fits the page (a data frame scrolled its last one away).
+    rows = [{**row, "final f": f"{row['final f']:.4g}", "final distance": f"{row['final distance']:.3g}"}
+            for row in summary_rows(trajectories, experiment)]
+    st.table(pd.DataFrame(rows), hide_index=True)
 else:
     st.info("Pick at least one optimizer.")
 offer_exports("opt_", "optimizers", charts, setting=name, details={"function": surface.title, "f": surface.formula,

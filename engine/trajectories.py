@@ -14,11 +14,11 @@ One step of `run_optimizer`, for one optimizer from one start point:
 
 A trajectory stops when the point leaves the surface's divergence bound (the
 plot range grown on each side: far enough out that it will not come back) or
-becomes non-finite; `diverged_at` says at which step, so a page can draw a
-diverging run as diverging, not as a crash. Where a run "left the region" is
-one thing, `left_region_at`: the step from which the path stayed outside the
-plotted region (`Surface.x_range` × `y_range`) to its end. The contour plot
-cuts the path there and the summary table names that step, so they agree.
+becomes non-finite. Where a run "left the region" is one thing,
+`left_region_at`: the step from which the path stayed outside the plotted
+region (`Surface.x_range` × `y_range`) to its end. A run that diverged ends
+there, and `diverged_at` is that step (or the non-finite one, inside the
+region): the contour's ✕, the curves' ✕ and the summary table name one step.
 """
 
 from __future__ import annotations
@@ -353,7 +353,7 @@ class Trajectory:
     losses: np.ndarray  # (n + 1,)
     distances: np.ndarray  # (n + 1,), to the nearest minimum (or saddle)
     learning_rates: np.ndarray  # (n,), the lr in effect at each step
-    diverged_at: int | None = None  # the step whose result left the bound or was non-finite: where the run stopped
+    diverged_at: int | None = None  # where the run ends: the step it left the region for good, or was non-finite
     divergence: str = ""  # what happened, naming `left_region_at` when the path ended outside the plotted region
     left_region_at: int | None = None  # the step from which the path stayed outside the plotted region
 
@@ -398,7 +398,7 @@ def _divergence(left_at: int | None, stopped_at: int, non_finite: bool) -> str:
     """What ended a diverged run."""
     if left_at is None:  # it blew up inside the region
         return f"became non-finite at step {stopped_at}"
-    return f"{describe_leaving(left_at)} (non-finite at step {stopped_at})" if non_finite else describe_leaving(left_at)
+    return f"{describe_leaving(left_at)}, then overflowed" if non_finite else describe_leaving(left_at)
 
 
 class _Run:
@@ -439,11 +439,15 @@ class _Run:
         path = torch.stack(self.points)
         with torch.no_grad():
             losses = surface.fn(path).numpy()
-        path = path.numpy()
+        path, lrs, diverged_at = path.numpy(), np.asarray(self.lrs, dtype=float), self.diverged_at
         left_at = left_region_at(path, surface.x_range, surface.y_range)
-        divergence = "" if self.diverged_at is None else _divergence(left_at, self.diverged_at, self.non_finite)
-        return Trajectory(self.spec, path, losses, surface.distance_to_reference(path),
-                          np.asarray(self.lrs, dtype=float), self.diverged_at, divergence, left_at)
+        divergence = "" if diverged_at is None else _divergence(left_at, diverged_at, self.non_finite)
+        if diverged_at is not None and left_at:
+            # The run went on to the bound only to be sure it would not come back; it diverged where it left
+            # the plotted region, and ends there: the plot, the curves and the table then name one step.
+            diverged_at, path, losses, lrs = left_at, path[:left_at + 1], losses[:left_at + 1], lrs[:left_at]
+        return Trajectory(self.spec, path, losses, surface.distance_to_reference(path), lrs, diverged_at, divergence,
+                          left_at)
 
 
 def run_optimizers(surface: Surface, specs, start, steps: int, schedule: Schedule = Schedule(),

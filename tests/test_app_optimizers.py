@@ -17,7 +17,7 @@ def open_page(**query) -> AppTest:
 
 
 def summary(at: AppTest):
-    return at.dataframe[-1].value.set_index("optimizer")
+    return at.table[-1].value.set_index("optimizer")
 
 
 def regimes(at: AppTest):
@@ -75,7 +75,7 @@ def test_url_sets_the_experiment():
     table = summary(at)
     assert list(table.index) == ["GD", "Newton"]
     assert table.loc["GD", "outcome"].startswith("diverged")  # escapes the saddle: leaves the plot
-    assert table.loc["Newton", "final distance"] == 0.0  # Newton jumps onto the saddle point
+    assert float(table.loc["Newton", "final distance"]) == 0.0  # Newton jumps onto the saddle point
     assert table.loc["Newton", "steps"] == 100
 
 

@@ -260,9 +260,11 @@ def test_gd_with_eta_2_1_over_lambda_diverges(lam):
     traj = run_optimizer(bowl(lam), OptimizerSpec.of("gd", lr=2.1 / lam), (3.0, -2.0), 500)
     x = traj.points[:, 0]
     assert np.allclose(x[1:] / x[:-1], 1 - 2.1)
-    # |x| grows by 1.1 per step from 3 until it leaves the box |x| <= 10 + 0.5·20 = 20
-    assert traj.diverged_at == math.ceil(math.log(20 / 3) / math.log(1.1))
-    assert "left the region" in traj.divergence
+    # |x| grows by 1.1 per step from 3; it is stopped once past the bound |x| <= 10 + 0.5·20 = 20, and said to
+    # diverge (and end) where it left the plotted region |x| <= 10
+    left = math.ceil(math.log(10 / 3) / math.log(1.1))
+    assert traj.diverged_at == traj.left_region_at == traj.steps_taken == left
+    assert traj.divergence == f"left the region at step {left}"
     assert gd_regime(2.1 / lam, lam) == "diverging"
 
 
@@ -324,10 +326,10 @@ def test_a_singular_hessian_is_reported_as_a_non_finite_step():
     assert damped.diverged_at is None  # (H + I) is invertible: damping is what fixes it
 
 
-def test_diverging_run_keeps_the_point_that_left_and_stops_there():
+def test_diverging_run_keeps_the_point_that_left_the_region_and_ends_there():
     traj = run_optimizer(bowl(1.0), OptimizerSpec.of("gd", lr=3.0), (3.0, -2.0), 100)
-    bound = 20.0
-    assert np.all(np.abs(traj.points[:-1]) <= bound) and np.abs(traj.points[-1]).max() > bound
+    region = 10.0  # bowl's plotted region is |x|, |y| <= 10; the run went on to the bound (20) to be sure
+    assert np.all(np.abs(traj.points[:-1]) <= region) and np.abs(traj.points[-1]).max() > region
     assert len(traj.points) == traj.diverged_at + 1 == len(traj.losses) == len(traj.distances)
     assert len(traj.learning_rates) == traj.diverged_at
 
@@ -356,17 +358,20 @@ def test_one_step_for_leaving_the_region_in_the_trajectory_and_the_table():
     (traj,) = run_experiment(experiment)
     left = brute_force_left_at(traj.points, surface.x_range, surface.y_range)
     assert left is not None and traj.left_region_at == left
-    assert traj.diverged_at > left  # it is stopped later, once far outside the plot
+    # It was stopped later, once far outside the plot, but it ends where it left: one step everywhere
+    assert traj.diverged_at == traj.steps_taken == left
     assert traj.divergence == f"left the region at step {left}"
-    assert summary_rows([traj], experiment)[0]["outcome"] == f"diverged: left the region at step {left}"
+    row = summary_rows([traj], experiment)[0]
+    assert row["outcome"] == f"diverged: left the region at step {left}" and row["steps"] == left
 
 
 def test_gd_leaves_the_region_when_its_growth_factor_carries_it_past_the_edge():
     # |x| grows by |1 − 2.1| = 1.1 per step from 3: past the edge 10 at step ⌈log(10/3)/log 1.1⌉ = 13, past the
-    # divergence bound 20 at step 20; stopped at 15 steps it has left the plot but not diverged
-    left, stopped = math.ceil(math.log(10 / 3) / math.log(1.1)), math.ceil(math.log(20 / 3) / math.log(1.1))
+    # divergence bound 20 at step 20 (so it diverged, at 13); stopped at 15 steps it has left the plot but not
+    # diverged
+    left = math.ceil(math.log(10 / 3) / math.log(1.1))
     diverged = run_optimizer(bowl(1.0), OptimizerSpec.of("gd", lr=2.1), (3.0, -2.0), 100)
-    assert (diverged.left_region_at, diverged.diverged_at) == (left, stopped)
+    assert (diverged.left_region_at, diverged.diverged_at) == (left, left)
     drifted = run_optimizer(bowl(1.0), OptimizerSpec.of("gd", lr=2.1), (3.0, -2.0), 15)
     assert (drifted.left_region_at, drifted.diverged_at, drifted.divergence) == (left, None, "")
     experiment = Experiment("quadratic", steps=15, optimizers=(drifted.spec,))

@@ -231,7 +231,8 @@ def trajectory_contour(surface: Surface, trajectories: Sequence[Trajectory], sta
             hovertemplate=f"{traj.label}: {text}<extra></extra>"))
 
     fig.update_layout(
-        template=TEMPLATE, height=height, hovermode="closest", margin=dict(l=60, r=20, t=30, b=50),
+        # The top margin keeps a one-row legend (above the plot) below the chart's toolbar, which sits at the top.
+        template=TEMPLATE, height=height, hovermode="closest", margin=dict(l=60, r=20, t=64, b=50),
         xaxis=dict(range=list(x_range), title=None, constrain="domain", showgrid=False, ticks="outside"),
         yaxis=dict(range=list(y_range), title=None, showgrid=False, scaleanchor="x", scaleratio=1,
                    constrain="domain", ticks="outside"),
