@@ -46,7 +46,7 @@ def _size(fig: go.Figure) -> tuple[int, int]:
     input plane) gets a width to match its height rather than empty margins either side."""
     height = int(fig.layout.height or DEFAULT_HEIGHT)
     square = fig.layout.yaxis.scaleanchor is not None
-    return int(fig.layout.width or (round(1.25 * height) if square else DEFAULT_WIDTH)), height
+    return int(fig.layout.width or (round(1.1 * height) if square else DEFAULT_WIDTH)), height
 
 
 async def _render_all(figures: Mapping[str, go.Figure], formats: Sequence[str], browser: str) -> dict[str, bytes]:

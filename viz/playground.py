@@ -85,7 +85,7 @@ def decision_boundary(grid_x1: np.ndarray, grid_x2: np.ndarray | None, surface: 
         # Equal units on both axes; "domain": the plot area shrinks to keep them, instead of the axes running
         # past the shaded grid (blank bands above and below it in a wide box).
         "xaxis": {"title": _title("x₁"), "range": [float(g1[0]), float(g1[-1])], "showgrid": False,
-                  "constrain": "domain"},
+                  "constrain": "domain", "constraintoward": "right"},  # next to its colour bar, the room to its left
         "yaxis": {"title": _title("x₂"), "range": [float(g2[0]), float(g2[-1])], "showgrid": False,
                   "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
         "height": 470, "margin": {"l": 50, "r": 10, "t": 50, "b": 40},
