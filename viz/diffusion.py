@@ -36,9 +36,11 @@ def _square_axes(fig: go.Figure, panels: int = 1) -> None:
     """Every panel (side by side) spans −3.5..3.5 on both axes at equal scales."""
     for index in range(1, panels + 1):
         suffix = "" if index == 1 else str(index)
-        fig.update_layout({f"xaxis{suffix}": dict(range=[-EXTENT, EXTENT], constrain="domain", zeroline=False),
+        fig.update_layout({f"xaxis{suffix}": dict(range=[-EXTENT, EXTENT], constrain="domain", zeroline=False,
+                                                  title=dict(text="x₁", standoff=4)),
                            f"yaxis{suffix}": dict(range=[-EXTENT, EXTENT], constrain="domain", zeroline=False,
-                                                  scaleanchor=f"x{suffix}", scaleratio=1)})
+                                                  scaleanchor=f"x{suffix}", scaleratio=1,
+                                                  title=dict(text="x₂", standoff=4))})
 
 
 def _thin(points: np.ndarray, limit: int = MAX_SCATTER) -> np.ndarray:

@@ -49,6 +49,24 @@ def _size(fig: go.Figure) -> tuple[int, int]:
     return int(fig.layout.width or (round(1.1 * height) if square else DEFAULT_WIDTH)), height
 
 
+def static_figure(fig: go.Figure) -> go.Figure:
+    """The figure as a slide shows it: an animation becomes the frame its slider stands at (the last one,
+    as the page opens it), without the Play and Pause buttons and the slider, which do nothing on paper.
+    A figure without animation is returned as it is."""
+    layout = fig.layout
+    if not (fig.frames or layout.updatemenus or layout.sliders):
+        return fig
+    still = go.Figure(data=fig.data, layout=layout)  # a copy, without the frames
+    if fig.frames:
+        active = layout.sliders[0].active if layout.sliders else None
+        frame = fig.frames[-1 if active is None else active]
+        for position, trace in zip(frame.traces or range(len(frame.data)), frame.data):
+            still.data[position].update(trace.to_plotly_json())
+    still.layout.updatemenus, still.layout.sliders = None, None
+    still.layout.margin.b = None  # the room the controls had below the plot
+    return still
+
+
 async def _render_all(figures: Mapping[str, go.Figure], formats: Sequence[str], browser: str) -> dict[str, bytes]:
     import kaleido
 
@@ -56,6 +74,7 @@ async def _render_all(figures: Mapping[str, go.Figure], formats: Sequence[str], 
     # One browser for the whole batch: starting Chromium costs seconds, one figure a fraction of one.
     async with kaleido.Kaleido(n=1, path=browser, mathjax=False, timeout=60) as renderer:
         for name, fig in figures.items():
+            fig = static_figure(fig)
             width, height = _size(fig)
             for fmt in formats:
                 opts = {"format": fmt, "width": width, "height": height, "scale": IMAGE_SCALE if fmt == "png" else 1}

@@ -233,9 +233,10 @@ def trajectory_contour(surface: Surface, trajectories: Sequence[Trajectory], sta
     fig.update_layout(
         # The top margin keeps a one-row legend (above the plot) below the chart's toolbar, which sits at the top.
         template=TEMPLATE, height=height, hovermode="closest", margin=dict(l=60, r=20, t=64, b=50),
-        xaxis=dict(range=list(x_range), title=None, constrain="domain", showgrid=False, ticks="outside"),
-        yaxis=dict(range=list(y_range), title=None, showgrid=False, scaleanchor="x", scaleratio=1,
-                   constrain="domain", ticks="outside"),
+        xaxis=dict(range=list(x_range), title=dict(text="x", standoff=4), constrain="domain", showgrid=False,
+                   ticks="outside"),
+        yaxis=dict(range=list(y_range), title=dict(text="y", standoff=4), showgrid=False, scaleanchor="x",
+                   scaleratio=1, constrain="domain", ticks="outside"),
         legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0),
     )
     if animate and trajectories:
@@ -265,19 +266,19 @@ def _add_animation(fig: go.Figure, trajectories, visible, path_traces, head_trac
     fig.frames = frames
     play = dict(frame=dict(duration=60, redraw=False), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     fig.update_layout(
-        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.07, xanchor="left", yanchor="top",
+        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.12, xanchor="left", yanchor="top",
                           pad=dict(t=0, r=8), showactive=False,
                           buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
                                    dict(label="❚❚", method="animate",
                                         args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
         # Tick labels are hidden (dozens would overlap); the current step is shown above the slider.
-        sliders=[dict(active=len(fig.frames) - 1, x=0.27, len=0.73, y=-0.05, yanchor="top", pad=dict(t=0),
+        sliders=[dict(active=len(fig.frames) - 1, x=0.27, len=0.73, y=-0.1, yanchor="top", pad=dict(t=0),
                       font=dict(color="rgba(0,0,0,0)"), ticklen=3,
                       currentvalue=dict(prefix="step ", font=dict(size=15, color="#1f2430")),
                       steps=[dict(label=f.name, method="animate",
                                   args=[[f.name], dict(frame=dict(duration=0, redraw=False), mode="immediate")])
                              for f in fig.frames])],
-        margin=dict(b=90),
+        margin=dict(b=120),
     )
 
 
