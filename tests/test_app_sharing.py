@@ -117,8 +117,10 @@ def test_presentation_mode_and_hidden_controls_come_from_the_link():
     assert not at.exception
     assert at.session_state["present"] is True
     css = "".join(element.proto.body for element in at.get("html"))
-    assert "zoom" in css
+    assert "html {font-size: clamp(" in css and "zoom" not in css  # laid out for the screen, not zoomed after
+    assert ".st-key-pg_boundary_screen" in css  # the main chart fills the screen below the numbers
     assert ".st-key-pg_noise {display: none !important}" in css
     assert ".st-key-pg_seed {display: none !important}" in css
     plain = open_page(page)
-    assert "zoom" not in "".join(element.proto.body for element in plain.get("html"))
+    plain_css = "".join(element.proto.body for element in plain.get("html"))
+    assert "html {font-size" not in plain_css and "_screen" not in plain_css
