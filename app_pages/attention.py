@@ -6,7 +6,7 @@ import streamlit as st
 from engine.attention_job import AttentionJob
 from engine.attention_tasks import parse_tokens
 from engine.attention_training import PATTERN_NAMES
-from engine.jobs import Snapshot
+from engine.runtime import Snapshot
 from ui.attention_controls import DEFAULT, attention_controls
 from ui.exports import Charts, export_panel, offer_exports
 from ui.jobs import controlled_job

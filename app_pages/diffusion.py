@@ -6,7 +6,7 @@ import streamlit as st
 from engine.diffusion import make_schedule
 from engine.diffusion_data import DATASET_LABELS
 from engine.diffusion_job import DiffusionJob, forward_sample
-from engine.jobs import Snapshot
+from engine.runtime import Snapshot
 from ui.exports import Charts, export_panel, offer_exports
 from ui.diffusion_controls import DEFAULT, diffusion_controls, measuring
 from ui.jobs import controlled_job

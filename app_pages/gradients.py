@@ -4,7 +4,7 @@ import streamlit as st
 
 from engine import gradient_flow as deep
 from engine import recurrent
-from engine.jobs import Job
+from engine.runtime import Job
 from ui.exports import export_panel
 from ui.gradient_flow_controls import DEEP, MODES, deep_controls, mode_control, time_controls
 from ui.gradient_flow_views import MOMENT_REFRESH_S, PREFIX, draw_deep, draw_moment, draw_time

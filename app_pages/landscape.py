@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from engine.device import pick_device
-from engine.jobs import Snapshot
+from engine.runtime import Snapshot
 from engine.landscape import DIRECTIONS, LINE_KINDS, NORMALIZATIONS, PRESETS, LandscapeRequest, NeedsTraining, \
     PlaygroundLandscape, compute_view, step_size_verdict
 from engine.playground import PlaygroundJob

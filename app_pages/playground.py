@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from engine.jobs import Snapshot
+from engine.runtime import Snapshot
 from engine.playground import FEATURE_LABELS, PlaygroundJob, n_outputs, parameter_counts
 from engine.playground_data import make_dataset
 from ui.exports import Charts, export_panel, offer_exports

@@ -19,11 +19,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.jobs import UI_REFRESH_S, JobStatus  # noqa: E402
+from engine.runtime import JobStatus  # noqa: E402
 from engine.playground import DEFAULT_HYPERPARAMETERS, PlaygroundConfig, PlaygroundJob, PlaygroundNet, \
     data_loss, n_outputs  # noqa: E402
 from engine.playground_data import make_dataset  # noqa: E402
 
+READ_EVERY_S = 1.0  # as a page's live area reads its job (ui.live.UI_REFRESH_S)
 STEPS = 6000
 ROUNDS = 3
 
@@ -58,7 +59,7 @@ def job_steps_per_second() -> float:
     def ui_reader():
         while not stop_reading.is_set():
             job.snapshot()
-            stop_reading.wait(UI_REFRESH_S)
+            stop_reading.wait(READ_EVERY_S)
 
     reader = threading.Thread(target=ui_reader)
     try:

@@ -33,8 +33,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.gradient_flow import GradientFlowJob  # noqa: E402
-from engine.jobs import UI_REFRESH_S, Job, JobStatus  # noqa: E402
+from engine.runtime import Job, JobStatus  # noqa: E402
 
+READ_EVERY_S = 1.0  # as a page's live area reads its job (ui.live.UI_REFRESH_S)
 CHUNK = 250
 TURNS = 16
 STEPS = CHUNK * TURNS  # per side
@@ -65,7 +66,7 @@ def main() -> None:
         while not stop_reading.is_set():
             for job in jobs.values():
                 job.snapshot()
-            stop_reading.wait(UI_REFRESH_S)
+            stop_reading.wait(READ_EVERY_S)
 
     reader = threading.Thread(target=ui_reader)
     wall: dict[str, list[float]] = {name: [] for name in jobs}

@@ -27,7 +27,7 @@ import numpy as np
 
 from engine.attention_tasks import parse_tokens
 from engine.attention_training import Ablation, AttentionConfig, AttentionTrainer, Evaluation, Prediction
-from engine.jobs import Job, JobStatus
+from engine.runtime import Job, JobStatus
 
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "lr": AttentionConfig.lr, "batch_size": AttentionConfig.batch_size, "query": None, "heads_off": (),

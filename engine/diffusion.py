@@ -7,7 +7,7 @@ x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε. Tensors of the schedule have T + 1 entri
 index 0 is t = 0 (β_0 = 0, ᾱ_0 = 1), so "t − 1" is always a valid index.
 
 `DiffusionTrainer` is the whole experiment as plain objects: a bench drives it
-in a loop, a live `engine.jobs.Job` calls its `train_step` from its thread.
+in a loop, a live `engine.runtime.Job` calls its `train_step` from its thread.
 Every random draw takes an explicit `torch.Generator`, never torch's global
 RNG, so a seed reproduces a run even while other jobs train in other threads.
 Draws are made on the CPU and moved to the device, so a seed gives the same

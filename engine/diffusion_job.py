@@ -18,7 +18,7 @@ samples change only because the network did. Measuring costs many training
 steps (a DDPM chain is T network passes), so while training it runs at most
 every `EVAL_EVERY_S` and keeps the measuring thread busy about `MEASURE_DUTY`
 of the time. It takes turns with the training of every job on the server (one
-network pass per look at `engine.jobs.TrainingTurns`), as a job's steps do: a
+network pass per look at `engine.runtime.TrainingTurns`), as a job's steps do: a
 class of students each measuring at once would otherwise hold the one Python
 interpreter and leave no time to the clicks and the pages. When training
 stops it runs for the last step (and again when the sampler changes). Nothing
@@ -45,7 +45,7 @@ import torch
 from engine.diffusion import DiffusionConfig, DiffusionTrainer, ddim_timesteps
 from engine.diffusion_data import DIGIT_MAX_VALUE, DigitsData, PointData
 from engine.device import limit_torch_threads
-from engine.jobs import TURN_SLICE_S, Job
+from engine.runtime import TURN_SLICE_S, Job
 from engine.sample_quality import QUALITY_SAMPLE_SIZE
 
 log = logging.getLogger(__name__)
@@ -244,9 +244,9 @@ class DiffusionJob(Job):
         if ends is not None and time.monotonic() < ends:
             return
         self._end_measuring_turn()
-        # Ahead of the jobs that train on their own: the samples are what the page shows, and behind a
-        # class's training turns they lagged far behind (step 7 shown while training was at 1,269).
-        # MEASURE_DUTY keeps the measuring to about half of this job's time.
+        # Ahead of the jobs that train on their own (but of none that has waited the turns' longest wait): the
+        # samples are what the page shows, and behind a class's training turns they lagged far behind (step 7
+        # shown while training was at 1,269). MEASURE_DUTY keeps the measuring to about half of this job's time.
         while not self._turns.take(self._measuring_turn, timeout=0.05, first=True):
             if self._cancel.is_set():
                 raise MeasurementCancelled

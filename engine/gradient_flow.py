@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.jobs import UI_REFRESH_S, Job
+from engine.runtime import Job
 from engine.layers import ACTIVATION_LABELS, INIT_SCHEMES, init_linear_, make_activation
 from engine.limits import LIMITS, check, check_choice
 from engine.playground import OPTIMIZERS
@@ -43,7 +43,7 @@ COLUMN = {name: index for index, name in enumerate(STATS)}
 HISTOGRAM_BINS = 40
 HISTOGRAM_SAMPLES = 1024  # values per layer that go into a histogram: plenty for 40 bins, and cheap
 HISTOGRAM_SPREAD = 4.0  # activation histograms span at most mean ± 4 std of all layers' values
-PROBE_INTERVAL_S = UI_REFRESH_S  # probes follow what a page can show, not the training rate
+PROBE_INTERVAL_S = 1.0  # probes follow what a page shows (once a second at most), not the training rate
 HISTORY_COLUMNS = 240  # the layer × step matrices keep at most this many probes
 WATCH_EVERY = 10  # steps between per-layer gradient norms kept on the device to locate an explosion
 GRAD_NORM_WINDOW = 64  # how many of them are kept

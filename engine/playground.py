@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.history import WeightTrajectory
-from engine.jobs import Job, JobStatus
+from engine.runtime import Job, JobStatus
 from engine.layers import ACTIVATIONS, INIT_SCHEMES, init_linear_, make_activation
 from engine.limits import LIMITS, check
 from engine.playground_data import Dataset, DataSpec, make_dataset

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.gradient_flow import CLIP_MODES, WeightsCopy, clip_gradients
-from engine.jobs import UI_REFRESH_S, Job
+from engine.runtime import Job
 from engine.limits import LIMITS, ConfigError, check, check_choice
 
 CELLS = {"rnn_tanh": "RNN (tanh)", "rnn_relu": "RNN (ReLU)", "lstm": "LSTM", "gru": "GRU"}
@@ -33,9 +33,9 @@ N_SYMBOLS, N_DISTRACTORS = 4, 4  # chance on the recall task: 1 / N_SYMBOLS
 # 256 held-out sequences measure accuracy to about ±3%; evaluating all cells on them once a second costs
 # a fraction of training (with 512, twice a second, it took a third of the trainer's time).
 PROBE_BATCH, EVAL_BATCH = 64, 256
-EVAL_INTERVAL_S = UI_REFRESH_S
+EVAL_INTERVAL_S = 1.0  # what a page shows, once a second at most
 EPOCH_SEQUENCES = 1024  # the task draws fresh sequences every step; an "epoch" is this many of them
-PROBE_INTERVAL_S = UI_REFRESH_S  # ‖∂L/∂h_t‖ needs a step-by-step unroll of every cell: once a second,
+PROBE_INTERVAL_S = EVAL_INTERVAL_S  # ‖∂L/∂h_t‖ needs a step-by-step unroll of every cell: once a second,
 PROBE_COST_FACTOR = 10  # or rarer, so that probing takes at most ~1/10 of the time
 
 

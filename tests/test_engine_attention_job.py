@@ -7,7 +7,7 @@ import pytest
 
 from engine.attention_job import AttentionJob
 from engine.attention_training import PRESETS, AttentionConfig
-from engine.jobs import JobStatus
+from engine.runtime import JobStatus
 
 pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 

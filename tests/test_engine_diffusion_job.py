@@ -11,7 +11,7 @@ import torch
 
 from engine.diffusion import ddim_timesteps, default_config, make_schedule, sample
 from engine.diffusion_data import load_digits
-from engine.jobs import TrainingTurns
+from engine.runtime import TrainingTurns
 from engine.diffusion_job import (ANIMATION_POINTS, FIELD_RESOLUTION, FIRST_DRAW_AFTER_S, DiffusionJob, digit_images,
                                   forward_sample, frame_times)
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from engine.gradient_flow import (COLUMN, FLAT_REGIONS, PROBE_INTERVAL_S, DeepConfig, DeepMLP, GradientFlowJob,
                                   ProbeHistory, explosion_origin, mean_square_through, predicted_preactivation_sq,
                                   reduce_probe, unpack_probe)
-from engine.jobs import JobStatus
+from engine.runtime import JobStatus
 from engine.layers import make_activation
 from engine.playground_data import DataSpec, make_dataset
 

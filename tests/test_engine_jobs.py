@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine.history import CompactingSeries
-from engine.jobs import Job, JobLimitReached, JobStatus, RunningJobs
+from engine.runtime import Job, JobLimitReached, JobStatus, RunningJobs
 
 
 class Quadratic(Job):

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from engine.jobs import RUNNING_JOBS, Job, JobStatus
+from engine.runtime import RUNNING_JOBS, Job, JobStatus
 
 COMMANDS = ["play", "pause", "step", "epoch", "reset", "set", "snapshot"]
 

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from engine.jobs import Job, RunningJobs, TrainingTurns
+from engine.runtime import Job, RunningJobs, TrainingTurns
 
 
 class Counting(Job):
@@ -85,6 +85,26 @@ def test_a_job_asking_first_overtakes_the_queue():
     assert order == [("queued", True)]
     turns.give_back(queued)
     assert turns.training() == 0
+
+
+def test_asking_first_again_and_again_cannot_keep_a_waiting_job_from_its_turn_past_the_longest_wait():
+    turns = TrainingTurns(width=1, longest_wait_s=0.2)
+    greedy, queued = object(), object()
+    assert turns.take(greedy, timeout=0)
+    served = []
+    waiter = threading.Thread(target=lambda: served.append((turns.take(queued, timeout=5), time.monotonic())))
+    waiter.start()
+    time.sleep(0.05)  # `queued` is waiting in line
+    asked = time.monotonic()
+    while not served and time.monotonic() - asked < 3:  # e.g. a measuring thread, one slice after another
+        turns.give_back(greedy)
+        turns.take(greedy, timeout=0.05, first=True)
+        time.sleep(0.005)  # its slice
+    waiter.join(5)
+    assert served and served[0][0]
+    assert served[0][1] - asked < 0.2 + 0.15  # overtaken only until it had waited the longest wait
+    turns.give_back(queued)
+    turns.give_back(greedy)
 
 
 def test_a_step_pressed_while_others_train_is_done_promptly(no_leaked_threads):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from engine.attention_training import AttentionConfig, AttentionTrainer
 from engine.diffusion import DiffusionTrainer, default_config
 from engine.gradient_flow import DeepConfig, GradientFlowJob
-from engine.jobs import JobStatus
+from engine.runtime import JobStatus
 from engine.landscape import LandscapeRequest
 from engine.limits import LIMITS, ConfigError, check
 from engine.playground import PlaygroundConfig, PlaygroundJob

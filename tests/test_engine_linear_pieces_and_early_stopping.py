@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.jobs import JobStatus
+from engine.runtime import JobStatus
 from engine.playground import PlaygroundConfig, PlaygroundJob, PlaygroundNet, counts_linear_pieces, kinks_1d
 from engine.playground_data import DataSpec, make_dataset
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine.jobs import JobStatus
+from engine.runtime import JobStatus
 from engine.layers import INIT_SCHEMES, init_linear_
 from engine.playground import (PlaygroundConfig, PlaygroundJob, PlaygroundNet, data_loss, parameter_counts,
                                perceptron_update)

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.jobs import JobStatus
+from engine.runtime import JobStatus
 from engine.recurrent import (CELLS, N_DISTRACTORS, N_SYMBOLS, RecurrentConfig, RecurrentJob, SequenceClassifier,
                               build_models, gradient_through_time, linear_gradient_profile, matrix_powers,
                               random_recurrent_matrix, recall_batch, spectral_radius, unroll)

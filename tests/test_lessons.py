@@ -19,7 +19,7 @@ from engine.attention_training import PRESETS as ATTENTION_PRESETS
 from engine.diffusion import make_schedule
 from engine.diffusion_job import DiffusionJob, forward_sample
 from engine.gradient_flow import GradientFlowJob
-from engine.jobs import JobStatus
+from engine.runtime import JobStatus
 from engine.landscape import PRESETS as LANDSCAPE_PRESETS
 from engine.landscape import LandscapeRequest, PlaygroundLandscape, compute_view
 from engine.playground import PlaygroundJob

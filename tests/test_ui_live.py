@@ -65,7 +65,7 @@ def _live_page(busy_then: list[bool], unapplied_then: list[bool], works_on: bool
 
         import streamlit as st
 
-        from engine.jobs import JobStatus, Snapshot
+        from engine.runtime import JobStatus, Snapshot
         from ui.live import live_area
 
         class StubJob:

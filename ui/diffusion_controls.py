@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine.diffusion import MAX_T, MIN_T, SCHEDULES, DiffusionConfig, default_config
 from engine.diffusion_data import DATASET_LABELS, DATASETS, MAX_WORD_LENGTH
-from engine.jobs import Snapshot
+from engine.runtime import Snapshot
 
 URL = "query-params"
 DEFAULT = default_config("moons")

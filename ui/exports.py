@@ -40,7 +40,7 @@ from streamlit.runtime.state.session_state_proxy import get_session_state
 from engine.export import MAX_CONFIG_BYTES, MAX_REPORTED, ConfigError, config_document, history_csv, \
     parse_config_document, plain_value, shown, weights_bytes, zip_bytes
 from engine.history import Series
-from engine.jobs import Snapshot
+from engine.runtime import Snapshot
 from ui.sharing import fit_to_screen, presenting
 from viz.animation import gif_bytes
 from viz.export import STATIC_FORMATS, StaticExportUnavailable, find_chromium, html_report, render_static

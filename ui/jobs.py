@@ -7,7 +7,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from engine.device import pick_device
-from engine.jobs import Job
+from engine.runtime import Job
 
 
 def _stop_job(job: Job) -> None:

@@ -12,10 +12,16 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from engine.device import limit_torch_threads
-from engine.jobs import UI_REFRESH_S, Job, JobLimitReached, JobStatus, Snapshot
+from engine.runtime import Job, JobLimitReached, JobStatus, Snapshot
 from ui.sharing import presenting
 
 T = TypeVar("T")
+
+# How often a page's live area reads a snapshot (1 Hz): smooth enough to watch, light enough
+# for 30 browsers on one server, and for the browser itself: at 2 Hz Chromium on a 2-core machine
+# could not draw the Playground's four charts before the next refresh, and they blanked out a
+# third to a half of the time while training (none at 1 Hz). Benchmarks read at the same rate.
+UI_REFRESH_S = 1.0
 
 # All live areas of the server together may take this share of one core (Python runs one
 # thread at a time, and the trainers and the clicks need the rest), split evenly between the

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from engine.jobs import Snapshot
+from engine.runtime import Snapshot
 from engine.replay import playground_surfaces
 from engine.surfaces import Surface
 from engine.trajectories import Trajectory

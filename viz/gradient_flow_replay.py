@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from engine import gradient_flow as deep
 from engine import recurrent
-from engine.jobs import Snapshot
+from engine.runtime import Snapshot
 from engine.replay import frame_indices
 from viz.animation import TEXT
 from viz.gradient_flow import CELL_COLORS, FLAT_COLOR

@@ -1,4 +1,4 @@
-"""The job runtime: one mechanism that trains every live experiment in a thread.
+"""A job: one mechanism that trains every live experiment in a thread.
 
 A `Job` owns a model, its data and its optimizer, and a daemon thread that
 loops: apply pending commands, take one training step if running, and every
@@ -18,16 +18,9 @@ Subclasses supply the experiment:
     on_epoch_end(self, epoch, mean_loss) -> e.g. reduce-on-plateau bookkeeping (optional)
     explain_divergence(self, step, name, value) -> a message a student can act on
 
-Turns: jobs share the process with the web server's script runs, and Python runs
-one thread at a time (the GIL). Twenty training threads stepping at once would
-each get a twentieth of it, and so would a page's script run: a click would wait
-seconds for its turn. So at most `TRAINING_TURNS.width` jobs (one by default)
-train at the same moment, each for a slice of `TURN_SLICE_S`, then hand the turn
-to the job that has waited longest (round robin). The first turn after someone
-pressed Train, Step or Epoch comes before the others, so a click shows at once.
-A script run then competes with one trainer, not twenty, and the steps per
-second of all jobs together stay those of one job (measured: two Playground
-jobs stepping at once made fewer steps together than one alone).
+Jobs take turns at training (engine.runtime.turns) and a server-wide cap limits how many train at once
+(engine.runtime.cap).
+
 
 Randomness inside `train_step` must come from `self.rng` (a torch.Generator
 seeded from the job's seed), never from torch's global RNG, which other jobs'
@@ -37,144 +30,31 @@ threads share: that is what keeps a seeded run reproducible on a busy server.
 from __future__ import annotations
 
 import atexit
-import collections
 import itertools
 import logging
 import math
-import os
 import queue
 import threading
 import time
 import weakref
-from dataclasses import dataclass
-from enum import Enum
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-import numpy as np
 import torch
 
 from engine.device import describe_device, limit_torch_threads, pick_device
-from engine.history import MetricHistory, Series
+from engine.history import MetricHistory
+from engine.runtime.cap import RUNNING_JOBS, JobLimitReached, RunningJobs
+from engine.runtime.snapshot import JobStatus, Snapshot, freeze_visuals
+from engine.runtime.turns import TRAINING_TURNS, TURN_SLICE_S, TrainingTurns
 
 log = logging.getLogger(__name__)
 
 PUBLISH_INTERVAL_S = 0.1
-# How often a page's live area reads a snapshot (1 Hz): smooth enough to watch, light enough
-# for 30 browsers on one server, and for the browser itself: at 2 Hz Chromium on a 2-core machine
-# could not draw the Playground's four charts before the next refresh, and they blanked out a
-# third to a half of the time while training (none at 1 Hz). Benchmarks read at the same rate.
-UI_REFRESH_S = 1.0
 
 # Serializes seeding torch's global RNG together with model construction, so two
 # jobs built at the same moment in different threads still get their own seeds.
 _GLOBAL_RNG_LOCK = threading.Lock()
-
-
-class JobStatus(str, Enum):
-    READY = "ready"  # built, never trained yet
-    RUNNING = "running"
-    PAUSED = "paused"
-    DONE = "done"  # reached its stop condition; can be resumed
-    DIVERGED = "diverged"  # loss went non-finite; needs a reset
-    FAILED = "failed"  # an exception; needs a reset (maybe with another config)
-    STOPPED = "stopped"  # thread ended; the job is finished for good
-
-
-class JobLimitReached(RuntimeError):
-    """Raised by `Job.play` when the server already trains as many jobs as it allows."""
-
-
-class RunningJobs:
-    """Server-wide cap on jobs that are training at the same moment."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self._lock = threading.Lock()
-        self._running: set[int] = set()
-
-    def acquire(self, job: "Job") -> bool:
-        with self._lock:
-            if id(job) in self._running:
-                return True
-            if len(self._running) >= self.limit:
-                return False
-            self._running.add(id(job))
-            return True
-
-    def release(self, job: "Job") -> None:
-        with self._lock:
-            self._running.discard(id(job))
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self._running)
-
-
-def _limit_from_env() -> int:
-    # 30 students plus the teacher and a little slack.
-    try:
-        return max(1, int(os.environ.get("GRADSCAPE_MAX_RUNNING_JOBS", "40")))
-    except ValueError:
-        return 40
-
-
-RUNNING_JOBS = RunningJobs(_limit_from_env())
-
-# How long a job trains before it hands its turn on: short enough that the next job's
-# counter moves a few times a second with 20 jobs, long enough that handing over costs nothing.
-TURN_SLICE_S = 0.02
-
-
-class TrainingTurns:
-    """Round-robin turns at training: at most `width` jobs step at the same moment."""
-
-    def __init__(self, width: int = 1):
-        self.width = width
-        self._changed = threading.Condition()
-        self._waiting: collections.deque[Job] = collections.deque()
-        self._holders: set[Job] = set()
-
-    def take(self, job: "Job", timeout: float, first: bool = False) -> bool:
-        """Wait up to `timeout` s for `job`'s turn; False if it has not come (the job keeps its place).
-        `first`: go ahead of the jobs that train on their own (a Step or Epoch someone is waiting for)."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            if job in self._holders:
-                return True
-            if job not in self._waiting:
-                if first:
-                    self._waiting.appendleft(job)
-                else:
-                    self._waiting.append(job)
-            while True:
-                free = self.width - len(self._holders)
-                if free > 0 and job in itertools.islice(self._waiting, free):
-                    self._waiting.remove(job)
-                    self._holders.add(job)
-                    return True
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(remaining)
-
-    def give_back(self, job: "Job") -> None:
-        """End `job`'s turn (if it has one) and leave the queue: the next job's turn begins."""
-        with self._changed:
-            if job in self._holders or job in self._waiting:
-                self._holders.discard(job)
-                try:
-                    self._waiting.remove(job)
-                except ValueError:
-                    pass
-                self._changed.notify_all()
-
-    def training(self) -> int:
-        with self._changed:
-            return len(self._holders)
-
-
-TRAINING_TURNS = TrainingTurns()
 
 # Every job alive in this process, so interpreter exit can stop their threads
 # first (a daemon thread killed inside a torch kernel aborts the process).
@@ -186,44 +66,6 @@ def _stop_all_jobs() -> None:
     for job in list(_LIVE_JOBS):
         job.stop(timeout=2.0)
 
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What readers see of a job at one moment. Nothing in it is shared with the trainer."""
-
-    version: int
-    step: int
-    epoch: float
-    status: JobStatus
-    message: str
-    history: Mapping[str, Series]
-    visuals: Mapping[str, Any]
-    hyperparameters: Mapping[str, Any]
-    config: Any
-    seed: int
-    steps_per_second: float
-    device: str
-    busy: bool = False  # training right now: running, or working through step(n) / step_epoch()
-    commands_applied: int = 0
-    elapsed_s: float = 0.0
-
-    def series(self, name: str) -> Series:
-        empty = np.empty(0)
-        return self.history.get(name, Series(empty.astype(np.int64), empty))
-
-    def latest(self, name: str) -> float:
-        return self.series(name).last
-
-    @property
-    def is_running(self) -> bool:
-        return self.status is JobStatus.RUNNING
-
-
-def _freeze(visuals: dict[str, Any]) -> Mapping[str, Any]:
-    for value in visuals.values():
-        if isinstance(value, np.ndarray):
-            value.setflags(write=False)
-    return MappingProxyType(dict(visuals))
 
 
 class Job:
@@ -593,7 +435,7 @@ class Job:
                 with torch.no_grad():
                     if self._step:
                         self._history.record(self._step, self.evaluate())
-                    visuals = _freeze(self.observe())
+                    visuals = freeze_visuals(self.observe())
             except Exception as error:
                 self._fail(f"measuring step {self._step}", error)
         now = time.monotonic()

@@ -1,0 +1,63 @@
+"""What a job publishes: its status and an immutable snapshot that readers (pages, tests, benches) read
+without ever touching the live model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+
+from engine.history import Series
+
+
+class JobStatus(str, Enum):
+    READY = "ready"  # built, never trained yet
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"  # reached its stop condition; can be resumed
+    DIVERGED = "diverged"  # loss went non-finite; needs a reset
+    FAILED = "failed"  # an exception; needs a reset (maybe with another config)
+    STOPPED = "stopped"  # thread ended; the job is finished for good
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What readers see of a job at one moment. Nothing in it is shared with the trainer."""
+
+    version: int
+    step: int
+    epoch: float
+    status: JobStatus
+    message: str
+    history: Mapping[str, Series]
+    visuals: Mapping[str, Any]
+    hyperparameters: Mapping[str, Any]
+    config: Any
+    seed: int
+    steps_per_second: float
+    device: str
+    busy: bool = False  # training right now: running, or working through step(n) / step_epoch()
+    commands_applied: int = 0
+    elapsed_s: float = 0.0
+
+    def series(self, name: str) -> Series:
+        empty = np.empty(0)
+        return self.history.get(name, Series(empty.astype(np.int64), empty))
+
+    def latest(self, name: str) -> float:
+        return self.series(name).last
+
+    @property
+    def is_running(self) -> bool:
+        return self.status is JobStatus.RUNNING
+
+
+def freeze_visuals(visuals: dict[str, Any]) -> Mapping[str, Any]:
+    """Visuals as readers get them: a read-only mapping whose arrays cannot be written."""
+    for value in visuals.values():
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+    return MappingProxyType(dict(visuals))

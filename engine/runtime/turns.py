@@ -1,0 +1,89 @@
+"""Turns at training.
+
+Turns: jobs share the process with the web server's script runs, and Python runs
+one thread at a time (the GIL). Twenty training threads stepping at once would
+each get a twentieth of it, and so would a page's script run: a click would wait
+seconds for its turn. So at most `TRAINING_TURNS.width` jobs (one by default)
+train at the same moment, each for a slice of `TURN_SLICE_S`, then hand the turn
+to the job that has waited longest (round robin). The first turn after someone
+pressed Train, Step or Epoch comes before the others, so a click shows at once.
+A script run then competes with one trainer, not twenty, and the steps per
+second of all jobs together stay those of one job (measured: two Playground
+jobs stepping at once made fewer steps together than one alone).
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import threading
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.runtime.job import Job
+
+# How long a job trains before it hands its turn on: short enough that the next job's
+# counter moves a few times a second with 20 jobs, long enough that handing over costs nothing.
+TURN_SLICE_S = 0.02
+
+
+class TrainingTurns:
+    """Round-robin turns at training: at most `width` jobs step at the same moment. A holder may ask to go
+    first; it then goes ahead of every waiting job except those that have waited `longest_wait_s` or more,
+    so no one waits much longer than that, however often others jump the queue."""
+
+    def __init__(self, width: int = 1, longest_wait_s: float = 0.5):
+        self.width, self.longest_wait_s = width, longest_wait_s
+        self._changed = threading.Condition()
+        self._waiting: collections.deque[Job] = collections.deque()
+        self._since: dict[Job, float] = {}  # when each waiting holder asked
+        self._holders: set[Job] = set()
+
+    def take(self, job: "Job", timeout: float, first: bool = False) -> bool:
+        """Wait up to `timeout` s for `job`'s turn; False if it has not come (the job keeps its place).
+        `first`: go ahead of the jobs that train on their own (a Step or Epoch someone is waiting for, the
+        samples a page shows), but not of those that have waited `longest_wait_s`."""
+        now = time.monotonic()
+        deadline = now + timeout
+        with self._changed:
+            if job in self._holders:
+                return True
+            if job not in self._waiting:
+                self._since[job] = now
+                if first:
+                    overdue = [i for i, other in enumerate(self._waiting)
+                               if now - self._since[other] >= self.longest_wait_s]
+                    self._waiting.insert(overdue[-1] + 1 if overdue else 0, job)
+                else:
+                    self._waiting.append(job)
+            while True:
+                free = self.width - len(self._holders)
+                if free > 0 and job in itertools.islice(self._waiting, free):
+                    self._waiting.remove(job)
+                    del self._since[job]
+                    self._holders.add(job)
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+
+    def give_back(self, job: "Job") -> None:
+        """End `job`'s turn (if it has one) and leave the queue: the next job's turn begins."""
+        with self._changed:
+            if job in self._holders or job in self._waiting:
+                self._holders.discard(job)
+                try:
+                    self._waiting.remove(job)
+                    del self._since[job]
+                except ValueError:
+                    pass
+                self._changed.notify_all()
+
+    def training(self) -> int:
+        with self._changed:
+            return len(self._holders)
+
+
+TRAINING_TURNS = TrainingTurns()
