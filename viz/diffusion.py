@@ -98,7 +98,7 @@ def forward_points(x_t: np.ndarray, x0: np.ndarray, t: int, alpha_bar: float) ->
     fig.add_trace(go.Scattergl(x=x_t[:, 0], y=x_t[:, 1], mode="markers", name=f"x<sub>t</sub>, t = {t}",
                                marker=dict(size=3.5, color=OKABE_ITO[0], opacity=0.6), hoverinfo="skip"))
     _square_axes(fig)
-    fig.update_layout(legend=dict(orientation="h", y=-0.08, yanchor="top"), margin=dict(t=50, b=40))
+    fig.update_layout(legend=dict(orientation="h", y=-0.14, yanchor="top"), margin=dict(t=50, b=60))
     title = (f"x<sub>t</sub> = √ᾱ<sub>t</sub> x<sub>0</sub> + √(1−ᾱ<sub>t</sub>) ε at t = {t}: "
              f"√ᾱ = {np.sqrt(alpha_bar):.3f}, √(1−ᾱ) = {np.sqrt(1 - alpha_bar):.3f}")
     return styled(fig, title, height=560)
@@ -238,7 +238,7 @@ def samples_vs_data(samples: np.ndarray, data: np.ndarray, sampler: str, title: 
                            text=f"{outside:,} of {len(samples):,} samples lie outside this view "
                                 f"(farthest at {np.abs(samples).max():,.3g})",
                            font=dict(size=13, color="#5f6672"), bgcolor="rgba(255,255,255,0.8)")
-    fig.update_layout(legend=dict(orientation="h", y=-0.08, yanchor="top"), margin=dict(t=50, b=40))
+    fig.update_layout(legend=dict(orientation="h", y=-0.14, yanchor="top"), margin=dict(t=50, b=60))
     return styled(fig, title, height=520)
 
 
