@@ -466,6 +466,8 @@ async def cap_phase(url: str, limit: int) -> tuple[list[str], dict]:
                 continue
             seen = await session.until(lambda s: any("limit" in a for a in s.alerts()), UPDATE_TIMEOUT_S)
             refused_after.append(seen - sent)
+            # The message comes above the live area; the status line is read once that run has drawn it too.
+            await session.until(lambda s: s.status_line() is not None, UPDATE_TIMEOUT_S)
             if _status(session) != "ready":
                 problems.append(f"cap phase: {session.name} trains beyond the cap of {limit}")
         message = next(a for a in sessions[limit].alerts() if "limit" in a)

@@ -244,10 +244,11 @@ class DiffusionJob(Job):
         if ends is not None and time.monotonic() < ends:
             return
         self._end_measuring_turn()
-        # Ahead of the jobs that train on their own (but of none that has waited the turns' longest wait): the
-        # samples are what the page shows, and behind a class's training turns they lagged far behind (step 7
-        # shown while training was at 1,269). MEASURE_DUTY keeps the measuring to about half of this job's time.
-        while not self._turns.take(self._measuring_turn, timeout=0.05, first=True):
+        # Soon: ahead of the jobs that train on their own, but of none that has waited the turns' longest wait.
+        # The samples are what the page shows, and behind a class's training turns they lagged far behind
+        # (step 7 shown while training was at 1,269). MEASURE_DUTY keeps the measuring to about half of this
+        # job's time.
+        while not self._turns.take(self._measuring_turn, timeout=0.05, soon=True):
             if self._cancel.is_set():
                 raise MeasurementCancelled
         self._measuring_turn_ends = time.monotonic() + TURN_SLICE_S

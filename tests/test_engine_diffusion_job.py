@@ -123,12 +123,12 @@ class RecordedTurns(TrainingTurns):
     def __init__(self):
         super().__init__(width=1)
         self.askers = []
-        self.first = {}  # asker -> whether it asked to go ahead of the queue
+        self.soon = {}  # asker -> whether it asked to go ahead of the jobs training on their own
 
-    def take(self, holder, timeout, first=False):
+    def take(self, holder, timeout, first=False, soon=False):
         self.askers.append(holder)
-        self.first[holder] = first
-        return super().take(holder, timeout, first)
+        self.soon[holder] = soon
+        return super().take(holder, timeout, first, soon)
 
 
 def test_measuring_takes_turns_with_training_and_gives_its_turn_back(no_leaked_threads):
@@ -143,7 +143,7 @@ def test_measuring_takes_turns_with_training_and_gives_its_turn_back(no_leaked_t
         while not any(asker not in (job, other) for asker in turns.askers) and time.monotonic() < deadline:
             time.sleep(0.05)
         measurer = next(asker for asker in turns.askers if asker not in (job, other))  # it asked for a turn
-        assert turns.first[measurer]  # ahead of the jobs training on their own: its samples are what is shown
+        assert turns.soon[measurer]  # ahead of the jobs training on their own: its samples are what is shown
         time.sleep(0.5)
         assert job.snapshot().visuals["measuring"]  # and waits for it: no network pass without a turn
         turns.give_back(other)

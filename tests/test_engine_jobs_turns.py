@@ -87,7 +87,7 @@ def test_a_job_asking_first_overtakes_the_queue():
     assert turns.training() == 0
 
 
-def test_asking_first_again_and_again_cannot_keep_a_waiting_job_from_its_turn_past_the_longest_wait():
+def test_asking_soon_again_and_again_cannot_keep_a_waiting_job_from_its_turn_past_the_longest_wait():
     turns = TrainingTurns(width=1, longest_wait_s=0.2)
     greedy, queued = object(), object()
     assert turns.take(greedy, timeout=0)
@@ -98,7 +98,7 @@ def test_asking_first_again_and_again_cannot_keep_a_waiting_job_from_its_turn_pa
     asked = time.monotonic()
     while not served and time.monotonic() - asked < 3:  # e.g. a measuring thread, one slice after another
         turns.give_back(greedy)
-        turns.take(greedy, timeout=0.05, first=True)
+        turns.take(greedy, timeout=0.05, soon=True)
         time.sleep(0.005)  # its slice
     waiter.join(5)
     assert served and served[0][0]

@@ -29,9 +29,12 @@ TURN_SLICE_S = 0.02
 
 
 class TrainingTurns:
-    """Round-robin turns at training: at most `width` jobs step at the same moment. A holder may ask to go
-    first; it then goes ahead of every waiting job except those that have waited `longest_wait_s` or more,
-    so no one waits much longer than that, however often others jump the queue."""
+    """Round-robin turns at training: at most `width` jobs step at the same moment.
+
+    Two ways to go ahead of the queue: `first` (someone pressed Train, Step or Epoch and waits to see it)
+    goes to the front; `soon` (work a page shows but nobody clicked for: the Diffusion samples, drawn
+    again and again) goes ahead of every waiting job except those that have waited `longest_wait_s`, so
+    however often it asks, no one waits much longer than that."""
 
     def __init__(self, width: int = 1, longest_wait_s: float = 0.5):
         self.width, self.longest_wait_s = width, longest_wait_s
@@ -40,10 +43,8 @@ class TrainingTurns:
         self._since: dict[Job, float] = {}  # when each waiting holder asked
         self._holders: set[Job] = set()
 
-    def take(self, job: "Job", timeout: float, first: bool = False) -> bool:
-        """Wait up to `timeout` s for `job`'s turn; False if it has not come (the job keeps its place).
-        `first`: go ahead of the jobs that train on their own (a Step or Epoch someone is waiting for, the
-        samples a page shows), but not of those that have waited `longest_wait_s`."""
+    def take(self, job: "Job", timeout: float, first: bool = False, soon: bool = False) -> bool:
+        """Wait up to `timeout` s for `job`'s turn; False if it has not come (the job keeps its place)."""
         now = time.monotonic()
         deadline = now + timeout
         with self._changed:
@@ -52,6 +53,8 @@ class TrainingTurns:
             if job not in self._waiting:
                 self._since[job] = now
                 if first:
+                    self._waiting.appendleft(job)
+                elif soon:
                     overdue = [i for i, other in enumerate(self._waiting)
                                if now - self._since[other] >= self.longest_wait_s]
                     self._waiting.insert(overdue[-1] + 1 if overdue else 0, job)
