@@ -10,21 +10,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from scripts.browser import chromium, chromium_available, running_app, wait_until_rendered
-from tests.conftest import ROOT
+from scripts.browser import chromium, chromium_available, wait_until_rendered
 from ui.lessons import LESSONS, Preset, lesson_label, lesson_query
 
 if not chromium_available():
     if os.environ.get("CI"):
         raise RuntimeError("CI needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
     pytest.skip("no Chromium here: apt-get install -y chromium", allow_module_level=True)
-
-@pytest.fixture(scope="module")
-def app_url():
-    (ROOT / "artifacts").mkdir(exist_ok=True)
-    with running_app() as (url, _process):
-        yield url
-
 
 @pytest.fixture(scope="module")
 def browser():

@@ -25,13 +25,6 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def app_url():
-    (ROOT / "artifacts").mkdir(exist_ok=True)
-    with running_app() as (url, _process):
-        yield url
-
-
-@pytest.fixture(scope="module")
 def browser():
     with chromium(height=2200) as context:  # tall: the main area scrolls inside the page
         yield context

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from scripts.browser import chart_boxes, chromium, chromium_available, clipped, on_first_screen, running_app, \
+from scripts.browser import chart_boxes, chromium, chromium_available, clipped, on_first_screen, \
     wait_until_rendered
 from tests.conftest import ROOT
 from ui.catalog import PAGES
@@ -23,13 +23,6 @@ if not chromium_available():
 PROJECTORS = [(1280, 720), (1366, 768), (1920, 1080)]
 CHART_PAGES = [info for info in PAGES if info.url_path != "lessons"]
 SHOTS = ROOT / "artifacts" / "presentation"
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    (ROOT / "artifacts").mkdir(exist_ok=True)
-    with running_app() as (url, _process):
-        yield url
 
 
 def settled_boxes(page, timeout_s: float = 8.0) -> list[dict]:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from scripts.browser import chromium, chromium_available, running_app, wait_until_rendered
+from scripts.browser import chromium, chromium_available, wait_until_rendered
 from ui.catalog import PAGES
 
 if not chromium_available():
@@ -17,12 +17,6 @@ if not chromium_available():
 # A number box on each page that defines its experiment, and a value other than its default.
 TYPED = {"playground": ("pg_seed", "11"), "optimizers": ("opt_x0", "-1.25"), "landscape": ("ls_seed", "4"),
          "gradients": ("gf_seed", "9"), "attention": ("at_seed", "6"), "diffusion": ("df_seed", "3")}
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with running_app() as (url, _process):
-        yield url
 
 
 @pytest.fixture(scope="module")
