@@ -30,7 +30,7 @@ from engine.runtime import Snapshot
 from engine.layers import INIT_SCHEMES
 from ui.exports import Charts, offer_exports
 from ui.live import status_bar
-from ui.sharing import later
+from ui.sharing import later, presenting
 from viz import gradient_flow as figures
 from viz.gradient_flow_replay import deep_replay, recurrent_replay
 
@@ -47,6 +47,7 @@ def chart(charts: Charts, key: str, name: str, build: Callable[[], go.Figure], *
     the job when their data change) is a different object, and then no sooner than `every` seconds after the
     last build. `name` (the file name: figure, setting, step) is the one of the figure drawn: a figure kept
     from an earlier step keeps its name."""
+    sources = (*sources, presenting())  # presentation mode sizes a figure's text: toggled, it is built again
     cache = st.session_state.setdefault("_gf_figures", {})
     hit = cache.get(key)
     now = time.monotonic()
