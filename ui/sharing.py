@@ -43,8 +43,7 @@ html {font-size: clamp(18px, 1.25vw, 24px)}
 [data-testid='stMainBlockContainer'] :is(h2, h3) {font-size: 1.35rem; padding: 0.25rem 0}
 [data-testid='stMetricValue'] {font-size: 1.6rem}
 [data-testid='stMainBlockContainer'] [data-testid='stVerticalBlock'] {gap: 0.6rem}
-[data-testid='stLayoutWrapper']:has(> [class*='__later']) {order: 1}
-"""
+""" + f"[data-testid='stLayoutWrapper']:has(> [class*='{LATER_SUFFIX}']) {{order: 1}}\n"
 
 
 def presentation_requested() -> bool:
