@@ -4,7 +4,7 @@ import streamlit as st
 
 import ui.preload  # noqa: F401 - first: the modules every page uses, imported by one session's thread
 
-from engine.device import describe_device, limit_torch_threads, pick_device
+from engine.common.device import describe_device, limit_torch_threads, pick_device
 from ui.catalog import HOME, PAGES
 from ui.sharing import (link_parameters, open_exact_link, page_styles, presentation_requested,
                         report_unused_link_parameters, share_panel, show_share_link)

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from engine.device import pick_device
+from engine.common.device import pick_device
 from engine.runtime import Snapshot
 from engine.landscape import DIRECTIONS, LINE_KINDS, NORMALIZATIONS, PRESETS, LandscapeRequest, NeedsTraining, \
     PlaygroundLandscape, compute_view, step_size_verdict

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine.history import Series
+from engine.common.history import Series
 from engine.surfaces import SURFACE_NAMES, make_surface
 from engine.trajectories import (OPTIMIZERS, SCHEDULES, Clipping, Experiment, OptimizerSpec, Schedule,
                                  describe_hyperparameters, eigen_directions, input_step, momentum_stability_limit,

@@ -79,7 +79,7 @@ def job_steps_per_second() -> float:
 
 
 def main() -> None:
-    torch.set_num_threads(1)  # what each job uses (engine.device.torch_threads_per_job)
+    torch.set_num_threads(1)  # what each job uses (engine.common.device.torch_threads_per_job)
     bare, through_job = [], []
     for _ in range(ROUNDS):
         bare.append(bare_steps_per_second())

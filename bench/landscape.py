@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.device import describe_device, pick_device, torch_threads_per_job  # noqa: E402
+from engine.common.device import describe_device, pick_device, torch_threads_per_job  # noqa: E402
 from engine.landscape import PlaygroundLandscape, loss_surface, random_direction  # noqa: E402
 from engine.playground import PlaygroundJob, data_loss  # noqa: E402
 

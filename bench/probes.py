@@ -57,7 +57,7 @@ def rates(seconds: dict[str, list[float]]) -> dict[str, float]:
 
 
 def main() -> None:
-    torch.set_num_threads(1)  # what each job uses (engine.device.torch_threads_per_job)
+    torch.set_num_threads(1)  # what each job uses (engine.common.device.torch_threads_per_job)
     jobs = {"plain": GradientFlowJob(hyperparameters={"probes": False}, seed=0),
             "probed": GradientFlowJob(hyperparameters={"probes": True}, seed=0)}
     stop_reading = threading.Event()

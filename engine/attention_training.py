@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from engine.attention_tasks import (PATTERN_NAMES, TASKS, Examples, TaskSpec, find_repeat, induction_examples_at,
                                     seq2seq_examples, train_heldout_split)
-from engine.limits import check, check_choice
+from engine.common.limits import check, check_choice
 from engine.transformer import (POSITIONAL_ENCODINGS, RNN_ATTENTIONS, AttentionTransformer, ModelOutput,
                                 RNNEncoderDecoder)
 

@@ -27,7 +27,7 @@ from torch import nn
 
 from engine.diffusion_data import (DATASETS, DIGIT_MAX_VALUE, POINT_SETS, DigitsData, PointData, check_word,
                                    load_digits, load_points)
-from engine.limits import LIMITS, ConfigError, check, problem
+from engine.common.limits import LIMITS, ConfigError, check, problem
 from engine.sample_quality import QUALITY_SAMPLE_SIZE, DigitJudge, PointQualityReference
 
 SCHEDULES = ("linear", "cosine")

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from engine.limits import LIMITS, check
+from engine.common.limits import LIMITS, check
 
 POINT_SETS = ("moons", "swissroll", "circles", "gaussians", "spiral", "checkerboard", "word")
 DATASETS = POINT_SETS + ("digits",)

@@ -44,7 +44,7 @@ import torch
 
 from engine.diffusion import DiffusionConfig, DiffusionTrainer, ddim_timesteps
 from engine.diffusion_data import DIGIT_MAX_VALUE, DigitsData, PointData
-from engine.device import limit_torch_threads
+from engine.common.device import limit_torch_threads
 from engine.runtime import TURN_SLICE_S, Job
 from engine.sample_quality import QUALITY_SAMPLE_SIZE
 

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.runtime import Job
-from engine.layers import ACTIVATION_LABELS, INIT_SCHEMES, init_linear_, make_activation
-from engine.limits import LIMITS, check, check_choice
+from engine.common.layers import ACTIVATION_LABELS, INIT_SCHEMES, init_linear_, make_activation
+from engine.common.limits import LIMITS, check, check_choice
 from engine.playground import OPTIMIZERS
 from engine.playground_data import Dataset, DataSpec, make_dataset
 

@@ -39,8 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
-from engine.device import limit_torch_threads
-from engine.limits import check, check_choice
+from engine.common.device import limit_torch_threads
+from engine.common.limits import check, check_choice
 from engine.playground import OPTIMIZERS, PlaygroundConfig, PlaygroundNet, n_outputs
 from engine.playground_data import Dataset, DataSpec
 

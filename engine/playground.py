@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.history import WeightTrajectory
+from engine.common.history import WeightTrajectory
 from engine.runtime import Job, JobStatus
-from engine.layers import ACTIVATIONS, INIT_SCHEMES, init_linear_, make_activation
-from engine.limits import LIMITS, check
+from engine.common.layers import ACTIVATIONS, INIT_SCHEMES, init_linear_, make_activation
+from engine.common.limits import LIMITS, check
 from engine.playground_data import Dataset, DataSpec, make_dataset
-from engine.schedules import LearningRateSchedule
+from engine.common.schedules import LearningRateSchedule
 
 FEATURES = {
     "x1": lambda x1, x2: x1, "x2": lambda x1, x2: x2, "x1_sq": lambda x1, x2: x1 * x1,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.limits import LIMITS, check
+from engine.common.limits import LIMITS, check
 
 EXTENT = 6.0  # points live in [-6, 6]^2, as in TensorFlow Playground
 MAX_POINTS = int(LIMITS["playground.points"].high)

@@ -20,7 +20,7 @@ from torch import nn
 
 from engine.gradient_flow import CLIP_MODES, WeightsCopy, clip_gradients
 from engine.runtime import Job
-from engine.limits import LIMITS, ConfigError, check, check_choice
+from engine.common.limits import LIMITS, ConfigError, check, check_choice
 
 CELLS = {"rnn_tanh": "RNN (tanh)", "rnn_relu": "RNN (ReLU)", "lstm": "LSTM", "gru": "GRU"}
 # Adam divides each step by the gradient's running size, so a gradient spike barely changes its step;

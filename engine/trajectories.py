@@ -30,7 +30,7 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 
-from engine.limits import check, check_choice
+from engine.common.limits import check, check_choice
 from engine.surfaces import DTYPE, SURFACE_NAMES, Surface, make_surface
 
 

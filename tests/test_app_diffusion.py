@@ -88,7 +88,7 @@ def test_exports_of_a_measured_step_read_back():
     from PIL import Image
 
     from engine.diffusion import DiffusionTrainer
-    from engine.export import load_weights
+    from engine.common.export import load_weights
 
     at = open_page(df_schedule="cosine", df_T="100", df_steps="10", df_points="1000")
     at.button(key="df_step").click().run()

@@ -14,7 +14,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
-from engine.export import load_weights, parse_config_document, weights_bytes
+from engine.common.export import load_weights, parse_config_document, weights_bytes
 from engine.gradient_flow import DeepConfig, DeepMLP, GradientFlowJob
 from engine.playground_data import DataSpec, make_dataset
 from engine.recurrent import RecurrentConfig, RecurrentJob, build_models, recall_batch

@@ -15,7 +15,7 @@ from engine.diffusion import (DiffusionConfig, DiffusionTrainer, beta_end_for, d
                               default_config, make_schedule, sample)
 from engine.diffusion_data import (DIGIT_MAX_VALUE, POINT_SETS, check_word, load_digits, load_points, raw_points,
                                    word_ink)
-from engine.limits import ConfigError
+from engine.common.limits import ConfigError
 from engine.sample_quality import (DigitJudge, PointQualityReference, copying_ratio, energy_distance, mmd2_rbf,
                                    normalized)
 

@@ -12,7 +12,7 @@ from engine.gradient_flow import (COLUMN, FLAT_REGIONS, PROBE_INTERVAL_S, DeepCo
                                   ProbeHistory, explosion_origin, mean_square_through, predicted_preactivation_sq,
                                   reduce_probe, unpack_probe)
 from engine.runtime import JobStatus
-from engine.layers import make_activation
+from engine.common.layers import make_activation
 from engine.playground_data import DataSpec, make_dataset
 
 

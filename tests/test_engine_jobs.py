@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.history import CompactingSeries
+from engine.common.history import CompactingSeries
 from engine.runtime import Job, JobLimitReached, JobStatus, RunningJobs
 
 

@@ -1,4 +1,4 @@
-"""Random configurations against the engine's limits (engine/limits.py): each is either accepted
+"""Random configurations against the engine's limits (engine/common/limits.py): each is either accepted
 and trains, or refused with a message that names the limit it broke; nothing else happens."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from engine.diffusion import DiffusionTrainer, default_config
 from engine.gradient_flow import DeepConfig, GradientFlowJob
 from engine.runtime import JobStatus
 from engine.landscape import LandscapeRequest
-from engine.limits import LIMITS, ConfigError, check
+from engine.common.limits import LIMITS, ConfigError, check
 from engine.playground import PlaygroundConfig, PlaygroundJob
 from engine.playground_data import DataSpec
 from engine.recurrent import RecurrentConfig, RecurrentJob

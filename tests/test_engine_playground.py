@@ -8,11 +8,11 @@ import torch
 from torch import nn
 
 from engine.runtime import JobStatus
-from engine.layers import INIT_SCHEMES, init_linear_
+from engine.common.layers import INIT_SCHEMES, init_linear_
 from engine.playground import (PlaygroundConfig, PlaygroundJob, PlaygroundNet, data_loss, parameter_counts,
                                perceptron_update)
 from engine.playground_data import DATASETS, BadUpload, DataSpec, make_dataset, parse_points_csv
-from engine.schedules import LearningRateSchedule
+from engine.common.schedules import LearningRateSchedule
 
 
 @pytest.mark.parametrize("scheme", ["uniform", "normal", "xavier_uniform", "xavier_normal", "he", "lecun",

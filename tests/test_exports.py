@@ -16,9 +16,9 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from engine.export import ConfigError, WeightsError, config_document, history_csv, load_weights, \
+from engine.common.export import ConfigError, WeightsError, config_document, history_csv, load_weights, \
     parse_config_document, weights_bytes
-from engine.history import MetricHistory
+from engine.common.history import MetricHistory
 from engine.playground import PlaygroundConfig, PlaygroundJob, PlaygroundNet, n_outputs
 from engine.surfaces import make_surface
 from engine.trajectories import Clipping, Experiment, OptimizerSpec, Schedule, run_experiment

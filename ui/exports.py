@@ -37,9 +37,9 @@ from streamlit.errors import StreamlitInvalidLayoutContextError
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 from streamlit.runtime.state.session_state_proxy import get_session_state
 
-from engine.export import MAX_CONFIG_BYTES, MAX_REPORTED, ConfigError, config_document, history_csv, \
+from engine.common.export import MAX_CONFIG_BYTES, MAX_REPORTED, ConfigError, config_document, history_csv, \
     parse_config_document, plain_value, shown, weights_bytes, zip_bytes
-from engine.history import Series
+from engine.common.history import Series
 from engine.runtime import Snapshot
 from ui.sharing import fit_to_screen, presenting
 from viz.animation import gif_bytes

@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine import gradient_flow as deep
 from engine import recurrent
-from engine.layers import INIT_SCHEMES
+from engine.common.layers import INIT_SCHEMES
 from engine.playground_data import DATASET_LABELS, DATASETS, DataSpec
 
 URL = "query-params"

@@ -27,7 +27,7 @@ from PIL import Image
 from engine import gradient_flow as deep
 from engine import recurrent
 from engine.runtime import Snapshot
-from engine.layers import INIT_SCHEMES
+from engine.common.layers import INIT_SCHEMES
 from ui.exports import Charts, offer_exports
 from ui.live import status_bar
 from ui.sharing import later, presenting

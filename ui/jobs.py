@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from engine.device import pick_device
+from engine.common.device import pick_device
 from engine.runtime import Job
 
 

@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from engine.device import limit_torch_threads
+from engine.common.device import limit_torch_threads
 from engine.runtime import Job, JobLimitReached, JobStatus, Snapshot
 from ui.sharing import presenting
 

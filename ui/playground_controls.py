@@ -7,12 +7,12 @@ from typing import Any
 
 import streamlit as st
 
-from engine.layers import ACTIVATION_LABELS, INIT_SCHEMES
+from engine.common.layers import ACTIVATION_LABELS, INIT_SCHEMES
 from engine.playground import DEFAULT_HYPERPARAMETERS, FEATURE_LABELS, FEATURES, FEATURES_1D, LOSSES, \
     MAX_HIDDEN_LAYERS, MAX_WIDTH, OPTIMIZERS, PlaygroundConfig
 from engine.playground_data import DATASET_LABELS, DATASETS, FUNCTIONS_1D, REGRESSION_2D, BadUpload, DataSpec, \
     parse_points_csv
-from engine.schedules import SCHEDULE_FORMULAS, SCHEDULES
+from engine.common.schedules import SCHEDULE_FORMULAS, SCHEDULES
 
 URL = "query-params"
 DEFAULT = PlaygroundConfig()  # the controls start from the engine's defaults

@@ -6,7 +6,13 @@ loops: apply pending commands, take one training step if running, and every
 ever call `snapshot()`, so they never touch the live model and never slow the
 trainer down beyond reading one reference.
 
-Subclasses supply the experiment:
+A job runs a plain trainer (engine.runtime.trainer): a subclass names it,
+
+    class PlaygroundJob(Job):
+        trainer_type = PlaygroundTrainer
+
+and the job builds `self.trainer` from its config, hyperparameters, seed and device, and calls its
+hooks. (Jobs not yet turned into trainers override the same hooks on the job itself:
 
     setup(self)                -> build model, data, optimizer from self.config
                                   (torch's global RNG is seeded with self.seed)
@@ -16,7 +22,7 @@ Subclasses supply the experiment:
     apply_hyperparameters(self, changes) -> apply live changes (lr, momentum, ...)
     epoch (property)           -> epochs done, as a float (optional)
     on_epoch_end(self, epoch, mean_loss) -> e.g. reduce-on-plateau bookkeeping (optional)
-    explain_divergence(self, step, name, value) -> a message a student can act on
+    explain_divergence(self, step, name, value) -> a message a student can act on)
 
 Jobs take turns at training (engine.runtime.turns) and a server-wide cap limits how many train at once
 (engine.runtime.cap).
@@ -38,14 +44,15 @@ import threading
 import time
 import weakref
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import torch
 
-from engine.device import describe_device, limit_torch_threads, pick_device
-from engine.history import MetricHistory
+from engine.common.device import describe_device, limit_torch_threads, pick_device
+from engine.common.history import MetricHistory
 from engine.runtime.cap import RUNNING_JOBS, JobLimitReached, RunningJobs
 from engine.runtime.snapshot import JobStatus, Snapshot, freeze_visuals
+from engine.runtime.trainer import Trainer
 from engine.runtime.turns import TRAINING_TURNS, TURN_SLICE_S, TrainingTurns
 
 log = logging.getLogger(__name__)
@@ -73,6 +80,8 @@ class Job:
 
     #: Hyperparameters the base class itself understands (subclasses add theirs).
     BASE_HYPERPARAMETERS = {"max_steps_per_second": None, "stop_at_epoch": None, "target_loss": None}
+    #: The plain trainer this job runs (None: a job that overrides the hooks itself).
+    trainer_type: type[Trainer] | None = None
 
     def __init__(self, config: Any, hyperparameters: dict[str, Any] | None = None, *, seed: int = 0,
                  force_cpu: bool = False, running_jobs: RunningJobs = RUNNING_JOBS,
@@ -109,24 +118,31 @@ class Job:
         self._thread.start()
 
     # ------------------------------------------------------------------ hooks
+    # Each hands over to the trainer; the runtime's own rules (turns, epochs, stop conditions) stay here.
+    trainer: Trainer
+
     def setup(self) -> None:
-        raise NotImplementedError
+        # The job's own hp dict: the trainer sees every live change the job stores in it.
+        self.trainer = self.trainer_type(self.config, self.hp, seed=self.seed, device=self.device)
 
     def train_step(self) -> dict[str, float]:
-        raise NotImplementedError
+        self.trainer.steps_done = self._step
+        return self.trainer.train_step()
 
     def evaluate(self) -> dict[str, float]:
-        return {}
+        return self.trainer.evaluate() if self.trainer_type else {}
 
-    def observe(self) -> dict[str, Any]:
-        return {}
+    def observe(self) -> Any:
+        return self.trainer.observe() if self.trainer_type else {}
 
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         """Apply live changes to the optimizer or model; the base stores them in `self.hp`."""
+        if self.trainer_type:
+            self.trainer.apply_hyperparameters(changes)
 
     @property
     def epoch(self) -> float:
-        return 0.0
+        return self.trainer.epoch if self.trainer_type else 0.0
 
     @property
     def steps_done(self) -> int:
@@ -135,8 +151,12 @@ class Job:
 
     def on_epoch_end(self, epoch: int, mean_loss: float) -> None:
         """Called by the trainer thread each time a whole epoch has been trained."""
+        if self.trainer_type:
+            self.trainer.on_epoch_end(epoch, mean_loss)
 
     def explain_divergence(self, step: int, name: str, value: float) -> str:
+        if self.trainer_type:
+            return self.trainer.explain_divergence(step, name, value)
         lr = self.hp.get("lr")
         cause = (f"The learning rate {lr:g} is probably too large for this problem: lower it and press Reset."
                  if isinstance(lr, (int, float)) else "Lower the step size and press Reset.")
@@ -429,7 +449,7 @@ class Job:
         self._publish(observe=False)
 
     def _publish(self, observe: bool = True) -> None:
-        visuals: Mapping[str, Any] = self._snapshot.visuals if self._snapshot else MappingProxyType({})
+        visuals: Any = self._snapshot.visuals if self._snapshot else None if self.trainer_type else MappingProxyType({})
         if observe and self._status not in (JobStatus.FAILED, JobStatus.DIVERGED, JobStatus.STOPPED):
             try:
                 with torch.no_grad():

@@ -3,6 +3,7 @@ without ever touching the live model."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
@@ -10,7 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from engine.history import Series
+from engine.common.history import Series
 
 
 class JobStatus(str, Enum):
@@ -33,7 +34,7 @@ class Snapshot:
     status: JobStatus
     message: str
     history: Mapping[str, Series]
-    visuals: Mapping[str, Any]
+    visuals: Any  # the trainer's typed visuals (None before the first), or a read-only dict
     hyperparameters: Mapping[str, Any]
     config: Any
     seed: int
@@ -55,9 +56,22 @@ class Snapshot:
         return self.status is JobStatus.RUNNING
 
 
-def freeze_visuals(visuals: dict[str, Any]) -> Mapping[str, Any]:
-    """Visuals as readers get them: a read-only mapping whose arrays cannot be written."""
-    for value in visuals.values():
-        if isinstance(value, np.ndarray):
-            value.setflags(write=False)
-    return MappingProxyType(dict(visuals))
+def _freeze(value: Any) -> None:
+    if isinstance(value, np.ndarray):
+        value.setflags(write=False)
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            _freeze(item)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _freeze(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            _freeze(getattr(value, field.name))
+
+
+def freeze_visuals(visuals: Any) -> Any:
+    """Visuals as readers get them, every array in them read-only: a trainer's frozen dataclass as it is;
+    a dict (what jobs not yet turned into trainers publish) as a read-only mapping."""
+    _freeze(visuals)
+    return MappingProxyType(dict(visuals)) if isinstance(visuals, dict) else visuals

@@ -19,8 +19,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from engine.history import Series
-from engine.limits import ConfigError  # also what a settings file that cannot be imported raises
+from engine.common.history import Series
+from engine.common.limits import ConfigError  # also what a settings file that cannot be imported raises
 
 CONFIG_FORMAT = "gradscape-experiment"
 CONFIG_VERSION = 1

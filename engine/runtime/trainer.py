@@ -1,0 +1,91 @@
+"""A trainer: one experiment as a plain object, with no threads, that a test or a benchmark drives directly
+(nanoGPT-style) and that a `Job` runs in its thread for the pages.
+
+    trainer = PlaygroundTrainer(config, hyperparameters, seed=0)   # builds model, data, optimizer
+    for _ in range(100):
+        metrics = trainer.train_step()                             # one minibatch; must hold "loss"
+    trainer.evaluate()                                             # metrics over the data
+    visuals = trainer.observe()                                    # a frozen dataclass of NumPy arrays
+
+A subclass supplies `setup`, `train_step` and, as it needs them, `evaluate`, `observe`,
+`apply_hyperparameters`, `epoch`, `on_epoch_end` and `explain_divergence`. Its randomness comes from
+`self.rng` (seeded from the seed), never from torch's global RNG, which other jobs' threads share.
+
+`observe` returns typed visuals: a frozen dataclass whose fields are NumPy arrays, numbers, strings or
+tuples of them, never a live tensor or model. They pickle (what a worker process sends back), and
+`engine.runtime.snapshot.freeze_visuals` makes their arrays read-only before readers see them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+
+class Trainer:
+    """Base class of every experiment's plain trainer. See the module docstring."""
+
+    #: The experiment's hyperparameters and their defaults (live: changed without a rebuild).
+    DEFAULT_HYPERPARAMETERS: dict[str, Any] = {}
+
+    def __init__(self, config: Any, hyperparameters: dict[str, Any] | None = None, *, seed: int = 0,
+                 device: torch.device | str = "cpu"):
+        self.config = config
+        self.seed = int(seed)
+        self.device = torch.device(device)
+        # The same dict the job holds (it updates it after `apply_hyperparameters`), given its defaults here.
+        self.hp = hyperparameters if hyperparameters is not None else {}
+        for name, value in self.DEFAULT_HYPERPARAMETERS.items():
+            self.hp.setdefault(name, value)
+        self.rng = torch.Generator().manual_seed(self.seed)
+        self.steps_done = 0  # training steps completed (inside `train_step`: before the current one)
+        self.setup()
+
+    def setup(self) -> None:
+        raise NotImplementedError
+
+    def train_step(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def evaluate(self) -> dict[str, float]:
+        return {}
+
+    def observe(self) -> Any:
+        return None
+
+    def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
+        """Apply live changes to the optimizer or model; the caller then stores them in `self.hp`."""
+
+    @property
+    def epoch(self) -> float:
+        return 0.0
+
+    def on_epoch_end(self, epoch: int, mean_loss: float) -> None:
+        """Called each time a whole epoch has been trained."""
+
+    def explain_divergence(self, step: int, name: str, value: float) -> str:
+        lr = self.hp.get("lr")
+        cause = (f"The learning rate {lr:g} is probably too large for this problem: lower it and press Reset."
+                 if isinstance(lr, (int, float)) else "Lower the step size and press Reset.")
+        return f"The {name} became {value} at step {step}. {cause}"
+
+
+def train(trainer: Trainer, steps: int) -> list[dict[str, float]]:
+    """Drive `trainer` for `steps` steps in this thread, as a job would (epoch ends included); stops early
+    at a non-finite metric. Returns each step's metrics."""
+    done, epoch_losses = [], []
+    for _ in range(steps):
+        epoch_before = math.floor(trainer.epoch + 1e-9)
+        metrics = trainer.train_step()
+        trainer.steps_done += 1
+        done.append(metrics)
+        epoch_losses += [metrics["loss"]] if "loss" in metrics else []
+        if not all(math.isfinite(value) for value in metrics.values()):
+            break
+        epoch_now = math.floor(trainer.epoch + 1e-9)
+        if epoch_now > epoch_before:
+            trainer.on_epoch_end(epoch_now, sum(epoch_losses) / max(1, len(epoch_losses)))
+            epoch_losses = []
+    return done
