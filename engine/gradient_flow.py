@@ -24,7 +24,7 @@ from torch import nn
 from engine.runtime import Job
 from engine.common.layers import ACTIVATION_LABELS, INIT_SCHEMES, init_linear_, make_activation
 from engine.common.limits import LIMITS, check, check_choice
-from engine.playground import OPTIMIZERS
+from engine.common.optimizers import OPTIMIZERS
 from engine.playground_data import Dataset, DataSpec, make_dataset
 
 MAX_DEPTH, MAX_WIDTH = int(LIMITS["gradients.depth"].high), int(LIMITS["gradients.width"].high)

@@ -41,7 +41,8 @@ from torch.func import functional_call, vmap
 
 from engine.common.device import limit_torch_threads
 from engine.common.limits import check, check_choice
-from engine.playground import OPTIMIZERS, PlaygroundConfig, PlaygroundNet, n_outputs
+from engine.common.optimizers import OPTIMIZERS
+from engine.playground import PlaygroundConfig, PlaygroundNet, n_outputs
 from engine.playground_data import Dataset, DataSpec
 
 NORMALIZATIONS = {"filter": "filter-normalized", "layer": "layer-normalized", "none": "not normalized"}

@@ -14,6 +14,7 @@ from engine.common.history import WeightTrajectory
 from engine.runtime import Job, JobStatus
 from engine.common.layers import ACTIVATIONS, INIT_SCHEMES, init_linear_, make_activation
 from engine.common.limits import LIMITS, check
+from engine.common.optimizers import OPTIMIZERS, make_optimizer
 from engine.playground_data import Dataset, DataSpec, make_dataset
 from engine.common.schedules import LearningRateSchedule
 
@@ -26,10 +27,6 @@ FEATURE_LABELS = {"x1": "x₁", "x2": "x₂", "x1_sq": "x₁²", "x2_sq": "x₂�
                   "sin_x1": "sin x₁", "sin_x2": "sin x₂"}
 FEATURES_1D = ("x1", "x1_sq", "sin_x1")  # for 1-D function fitting, x2 does not exist
 LOSSES = {"mse": "Mean squared error", "bce": "Binary cross-entropy", "ce": "Cross-entropy (softmax)"}
-OPTIMIZERS = {
-    "sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "Nesterov", "adagrad": "Adagrad",
-    "rmsprop": "RMSProp", "adam": "Adam", "adamw": "AdamW", "rprop": "RProp", "perceptron": "Perceptron rule",
-}
 MAX_HIDDEN_LAYERS = int(LIMITS["playground.hidden_layers"].high)
 MAX_WIDTH = int(LIMITS["playground.width"].high)
 GRID_RESOLUTION, NEURON_GRID_RESOLUTION = 64, 24
@@ -280,7 +277,7 @@ class PlaygroundJob(Job):
         self.x_test, self.y_test = torch.tensor(ds.x_test, device=device), torch.tensor(ds.y_test, device=device)
         self.n_out = n_outputs(config, ds)
         self.model = PlaygroundNet(config, self.n_out, self.rng).to(device)
-        self.optimizer = self._make_optimizer()
+        self.optimizer = make_optimizer(self.config.optimizer, self.model.parameters(), self.hp)
         self.schedule = LearningRateSchedule()
         self._order = torch.randperm(len(self.x_train), generator=self.rng).to(device)
         self._cursor, self._samples_seen = 0, 0
@@ -293,20 +290,6 @@ class PlaygroundJob(Job):
     def flat_weights(self) -> np.ndarray:
         """All trainable parameters as one float64 vector, in `model.parameters()` order."""
         return torch.cat([p.detach().reshape(-1) for p in self.model.parameters()]).double().cpu().numpy()
-
-    def _make_optimizer(self) -> torch.optim.Optimizer | None:
-        name, params, lr = self.config.optimizer, self.model.parameters(), self.hp["lr"]
-        return {
-            "perceptron": lambda: None,
-            "sgd": lambda: torch.optim.SGD(params, lr=lr),
-            "momentum": lambda: torch.optim.SGD(params, lr=lr, momentum=self.hp["momentum"]),
-            "nesterov": lambda: torch.optim.SGD(params, lr=lr, momentum=self.hp["momentum"], nesterov=True),
-            "adagrad": lambda: torch.optim.Adagrad(params, lr=lr),
-            "rmsprop": lambda: torch.optim.RMSprop(params, lr=lr),
-            "adam": lambda: torch.optim.Adam(params, lr=lr),
-            "adamw": lambda: torch.optim.AdamW(params, lr=lr, weight_decay=self.hp["l2"]),
-            "rprop": lambda: torch.optim.Rprop(params, lr=lr),
-        }[name]()
 
     def _make_grids(self) -> dict[str, Any]:
         x1_min, x1_max, x2_min, x2_max = self.dataset.extent

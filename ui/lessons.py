@@ -23,7 +23,7 @@ from engine.attention_tasks import TASK_LABELS
 from engine.landscape import DIRECTIONS
 from engine.landscape import PRESETS as LANDSCAPE_PRESETS
 from engine.common.layers import ACTIVATION_LABELS, INIT_SCHEMES
-from engine.playground import OPTIMIZERS as PLAYGROUND_OPTIMIZERS
+from engine.common.optimizers import OPTIMIZERS as PLAYGROUND_OPTIMIZERS
 from engine.playground_data import DATASET_LABELS
 from engine.surfaces import SURFACE_NAMES
 from engine.trajectories import OPTIMIZERS as TRAJECTORY_OPTIMIZERS

@@ -7,9 +7,10 @@ from typing import Any
 
 import streamlit as st
 
+from engine.common.optimizers import OPTIMIZERS
 from engine.common.layers import ACTIVATION_LABELS, INIT_SCHEMES
 from engine.playground import DEFAULT_HYPERPARAMETERS, FEATURE_LABELS, FEATURES, FEATURES_1D, LOSSES, \
-    MAX_HIDDEN_LAYERS, MAX_WIDTH, OPTIMIZERS, PlaygroundConfig
+    MAX_HIDDEN_LAYERS, MAX_WIDTH, PlaygroundConfig
 from engine.playground_data import DATASET_LABELS, DATASETS, FUNCTIONS_1D, REGRESSION_2D, BadUpload, DataSpec, \
     parse_points_csv
 from engine.common.schedules import SCHEDULE_FORMULAS, SCHEDULES
