@@ -3,28 +3,71 @@
 import numpy as np
 import streamlit as st
 
-from engine.diffusion import make_schedule
-from engine.diffusion_data import DATASET_LABELS
-from engine.diffusion_job import DiffusionJob, forward_sample
+from engine.common.limits import ConfigError
+from engine.diffusion.config import default_config
+from engine.diffusion.data import DATASET_LABELS
+from engine.diffusion.job import DiffusionJob
+from engine.diffusion.noise_schedule import make_schedule
+from engine.diffusion.spec import DiffusionSpec
+from engine.diffusion.visuals import forward_sample
 from engine.runtime import Snapshot
+from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
-from ui.diffusion_controls import DEFAULT, diffusion_controls, measuring
-from ui.jobs import controlled_job
+from ui.jobs import experiment_job
 from ui.live import job_controls, live_area, remembered, status_bar
 from ui.sharing import later
 from viz import diffusion as figures
 from viz.animation import denoising_replay
+
+
+def _apply_tuned() -> None:
+    """The network and training settings known to learn the data set just chosen (the digits want a wider
+    network)."""
+    config = default_config(st.session_state["df_data"])
+    st.session_state.update(df_width=config.width, df_depth=config.depth, df_lr=config.lr,
+                            df_batch=config.batch_size)
+
+
+def diffusion_controls() -> DiffusionSpec:
+    """Draw the sidebar controls and return the experiment they define."""
+    panel = ControlPanel(DiffusionSpec)
+    with st.sidebar:
+        st.header("Data")
+        dataset = panel.draw("data", on_change=_apply_tuned)
+        panel.draw("word", disabled=dataset != "word")
+        panel.draw("points", disabled=dataset == "digits")
+        st.header("Noise schedule")
+        schedule = panel.draw("schedule")
+        panel.draw("T")
+        panel.draw("bmin", "bmax", disabled=schedule != "linear")
+        st.header("Network")
+        panel.draw("width", "depth")
+        st.header("Training")
+        panel.draw("lr", "batch", "speed", "seed")
+        st.header("Sampling")
+        panel.draw("sampler", horizontal=False)  # its labels are long
+        panel.draw("steps")
+    return panel.spec()
+
+
+def measuring(snap: Snapshot) -> bool:
+    """True while the job has stopped training but is still drawing and scoring samples of its last step."""
+    return snap.visuals is not None and snap.visuals.measuring
+
 
 st.title("Diffusion")
 later("df_intro").caption(
     "A denoising diffusion model (DDPM) learns to undo noise: it is shown x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε and trained "
     "to tell the noise ε. Run backwards from pure N(0, I) noise, the same network turns noise into new data. "
     "Everything below is measured on the model training right now.")
-export_panel("df_")
-controls = diffusion_controls()
-job = controlled_job("diffusion", DiffusionJob, controls, DEFAULT)
+export_panel(DiffusionSpec)
+spec = diffusion_controls()
+job = experiment_job("diffusion", DiffusionJob, spec)
 config = job.config
-wanted = controls.config or config  # the schedule asked for, even while the job is still busy rebuilding
+try:
+    wanted = spec.config()  # the schedule asked for, even while the job is still busy rebuilding
+except ConfigError:  # refused (experiment_job says why): the schedule of the model shown
+    wanted = config
 warning = make_schedule(wanted.schedule, wanted.T, wanted.beta_start, wanted.beta_end).prior_warning()
 if warning:
     st.warning(warning, icon="⚠️")
@@ -44,28 +87,28 @@ LAG_WARNING_S = 5.0  # samples older than this much training are said to lag, in
 
 
 def samples_caption(snap: Snapshot) -> None:
-    v = snap.visuals
-    label = figures.sampler_label(v["samples_sampler"], v["samples_steps"])
+    m = snap.visuals.measurement
+    label = figures.sampler_label(m.sampler, m.steps)
     stale = " Measuring the latest step…" if measuring(snap) and not snap.busy else ""
-    behind = snap.step - v["samples_step"]
+    behind = snap.step - m.step
     if snap.busy and behind / max(snap.steps_per_second, 1.0) > LAG_WARNING_S:
-        st.warning(f"The server is busy: these samples are from step {v['samples_step']:,} and training is at "
+        st.warning(f"The server is busy: these samples are from step {m.step:,} and training is at "
                    f"step {snap.step:,}. New samples follow as soon as the draw under way is measured.", icon="⏳")
     elif snap.busy and behind > 0:
         stale = f" Training is at step {snap.step:,}."
-    st.caption(f"Samples from step {v['samples_step']:,} ({label}), all drawn from the same N(0, I) noise each "
+    st.caption(f"Samples from step {m.step:,} ({label}), all drawn from the same N(0, I) noise each "
                f"time, so they change only because the network learned.{stale}")
 
 
 def points_samples_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
-    v = snap.visuals
+    v, m = snap.visuals, snap.visuals.measurement
     left, right = st.columns([1, 1])
     with left:
-        if "samples" not in v:
+        if m is None:
             st.info("Press **Train** (or **Step**): samples are drawn and scored as the network learns.")
         else:
-            charts.show(lambda: remembered("df_samples", (v["samples"], v["x0"]), lambda: figures.samples_vs_data(
-                v["samples"], v["x0"], v["samples_sampler"], f"2,000 samples at step {v['samples_step']:,}")),
+            charts.show(lambda: remembered("df_samples", (m.samples, v.x0), lambda: figures.samples_vs_data(
+                m.samples, v.x0, m.sampler, f"2,000 samples at step {m.step:,}")),
                 name(snap, "samples"), key="df_samples", visible=shown, main_below=MAIN_BELOW)
             samples_caption(snap)
     with right:
@@ -82,23 +125,23 @@ def points_samples_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
 
 
 def digits_samples_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
-    v = snap.visuals
+    m = snap.visuals.measurement
     left, right = st.columns([1, 1])
     with left:
-        if "samples" not in v:
+        if m is None:
             st.info("Press **Train** (or **Step**): samples are drawn and judged as the network learns.")
         else:
-            charts.show(lambda: remembered("df_grid", (v["samples"],), lambda: figures.digit_grid(
-                v["samples"], f"64 samples at step {v['samples_step']:,}")), name(snap, "samples"),
+            charts.show(lambda: remembered("df_grid", (m.samples,), lambda: figures.digit_grid(
+                m.samples, f"64 samples at step {m.step:,}")), name(snap, "samples"),
                 key="df_digit_grid", visible=shown, main_below=MAIN_BELOW)
             samples_caption(snap)
-            charts.show(lambda: remembered("df_shares", (v["class_shares"],), lambda: figures.judge_class_shares(
-                v["class_shares"])), name(snap, "classes"), key="df_shares", visible=shown)
+            charts.show(lambda: remembered("df_shares", (m.class_shares,), lambda: figures.judge_class_shares(
+                m.class_shares)), name(snap, "classes"), key="df_shares", visible=shown)
     with right:
         confidence = snap.series("judge_confidence")
-        charts.show(lambda: remembered("df_judge", (len(confidence), v.get("real_confidence")),
-                                       lambda: figures.judge_curve(confidence.steps, confidence.values,
-                                                                   v.get("real_confidence"))),
+        real = m.real_confidence if m is not None else None
+        charts.show(lambda: remembered("df_judge", (len(confidence), real),
+                                       lambda: figures.judge_curve(confidence.steps, confidence.values, real)),
                     name(snap, "judge"), key="df_judge", visible=shown)
         st.caption("A logistic-regression judge trained on real digits; its mean top-class probability on 256 "
                    "samples, next to its value on real held-out digits.")
@@ -109,21 +152,21 @@ def digits_samples_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
 
 def reverse_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v = snap.visuals
-    if "samples" not in v:
+    if v.measurement is None:
         st.info("The reverse process appears after the first training step.")
         return
-    if v["kind"] == "digits":
+    r = v.measurement.reverse
+    if v.kind == "digits":
         for sampler in ("ddpm", "ddim"):
-            title = f"{figures.sampler_label(sampler, v['strip_ddim_steps'])}: noise → digit"
-            charts.show(lambda s=sampler, t=title: remembered(f"df_strip-{s}", (v[f"strip_{s}"], t), lambda: (
-                figures.denoising_strip(v[f"strip_{s}"], v["strip_t"], t))),
+            title = f"{figures.sampler_label(sampler, r.ddim_steps)}: noise → digit"
+            charts.show(lambda s=sampler, t=title: remembered(f"df_strip-{s}", (getattr(r, s), t), lambda: (
+                figures.denoising_strip(getattr(r, s), r.frame_t, t))),
                 name(snap, f"strip-{sampler}"), key=f"df_strip_{sampler}", visible=shown)
         st.caption("Both strips start from the same noise. DDPM adds fresh noise at every one of its T steps; "
                    "DDIM takes a few deterministic jumps.")
         return
-    r = v["reverse"]
-    charts.show(lambda: remembered("df_reverse", (r, v["x0"]), lambda: figures.reverse_animation(
-        r.frame_t, r.ddpm, r.ddim, r.ddim_steps, r.field_x, r.field_y, r.field_eps, data=v["x0"])),
+    charts.show(lambda: remembered("df_reverse", (r, v.x0), lambda: figures.reverse_animation(
+        r.frame_t, r.ddpm, r.ddim, r.ddim_steps, r.field_x, r.field_y, r.field_eps, data=v.x0)),
         name(snap, "reverse"), key="df_reverse", visible=shown)
     st.caption(f"{r.ddpm.shape[1]} points from one N(0, I) draw (network of step {r.sampled_step:,}); press ▶ or "
                "drag the slider over t. Arrows: the learned −ε̂(x, t), which points along the score ∇ log q(x_t), "
@@ -133,20 +176,20 @@ def reverse_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
 def forward_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v, T = snap.visuals, snap.config.T
     t = st.slider("Timestep t", 0, T, T // 4, key="df_t", bind="query-params")
-    alpha_bar = float(v["alpha_bars"][t])
-    if v["kind"] == "points":
+    alpha_bar = float(v.alpha_bars[t])
+    if v.kind == "points":
         def forward():
-            return figures.forward_points(forward_sample(v, t), v["x0"], t, alpha_bar)
+            return figures.forward_points(forward_sample(v, t), v.x0, t, alpha_bar)
     else:
         def forward():
             times = sorted({0, t, *np.linspace(0, T, 9).round().astype(int).tolist()})
             return figures.denoising_strip(
                 np.stack([forward_sample(v, s) for s in times]), times,
                 f"q(x_t | x_0) for six held-out digits (t = {t} included): √ᾱ_t = {np.sqrt(alpha_bar):.3f}")
-    charts.show(lambda: remembered("df_forward", (v["x0"], t), forward), name(snap, f"forward-t{t}"),
+    charts.show(lambda: remembered("df_forward", (v.x0, t), forward), name(snap, f"forward-t{t}"),
                 key="df_forward", visible=shown)
-    charts.show(lambda: remembered("df_schedule", (v["alpha_bars"], t), lambda: figures.schedule_curves(
-        v["betas"], v["alpha_bars"], snap.config.schedule, t)), name(snap, "schedule"), key="df_schedule_curves",
+    charts.show(lambda: remembered("df_schedule", (v.alpha_bars, t), lambda: figures.schedule_curves(
+        v.betas, v.alpha_bars, snap.config.schedule, t)), name(snap, "schedule"), key="df_schedule_curves",
         visible=shown)
 
 
@@ -156,22 +199,23 @@ def score_text(score: float) -> str:
 
 
 def draw(snap: Snapshot) -> None:
-    if "kind" not in snap.visuals:  # the experiment could not be built; the status bar says why
+    v = snap.visuals
+    if v is None:  # the experiment could not be built; the status bar says why
         status_bar(snap, {})
         return
-    digits = snap.visuals["kind"] == "digits"
+    digits = v.kind == "digits"
     loss = snap.series("loss")
     recent = f"{np.mean(loss.values[-100:]):.4f}" if len(loss) else "–"
     if digits:
-        real = snap.visuals.get("real_confidence")
+        real = v.measurement.real_confidence if v.measurement is not None else None
         metrics = {"Loss (last 100)": recent, "Judge on samples": f"{snap.latest('judge_confidence'):.2f}",
                    "Judge on real digits": f"{real:.2f}" if real is not None else "–"}
     else:
         metrics = {"Loss (last 100)": recent, "MMD² (norm.)": score_text(snap.latest("mmd_norm")),
                    "Energy (norm.)": score_text(snap.latest("energy_norm"))}
     status_bar(snap, {k: v.replace("nan", "–") for k, v in metrics.items()})
-    if snap.visuals.get("measure_error"):
-        st.error(snap.visuals["measure_error"])
+    if v.measure_error:
+        st.error(v.measure_error)
     # Lazy tabs: only the open one's charts are built and sent; the others are built if an export asks.
     tabs = st.tabs(["Samples and training", "Reverse process" if not digits else "Denoising, step by step",
                     "Forward process and schedule"], key="df_tab", on_change="rerun", bind="query-params")
@@ -179,8 +223,10 @@ def draw(snap: Snapshot) -> None:
     for tab, draw_tab in zip(tabs, (digits_samples_tab if digits else points_samples_tab, reverse_tab, forward_tab)):
         with tab:
             draw_tab(snap, charts, tab.open is not False)
-    offer_exports("df_", "diffusion", charts, snap, setting=setting(snap), weights=snap.visuals.get("state"),
-                  animation=(lambda: denoising_replay(snap)) if "samples" in snap.visuals else None)
+    measured = v.measurement is not None
+    offer_exports(spec, "diffusion", charts, snap, setting=setting(snap),
+                  weights=v.measurement.state if measured else None,
+                  animation=(lambda: denoising_replay(snap)) if measured else None)
 
 
 later("df_network").caption(

@@ -1,7 +1,8 @@
 """Optimizer trajectories: many optimizers, one start point, a 2-D test function.
 
-Every control is in the URL; everything recomputes as a slider moves (a few
-thousand tiny float64 steps, cached per setting), so no background job is needed.
+Every control is in the URL, drawn from the page's control table (engine/optimizers/spec.py); everything
+recomputes as a slider moves (a whole race is a few thousand tiny float64 steps, cached per experiment and
+shared by every session), so no background job is needed.
 """
 
 import numpy as np
@@ -9,35 +10,32 @@ import pandas as pd
 import streamlit as st
 
 from engine.common.history import Series
-from engine.surfaces import SURFACE_NAMES, make_surface
-from engine.trajectories import (OPTIMIZERS, SCHEDULES, Clipping, Experiment, OptimizerSpec, Schedule,
-                                 describe_hyperparameters, eigen_directions, input_step, momentum_stability_limit,
-                                 newton_step, regime_rows, run_experiment,
-                                 summary_rows)
+from engine.optimizers.experiment import Experiment
+from engine.optimizers.spec import OptimizersSpec, surface_of
+from engine.optimizers.summary import summary_rows
+from engine.optimizers.table import RACE_OPTIMIZERS, describe_hyperparameters, input_step
+from engine.optimizers.theory import eigen_directions, momentum_stability_limit, newton_step, regime_rows
+from engine.optimizers.trainer import run_experiment
+from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
 from ui.sharing import later, presenting
-from viz import trajectories as vt
+from viz import optimizers as vt
 from viz.animation import optimizer_race
 from viz.theme import optimizer_color
 
-DEFAULT_OPTIMIZERS = ["gd", "momentum", "adam", "newton"]
 GD_RULE = ("gd", "sgd_noise")  # optimizers whose update is w - ηg, which the regime theory describes
-URL = dict(bind="query-params")
 MAIN_BELOW = 16.0  # rem above the trajectories in presentation mode: title, function, optimizers, tabs
+PREFIX = OptimizersSpec.PREFIX
 state = st.session_state
 
 
-def current_surface():
-    return make_surface(state.get("opt_fn", "quadratic"), state.get("opt_kappa", 10.0), state.get("opt_angle", 0.0))
-
-
 def reset_to_surface_defaults():
-    """A new function gets its own start point and learning rates (step sizes differ by orders of magnitude)."""
-    surface = current_surface()
-    state.opt_x0, state.opt_y0 = surface.start
-    for kind, info in OPTIMIZERS.items():
-        for name, value in info.default_hyperparameters(surface).items():
-            state[f"opt_{kind}_{name}"] = value
+    """A new function gets its own start point and learning rates (step sizes differ by orders of magnitude):
+    every control whose default depends on the function goes back to that default."""
+    chosen = {name: state.get(PREFIX + name, getattr(OptimizersSpec, name)) for name in ("fn", "kappa", "angle")}
+    for control in OptimizersSpec.CONTROLS:
+        if callable(control.default):
+            state[PREFIX + control.field] = control.default_for(chosen)
 
 
 def start_from_click():
@@ -51,65 +49,54 @@ def run(experiment: Experiment):
     return run_experiment(experiment)
 
 
-# ----------------------------------------------------------------- controls
-export_panel("opt_")
-with st.sidebar:
+def sidebar_controls(panel: ControlPanel) -> None:
     st.header("Problem")
-    fn = st.selectbox("Test function", list(SURFACE_NAMES), format_func=SURFACE_NAMES.get, key="opt_fn",
-                      on_change=reset_to_surface_defaults, **URL)
-    if fn == "quadratic":
-        st.slider("Condition number κ = λmax/λmin", 1.0, 100.0, 10.0, 1.0, key="opt_kappa", **URL)
-        st.slider("Rotation θ (degrees)", -90.0, 90.0, 0.0, 5.0, key="opt_angle", **URL)
-    surface = current_surface()
-    st.caption(surface.note)
+    panel.draw("fn", on_change=reset_to_surface_defaults)
+    panel.draw("kappa", "angle")
+    st.caption(surface_of(panel.values).note)
     left, right = st.columns(2)
-    x0 = left.number_input("Start x", value=surface.start[0], step=0.1, format="%.3f", key="opt_x0", **URL)
-    y0 = right.number_input("Start y", value=surface.start[1], step=0.1, format="%.3f", key="opt_y0", **URL)
+    panel.draw("x0", where=left)
+    panel.draw("y0", where=right)
     st.caption("…or click the contour plot to start there.")
-    steps = st.slider("Steps", 10, 500, 150, 10, key="opt_steps", **URL)
+    panel.draw("steps")
     st.header("Every optimizer")
-    sched_kind = st.selectbox("Learning-rate schedule", list(SCHEDULES), format_func=SCHEDULES.get, key="opt_sched",
-                              **URL)
-    schedule = Schedule(sched_kind)
-    if sched_kind == "step":
-        schedule = Schedule("step",
-                            st.slider("γ (factor per drop)", 0.05, 0.95, 0.5, 0.05, key="opt_step_gamma", **URL),
-                            st.slider("N (steps between drops)", 5, 250, 50, 5, key="opt_step_every", **URL))
-    elif sched_kind == "exponential":
-        schedule = Schedule("exponential", st.slider("γ (factor per step)", 0.9, 0.999, 0.98, 0.001, format="%.3f",
-                                                     key="opt_exp_gamma", **URL))
-    clip_mode = st.selectbox("Gradient clipping", ["none", "norm", "value"], key="opt_clip",
-                             format_func={"none": "off", "norm": "by norm", "value": "by value"}.get, **URL)
-    clipping = Clipping(clip_mode, st.number_input("Clip threshold", 1e-6, 1e6, 1.0, format="%g", key="opt_clip_at",
-                                                   **URL) if clip_mode != "none" else 1.0)
+    panel.draw("sched", "step_gamma", "step_every", "exp_gamma", "clip", "clip_at")
 
+
+def hyperparameter_controls(panel: ControlPanel, kinds: tuple[str, ...]) -> None:
+    """A column per optimizer in the race with its hyperparameters (the others hold their defaults)."""
+    if kinds:
+        with later("opt_hyperparameters"), st.expander("Hyperparameters", expanded=not presenting()):
+            for row in range(0, len(kinds), 5):
+                for column, kind in zip(st.columns(5), kinds[row:row + 5]):
+                    info = RACE_OPTIMIZERS[kind]
+                    column.markdown(f"<span style='color:{optimizer_color(kind)};font-weight:700;font-size:1.1rem'>"
+                                    f"● {info.label}</span>", unsafe_allow_html=True, help=f"${info.update}$")
+                    for p in info.params:
+                        field = f"{kind}_{p.name}"
+                        default = panel.controls[field].default_for(panel.values)
+                        panel.draw(field, where=column, step=input_step(default))
+            panel.draw("seed")
+    panel.draw(*(field for field in panel.controls if field not in panel.values))  # not in the race: defaults
+
+
+# ----------------------------------------------------------------- controls
+export_panel(OptimizersSpec)
+panel = ControlPanel(OptimizersSpec)
+with st.sidebar:
+    sidebar_controls(panel)
+surface = surface_of(panel.values)
 st.title("Optimizer trajectories")
 st.markdown(f"**{surface.title}** &nbsp; ${surface.formula}$")
-kinds = st.multiselect("Optimizers (all start from the same point)", list(OPTIMIZERS), default=DEFAULT_OPTIMIZERS,
-                       format_func=lambda k: OPTIMIZERS[k].label, key="opt_opts", **URL)
-seed = 0
-specs = []
-if kinds:
-    with later("opt_hyperparameters"), st.expander("Hyperparameters", expanded=not presenting()):
-        for row in range(0, len(kinds), 5):
-            for column, kind in zip(st.columns(5), kinds[row:row + 5]):
-                info, defaults = OPTIMIZERS[kind], OPTIMIZERS[kind].default_hyperparameters(surface)
-                column.markdown(f"<span style='color:{optimizer_color(kind)};font-weight:700;font-size:1.1rem'>"
-                                f"● {info.label}</span>", unsafe_allow_html=True, help=f"${info.update}$")
-                values = {p.name: column.number_input(p.label, p.low, p.high, defaults[p.name],
-                                                      input_step(defaults[p.name]), format="%g", help=p.help,
-                                                      key=f"opt_{kind}_{p.name}", **URL)
-                          for p in info.params}
-                specs.append(OptimizerSpec.of(kind, **values))
-        if "sgd_noise" in kinds:
-            seed = st.number_input("Noise seed", 0, 10_000, 0, key="opt_seed", **URL)
+kinds = panel.draw("opts")
+hyperparameter_controls(panel, kinds)
+spec: OptimizersSpec = panel.spec()
 
-experiment = Experiment(fn, state.get("opt_kappa", 10.0), state.get("opt_angle", 0.0), (x0, y0), steps,
-                        tuple(specs), schedule, clipping, seed)
+experiment = spec.experiment()
 trajectories = run(experiment)
-problem = f"quadratic-kappa{state.get('opt_kappa', 10.0):g}-angle{state.get('opt_angle', 0.0):g}" \
-    if fn == "quadratic" else fn
-name = f"{problem}-{'-'.join(kinds)}-{steps}steps"
+fn, x0, y0, steps = spec.fn, spec.x0, spec.y0, spec.steps
+problem = f"quadratic-kappa{spec.kappa:g}-angle{spec.angle:g}" if fn == "quadratic" else fn
+name = f"{problem}-{'-'.join(spec.opts)}-{steps}steps"
 charts = Charts()
 
 # ----------------------------------------------------------------- views
@@ -177,7 +164,7 @@ if trajectories:
     st.table(pd.DataFrame(rows), hide_index=True)
 else:
     st.info("Pick at least one optimizer.")
-offer_exports("opt_", "optimizers", charts, setting=name, details={"function": surface.title, "f": surface.formula,
+offer_exports(spec, "optimizers", charts, setting=name, details={"function": surface.title, "f": surface.formula,
                                                                  "start": (x0, y0), "steps": steps},
               history={f"{what} {t.label}": Series(np.arange(len(values)), values) for t in trajectories
                        for what, values in (("f", t.losses), ("distance", t.distances))},

@@ -1,6 +1,6 @@
 """Attention page targets: a transformer learns reversal and induction from scratch, on a CPU, in seconds.
 
-From seed 0, with the presets the page uses (engine.attention_training.PRESETS):
+From seed 0, with the presets the page uses (engine.attention.config.ATTENTION_PRESETS):
 
 - reversal (vocabulary 10, length 8, 1 layer, 1 head, bidirectional): the step at
   which every held-out sequence first comes out right (checked every 10 steps),
@@ -32,7 +32,8 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.attention_training import PRESETS, AttentionTrainer  # noqa: E402
+from engine.attention.config import ATTENTION_PRESETS  # noqa: E402
+from engine.attention.trainer import AttentionTrainer  # noqa: E402
 
 SEED = 0
 REVERSE_STEPS = 1000
@@ -42,15 +43,15 @@ RNN_STEPS = 300
 
 
 def train_reversal() -> dict[str, float]:
-    trainer = AttentionTrainer(PRESETS["reverse"], seed=SEED)
+    trainer = AttentionTrainer(ATTENTION_PRESETS["reverse"], seed=SEED)
     seconds, reached, seconds_to_reach = 0.0, None, None
     for step in range(1, REVERSE_STEPS + 1):
         started = time.perf_counter()
         trainer.train_step()
         seconds += time.perf_counter() - started
-        if reached is None and step % 10 == 0 and trainer.evaluate().sequence_accuracy == 1.0:
+        if reached is None and step % 10 == 0 and trainer.measure().sequence_accuracy == 1.0:
             reached, seconds_to_reach = step, seconds
-    final = trainer.evaluate()
+    final = trainer.measure()
     print(f"reversal: 100% held-out at step {reached} ({seconds_to_reach:.2f} s of training); at step "
           f"{REVERSE_STEPS}: sequences {final.sequence_accuracy:.3f}, anti-diagonal mass {final.best_pattern_mass:.3f}",
           flush=True)
@@ -60,18 +61,18 @@ def train_reversal() -> dict[str, float]:
 
 
 def train_induction() -> dict[str, float]:
-    trainer = AttentionTrainer(PRESETS["induction"], seed=SEED)
+    trainer = AttentionTrainer(ATTENTION_PRESETS["induction"], seed=SEED)
     crossed, score_at_1000, started = None, None, time.perf_counter()
     for step in range(1, INDUCTION_STEPS + 1):
         trainer.train_step()
         if (crossed is None and step % 50 == 0) or step == 1000:
-            result = trainer.evaluate()
+            result = trainer.measure()
             if crossed is None and result.best_pattern_mass >= 0.6:
                 crossed = step
             if step == 1000:
                 score_at_1000 = result.best_pattern_mass
                 layer, head = result.best_head
-    final = trainer.evaluate()
+    final = trainer.measure()
     seconds = time.perf_counter() - started
     print(f"induction: score >= 0.6 from step {crossed}; at 1000: {score_at_1000:.3f} (layer {layer}, head {head}); "
           f"at {INDUCTION_STEPS}: tokens {final.token_accuracy:.4f}, sequences {final.sequence_accuracy:.4f} "
@@ -109,22 +110,23 @@ def explicit_versus_fused(trainer: AttentionTrainer) -> dict[str, float]:
 
 def baselines() -> dict[str, float]:
     results = {}
-    no_positions = AttentionTrainer(dataclasses.replace(PRESETS["reverse"], positional="none"), seed=SEED)
-    one_layer = AttentionTrainer(dataclasses.replace(PRESETS["induction"], n_layers=1), seed=SEED)
+    no_positions = AttentionTrainer(dataclasses.replace(ATTENTION_PRESETS["reverse"], positional="none"), seed=SEED)
+    one_layer = AttentionTrainer(dataclasses.replace(ATTENTION_PRESETS["induction"], n_layers=1), seed=SEED)
     for name, trainer in (("reverse_no_positional_encoding", no_positions), ("induction_one_layer", one_layer)):
         for _ in range(BASELINE_STEPS):
             trainer.train_step()
-        result = trainer.evaluate()
+        result = trainer.measure()
         results[f"{name}_token_acc"] = round(result.token_accuracy, 4)
         results[f"{name}_pattern_mass"] = round(result.best_pattern_mass, 4)
         print(f"baseline {name} after {BASELINE_STEPS} steps: tokens {result.token_accuracy:.3f}, "
               f"pattern mass {result.best_pattern_mass:.3f}", flush=True)
     for kind in ("additive", "multiplicative"):
-        trainer = AttentionTrainer(dataclasses.replace(PRESETS["reverse"], architecture="rnn", rnn_attention=kind),
+        trainer = AttentionTrainer(dataclasses.replace(ATTENTION_PRESETS["reverse"], architecture="rnn",
+                                                       rnn_attention=kind),
                                    seed=SEED)
         for _ in range(RNN_STEPS):
             trainer.train_step()
-        result = trainer.evaluate()
+        result = trainer.measure()
         results[f"rnn_{kind}_reverse_sequence_acc_at_{RNN_STEPS}"] = round(result.sequence_accuracy, 4)
         results[f"rnn_{kind}_reverse_antidiagonal_mass"] = round(result.best_pattern_mass, 4)
         print(f"RNN encoder-decoder, {kind} attention, after {RNN_STEPS} steps: sequences "

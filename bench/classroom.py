@@ -67,7 +67,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.playground import PlaygroundConfig, PlaygroundJob  # noqa: E402
+from engine.playground.config import PlaygroundConfig  # noqa: E402
+from engine.playground.trainer import PlaygroundJob  # noqa: E402
 from scripts.browser import ROOT, chromium, free_port, running_app, step_counter, wait_until_rendered  # noqa: E402
 from scripts.streamlit_client import StreamlitSession  # noqa: E402
 from ui.catalog import PAGES  # noqa: E402

@@ -1,6 +1,6 @@
 """Diffusion: sample quality after training, and DDIM's speed against the full DDPM chain.
 
-Trains the default DDPM of engine/diffusion.py (fixed seed) on moons, the
+Trains the default DDPM of engine/diffusion/ (fixed seed) on moons, the
 swiss roll and the 8x8 digits, then measures against data it never saw:
 
 - point sets: RBF MMD² (bandwidths 0.05..1) and energy distance, normalized as
@@ -33,8 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from engine.diffusion import DiffusionTrainer, default_config  # noqa: E402
-from engine.sample_quality import QUALITY_SAMPLE_SIZE, copying_ratio  # noqa: E402
+from engine.diffusion.config import default_config  # noqa: E402
+from engine.diffusion.quality import QUALITY_SAMPLE_SIZE, copying_ratio  # noqa: E402
+from engine.diffusion.trainer import DiffusionTrainer  # noqa: E402
+from engine.runtime import train  # noqa: E402
 
 SEED = 0
 POINT_STEPS = 6_000  # the issue allows up to 20,000
@@ -46,9 +48,8 @@ DIGIT_SAMPLES = 500
 
 
 def _train(trainer: DiffusionTrainer, steps: int) -> tuple[float, float]:
-    losses, started = [], time.perf_counter()
-    for _ in range(steps):
-        losses.append(trainer.train_step()["loss"])
+    started = time.perf_counter()
+    losses = [metrics["loss"] for metrics in train(trainer, steps)]
     return time.perf_counter() - started, statistics.fmean(losses[-500:])
 
 

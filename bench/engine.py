@@ -20,9 +20,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.runtime import JobStatus  # noqa: E402
-from engine.playground import DEFAULT_HYPERPARAMETERS, PlaygroundConfig, PlaygroundJob, PlaygroundNet, \
-    data_loss, n_outputs  # noqa: E402
-from engine.playground_data import make_dataset  # noqa: E402
+from engine.playground.config import DEFAULT_HYPERPARAMETERS, PlaygroundConfig, n_outputs  # noqa: E402
+from engine.playground.data import make_dataset  # noqa: E402
+from engine.playground.model import PlaygroundNet, data_loss  # noqa: E402
+from engine.playground.trainer import PlaygroundJob  # noqa: E402
 
 READ_EVERY_S = 1.0  # as a page's live area reads its job (ui.live.UI_REFRESH_S)
 STEPS = 6000

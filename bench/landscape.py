@@ -23,8 +23,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.common.device import describe_device, pick_device, torch_threads_per_job  # noqa: E402
-from engine.landscape import PlaygroundLandscape, loss_surface, random_direction  # noqa: E402
-from engine.playground import PlaygroundJob, data_loss  # noqa: E402
+from engine.landscape.directions import random_direction  # noqa: E402
+from engine.landscape.losses import loss_surface  # noqa: E402
+from engine.landscape.network import PlaygroundLandscape  # noqa: E402
+from engine.playground.config import PlaygroundConfig  # noqa: E402
+from engine.playground.model import data_loss  # noqa: E402
+from engine.playground.trainer import PlaygroundTrainer  # noqa: E402
+from engine.runtime import train  # noqa: E402
 
 GRID = 51
 RANGE = 1.0
@@ -33,14 +38,10 @@ TRAIN_STEPS = 300
 
 
 def trained_landscape() -> PlaygroundLandscape:
-    job = PlaygroundJob(seed=0)
-    try:
-        job.wait_applied(job.step(TRAIN_STEPS), timeout=60)
-        snap = job.wait_for(lambda s: not s.busy and s.step == TRAIN_STEPS, timeout=60)
-    finally:
-        job.stop()
-    return PlaygroundLandscape.from_state(snap.config, snap.visuals["state"], snap.visuals["dataset"],
-                                          pick_device())
+    trainer = PlaygroundTrainer(PlaygroundConfig(), seed=0)
+    train(trainer, TRAIN_STEPS)
+    visuals = trainer.observe()
+    return PlaygroundLandscape.from_state(trainer.config, visuals.state, visuals.dataset, pick_device())
 
 
 def naive_surface(land: PlaygroundLandscape, origin: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor,

@@ -2,7 +2,7 @@
 
 Runs every optimizer (default hyperparameters of each surface, Noisy SGD with
 its default noise) for 500 steps on every test function through
-`engine.trajectories.run_optimizers`, timed. Then re-implements each update
+`engine.optimizers.race.run_optimizers`, timed. Then re-implements each update
 rule in NumPy, with hand-derived gradients and Hessians (no autograd), and
 compares the first 50 steps point by point. The NumPy loop only borrows
 torch's seeded generator for the Noisy SGD noise, so both see the same draws.
@@ -23,8 +23,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.surfaces import PLATEAU_CENTER, PLATEAU_WIDTH, SURFACE_NAMES, make_surface  # noqa: E402
-from engine.trajectories import OPTIMIZERS, OptimizerSpec, run_optimizers  # noqa: E402
+from engine.optimizers.race import run_optimizers  # noqa: E402
+from engine.optimizers.surfaces import PLATEAU_CENTER, PLATEAU_WIDTH, SURFACE_NAMES, make_surface  # noqa: E402
+from engine.optimizers.table import RACE_OPTIMIZERS, OptimizerSpec  # noqa: E402
 
 STEPS = 500
 COMPARED_STEPS = 50
@@ -147,7 +148,7 @@ def reference_path(name: str, kind: str, hp: dict, start, steps: int, bound, see
 
 def main() -> None:
     torch.set_num_threads(1)
-    kinds = list(OPTIMIZERS)
+    kinds = list(RACE_OPTIMIZERS)
     deviations, engine_seconds, reference_seconds, diverged = {}, 0.0, 0.0, {}
     for name in SURFACE_NAMES:
         surface = make_surface(name, **QUADRATIC) if name == "quadratic" else make_surface(name)

@@ -1,7 +1,7 @@
 """What the gradient-flow probes cost.
 
-Trains the Gradient Flow page's default deep network (engine.gradient_flow.DeepConfig())
-through GradientFlowJob for the same number of steps (a) with probes off: a bare
+Trains the Gradient Flow page's default deep network (engine.gradients.deep_config.DeepConfig())
+through DeepJob for the same number of steps (a) with probes off: a bare
 step (forward, backward, clip, update), and (b) with the live probes on: per-layer
 gradient norms every few steps plus a full probe at the UI's refresh rate, while
 another thread reads snapshots as a page would.
@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.gradient_flow import GradientFlowJob  # noqa: E402
+from engine.gradients.deep_trainer import DeepJob  # noqa: E402
 from engine.runtime import Job, JobStatus  # noqa: E402
 
 READ_EVERY_S = 1.0  # as a page's live area reads its job (ui.live.UI_REFRESH_S)
@@ -58,8 +58,8 @@ def rates(seconds: dict[str, list[float]]) -> dict[str, float]:
 
 def main() -> None:
     torch.set_num_threads(1)  # what each job uses (engine.common.device.torch_threads_per_job)
-    jobs = {"plain": GradientFlowJob(hyperparameters={"probes": False}, seed=0),
-            "probed": GradientFlowJob(hyperparameters={"probes": True}, seed=0)}
+    jobs = {"plain": DeepJob(hyperparameters={"probes": False}, seed=0),
+            "probed": DeepJob(hyperparameters={"probes": True}, seed=0)}
     stop_reading = threading.Event()
 
     def ui_reader():
@@ -73,14 +73,14 @@ def main() -> None:
     cpu: dict[str, list[float]] = {name: [] for name in jobs}
     try:
         for job in jobs.values():
-            job.wait_for(lambda s: "init_probe" in s.visuals, timeout=120)
+            job.wait_for(lambda s: s.visuals is not None, timeout=120)
         reader.start()
         for turn in range(TURNS):
             for name in (("plain", "probed") if turn % 2 == 0 else ("probed", "plain")):
                 chunk_wall, chunk_cpu = train_chunk(jobs[name])
                 wall[name].append(chunk_wall)
                 cpu[name].append(chunk_cpu)
-        probes = len(jobs["probed"].snapshot().visuals["history_steps"])
+        probes = len(jobs["probed"].snapshot().visuals.history_steps)
         steps = {name: job.snapshot().step for name, job in jobs.items()}
         device = jobs["probed"].device
     finally:

@@ -1,8 +1,11 @@
+import dataclasses
 import os
+import pickle
 import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -28,3 +31,30 @@ def release_session_jobs():
     import streamlit as st
 
     st.cache_resource.clear()
+
+
+def assert_pickles_to_equal_values(visuals) -> None:
+    """A trainer's visuals survive a pickle round trip (what a worker process sends back) with every value
+    equal, field by field: arrays by dtype and values (NaN equal to NaN), tensors by torch.equal."""
+    assert_same_values(pickle.loads(pickle.dumps(visuals)), visuals, "visuals")  # noqa: S301 - bytes made here
+
+
+def assert_same_values(copy, original, where: str) -> None:
+    assert type(copy) is type(original), where
+    if isinstance(original, np.ndarray):
+        assert copy.dtype == original.dtype and np.array_equal(copy, original, equal_nan=True), where
+    elif isinstance(original, torch.Tensor):
+        assert torch.equal(copy, original), where
+    elif dataclasses.is_dataclass(original):
+        for field in dataclasses.fields(original):
+            assert_same_values(getattr(copy, field.name), getattr(original, field.name), f"{where}.{field.name}")
+    elif isinstance(original, (tuple, list)):
+        assert len(copy) == len(original), where
+        for index, (a, b) in enumerate(zip(copy, original)):
+            assert_same_values(a, b, f"{where}[{index}]")
+    elif isinstance(original, dict):
+        assert list(copy) == list(original), where
+        for key in original:
+            assert_same_values(copy[key], original[key], f"{where}[{key!r}]")
+    else:
+        assert copy == original or (copy != copy and original != original), where  # NaN in a plain float

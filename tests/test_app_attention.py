@@ -5,8 +5,8 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
-from engine.attention_tasks import TASK_LABELS
-from engine.attention_training import PRESETS
+from engine.attention.config import ATTENTION_PRESETS
+from engine.attention.labels import TASK_LABELS
 from tests.conftest import ROOT
 
 PAGE = str(ROOT / "app_pages" / "attention.py")
@@ -86,7 +86,8 @@ def test_preset_fills_the_controls():
     at.slider(key="at_vocab").set_value(20).run()  # no preset has this: the box says so
     assert at.selectbox(key="at_preset").value == "custom"
     at.selectbox(key="at_preset").set_value("copy").run()
-    assert at.selectbox(key="at_task").value == "copy" and at.slider(key="at_vocab").value == PRESETS["copy"].vocab_size
+    assert at.selectbox(key="at_task").value == "copy"
+    assert at.slider(key="at_vocab").value == ATTENTION_PRESETS["copy"].vocab_size
     assert not at.exception and not at.error
 
 
@@ -94,7 +95,7 @@ def test_the_preset_box_agrees_with_the_controls_a_link_sets():
     only_task = open_page(at_task=TASK_LABELS["induction"])  # induction, on reversal's model and sizes
     assert only_task.selectbox(key="at_task").value == "induction"
     assert only_task.selectbox(key="at_preset").value == "custom"
-    config = PRESETS["induction"]  # every value of the induction preset, written as a link writes it
+    config = ATTENTION_PRESETS["induction"]  # every value of the induction preset, written as a link writes it
     link = {"at_task": TASK_LABELS["induction"], "at_vocab": str(config.vocab_size), "at_len": str(config.seq_len),
             "at_train": str(config.train_size), "at_layers": str(config.n_layers), "at_heads": str(config.n_heads),
             "at_width": str(config.d_model), "at_causal": "true", "at_attn_only": "true"}

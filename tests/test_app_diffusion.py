@@ -4,8 +4,9 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
-from engine.diffusion_data import DATASET_LABELS
+from engine.diffusion.data import DATASET_LABELS
 from tests.conftest import ROOT
+from ui.jobs import REGISTRY_KEY
 
 PAGE = str(ROOT / "app_pages" / "diffusion.py")
 
@@ -87,8 +88,8 @@ def test_exports_of_a_measured_step_read_back():
     import torch
     from PIL import Image
 
-    from engine.diffusion import DiffusionTrainer
     from engine.common.export import load_weights
+    from engine.diffusion.trainer import DiffusionTrainer
 
     at = open_page(df_schedule="cosine", df_T="100", df_steps="10", df_points="1000")
     at.button(key="df_step").click().run()
@@ -102,9 +103,10 @@ def test_exports_of_a_measured_step_read_back():
     assert files[f"{stem}-report.html"].decode().count("Plotly.newPlot(") == len(slot.offer.figures) >= 5
     gif = Image.open(io.BytesIO(files[f"{stem}-replay.gif"]))
     assert gif.n_frames == 11  # DDIM's 10 stops from x_T, then t = 0
-    network = DiffusionTrainer(at.session_state["_applied_diffusion"]["config"]).ema_network
+    config = at.session_state[REGISTRY_KEY]["diffusion"].config
+    network = DiffusionTrainer(config).ema_network
     network.load_state_dict(load_weights(files[f"{stem}-weights.pt"]), strict=True)
     x, t = torch.zeros(3, 2), torch.tensor([1, 50, 100])
-    expected = DiffusionTrainer(at.session_state["_applied_diffusion"]["config"]).ema_network
+    expected = DiffusionTrainer(config).ema_network
     expected.load_state_dict(slot.offer.weights)
     assert torch.equal(network(x, t), expected(x, t))

@@ -15,9 +15,13 @@ from streamlit.testing.v1 import AppTest
 from torch import nn
 
 from engine.common.export import load_weights, parse_config_document, weights_bytes
-from engine.gradient_flow import DeepConfig, DeepMLP, GradientFlowJob
-from engine.playground_data import DataSpec, make_dataset
-from engine.recurrent import RecurrentConfig, RecurrentJob, build_models, recall_batch
+from engine.gradients.deep_config import DeepConfig
+from engine.gradients.deep_model import DeepMLP
+from engine.gradients.deep_trainer import DeepJob
+from engine.playground.data import DataSpec, make_dataset
+from engine.gradients.recurrent_config import RecurrentConfig
+from engine.gradients.recurrent_model import build_models, recall_batch
+from engine.gradients.recurrent_trainer import RecurrentJob
 from tests.conftest import ROOT
 from viz.export import find_chromium, render_static
 
@@ -77,7 +81,7 @@ def test_deep_mode_offers_every_figure_and_its_files_read_back(deep_page):
         history = name.startswith(("loss", "update-ratio", "gradient-norm-heatmap", "flat-fraction"))
         assert name.endswith(f"-step{step if history else probed}"), name
     files = prepare(at, "report", "history", "weights", "animation")
-    stem = f"gradient-flow-{setting}-step{step}"
+    stem = f"gradients-{setting}-step{step}"
     report = files[f"{stem}-report.html"].decode()
     assert report.count("Plotly.newPlot(") == 9 and "gf_depth" in report and "weights saved at step" in report
     rows = list(csv.DictReader(io.StringIO(files[f"{stem}-history.csv"].decode())))
@@ -117,28 +121,29 @@ def trained(job, steps: int):
 
 def test_deep_weights_reload_to_a_network_giving_the_trained_ones_outputs():
     config = DeepConfig(data=DataSpec(kind="spiral", n_points=300, seed=2), depth=3, width=8, norm="batch")
-    job = GradientFlowJob(config, seed=2)
+    job = DeepJob(config, seed=2)
     try:
         snap = trained(job, 25)
-        assert snap.visuals["state_step"] == 25  # paused: the copy is of exactly the step shown
-        state = load_weights(weights_bytes(snap.visuals["state"]))
+        assert snap.visuals.state_step == 25  # paused: the copy is of exactly the step shown
+        state = load_weights(weights_bytes(snap.visuals.state))
         data = make_dataset(config.data)
         model = DeepMLP(config, data.input_dim, data.n_classes, torch.Generator())
         model.load_state_dict(state)  # strict: every parameter and batch-norm statistic, nothing else
         model.eval()
-        mean, std = snap.visuals["input_standardizer"]  # what the report tells the reader
+        mean, std = snap.visuals.input_standardizer  # what the report tells the reader
         x = torch.tensor((data.x_test - mean) / std)
-        assert torch.equal(x, job.x_test)
-        job.model.eval()  # paused: the trainer is idle, so the test may read its live model as the oracle
+        trainer = job.trainer
+        assert torch.equal(x, trainer.x_test)
+        trainer.model.eval()  # paused: the trainer is idle, so the test may read its live model as the oracle
         try:
             with torch.no_grad():
-                torch.testing.assert_close(model(x), job.model(x), rtol=0, atol=0)
+                torch.testing.assert_close(model(x), trainer.model(x), rtol=0, atol=0)
         finally:
-            job.model.train()
+            trainer.model.train()
         trained_snapshot = trained(job, 15)  # training on leaves the exported copy alone
-        assert trained_snapshot.visuals["state_step"] == 40
-        assert all(torch.equal(state[k], snap.visuals["state"][k]) for k in state)
-        assert not torch.equal(trained_snapshot.visuals["state"]["linears.0.weight"], state["linears.0.weight"])
+        assert trained_snapshot.visuals.state_step == 40
+        assert all(torch.equal(state[k], snap.visuals.state[k]) for k in state)
+        assert not torch.equal(trained_snapshot.visuals.state["linears.0.weight"], state["linears.0.weight"])
     finally:
         job.stop()
 
@@ -155,7 +160,7 @@ def test_time_mode_offers_its_figures_csv_and_a_replay():
     assert sorted(name.split(f"-{setting}")[0] for name in offer.figures) == sorted([
         "gradient-through-time", "eigenvalues", "recall-accuracy", "gradient-norm-steps", "linear-rnn"])
     files = prepare(at, "history", "weights", "animation")
-    stem = f"gradient-flow-{setting}-step{offer.step}"
+    stem = f"gradients-{setting}-step{offer.step}"
     rows = list(csv.DictReader(io.StringIO(files[f"{stem}-history.csv"].decode())))
     assert {"loss_lstm", "grad_norm_gru", "accuracy_rnn_tanh"} <= set(rows[0])
     accuracy = offer.history["accuracy_lstm"]
@@ -170,12 +175,12 @@ def test_time_weights_reload_to_cells_giving_the_trained_ones_outputs():
     job = RecurrentJob(config, seed=1)
     try:
         snap = trained(job, 20)
-        assert snap.visuals["state_step"] == 20
+        assert snap.visuals.state_step == 20
         cells = nn.ModuleDict(build_models(config, torch.Generator()))
-        cells.load_state_dict(load_weights(weights_bytes(snap.visuals["state"])))
+        cells.load_state_dict(load_weights(weights_bytes(snap.visuals.state)))
         x, _ = recall_batch(config.seq_len, 16, torch.Generator().manual_seed(5))
         with torch.no_grad():
-            for cell, model in job.models.items():  # paused: the live models are the oracle
+            for cell, model in job.trainer.models.items():  # paused: the live models are the oracle
                 torch.testing.assert_close(cells[cell](x), model(x), rtol=0, atol=0)
     finally:
         job.stop()
@@ -183,7 +188,7 @@ def test_time_weights_reload_to_cells_giving_the_trained_ones_outputs():
 
 # --------------------------------------------------------------------------- settings
 def import_file(at: AppTest, controls: dict, name: str = "settings.json") -> AppTest:
-    document = {"format": "gradscape-experiment", "version": 1, "page": "gradient-flow", "prefix": "gf_",
+    document = {"format": "gradscape-experiment", "version": 1, "page": "gradients", "prefix": "gf_",
                 "controls": controls}
     at.file_uploader(key="export_gf_import").set_value((name, json.dumps(document).encode(), "application/json"))
     return at.run()

@@ -7,7 +7,7 @@ import time
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from engine.landscape import DIRECTIONS
+from engine.landscape.presets import DIRECTIONS
 from tests.conftest import ROOT
 
 PAGE = str(ROOT / "app_pages" / "landscape.py")
@@ -147,11 +147,16 @@ def test_preset_choice_rebuilds_the_network_until_the_playground_owns_it():
     at.radio(key="ls_method").set_value("power").run()
     assert "(power)" in captions(at)
 
-    claimed = AppTest.from_file(PAGE, default_timeout=120)
-    claimed.session_state["_applied_playground"] = {}
-    claimed.run()
-    assert claimed.selectbox(key="ls_preset").disabled
-    assert "Network Playground" in captions(claimed)
+
+
+def test_the_playground_pages_network_once_it_has_set_one_up():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("app_pages/landscape.py").run()
+    assert not at.selectbox(key="ls_preset").disabled  # the job under the Playground's name is not its own yet
+    at.switch_page("app_pages/playground.py").run()
+    at.switch_page("app_pages/landscape.py").run()
+    assert at.selectbox(key="ls_preset").disabled and not at.exception
+    assert "Network Playground" in captions(at)
 
 
 def surface_title(at: AppTest) -> str:

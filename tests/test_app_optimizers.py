@@ -3,8 +3,8 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.surfaces import FIXED_SURFACES, quadratic
-from engine.trajectories import OPTIMIZERS
+from engine.optimizers.surfaces import FIXED_SURFACES, quadratic
+from engine.optimizers.table import RACE_OPTIMIZERS
 from tests.conftest import ROOT
 
 PAGE = str(ROOT / "app_pages" / "optimizers.py")
@@ -94,9 +94,9 @@ def test_schedule_and_clipping_controls_show_in_the_settings_table():
 
 def test_every_optimizer_at_once_with_noise_and_a_seed():
     at = open_page()
-    at.multiselect(key="opt_opts").set_value(list(OPTIMIZERS)).run()
+    at.multiselect(key="opt_opts").set_value(list(RACE_OPTIMIZERS)).run()
     assert not at.exception
-    assert list(summary(at).index) == [info.label for info in OPTIMIZERS.values()]
+    assert list(summary(at).index) == [info.label for info in RACE_OPTIMIZERS.values()]
     first = summary(at).loc["Noisy SGD", "final f"]
     at.number_input(key="opt_seed").set_value(3).run()
     assert summary(at).loc["Noisy SGD", "final f"] != first  # other noise, other path

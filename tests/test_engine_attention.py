@@ -17,12 +17,18 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn import functional as F
 
-from engine.attention_tasks import (TaskSpec, find_repeat, generate, induction_examples, induction_placements,
+from engine.attention.config import ATTENTION_PRESETS, AttentionConfig
+from engine.attention.measures import pattern_mass
+from engine.attention.model import (AdditiveAttention, AttentionTransformer, MultiplicativeAttention,
+                                    RNNEncoderDecoder, attention_probabilities, sinusoidal_positions)
+from engine.attention.spec import CUSTOM, PRESET_SPECS, AttentionSpec
+from engine.attention.tasks import (TaskSpec, find_repeat, generate, induction_examples, induction_placements,
                                     parse_tokens, seq2seq_examples, train_heldout_split)
-from engine.attention_training import (PRESETS, AttentionConfig, AttentionTimeline, AttentionTrainer,
-                                       pattern_mass)
-from engine.transformer import (AdditiveAttention, AttentionTransformer, MultiplicativeAttention,
-                                RNNEncoderDecoder, attention_probabilities, sinusoidal_positions)
+from engine.attention.trainer import AttentionTrainer
+from engine.attention.visuals import AttentionTimeline, AttentionVisuals
+from engine.common.limits import ConfigError
+from engine.runtime import train
+from tests.conftest import assert_pickles_to_equal_values
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -380,11 +386,11 @@ def trained_reversal():
 
 
 def test_reversal_learns_the_anti_diagonal(trained_reversal):
-    result = trained_reversal.evaluate()
+    result = trained_reversal.measure()
     assert result.sequence_accuracy >= 0.9
     assert result.best_pattern_mass >= 0.8
     prediction = trained_reversal.predict([1, 2, 3, 4, 5, 6, 7, 8])
-    assert prediction.predicted == [8, 7, 6, 5, 4, 3, 2, 1] == prediction.expected
+    assert prediction.predicted == (8, 7, 6, 5, 4, 3, 2, 1) == prediction.expected
     assert prediction.correct and prediction.attention.shape == (1, 1, 8, 8)
     assert prediction.attention[0, 0].argmax(-1).tolist() == [7, 6, 5, 4, 3, 2, 1, 0]
 
@@ -392,7 +398,7 @@ def test_reversal_learns_the_anti_diagonal(trained_reversal):
 def test_evaluation_counts_like_a_brute_force_loop(trained_reversal):
     trainer = trained_reversal
     examples = trainer.heldout
-    result = trainer.evaluate(examples)
+    result = trainer.measure(examples)
     with torch.no_grad():
         logits = trainer.model(examples.tokens).logits
     tokens_right = sequences_right = 0
@@ -423,7 +429,7 @@ def test_prompt_layout_accuracy_uses_greedy_decoding():
             row = [o == t for o, t in zip(outputs, examples.target[n].tolist())]
             right_tokens += sum(row)
             right_sequences += all(row)
-    result = trainer.evaluate()
+    result = trainer.measure()
     assert result.token_accuracy == pytest.approx(right_tokens / (8 * len(examples)))
     assert result.sequence_accuracy == pytest.approx(right_sequences / len(examples))
 
@@ -444,7 +450,7 @@ def test_induction_score_is_the_standard_definition():
         for q in range(b, b + 3):
             expected += attention[n, :, :, q, q - (b - a) + 1].numpy()
             count += 1
-    np.testing.assert_allclose(trainer.evaluate().pattern_mass, expected / count, rtol=1e-5)
+    np.testing.assert_allclose(trainer.measure().pattern_mass, expected / count, rtol=1e-5)
 
 
 def test_ablation_equals_weight_surgery():
@@ -454,17 +460,17 @@ def test_ablation_equals_weight_surgery():
         trainer.train_step()
     ablation = trainer.ablation()
     assert ablation.token_accuracy.shape == (2, 2)
-    assert ablation.baseline_token_accuracy == pytest.approx(trainer.evaluate().token_accuracy)
+    assert ablation.baseline_token_accuracy == pytest.approx(trainer.measure().token_accuracy)
     original = trainer.model
     for layer in range(2):
         for head in range(2):
             trainer.model = copy.deepcopy(original)
             with torch.no_grad():
                 trainer.model.blocks[layer].attention.output.weight[:, 8 * head:8 * head + 8] = 0.0
-            assert ablation.token_accuracy[layer, head] == pytest.approx(trainer.evaluate().token_accuracy)
+            assert ablation.token_accuracy[layer, head] == pytest.approx(trainer.measure().token_accuracy)
     trainer.model = original
     trainer.set_head(0, 1, False)
-    assert trainer.evaluate().token_accuracy == pytest.approx(ablation.token_accuracy[0, 1])
+    assert trainer.measure().token_accuracy == pytest.approx(ablation.token_accuracy[0, 1])
 
 
 def test_same_seed_same_run_other_seed_other_run():
@@ -487,7 +493,7 @@ def test_rnn_trainer_measures_target_by_source_attention(kind):
     maps = trainer.attention_maps()
     assert maps.attention.shape == (4, 1, 1, 6, 6)
     assert maps.ideal.shape == (4, 6, 6) and maps.ideal[0].tolist() == np.eye(6, dtype=bool)[::-1].tolist()
-    result = trainer.evaluate()
+    result = trainer.measure()
     assert result.pattern_mass.shape == (1, 1)
     with pytest.raises(ValueError, match="transformers"):
         trainer.ablation()
@@ -526,10 +532,10 @@ def test_timeline_thins_evenly_within_capacity():
 
 
 def test_induction_prediction_on_typed_sequence():
-    trainer = AttentionTrainer(dataclasses.replace(PRESETS["induction"], train_size=64, heldout_size=16))
+    trainer = AttentionTrainer(dataclasses.replace(ATTENTION_PRESETS["induction"], train_size=64, heldout_size=16))
     typed = [5, 9, 1, 2, 3, 7, 8, 1, 2, 3, 4]
     prediction = trainer.predict(typed)
-    assert prediction.expected == [None] * 7 + [2, 3, None, None]
+    assert prediction.expected == (None,) * 7 + (2, 3, None, None)
     assert len(prediction.predicted) == 11 and prediction.attention.shape == (2, 2, 11, 11)
     assert prediction.pattern_mass.shape == (2, 2)
     by_hand = sum(prediction.attention[:, :, q, q - 5 + 1] for q in (7, 8, 9)) / 3
@@ -546,9 +552,45 @@ def test_positional_similarity_is_dot_products():
 
 
 def test_engine_imports_neither_streamlit_nor_plotly():
-    code = ("import sys, engine.attention_training, engine.transformer, engine.attention_tasks; "
+    code = ("import sys, engine.attention.job; "
             "print([m for m in sys.modules if m.split('.')[0] in ('streamlit', 'plotly')])")
     # S603: runs this interpreter on a fixed string, no outside input.
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,  # noqa: S603
                             cwd=str(Path(__file__).resolve().parent.parent))
     assert result.stdout.strip() == "[]"
+
+
+def test_visuals_are_typed_and_pickle_to_equal_values():
+    hyperparameters = {"query": (1, 2, 3, 4, 5, 6, 7, 8), "heads_off": ((0, 1),)}
+    trainer = AttentionTrainer(AttentionConfig(n_heads=2, train_size=256, heldout_size=32), hyperparameters, seed=0)
+    train(trainer, 12)
+    trainer.apply_hyperparameters({"ablation_request": 1})
+    visuals = trainer.observe()
+    assert isinstance(visuals, AttentionVisuals)
+    assert visuals.evaluated_step == 12 and visuals.heads_off == ((0, 1),)
+    assert visuals.ablation_step == 12 and visuals.ablation.token_accuracy.shape == (1, 2)
+    assert visuals.prediction.tokens == (1, 2, 3, 4, 5, 6, 7, 8) and visuals.query_error is None
+    assert visuals.timeline_steps.tolist() == [0, 10] and visuals.positional_encoding.shape == (8, 32)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        visuals.evaluated_step = 3
+    assert_pickles_to_equal_values(visuals)
+
+
+def test_each_preset_is_a_spec_that_trains_its_config_and_names_itself():
+    for name, config in ATTENTION_PRESETS.items():
+        spec = PRESET_SPECS[name]
+        assert spec.config() == config and spec.preset() == name
+        assert spec.replace(speed="max", seed=7).preset() == name  # the pace and the seed are no part of a preset
+    assert AttentionSpec().preset() == "reverse"  # the controls start from reversal's setting
+    assert AttentionSpec(vocab=20).preset() == CUSTOM
+
+
+def test_the_spec_refuses_what_the_engine_refuses_and_sends_the_live_settings_as_hyperparameters():
+    with pytest.raises(ConfigError, match="causal"):
+        AttentionSpec(task="induction", len=16).config()  # bidirectional attention would read the answer
+    with pytest.raises(ConfigError, match="between 2 and 16"):
+        AttentionSpec(len=30).config()  # reversal's sequences are shorter than induction's
+    rnn = AttentionSpec(family="rnn_multiplicative", lr=0.01, batch=32, speed="max").config()
+    assert (rnn.architecture, rnn.rnn_attention, rnn.lr) == ("rnn", "multiplicative", ATTENTION_PRESETS["reverse"].lr)
+    assert AttentionSpec(lr=0.01, batch=32, speed="max").hyperparameters() == {
+        "lr": 0.01, "batch_size": 32, "max_steps_per_second": None}

@@ -4,6 +4,8 @@ and scikit-learn's own logistic regression."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import re
 
@@ -11,13 +13,18 @@ import numpy as np
 import pytest
 import torch
 
-from engine.diffusion import (DiffusionConfig, DiffusionTrainer, beta_end_for, ddim_step, ddim_timesteps, ddpm_step,
-                              default_config, make_schedule, sample)
-from engine.diffusion_data import (DIGIT_MAX_VALUE, POINT_SETS, check_word, load_digits, load_points, raw_points,
-                                   word_ink)
 from engine.common.limits import ConfigError
-from engine.sample_quality import (DigitJudge, PointQualityReference, copying_ratio, energy_distance, mmd2_rbf,
-                                   normalized)
+from engine.diffusion.config import DiffusionConfig, default_config
+from engine.diffusion.data import (DIGIT_MAX_VALUE, POINT_SETS, check_word, load_digits, load_points, raw_points,
+                                   word_ink)
+from engine.diffusion.measuring import measure
+from engine.diffusion.noise_schedule import beta_end_for, make_schedule
+from engine.diffusion.quality import (DigitJudge, PointQualityReference, copying_ratio, energy_distance, mmd2_rbf,
+                                      normalized)
+from engine.diffusion.sampling import ddim_step, ddim_timesteps, ddpm_step, sample
+from engine.diffusion.trainer import DiffusionTrainer
+from engine.runtime import train
+from tests.conftest import assert_pickles_to_equal_values
 
 torch.set_num_threads(1)
 
@@ -407,19 +414,18 @@ def test_same_seed_same_run_whatever_the_global_rng():
     for global_seed in (0, 1):
         torch.manual_seed(global_seed)
         trainer = DiffusionTrainer(config)
-        losses.append([trainer.train_step()["loss"] for _ in range(15)])
+        losses.append([metrics["loss"] for metrics in train(trainer, 15)])
         samples = trainer.sample(20, "ddpm", generator=gen(1)).samples
     assert losses[0] == losses[1]
     other = DiffusionTrainer(default_config("moons", n_points=500, width=16, depth=1, batch_size=32, seed=4))
-    assert [other.train_step()["loss"] for _ in range(15)] != losses[0]
+    assert [metrics["loss"] for metrics in train(other, 15)] != losses[0]
     assert torch.isfinite(samples).all()
 
 
 def test_training_lowers_the_loss_and_moves_samples_towards_the_data():
     trainer = DiffusionTrainer(default_config("gaussians", n_points=2000, width=32, depth=2, lr_decay_steps=0))
-    first = [trainer.train_step()["loss"] for _ in range(20)]
-    for _ in range(400):
-        last = trainer.train_step()["loss"]
+    first = [metrics["loss"] for metrics in train(trainer, 20)]
+    last = train(trainer, 400)[-1]["loss"]
     assert last < 0.8 * np.mean(first)
     g = gen(31)
     before = DiffusionTrainer(trainer.config).sample(2000, "ddim", 20, generator=gen(32)).samples
@@ -462,8 +468,18 @@ def test_forward_process_of_the_whole_training_set():
 
 def test_digits_trainer_samples_images_in_pixel_range():
     trainer = DiffusionTrainer(default_config("digits", width=32, depth=1, T=50, sampler_steps=10))
-    trainer.train_step()
+    train(trainer, 1)
     path = trainer.sample(4, "ddim", 10, generator=gen(33), frames=11)
     images = trainer.data.images(path.frames.reshape(-1, 64))
     assert images.shape == (44, 8, 8) and float(images.min()) >= 0 and float(images.max()) <= 1
     assert 0.0 <= trainer.quality(path.samples)["judge_confidence"] <= 1.0
+
+
+def test_the_trainers_visuals_pickle_and_unpickle_to_equal_values():
+    trainer = DiffusionTrainer(default_config("moons", n_points=1000, width=16, depth=1, T=40, sampler_steps=5))
+    train(trainer, 3)
+    assert trainer.observe().measurement is None  # measurements come from the job's measuring thread
+    measurement, metrics = measure(trainer, copy.deepcopy(trainer.ema_network), 3, "ddim", 5, 5)
+    assert math.isfinite(metrics["mmd_norm"]) and measurement.reverse.field_eps is not None
+    visuals = dataclasses.replace(trainer.observe(), measurement=measurement)
+    assert_pickles_to_equal_values(visuals)

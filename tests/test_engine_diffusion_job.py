@@ -9,13 +9,22 @@ import numpy as np
 import pytest
 import torch
 
-from engine.diffusion import ddim_timesteps, default_config, make_schedule, sample
-from engine.diffusion_data import load_digits
+from engine.diffusion.config import default_config
+from engine.diffusion.data import load_digits
+from engine.diffusion.job import FIRST_DRAW_AFTER_S, DiffusionJob
+from engine.diffusion.measuring import ANIMATION_POINTS, FIELD_RESOLUTION, frame_times
+from engine.diffusion.noise_schedule import make_schedule
+from engine.diffusion.sampling import ddim_timesteps, sample
+from engine.diffusion.visuals import DiffusionVisuals, digit_images, forward_sample
 from engine.runtime import TrainingTurns
-from engine.diffusion_job import (ANIMATION_POINTS, FIELD_RESOLUTION, FIRST_DRAW_AFTER_S, DiffusionJob, digit_images,
-                                  forward_sample, frame_times)
 
 SMALL = dict(schedule="cosine", T=60, n_points=1000, width=16, depth=1, sampler_steps=12)
+
+
+def measured(snap):
+    """The snapshot's finished measurement (None while there is none, or one is under way)."""
+    visuals = snap.visuals
+    return visuals.measurement if visuals is not None and not visuals.measuring else None
 
 
 def test_frame_times_are_ddims_stops_from_T_to_0():
@@ -44,10 +53,11 @@ def test_frames_kept_at_chosen_t_are_the_chains_states_there():
 def test_forward_sample_is_the_closed_form_with_the_snapshots_noise():
     alpha_bars = make_schedule("linear", 100).alpha_bars.numpy()
     rng = np.random.default_rng(0)
-    visuals = {"kind": "points", "x0": rng.normal(size=(50, 2)).astype(np.float32),
-               "forward_noise": rng.normal(size=(50, 2)).astype(np.float32), "alpha_bars": alpha_bars}
+    visuals = DiffusionVisuals("points", x0=rng.normal(size=(50, 2)).astype(np.float32),
+                               forward_noise=rng.normal(size=(50, 2)).astype(np.float32), betas=1 - alpha_bars,
+                               alpha_bars=alpha_bars)
     for t in (0, 1, 37, 100):
-        expected = math.sqrt(alpha_bars[t]) * visuals["x0"] + math.sqrt(1 - alpha_bars[t]) * visuals["forward_noise"]
+        expected = math.sqrt(alpha_bars[t]) * visuals.x0 + math.sqrt(1 - alpha_bars[t]) * visuals.forward_noise
         assert np.allclose(forward_sample(visuals, t), expected, atol=1e-6)
     with pytest.raises(ValueError, match="between 0 and T = 100"):
         forward_sample(visuals, 101)
@@ -65,15 +75,16 @@ def test_job_measures_after_a_step_and_shows_both_samplers_from_one_start(no_lea
     job = DiffusionJob(default_config("moons", **SMALL), {"lr": 1e-3}, seed=2, force_cpu=True)
     try:
         first = job.snapshot()
-        assert first.step == 0 and "samples" not in first.visuals  # nothing is drawn before training
-        assert first.visuals["x0"].shape == (1000, 2) and len(first.visuals["alpha_bars"]) == 61
+        assert first.step == 0 and first.visuals.measurement is None  # nothing is drawn before training
+        assert first.visuals.x0.shape == (1000, 2) and len(first.visuals.alpha_bars) == 61
         assert job.trainer.base_lr == 1e-3  # the live learning rate, not the config's
         job.wait_applied(job.step(3))
         job.wait_for(lambda s: s.step == 3 and not s.busy)
-        done = job.wait_for(lambda s: "samples" in s.visuals and not s.visuals["measuring"], timeout=120)
+        done = job.wait_for(lambda s: measured(s) is not None, timeout=120)
         assert done.series("mmd_norm").steps.tolist() == [3]
-        assert done.visuals["samples"].shape == (2000, 2) and done.visuals["samples_sampler"] == "ddim"
-        reverse = done.visuals["reverse"]
+        drawn = done.visuals.measurement
+        assert drawn.samples.shape == (2000, 2) and drawn.sampler == "ddim" and drawn.step == 3
+        reverse = drawn.reverse
         assert reverse.frame_t.tolist() == frame_times(60, 12)
         assert reverse.ddpm.shape == reverse.ddim.shape == (13, ANIMATION_POINTS, 2)
         assert np.array_equal(reverse.ddpm[0], reverse.ddim[0])  # one x_T for both
@@ -81,12 +92,13 @@ def test_job_measures_after_a_step_and_shows_both_samplers_from_one_start(no_lea
         assert reverse.field_eps.shape == (13, FIELD_RESOLUTION, FIELD_RESOLUTION, 2)
         assert not reverse.field_eps[-1].any()  # t = 0: no field
         # The animation's DDIM points are the first of the scored samples (the chosen sampler ran once).
-        assert np.array_equal(reverse.ddim[-1], done.visuals["samples"][:ANIMATION_POINTS])
+        assert np.array_equal(reverse.ddim[-1], drawn.samples[:ANIMATION_POINTS])
 
         job.wait_applied(job.set_hyperparameters(sampler="ddpm"))
-        ddpm = job.wait_for(lambda s: s.visuals["samples_sampler"] == "ddpm" and not s.visuals["measuring"], 120)
-        assert ddpm.visuals["samples_steps"] == 60
-        assert np.array_equal(ddpm.visuals["reverse"].ddpm[-1], ddpm.visuals["samples"][:ANIMATION_POINTS])
+        ddpm = job.wait_for(lambda s: measured(s) is not None and measured(s).sampler == "ddpm", 120)
+        drawn = ddpm.visuals.measurement
+        assert drawn.steps == 60
+        assert np.array_equal(drawn.reverse.ddpm[-1], drawn.samples[:ANIMATION_POINTS])
     finally:
         job.stop()
 
@@ -109,12 +121,13 @@ def test_digits_job_draws_a_grid_and_both_strips(no_leaked_threads):
                        seed=0, force_cpu=True)
     try:
         job.step(1)
-        done = job.wait_for(lambda s: "samples" in s.visuals and not s.visuals["measuring"], timeout=120)
-        v = done.visuals
-        assert v["samples"].shape == (64, 8, 8) and v["strip_ddpm"].shape == v["strip_ddim"].shape == (6, 6, 8, 8)
-        assert v["strip_t"].tolist() == [30, 24, 18, 12, 6, 0]
-        assert 0 < done.latest("judge_confidence") <= 1 and v["real_confidence"] > 0.8
-        assert v["class_shares"].sum() == pytest.approx(1.0)
+        done = job.wait_for(lambda s: measured(s) is not None, timeout=120)
+        drawn = done.visuals.measurement
+        strips = drawn.reverse
+        assert drawn.samples.shape == (64, 8, 8) and strips.ddpm.shape == strips.ddim.shape == (6, 6, 8, 8)
+        assert strips.frame_t.tolist() == [30, 24, 18, 12, 6, 0]
+        assert 0 < done.latest("judge_confidence") <= 1 and drawn.real_confidence > 0.8
+        assert drawn.class_shares.sum() == pytest.approx(1.0)
     finally:
         job.stop()
 
@@ -145,9 +158,9 @@ def test_measuring_takes_turns_with_training_and_gives_its_turn_back(no_leaked_t
         measurer = next(asker for asker in turns.askers if asker not in (job, other))  # it asked for a turn
         assert turns.soon[measurer]  # ahead of the jobs training on their own: its samples are what is shown
         time.sleep(0.5)
-        assert job.snapshot().visuals["measuring"]  # and waits for it: no network pass without a turn
+        assert job.snapshot().visuals.measuring  # and waits for it: no network pass without a turn
         turns.give_back(other)
-        job.wait_for(lambda s: "samples" in s.visuals and not s.visuals["measuring"], timeout=120)
+        job.wait_for(lambda s: measured(s) is not None, timeout=120)
         assert turns.take(other, timeout=5)  # the measuring thread handed its turn back when done
         turns.give_back(other)
     finally:
@@ -159,9 +172,9 @@ def test_training_goes_on_while_a_long_measurement_runs_and_a_stop_cuts_it_short
     job = DiffusionJob(default_config("moons", T=2000, width=256, depth=4, n_points=1000), {"sampler": "ddpm"},
                        seed=0, force_cpu=True)
     job.step(1)
-    job.wait_for(lambda s: s.visuals.get("measuring"), timeout=60)
+    job.wait_for(lambda s: s.visuals is not None and s.visuals.measuring, timeout=60)
     job.play()
     training = job.wait_for(lambda s: s.step >= 10, timeout=60)
-    assert training.visuals["measuring"] and "samples" not in training.visuals  # still measuring step 1
+    assert training.visuals.measuring and training.visuals.measurement is None  # still measuring step 1
     job.stop(timeout=30)
     assert not job.alive

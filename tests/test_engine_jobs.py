@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from engine.common.history import CompactingSeries
-from engine.runtime import Job, JobLimitReached, JobStatus, RunningJobs
+from engine.runtime import Job, JobLimitReached, JobStatus, RunningJobs, Trainer
 
 
-class Quadratic(Job):
+class Quadratic(Trainer):
     """Gradient descent on f(w) = ½ λ w²: w_{t+1} = (1 − ηλ) w_t, loss = ½ λ w_t²."""
 
     def setup(self):
@@ -37,8 +37,14 @@ class Quadratic(Job):
         return {"w": np.array([float(self.w)])}
 
 
+def make_job(trainer_type=Quadratic, config=None, hyperparameters=None, **kwargs) -> Job:
+    """A job running `trainer_type` on `config` (w0 = 1, λ = 1 unless given), with η = 0.1 unless given."""
+    return Job({"w0": 1.0, "lam": 1.0, **(config or {})}, {"lr": 0.1, **(hyperparameters or {})},
+               trainer_type=trainer_type, **kwargs)
+
+
 def make(**config):
-    return Quadratic({"w0": 1.0, "lam": 1.0, **config}, {"lr": 0.1})
+    return make_job(config=config)
 
 
 def test_step_runs_exactly_n_steps_and_matches_the_formula(no_leaked_threads):
@@ -102,7 +108,7 @@ def test_steps_never_go_back_except_on_reset():
 
 
 def test_huge_learning_rate_diverges_with_a_message_not_an_exception():
-    job = Quadratic({"w0": 1.0, "lam": 1.0}, {"lr": 1e6})
+    job = make_job(hyperparameters={"lr": 1e6})
     try:
         job.play()
         snap = job.wait_for(lambda s: s.status is JobStatus.DIVERGED)
@@ -156,7 +162,7 @@ def test_learning_rate_changes_live_without_reset():
 
 
 def test_target_loss_stops_the_job_as_done():
-    job = Quadratic({"w0": 1.0, "lam": 1.0}, {"lr": 0.5, "target_loss": 1e-3})
+    job = make_job(hyperparameters={"lr": 0.5, "target_loss": 1e-3})
     try:
         job.play()
         snap = job.wait_for(lambda s: s.status is JobStatus.DONE)
@@ -169,7 +175,7 @@ def test_target_loss_stops_the_job_as_done():
 
 
 def test_speed_limit_paces_training():
-    job = Quadratic({"w0": 1.0, "lam": 1e-6}, {"lr": 0.1, "max_steps_per_second": 20})
+    job = make_job(config={"lam": 1e-6}, hyperparameters={"max_steps_per_second": 20})
     try:
         job.play()
         time.sleep(1.0)
@@ -181,8 +187,8 @@ def test_speed_limit_paces_training():
 
 def test_server_cap_refuses_a_start_beyond_it_with_a_message():
     cap = RunningJobs(limit=1)
-    first = Quadratic({"w0": 1.0, "lam": 1e-6}, {"lr": 0.1}, running_jobs=cap)
-    second = Quadratic({"w0": 1.0, "lam": 1e-6}, {"lr": 0.1}, running_jobs=cap)
+    first = make_job(config={"lam": 1e-6}, running_jobs=cap)
+    second = make_job(config={"lam": 1e-6}, running_jobs=cap)
     try:
         first.play()
         with pytest.raises(JobLimitReached, match="limit"):
@@ -269,7 +275,7 @@ class RunsOutOfMemory(Quadratic):
 
 
 def test_out_of_memory_fails_the_job_with_advice_and_others_go_on():
-    sick, healthy = RunsOutOfMemory({"w0": 1.0, "lam": 1.0}, {"lr": 0.1}), make(lam=1e-6)
+    sick, healthy = make_job(RunsOutOfMemory), make(lam=1e-6)
     try:
         sick.play()
         healthy.play()
@@ -284,7 +290,7 @@ def test_out_of_memory_fails_the_job_with_advice_and_others_go_on():
 
 
 def test_nan_metric_diverges_and_reset_recovers():
-    job = Quadratic({"w0": float("nan"), "lam": 1.0}, {"lr": 0.1})
+    job = make_job(config={"w0": float("nan")})
     try:
         job.play()
         snap = job.wait_for(lambda s: s.status is JobStatus.DIVERGED)
@@ -306,7 +312,7 @@ class SlowToApply(Quadratic):
 
 def test_a_command_waiting_for_the_trainer_is_reported_until_applied(no_leaked_threads):
     gate = threading.Event()
-    job = SlowToApply({"w0": 1.0, "lam": 1.0, "gate": gate}, {"lr": 0.1})
+    job = make_job(SlowToApply, config={"gate": gate})
     try:
         job.wait_applied(job.step(1))
         assert not job.has_unapplied_commands()

@@ -8,12 +8,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from engine.runtime import RUNNING_JOBS, Job, JobStatus
+from engine.runtime import RUNNING_JOBS, Job, JobStatus, Trainer
 
 COMMANDS = ["play", "pause", "step", "epoch", "reset", "set", "snapshot"]
 
 
-class Drift(Job):
+class Drift(Trainer):
     """A job that can train forever: w slowly decays; ten steps an epoch."""
 
     def setup(self):
@@ -50,7 +50,7 @@ def send(job, command, value):
 class JobCommands(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        self.job = Drift({}, {"lr": 1.0})
+        self.job = Job({}, {"lr": 1.0}, trainer_type=Drift)
         self.last = self.job.snapshot()
         self.stopped = False
 

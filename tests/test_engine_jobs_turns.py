@@ -3,10 +3,10 @@
 import threading
 import time
 
-from engine.runtime import Job, RunningJobs, TrainingTurns
+from engine.runtime import Job, RunningJobs, Trainer, TrainingTurns
 
 
-class Counting(Job):
+class Counting(Trainer):
     """Each step holds the CPU for `config` seconds and records how many jobs were inside a step."""
 
     inside = 0
@@ -31,7 +31,7 @@ class Counting(Job):
 
 def _jobs(n, turns, step_s=0.001):
     running = RunningJobs(100)
-    return [Counting(step_s, running_jobs=running, turns=turns) for _ in range(n)]
+    return [Job(step_s, running_jobs=running, turns=turns, trainer_type=Counting) for _ in range(n)]
 
 
 def test_one_job_steps_at_a_time_and_every_job_gets_its_turns(no_leaked_threads):

@@ -7,11 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-from engine.landscape import Cancelled, ParameterSpace, PlaygroundLandscape, batched_data_loss, loss_at, \
-    loss_in_plane, loss_surface, random_direction, stable_step_size, stacked_trajectory, step_size_verdict, \
-    trajectory_pca, hessian_eigenvalues, lanczos_eigenvalues, power_iteration_eigenvalues
-from engine.playground import PlaygroundConfig, PlaygroundJob, PlaygroundNet, data_loss, n_outputs
-from engine.playground_data import DataSpec, make_dataset
+from engine.landscape.curvature import hessian_eigenvalues, lanczos_eigenvalues, power_iteration_eigenvalues
+from engine.landscape.directions import ParameterSpace, random_direction, stacked_trajectory, trajectory_pca
+from engine.landscape.losses import Cancelled, batched_data_loss, loss_at, loss_in_plane, loss_surface
+from engine.landscape.network import PlaygroundLandscape
+from engine.landscape.spec import LandscapeSpec
+from engine.landscape.stability import stable_step_size, step_size_verdict
+from engine.landscape.views import LandscapeRequest
+from engine.playground.config import PlaygroundConfig, n_outputs
+from engine.playground.data import DataSpec, make_dataset
+from engine.playground.model import PlaygroundNet, data_loss
+from engine.playground.trainer import PlaygroundJob
 
 CONFIGS = {
     "default": PlaygroundConfig(),
@@ -159,8 +165,8 @@ def test_a_real_trajectory_is_in_parameter_order_and_ends_at_the_current_weights
         snap = job.wait_for(lambda s: s.step == 40 and not s.busy)
     finally:
         job.stop()
-    land = PlaygroundLandscape.from_state(snap.config, snap.visuals["state"], snap.visuals["dataset"])
-    recorded_steps, recorded = snap.visuals["trajectory"]
+    land = PlaygroundLandscape.from_state(snap.config, snap.visuals.state, snap.visuals.dataset)
+    recorded_steps, recorded = snap.visuals.trajectory
     current = land.weights.double().numpy()
     np.testing.assert_allclose(np.asarray(recorded)[-1], current, rtol=0, atol=1e-7)
     steps, vectors = stacked_trajectory(recorded_steps, recorded, current, snap.step)
@@ -196,14 +202,14 @@ def test_surface_centre_is_the_jobs_current_loss(no_leaked_threads):
         snap = job.wait_for(lambda s: s.step == 60 and not s.busy)
     finally:
         job.stop()
-    land = PlaygroundLandscape.from_state(snap.config, snap.visuals["state"], snap.visuals["dataset"])
+    land = PlaygroundLandscape.from_state(snap.config, snap.visuals.state, snap.visuals.dataset)
     d1, d2 = two_directions(land)
     grid = np.linspace(-1, 1, 11)
     surface = loss_surface(land.evaluator(), land.weights, [d1, d2], grid, grid)
     assert surface["train"][5, 5] == pytest.approx(snap.latest("train_loss"), abs=1e-6)
     assert surface["test"][5, 5] == pytest.approx(snap.latest("test_loss"), abs=1e-6)
     # evaluating left the network's batch-norm statistics alone
-    for name, value in snap.visuals["state"].items():
+    for name, value in snap.visuals.state.items():
         assert torch.equal(land.model.state_dict()[name], value), name
 
 
@@ -371,3 +377,11 @@ def test_hessian_of_a_quadratic_model_is_exact():
     expected = np.sort(np.linalg.eigvalsh((2.0 / len(x) * design.T @ design).numpy()))[::-1]
     found = hessian_eigenvalues(land.model, land.loss_fn, x, y, k=3).eigenvalues
     np.testing.assert_allclose(found, expected, rtol=1e-9)
+
+
+def test_the_spec_asks_for_one_loss_on_a_plane_and_both_along_a_line_or_the_curve_view():
+    assert LandscapeSpec(dirs="pca", data="test", res=31).config() == \
+        LandscapeRequest("pca", 0, 1.0, 31, False, ("test",))
+    for spec in (LandscapeSpec(dirs="initial"), LandscapeSpec(view="curve", data="test")):
+        assert spec.config().one_dimensional and spec.config().which == ("train", "test")
+    assert LandscapeSpec(preset="xor_momentum").network()[0].optimizer == "momentum"

@@ -9,16 +9,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.attention_training import AttentionConfig, AttentionTrainer
-from engine.diffusion import DiffusionTrainer, default_config
-from engine.gradient_flow import DeepConfig, GradientFlowJob
+from engine.attention.config import AttentionConfig
+from engine.attention.trainer import AttentionTrainer
+from engine.diffusion.config import default_config
+from engine.diffusion.trainer import DiffusionTrainer
+from engine.gradients.deep_config import DeepConfig
+from engine.gradients.deep_trainer import DeepJob
 from engine.runtime import JobStatus
-from engine.landscape import LandscapeRequest
+from engine.landscape.views import LandscapeRequest
 from engine.common.limits import LIMITS, ConfigError, check
-from engine.playground import PlaygroundConfig, PlaygroundJob
-from engine.playground_data import DataSpec
-from engine.recurrent import RecurrentConfig, RecurrentJob
-from engine.trajectories import Experiment
+from engine.playground.config import PlaygroundConfig
+from engine.playground.trainer import PlaygroundJob
+from engine.playground.data import DataSpec
+from engine.gradients.recurrent_config import RecurrentConfig
+from engine.gradients.recurrent_trainer import RecurrentJob
+from engine.optimizers.experiment import Experiment
 
 # The thread-leak fixture checks once, after all the examples of a test.
 SETTINGS = settings(max_examples=12, deadline=None,
@@ -74,9 +79,9 @@ def test_playground_configs(points, layers, width, no_leaked_threads):
 
 @SETTINGS
 @given(depth=around("gradients.depth"), width=around("gradients.width"))
-def test_deep_gradient_flow_configs(depth, width, no_leaked_threads):
+def test_deep_gradients_configs(depth, width, no_leaked_threads):
     values = {"gradients.depth": depth, "gradients.width": width}
-    snap = run_job_once(GradientFlowJob(DeepConfig(depth=depth, width=min(width, 10**6))))
+    snap = run_job_once(DeepJob(DeepConfig(depth=depth, width=min(width, 10**6))))
     if snap.status is JobStatus.FAILED:
         assert_refused_by_name(snap.message, broken(values))
     else:

@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine.runtime import JobStatus
-from engine.playground import PlaygroundConfig, PlaygroundJob, PlaygroundNet, counts_linear_pieces, kinks_1d
-from engine.playground_data import DataSpec, make_dataset
+from engine.runtime import JobStatus, train
+from engine.playground.config import PlaygroundConfig
+from engine.playground.data import DataSpec, make_dataset
+from engine.playground.model import PlaygroundNet, network_from_state
+from engine.playground.pieces import counts_linear_pieces, kinks_1d
+from engine.playground.trainer import PlaygroundJob, PlaygroundTrainer
 
 pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
@@ -92,10 +95,8 @@ def test_a_job_on_1d_data_publishes_its_bends_on_the_curve():
     try:
         job.wait_applied(job.step(200))
         snap = job.wait_for(lambda s: s.step == 200 and not s.busy, timeout=60)
-        x, y = snap.visuals["kinks"]
-        model = PlaygroundNet(config, 1, torch.Generator())
-        model.load_state_dict(snap.visuals["state"])
-        model.eval()
+        x, y = snap.visuals.kinks
+        model = network_from_state(config, snap.visuals.dataset, snap.visuals.state)
         assert len(x) <= 6
         with torch.no_grad():
             assert np.allclose(model(torch.tensor(x[:, None], dtype=torch.float32))[:, 0].numpy(), y, atol=1e-5)
@@ -103,8 +104,8 @@ def test_a_job_on_1d_data_publishes_its_bends_on_the_curve():
         job.stop()
 
 
-class WatchedJob(PlaygroundJob):
-    """The same job, recording the test loss and the weights at the end of every epoch."""
+class WatchedTrainer(PlaygroundTrainer):
+    """The same trainer, recording the test loss and the weights at the end of every epoch."""
 
     def on_epoch_end(self, epoch, mean_loss):
         with torch.no_grad():
@@ -112,7 +113,7 @@ class WatchedJob(PlaygroundJob):
             output = self.model(self.x_test)
             loss = float(torch.nn.functional.binary_cross_entropy_with_logits(output[:, 0], self.y_test.float()))
         self.watched.append((epoch, loss, copy.deepcopy(self.model.state_dict())))
-        super().on_epoch_end(epoch, mean_loss)
+        return super().on_epoch_end(epoch, mean_loss)
 
     def setup(self):
         super().setup()
@@ -123,11 +124,10 @@ def test_early_stopping_stops_after_patience_epochs_without_a_better_test_loss_a
     config = PlaygroundConfig(data=DataSpec(kind="gauss", n_points=100, noise=0.6), hidden=(16, 16),
                               activations=("relu", "relu"), init="he", optimizer="adam")
     hp, patience = {"lr": 0.01}, 10
-    plain = WatchedJob(config, hp, seed=3, force_cpu=True)
+    plain = WatchedTrainer(config, dict(hp), seed=3)
+    train(plain, 600)
     stopping = PlaygroundJob(config, {**hp, "patience": patience}, seed=3, force_cpu=True)
     try:
-        plain.wait_applied(plain.step(600))
-        plain.wait_for(lambda s: s.step == 600 and not s.busy, timeout=120)
         epochs = [epoch for epoch, _, _ in plain.watched]
         losses = np.array([loss for _, loss, _ in plain.watched])
         # The oracle: the first epoch that comes `patience` epochs after the best so far.
@@ -141,9 +141,8 @@ def test_early_stopping_stops_after_patience_epochs_without_a_better_test_loss_a
         assert f"Early stopping at epoch {expected_stop}:" in snap.message
         assert f"weights of epoch {expected_best} " in snap.message
         restored = dict(plain.watched[epochs.index(expected_best)][2])
-        for name, value in snap.visuals["state"].items():
+        for name, value in snap.visuals.state.items():
             assert torch.equal(value, restored[name]), name
         assert snap.latest("test_loss") == pytest.approx(losses[epochs.index(expected_best)], rel=1e-6)
     finally:
-        plain.stop()
         stopping.stop()

@@ -7,12 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from engine.runtime import JobStatus
+from engine.runtime import JobStatus, train
 from engine.common.layers import INIT_SCHEMES, init_linear_
-from engine.playground import (PlaygroundConfig, PlaygroundJob, PlaygroundNet, data_loss, parameter_counts,
-                               perceptron_update)
-from engine.playground_data import DATASETS, BadUpload, DataSpec, make_dataset, parse_points_csv
+from engine.playground.config import PlaygroundConfig, parameter_counts
+from engine.playground.data import DATASETS, BadUpload, DataSpec, make_dataset, parse_points_csv
+from engine.playground.model import PlaygroundNet, data_loss, perceptron_update
+from engine.playground.trainer import PlaygroundJob, PlaygroundTrainer, PlaygroundVisuals
 from engine.common.schedules import LearningRateSchedule
+from tests.conftest import assert_pickles_to_equal_values
 
 
 @pytest.mark.parametrize("scheme", ["uniform", "normal", "xavier_uniform", "xavier_normal", "he", "lecun",
@@ -122,10 +124,25 @@ def test_default_playground_learns_the_circle():
         snap = job.wait_for(lambda s: s.step == 3000 and not s.busy, timeout=120)
         assert snap.latest("test_accuracy") > 0.95
         assert snap.latest("train_loss") < snap.series("train_loss").values[0] / 3
-        assert snap.visuals["surface"].shape == (64, 64)
-        assert snap.visuals["confusion"].sum() == len(snap.visuals["dataset"].x_test)
+        assert snap.visuals.surface.shape == (64, 64)
+        assert snap.visuals.confusion.sum() == len(snap.visuals.dataset.x_test)
     finally:
         job.stop()
+
+
+@pytest.mark.parametrize("config", [
+    PlaygroundConfig(data=DataSpec("multiclass", n_points=200), hidden=(5,), activations=("relu",), loss="ce"),
+    PlaygroundConfig(data=DataSpec("abs", n_points=100), features=("x1",), hidden=(4,), activations=("relu",),
+                     loss="mse"),
+], ids=["multiclass", "1-d"])
+def test_the_trainers_visuals_pickle_and_unpickle_to_equal_values(config):
+    """What a worker process would send back: every field comes back equal, the optional ones included."""
+    trainer = PlaygroundTrainer(config, {"lr": 0.03}, seed=0)
+    train(trainer, 25)
+    visuals = trainer.observe()
+    assert isinstance(visuals, PlaygroundVisuals) and len(visuals.trajectory[0]) == 26
+    assert (visuals.confusion is None) == (visuals.kinks is not None)  # each config fills one of the two
+    assert_pickles_to_equal_values(visuals)
 
 
 def test_divergence_names_the_step_and_the_learning_rate():

@@ -19,9 +19,14 @@ from streamlit.testing.v1 import AppTest
 from engine.common.export import ConfigError, WeightsError, config_document, history_csv, load_weights, \
     parse_config_document, weights_bytes
 from engine.common.history import MetricHistory
-from engine.playground import PlaygroundConfig, PlaygroundJob, PlaygroundNet, n_outputs
-from engine.surfaces import make_surface
-from engine.trajectories import Clipping, Experiment, OptimizerSpec, Schedule, run_experiment
+from engine.playground.config import PlaygroundConfig
+from engine.playground.model import network_from_state
+from engine.playground.replay import playground_surfaces
+from engine.playground.trainer import PlaygroundJob
+from engine.optimizers.experiment import Clipping, Experiment, Schedule
+from engine.optimizers.surfaces import make_surface
+from engine.optimizers.table import OptimizerSpec
+from engine.optimizers.trainer import run_experiment
 from tests.conftest import ROOT
 from viz.animation import attention_frames, gif_bytes, optimizer_race, playground_replay
 from viz.export import IMAGE_SCALE, StaticExportUnavailable, find_chromium, html_report, render_static
@@ -101,17 +106,14 @@ def test_history_csv_parses_back_to_every_series_exactly():
 # --------------------------------------------------------------------------- weights
 def test_weights_reload_with_weights_only_to_a_network_giving_the_same_outputs(trained_snapshot):
     snap = trained_snapshot
-    state = load_weights(weights_bytes(snap.visuals["state"]))
-    data = snap.visuals["dataset"]
-    model = PlaygroundNet(snap.config, n_outputs(snap.config, data), torch.Generator())
-    model.load_state_dict(state)
-    model.eval()
-    g1, g2 = snap.visuals["grid_x1"], snap.visuals["grid_x2"]
+    state = load_weights(weights_bytes(snap.visuals.state))
+    model = network_from_state(snap.config, snap.visuals.dataset, state)
+    g1, g2 = snap.visuals.grid_x1, snap.visuals.grid_x2
     mesh1, mesh2 = np.meshgrid(g1, g2)
     with torch.no_grad():
         output = torch.sigmoid(model(torch.from_numpy(np.c_[mesh1.ravel(), mesh2.ravel()]))[:, 0])
     # the oracle: the surface the training job itself computed from its live model
-    np.testing.assert_allclose(output.numpy().reshape(len(g2), len(g1)), snap.visuals["surface"], atol=1e-6)
+    np.testing.assert_allclose(output.numpy().reshape(len(g2), len(g1)), snap.visuals.surface, atol=1e-6)
 
 
 class _RunsCodeWhenUnpickled:
@@ -139,13 +141,11 @@ def test_a_weights_file_carrying_code_is_refused_without_running_it(tmp_path):
 
 # --------------------------------------------------------------------------- GIF
 def test_replay_gif_has_many_frames_and_ends_on_the_jobs_own_surface(trained_snapshot):
-    from engine.replay import playground_surfaces
-
     v = trained_snapshot.visuals
-    steps, surfaces = playground_surfaces(trained_snapshot.config, v["dataset"], v["state"], v["trajectory"],
-                                          v["grid_x1"], v["grid_x2"], max_frames=12)
+    steps, surfaces = playground_surfaces(trained_snapshot.config, v.dataset, v.state, v.trajectory, v.grid_x1,
+                                          v.grid_x2, max_frames=12)
     assert steps[0] == 0 and steps[-1] == 60 and len(steps) == 12
-    np.testing.assert_allclose(surfaces[-1], v["surface"], atol=1e-6)
+    np.testing.assert_allclose(surfaces[-1], v.surface, atol=1e-6)
     gif = Image.open(io.BytesIO(gif_bytes(playground_replay(trained_snapshot, max_frames=12))))
     assert gif.format == "GIF" and gif.n_frames == 12
     first, last = np.asarray(gif.convert("RGB")), None

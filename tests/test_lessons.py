@@ -14,20 +14,26 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.attention_job import AttentionJob
-from engine.attention_training import PRESETS as ATTENTION_PRESETS
-from engine.diffusion import make_schedule
-from engine.diffusion_job import DiffusionJob, forward_sample
-from engine.gradient_flow import GradientFlowJob
+from engine.attention.config import ATTENTION_PRESETS
+from engine.attention.job import AttentionJob
+from engine.diffusion.job import DiffusionJob
+from engine.diffusion.noise_schedule import make_schedule
+from engine.diffusion.visuals import forward_sample
+from engine.gradients.deep_trainer import DeepJob
 from engine.runtime import JobStatus
-from engine.landscape import PRESETS as LANDSCAPE_PRESETS
-from engine.landscape import LandscapeRequest, PlaygroundLandscape, compute_view
-from engine.playground import PlaygroundJob
-from engine.recurrent import RecurrentJob
-from engine.surfaces import quadratic_hessian
-from engine.trajectories import OPTIMIZERS, Clipping, Experiment, OptimizerSpec, Schedule, run_experiment
+from engine.landscape.network import PlaygroundLandscape
+from engine.landscape.presets import LANDSCAPE_PRESETS
+from engine.landscape.views import LandscapeRequest, compute_view
+from engine.playground.trainer import PlaygroundJob
+from engine.gradients.recurrent_trainer import RecurrentJob
+from engine.optimizers.experiment import Clipping, Experiment, Schedule
+from engine.optimizers.surfaces import quadratic_hessian
+from engine.optimizers.table import RACE_OPTIMIZERS, OptimizerSpec
+from engine.optimizers.trainer import run_experiment
 from tests.conftest import ROOT
 from ui.catalog import PAGES
+from ui.jobs import REGISTRY_KEY
+from ui.exports import settings
 from ui.lessons import LESSONS, Preset, lesson_label, lesson_query
 from ui.sharing import EXACT_PARAM
 
@@ -90,7 +96,9 @@ def open_preset(preset: Preset) -> AppTest:
         if isinstance(shown, (int, float)):
             assert shown == pytest.approx(float(value)), key
         else:
-            assert shown == value, key
+            assert shown == (tuple(value) if isinstance(value, list) else value), key
+    offer = at.session_state[f"_exports_{preset.spec.PREFIX}"].offer  # the settings the page drew: the spec's
+    assert offer.controls == settings(preset.spec), preset.label
     return at
 
 
@@ -104,7 +112,7 @@ def opened_experiment(at: AppTest, preset: Preset) -> dict:
     a job of the session was built from (config, seed, hyperparameters), by page."""
     keys = [key for key in at.session_state if isinstance(key, str)]
     return {"settings": {key: at.session_state[key] for key in keys if key.startswith(preset.target.key_prefix)},
-            "jobs": {key: at.session_state[key] for key in keys if key.startswith("_applied_")}}
+            "jobs": dict(at.session_state[REGISTRY_KEY]) if REGISTRY_KEY in at.session_state else {}}
 
 
 def test_every_link_clicked_in_order_in_one_session_opens_the_same_experiment_as_alone():
@@ -170,8 +178,8 @@ def train(job, steps: int):
 @functools.cache
 def playground_run(preset: Preset, steps: int):
     """The preset's playground experiment, as the page built it, trained `steps` steps."""
-    applied = open_preset(preset).session_state["_applied_playground"]
-    return train(PlaygroundJob(applied["config"], applied["hp"], seed=applied["seed"], force_cpu=True), steps)
+    applied = open_preset(preset).session_state[REGISTRY_KEY]["playground"]
+    return train(PlaygroundJob(applied.config, applied.hp, seed=applied.seed, force_cpu=True), steps)
 
 
 def accuracy(snap) -> float:
@@ -198,7 +206,7 @@ def test_lesson_3_n_relu_units_make_at_most_n_plus_1_pieces_and_more_units_fit_b
     for preset in (few, many):
         snap = playground_run(preset, 2000)
         width = snap.config.hidden[0]
-        pieces = len(snap.visuals["kinks"][0]) + 1
+        pieces = len(snap.visuals.kinks[0]) + 1
         assert 2 <= pieces <= width + 1
         results[width] = snap.latest("test_loss")
     assert set(results) == {3, 32}
@@ -211,7 +219,8 @@ def optimizer_experiment(at: AppTest) -> Experiment:
     schedule and no clipping, which the page builds from its other widgets)."""
     state = at.session_state
     assert state["opt_sched"] == "constant" and state["opt_clip"] == "none"
-    specs = tuple(OptimizerSpec.of(kind, **{p.name: state[f"opt_{kind}_{p.name}"] for p in OPTIMIZERS[kind].params})
+    specs = tuple(OptimizerSpec.of(kind, **{p.name: state[f"opt_{kind}_{p.name}"]
+                                            for p in RACE_OPTIMIZERS[kind].params})
                   for kind in state["opt_opts"])
     kappa = state["opt_kappa"] if state["opt_fn"] == "quadratic" else 10.0
     angle = state["opt_angle"] if state["opt_fn"] == "quadratic" else 0.0
@@ -275,9 +284,9 @@ def test_lesson_7_zero_init_keeps_every_unit_of_a_layer_the_same():
     zeros, xavier = lesson("Initialization").presets[:2]
     symmetric = playground_run(zeros, 1000)
     assert symmetric.config.init == "zeros"
-    for weight in symmetric.visuals["weights"][:-1]:  # rows: the units of a hidden layer
+    for weight in symmetric.visuals.weights[:-1]:  # rows: the units of a hidden layer
         assert np.ptp(weight, axis=0).max() < 1e-6
-    assert np.abs(symmetric.visuals["weights"][0]).max() > 1e-3  # they did learn, all alike
+    assert np.abs(symmetric.visuals.weights[0]).max() > 1e-3  # they did learn, all alike
     assert accuracy(symmetric) < 0.8
     broken = playground_run(xavier, 1000)
     assert broken.config.init == "xavier_normal" and broken.config.activations == symmetric.config.activations
@@ -286,13 +295,13 @@ def test_lesson_7_zero_init_keeps_every_unit_of_a_layer_the_same():
 
 def deep_init_probe(preset: Preset):
     """The per-layer probe at initialization of the network the Gradient Flow page built from the preset."""
-    applied = open_preset(preset).session_state["_applied_gradient_flow_deep"]
-    job = GradientFlowJob(applied["config"], applied["hp"], seed=applied["seed"], force_cpu=True)
+    applied = open_preset(preset).session_state[REGISTRY_KEY]["gradients_deep"]
+    job = DeepJob(applied.config, applied.hp, seed=applied.seed, force_cpu=True)
     try:
         snap = job.snapshot()
     finally:
         job.stop()
-    return snap.config, snap.visuals["init_probe"]
+    return snap.config, snap.visuals.init_probe
 
 
 def test_lesson_7_xavier_halves_a_relu_signal_at_every_layer_and_he_keeps_it():
@@ -326,23 +335,23 @@ def test_lesson_8_sigmoid_gradients_vanish_through_20_layers_and_each_fix_brings
     assert first_to_last_gradient(relu_he) > 1e-2
     assert first_to_last_gradient(batch_norm) > 1e-2
     assert first_to_last_gradient(residual) > 1e-3
-    assert open_preset(batch_norm).session_state["_applied_gradient_flow_deep"]["config"].activation == "sigmoid"
+    assert open_preset(batch_norm).session_state[REGISTRY_KEY]["gradients_deep"].config.activation == "sigmoid"
 
 
 def test_lesson_9_the_lstm_carries_the_gradient_through_time_and_learns_the_recall():
     for preset in lesson("RNN vs LSTM").presets:
-        applied = open_preset(preset).session_state["_applied_gradient_flow_time"]
-        job = RecurrentJob(applied["config"], applied["hp"], seed=applied["seed"], force_cpu=True)
+        applied = open_preset(preset).session_state[REGISTRY_KEY]["gradients_time"]
+        job = RecurrentJob(applied.config, applied.hp, seed=applied.seed, force_cpu=True)
         try:
-            gradients = job.snapshot().visuals["init_gradients"]
+            gradients = {cell.cell: cell for cell in job.snapshot().visuals.init_gradients}
         finally:
             job.stop()
-        rnn, lstm = gradients["rnn_tanh"]["h"], gradients["lstm"]["c"]
+        rnn, lstm = gradients["rnn_tanh"].h, gradients["lstm"].c
         assert rnn[0] / rnn[-1] < 1e-4  # back to the first step: vanished
         assert lstm[0] / lstm[-1] > 0.1  # the cell state carries it
-    applied = open_preset(lesson("RNN vs LSTM").presets[0]).session_state["_applied_gradient_flow_time"]
-    assert applied["config"].seq_len == 50
-    snap = train(RecurrentJob(applied["config"], applied["hp"], seed=applied["seed"], force_cpu=True), 200)
+    applied = open_preset(lesson("RNN vs LSTM").presets[0]).session_state[REGISTRY_KEY]["gradients_time"]
+    assert applied.config.seq_len == 50
+    snap = train(RecurrentJob(applied.config, applied.hp, seed=applied.seed, force_cpu=True), 200)
     assert snap.latest("accuracy_lstm") > 0.9 and snap.latest("accuracy_gru") > 0.9
     assert snap.latest("accuracy_rnn_tanh") < 0.75 and snap.latest("accuracy_rnn_relu") < 0.4
 
@@ -351,7 +360,7 @@ def test_lesson_10_regularization_and_early_stopping_fight_overfitting():
     plain, l2, dropout, early = lesson("Overfitting").presets
     steps = 1500
     overfit = playground_run(plain, steps)
-    assert len(overfit.visuals["dataset"].x_train) == 50
+    assert len(overfit.visuals.dataset.x_train) == 50
     assert overfit.latest("train_accuracy") == 1.0 and overfit.latest("train_loss") < 0.1
     stopped = playground_run(early, steps)
     assert stopped.status is JobStatus.DONE and "Early stopping" in stopped.message and stopped.step < steps
@@ -369,8 +378,8 @@ def test_lesson_11_the_trained_network_is_the_bottom_of_its_slice_and_its_path_l
     assert open_preset(pca).session_state["ls_dirs"] == "pca"
     _, config, hp = LANDSCAPE_PRESETS[open_preset(filtered).session_state["ls_preset"]]
     snap = train(PlaygroundJob(config, hp, seed=0, force_cpu=True), 1000)  # “Train 500 steps” twice
-    land = PlaygroundLandscape.from_state(snap.config, snap.visuals["state"], snap.visuals["dataset"])
-    trajectory = snap.visuals["trajectory"]
+    land = PlaygroundLandscape.from_state(snap.config, snap.visuals.state, snap.visuals.dataset)
+    trajectory = snap.visuals.trajectory
     for seed in range(3):
         view = compute_view(land, LandscapeRequest("filter", seed=seed, resolution=21), trajectory, snap.step)
         surface = view.losses["train"]
@@ -384,14 +393,14 @@ def test_lesson_11_the_trained_network_is_the_bottom_of_its_slice_and_its_path_l
 
 def test_lesson_12_attention_learns_the_anti_diagonal_to_reverse():
     reverse, induction = lesson("Attention:").presets
-    applied = open_preset(reverse).session_state["_applied_attention"]
-    assert applied["config"].task == "reverse"
-    hp = {**applied["hp"], "max_steps_per_second": None}  # the page's pace limit is for watching
-    snap = train(AttentionJob(applied["config"], hp, seed=applied["seed"], force_cpu=True), 400)
+    applied = open_preset(reverse).session_state[REGISTRY_KEY]["attention"]
+    assert applied.config.task == "reverse"
+    hp = {**applied.hp, "max_steps_per_second": None}  # the page's pace limit is for watching
+    snap = train(AttentionJob(applied.config, hp, seed=applied.seed, force_cpu=True), 400)
     assert snap.latest("heldout_sequence_accuracy") > 0.95
     assert snap.latest("pattern_mass") > 0.8  # attention on the anti-diagonal
     # The induction preset is the engine's tuned one (its claim needs ~500 steps: too slow for the suite).
-    assert open_preset(induction).session_state["_applied_attention"]["config"] == ATTENTION_PRESETS["induction"]
+    assert open_preset(induction).session_state[REGISTRY_KEY]["attention"].config == ATTENTION_PRESETS["induction"]
 
 
 def test_lesson_texts_hold_no_control_characters():
@@ -407,7 +416,7 @@ def test_lesson_13_the_schedule_fades_the_signal_as_its_formula_says_and_the_mod
     alpha_bar = {}
     for preset in (linear, cosine):
         at = open_preset(preset)
-        config = at.session_state["_applied_diffusion"]["config"]
+        config = at.session_state[REGISTRY_KEY]["diffusion"].config
         t = at.session_state["df_t"]
         schedule = make_schedule(config.schedule, config.T, config.beta_start, config.beta_end)
         alpha_bar[config.schedule] = float(schedule.alpha_bars[t])
@@ -420,13 +429,13 @@ def test_lesson_13_the_schedule_fades_the_signal_as_its_formula_says_and_the_mod
                                                 / np.cos(s / (1 + s) * np.pi / 2) ** 2, rel=1e-9)
     assert 0.4 < alpha_bar["cosine"] < 0.6
     at = open_preset(short)
-    config = at.session_state["_applied_diffusion"]["config"]
+    config = at.session_state[REGISTRY_KEY]["diffusion"].config
     assert config.T == 50 and make_schedule(config.schedule, 50, config.beta_start, config.beta_end).alpha_bar_T > 0.5
     assert any("far from 0" in warning.value for warning in at.warning)  # the page says x_T is not noise
-    applied = open_preset(linear).session_state["_applied_diffusion"]
-    job = DiffusionJob(applied["config"], applied["hp"], seed=applied["seed"], force_cpu=True)
+    applied = open_preset(linear).session_state[REGISTRY_KEY]["diffusion"]
+    job = DiffusionJob(applied.config, applied.hp, seed=applied.seed, force_cpu=True)
     try:
-        x_T = forward_sample(job.snapshot().visuals, applied["config"].T)
+        x_T = forward_sample(job.snapshot().visuals, applied.config.T)
         assert np.abs(x_T.mean(axis=0)).max() < 0.1 and np.allclose(x_T.std(axis=0), 1.0, atol=0.1)
         job.wait_applied(job.step(800), timeout=30)
         snap = job.wait_for(lambda s: not s.busy and s.step == 800 and "mmd_norm" in s.history

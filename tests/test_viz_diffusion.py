@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.diffusion import make_schedule
+from engine.diffusion.noise_schedule import make_schedule
 from viz import diffusion as figures
 
 

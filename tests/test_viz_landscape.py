@@ -4,7 +4,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from engine.landscape import LandscapeView, PathOnPlane
+from engine.landscape.views import LandscapeView, PathOnPlane
 from viz import landscape as figures
 from viz.theme import TEST_COLOR, TRAIN_COLOR
 

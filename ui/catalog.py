@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from engine.attention.spec import AttentionSpec
+from engine.diffusion.spec import DiffusionSpec
+from engine.landscape.spec import LandscapeSpec
+from engine.optimizers.spec import OptimizersSpec
+from engine.gradients.spec import GradientsSpec
+from engine.playground.spec import PlaygroundSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -17,6 +25,7 @@ class PageInfo:
     url_path: str
     summary: str
     key_prefix: str = ""  # every widget key of the page starts with it (URL parameters, exports, hiding)
+    spec: Any = None  # the page's experiment as data (an engine.common.spec.Spec subclass)
 
     @property
     def screenshot(self) -> Path:
@@ -34,25 +43,25 @@ PAGES: list[PageInfo] = [
     PageInfo("app_pages/playground.py", "Network Playground", ":material/hub:", "playground",
              "Build a network, pick data, and watch it learn: decision boundary, every neuron, weights, "
              "loss and accuracy, live.",
-             key_prefix="pg_"),
+             key_prefix="pg_", spec=PlaygroundSpec),
     PageInfo("app_pages/optimizers.py", "Optimizer Trajectories", ":material/route:", "optimizers",
              "Race GD, momentum, Adam, Newton and more on 2-D test functions from one start point: paths, "
              "loss, and the step-size theory (η_opt = 1/λ) on screen.",
-             key_prefix="opt_"),
+             key_prefix="opt_", spec=OptimizersSpec),
     PageInfo("app_pages/landscape.py", "Loss Landscape", ":material/landscape:", "landscape",
              "The loss around the network you train, live: filter-normalized and PCA directions, contour and "
              "3-D surface, the path's off-plane error, Hessian eigenvalues and 2/λmax.",
-             key_prefix="ls_"),
+             key_prefix="ls_", spec=LandscapeSpec),
     PageInfo("app_pages/gradients.py", "Gradient Flow", ":material/water:", "gradients",
              "Watch gradients vanish or explode through depth and through time: per-layer probes at init and "
              "live, init variance theory, RNN/LSTM/GRU gradients over 200 steps, W_hh eigenvalues.",
-             key_prefix="gf_"),
+             key_prefix="gf_", spec=GradientsSpec),
     PageInfo("app_pages/attention.py", "Attention", ":material/visibility:", "attention",
              "Watch attention appear as a small transformer learns reverse, sort, copy or induction: every "
              "layer × head, token lines, your own sequences, a training scrubber, head ablation, RNN attention.",
-             key_prefix="at_"),
+             key_prefix="at_", spec=AttentionSpec),
     PageInfo("app_pages/diffusion.py", "Diffusion", ":material/blur_on:", "diffusion",
              "Train a denoising diffusion model live and watch noise become data: the forward process and its "
              "schedule, samples scored as they improve, DDPM and DDIM side by side, the learned noise field.",
-             key_prefix="df_"),
+             key_prefix="df_", spec=DiffusionSpec),
 ]

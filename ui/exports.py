@@ -3,8 +3,8 @@ history as CSV, the settings as importable JSON, the trained weights, and an ani
 
 A page wires it with two calls (see docs/CONVENTIONS.md, "Exports"):
 
-    export_panel("pg_")                                             # before the page's controls
-    offer_exports("pg_", "playground", charts, snap, setting=...)   # where the figures are drawn
+    export_panel(PlaygroundSpec)                                  # before the page's controls
+    offer_exports(spec, "playground", charts, snap, setting=...)  # where the figures are drawn
 
 `export_panel` makes the sidebar panel and applies an imported settings file: it must run before
 the controls, the only moment Streamlit lets a setting change a widget. `offer_exports` hands over
@@ -13,12 +13,11 @@ what the page shows. Nothing is rendered until asked: each export has a Prepare 
 the file from what the page shows then, and a download of it (only the few-hundred-byte settings
 file is made on every draw).
 
-Settings: a page's settings are the values of its URL-bound controls (keys with its prefix), so
-a settings file and a shared link hold the same thing. An imported file is checked in full before
-anything changes, with each control's own rules (range, options, type) as Streamlit applies them
-to a link. A control that only appears once another setting is applied (the third layer's width
-after "3 layers") is checked on the next run, and if it is refused the settings already applied
-are put back: an import changes everything or nothing.
+Settings: a page's settings are its spec (engine.common.spec), written as the values of its shown
+controls by widget key, so a settings file and a shared link hold the same thing. An imported file
+is read by the spec (`from_dict`), which checks every field against its control's options, range and
+limit at once (the third layer's width too, before "3 layers" has drawn it): an import changes
+everything or nothing, and a refusal names the setting and the limit.
 """
 
 from __future__ import annotations
@@ -27,19 +26,18 @@ import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Mapping
+from typing import Any, Callable, Mapping
 
 import plotly.graph_objects as go
 import streamlit as st
 import torch
 from PIL import Image
 from streamlit.errors import StreamlitInvalidLayoutContextError
-from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
-from streamlit.runtime.state.session_state_proxy import get_session_state
 
-from engine.common.export import MAX_CONFIG_BYTES, MAX_REPORTED, ConfigError, config_document, history_csv, \
-    parse_config_document, plain_value, shown, weights_bytes, zip_bytes
+from engine.common.export import MAX_CONFIG_BYTES, ConfigError, config_document, history_csv, \
+    parse_config_document, shown, weights_bytes, zip_bytes
 from engine.common.history import Series
+from engine.common.spec import Spec
 from engine.runtime import Snapshot
 from ui.sharing import fit_to_screen, presenting
 from viz.animation import gif_bytes
@@ -74,25 +72,12 @@ class ExportOffer:
 
 
 @dataclass
-class _Import:
-    """A settings file being applied: `ready` is set before the next run's controls, `pending` waits
-    for its controls to appear, `backup` restores the page if a later stage is refused."""
-
-    name: str
-    pending: dict[str, Any]
-    backup: dict[str, Any]
-    ready: dict[str, Any] = field(default_factory=dict)
-    applied: int = 0
-
-
-@dataclass
 class _Slot:
     """A page's export state in this session. Download buttons that generate on click read `offer`
     then (on another thread), so they always export what the page shows at that moment."""
 
     offer: ExportOffer | None = None
-    controls: dict[str, Any] = field(default_factory=dict)  # the settings drawn in the last whole-page run
-    importing: _Import | None = None
+    imported: Spec | None = None  # a settings file read, to be set before the next whole-page run's controls
     message: tuple[str, str] | None = None  # ("error" | "success", text) of the last import
     body: Any = None  # the panel's container, made by export_panel in this run
     prepared: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)  # kind -> (file name, data, label)
@@ -103,179 +88,49 @@ def _slot(prefix: str) -> _Slot:
 
 
 # --------------------------------------------------------------------------- a page's settings
-# Streamlit keeps no public record of a widget's rules or of which widgets a run drew, so these two
-# read its private state (streamlit 1.67, pinned in requirements.txt). tests/test_exports.py drives
-# the Playground's settings through them, so an upgrade that moves them fails loudly, not silently.
-def _widget_id(key: str) -> str:
-    safe = get_session_state()
-    with safe._lock:
-        return safe._state._get_widget_id(key)
-
-
-def _widget_metadata(key: str):
-    """The widget with this key as last drawn: its serializer, options, URL binding."""
-    safe = get_session_state()
-    with safe._lock:
-        return safe._state.get_widget_metadata(safe._state._get_widget_id(key))
-
-
-def _whole_page_run() -> bool:
-    """False in a fragment's own rerun (a live area refreshing), where the sidebar was not redrawn."""
-    return not get_script_run_ctx().fragment_ids_this_run
-
-
-def drawn_controls(prefix: str) -> dict[str, Any]:
-    """The page's settings: every URL-bound widget with the prefix that this run drew, as JSON values.
-    (Streamlit keeps the values of bound widgets that are not drawn, e.g. layer 3's width after
-    going back to 2 layers; they are not settings of the experiment shown.)"""
-    drawn = get_script_run_ctx().shared.widget_ids_this_run
-    controls = {}
-    for key in list(st.session_state):
-        if not (isinstance(key, str) and key.startswith(prefix)) or _widget_id(key) not in drawn:
-            continue
-        metadata = _widget_metadata(key)
-        if metadata is None or metadata.bind != "query-params":
-            continue
-        try:
-            controls[key] = plain_value(st.session_state[key])
-        except TypeError:
-            continue  # e.g. a date: not a setting a file can carry
-    return controls
-
-
-def _family(value: Any) -> str:
-    if value is None or isinstance(value, (bool, str, list)):
-        return type(value).__name__
-    return "number" if isinstance(value, (int, float)) else "other"
-
-
-def _check_control(key: str, value: Any) -> tuple[Any, str | None]:
-    """(the value as the widget holds it, None) if the control accepts `value`, else (None, why not).
-
-    The same test Streamlit applies to a value from a link: serialize it as the widget would and read
-    it back; a value out of range, not among the options, or of another type does not survive that."""
-    metadata = _widget_metadata(key)
-    try:
-        wire = metadata.serializer(value)
-        back = metadata.deserializer(wire)
-    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError):
-        return None, "is not a value this control takes"
-    if isinstance(back, tuple):
-        back = list(back)
-    if _family(back) != _family(value) or back != value:
-        return None, "is out of range, not one of the options, or of the wrong type"
-    options = metadata.formatted_options
-    items = wire if isinstance(wire, list) else [wire]
-    if options is not None and any(str(item) not in options for item in items):
-        return None, "is not one of the options"
-    limit = getattr(metadata, "max_array_length", None)
-    if limit is not None and isinstance(value, list) and len(value) > limit:
-        return None, f"has more than {limit} items"
-    current = st.session_state.get(key)
-    # Free-form controls (text, numbers, toggles) keep their type; option widgets may mix types.
-    if options is None and metadata.value_type != "string_array_value" and current is not None \
-            and _family(value) != _family(current):
-        return None, f"should be a {_family(current)}, not a {_family(value)}"
-    return back, None
-
-
-def _split(controls: Mapping[str, Any], on_page: Collection[str]) -> tuple[dict[str, Any], dict[str, Any],
-                                                                             list[str]]:
-    """(accepted values, values for controls not on the page now, problems)."""
-    accepted, absent, problems = {}, {}, []
-    for key, value in controls.items():
-        if key not in on_page:
-            absent[key] = value
-            continue
-        canonical, problem = _check_control(key, value)
-        if problem:
-            problems.append(f"{shown(key)} = {shown(value)} {problem}")
-        else:
-            accepted[key] = canonical
-    return accepted, absent, problems
+def settings(spec: Spec) -> dict[str, Any]:
+    """The page's settings: the spec's fields whose controls are shown, by widget key, as JSON values (a
+    control that is not shown, e.g. layer 3's width with 2 layers, is no setting of the experiment)."""
+    values = spec.to_dict()
+    return {spec.PREFIX + control.field: values[control.field] for control in spec.shown_fields()}
 
 
 def _refuse(slot: _Slot, name: str, reason: str) -> None:
     slot.message = ("error", f"**{shown(name, 60)} was not imported**: {reason}. Nothing was changed.")
 
 
-def _problems_text(problems: list[str]) -> str:
-    more = f" (and {len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
-    return "; ".join(problems[:MAX_REPORTED]) + more
-
-
-def _on_import(prefix: str, uploader_key: str) -> None:
-    """The uploader's callback: checks the file against the controls the page drew last; what passes is
-    set by `export_panel` at the top of the next whole-page run. (Not here: while a live area refreshes,
-    the callback can run in a fragment's rerun, after which the sidebar's widgets would overwrite it.)"""
+def _on_import(spec_type: type[Spec], uploader_key: str) -> None:
+    """The uploader's callback: reads the file into a spec, whole or not at all; `export_panel` sets it at the
+    top of the next whole-page run. (Not here: while a live area refreshes, the callback can run in a
+    fragment's rerun, after which the sidebar's widgets would overwrite it.)"""
     file = st.session_state.get(uploader_key)
-    slot = _slot(prefix)
+    slot = _slot(spec_type.PREFIX)
     slot.message = None
     if file is None:
         return
-    slot.importing = None
+    slot.imported = None
     if file.size > MAX_CONFIG_BYTES:
         _refuse(slot, file.name, f"it is {file.size:,} bytes; a settings file is at most {MAX_CONFIG_BYTES:,}")
         return
     try:
-        controls = parse_config_document(file.getvalue(), prefix)
+        controls = parse_config_document(file.getvalue(), spec_type.PREFIX)
+        # Files exported before the specs also hold view state (an open tab): not part of the experiment.
+        controls = {key: value for key, value in controls.items() if key not in spec_type.VIEW_KEYS}
+        slot.imported = spec_type.from_dict({key.removeprefix(spec_type.PREFIX): value
+                                             for key, value in controls.items()})
     except ConfigError as error:
         _refuse(slot, file.name, str(error))
         return
-    accepted, absent, problems = _split(controls, slot.controls)
-    if problems:
-        _refuse(slot, file.name, _problems_text(problems))
+    slot.message = ("success", f"Imported {len(controls)} settings from {shown(file.name, 60)}.")
+
+
+def _apply_import(slot: _Slot) -> None:
+    """Before the controls are drawn: set every control to the imported spec's value."""
+    spec, slot.imported = slot.imported, None
+    if spec is None:
         return
-    backup = {key: st.session_state[key] for key in accepted if key in st.session_state}
-    slot.importing = _Import(file.name, absent, backup, ready=accepted)
-
-
-def _finish(slot: _Slot) -> None:
-    done = slot.importing
-    slot.importing = None
-    slot.message = ("success", f"Imported {done.applied} settings from {shown(done.name, 60)}.")
-
-
-def _rollback(slot: _Slot, reason: str) -> None:
-    done = slot.importing
-    slot.importing = _Import(done.name, {}, {}, ready=done.backup)
-    _refuse(slot, done.name, reason)
-
-
-def _continue_import(slot: _Slot) -> None:
-    """After the controls were drawn: check the settings whose controls have appeared since."""
-    done = slot.importing
-    if done is None or not done.pending or done.ready:
-        return
-    appeared = {key: value for key, value in done.pending.items() if key in slot.controls}
-    if not appeared:
-        unknown = [shown(key) for key in done.pending]
-        _rollback(slot, f"{', '.join(unknown[:MAX_REPORTED])}: not a control on this page")
-    else:
-        accepted, _, problems = _split(appeared, slot.controls)
-        if problems:
-            _rollback(slot, _problems_text(problems))
-        else:
-            done.ready = accepted
-            done.pending = {key: value for key, value in done.pending.items() if key not in accepted}
-            done.backup.update({key: st.session_state[key] for key in accepted if key in st.session_state})
-    st.rerun(scope="app")
-
-
-def _apply_ready(slot: _Slot) -> None:
-    """Before the controls are drawn: set what the last stage checked (or the backup, on a refusal)."""
-    done = slot.importing
-    if done is None or not done.ready:
-        return
-    for key, value in done.ready.items():
-        st.session_state[key] = value
-    if slot.message and slot.message[0] == "error":  # a rollback, now complete
-        slot.importing = None
-        return
-    done.applied += len(done.ready)
-    done.ready = {}
-    if not done.pending:
-        _finish(slot)
+    for name, value in spec.to_dict().items():
+        st.session_state[spec.PREFIX + name] = value
 
 
 # --------------------------------------------------------------------------- what a page hands over
@@ -322,21 +177,22 @@ def _experiment_rows(snapshot: Snapshot) -> dict[str, Any]:
             **{f"hyperparameter.{k}": _table_text(v) for k, v in snapshot.hyperparameters.items()}}
 
 
-def offer_exports(prefix: str, page: str, figures: Mapping[str, go.Figure], snapshot: Snapshot | None = None, *,
+def offer_exports(spec: Spec, page: str, figures: Mapping[str, go.Figure], snapshot: Snapshot | None = None, *,
                   setting: str = "", history: Mapping[str, Series] | None = None,
                   weights: Mapping[str, torch.Tensor] | None = None,
                   animation: Callable[[], list[Image.Image]] | None = None,
                   details: Mapping[str, Any] | None = None) -> None:
-    """Hand the panel what the page shows: `figures` by file name (the names the charts' own buttons
-    use), the job's `snapshot` (history, step, config), and optionally the trained `weights`, an
-    `animation` (a function returning GIF frames, called only when asked) and extra `details` rows.
-    Call it after the controls, where the figures are drawn (in a live area: inside draw)."""
+    """Hand the panel what the page shows: the `spec` of the experiment (its settings), `figures` by file
+    name (the names the charts' own buttons use), the job's `snapshot` (history, step, config), and
+    optionally the trained `weights`, an `animation` (a function returning GIF frames, called only when
+    asked) and extra `details` rows. Call it after the controls, where the figures are drawn (in a live
+    area: inside draw)."""
+    prefix = spec.PREFIX
     slot = _slot(prefix)
-    if _whole_page_run():
-        slot.controls = drawn_controls(prefix)
-        _continue_import(slot)
-    elif slot.importing is not None and slot.importing.ready:
-        st.rerun(scope="app")  # an import arrived during a live refresh: the controls are set in a whole run
+    if slot.imported is not None:
+        # A file read during a live refresh (a whole-page run sets it before it gets here): the controls are
+        # set at the top of a whole-page run.
+        st.rerun(scope="app")
     history = history if history is not None else (snapshot.history if snapshot is not None else {})
     latest = {name: series.last for name, series in history.items() if len(series)}
     report = {"Latest metrics": {k: v if math.isfinite(v) else str(v) for k, v in latest.items()}}
@@ -344,7 +200,7 @@ def offer_exports(prefix: str, page: str, figures: Mapping[str, go.Figure], snap
         report["Experiment"] = _experiment_rows(snapshot)
     if details:
         report["Details"] = {k: _table_text(v) for k, v in details.items()}
-    report["Settings (importable)"] = dict(sorted(slot.controls.items()))
+    report["Settings (importable)"] = dict(sorted(settings(spec).items()))
     slot.offer = ExportOffer(page, setting, None if snapshot is None else snapshot.step, dict(figures),
                              report["Settings (importable)"], history, report, weights, animation)
     if slot.body is not None:
@@ -428,15 +284,16 @@ def _slow_export(slot: _Slot, prefix: str, kind: str, unavailable: str | None = 
                            on_click="ignore", icon=":material/download:", width="stretch", help=f"{name}: {what}")
 
 
-def export_panel(prefix: str) -> None:
-    """The sidebar's Export panel for the page whose widget keys start with `prefix`.
+def export_panel(spec_type: type[Spec]) -> None:
+    """The sidebar's Export panel for the page whose experiment is a `spec_type`.
 
     Call it before the page's controls: an imported settings file is applied here, the only moment
     Streamlit lets it set them. `offer_exports` fills the panel later in the same run (from inside a
     live area too: a fragment may write to a container made outside it), so the files it offers are
     always named after what the page shows at that moment."""
+    prefix = spec_type.PREFIX
     slot = _slot(prefix)
-    _apply_ready(slot)
+    _apply_import(slot)
     with st.sidebar.expander("Export", icon=":material/download:", expanded=slot.message is not None):
         if slot.message:
             kind, text = slot.message
@@ -445,7 +302,7 @@ def export_panel(prefix: str) -> None:
         slot.body.caption("The exports appear once the page has drawn its figures.")
         uploader = f"export_{prefix}import"
         st.file_uploader("Import settings (JSON)", type=["json"], key=uploader, on_change=_on_import,
-                         args=(prefix, uploader), help="A settings file exported from this page: every control "
+                         args=(spec_type, uploader), help="A settings file exported from this page: every control "
                                                        "takes its value from it. A file that does not fit changes "
                                                        "nothing.")
 

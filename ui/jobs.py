@@ -1,13 +1,33 @@
-"""Jobs owned by a browser session: created once per page, stopped when the tab goes away."""
+"""Jobs owned by a browser session: created once per page, stopped when the tab goes away, and found by name in
+one registry (the Loss Landscape page explores the network the Playground page trains).
+
+Every training page has one shape: controls (from its table) -> spec -> `experiment_job` -> live area.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import streamlit as st
+import torch
 
 from engine.common.device import pick_device
+from engine.common.limits import ConfigError
+from engine.common.spec import Spec
 from engine.runtime import Job
+
+REGISTRY_KEY = "_jobs"
+
+
+@dataclass
+class Applied:
+    """What a session's job was last brought in line with."""
+
+    config: Any
+    seed: int
+    hp: dict[str, Any] = field(default_factory=dict)
+    device: torch.device | None = None
 
 
 def _stop_job(job: Job) -> None:
@@ -15,40 +35,49 @@ def _stop_job(job: Job) -> None:
 
 
 @st.cache_resource(scope="session", on_release=_stop_job, show_spinner=False)
-def job_for_page(page_key: str, _factory: Callable[[], Job]) -> Job:
-    """This session's job for `page_key`: the existing one, else a new one from `_factory`."""
+def job_for_page(name: str, _factory: Callable[[], Job]) -> Job:
+    """This session's job `name`: the one made before, else a new one from `_factory`. It is in the registry
+    once a page has brought it in line with its controls (`session_job`); the Loss Landscape page makes the
+    Playground's network this way when the Playground page has not, and that page then takes it over."""
     return _factory()
 
 
-def page_has_job(page_key: str) -> bool:
-    """Whether this session's page `page_key` has set up its job (e.g. the Playground's network)."""
-    return f"_applied_{page_key}" in st.session_state
+def session_jobs() -> dict[str, Applied]:
+    """The registry: this session's jobs by name, with what each was last set to."""
+    return st.session_state.setdefault(REGISTRY_KEY, {})
+
+
+def find_job(name: str) -> Job | None:
+    """This session's job `name` if a page has set it up (e.g. "playground": the Playground's network)."""
+    return job_for_page(name, None) if name in session_jobs() else None
 
 
 def force_cpu() -> bool:
     return bool(st.session_state.get("force_cpu", False))
 
 
-def session_job(page_key: str, factory: Callable[[], Job], config: Any, seed: int,
+def session_job(name: str, factory: Callable[[], Job], config: Any, seed: int,
                 hyperparameters: dict[str, Any]) -> Job:
-    """This session's job for a page, brought in line with the controls.
+    """This session's job `name` (made by `factory` the first time), brought in line with the controls.
 
-    A changed config, seed or device rebuilds the experiment (reset); changed
-    hyperparameters are sent live, so training goes on where it is. A config of
-    None keeps the experiment as it is (the page found the new one invalid).
+    A changed config, seed or device rebuilds the experiment (reset); changed hyperparameters are sent live,
+    so training goes on where it is. A config of None keeps the experiment as it is (the page found the new
+    one invalid).
     """
-    job = job_for_page(page_key, factory)
-    state = st.session_state.setdefault(f"_applied_{page_key}", {"config": job.config, "seed": job.seed,
-                                                                  "hp": dict(job.hp), "device": job.device})
+    job = job_for_page(name, factory)
+    registry = session_jobs()
+    state = registry.get(name)
+    if state is None:
+        state = registry[name] = Applied(job.config, job.seed, dict(job.hp), job.device)
     wanted_device = pick_device(force_cpu())
     ticket = None
-    if config is not None and (state["config"] != config or state["seed"] != seed or state["device"] != wanted_device):
+    if config is not None and (state.config != config or state.seed != seed or state.device != wanted_device):
         ticket = job.reset(config, seed, force_cpu=force_cpu())
-        state.update(config=config, seed=seed, device=wanted_device)
-    changed = {k: v for k, v in hyperparameters.items() if state["hp"].get(k, object()) != v}
+        state.config, state.seed, state.device = config, seed, wanted_device
+    changed = {k: v for k, v in hyperparameters.items() if state.hp.get(k, object()) != v}
     if changed:
         ticket = job.set_hyperparameters(**changed)
-        state["hp"].update(changed)
+        state.hp.update(changed)
     if ticket is not None:
         try:  # so this run already draws the rebuilt experiment
             job.wait_applied(ticket, timeout=3.0)
@@ -57,13 +86,24 @@ def session_job(page_key: str, factory: Callable[[], Job], config: Any, seed: in
     return job
 
 
-def controlled_job(page_key: str, job_type: Callable[..., Job], controls: Any, default_config: Any) -> Job:
-    """`session_job` for a page whose controls give `config` (None when the combination is invalid),
-    `problem`, `seed` and `hyperparameters`: an invalid combination keeps the model shown and says why."""
-    job = session_job(page_key, lambda: job_type(controls.config or default_config, controls.hyperparameters,
-                                                 seed=controls.seed),
-                      config=controls.config, seed=controls.seed, hyperparameters=controls.hyperparameters)
-    if controls.problem:
-        st.error(f"This combination does not work: {controls.problem}. The model shown is still the previous one.",
-                 icon="✋")
+def experiment_job(name: str, job_type: Callable[..., Job], spec: Spec, config: Any = None,
+                   problem: str | None = None) -> Job:
+    """The page shape's job: this session's `job_type` job `name`, brought in line with `spec` (`config`: what
+    the spec builds, if the page adds to it, such as an uploaded data set). A combination the engine refuses
+    (`spec.config()` raising ConfigError, or the page's own `problem`) keeps the model shown and says why."""
+    if config is None and problem is None:
+        try:
+            config = spec.config()
+        except ConfigError as error:
+            problem = str(error)
+    if problem is not None:
+        config = None
+    hyperparameters = spec.hyperparameters()
+    job = session_job(name, lambda: job_type(config if config is not None else type(spec)().config(),
+                                             hyperparameters, seed=spec.seed),
+                      config=config, seed=spec.seed, hyperparameters=hyperparameters)
+    if problem:
+        st.error(f"This combination does not work: {problem.rstrip('.')}. The model shown is still the previous "
+                 "one.", icon="✋")
     return job
+

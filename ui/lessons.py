@@ -1,14 +1,12 @@
 """Guided lessons that follow a deep-learning course: each is a few sentences, its key formula, links that open
 a page on a preset experiment, and what to look for there.
 
-A preset is the target page's URL query string: the keys of its bound widgets and the values as those widgets
-write them (a select box writes its option's label, a slider its number, a toggle true/false, a multiselect
-one repeated key per option). Labels are taken from the same tables the pages' widgets format with, so a
-renamed option renames the preset too. A preset names only values that differ from the page's defaults
-(Streamlit drops a default from the URL), and every value must be one the widget accepts: tests/test_lessons.py
-opens each preset and checks both, then runs its experiment and checks the lesson's claim. Every link also
-carries `exact=1` (ui.sharing.EXACT_PARAM): what it does not name opens at the default, whatever links the
-session opened before.
+A preset is a spec (engine.common.spec): the experiment itself, as data. Its link is the target page's address
+with the spec's `to_query()` (what differs from the page's defaults, written as the page's widgets write it),
+plus, rarely, view state the spec leaves to the page (`view`: a timestep to show). tests/test_lessons.py opens
+each preset's link, checks the page opened exactly that spec, then runs its experiment and checks the lesson's
+claim. Every link also carries `exact=1` (ui.sharing.EXACT_PARAM): what it does not name opens at the default,
+whatever links the session opened before.
 """
 
 from __future__ import annotations
@@ -18,20 +16,16 @@ from types import MappingProxyType
 from typing import Mapping
 from urllib.parse import urlencode
 
-from engine import gradient_flow as deep
-from engine.attention_tasks import TASK_LABELS
-from engine.landscape import DIRECTIONS
-from engine.landscape import PRESETS as LANDSCAPE_PRESETS
-from engine.common.layers import ACTIVATION_LABELS, INIT_SCHEMES
-from engine.common.optimizers import OPTIMIZERS as PLAYGROUND_OPTIMIZERS
-from engine.playground_data import DATASET_LABELS
-from engine.surfaces import SURFACE_NAMES
-from engine.trajectories import OPTIMIZERS as TRAJECTORY_OPTIMIZERS
+from engine.attention.spec import AttentionSpec
+from engine.common.spec import Spec
+from engine.diffusion.spec import DiffusionSpec
+from engine.gradients.spec import GradientsSpec
+from engine.landscape.presets import LANDSCAPE_PRESETS
+from engine.landscape.spec import LandscapeSpec
+from engine.optimizers.spec import OptimizersSpec
+from engine.playground.spec import PlaygroundSpec
 from ui.catalog import PAGES, PageInfo
-from ui.gradient_flow_controls import MODES, TIME
 from ui.sharing import EXACT_PARAM
-
-QueryValue = str | tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -39,25 +33,34 @@ class Preset:
     """One link: a page opened on one experiment."""
 
     label: str
-    page: str  # the target page's url_path in ui.catalog
-    params: Mapping[str, QueryValue] = field(default_factory=dict)
+    spec: Spec
+    view: Mapping[str, str] = field(default_factory=dict)  # the page's view state the link sets too
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        object.__setattr__(self, "view", MappingProxyType(dict(self.view)))
 
     def __hash__(self) -> int:
         return hash((self.label, self.url))
 
     @property
     def target(self) -> PageInfo:
-        return next(page for page in PAGES if page.url_path == self.page)
+        return next(page for page in PAGES if page.spec is type(self.spec))
+
+    @property
+    def page(self) -> str:
+        """The target page's url_path in ui.catalog."""
+        return self.target.url_path
+
+    @property
+    def params(self) -> dict[str, str | list[str]]:
+        """The link's settings: the spec's query, and the view state."""
+        return {**self.spec.to_query(), **self.view}
 
     @property
     def query_params(self) -> dict[str, str | list[str]]:
         """As st.page_link and st.query_params take them (a repeated key as a list), marked exact: every
         setting the preset does not name opens at its default, also after an earlier link in the session."""
-        values = {key: list(value) if isinstance(value, tuple) else value for key, value in self.params.items()}
-        return {**values, EXACT_PARAM: "1"}
+        return {**self.params, EXACT_PARAM: "1"}
 
     @property
     def url(self) -> str:
@@ -75,30 +78,21 @@ class Lesson:
     look_for: tuple[str, ...]  # what to watch on the page, one point each
 
 
-def _labels(table: Mapping[str, object], *keys: str) -> tuple[str, ...]:
-    return tuple(str(table[key]) for key in keys)
-
-
-DATA, PG_OPT, ACT = DATASET_LABELS, PLAYGROUND_OPTIMIZERS, ACTIVATION_LABELS
-INIT = {name: scheme.label for name, scheme in INIT_SCHEMES.items()}
-TRAJ = {name: kind.label for name, kind in TRAJECTORY_OPTIMIZERS.items()}
-
-PERCEPTRON = {"pg_layers": "0", "pg_opt": PG_OPT["perceptron"]}
-PERCEPTRON_XOR = Preset("The perceptron rule on XOR", "playground", {"pg_data": DATA["xor"], **PERCEPTRON})
-RELU_FIT = {"pg_data": DATA["sine"], "pg_layers": "1", "pg_act": ACT["relu"], "pg_init": INIT["he"],
-            "pg_opt": PG_OPT["adam"], "pg_batch": "50"}
-STEP_SIZE = {"opt_opts": _labels(TRAJ, "gd", "newton"), "opt_steps": "50"}
-ADAPTIVE = _labels(TRAJ, "gd", "adagrad", "rmsprop", "adam")
-ZERO_INIT_NET = {"pg_act": ACT["sigmoid"], "pg_opt": PG_OPT["adam"]}
-OVERFIT = {"pg_data": DATA["gauss"], "pg_points": "100", "pg_noise": "0.6", "pg_layers": "3", "pg_w1": "16",
-           "pg_w2": "16", "pg_w3": "16", "pg_act": ACT["relu"], "pg_init": INIT["he"], "pg_opt": PG_OPT["adam"],
-           "pg_lr": "0.01"}
-XAVIER_DEEP = {"gf_init": deep.INIT_CHOICES["xavier_normal"]}
-TANH_DEEP = {"gf_act": deep.ACTIVATION_CHOICES["tanh"], **XAVIER_DEEP}
-SIGMOID_DEEP = {"gf_act": deep.ACTIVATION_CHOICES["sigmoid"], **XAVIER_DEEP}
-RELU_HE_DEEP = Preset("20 ReLU layers, He init", "gradients")  # the page's default network
-INDUCTION = {"at_task": TASK_LABELS["induction"], "at_vocab": "32", "at_len": "24", "at_train": "8192",
-             "at_layers": "2", "at_heads": "2", "at_width": "64", "at_causal": "true", "at_attn_only": "true"}
+PERCEPTRON = PlaygroundSpec(layers=0, opt="perceptron")
+PERCEPTRON_XOR = Preset("The perceptron rule on XOR", PERCEPTRON.replace(data="xor"))
+RELU_FIT = PlaygroundSpec(data="sine", layers=1, act="relu", init="he", opt="adam", batch=50)
+STEP_SIZE = OptimizersSpec(steps=50, opts=("gd", "newton"))
+ADAPTIVE = ("gd", "adagrad", "rmsprop", "adam")
+MOMENTUM_RACE = ("gd", "momentum", "nesterov")
+ZERO_INIT_NET = PlaygroundSpec(act="sigmoid", opt="adam")
+OVERFIT = PlaygroundSpec(data="gauss", points=100, noise=0.6, layers=3, w1=16, w2=16, w3=16, act="relu", init="he",
+                         opt="adam", lr=0.01)
+XAVIER_DEEP = GradientsSpec(init="xavier_normal")
+SIGMOID_DEEP = XAVIER_DEEP.replace(act="sigmoid")
+RELU_HE_DEEP = Preset("20 ReLU layers, He init", GradientsSpec())  # the page's default network
+HALFWAY = {"df_t": "500"}  # the forward process at t = 500 (view state: the timestep shown)
+INDUCTION = AttentionSpec(task="induction", vocab=32, len=24, train=8192, layers=2, heads=2, width=64, causal=True,
+                          attn_only=True)
 
 LESSONS: tuple[Lesson, ...] = (
     Lesson(
@@ -110,7 +104,7 @@ LESSONS: tuple[Lesson, ...] = (
         "rule never settles.",
         r"\hat y = \operatorname{step}(w \cdot x + b), \qquad w \leftarrow w + \eta\,(y - \hat y)\,x, \qquad "
         r"b \leftarrow b + \eta\,(y - \hat y)",
-        (Preset("The perceptron rule on two blobs", "playground", {"pg_data": DATA["gauss"], **PERCEPTRON}),
+        (Preset("The perceptron rule on two blobs", PERCEPTRON.replace(data="gauss")),
          PERCEPTRON_XOR),
         ("On the blobs the error rate falls to 0 within a few hundred steps and the boundary is one straight line; "
          "training then stops by itself, since only mistakes move the weights and none are left.",
@@ -126,8 +120,7 @@ LESSONS: tuple[Lesson, ...] = (
         r"h = \tanh(W_1 x + b_1), \qquad \hat y = \sigma(w_2 \cdot h + b_2), \qquad "
         r"\mathrm{XOR}(x_1, x_2) = (x_1 \lor x_2) \land \lnot(x_1 \land x_2)",
         (PERCEPTRON_XOR,
-         Preset("One hidden layer of 4 tanh units on XOR", "playground",
-                {"pg_data": DATA["xor"], "pg_layers": "1", "pg_lr": "0.1"})),
+         Preset("One hidden layer of 4 tanh units on XOR", PlaygroundSpec(data="xor", layers=1, lr=0.1))),
         ("With the hidden layer the test accuracy passes 95% within about 500 steps; the perceptron stays near "
          "50%.",
          "In the network diagram each hidden neuron's tile shows one soft line (a tanh ridge); the output tile "
@@ -142,8 +135,8 @@ LESSONS: tuple[Lesson, ...] = (
         "approximation); depth multiplies the pieces instead of adding them.",
         r"f(x) = b + \sum_{i=1}^{n} v_i \,\max(0,\ w_i x + b_i) \quad\Rightarrow\quad "
         r"\text{at most } n + 1 \text{ linear pieces}",
-        (Preset("3 ReLU units fit sin x", "playground", {**RELU_FIT, "pg_w1": "3"}),
-         Preset("32 ReLU units fit sin x", "playground", {**RELU_FIT, "pg_w1": "32"})),
+        (Preset("3 ReLU units fit sin x", RELU_FIT.replace(w1=3)),
+         Preset("32 ReLU units fit sin x", RELU_FIT.replace(w1=32))),
         ("The orange diamonds mark the joints; the headline counts the linear pieces, never more than units + 1.",
          "With 3 units four straight pieces cannot follow two periods of the sine: the test loss stays high. "
          "With 32 the curve hugs the sine within 2,000 steps.",
@@ -159,9 +152,9 @@ LESSONS: tuple[Lesson, ...] = (
         "Newton's method rescales by the inverse Hessian and reaches a quadratic's minimum in one step.",
         r"w_{k+1} - w^* = (I - \eta A)(w_k - w^*), \qquad \eta_\text{opt} = \frac{1}{\lambda}, \qquad "
         r"\text{diverges for } \eta > \frac{2}{\lambda_{\max}}, \qquad w_1 = w_0 - H^{-1}\nabla f(w_0) = w^*",
-        (Preset("η = 1 = 1/λmax: the steep direction in one step", "optimizers", {**STEP_SIZE, "opt_gd_lr": "1"}),
-         Preset("η = 1.8: oscillating along the steep direction", "optimizers", {**STEP_SIZE, "opt_gd_lr": "1.8"}),
-         Preset("η = 2.1 > 2/λmax: diverging", "optimizers", {**STEP_SIZE, "opt_gd_lr": "2.1"})),
+        (Preset("η = 1 = 1/λmax: the steep direction in one step", STEP_SIZE.replace(gd_lr=1.0)),
+         Preset("η = 1.8: oscillating along the steep direction", STEP_SIZE.replace(gd_lr=1.8)),
+         Preset("η = 2.1 > 2/λmax: diverging", STEP_SIZE.replace(gd_lr=2.1))),
         ("The quadratic has λ = 1 (steep, the y axis) and λ = 0.1 (flat, the x axis); the Step-size theory tab "
          "names the regime of η along each.",
          "η = 1 kills the y error in the first step, then crawls along x (factor 0.9 per step); η = 1.8 zigzags "
@@ -176,11 +169,8 @@ LESSONS: tuple[Lesson, ...] = (
         "Nesterov evaluates the gradient after the momentum step (a look-ahead), which damps the zigzag.",
         r"v \leftarrow \mu v + \nabla f(w), \quad w \leftarrow w - \eta v; \qquad "
         r"\text{Nesterov: } w \leftarrow w - \eta\,(\nabla f(w) + \mu v)",
-        (Preset("A winding ravine, 300 steps", "optimizers",
-                {"opt_fn": SURFACE_NAMES["ravine"], "opt_opts": _labels(TRAJ, "gd", "momentum", "nesterov"),
-                 "opt_steps": "300"}),
-         Preset("A long narrow bowl (condition number 100)", "optimizers",
-                {"opt_kappa": "100", "opt_opts": _labels(TRAJ, "gd", "momentum", "nesterov")})),
+        (Preset("A winding ravine, 300 steps", OptimizersSpec(fn="ravine", steps=300, opts=MOMENTUM_RACE)),
+         Preset("A long narrow bowl (condition number 100)", OptimizersSpec(kappa=100.0, opts=MOMENTUM_RACE))),
         ("In the ravine GD slides down a wall and then crawls: after 300 steps it is still far from the minimum at "
          "(0, 0), while momentum and Nesterov are several times closer (see the table at the bottom).",
          "Momentum overshoots and swings around the floor; Nesterov's swings are smaller.",
@@ -195,10 +185,8 @@ LESSONS: tuple[Lesson, ...] = (
         "lets them escape along the direction where the gradient is tiny.",
         r"m \leftarrow \beta_1 m + (1-\beta_1) g, \quad v \leftarrow \beta_2 v + (1-\beta_2) g^2, \quad "
         r"w \leftarrow w - \eta\,\frac{m / (1-\beta_1^k)}{\sqrt{v / (1-\beta_2^k)} + \epsilon}",
-        (Preset("Rosenbrock's banana valley, 500 steps", "optimizers",
-                {"opt_fn": SURFACE_NAMES["rosenbrock"], "opt_opts": ADAPTIVE, "opt_steps": "500"}),
-         Preset("A saddle, starting 0.001 off its ridge", "optimizers",
-                {"opt_fn": SURFACE_NAMES["saddle"], "opt_y0": "0.001", "opt_opts": ADAPTIVE})),
+        (Preset("Rosenbrock's banana valley, 500 steps", OptimizersSpec(fn="rosenbrock", steps=500, opts=ADAPTIVE)),
+         Preset("A saddle, starting 0.001 off its ridge", OptimizersSpec(fn="saddle", y0=0.001, opts=ADAPTIVE))),
         ("On Rosenbrock all four reach the valley floor quickly; only Adam then follows it most of the way to the "
          "minimum at (1, 1) in 500 steps.",
          "At the saddle GD rolls straight to the saddle point and waits there until the tiny y component has "
@@ -214,11 +202,11 @@ LESSONS: tuple[Lesson, ...] = (
         "of them.",
         r"\text{Xavier: } \operatorname{Var}(W) = \frac{2}{n_\text{in} + n_\text{out}}, \qquad "
         r"\text{He: } \operatorname{Var}(W) = \frac{2}{n_\text{in}}",
-        (Preset("Zero init: every unit the same", "playground", {**ZERO_INIT_NET, "pg_init": INIT["zeros"]}),
-         Preset("The same network, Xavier init", "playground", ZERO_INIT_NET),
-         Preset("20 ReLU layers, Xavier init", "gradients", XAVIER_DEEP),
+        (Preset("Zero init: every unit the same", ZERO_INIT_NET.replace(init="zeros")),
+         Preset("The same network, Xavier init", ZERO_INIT_NET),
+         Preset("20 ReLU layers, Xavier init", XAVIER_DEEP),
          RELU_HE_DEEP,
-         Preset("20 tanh layers, Xavier init", "gradients", TANH_DEEP)),
+         Preset("20 tanh layers, Xavier init", XAVIER_DEEP.replace(act="tanh"))),
         ("With zero init the tiles of each layer in the network diagram stay identical while training, and the "
          "network learns no more than a single unit per layer could: the circle is out of reach.",
          "With Xavier init the same network, same optimizer, separates the circle.",
@@ -237,10 +225,10 @@ LESSONS: tuple[Lesson, ...] = (
         r"\frac{\partial L}{\partial h_1} = \frac{\partial L}{\partial h_L} \prod_{l=2}^{L} W_l^\top "
         r"\operatorname{diag}\!\big(\sigma'(z_l)\big), \qquad \sigma'(z) \le \tfrac14, \qquad "
         r"\text{residual: } h_{l} = h_{l-1} + f(W_l h_{l-1})",
-        (Preset("20 sigmoid layers, Xavier init", "gradients", SIGMOID_DEEP),
+        (Preset("20 sigmoid layers, Xavier init", SIGMOID_DEEP),
          RELU_HE_DEEP,
-         Preset("20 sigmoid layers with batch norm", "gradients", {**SIGMOID_DEEP, "gf_norm": deep.NORMS["batch"]}),
-         Preset("20 sigmoid layers with residual connections", "gradients", {**SIGMOID_DEEP, "gf_res": "true"})),
+         Preset("20 sigmoid layers with batch norm", SIGMOID_DEEP.replace(norm="batch")),
+         Preset("20 sigmoid layers with residual connections", SIGMOID_DEEP.replace(res=True))),
         ("With sigmoid the gradient-norm profile falls by more than ten orders of magnitude from the last layer "
          "to the first (log axis); with ReLU and He init it stays within about a factor of ten.",
          "Batch norm and residual connections each bring the first layer's gradient back within a few orders "
@@ -257,8 +245,8 @@ LESSONS: tuple[Lesson, ...] = (
         r"\frac{\partial h_T}{\partial h_t} = \prod_{k=t+1}^{T} \operatorname{diag}\!\big(\tanh'(a_k)\big) "
         r"W_{hh}, \qquad c_t = f_t \odot c_{t-1} + i_t \odot g_t \ \Rightarrow\ "
         r"\frac{\partial c_T}{\partial c_t} = \prod_{k=t+1}^{T} \operatorname{diag}(f_k)",
-        (Preset("Recall the first of 50 tokens: RNN, LSTM, GRU", "gradients", {"gf_mode": MODES[TIME]}),
-         Preset("… of 100 tokens", "gradients", {"gf_mode": MODES[TIME], "gf_T": "100"})),
+        (Preset("Recall the first of 50 tokens: RNN, LSTM, GRU", GradientsSpec(mode="time")),
+         Preset("… of 100 tokens", GradientsSpec(mode="time", T=100))),
         ("Before training, ‖∂L/∂h_t‖ of the tanh RNN falls by orders of magnitude from the last step back to the "
          "first, while the LSTM's cell-state gradient stays nearly flat.",
          "Train: the LSTM and GRU reach 100% recall within a few hundred steps, the tanh RNN stays far below and "
@@ -275,10 +263,10 @@ LESSONS: tuple[Lesson, ...] = (
         r"L = \frac{1}{N}\sum_i \ell(f(x_i), y_i) + \lambda \sum w^2, \qquad "
         r"\tilde h = \frac{m \odot h}{1 - p},\ m_j \sim \mathrm{Bernoulli}(1 - p), \qquad "
         r"\mathbb E\,(y - \hat f)^2 = \text{bias}^2 + \text{variance} + \sigma^2",
-        (Preset("50 noisy points, 3 × 16 ReLU, no regularization", "playground", OVERFIT),
-         Preset("… with L2 = 0.01", "playground", {**OVERFIT, "pg_l2": "0.01"}),
-         Preset("… with dropout 0.3", "playground", {**OVERFIT, "pg_dropout": "0.3"}),
-         Preset("… with early stopping (patience 20 epochs)", "playground", {**OVERFIT, "pg_patience": "20"})),
+        (Preset("50 noisy points, 3 × 16 ReLU, no regularization", OVERFIT),
+         Preset("… with L2 = 0.01", OVERFIT.replace(l2=0.01)),
+         Preset("… with dropout 0.3", OVERFIT.replace(dropout=0.3)),
+         Preset("… with early stopping (patience 20 epochs)", OVERFIT.replace(patience=20))),
         ("Without regularization the training accuracy reaches 100% and the boundary curls around single "
          "points, while the test loss rises far above its early minimum.",
          "L2 and dropout keep the boundary smooth and the test loss several times lower after 1,500 steps.",
@@ -297,8 +285,8 @@ LESSONS: tuple[Lesson, ...] = (
         r"L(\theta^* + \alpha d_1 + \beta d_2), \qquad d_{i,j} \leftarrow \frac{d_{i,j}}{\lVert d_{i,j}\rVert}"
         r"\,\lVert \theta_{i,j} \rVert \ \text{(filter } j \text{ of layer } i\text{)}, \qquad "
         r"\lambda_{\max} < \frac{2}{\eta}",
-        (Preset("Filter-normalized random directions", "landscape"),
-         Preset("The PCA plane of the training path", "landscape", {"ls_dirs": DIRECTIONS["pca"]})),
+        (Preset("Filter-normalized random directions", LandscapeSpec()),
+         Preset("The PCA plane of the training path", LandscapeSpec(dirs="pca"))),
         (f"Press “Train 500 steps” twice ({LANDSCAPE_PRESETS['circle'][0]}): the trained weights, at the centre, "
          "are then the lowest point of the filter-normalized slice. Switch the directions to “not normalized” "
          "and compare.",
@@ -315,8 +303,8 @@ LESSONS: tuple[Lesson, ...] = (
         "Induction (finding an earlier occurrence of the current token and copying what followed it) needs two "
         "layers working together, and it tends to appear suddenly after a long plateau.",
         r"\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d}}\right) V",
-        (Preset("Reverse a sequence of 8 tokens", "attention"),
-         Preset("Induction heads (2 layers, attention only)", "attention", INDUCTION)),
+        (Preset("Reverse a sequence of 8 tokens", AttentionSpec()),
+         Preset("Induction heads (2 layers, attention only)", INDUCTION)),
         ("On reversal the heatmap turns from a blur into the anti-diagonal that the orange dots mark, and the "
          "held-out accuracy reaches 100% within a few hundred steps.",
          "On induction the loss sits on a plateau, then drops within a few hundred steps as a head in layer 2 "
@@ -334,9 +322,9 @@ LESSONS: tuple[Lesson, ...] = (
         r"x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon, \quad "
         r"\bar\alpha_t = \prod_{s=1}^{t} (1 - \beta_s), \quad "
         r"L = \mathbb E_{t, x_0, \varepsilon} \big\lVert \varepsilon - \varepsilon_\theta(x_t, t) \big\rVert^2",
-        (Preset("Two moons halfway through the linear schedule (t = 500 of 1000)", "diffusion", {"df_t": "500"}),
-         Preset("… through the cosine schedule", "diffusion", {"df_schedule": "cosine", "df_t": "500"}),
-         Preset("Only T = 50 steps of the same β range", "diffusion", {"df_T": "50"})),
+        (Preset("Two moons halfway through the linear schedule (t = 500 of 1000)", DiffusionSpec(), HALFWAY),
+         Preset("… through the cosine schedule", DiffusionSpec(schedule="cosine"), HALFWAY),
+         Preset("Only T = 50 steps of the same β range", DiffusionSpec(T=50))),
         ("Forward process tab: with the linear schedule less than a tenth of the signal variance is left at "
          "t = T/2 (ᾱ ≈ 0.08) and ᾱ_T ≈ 4·10⁻⁵; the cosine schedule fades more evenly and keeps about half at T/2.",
          "Train: samples drawn from the same noise each time turn from a round blob into two moons; the "

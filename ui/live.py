@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 import streamlit as st
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from engine.common.device import limit_torch_threads
 from engine.runtime import Job, JobLimitReached, JobStatus, Snapshot
@@ -151,20 +150,9 @@ def status_bar(snap: Snapshot, metrics: dict[str, str]) -> None:
         st.warning(snap.message)
 
 
-def _refresh_every(seconds: float) -> None:
-    """From inside a fragment's own rerun: ask the browser to rerun it every `seconds` from now on.
-
-    Streamlit sends a fragment's interval only when a whole-page run defines it; this sends the
-    same message (the frontend restarts its timer when the interval differs, and ignores the
-    same interval), so a live area can slow down or speed up while it runs."""
-    ctx = get_script_run_ctx()
-    running = set(ctx.fragment_ids_this_run or ()) if ctx is not None else set()
-    if len(running) != 1:
-        return
-    message = ForwardMsg()
-    message.auto_rerun.interval = seconds
-    message.auto_rerun.fragment_id = running.pop()
-    ctx.enqueue(message)
+def _session_id() -> str:
+    """An id of this browser session, for LIVE_AREAS (Streamlit's own is not public)."""
+    return st.session_state.setdefault("_live_session", uuid.uuid4().hex)
 
 
 def live_area(job: Job, draw: Callable[[Snapshot], None],
@@ -175,8 +163,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     Only this fragment reruns while training; the controls above it do not.
     When training ends (done, diverged, paused while the job still works), or
     a click the trainer applied late takes effect, the whole page reruns once
-    so the controls show it. The first refresh after a whole-page run (a click)
-    comes after UI_REFRESH_S; later ones as often as `LIVE_AREAS` allows for
+    so the controls show it. It refreshes as often as `LIVE_AREAS` allows for
     the number of students watching and the cost of this page's refresh
     (once a second for a few, every few seconds for a full class).
     """
@@ -184,12 +171,15 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     # A click the trainer has not applied yet (a busy server): refresh until it shows.
     catching_up = job.has_unapplied_commands()
     polling = polls(shown) or catching_up
-    state = {"every": UI_REFRESH_S}
+    session = _session_id()
+    every = LIVE_AREAS.period(session) if polling else None
+    runs = {"count": 0}  # this whole-page run draws the fragment once; every later call is its own rerun
 
-    @st.fragment(run_every=UI_REFRESH_S if polling else None)
+    @st.fragment(run_every=every)
     def _live() -> None:
         limit_torch_threads()  # a fragment rerun is a fresh thread too
         started = time.thread_time()
+        runs["count"] += 1
         snap = job.snapshot()
         draw(snap)
         # When the controls no longer match the job (training stopped, or a late click took effect),
@@ -197,14 +187,13 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
         if polling and not job.has_unapplied_commands() and (
                 catching_up or not polls(snap) or snap.busy != shown.busy):
             st.rerun(scope="app")
-        ctx = get_script_run_ctx()
-        if polling and ctx is not None:
-            LIVE_AREAS.refreshed(ctx.session_id, time.thread_time() - started)
-            if ctx.fragment_ids_this_run:
-                every = LIVE_AREAS.period(ctx.session_id)
-                if not state["every"] / 1.3 < every < state["every"] * 1.3:  # each change restarts the timer
-                    _refresh_every(every)
-                    state["every"] = every
+        if polling:
+            LIVE_AREAS.refreshed(session, time.thread_time() - started)
+            # Streamlit sets a fragment's interval only in a whole-page run (no public call changes it from the
+            # fragment's own rerun), so when the class watching has grown or shrunk enough to change this
+            # area's period by a third, the page reruns once with the new one.
+            if runs["count"] > 1 and not every / 1.3 < LIVE_AREAS.period(session) < every * 1.3:
+                st.rerun(scope="app")
 
     _live()
 

@@ -16,12 +16,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from engine.runtime import Snapshot
-from engine.replay import playground_surfaces
-from engine.surfaces import Surface
-from engine.trajectories import Trajectory
+from engine.playground.replay import playground_surfaces
+from engine.optimizers.surfaces import Surface
+from engine.optimizers.trajectory import Trajectory
 from viz.diffusion import DATA_COLOR, DDIM_COLOR, DDPM_COLOR, EXTENT
 from viz.theme import DIVERGING, TRAIN_COLOR, class_color, optimizer_color
-from viz.trajectories import contour_image, surface_values
+from viz.optimizers import contour_image, surface_values
 
 FRAME_MS = 110
 HOLD_MS = 1500  # the last frame stays up, so the result can be seen before the loop restarts
@@ -158,13 +158,12 @@ def _curve_image(grid_x1, curve, x, y, size) -> Image.Image:
 def playground_replay(snapshot: Snapshot, max_frames: int = 48) -> list[Image.Image]:
     """The Playground's training as frames: its output surface at up to `max_frames` recorded steps."""
     visuals = snapshot.visuals
-    data = visuals["dataset"]
-    steps, surfaces = playground_surfaces(snapshot.config, data, visuals["state"], visuals["trajectory"],
-                                          visuals["grid_x1"], visuals["grid_x2"], max_frames)
+    data = visuals.dataset
+    steps, surfaces = playground_surfaces(snapshot.config, data, visuals.state, visuals.trajectory, visuals.grid_x1,
+                                          visuals.grid_x2, max_frames)
     if not steps or steps[-1] != snapshot.step:  # end on exactly what the page shows
-        steps, surfaces = [*steps, snapshot.step], [*surfaces, visuals["surface"]]
-    return boundary_frames(visuals["grid_x1"], visuals["grid_x2"], surfaces, steps, data.task, data.x_train,
-                           data.y_train)
+        steps, surfaces = [*steps, snapshot.step], [*surfaces, visuals.surface]
+    return boundary_frames(visuals.grid_x1, visuals.grid_x2, surfaces, steps, data.task, data.x_train, data.y_train)
 
 
 # --------------------------------------------------------------------------- the optimizer race
@@ -225,7 +224,7 @@ def _legend(draw: ImageDraw.ImageDraw, entries: Sequence[tuple[str, str]], top: 
 # --------------------------------------------------------------------------- attention as it forms
 def attention_replay(snapshot: Snapshot, example: int = 0) -> list[Image.Image]:
     """The Attention page's timeline as frames: every head on one held-out example, step by step."""
-    steps, maps = snapshot.visuals["timeline_steps"], snapshot.visuals["timeline_attention"]
+    steps, maps = snapshot.visuals.timeline_steps, snapshot.visuals.timeline_attention
     return attention_frames(steps, maps[:, example])
 
 
@@ -257,10 +256,10 @@ def denoising_replay(snapshot: Snapshot) -> list[Image.Image]:
     """The Diffusion page's reverse process as frames, from x_T = noise down to t = 0: the points of DDPM
     and DDIM side by side over the training data, or the strips of digits denoising."""
     v = snapshot.visuals
-    if v["kind"] == "points":
-        r = v["reverse"]
-        return denoising_frames(r.frame_t, r.ddpm, r.ddim, r.ddim_steps, v["x0"])
-    return digit_denoising_frames(v["strip_t"], v["strip_ddpm"], v["strip_ddim"], v["strip_ddim_steps"])
+    r = v.measurement.reverse
+    if v.kind == "points":
+        return denoising_frames(r.frame_t, r.ddpm, r.ddim, r.ddim_steps, v.x0)
+    return digit_denoising_frames(r.frame_t, r.ddpm, r.ddim, r.ddim_steps)
 
 
 def denoising_frames(frame_t: Sequence[int], ddpm: np.ndarray, ddim: np.ndarray, ddim_steps: int,

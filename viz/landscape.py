@@ -180,7 +180,7 @@ def hessian_spectrum(eigenvalues: np.ndarray, learning_rate: float | None, stabl
 
 
 def landscape_figure(view, kind: str, which: str, log_scale: bool = False, title: str = "Loss landscape") -> go.Figure:
-    """The figure for an `engine.landscape.LandscapeView`: a curve for a line, else a contour
+    """The figure for an `engine.landscape.views.LandscapeView`: a curve for a line, else a contour
     (kind "contour") or a 3-D surface of the `which` loss, with the projected path where there is one."""
     if view.betas is None:
         return loss_curve(view.alphas, view.losses, log_scale, view.marks, view.axis_titles[0], title)

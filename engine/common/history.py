@@ -119,3 +119,10 @@ class WeightTrajectory:
         """(steps, weight vectors): immutable, and shared rather than copied, since a big
         network's trajectory is megabytes and snapshots are published ten times a second."""
         return tuple(self._steps), tuple(self._vectors)
+
+
+def frame_indices(n: int, max_frames: int) -> np.ndarray:
+    """At most `max_frames` evenly spaced indices into n items, the first and the last always kept."""
+    if n <= max_frames:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_frames).round().astype(int))

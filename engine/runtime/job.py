@@ -1,36 +1,18 @@
 """A job: one mechanism that trains every live experiment in a thread.
 
-A `Job` owns a model, its data and its optimizer, and a daemon thread that
-loops: apply pending commands, take one training step if running, and every
-~100 ms publish an immutable `Snapshot`. Readers (pages, tests, benches) only
-ever call `snapshot()`, so they never touch the live model and never slow the
-trainer down beyond reading one reference.
-
-A job runs a plain trainer (engine.runtime.trainer): a subclass names it,
+A `Job` runs a plain trainer (engine.runtime.trainer: the experiment, which owns model, data and optimizer) in
+a daemon thread that loops: apply pending commands, take one training step if running, and every ~100 ms
+publish an immutable `Snapshot`. Readers (pages, tests, benches) only ever call `snapshot()`, so they never
+touch the live model and never slow the trainer down beyond reading one reference. A page's job names its
+trainer (or a caller passes `trainer_type=`):
 
     class PlaygroundJob(Job):
         trainer_type = PlaygroundTrainer
 
-and the job builds `self.trainer` from its config, hyperparameters, seed and device, and calls its
-hooks. (Jobs not yet turned into trainers override the same hooks on the job itself:
-
-    setup(self)                -> build model, data, optimizer from self.config
-                                  (torch's global RNG is seeded with self.seed)
-    train_step(self)           -> dict of metrics for this step; must hold "loss"
-    evaluate(self)             -> dict of metrics recorded at each publish (optional)
-    observe(self)              -> dict of visuals for the snapshot (optional)
-    apply_hyperparameters(self, changes) -> apply live changes (lr, momentum, ...)
-    epoch (property)           -> epochs done, as a float (optional)
-    on_epoch_end(self, epoch, mean_loss) -> e.g. reduce-on-plateau bookkeeping (optional)
-    explain_divergence(self, step, name, value) -> a message a student can act on)
-
-Jobs take turns at training (engine.runtime.turns) and a server-wide cap limits how many train at once
-(engine.runtime.cap).
-
-
-Randomness inside `train_step` must come from `self.rng` (a torch.Generator
-seeded from the job's seed), never from torch's global RNG, which other jobs'
-threads share: that is what keeps a seeded run reproducible on a busy server.
+The job builds `self.trainer` from its config, hyperparameters, seed and device (torch's global RNG seeded
+with the seed, under a lock), and keeps the runtime's own rules: commands, epochs and stop conditions,
+divergence, turns at training with the other jobs (engine.runtime.turns) and a server-wide cap on how many
+train at once (engine.runtime.cap).
 """
 
 from __future__ import annotations
@@ -74,23 +56,23 @@ def _stop_all_jobs() -> None:
         job.stop(timeout=2.0)
 
 
-
 class Job:
     """Base class of every live experiment. See the module docstring."""
 
     #: Hyperparameters the base class itself understands (subclasses add theirs).
     BASE_HYPERPARAMETERS = {"max_steps_per_second": None, "stop_at_epoch": None, "target_loss": None}
-    #: The plain trainer this job runs (None: a job that overrides the hooks itself).
-    trainer_type: type[Trainer] | None = None
+    #: The plain trainer this job runs.
+    trainer_type: type[Trainer]
 
     def __init__(self, config: Any, hyperparameters: dict[str, Any] | None = None, *, seed: int = 0,
                  force_cpu: bool = False, running_jobs: RunningJobs = RUNNING_JOBS,
-                 turns: TrainingTurns = TRAINING_TURNS):
+                 turns: TrainingTurns = TRAINING_TURNS, trainer_type: type[Trainer] | None = None):
+        if trainer_type is not None:
+            self.trainer_type = trainer_type
         self.config = config
         self.seed = int(seed)
         self.device = pick_device(force_cpu)
         self.hp: dict[str, Any] = {**self.BASE_HYPERPARAMETERS, **(hyperparameters or {})}
-        self.rng = torch.Generator()
         self._running_jobs = running_jobs
         self._turns = turns
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
@@ -130,37 +112,35 @@ class Job:
         return self.trainer.train_step()
 
     def evaluate(self) -> dict[str, float]:
-        return self.trainer.evaluate() if self.trainer_type else {}
+        self.trainer.training = self._busy()
+        return self.trainer.evaluate()
 
     def observe(self) -> Any:
-        return self.trainer.observe() if self.trainer_type else {}
+        self.trainer.training = self._busy()
+        return self.trainer.observe()
 
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         """Apply live changes to the optimizer or model; the base stores them in `self.hp`."""
-        if self.trainer_type:
-            self.trainer.apply_hyperparameters(changes)
+        self.trainer.apply_hyperparameters(changes)
 
     @property
     def epoch(self) -> float:
-        return self.trainer.epoch if self.trainer_type else 0.0
+        return self.trainer.epoch
 
     @property
     def steps_done(self) -> int:
-        """Training steps completed so far (inside `train_step`: before the current one)."""
+        """Training steps completed so far."""
         return self._step
 
     def on_epoch_end(self, epoch: int, mean_loss: float) -> None:
-        """Called by the trainer thread each time a whole epoch has been trained."""
-        if self.trainer_type:
-            self.trainer.on_epoch_end(epoch, mean_loss)
+        """Called by the trainer thread each time a whole epoch has been trained; a trainer that says why
+        training is done (a perceptron that converged, early stopping) ends it."""
+        reason = self.trainer.on_epoch_end(epoch, mean_loss)
+        if reason:
+            self._end(JobStatus.DONE, reason)
 
     def explain_divergence(self, step: int, name: str, value: float) -> str:
-        if self.trainer_type:
-            return self.trainer.explain_divergence(step, name, value)
-        lr = self.hp.get("lr")
-        cause = (f"The learning rate {lr:g} is probably too large for this problem: lower it and press Reset."
-                 if isinstance(lr, (int, float)) else "Lower the step size and press Reset.")
-        return f"The {name} became {value} at step {step}. {cause}"
+        return self.trainer.explain_divergence(step, name, value)
 
     # ------------------------------------------------------------ control API
     def play(self) -> int:
@@ -371,7 +351,6 @@ class Job:
         self._history = MetricHistory()
         self._epoch_loss_sum, self._epoch_loss_count = 0.0, 0
         self._train_time, self._rate = 0.0, 0.0
-        self.rng = torch.Generator().manual_seed(self.seed)
         try:
             with _GLOBAL_RNG_LOCK:
                 torch.manual_seed(self.seed)
@@ -392,6 +371,7 @@ class Job:
             return
         self._train_time += time.perf_counter() - started
         self._step += 1
+        self.trainer.steps_done = self._step
         for name, value in metrics.items():
             if not math.isfinite(value):
                 self._end(JobStatus.DIVERGED, self.explain_divergence(self._step, name, value))
@@ -449,7 +429,7 @@ class Job:
         self._publish(observe=False)
 
     def _publish(self, observe: bool = True) -> None:
-        visuals: Any = self._snapshot.visuals if self._snapshot else None if self.trainer_type else MappingProxyType({})
+        visuals: Any = self._snapshot.visuals if self._snapshot else None
         if observe and self._status not in (JobStatus.FAILED, JobStatus.DIVERGED, JobStatus.STOPPED):
             try:
                 with torch.no_grad():

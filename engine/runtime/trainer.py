@@ -41,6 +41,8 @@ class Trainer:
             self.hp.setdefault(name, value)
         self.rng = torch.Generator().manual_seed(self.seed)
         self.steps_done = 0  # training steps completed (inside `train_step`: before the current one)
+        self.training = False  # whether a job is training it now: more steps follow (set before each
+        # `evaluate` and `observe`; a costly measurement may then wait)
         self.setup()
 
     def setup(self) -> None:
@@ -62,8 +64,9 @@ class Trainer:
     def epoch(self) -> float:
         return 0.0
 
-    def on_epoch_end(self, epoch: int, mean_loss: float) -> None:
-        """Called each time a whole epoch has been trained."""
+    def on_epoch_end(self, epoch: int, mean_loss: float) -> str | None:
+        """Called each time a whole epoch has been trained; returns why training is done, if it is now."""
+        return None
 
     def explain_divergence(self, step: int, name: str, value: float) -> str:
         lr = self.hp.get("lr")
@@ -74,7 +77,7 @@ class Trainer:
 
 def train(trainer: Trainer, steps: int) -> list[dict[str, float]]:
     """Drive `trainer` for `steps` steps in this thread, as a job would (epoch ends included); stops early
-    at a non-finite metric. Returns each step's metrics."""
+    at a non-finite metric or when the trainer says training is done. Returns each step's metrics."""
     done, epoch_losses = [], []
     for _ in range(steps):
         epoch_before = math.floor(trainer.epoch + 1e-9)
@@ -86,6 +89,8 @@ def train(trainer: Trainer, steps: int) -> list[dict[str, float]]:
             break
         epoch_now = math.floor(trainer.epoch + 1e-9)
         if epoch_now > epoch_before:
-            trainer.on_epoch_end(epoch_now, sum(epoch_losses) / max(1, len(epoch_losses)))
+            done_because = trainer.on_epoch_end(epoch_now, sum(epoch_losses) / max(1, len(epoch_losses)))
             epoch_losses = []
+            if done_because:
+                break
     return done

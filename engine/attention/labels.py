@@ -1,0 +1,16 @@
+"""What the Attention page calls its tasks and their ideal-pattern scores (a link's `at_task` holds a label)."""
+
+TASK_LABELS = {
+    "reverse": "Reverse the sequence",
+    "sort": "Sort the sequence",
+    "copy": "Copy the sequence",
+    "induction": "Induction (continue a repeated segment)",
+}
+
+#: What the ideal-pattern score is called for each task.
+PATTERN_NAMES = {
+    "reverse": "anti-diagonal mass",
+    "sort": "sorted-position mass",
+    "copy": "same-position mass",
+    "induction": "induction score",
+}

@@ -1,0 +1,98 @@
+"""A page's controls drawn from its control table (engine.common.spec), each bound to the URL, and the spec
+they set.
+
+    panel = ControlPanel(PlaygroundSpec)
+    with st.sidebar:
+        st.header("Data")
+        panel.draw("data", "classes", "points")       # in the table's order; a control not shown is skipped
+        panel.draw("seed", where=left_column)
+        ...
+    spec = panel.spec()
+
+The page keeps its layout (headers, columns, expanders, a formula under a select box); what each widget is
+(kind, label, range or options, default, help) comes from the table. Every widget is bound to the URL
+(`bind="query-params"`), so Streamlit itself keeps the address bar in step with the spec and drops a link's
+value it cannot use (ui.sharing reports it); the spec's `to_query` writes links the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from engine.common.spec import MULTI, Control, Spec
+
+URL = "query-params"
+
+
+def _widget(control: Control, key: str, default: Any, where: Any, offer: Any = None, **options: Any) -> Any:
+    """Draw one control's widget with `default` as its initial value (`offer`: only these of its options
+    now); returns what it holds."""
+    label = options.pop("label", None) or control.label
+    step = options.pop("step", control.step)  # a step that depends on the value: a learning rate's +/-
+    common = dict(key=key, bind=URL, help=control.help or None)
+    common.update(options)
+    labels = dict(format_func=control.label_of) if control.labels else {}
+    kind = control.widget
+    choices = [option for option in control.options if offer is None or option in offer]
+    if kind == "select":
+        return where.selectbox(label, choices, index=choices.index(default), **labels, **common)
+    if kind == "radio":
+        horizontal = common.pop("horizontal", True)
+        return where.radio(label, choices, index=choices.index(default), horizontal=horizontal, **labels, **common)
+    if kind == "segmented":
+        return where.segmented_control(label, choices, default=default, **labels, **common)
+    if kind == "pills":
+        return where.pills(label, choices, default=list(default), selection_mode="multi", **labels, **common)
+    if kind == "multiselect":
+        return where.multiselect(label, choices, default=list(default), **labels, **common)
+    if kind == "select_slider":
+        return where.select_slider(label, choices, default, **labels, **common)
+    if kind == "toggle":
+        return where.toggle(label, default, **common)
+    if kind == "text":
+        return where.text_input(label, default, max_chars=control.max_chars, **common)
+    number = float if isinstance(default, float) else int
+    low, high = (None if bound is None else number(bound) for bound in (control.low, control.high))
+    step = None if step is None else number(step)
+    if control.format:
+        common["format"] = control.format
+    if kind == "slider":
+        return where.slider(label, low, high, default, step, **common)
+    return where.number_input(label, low, high, default, step, **common)
+
+
+class ControlPanel:
+    """Draws a page's controls from its spec's table and collects the values they hold."""
+
+    def __init__(self, spec_type: type[Spec]):
+        self.spec_type = spec_type
+        self.controls = spec_type.controls()
+        self.values: dict[str, Any] = {}
+
+    def draw(self, *fields: str, where: Any = None, **options: Any) -> Any:
+        """Draw these fields' widgets (in `where`, e.g. a column; `options` such as disabled=..., help=...,
+        label=..., step=..., or offer=[...] to offer only some options now, go to each widget) and return the last one's
+        value. A control its table hides now is not drawn: it holds its
+        default."""
+        value = None
+        for field in fields:
+            control = self.controls[field]
+            default = control.default_for(self.values)
+            if control.is_shown(self.values):
+                value = _widget(control, self.spec_type.PREFIX + field, default, where or st, **options)
+                if value is None and control.widget == "segmented":  # a deselected segment: the default
+                    value = default
+                value = control.canonical(tuple(value) if control.widget in MULTI else value, self.values)
+            else:
+                value = default
+            self.values[field] = value
+        return value
+
+    def spec(self) -> Spec:
+        """The spec the drawn controls set; every control must have been drawn (shown or not)."""
+        missing = [field for field in self.controls if field not in self.values]
+        if missing:
+            raise RuntimeError(f"controls not drawn: {', '.join(missing)}")
+        return self.spec_type(**self.values)
