@@ -127,7 +127,7 @@ def _weights_for(name: str, settings: str, weights: int, busy: bool) -> int:
 
 def _computed(name: str, settings: str, weights: int, compute: Callable[[], Computed]) -> Computed:
     """`compute()` once per settings and weights (ui.live.remembered), noting when for `_weights_for`."""
-    held = remembered(name, (settings, weights), compute)
+    held = remembered(name, (settings, weights), compute, figure=False)
     st.session_state[f"_{name}_at"] = (settings, weights, held.when, held.result.seconds)
     return held
 

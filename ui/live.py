@@ -198,15 +198,17 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     _live()
 
 
-def remembered(name: str, sources: tuple, build: Callable[[], T]) -> T:
+def remembered(name: str, sources: tuple, build: Callable[[], T], *, figure: bool = True) -> T:
     """What `build()` gave the last time this session drew `name` (page-prefixed: "df_samples") from the
-    same `sources`, else a new one.
+    same `sources`, else a new one. The one memo of the pages, for figures and (`figure=False`) for what
+    a page computes to draw them (a loss surface).
 
     Sources match by identity (a snapshot's arrays and measurements are replaced, never changed, when
     something new arrives) or, for plain numbers and strings, by value. So a live refresh, once a second,
     rebuilds only the charts whose data changed (the reverse-process animation takes ~0.2 s to build).
     """
-    sources = (*sources, presenting())  # presentation mode sizes a figure's text: toggled, it is built again
+    if figure:  # presentation mode sizes a figure's text: toggled, the figure is built again (not its data)
+        sources = (*sources, presenting())
     cache = st.session_state.setdefault("_remembered", {})
     hit = cache.get(name)
     if hit is not None and len(hit[0]) == len(sources) and all(

@@ -78,8 +78,6 @@ class DiffusionTrainer(Trainer):
         self.rng = _stream(self.seed, "training")  # the minibatches, the timesteps and their noise
         self.base_lr = config.lr
         self.batch_size = config.batch_size
-        # Steps done with the last one included: a job keeps `steps_done` current only before each step.
-        self.last_step = 0
         self.apply_hyperparameters(self.hp)  # live values given at the start replace the config's
         self._quality_reference: PointQualityReference | None = None
         self._judge: DigitJudge | None = None
@@ -88,7 +86,7 @@ class DiffusionTrainer(Trainer):
     # ------------------------------------------------------------- training
     @property
     def epoch(self) -> float:
-        return self.last_step * self.batch_size / len(self.train_data)
+        return self.steps_done * self.batch_size / len(self.train_data)
 
     @property
     def clip_range(self) -> tuple[float, float] | None:
@@ -132,7 +130,6 @@ class DiffusionTrainer(Trainer):
 
     def train_step(self) -> dict[str, float]:
         """One minibatch of the simple DDPM loss E‖ε − ε̂(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t)‖², t ~ U{1..T}."""
-        self.last_step = self.steps_done + 1
         n = self.batch_size
         index = torch.randint(0, len(self.train_data), (n,), generator=self.rng)
         t = torch.randint(1, self.schedule.T + 1, (n,), generator=self.rng)
@@ -147,7 +144,7 @@ class DiffusionTrainer(Trainer):
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        self._update_ema(updates=self.last_step)
+        self._update_ema(updates=self.steps_done + 1)
         return {"loss": loss.item(), "lr": lr}
 
     @torch.no_grad()

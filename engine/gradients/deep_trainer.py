@@ -90,8 +90,6 @@ class DeepTrainer(Trainer):
         self.latest: Probe | None = None
         self.weights = WeightsCopy()
         self._probe_due, self._next_probe_at, self._next_eval_at = False, 0.0, 0.0
-        # Steps done with the last one included: a job keeps `steps_done` current only before each step.
-        self.last_step = 0
         probe_size = min(512, len(self.x_train))
         self.init_probe = self._probe_at_init(self.x_train[:probe_size], self.y_train[:probe_size])
         self.theory = predicted_preactivation_sq(config, ds.input_dim, self.n_out,
@@ -154,7 +152,6 @@ class DeepTrainer(Trainer):
 
     # ---- training
     def train_step(self) -> dict[str, float]:
-        self.last_step = self.steps_done + 1
         x, y = self._next_batch()  # the model is in train mode: evaluate() puts it back
         probing = self._probing_now()
         # Every WATCH_EVERY steps (and with each probe) the per-layer gradient norms go into a small
@@ -217,7 +214,7 @@ class DeepTrainer(Trainer):
             self._probe_due = True
             self._next_probe_at = now + PROBE_INTERVAL_S
         steps, stats = self.history.frozen(self.config.depth + 1)
-        self.weights.refresh(self.model, self.last_step, self.training)
+        self.weights.refresh(self.model, self.steps_done, self.training)
         return DeepVisuals(
             layers=self.config.layer_names, init_probe=self.init_probe, latest_probe=self.latest,
             history_steps=steps, history_stats=stats, theory=self.theory,

@@ -77,8 +77,6 @@ class RecurrentTrainer(Trainer):
                            for cell, model in self.models.items()}
         self.stopped: tuple[StoppedCell, ...] = ()
         self._sequences_seen = 0
-        # Steps done with the last one included: a job keeps `steps_done` current only before each step.
-        self.last_step = 0
         self._probe_x, self._probe_y = recall_batch(config.seq_len, PROBE_BATCH, self.rng, self.device)
         self._eval_x, self._eval_y = recall_batch(config.seq_len, EVAL_BATCH, self.rng, self.device)
         self.init_gradients = self._gradients(self.models)
@@ -126,7 +124,6 @@ class RecurrentTrainer(Trainer):
                      if cell in VANILLA and not self._is_stopped(cell))
 
     def train_step(self) -> dict[str, float]:
-        self.last_step = self.steps_done + 1
         x, y = recall_batch(self.config.seq_len, int(self.hp["batch_size"]), self.rng, self.device)
         self._sequences_seen += len(y)
         clip, clip_at = self.hp["clip"], float(self.hp["clip_at"])
@@ -143,7 +140,7 @@ class RecurrentTrainer(Trainer):
             loss_value, norm_value = torch.stack([loss.detach(), total]).tolist()
             if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
                 what = "loss" if not math.isfinite(loss_value) else "gradient norm"
-                self.stopped += (StoppedCell(cell, f"{CELLS[cell]} stopped at step {self.last_step}: its {what} "
+                self.stopped += (StoppedCell(cell, f"{CELLS[cell]} stopped at step {self.steps_done + 1}: its {what} "
                                                    f"became {loss_value if what == 'loss' else norm_value} "
                                                    "(exploding gradients)."),)
                 self.eigenvalues = tuple(e for e in self.eigenvalues if e.cell != cell)  # its W_hh is gone
@@ -166,15 +163,15 @@ class RecurrentTrainer(Trainer):
 
     def observe(self) -> TimeVisuals:
         now = time.monotonic()
-        if self.last_step != self.gradients_step and now >= self._next_probe_at:
+        if self.steps_done != self.gradients_step and now >= self._next_probe_at:
             live = {cell: model for cell, model in self.models.items() if not self._is_stopped(cell)}
             fresh = {probed.cell: probed for probed in self._gradients(live)}
             self.gradients = tuple(fresh.get(kept.cell, kept) for kept in self.gradients)
-            self.gradients_step = self.last_step
+            self.gradients_step = self.steps_done
             self.eigenvalues = self._eigenvalues()
             spent = time.monotonic() - now  # long sequences make a probe slow: then probe less often
             self._next_probe_at = time.monotonic() + max(PROBE_INTERVAL_S, PROBE_COST_FACTOR * spent)
-        self.weights.refresh(nn.ModuleDict(self.models), self.last_step, self.training)
+        self.weights.refresh(nn.ModuleDict(self.models), self.steps_done, self.training)
         return TimeVisuals(init_gradients=self.init_gradients, gradients=self.gradients,
                            gradients_step=self.gradients_step, init_eigenvalues=self.init_eigenvalues,
                            eigenvalues=self.eigenvalues, linear=self.linear, stopped=self.stopped,

@@ -52,6 +52,7 @@ def _hyperparameter_controls() -> tuple[Control, ...]:
                          help=p.help, shown=chosen(kind), format="%g")
                  for kind, info in RACE_OPTIMIZERS.items() for p in info.params)
 
+
 CONTROLS: tuple[Control, ...] = (
     # Problem
     Control("fn", "select", "Test function", "quadratic", options=tuple(SURFACE_NAMES), labels=SURFACE_NAMES),

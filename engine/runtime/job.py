@@ -33,7 +33,7 @@ import torch
 from engine.common.device import describe_device, limit_torch_threads, pick_device
 from engine.common.history import MetricHistory
 from engine.runtime.cap import RUNNING_JOBS, JobLimitReached, RunningJobs
-from engine.runtime.snapshot import JobStatus, Snapshot, freeze_visuals
+from engine.runtime.snapshot import JobStatus, Snapshot, SnapshotBoard, freeze_visuals
 from engine.runtime.trainer import Trainer
 from engine.runtime.turns import TRAINING_TURNS, TURN_SLICE_S, TrainingTurns
 
@@ -79,9 +79,7 @@ class Job:
         self._tickets = itertools.count(1)
         self._sent = 0  # the last ticket handed out
         self._applied = 0
-        self._published = threading.Condition()
-        self._snapshot: Snapshot | None = None
-        self._version = 0
+        self._board = SnapshotBoard()
         # Trainer-thread state.
         self._status = JobStatus.READY
         self._message = ""
@@ -200,24 +198,11 @@ class Job:
         return self.alive and self.snapshot().commands_applied < self._sent
 
     def snapshot(self) -> Snapshot:
-        with self._published:
-            while self._snapshot is None:
-                self._published.wait()
-            return self._snapshot
+        return self._board.latest()
 
     def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float = 10.0) -> Snapshot:
         """Block until a published snapshot satisfies `predicate` (for tests, benches, scripts)."""
-        deadline = time.monotonic() + timeout
-        with self._published:
-            while True:
-                snap = self._snapshot
-                if snap is not None and predicate(snap):
-                    return snap
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout}s; last status "
-                                       f"{snap.status.value if snap else None}, step {snap.step if snap else None}")
-                self._published.wait(remaining)
+        return self._board.wait_for(predicate, timeout)
 
     def wait_version(self, version: int, timeout: float = 10.0) -> Snapshot:
         return self.wait_for(lambda s: s.version > version, timeout)
@@ -429,7 +414,7 @@ class Job:
         self._publish(observe=False)
 
     def _publish(self, observe: bool = True) -> None:
-        visuals: Any = self._snapshot.visuals if self._snapshot else None
+        visuals: Any = self._board.last.visuals if self._board.last else None
         if observe and self._status not in (JobStatus.FAILED, JobStatus.DIVERGED, JobStatus.STOPPED):
             try:
                 with torch.no_grad():
@@ -445,13 +430,10 @@ class Job:
             self._rate_mark = (now, self._step)
         if self._status is not JobStatus.RUNNING:
             self._rate_mark = (now, self._step)
-        with self._published:
-            self._version += 1
-            self._snapshot = Snapshot(
-                version=self._version, step=self._step, epoch=self._safe_epoch(), status=self._status,
-                message=self._message, history=MappingProxyType(self._history.frozen()), visuals=visuals,
-                hyperparameters=MappingProxyType(dict(self.hp)), config=self.config, seed=self.seed,
-                steps_per_second=self._rate if self._status is JobStatus.RUNNING else 0.0,
-                device=describe_device(self.device), busy=self._busy(), commands_applied=self._applied,
-                elapsed_s=self._train_time)
-            self._published.notify_all()
+        self._board.pin(
+            step=self._step, epoch=self._safe_epoch(), status=self._status, message=self._message,
+            history=MappingProxyType(self._history.frozen()), visuals=visuals,
+            hyperparameters=MappingProxyType(dict(self.hp)), config=self.config, seed=self.seed,
+            steps_per_second=self._rate if self._status is JobStatus.RUNNING else 0.0,
+            device=describe_device(self.device), busy=self._busy(), commands_applied=self._applied,
+            elapsed_s=self._train_time)

@@ -4,10 +4,12 @@ without ever touching the live model."""
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -54,6 +56,48 @@ class Snapshot:
     @property
     def is_running(self) -> bool:
         return self.status is JobStatus.RUNNING
+
+
+class SnapshotBoard:
+    """Where a job's thread pins its latest snapshot and readers wait for one: the only state they share."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._latest: Snapshot | None = None
+        self._version = 0
+
+    @property
+    def last(self) -> Snapshot | None:
+        """The latest snapshot, or None before the first (for the publisher itself: it never waits)."""
+        return self._latest
+
+    def pin(self, **fields: Any) -> None:
+        """Publish a snapshot of these fields, with the next version number, and wake every reader."""
+        with self._changed:
+            self._version += 1
+            self._latest = Snapshot(version=self._version, **fields)
+            self._changed.notify_all()
+
+    def latest(self) -> Snapshot:
+        """The latest snapshot (waiting for the first)."""
+        with self._changed:
+            while self._latest is None:
+                self._changed.wait()
+            return self._latest
+
+    def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float = 10.0) -> Snapshot:
+        """Block until a published snapshot satisfies `predicate` (for tests, benches, scripts)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                snap = self._latest
+                if snap is not None and predicate(snap):
+                    return snap
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"condition not met within {timeout}s; last status "
+                                       f"{snap.status.value if snap else None}, step {snap.step if snap else None}")
+                self._changed.wait(remaining)
 
 
 def _freeze(value: Any) -> None:
