@@ -17,7 +17,7 @@ from engine.gradients.spec import DEEP, TIME, GradientsSpec
 from engine.runtime import Snapshot
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
-from ui.jobs import find_job, session_job
+from ui.jobs import experiment_job, find_job
 from ui.live import job_controls, live_area, remembered, status_bar
 from ui.sharing import later
 from viz.gradients_panels import Panel, layer_panels, time_panels, training_panels
@@ -179,10 +179,7 @@ JOBS = {DEEP: DeepJob, TIME: RecurrentJob}  # one job per mode, "gradients_<mode
 st.title("Gradient Flow")
 export_panel(GradientsSpec)  # before the controls: an imported settings file sets them
 spec = gradients_controls()
-# Not ui.jobs.experiment_job: the mode picks the job's type, and each mode has a seed of its own.
-config, seed, hyperparameters = spec.config(), spec.job_seed(), spec.hyperparameters()
-job = session_job(f"gradients_{spec.mode}", lambda: JOBS[spec.mode](config, hyperparameters, seed=seed),
-                  config=config, seed=seed, hyperparameters=hyperparameters)
+job = experiment_job(f"gradients_{spec.mode}", JOBS[spec.mode], spec)  # a job per mode, of the mode's type
 for other in JOBS.keys() - {spec.mode}:  # one experiment at a time: the hidden mode's job pauses
     other_job = find_job(f"gradients_{other}")
     if other_job is not None and other_job.snapshot().busy:

@@ -154,7 +154,7 @@ def test_a_recorded_link_read_by_the_spec_opens_what_the_page_opened(page, query
             config = type(spec)().config()
         assert plain(config) == job["config"]
         assert plain(spec.hyperparameters()) == {k: v for k, v in job["hp"].items() if k in spec.hyperparameters()}
-        assert (spec.job_seed() if hasattr(spec, "job_seed") else spec.seed) == job["seed"]
+        assert spec.job_seed() == job["seed"]
     noticed = " ".join(opened["notices"])
     assert all(r.key in noticed for r in refused), (refused, noticed)
 

@@ -98,10 +98,10 @@ def experiment_job(name: str, job_type: Callable[..., Job], spec: Spec, config: 
             problem = str(error)
     if problem is not None:
         config = None
-    hyperparameters = spec.hyperparameters()
+    hyperparameters, seed = spec.hyperparameters(), spec.job_seed()
     job = session_job(name, lambda: job_type(config if config is not None else type(spec)().config(),
-                                             hyperparameters, seed=spec.seed),
-                      config=config, seed=spec.seed, hyperparameters=hyperparameters)
+                                             hyperparameters, seed=seed),
+                      config=config, seed=seed, hyperparameters=hyperparameters)
     if problem:
         st.error(f"This combination does not work: {problem.rstrip('.')}. The model shown is still the previous "
                  "one.", icon="✋")

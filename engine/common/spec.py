@@ -297,6 +297,11 @@ class Spec:
     def replace(self, **changes: Any):
         return dataclasses.replace(self, **changes)
 
+    def job_seed(self) -> int:
+        """The seed the experiment's trainer is built with: the `seed` field (a page with a seed per mode picks
+        the mode's)."""
+        return int(self.seed)
+
 
 def _same_value(a: Any, b: Any) -> bool:
     if isinstance(a, tuple) and isinstance(b, tuple):

@@ -101,7 +101,7 @@ class GradientsSpec(Spec):
     CONTROLS = CONTROLS
 
     def job_seed(self) -> int:
-        """The seed of the chosen mode's experiment."""
+        """The seed of the chosen mode's experiment (both keys stay: links made before use them)."""
         return int(self.seed if self.mode == DEEP else self.rseed)
 
     def config(self) -> deep.DeepConfig | recurrent.RecurrentConfig:
