@@ -175,6 +175,8 @@ def reverse_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
 
 def forward_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v, T = snap.visuals, snap.config.T
+    if st.session_state.get("df_t", 0) > T:  # past the end of this chain (T was lowered): show its last step
+        st.session_state["df_t"] = T
     t = st.slider("Timestep t", 0, T, T // 4, key="df_t", bind="query-params")
     alpha_bar = float(v.alpha_bars[t])
     if v.kind == "points":

@@ -74,6 +74,15 @@ def test_tiny_diffusions_schedule_warns_and_controls_take_effect():
     assert not at.exception
 
 
+def test_a_shorter_chain_shows_its_last_timestep_instead_of_failing():
+    """The forward process shows t = 900 of T = 1000; T = 200 then shows t = 200 (the slider once refused it)."""
+    at = open_page(df_tab="Forward process and schedule", df_t="900")
+    assert at.slider(key="df_t").value == 900
+    at.number_input(key="df_T").set_value(200).run()
+    assert not at.exception
+    assert at.slider(key="df_t").value == 200 and at.slider(key="df_t").max == 200
+
+
 def test_choosing_digits_fills_in_the_tuned_network():
     at = open_page(df_T="100")
     at.selectbox(key="df_data").set_value("digits").run()
