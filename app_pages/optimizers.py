@@ -99,21 +99,14 @@ problem = f"quadratic-kappa{spec.kappa:g}-angle{spec.angle:g}" if fn == "quadrat
 name = f"{problem}-{'-'.join(spec.opts)}-{steps}steps"
 charts = Charts()
 
-# ----------------------------------------------------------------- views
-paths, surface3d, theory = st.tabs(["Trajectories", "3-D surface", "Step-size theory"])
-with paths:
-    left, right = st.columns([3, 2])
-    charts.show(vt.trajectory_contour(surface, trajectories, (x0, y0)), f"trajectories-{name}", key="opt_contour",
-                where=left, on_select=start_from_click, selection_mode="points", main_below=MAIN_BELOW)
-    charts.show(vt.loss_and_distance(surface, trajectories), f"loss-distance-{name}", key="opt_curves", where=right)
-    st.caption("▶ Play or drag the step slider to watch the paths grow; click anywhere on the contour to start there. "
-               "Stars: known minima; black disc: the start; ✕: a run that diverged, where it left the plot.")
-with surface3d:
-    charts.show(vt.trajectory_surface_3d(surface, trajectories, (x0, y0)), f"surface-{name}", key="opt_surface3d")
-with theory:
-    at = surface.nearest_reference((x0, y0))
-    hessian = surface.hessian(at)
-    directions = eigen_directions(hessian)
+at = surface.nearest_reference((x0, y0))
+hessian = surface.hessian(at)
+directions = eigen_directions(hessian)
+gd_runs = {t.label: (t.kind, t.spec.hyperparameters["lr"]) for t in trajectories if t.kind in GD_RULE}
+
+
+def step_size_theory() -> None:
+    """The Step-size theory tab: the Hessian's eigen-directions, each GD run's regime, momentum's limit, Newton."""
     nearest = "minimum" if surface.minima else "saddle"
     where = "everywhere (f is quadratic)" if fn == "quadratic" else \
         f"at the {nearest} ({at[0]:.4g}, {at[1]:.4g}) nearest the start: the local quadratic model"
@@ -129,8 +122,7 @@ with theory:
     st.markdown("Along an eigen-direction f is ½λu², and one GD step multiplies u by **1 − ηλ**: "
                 "**monotone** for η < η_opt = 1/λ, **one step** at η = η_opt, **oscillating** for "
                 "η_opt < η < 2η_opt, **diverging** for η > 2η_opt.")
-    gd_runs = {t.label: (t.kind, t.spec.hyperparameters["lr"]) for t in trajectories if t.kind in GD_RULE}
-    charts.show(vt.regime_chart(directions, gd_runs), f"regimes-{name}", key="opt_regimes")
+    charts.show(regime_chart, f"regimes-{name}", key="opt_regimes")
     if gd_runs:
         rows = regime_rows(hessian, {label: lr for label, (_, lr) in gd_runs.items()})
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
@@ -155,6 +147,37 @@ with theory:
                        "maximum."))
     except np.linalg.LinAlgError:
         st.markdown("**Newton's first step** is undefined here: the Hessian at the start is singular.")
+
+
+
+
+def regime_chart():
+    return vt.regime_chart(directions, gd_runs)
+
+
+# ----------------------------------------------------------------- views
+# Lazy tabs: only the open one is built and sent; a closed one's figures are built if an export asks.
+paths, surface3d, theory = st.tabs(["Trajectories", "3-D surface", "Step-size theory"], key="opt_tab",
+                                   on_change="rerun", bind="query-params")
+with paths:
+    shown = paths.open is not False
+    left, right = st.columns([3, 2]) if shown else (None, None)
+    charts.show(lambda: vt.trajectory_contour(surface, trajectories, (x0, y0)), f"trajectories-{name}",
+                key="opt_contour", where=left, on_select=start_from_click, selection_mode="points",
+                main_below=MAIN_BELOW, visible=shown)
+    charts.show(lambda: vt.loss_and_distance(surface, trajectories), f"loss-distance-{name}", key="opt_curves",
+                where=right, visible=shown)
+    if shown:
+        st.caption("▶ Play or drag the step slider to watch the paths grow; click anywhere on the contour to start "
+                   "there. Stars: known minima; black disc: the start; ✕: a run that diverged, where it left the plot.")
+with surface3d:
+    charts.show(lambda: vt.trajectory_surface_3d(surface, trajectories, (x0, y0)), f"surface-{name}",
+                key="opt_surface3d", visible=surface3d.open is not False)
+with theory:
+    if theory.open is not False:
+        step_size_theory()
+    else:
+        charts.show(regime_chart, f"regimes-{name}", key="opt_regimes", visible=False)
 
 st.subheader("Every setting in effect, and how each run ended")
 if trajectories:

@@ -20,6 +20,9 @@ def summary(at: AppTest):
     return at.table[-1].value.set_index("optimizer")
 
 
+THEORY = {"opt_tab": "Step-size theory"}  # the tab that shows the regimes (tabs are built only when open)
+
+
 def regimes(at: AppTest):
     return next(d.value for d in at.dataframe if "regime" in d.value.columns)
 
@@ -37,7 +40,7 @@ def test_page_opens_with_four_optimizers_on_the_quadratic():
 
 
 def test_gd_regimes_follow_the_learning_rate_typed_in():
-    at = open_page()
+    at = open_page(**THEORY)
     # λmax = 1: η = 1 is η_opt, 2.1 is beyond 2η_opt
     at.number_input(key="opt_gd_lr").set_value(1.0).run()
     assert list(regimes(at)["regime"]) == ["one step", "monotone"]
@@ -50,7 +53,7 @@ def test_gd_regimes_follow_the_learning_rate_typed_in():
 
 
 def test_condition_number_changes_the_slow_direction():
-    at = open_page()
+    at = open_page(**THEORY)
     at.slider(key="opt_kappa").set_value(40.0).run()
     rows = regimes(at)
     assert rows["λ"].tolist() == pytest.approx([1.0, 1 / 40])

@@ -89,6 +89,7 @@ class OptimizersSpec(Spec):
 
     PREFIX = "opt_"
     CONTROLS = CONTROLS
+    VIEW_KEYS = ("opt_tab",)  # the open tab: view state a link may carry
 
     def experiment(self) -> Experiment:
         """The race this spec runs: every chosen optimizer with its hyperparameters, in the order chosen."""
