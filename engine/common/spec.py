@@ -115,8 +115,8 @@ class Control:
         return value
 
     def _choices(self) -> str:
-        shown = ", ".join(self.label_of(option) for option in list(self.options)[:12])
-        return shown + (", …" if len(self.options) > 12 else "")
+        listed = ", ".join(self.label_of(option) for option in list(self.options)[:12])
+        return listed + (", …" if len(self.options) > 12 else "")
 
     # ------------------------------------------------------------------ links
     def to_query(self, value: Any) -> QueryValue:
@@ -176,7 +176,14 @@ class Refusal:
         return f"{self.key} = {self.value!r}: {self.reason}"
 
 
-AT_DEFAULT = "<the control's default>"  # a field's default where it depends on the fields before it
+class _AtDefault:
+    """A field's default where it depends on the fields before it (resolved when the spec is made)."""
+
+    def __repr__(self) -> str:
+        return "<the control's default>"
+
+
+AT_DEFAULT = _AtDefault()
 
 
 def spec_class(cls):
