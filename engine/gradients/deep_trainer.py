@@ -89,7 +89,7 @@ class DeepTrainer(Trainer):
         self.history = ProbeHistory()
         self.latest: Probe | None = None
         self.weights = WeightsCopy()
-        self._probe_due, self._next_probe_at, self._next_eval_at = False, 0.0, 0.0
+        self._probe_due, self._next_probe_at, self._next_eval_at, self._evaluated_step = False, 0.0, 0.0, -1
         probe_size = min(512, len(self.x_train))
         self.init_probe = self._probe_at_init(self.x_train[:probe_size], self.y_train[:probe_size])
         self.theory = predicted_preactivation_sq(config, ds.input_dim, self.n_out,
@@ -194,10 +194,12 @@ class DeepTrainer(Trainer):
         return metrics
 
     def evaluate(self) -> dict[str, float]:
+        """Loss and accuracy on the training and test sets: at most once a second while training, and at the
+        step where it stops (so the last numbers are the final model's)."""
         now = time.monotonic()
-        if now < self._next_eval_at:
+        if self.steps_done == self._evaluated_step or (self.training and now < self._next_eval_at):
             return {}
-        self._next_eval_at = now + PROBE_INTERVAL_S
+        self._next_eval_at, self._evaluated_step = now + PROBE_INTERVAL_S, self.steps_done
         self.model.eval()
         metrics = {}
         for name, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):

@@ -85,7 +85,7 @@ class RecurrentTrainer(Trainer):
         self.eigenvalues = self.init_eigenvalues
         self.linear = self._linear_case()
         self._next_probe_at = time.monotonic() + PROBE_INTERVAL_S
-        self._next_eval_at = 0.0
+        self._next_eval_at, self._evaluated_step = 0.0, -1
 
     def _linear_case(self) -> LinearCase:
         """The linear RNN with w = ρ (scalar) and with the vanilla RNNs' own W_hh (matrix), their tanh removed."""
@@ -154,10 +154,12 @@ class RecurrentTrainer(Trainer):
         return metrics
 
     def evaluate(self) -> dict[str, float]:
+        """Held-out accuracy per cell: at most once a second while training, and at the step where it stops (so
+        the last numbers are the final model's)."""
         now = time.monotonic()
-        if now < self._next_eval_at:
+        if self.steps_done == self._evaluated_step or (self.training and now < self._next_eval_at):
             return {}
-        self._next_eval_at = now + EVAL_INTERVAL_S
+        self._next_eval_at, self._evaluated_step = now + EVAL_INTERVAL_S, self.steps_done
         return {f"accuracy_{cell}": float((model(self._eval_x).argmax(dim=1) == self._eval_y).float().mean())
                 for cell, model in self.models.items() if not self._is_stopped(cell)}
 
