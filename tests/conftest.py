@@ -58,3 +58,17 @@ def assert_same_values(copy, original, where: str) -> None:
             assert_same_values(copy[key], original[key], f"{where}[{key!r}]")
     else:
         assert copy == original or (copy != copy and original != original), where  # NaN in a plain float
+
+
+def open_page(page: str, timeout: float = 60, **query):
+    """The page script app_pages/<page>.py run alone with AppTest, on a link's query string."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app_pages" / f"{page}.py"), default_timeout=timeout)
+    at.query_params.update(query)
+    return at.run()
+
+
+def metric(at, label: str) -> str:
+    """The value a page's metric with this label shows."""
+    return next(m.value for m in at.metric if m.label == label)

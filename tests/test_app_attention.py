@@ -7,19 +7,12 @@ from streamlit.testing.v1 import AppTest
 
 from engine.attention.config import ATTENTION_PRESETS
 from engine.attention.labels import TASK_LABELS
-from tests.conftest import ROOT
-
-PAGE = str(ROOT / "app_pages" / "attention.py")
+from tests import conftest
+from tests.conftest import metric
 
 
 def open_page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.query_params.update(query)
-    return at.run()
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+    return conftest.open_page("attention", 60, **query)
 
 
 def run_until_step(at: AppTest, step: str, timeout_s: float = 60) -> None:

@@ -5,20 +5,13 @@ import time
 from streamlit.testing.v1 import AppTest
 
 from engine.diffusion.data import DATASET_LABELS
-from tests.conftest import ROOT
+from tests import conftest
+from tests.conftest import metric
 from ui.jobs import REGISTRY_KEY
-
-PAGE = str(ROOT / "app_pages" / "diffusion.py")
 
 
 def open_page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=90)
-    at.query_params.update(query)
-    return at.run()
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+    return conftest.open_page("diffusion", 90, **query)
 
 
 def run_until(at: AppTest, done, timeout: float = 90.0) -> AppTest:

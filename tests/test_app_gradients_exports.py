@@ -22,18 +22,16 @@ from engine.playground.data import DataSpec, make_dataset
 from engine.gradients.recurrent_config import RecurrentConfig
 from engine.gradients.recurrent_model import build_models, recall_batch
 from engine.gradients.recurrent_trainer import RecurrentJob
-from tests.conftest import ROOT
+from tests import conftest
+
 from viz.export import find_chromium, render_static
 
-PAGE = str(ROOT / "app_pages" / "gradients.py")
 SMALL_DEEP = {"gf_depth": "4", "gf_width": "8"}
 SMALL_TIME = {"gf_mode": "Through time", "gf_T": "10", "gf_hidden": "8"}
 
 
 def open_page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.query_params.update(query)
-    return at.run()
+    return conftest.open_page("gradients", 60, **query)
 
 
 def slot(at: AppTest):

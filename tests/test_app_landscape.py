@@ -8,19 +8,12 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from engine.landscape.presets import DIRECTIONS
-from tests.conftest import ROOT
-
-PAGE = str(ROOT / "app_pages" / "landscape.py")
+from tests import conftest
+from tests.conftest import ROOT, metric
 
 
 def open_page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.query_params.update(query)
-    return at.run()
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+    return conftest.open_page("landscape", 120, **query)
 
 
 def array(value) -> np.ndarray:

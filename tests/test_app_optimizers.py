@@ -5,15 +5,11 @@ from streamlit.testing.v1 import AppTest
 
 from engine.optimizers.surfaces import FIXED_SURFACES, quadratic
 from engine.optimizers.table import RACE_OPTIMIZERS
-from tests.conftest import ROOT
-
-PAGE = str(ROOT / "app_pages" / "optimizers.py")
+from tests import conftest
 
 
 def open_page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.query_params.update(query)
-    return at.run()
+    return conftest.open_page("optimizers", 120, **query)
 
 
 def summary(at: AppTest):

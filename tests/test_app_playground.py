@@ -3,19 +3,12 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
-
-PAGE = str(ROOT / "app_pages" / "playground.py")
+from tests import conftest
+from tests.conftest import metric
 
 
 def open_page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.query_params.update(query)
-    return at.run()
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+    return conftest.open_page("playground", 60, **query)
 
 
 def parameters_label(at: AppTest) -> str:
