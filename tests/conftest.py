@@ -72,3 +72,16 @@ def open_page(page: str, timeout: float = 60, **query):
 def metric(at, label: str) -> str:
     """The value a page's metric with this label shows."""
     return next(m.value for m in at.metric if m.label == label)
+
+
+def assert_valid_as_built(fig) -> None:
+    """A figure built from dicts without Plotly's per-property checks (viz.theme.figure_from_dicts) is what
+    Plotly's own validator makes of it: every property exists, has a valid value, and is in Plotly's form."""
+    import json
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    validated = go.Figure(fig.to_dict())  # raises on an unknown property or a bad value
+    assert json.loads(pio.to_json(fig, validate=False)) == json.loads(pio.to_json(validated, validate=False))
+    assert fig.layout.template.layout.font.size  # the shared template, embedded

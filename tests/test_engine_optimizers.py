@@ -27,8 +27,9 @@ ALL_SURFACES = [make_surface(name) for name in SURFACE_NAMES]
 
 def bowl(curvature: float) -> Surface:
     """½λ(x² + y²): every direction is an eigen-direction with eigenvalue λ."""
-    return Surface("bowl", "bowl", "", lambda t: 0.5 * curvature * (t**2).sum(-1), (-10.0, 10.0), (-10.0, 10.0),
-                   (3.0, -2.0), ((0.0, 0.0),))
+    return Surface("bowl", "bowl", "", lambda t: 0.5 * curvature * (t**2).sum(-1), lambda t: curvature * t,
+                   lambda t: curvature * torch.eye(2, dtype=t.dtype).expand(*t.shape[:-1], 2, 2),
+                   (-10.0, 10.0), (-10.0, 10.0), (3.0, -2.0), ((0.0, 0.0),))
 
 
 def quadratic_surface(a: np.ndarray, b: np.ndarray) -> Surface:
@@ -36,6 +37,7 @@ def quadratic_surface(a: np.ndarray, b: np.ndarray) -> Surface:
     at, bt = torch.tensor(a), torch.tensor(b)
     minimum = tuple(np.linalg.solve(a, -b))
     return Surface("q", "q", "", lambda t: 0.5 * torch.einsum("...i,ij,...j->...", t, at, t) + t @ bt,
+                   lambda t: t @ at + bt, lambda t: at.expand(*t.shape[:-1], 2, 2),
                    (-50.0, 50.0), (-50.0, 50.0), (1.0, 1.0), (minimum,))
 
 
@@ -53,8 +55,29 @@ def engine_path(kind, steps=3, **hyper):
 
 
 # ----------------------------------------------------------------- surfaces
+def autograd_gradient_and_hessian(surface: Surface, point: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The oracle: torch differentiates f itself (the Hessian by double backward)."""
+    return (torch.autograd.functional.jacobian(surface.fn, point),
+            torch.autograd.functional.hessian(surface.fn, point))
+
+
+@pytest.mark.parametrize("surface", ALL_SURFACES + [quadratic(25.0, 40.0)], ids=lambda s: s.key)
+def test_closed_form_gradient_and_hessian_match_autograd_at_once_for_many_points(surface):
+    rng = np.random.default_rng(1)
+    (x0, x1), (y0, y1) = surface.bound()
+    points = torch.tensor(np.column_stack([rng.uniform(x0, x1, 40), rng.uniform(y0, y1, 40)]), dtype=torch.float64)
+    points = torch.cat([points, torch.tensor([*surface.minima, *surface.saddles, surface.start], dtype=torch.float64)])
+    grads, hessians = surface.grad(points), surface.hess(points)  # a batch at once, as a race evaluates them
+    assert grads.shape == (len(points), 2) and hessians.shape == (len(points), 2, 2)
+    for point, grad, hessian in zip(points, grads, hessians):
+        expected_grad, expected_hessian = autograd_gradient_and_hessian(surface, point)
+        torch.testing.assert_close(grad, expected_grad, rtol=1e-10, atol=1e-9)
+        torch.testing.assert_close(hessian, expected_hessian, rtol=1e-10, atol=1e-9)
+        assert surface.gradient(point.numpy()) == pytest.approx(expected_grad.numpy(), rel=1e-10, abs=1e-9)
+
+
 @pytest.mark.parametrize("surface", ALL_SURFACES, ids=lambda s: s.key)
-def test_autograd_gradient_and_hessian_match_central_differences(surface):
+def test_gradient_and_hessian_match_central_differences(surface):
     rng = np.random.default_rng(0)
     h = 1e-5
     for _ in range(3):
@@ -326,7 +349,9 @@ def test_momentum_stability_limit_separates_converging_from_diverging(kind):
 
 # ----------------------------------------------------------------- divergence, schedules, clipping
 def test_a_singular_hessian_is_reported_as_a_non_finite_step():
-    flat_in_y = Surface("x2", "x²", "", lambda t: t[..., 0] ** 2, (-1.0, 1.0), (-1.0, 1.0), (0.5, 0.5), ((0.0, 0.0),))
+    flat_in_y = Surface("x2", "x²", "", lambda t: t[..., 0] ** 2, lambda t: t * torch.tensor([2.0, 0.0]),
+                        lambda t: torch.diag(torch.tensor([2.0, 0.0])).expand(*t.shape[:-1], 2, 2),
+                        (-1.0, 1.0), (-1.0, 1.0), (0.5, 0.5), ((0.0, 0.0),))
     traj = run_optimizer(flat_in_y, OptimizerSpec.of("newton", lr=1.0, damping=0.0), (0.5, 0.5), 10)
     assert traj.diverged_at == 1 and "non-finite" in traj.divergence
     assert len(traj.points) == 1 and np.all(np.isfinite(traj.points))

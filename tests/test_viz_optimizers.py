@@ -14,6 +14,7 @@ from engine.optimizers.surfaces import FIXED_SURFACES, quadratic
 from engine.optimizers.table import RACE_OPTIMIZERS, OptimizerSpec
 from engine.optimizers.theory import EigenDirection
 from viz import optimizers as vt
+from tests.conftest import assert_valid_as_built
 from viz.theme import optimizer_color
 
 QUAD = quadratic(10.0, 0.0)
@@ -204,3 +205,11 @@ def test_all_optimizers_for_500_steps_stay_a_light_page():
     trajs = runs(QUAD, list(RACE_OPTIMIZERS), steps=500)
     size = len(vt.trajectory_contour(QUAD, trajs, QUAD.start).to_json())
     assert size < 3_000_000
+
+
+@pytest.mark.parametrize("surface", [QUAD, FIXED_SURFACES["saddle"], FIXED_SURFACES["rosenbrock"]],
+                         ids=lambda s: s.key)
+def test_figures_built_from_dicts_are_what_plotlys_validation_makes_of_them(surface):
+    trajs = runs(surface, ["gd", "momentum", "adam", "newton"], steps=80)
+    for fig in (vt.trajectory_contour(surface, trajs, surface.start), vt.loss_and_distance(surface, trajs)):
+        assert_valid_as_built(fig)

@@ -7,6 +7,10 @@ up optional modules such as pandas in sys.modules without waiting for an import 
 crashed first page loads of a class ("partially initialized module 'pandas' has no attribute
 'Series'", "cannot import name 'Charts' from 'ui.exports'"). This module's own import lock lets one
 thread import the whole tree while the sessions that arrive with it wait.
+
+It also imports what torch imports only when first used: torch.optim imports torch._dynamo (~1.5 s
+on a 2-core machine) when the process builds its first optimizer. A server pays that once, at its
+start, instead of the first user who opens a training page.
 """
 
 import importlib
@@ -14,6 +18,7 @@ import pkgutil
 
 import pandas  # noqa: F401 - Plotly uses it when it is in sys.modules: it must be whole by then
 import PIL.Image  # noqa: F401 - likewise
+import torch._dynamo  # noqa: F401 - see above: torch.optim's lazy import
 
 import engine
 import ui

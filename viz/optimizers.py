@@ -14,12 +14,11 @@ from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from engine.optimizers.surfaces import Surface
 from engine.optimizers.theory import EigenDirection
 from engine.optimizers.trajectory import Trajectory, left_region_at
-from viz.theme import TEMPLATE, log_axis, optimizer_color
+from viz.theme import TEMPLATE, figure_from_dicts, log_axis, optimizer_color
 
 # Light greys under the paths, so every optimizer colour stands out on them.
 SURFACE_SCALE = [[0.0, "#fbfbfc"], [0.5, "#dfe3e8"], [1.0, "#a9b1bc"]]
@@ -116,8 +115,8 @@ def _colorbar(surface: Surface, z: np.ndarray) -> dict:
                 ticktext=[f"{10.0**t:g}" for t in ticks])
 
 
-def _point_markers(surface: Surface, start, three_d: bool = False) -> list:
-    """Start (black disc), known minima (white stars) and saddle points (white diamonds)."""
+def _point_markers(surface: Surface, start, three_d: bool = False) -> list[dict]:
+    """Start (black disc), known minima (white stars) and saddle points (white diamonds), as trace dicts."""
     groups = [("start", [start], "circle", "#1f2430", 13), ("minimum", surface.minima, "star", "white", 18),
               ("saddle point", surface.saddles, "diamond", "white", 12)]
     traces = []
@@ -125,16 +124,15 @@ def _point_markers(surface: Surface, start, three_d: bool = False) -> list:
         if not pts:
             continue
         pts = np.asarray(pts, dtype=float)
-        marker = dict(symbol=symbol if not three_d else "diamond" if symbol != "circle" else "circle",
-                      color=color, size=size if not three_d else 6, line=dict(color="#1f2430", width=1.5))
-        hover = f"{name}<br>(%{{x:.4g}}, %{{y:.4g}})<extra></extra>"
+        marker = {"symbol": symbol if not three_d else "diamond" if symbol != "circle" else "circle",
+                  "color": color, "size": size if not three_d else 6, "line": {"color": "#1f2430", "width": 1.5}}
+        trace = {"x": pts[:, 0], "y": pts[:, 1], "mode": "markers", "name": name, "marker": marker,
+                 "hovertemplate": f"{name}<br>(%{{x:.4g}}, %{{y:.4g}})<extra></extra>"}
         if three_d:
             z = surface_values(surface, np.array([surface.value_at(p) for p in pts]))
-            traces.append(go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=z, mode="markers", name=name, marker=marker,
-                                       hovertemplate=hover))
+            traces.append({"type": "scatter3d", **trace, "z": z})
         else:
-            traces.append(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=name, marker=marker,
-                                     hovertemplate=hover, cliponaxis=False))
+            traces.append({"type": "scatter", **trace, "cliponaxis": False})
     return traces
 
 
@@ -179,21 +177,21 @@ def png_data_uri(rgb: np.ndarray) -> str:
 def trajectory_contour(surface: Surface, trajectories: Sequence[Trajectory], start, *, resolution: int = 400,
                        click_grid: int = 45, animate: bool = True, height: int = 620) -> go.Figure:
     """Contour of f with every optimizer's path, a step slider with a play button, and
-    (with `click_grid` > 0) an invisible grid of points a click can select as a new start."""
+    (with `click_grid` > 0) an invisible grid of points a click can select as a new start.
+
+    Built from plain dicts (viz.theme.figure_from_dicts): it is redrawn on every control change, and
+    Plotly's validation of its ~500 traces and frames cost more than the whole race."""
     x_range, y_range = surface.x_range, surface.y_range
-    fig = go.Figure()
-    # The filled contour is a picture behind the axes, not a contour trace: plotly.js drops
-    # contour and heatmap traces from view as soon as an animation starts (plotly.js #4491).
-    fig.add_layout_image(source=contour_image(surface_values(surface, surface.grid(resolution)[2])),
-                         xref="x", yref="y", x=x_range[0], y=y_range[1], sizex=x_range[1] - x_range[0],
-                         sizey=y_range[1] - y_range[0], sizing="stretch", layer="below")
+    data = []
     if click_grid:
         gx, gy = np.meshgrid(np.linspace(*x_range, click_grid), np.linspace(*y_range, click_grid))
-        fig.add_trace(go.Scatter(
-            x=gx.ravel(), y=gy.ravel(), mode="markers", name="click to start here", showlegend=False,
-            marker=dict(size=9, opacity=0), unselected=dict(marker=dict(opacity=0)),
-            selected=dict(marker=dict(opacity=0)),
-            hovertemplate="click: start here<br>(%{x:.2f}, %{y:.2f})<extra></extra>"))
+        # Hover and click find a point without its marker being drawn: one drawn marker instead of ~2,000
+        # invisible SVG nodes, which took the browser longer to lay out than the rest of the chart.
+        data.append({"type": "scatter", "x": gx.ravel(), "y": gy.ravel(), "mode": "markers",
+                     "name": "click to start here", "showlegend": False,
+                     "marker": {"size": 9, "opacity": 0, "maxdisplayed": 1},
+                     "unselected": {"marker": {"opacity": 0}}, "selected": {"marker": {"opacity": 0}},
+                     "hovertemplate": "click: start here<br>(%{x:.2f}, %{y:.2f})<extra></extra>"})
 
     path_traces, head_traces, visible = [], [], []
     for traj in trajectories:
@@ -201,52 +199,58 @@ def trajectory_contour(surface: Surface, trajectories: Sequence[Trajectory], sta
         pts, steps = _visible_path(traj, x_range, y_range)
         visible.append((pts, steps))
         keep = _frame_points(len(pts)) if animate else _thin(len(pts), 2000)
-        path_traces.append(len(fig.data))
-        fig.add_trace(go.Scatter(
-            x=pts[keep, 0], y=pts[keep, 1], customdata=_hover_data(traj, steps[keep]),
-            mode="lines+markers", name=traj.label + (" ✕" if traj.diverged_at is not None else ""),
-            legendgroup=traj.kind, line=dict(color=color, width=2.6),
-            marker=dict(size=5, color=color, line=dict(color="rgba(31,36,48,0.6)", width=0.6)),
-            unselected=dict(marker=dict(opacity=1)),
-            hovertemplate=f"<b>{traj.label}</b><br>step %{{customdata[0]}}<br>(%{{x:.4g}}, %{{y:.4g}})"
-                          "<br>f = %{customdata[1]:.4g}<extra></extra>"))
+        path_traces.append(len(data))
+        data.append({"type": "scatter", "x": pts[keep, 0], "y": pts[keep, 1],
+                     "customdata": _hover_data(traj, steps[keep]), "mode": "lines+markers",
+                     "name": traj.label + (" ✕" if traj.diverged_at is not None else ""), "legendgroup": traj.kind,
+                     "line": {"color": color, "width": 2.6},
+                     "marker": {"size": 5, "color": color, "line": {"color": "rgba(31,36,48,0.6)", "width": 0.6}},
+                     "unselected": {"marker": {"opacity": 1}},
+                     "hovertemplate": f"<b>{traj.label}</b><br>step %{{customdata[0]}}<br>(%{{x:.4g}}, %{{y:.4g}})"
+                                      "<br>f = %{customdata[1]:.4g}<extra></extra>"})
     for traj, (pts, _) in zip(trajectories, visible):
-        head_traces.append(len(fig.data))
-        fig.add_trace(go.Scatter(
-            x=pts[-1:, 0], y=pts[-1:, 1], mode="markers", legendgroup=traj.kind, showlegend=False,
-            marker=dict(size=11, color=optimizer_color(traj.kind), line=dict(color="white", width=1.5)),
-            hoverinfo="skip", cliponaxis=False))
-    for trace in _point_markers(surface, start):
-        fig.add_trace(trace)
+        head_traces.append(len(data))
+        data.append({"type": "scatter", "x": pts[-1:, 0], "y": pts[-1:, 1], "mode": "markers",
+                     "legendgroup": traj.kind, "showlegend": False, "hoverinfo": "skip", "cliponaxis": False,
+                     "marker": {"size": 11, "color": optimizer_color(traj.kind),
+                                "line": {"color": "white", "width": 1.5}}})
+    data += _point_markers(surface, start)
     for traj in trajectories:
         label = _divergence_label(traj, x_range, y_range)
         if label is None:
             continue
         (px, py), text = label
-        fig.add_trace(go.Scatter(
-            x=[px], y=[py], mode="markers+text", name=f"{traj.label}: {text}", legendgroup=traj.kind,
-            showlegend=False, cliponaxis=False, text=[text],
-            textposition=inward_text_position((px, py), x_range, y_range),
-            textfont=dict(size=12, color="#1f2430"),
-            marker=dict(symbol="x", size=15, color=optimizer_color(traj.kind), line=dict(color="#1f2430", width=1)),
-            hovertemplate=f"{traj.label}: {text}<extra></extra>"))
+        data.append({"type": "scatter", "x": [float(px)], "y": [float(py)], "mode": "markers+text",
+                     "name": f"{traj.label}: {text}", "legendgroup": traj.kind, "showlegend": False,
+                     "cliponaxis": False, "text": [text],
+                     "textposition": inward_text_position((px, py), x_range, y_range),
+                     "textfont": {"size": 12, "color": "#1f2430"},
+                     "marker": {"symbol": "x", "size": 15, "color": optimizer_color(traj.kind),
+                                "line": {"color": "#1f2430", "width": 1}},
+                     "hovertemplate": f"{traj.label}: {text}<extra></extra>"})
 
-    fig.update_layout(
+    layout = {
+        # The filled contour is a picture behind the axes, not a contour trace: plotly.js drops
+        # contour and heatmap traces from view as soon as an animation starts (plotly.js #4491).
+        "images": [{"source": contour_image(surface_values(surface, surface.grid(resolution)[2])),
+                    "xref": "x", "yref": "y", "x": x_range[0], "y": y_range[1], "sizex": x_range[1] - x_range[0],
+                    "sizey": y_range[1] - y_range[0], "sizing": "stretch", "layer": "below"}],
         # The top margin keeps a one-row legend (above the plot) below the chart's toolbar, which sits at the top.
-        template=TEMPLATE, height=height, hovermode="closest", margin=dict(l=60, r=20, t=64, b=50),
-        xaxis=dict(range=list(x_range), title=dict(text="x", standoff=4), constrain="domain", showgrid=False,
-                   ticks="outside"),
-        yaxis=dict(range=list(y_range), title=dict(text="y", standoff=4), showgrid=False, scaleanchor="x",
-                   scaleratio=1, constrain="domain", ticks="outside"),
-        legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0),
-    )
+        "height": height, "hovermode": "closest", "margin": {"l": 60, "r": 20, "t": 64, "b": 50},
+        "xaxis": {"range": list(x_range), "title": {"text": "x", "standoff": 4}, "constrain": "domain",
+                  "showgrid": False, "ticks": "outside"},
+        "yaxis": {"range": list(y_range), "title": {"text": "y", "standoff": 4}, "showgrid": False,
+                  "scaleanchor": "x", "scaleratio": 1, "constrain": "domain", "ticks": "outside"},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0},
+    }
+    frames = []
     if animate and trajectories:
-        _add_animation(fig, trajectories, visible, path_traces, head_traces)
-    return fig
+        frames = _animation(layout, visible, path_traces, head_traces)
+    return figure_from_dicts(data, layout, None, frames)
 
 
-def _add_animation(fig: go.Figure, trajectories, visible, path_traces, head_traces) -> None:
-    """Frames that grow every path step by step; a slider to scrub and a play button.
+def _animation(layout: dict, visible, path_traces, head_traces) -> list[dict]:
+    """Frames that grow every path step by step; a slider to scrub and a play button (added to `layout`).
 
     A frame draws a prefix of the same points the full path trace holds (so the
     trace's hover data still lines up), in float32 to keep the page light.
@@ -260,27 +264,27 @@ def _add_animation(fig: go.Figure, trajectories, visible, path_traces, head_trac
         paths, heads = [], []
         for kept_pts, kept_steps, pts, steps in kept:
             upto = int(np.searchsorted(kept_steps, k, side="right"))
-            paths.append(dict(type="scatter", x=kept_pts[:upto, 0], y=kept_pts[:upto, 1]))
+            paths.append({"type": "scatter", "x": kept_pts[:upto, 0], "y": kept_pts[:upto, 1]})
             now = max(int(np.searchsorted(steps, k, side="right")) - 1, 0)
-            heads.append(dict(type="scatter", x=pts[now:now + 1, 0], y=pts[now:now + 1, 1]))
-        frames.append(dict(data=paths + heads, traces=path_traces + head_traces, name=str(k)))
-    fig.frames = frames
-    play = dict(frame=dict(duration=60, redraw=False), transition=dict(duration=0), fromcurrent=True, mode="immediate")
-    fig.update_layout(
-        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.12, xanchor="left", yanchor="top",
-                          pad=dict(t=0, r=8), showactive=False,
-                          buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
-                                   dict(label="❚❚", method="animate",
-                                        args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
+            heads.append({"type": "scatter", "x": pts[now:now + 1, 0], "y": pts[now:now + 1, 1]})
+        frames.append({"data": paths + heads, "traces": path_traces + head_traces, "name": str(k)})
+    play = {"frame": {"duration": 60, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
+            "mode": "immediate"}
+    still = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}
+    layout.update(
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0, "y": -0.12, "xanchor": "left",
+                      "yanchor": "top", "pad": {"t": 0, "r": 8}, "showactive": False,
+                      "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
+                                  {"label": "❚❚", "method": "animate", "args": [[None], still]}]}],
         # Tick labels are hidden (dozens would overlap); the current step is shown above the slider.
-        sliders=[dict(active=len(fig.frames) - 1, x=0.27, len=0.73, y=-0.1, yanchor="top", pad=dict(t=0),
-                      font=dict(color="rgba(0,0,0,0)"), ticklen=3,
-                      currentvalue=dict(prefix="step ", font=dict(size=15, color="#1f2430")),
-                      steps=[dict(label=f.name, method="animate",
-                                  args=[[f.name], dict(frame=dict(duration=0, redraw=False), mode="immediate")])
-                             for f in fig.frames])],
-        margin=dict(b=120),
+        sliders=[{"active": len(frames) - 1, "x": 0.27, "len": 0.73, "y": -0.1, "yanchor": "top", "pad": {"t": 0},
+                  "font": {"color": "rgba(0,0,0,0)"}, "ticklen": 3,
+                  "currentvalue": {"prefix": "step ", "font": {"size": 15, "color": "#1f2430"}},
+                  "steps": [{"label": f["name"], "method": "animate", "args": [[f["name"]], still]}
+                            for f in frames]}],
+        margin={**layout["margin"], "b": 120},
     )
+    return frames
 
 
 # ----------------------------------------------------------------- 3-D surface
@@ -322,12 +326,11 @@ def trajectory_surface_3d(surface: Surface, trajectories: Sequence[Trajectory], 
 
 # ----------------------------------------------------------------- loss and distance against step
 def loss_and_distance(surface: Surface, trajectories: Sequence[Trajectory], height: int = 620) -> go.Figure:
-    """f − f* (log) and distance to the nearest minimum (log) against step; f itself where f has no minimum."""
+    """f − f* (log) and distance to the nearest minimum (log) against step; f itself where f has no minimum.
+    Two rows sharing the step axis, built from plain dicts (redrawn on every control change)."""
     has_min = surface.f_min is not None
     ref = "minimum" if surface.minima else "saddle point"
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
-                        subplot_titles=("f − f*" if has_min else "f", f"distance to the nearest {ref}"))
-    drawn = {1: [], 2: []}  # row -> the values drawn there, for the log axes' ticks
+    data, drawn = [], {1: [], 2: []}  # row -> the values drawn there, for the log axes' ticks
     for traj in trajectories:
         color = optimizer_color(traj.kind)
         steps = np.arange(len(traj.losses))
@@ -337,23 +340,30 @@ def loss_and_distance(surface: Surface, trajectories: Sequence[Trajectory], heig
         drawn[2].append(dist)
         keep = _thin(len(steps), 2000)
         for row, y in ((1, loss), (2, dist)):
-            fig.add_trace(go.Scatter(
-                x=steps[keep], y=y[keep], mode="lines", name=traj.label, legendgroup=traj.kind, showlegend=row == 1,
-                line=dict(color=color, width=2.4),
-                hovertemplate=f"<b>{traj.label}</b><br>step %{{x}}<br>%{{y:.3g}}<extra></extra>"), row=row, col=1)
+            axes = {"xaxis": "x" if row == 1 else "x2", "yaxis": "y" if row == 1 else "y2"}
+            data.append({"type": "scatter", "x": steps[keep], "y": y[keep], "mode": "lines", "name": traj.label,
+                         "legendgroup": traj.kind, "showlegend": row == 1, "line": {"color": color, "width": 2.4},
+                         "hovertemplate": f"<b>{traj.label}</b><br>step %{{x}}<br>%{{y:.3g}}<extra></extra>", **axes})
             if traj.diverged_at is not None:
-                fig.add_trace(go.Scatter(
-                    x=[steps[-1]], y=[y[-1]], mode="markers", legendgroup=traj.kind, showlegend=False,
-                    marker=dict(symbol="x", size=13, color=color, line=dict(color="#1f2430", width=1)),
-                    hovertemplate=f"{traj.label}: {traj.divergence}; stopped at step {traj.diverged_at}"
-                                  "<extra></extra>"), row=row, col=1)
-    fig.update_yaxes(log_axis(*drawn[2]), row=2, col=1)
-    if has_min:
-        fig.update_yaxes(log_axis(*drawn[1]), row=1, col=1)
-    fig.update_xaxes(title_text="step", row=2, col=1)
-    fig.update_layout(template=TEMPLATE, height=height, hovermode="closest", showlegend=False,
-                      margin=dict(t=40, l=70, r=10))
-    return fig
+                data.append({"type": "scatter", "x": [int(steps[-1])], "y": [float(y[-1])], "mode": "markers",
+                             "legendgroup": traj.kind, "showlegend": False,
+                             "marker": {"symbol": "x", "size": 13, "color": color,
+                                        "line": {"color": "#1f2430", "width": 1}},
+                             "hovertemplate": f"{traj.label}: {traj.divergence}; stopped at step {traj.diverged_at}"
+                                              "<extra></extra>", **axes})
+    titles = ("f − f*" if has_min else "f", f"distance to the nearest {ref}")
+    layout = {
+        # What plotly.subplots.make_subplots(rows=2, shared_xaxes=True, vertical_spacing=0.1) lays out.
+        "xaxis": {"anchor": "y", "domain": [0.0, 1.0], "matches": "x2", "showticklabels": False},
+        "xaxis2": {"anchor": "y2", "domain": [0.0, 1.0], "title": {"text": "step"}},
+        "yaxis": {"anchor": "x", "domain": [0.55, 1.0], **(log_axis(*drawn[1]) if has_min else {})},
+        "yaxis2": {"anchor": "x2", "domain": [0.0, 0.45], **log_axis(*drawn[2])},
+        "annotations": [{"text": text, "x": 0.5, "xanchor": "center", "xref": "paper", "y": top, "yanchor": "bottom",
+                         "yref": "paper", "showarrow": False, "font": {"size": 16}}
+                        for text, top in zip(titles, (1.0, 0.45))],
+        "height": height, "hovermode": "closest", "showlegend": False, "margin": {"t": 40, "l": 70, "r": 10},
+    }
+    return figure_from_dicts(data, layout, None)
 
 
 # ----------------------------------------------------------------- GD step-size regimes

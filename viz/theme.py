@@ -74,12 +74,15 @@ def _template_dict() -> dict:
     return pio.templates[TEMPLATE].to_plotly_json()
 
 
-def figure_from_dicts(data: list[dict], layout: dict, title: str) -> go.Figure:
+def figure_from_dicts(data: list[dict], layout: dict, title: str | None, frames: list[dict] = ()) -> go.Figure:
     """A styled figure from plain dicts in Plotly's canonical form, built without Plotly's per-property
-    validation: for figures redrawn at every live refresh, where adding traces and updating the layout
-    piece by piece costs ~10x more Python. Tests check that validation leaves each such figure as built."""
-    layout = {**layout, "template": copy.deepcopy(_template_dict()), "title": {"text": title}}
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+    validation: for figures redrawn at every live refresh or control change, where adding traces and updating
+    the layout piece by piece costs ~10x more Python. Tests check that validation leaves each such figure as
+    built."""
+    layout = {**layout, "template": copy.deepcopy(_template_dict())}
+    if title is not None:
+        layout["title"] = {"text": title}
+    return go.Figure({"data": data, "layout": layout, "frames": list(frames)}, _validate=False)
 
 
 def styled(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:

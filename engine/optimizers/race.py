@@ -31,8 +31,8 @@ class _Run:
 
     def __init__(self, surface: Surface, spec: OptimizerSpec, start, seed: int):
         self.spec, self.hp = spec, spec.hyperparameters
-        self.w = torch.tensor(start, dtype=DTYPE, requires_grad=True)
-        self.optimizer = RACE_OPTIMIZERS[spec.kind].build([self.w], self.hp, lambda: surface.hessian_tensor(self.w))
+        self.w = torch.tensor(start, dtype=DTYPE)  # its gradient is the surface's closed form, set by the race
+        self.optimizer = RACE_OPTIMIZERS[spec.kind].build([self.w], self.hp, lambda: surface.hess(self.w))
         self.base_lr = self.optimizer.param_groups[0]["lr"]
         self.noise_std = self.hp.get("noise", 0.0)
         self.noise = torch.Generator().manual_seed(seed)
@@ -78,11 +78,11 @@ class _Run:
 class Race:
     """Each optimizer for up to `steps` steps from `start` on `surface` (float64, CPU), one `step()` at a time.
 
-    The optimizers advance in lockstep and share one forward and backward pass
-    per step (f applied row-wise to the stacked points), which is what makes a
-    page recompute all of them as a slider moves. Each optimizer still has its
-    own parameter, optimizer and noise generator, so its trajectory is the one
-    it would have alone.
+    The optimizers advance in lockstep and share one gradient evaluation per
+    step (the surface's closed-form gradient at the stacked points), which is
+    what makes a page recompute all of them as a slider moves. Each optimizer
+    still has its own parameter, optimizer and noise generator, so its
+    trajectory is the one it would have alone.
     """
 
     def __init__(self, surface: Surface, specs, start, steps: int, schedule: Schedule = CONSTANT_RATE,
@@ -102,9 +102,9 @@ class Race:
         if self.finished:
             return
         active = [run for run in self.runs if run.active]
-        for run in active:
-            run.optimizer.zero_grad()
-        self.surface.fn(torch.stack([run.w for run in active])).sum().backward()
+        gradients = self.surface.grad(torch.stack([run.w for run in active]))
+        for run, gradient in zip(active, gradients):
+            run.w.grad = gradient.clone()
         lr_factor = self.schedule.multiplier(self.steps_done, self.steps)
         self.steps_done += 1
         for run in active:
