@@ -198,7 +198,7 @@ if spec.mode == DEEP:
 
         @st.fragment(run_every=MOMENT_REFRESH_S if job.snapshot().busy else None)
         def moment() -> None:
-            draw_moment(job.snapshot())
+            draw_moment(job.snapshot(fresh=True))
 
         moment()
     with live:

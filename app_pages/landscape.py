@@ -65,7 +65,7 @@ def _train(steps: int) -> None:
 
 
 def _pin() -> None:
-    snap = job.snapshot()
+    snap = job.snapshot(fresh=True)
     if snap.visuals is not None:
         land = PlaygroundLandscape.from_state(snap.config, snap.visuals.state, snap.visuals.dataset)
         st.session_state["ls_pinned"] = land.weights.double().numpy()

@@ -2,7 +2,8 @@
 
 Trains the playground's default network on its default data for the same
 number of steps (a) in a bare loop and (b) through PlaygroundJob in its thread
-while another thread reads snapshots at the UI's refresh rate. Runs are
+while another thread reads snapshots at the UI's refresh rate, as a page does
+(the job observes its visuals only for a reader: engine.runtime.job). Runs are
 interleaved and each side keeps its best of three, so background load on a
 shared machine hits both alike. Last line: one JSON object.
 """
@@ -59,7 +60,7 @@ def job_steps_per_second() -> float:
 
     def ui_reader():
         while not stop_reading.is_set():
-            job.snapshot()
+            job.snapshot(fresh=True)  # as a page's live area reads: the visuals of the current step
             stop_reading.wait(READ_EVERY_S)
 
     reader = threading.Thread(target=ui_reader)

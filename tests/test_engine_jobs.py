@@ -325,3 +325,36 @@ def test_a_command_waiting_for_the_trainer_is_reported_until_applied(no_leaked_t
     finally:
         job.stop()
     assert not job.has_unapplied_commands()  # a stopped job waits for nothing
+
+
+class CountingObservations(Quadratic):
+    """Quadratic that counts how often the job asked for its visuals, and says at which update."""
+
+    def setup(self):
+        super().setup()
+        self.observed = 0
+
+    def observe(self):
+        self.observed += 1
+        return {"w": np.array([float(self.w)]), "updates": self.updates}
+
+
+def test_visuals_are_observed_only_as_often_as_a_reader_asks_and_a_fresh_read_shows_the_current_step(
+        no_leaked_threads):
+    job = make_job(CountingObservations, config={"lam": 1e-6}, hyperparameters={"max_steps_per_second": 2000})
+    try:
+        job.wait_applied(job.play())
+        trainer = job.trainer
+        before = trainer.observed
+        time.sleep(1.0)  # training, nobody reading: ~10 publishes, none of them observes
+        assert trainer.observed - before <= 1
+        assert job.snapshot().visuals_step < job.snapshot().step - 100  # what plain reads get meanwhile
+        before = trainer.observed
+        for _ in range(10):  # a page refreshing five times a second
+            asked_at = job.snapshot().step
+            snap = job.snapshot(fresh=True)
+            assert snap.visuals_step >= asked_at and snap.visuals["updates"] == snap.visuals_step
+            time.sleep(0.2)
+        assert 10 <= trainer.observed - before <= 12  # one observation per read (a pause may add one)
+    finally:
+        job.stop()

@@ -73,7 +73,7 @@ def _live_page(busy_then: list[bool], unapplied_then: list[bool], works_on: bool
                 self._busy = itertools.chain(busy, itertools.repeat(busy[-1]))
                 self._unapplied = itertools.chain(unapplied, itertools.repeat(unapplied[-1]))
 
-            def snapshot(self):
+            def snapshot(self, fresh=False):
                 busy = next(self._busy)
                 return Snapshot(0, 0, 0.0, JobStatus.RUNNING if busy else JobStatus.PAUSED, "", {}, {}, {}, None,
                                 0, 0.0, "CPU", busy=busy)

@@ -180,7 +180,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
         limit_torch_threads()  # a fragment rerun is a fresh thread too
         started = time.thread_time()
         runs["count"] += 1
-        snap = job.snapshot()
+        snap = job.snapshot(fresh=True)  # the visuals of the step the counter shows
         draw(snap)
         # When the controls no longer match the job (training stopped, or a late click took effect),
         # rerun the whole page once so they show it.

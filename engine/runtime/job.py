@@ -3,8 +3,13 @@
 A `Job` runs a plain trainer (engine.runtime.trainer: the experiment, which owns model, data and optimizer) in
 a daemon thread that loops: apply pending commands, take one training step if running, and every ~100 ms
 publish an immutable `Snapshot`. Readers (pages, tests, benches) only ever call `snapshot()`, so they never
-touch the live model and never slow the trainer down beyond reading one reference. A page's job names its
-trainer (or a caller passes `trainer_type=`):
+touch the live model and never slow the trainer down beyond reading one reference.
+
+What only a reader needs (the trainer's `observe()`: decision surfaces, per-neuron images, probes) is done
+when a reader asks for it, at most every ~100 ms: a page that draws calls `snapshot(fresh=True)`, which waits
+for the job to observe its current step (one step, typically). Nobody watching, nothing observed; a page
+reading once a second costs one observation a second. A page's job names its trainer (or a caller passes
+`trainer_type=`):
 
     class PlaygroundJob(Job):
         trainer_type = PlaygroundTrainer
@@ -39,7 +44,8 @@ from engine.runtime.turns import TRAINING_TURNS, TURN_SLICE_S, TrainingTurns
 
 log = logging.getLogger(__name__)
 
-PUBLISH_INTERVAL_S = 0.1
+PUBLISH_INTERVAL_S = 0.1  # also the shortest time between two observations while training
+FRESH_WAIT_S = 0.5  # the longest a fresh read waits for the job to observe (a busy server: then the last visuals)
 
 # Serializes seeding torch's global RNG together with model construction, so two
 # jobs built at the same moment in different threads still get their own seeds.
@@ -93,6 +99,9 @@ class Job:
         self._train_time = 0.0
         self._rate = 0.0
         self._rate_mark = (time.monotonic(), 0)
+        self._visuals_wanted = threading.Event()  # a reader asked for visuals of the current step
+        self._visuals_step = -1
+        self._next_observe = 0.0
         self._thread = threading.Thread(target=self._loop, name=f"gradscape-{type(self).__name__}", daemon=True)
         _LIVE_JOBS.add(self)
         self._thread.start()
@@ -197,12 +206,27 @@ class Job:
         take longer to be applied than the page's run waits for it)."""
         return self.alive and self.snapshot().commands_applied < self._sent
 
-    def snapshot(self) -> Snapshot:
-        return self._board.latest()
+    def snapshot(self, fresh: bool = False) -> Snapshot:
+        """The latest snapshot. `fresh=True`, for a reader that draws the visuals: while the job trains, ask it
+        to observe and wait until it has (its visuals then show the step its counter does), at most
+        FRESH_WAIT_S; the latest snapshot after that."""
+        snap = self._board.latest()
+        if not fresh or not snap.busy or snap.visuals_step >= snap.step or not self.alive:
+            return snap
+        step = snap.step
+        self._visuals_wanted.set()
+        try:
+            return self._board.wait_for(lambda s: s.visuals_step >= step or not s.busy, FRESH_WAIT_S)
+        except TimeoutError:
+            return self._board.latest()
 
     def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float = 10.0) -> Snapshot:
-        """Block until a published snapshot satisfies `predicate` (for tests, benches, scripts)."""
-        return self._board.wait_for(predicate, timeout)
+        """Block until a published snapshot satisfies `predicate` (for tests, benches, scripts). A waiter may
+        be waiting for visuals: while it waits, the job observes as often as it may."""
+        def wanted(snap: Snapshot) -> bool:
+            self._visuals_wanted.set()
+            return predicate(snap)
+        return self._board.wait_for(wanted, timeout)
 
     def wait_version(self, version: int, timeout: float = 10.0) -> Snapshot:
         return self.wait_for(lambda s: s.version > version, timeout)
@@ -250,8 +274,9 @@ class Job:
                 next_step_at = max(next_step_at, time.monotonic()) + 1.0 / float(rate_limit)
             self._one_step()
             now = time.monotonic()
-            if not self._busy() or now >= next_publish:
-                self._publish()
+            observe = not self._busy() or (self._visuals_wanted.is_set() and now >= self._next_observe)
+            if observe or now >= next_publish:
+                self._publish(observe=observe)
                 next_publish = now + PUBLISH_INTERVAL_S
             if not self._busy() or now >= turn_ends:
                 self._turns.give_back(self)
@@ -411,19 +436,24 @@ class Job:
     def _set_stopped(self) -> None:
         self._status = JobStatus.STOPPED
         self._running_jobs.release(self)
-        self._publish(observe=False)
+        self._publish(measure=False)
 
-    def _publish(self, observe: bool = True) -> None:
+    def _publish(self, observe: bool = True, measure: bool = True) -> None:
+        """Pin a snapshot; `measure`: with the trainer's evaluation at this step, and with `observe` its visuals
+        too (else the last ones stay, with the step they were observed at)."""
         visuals: Any = self._board.last.visuals if self._board.last else None
-        if observe and self._status not in (JobStatus.FAILED, JobStatus.DIVERGED, JobStatus.STOPPED):
+        now = time.monotonic()
+        if measure and self._status not in (JobStatus.FAILED, JobStatus.DIVERGED, JobStatus.STOPPED):
             try:
                 with torch.no_grad():
                     if self._step:
                         self._history.record(self._step, self.evaluate())
-                    visuals = freeze_visuals(self.observe())
+                    if observe:
+                        self._visuals_wanted.clear()
+                        visuals, self._visuals_step = freeze_visuals(self.observe()), self._step
+                        self._next_observe = now + PUBLISH_INTERVAL_S
             except Exception as error:
                 self._fail(f"measuring step {self._step}", error)
-        now = time.monotonic()
         mark_time, mark_step = self._rate_mark
         if now - mark_time >= 0.5:
             self._rate = (self._step - mark_step) / (now - mark_time)
@@ -436,4 +466,4 @@ class Job:
             hyperparameters=MappingProxyType(dict(self.hp)), config=self.config, seed=self.seed,
             steps_per_second=self._rate if self._status is JobStatus.RUNNING else 0.0,
             device=describe_device(self.device), busy=self._busy(), commands_applied=self._applied,
-            elapsed_s=self._train_time)
+            elapsed_s=self._train_time, visuals_step=self._visuals_step)

@@ -45,6 +45,7 @@ class Snapshot:
     busy: bool = False  # training right now: running, or working through step(n) / step_epoch()
     commands_applied: int = 0
     elapsed_s: float = 0.0
+    visuals_step: int = -1  # the step `visuals` were observed at (-1: none yet); while training it may trail `step`
 
     def series(self, name: str) -> Series:
         empty = np.empty(0)
