@@ -44,7 +44,7 @@ def start_from_click():
         state.opt_x0, state.opt_y0 = round(points[0]["x"], 3), round(points[0]["y"], 3)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner="Racing every optimizer…")  # (shown only after half a second)
 def run(experiment: Experiment):
     return run_experiment(experiment)
 

@@ -112,6 +112,14 @@ def test_animation_frames_grow_each_path_up_to_the_frame_step():
     assert int(fig.frames[-1].name) == 300
 
 
+def test_a_race_of_many_optimizers_gets_fewer_frames_to_keep_the_figure_light():
+    every = runs(QUAD, list(RACE_OPTIMIZERS), steps=300)
+    fig = vt.trajectory_contour(QUAD, every, QUAD.start)
+    assert 10 <= len(fig.frames) - 1 <= vt.FRAME_TRACE_BUDGET // (2 * len(every))
+    assert sum(len(frame.data) for frame in fig.frames) <= vt.FRAME_TRACE_BUDGET + 2 * len(every)
+    assert int(fig.frames[-1].name) == 300  # still from the start to the end of the race
+
+
 def test_a_diverging_run_is_cut_at_the_plot_edge_and_marked_with_the_step_it_left():
     trajs = runs(QUAD, ["gd", "adam"], gd={"lr": 2.3})  # 2.3 > 2/λmax = 2: GD diverges
     gd = trajs[0]
