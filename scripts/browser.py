@@ -33,13 +33,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(port: int | None = None, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`streamlit run app.py` on a free local port; yields (base URL, process) and stops it afterwards."""
+def running_app(port: int | None = None, env: dict[str, str] | None = None,
+                script: str = "app.py") -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run app.py` (or another `script`) on a free local port; yields (base URL, process) and stops
+    it afterwards."""
     port = port or free_port()
     log = open(ROOT / "artifacts" / f"streamlit-{port}.log", "w") if (ROOT / "artifacts").is_dir() else \
         subprocess.DEVNULL
     process = subprocess.Popen(  # noqa: S603 - a fixed command line: this Python running streamlit on app.py
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
