@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import pytest
 
 from engine.gradients.recurrent_model import CellEigenvalues, CellGradients
+from tests.conftest import assert_valid_as_built
 from viz import gradients as figures
 
 LAYERS = ["layer 1", "layer 2", "layer 3", "output"]
@@ -177,3 +178,38 @@ def test_per_cell_curves_place_the_guide_on_log_and_linear_axes():
     assert linear.data[0].mode == "lines+markers"  # three points: each one visible
     empty = figures.per_cell_curves({"gru": (np.empty(0), np.empty(0))}, {"gru": "GRU"}, "acc", "t")
     assert "press Train" in empty.layout.annotations[0].text
+
+
+STEPS, VALUES = np.array([10, 20, 30]), np.array([[1e-1, 1e-3, 0.5, 1.0], [1e-2, 0.0, 0.2, 2.0], [1.0, 1e-4, 0.1, 3.0]])
+CELL_LABELS = {"rnn_tanh": "RNN (tanh)", "lstm": "LSTM"}
+BUILT_FROM_DICTS = {
+    "activation profile, overflow": lambda: figures.activation_profile(LAYERS[:3], [0.1, 0.2, 0.3],
+                                                                        [1.0, np.inf, 0.5], [0, 0.5, 0.9], "dead"),
+    "gradient norms": lambda: figures.gradient_norms(LAYERS, [1e-6, 0.0, 1e-2, 1.0], [1e-5, 1e-4, 1e-3, 1e-2]),
+    "variance theory": lambda: figures.variance_theory(LAYERS, [1.0, 0.9, 1.1, 0.5], [1.0] * 4, "He", [2.0] * 4),
+    "variance, no theory": lambda: figures.variance_theory(LAYERS, [1.0, 0.9, 1.1, 0.5], None, "He"),
+    "ridge plot": lambda: figures.ridge_plot(LAYERS[:3], np.linspace(-1, 1, 5), np.eye(3, 4), "a", "t"),
+    "ridge plot, nothing finite": lambda: figures.ridge_plot(LAYERS[:3], np.full(5, np.nan), np.eye(3, 4), "a", "t"),
+    "gradient norm heatmap": lambda: figures.gradient_norm_heatmap(STEPS, LAYERS, VALUES),
+    "update ratio heatmap": lambda: figures.update_ratio_heatmap(STEPS, LAYERS, VALUES),
+    "flat fraction heatmap": lambda: figures.flat_fraction_heatmap(STEPS, LAYERS, VALUES / 3, "dead"),
+    "heatmap, no probes": lambda: figures.gradient_norm_heatmap(np.empty(0, dtype=int), LAYERS, np.empty((0, 4))),
+    "loss and norm": lambda: figures.loss_curve(STEPS, [1.0, 0.5, 0.2], STEPS, [3.0, 2.0, 1.0]),
+    "through time": lambda: figures.gradient_through_time(
+        (CellGradients("rnn_tanh", 0.5 ** np.arange(5.0)), CellGradients("lstm", np.ones(5), np.full(5, 2.0))),
+        CELL_LABELS, (CellGradients("rnn_tanh", np.ones(5)),), radius=0.5),
+    "eigenvalues": lambda: figures.eigenvalue_plane((CellEigenvalues("rnn_tanh", np.array([0.5 + 0.5j, 1.4])),
+                                                     CellEigenvalues("lstm", np.array([0.2 + 0j]))),
+                                                    CELL_LABELS, 0.8, np.array([0.8 + 0j])),
+    "linear closed form": lambda: figures.linear_closed_form(np.arange(4), np.ones(4), np.ones(4), 0.9,
+                                                             np.ones(4), np.ones(4)),
+    "per cell, log guide": lambda: figures.per_cell_curves({"lstm": (STEPS, [0.1, 1.0, 10.0])}, CELL_LABELS,
+                                                           "norm", "t", log=True, guide=1.0, guide_label="clip"),
+    "per cell, nothing yet": lambda: figures.per_cell_curves({"lstm": (np.empty(0), np.empty(0))}, CELL_LABELS,
+                                                             "acc", "t", guide=0.25, guide_label="chance"),
+}
+
+
+@pytest.mark.parametrize("name", BUILT_FROM_DICTS)
+def test_figures_built_from_dicts_are_what_plotlys_validation_makes_of_them(name):
+    assert_valid_as_built(BUILT_FROM_DICTS[name]())

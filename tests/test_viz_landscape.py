@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import pytest
 
 from engine.landscape.views import LandscapeView, PathOnPlane
+from tests.conftest import assert_valid_as_built
 from viz import landscape as figures
 from viz.theme import TEST_COLOR, TRAIN_COLOR
 
@@ -132,3 +133,30 @@ def test_landscape_figure_picks_the_view(kind, trace):
     assert traces(fig, trace)
     line = LandscapeView(alphas, None, {"train": alphas**2, "test": alphas**2 + 1}, ("α", "loss"), {"current": 0.0})
     assert len(traces(figures.landscape_figure(line, kind, "test"), go.Scatter)) == 2
+
+
+GRID = np.linspace(-1, 1, 5)
+PATH = (np.array([[-1.0, 0.5], [-0.4, 0.2], [0.0, 0.0]]), np.array([0, 5, 10]))
+DIVERGED = np.where(bowl(GRID, GRID) > 2, np.inf, np.nan)  # nothing finite to colour
+BUILT_FROM_DICTS = {
+    "contour with path": lambda: figures.loss_contour(GRID, GRID, bowl(GRID, GRID), False, *PATH),
+    "contour, log": lambda: figures.loss_contour(GRID, GRID, bowl(GRID, GRID), True),
+    "contour, diverged": lambda: figures.loss_contour(GRID, GRID, DIVERGED, True),
+    "surface with path, log": lambda: figures.loss_surface_3d(GRID, GRID, bowl(GRID, GRID), True, *PATH,
+                                                              np.array([2.0, 1.0, 0.1])),
+    "surface": lambda: figures.loss_surface_3d(GRID, GRID, bowl(GRID, GRID)),
+    "curve with marks, log": lambda: figures.loss_curve(GRID, {"train": GRID**2, "test": GRID**2 + 1}, True,
+                                                        {"initial": 0.0, "current": 1.0}),
+    "curve": lambda: figures.loss_curve(GRID, {"test": GRID**2}),
+    "path comparison": lambda: figures.path_loss_comparison(np.arange(3), np.ones(3), np.ones(3), np.zeros(3)),
+    "path comparison, log": lambda: figures.path_loss_comparison(np.arange(3), np.ones(3), np.ones(3),
+                                                                 np.zeros(3), True),
+    "spectrum": lambda: figures.hessian_spectrum(np.array([4.0, 1.5, -0.5]), 0.1, 0.5),
+    "spectrum, no stable step": lambda: figures.hessian_spectrum(np.array([4.0]), 0.1, None),
+    "spectrum, no step sizes": lambda: figures.hessian_spectrum(np.array([4.0, 1.0]), None, None),
+}
+
+
+@pytest.mark.parametrize("name", BUILT_FROM_DICTS)
+def test_figures_built_from_dicts_are_what_plotlys_validation_makes_of_them(name):
+    assert_valid_as_built(BUILT_FROM_DICTS[name]())

@@ -28,6 +28,8 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 # Signed values: negative blue, zero white, positive orange.
 DIVERGING = [[0.0, "#0b4f8a"], [0.25, "#6fa8d6"], [0.5, "#f7f7f7"], [0.75, "#f5b660"], [1.0, "#b35806"]]
 SEQUENTIAL = "Viridis"
+# The same scale as Plotly's validation spells it out (a name becomes its stops), for figures built from dicts.
+SEQUENTIAL_SCALE = [list(stop) for stop in go.Heatmap(colorscale=SEQUENTIAL).colorscale]
 
 CLASS_COLORS = ["#E69F00", "#0072B2", "#009E73", "#CC79A7", "#D55E00"]
 OPTIMIZER_COLORS = {
