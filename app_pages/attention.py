@@ -90,7 +90,7 @@ if text.strip():
     try:
         query = tuple(parse_tokens(text, config.task_spec()))
     except ValueError as error:
-        typed.error(f"{error}.", icon="✏️")
+        typed.error(f"{error}.", icon=":material/edit:")
 off = switches.multiselect("Heads switched off", heads, key=f"at_off_{config.n_layers}x{config.n_heads}",
                            format_func=lambda h: figures.head_name(*h), disabled=not transformer,
                            help="Evaluation, prediction and the drawn attention run without these heads.")
@@ -127,7 +127,7 @@ def model_view_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     st.caption(f"Example #{example + 1}: {right} of {int(scored.sum())} outputs right. Best head for the "
                f"{pattern}: {figures.head_name(*v.best_head)} ({v.pattern_mass.max():.2f}).")
     if snap.config.architecture == "rnn" and snap.config.rnn_attention == "additive":
-        st.info(ADDITIVE_NOTE, icon="💡")
+        st.info(ADDITIVE_NOTE, icon=":material/lightbulb:")
 
 
 def lines_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:

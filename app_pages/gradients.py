@@ -160,7 +160,7 @@ def _draw_time(snap: Snapshot, charts: Charts) -> None:
     if visuals is None:
         return
     for stopped in visuals.stopped:
-        st.warning(stopped.why, icon="💥")
+        st.warning(stopped.why, icon=":material/error:")
     through_time, eigenvalues, accuracy, gradient_norms, linear = time_panels(snap)
     left, right = st.columns([1.5, 1], gap="medium")
     _show(charts, through_time, left, main_below=MAIN_BELOW)

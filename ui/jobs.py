@@ -104,6 +104,6 @@ def experiment_job(name: str, job_type: Callable[..., Job], spec: Spec, config: 
                       config=config, seed=seed, hyperparameters=hyperparameters)
     if problem:
         st.error(f"This combination does not work: {problem.rstrip('.')}. The model shown is still the previous "
-                 "one.", icon="✋")
+                 "one.", icon=":material/front_hand:")
     return job
 

@@ -130,7 +130,7 @@ def job_controls(job: Job, key: str) -> None:
                    help="Start again from freshly initialized weights (same seed)")
     message = st.session_state.pop("_job_limit_message", None)
     if message:
-        st.warning(message, icon="⏳")
+        st.warning(message, icon=":material/hourglass_top:")
 
 
 def status_bar(snap: Snapshot, metrics: dict[str, str]) -> None:
@@ -141,11 +141,11 @@ def status_bar(snap: Snapshot, metrics: dict[str, str]) -> None:
         column.metric(label, value)
     st.caption(f"Status: **{_STATUS_TEXT[snap.status]}** · {snap.device} · seed {snap.seed}")
     if snap.status is JobStatus.DIVERGED:
-        st.error(snap.message, icon="💥")
+        st.error(snap.message, icon=":material/error:")
     elif snap.status is JobStatus.FAILED:
-        st.error(snap.message, icon="⚠️")
+        st.error(snap.message, icon=":material/warning:")
     elif snap.status is JobStatus.DONE:
-        st.success(snap.message, icon="🏁")
+        st.success(snap.message, icon=":material/flag:")
     elif snap.message:
         st.warning(snap.message)
 
