@@ -106,7 +106,9 @@ def test_a_hostile_link_gets_defaults_and_a_notice_never_a_traceback():
         assert key in notice
     # User text is shown inside inline code only, so Markdown/HTML in it is never rendered.
     assert "`no_such_control=<img src=x onerror=alert…`" in notice  # long values are cut short
-    link = at.sidebar.code[0].value
+    assert not at.sidebar.code  # the link is drawn once the Share panel is opened
+    at.session_state["share_panel"] = True
+    link = at.run().sidebar.code[0].value
     assert "no_such_control" not in link and "pg_lr" not in link
     assert at.session_state["_hide_playground"] == ["pg_noise"]  # the CSS-breaking name is dropped
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -150,7 +151,9 @@ class Charts(dict):
             self[name] = figure
             return None
         self[name] = figure = figure() if callable(figure) else figure
-        config = chart_config(name, image_format)
+        # The camera button's file name leaves the step out (the Export panel's files keep it): plotly.js
+        # draws a chart anew, not in place, whenever its config changes, which was every live refresh.
+        config = chart_config(re.sub(r"-step\d+", "", name), image_format)
         if not presenting():
             return (where or st).plotly_chart(figure, key=key, config=config, **kwargs)
         for_presentation(figure)

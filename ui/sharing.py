@@ -102,10 +102,16 @@ def _set_hidden(widget_key: str) -> None:
 
 def share_panel(page: PageInfo):
     """Sidebar panel: the presentation toggle, which controls to hide, and a placeholder for the
-    link, returned so it is filled after the page ran (the page's widgets update the URL)."""
-    with st.expander("Share and present", icon=":material/share:", expanded=presentation_requested()):
-        st.caption("Link to exactly this experiment (same settings, same seed):")
-        link = st.empty()
+    link, returned so it is filled after the page ran (the page's widgets update the URL); None while
+    the panel is folded: the link's code block makes every browser load a 1.5 MB syntax highlighter
+    on its first page, in the way of that page's first chart."""
+    panel = st.expander("Share and present", icon=":material/share:", expanded=presentation_requested(),
+                        key="share_panel", on_change="rerun")
+    with panel:
+        link = None
+        if panel.open:
+            st.caption("Link to exactly this experiment (same settings, same seed):")
+            link = st.empty()
         st.toggle("Presentation mode", key=PRESENT_KEY, bind="query-params",
                   help="Larger text and charts for a projector; the sidebar starts folded. "
                        "The link above keeps it on.")
@@ -122,7 +128,8 @@ def share_panel(page: PageInfo):
 
 
 def show_share_link(link, page: PageInfo) -> None:
-    link.code(share_link(page), language=None, wrap_lines=True)
+    if link is not None:
+        link.code(share_link(page), language=None, wrap_lines=True)
 
 
 def page_styles() -> str:
