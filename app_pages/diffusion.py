@@ -70,7 +70,7 @@ except ConfigError:  # refused (experiment_job says why): the schedule of the mo
     wanted = config
 warning = make_schedule(wanted.schedule, wanted.T, wanted.beta_start, wanted.beta_end).prior_warning()
 if warning:
-    st.warning(warning, icon="⚠️")
+    st.warning(warning, icon=":material/warning:")
 job_controls(job, key="df")
 
 
@@ -93,7 +93,7 @@ def samples_caption(snap: Snapshot) -> None:
     behind = snap.step - m.step
     if snap.busy and behind / max(snap.steps_per_second, 1.0) > LAG_WARNING_S:
         st.warning(f"The server is busy: these samples are from step {m.step:,} and training is at "
-                   f"step {snap.step:,}. New samples follow as soon as the draw under way is measured.", icon="⏳")
+                   f"step {snap.step:,}. New samples follow as soon as the draw under way is measured.", icon=":material/hourglass_top:")
     elif snap.busy and behind > 0:
         stale = f" Training is at step {snap.step:,}."
     st.caption(f"Samples from step {m.step:,} ({label}), all drawn from the same N(0, I) noise each "
@@ -173,25 +173,37 @@ def reverse_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
                "scaled so the longest arrow of each frame fills a grid cell. Pause training to scrub undisturbed.")
 
 
+def timestep_slider(T: int) -> int:
+    """The timestep shown, 0..T; it stays where it was when T changes, or goes to T when T falls below it.
+
+    New bounds make Streamlit a new slider, which may come back with a value kept from an earlier one instead
+    of the value shown (T 1000 -> 500, t moved to 125, T -> 200: the 250 shown at T = 1000 came back, above
+    the new maximum, and the slider failed). So when T changes the page sets the value itself."""
+    if st.session_state.get("_df_t_bound", T) != T and "df_t" in st.session_state:
+        st.session_state["df_t"] = min(st.session_state["df_t"], T)
+    st.session_state["_df_t_bound"] = T
+    return st.slider("Timestep t", 0, T, T // 4, key="df_t", bind="query-params")
+
+
 def forward_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
-    v, T = snap.visuals, snap.config.T
-    if st.session_state.get("df_t", 0) > T:  # past the end of this chain (T was lowered): show its last step
-        st.session_state["df_t"] = T
-    t = st.slider("Timestep t", 0, T, T // 4, key="df_t", bind="query-params")
+    v, config = snap.visuals, snap.config
+    t = timestep_slider(config.T)
     alpha_bar = float(v.alpha_bars[t])
     if v.kind == "points":
         def forward():
             return figures.forward_points(forward_sample(v, t), v.x0, t, alpha_bar)
     else:
         def forward():
-            times = sorted({0, t, *np.linspace(0, T, 9).round().astype(int).tolist()})
+            times = sorted({0, t, *np.linspace(0, config.T, 9).round().astype(int).tolist()})
             return figures.denoising_strip(
                 np.stack([forward_sample(v, s) for s in times]), times,
                 f"q(x_t | x_0) for six held-out digits (t = {t} included): √ᾱ_t = {np.sqrt(alpha_bar):.3f}")
     charts.show(lambda: remembered("df_forward", (v.x0, t), forward), name(snap, f"forward-t{t}"),
                 key="df_forward", visible=shown)
-    charts.show(lambda: remembered("df_schedule", (v.alpha_bars, t), lambda: figures.schedule_curves(
-        v.betas, v.alpha_bars, snap.config.schedule, t)), name(snap, "schedule"), key="df_schedule_curves",
+    # By value: a new data set or network rebuilds the experiment (new arrays) but keeps its schedule.
+    schedule = (config.schedule, config.T, config.beta_start, config.beta_end, t)
+    charts.show(lambda: remembered("df_schedule", schedule, lambda: figures.schedule_curves(
+        v.betas, v.alpha_bars, config.schedule, t)), name(snap, "schedule"), key="df_schedule_curves",
         visible=shown)
 
 

@@ -76,6 +76,28 @@ def test_a_shorter_chain_shows_its_last_timestep_instead_of_failing():
     assert at.slider(key="df_t").value == 200 and at.slider(key="df_t").max == 200
 
 
+def test_the_timestep_stays_within_a_chain_whose_length_changes_twice():
+    """T 1000 -> 500 keeps t = 250; t moved to 125, then T -> 200 keeps 125. (The slider Streamlit makes for new
+    bounds came back with the 250 kept from before the first change, above its maximum, and the page failed.)"""
+    at = open_page(df_tab="Forward process and schedule")
+    at.number_input(key="df_T").set_value(500).run()
+    assert at.slider(key="df_t").value == 250
+    at.slider(key="df_t").set_value(125).run()
+    at.number_input(key="df_T").set_value(200).run()
+    assert not at.exception
+    assert at.slider(key="df_t").value == 125 and at.slider(key="df_t").max == 200
+
+
+def test_a_new_data_set_keeps_the_schedule_figure_a_new_T_redraws_it():
+    at = open_page(df_tab="Forward process and schedule", df_T="100")
+    drawn = at.session_state["_remembered"]["df_schedule"][1]
+    at.selectbox(key="df_data").set_value("circles").run()  # a new experiment, the same schedule
+    assert at.session_state["_remembered"]["df_schedule"][1] is drawn
+    at.number_input(key="df_T").set_value(200).run()
+    assert at.session_state["_remembered"]["df_schedule"][1] is not drawn
+    assert not at.exception
+
+
 def test_choosing_digits_fills_in_the_tuned_network():
     at = open_page(df_T="100")
     at.selectbox(key="df_data").set_value("digits").run()

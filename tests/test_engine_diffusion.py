@@ -303,6 +303,23 @@ def test_normalized_scores_put_fresh_data_near_0_and_noise_near_1():
         normalized(0.5, 1.0, 1.0)
 
 
+def test_a_rebuild_that_keeps_the_data_reuses_its_held_out_reference():
+    """A new T or network keeps the data: its reference (seconds of CPU) is the one measured before, and that one is
+    what measuring afresh gives. Other data (points, seed) get their own."""
+    from engine.diffusion.trainer import _stream
+
+    small = dict(n_points=1000, width=16, depth=1, seed=4321)  # a seed no other test uses: nothing measured yet
+    first = DiffusionTrainer(default_config("moons", T=100, **small))
+    reference = first.quality_reference()
+    again = DiffusionTrainer(default_config("moons", T=500, schedule="cosine", **{**small, "width": 32}))
+    assert again.quality_reference() is reference
+    fresh = PointQualityReference.measure(first.data.draw, _stream(4321, "held-out"))
+    assert torch.equal(reference.references[0], fresh.references[0])
+    assert reference.floors == fresh.floors and reference.ceilings == fresh.ceilings
+    for other in (dict(small, n_points=2000), dict(small, seed=4322)):
+        assert DiffusionTrainer(default_config("moons", T=100, **other)).quality_reference() is not reference
+
+
 def test_judge_is_confident_on_real_digits_not_on_noise_and_is_sklearns_model():
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits

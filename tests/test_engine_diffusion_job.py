@@ -11,7 +11,7 @@ import torch
 
 from engine.diffusion.config import default_config
 from engine.diffusion.data import load_digits
-from engine.diffusion.job import FIRST_DRAW_AFTER_S, DiffusionJob
+from engine.diffusion.job import FIRST_DRAW_AFTER_S, PREPARE_AFTER_S, DiffusionJob
 from engine.diffusion.measuring import ANIMATION_POINTS, FIELD_RESOLUTION, frame_times
 from engine.diffusion.noise_schedule import make_schedule
 from engine.diffusion.sampling import ddim_timesteps, sample
@@ -112,6 +112,30 @@ def test_while_training_the_first_samples_wait_for_some_training(no_leaked_threa
         first = job.wait_for(lambda s: len(s.series("mmd_norm")) > 0, timeout=120)
         assert time.monotonic() - started >= FIRST_DRAW_AFTER_S
         assert first.series("mmd_norm").steps[0] >= 10  # 50 steps/s for 2 s, not the untrained network
+    finally:
+        job.stop()
+
+
+def test_the_held_out_reference_is_built_once_the_page_had_time_to_draw_and_not_for_a_replaced_experiment(
+        no_leaked_threads, monkeypatch):
+    from engine.diffusion import measuring
+
+    prepared = []  # (trainer, when) of each preparation begun
+    prepare = measuring.prepare
+    monkeypatch.setattr(measuring, "prepare", lambda trainer, **kwargs: (
+        prepared.append((trainer, time.monotonic())), prepare(trainer, **kwargs)))
+    job = DiffusionJob(default_config("moons", **SMALL), seed=2, force_cpu=True)
+    try:
+        job.snapshot()  # built
+        replaced = job.trainer
+        job.wait_applied(job.reset(seed=3))  # a control changed at once: another experiment
+        rebuilt_at, rebuilt = time.monotonic(), job.trainer
+        deadline = rebuilt_at + PREPARE_AFTER_S + 30
+        while not prepared and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [trainer for trainer, _ in prepared] == [rebuilt]  # none for the experiment replaced meanwhile
+        assert prepared[0][1] - rebuilt_at >= PREPARE_AFTER_S - 0.1  # the page drew the new one first
+        assert replaced is not rebuilt
     finally:
         job.stop()
 

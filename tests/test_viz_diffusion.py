@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from engine.diffusion.noise_schedule import make_schedule
+from tests.conftest import assert_valid_as_built
 from viz import diffusion as figures
 
 
@@ -40,6 +41,36 @@ def test_forward_points_draw_x_t_over_the_data_and_the_prior_rings():
     assert np.allclose(np.hypot(ring.x, ring.y), 1.0)
     assert "√ᾱ = 0.500" in fig.layout.title.text
     assert tuple(fig.layout.xaxis.range) == (-3.5, 3.5) and fig.layout.yaxis.scaleanchor == "x"
+
+
+def test_a_long_schedule_is_drawn_with_fewer_points_on_the_same_curves():
+    schedule = make_schedule("linear", 2000)
+    betas, alpha_bars = schedule.betas.numpy(), schedule.alpha_bars.numpy()
+    fig = figures.schedule_curves(betas, alpha_bars, "linear", t=700)
+    assert_valid_as_built(fig)  # plain dicts, as Plotly's validation makes them
+    beta = trace(fig, "β_t")
+    t = np.asarray(beta.x)
+    assert len(t) <= figures.SCHEDULE_POINTS and t[0] == 1 and t[-1] == 2000
+    assert np.allclose(beta.y, betas[t]) and np.allclose(trace(fig, "ᾱ_t").y, alpha_bars[t])
+    assert [shape.x0 for shape in fig.layout.shapes] == [700] * 3  # t marked on every panel
+
+
+def test_point_clouds_are_svg_and_thinned_to_points_of_the_data():
+    """No WebGL (the browser made a context at every redraw), and at most CLOUD_POINTS of a big set: its own points,
+    spread over the whole set; the samples tab keeps all its samples."""
+    rng = np.random.default_rng(1)
+    x0, x_t = rng.normal(size=(8000, 2)), rng.normal(size=(8000, 2))
+    forward = figures.forward_points(x_t, x0, 40, 0.25)
+    samples = figures.samples_vs_data(rng.normal(size=(2000, 2)), x0, "ddim", "2,000 samples")
+    for fig in (forward, samples):
+        assert_valid_as_built(fig)
+        assert {t.type for t in fig.data} == {"scatter"}
+    shown = trace(forward, "x<sub>0</sub>")
+    assert len(shown.x) == figures.CLOUD_POINTS
+    kept = {tuple(p) for p in x0.astype(np.float32)}
+    assert all((x, y) in kept for x, y in zip(shown.x, shown.y))
+    assert shown.x[0] == np.float32(x0[0, 0]) and shown.x[-1] == np.float32(x0[-1, 0])
+    assert len(trace(samples, "samples").x) == 2000 and len(trace(samples, "training data").x) == figures.CLOUD_POINTS
 
 
 def test_field_arrows_point_along_minus_eps_and_the_longest_fills_09_cells():

@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.theme import OKABE_ITO, TEMPLATE, downsample, log_axis, styled
+from viz.theme import OKABE_ITO, TEMPLATE, downsample, figure_from_dicts, log_axis, styled
 
 DDPM_COLOR, DDIM_COLOR = "#D55E00", "#0072B2"
 SAMPLER_COLORS = {"ddpm": DDPM_COLOR, "ddim": DDIM_COLOR}
@@ -25,83 +25,112 @@ EXTENT = 3.5
 LOWEST_SCORE = 1e-3  # normalized scores are drawn on a log axis; lower ones (incl. < 0) sit on this line
 HIGHEST_SCORE = 10.0  # an untrained network's samples can score thousands; they sit on this line
 QUALITY_TARGET = 0.03
-MAX_SCATTER = 5000
+# Point sets are drawn as SVG markers: with WebGL the browser created a context on every redraw, 0.4 s of a
+# control change's 0.9 s in headless Chromium. Drawing SVG markers costs the browser ~0.15 s per 1,000 points,
+# so the forward process shows 1,000 of the data and of x_t (larger and more opaque: the same shapes as 5,000),
+# the samples tab all 2,000 samples over 1,000 of the data, and the reverse process 1,000 of the data.
+CLOUD_POINTS = 1000
+SCHEDULE_POINTS = 500  # per schedule curve: more than a panel's width in pixels
 
 
 def sampler_label(sampler: str, steps: int | None = None) -> str:
     return "DDPM" if sampler == "ddpm" else f"DDIM, {steps} steps" if steps else "DDIM"
 
 
-def _square_axes(fig: go.Figure, panels: int = 1) -> None:
+def _square_layout(panels: int = 1) -> dict:
     """Every panel (side by side) spans −3.5..3.5 on both axes at equal scales."""
+    layout = {}
     for index in range(1, panels + 1):
         suffix = "" if index == 1 else str(index)
-        fig.update_layout({f"xaxis{suffix}": dict(range=[-EXTENT, EXTENT], constrain="domain", zeroline=False,
-                                                  title=dict(text="x₁", standoff=4)),
-                           f"yaxis{suffix}": dict(range=[-EXTENT, EXTENT], constrain="domain", zeroline=False,
-                                                  scaleanchor=f"x{suffix}", scaleratio=1,
-                                                  title=dict(text="x₂", standoff=4))})
+        layout[f"xaxis{suffix}"] = {"range": [-EXTENT, EXTENT], "constrain": "domain", "zeroline": False,
+                                    "title": {"text": "x₁", "standoff": 4}}
+        layout[f"yaxis{suffix}"] = {"range": [-EXTENT, EXTENT], "constrain": "domain", "zeroline": False,
+                                    "scaleanchor": f"x{suffix}", "scaleratio": 1,
+                                    "title": {"text": "x₂", "standoff": 4}}
+    return layout
 
 
-def _thin(points: np.ndarray, limit: int = MAX_SCATTER) -> np.ndarray:
+def _thin(points: np.ndarray, limit: int) -> np.ndarray:
     return points if len(points) <= limit else points[np.linspace(0, len(points) - 1, limit).round().astype(int)]
+
+
+def _cloud(points: np.ndarray, name: str, size: float, color: str, opacity: float,
+           limit: int | None = CLOUD_POINTS) -> dict:
+    """A point set as SVG markers, at most `limit` of them."""
+    points = np.asarray(points, dtype=np.float32)
+    points = points if limit is None else _thin(points, limit)
+    return {"type": "scatter", "x": points[:, 0], "y": points[:, 1], "mode": "markers", "name": name,
+            "marker": {"size": size, "color": color, "opacity": opacity}, "hoverinfo": "skip"}
 
 
 # ----------------------------------------------------------------------- schedule
 def schedule_curves(betas: np.ndarray, alpha_bars: np.ndarray, kind: str, t: int | None = None) -> go.Figure:
-    """β_t, ᾱ_t (with √ᾱ_t, the share of signal left) and the SNR ᾱ_t / (1 − ᾱ_t) against t = 1..T."""
+    """β_t, ᾱ_t (with √ᾱ_t, the share of signal left) and the SNR ᾱ_t / (1 − ᾱ_t) against t = 1..T.
+
+    Plain dicts (viz.theme.figure_from_dicts): redrawn on every change of T or t, where make_subplots and
+    Plotly's validation cost more than the rest of the page's run."""
     T = len(betas) - 1
     steps = np.arange(1, T + 1)
     beta, alpha_bar = np.asarray(betas)[1:], np.asarray(alpha_bars)[1:]
     with np.errstate(divide="ignore"):
-        snr = alpha_bar / (1.0 - alpha_bar)
-    fig = make_subplots(rows=1, cols=3, subplot_titles=["β<sub>t</sub> (noise added at step t)",
-                                                        "ᾱ<sub>t</sub> and √ᾱ<sub>t</sub> (signal kept)",
-                                                        "signal-to-noise ᾱ<sub>t</sub> / (1 − ᾱ<sub>t</sub>)"],
-                        horizontal_spacing=0.08)
-    fig.add_trace(go.Scatter(x=steps, y=beta, name="β_t", line=dict(color=OKABE_ITO[0], width=2.5),
-                             hovertemplate="t = %{x}<br>β = %{y:.4g}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=steps, y=alpha_bar, name="ᾱ_t", line=dict(color=OKABE_ITO[2], width=2.5),
-                             hovertemplate="t = %{x}<br>ᾱ = %{y:.4g}<extra></extra>"), row=1, col=2)
-    fig.add_trace(go.Scatter(x=steps, y=np.sqrt(alpha_bar), name="√ᾱ_t",
-                             line=dict(color=OKABE_ITO[2], width=2, dash="dot"),
-                             hovertemplate="t = %{x}<br>√ᾱ = %{y:.4g}<extra></extra>"), row=1, col=2)
-    fig.add_trace(go.Scatter(x=steps, y=np.clip(snr, 1e-12, None), name="SNR", line=dict(color=OKABE_ITO[3], width=2.5),
-                             hovertemplate="t = %{x}<br>SNR = %{y:.3g}<extra></extra>"), row=1, col=3)
+        snr = np.clip(alpha_bar / (1.0 - alpha_bar), 1e-12, None)
+    titles = ("β<sub>t</sub> (noise added at step t)", "ᾱ<sub>t</sub> and √ᾱ<sub>t</sub> (signal kept)",
+              "signal-to-noise ᾱ<sub>t</sub> / (1 − ᾱ<sub>t</sub>)")
+    panels = ((0.0, 0.28), (0.36, 0.64), (0.72, 1.0))  # three side by side, 0.08 apart
+
+    def curve(panel: int, y: np.ndarray, name: str, color: str, width: float, hover: str, dash: str = "") -> dict:
+        line = {"color": color, "width": width, **({"dash": dash} if dash else {})}
+        suffix = "" if panel == 1 else str(panel)
+        x, y = downsample(steps, y, SCHEDULE_POINTS)
+        return {"type": "scatter", "x": x, "y": y.astype(np.float32), "name": name, "line": line,
+                "hovertemplate": f"t = %{{x}}<br>{hover}<extra></extra>", "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+
+    data = [curve(1, beta, "β_t", OKABE_ITO[0], 2.5, "β = %{y:.4g}"),
+            curve(2, alpha_bar, "ᾱ_t", OKABE_ITO[2], 2.5, "ᾱ = %{y:.4g}"),
+            curve(2, np.sqrt(alpha_bar), "√ᾱ_t", OKABE_ITO[2], 2, "√ᾱ = %{y:.4g}", dash="dot"),
+            curve(3, snr, "SNR", OKABE_ITO[3], 2.5, "SNR = %{y:.3g}")]
+    layout: dict = {"showlegend": False, "margin": {"t": 60, "b": 50}, "height": 330,
+                    "annotations": [{"text": text, "x": (left + right) / 2, "xanchor": "center", "xref": "paper",
+                                     "y": 1.0, "yanchor": "bottom", "yref": "paper", "showarrow": False,
+                                     "font": {"size": 14}} for text, (left, right) in zip(titles, panels)]}
+    for panel, domain in enumerate(panels, start=1):
+        suffix = "" if panel == 1 else str(panel)
+        layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": list(domain), "title": {"text": "t"},
+                                    "range": [0, T + 1]}
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": [0.0, 1.0]}
+    layout["yaxis2"]["range"] = [0, 1.02]
+    layout["yaxis3"].update(type="log", exponentformat="power")
     if t is not None and 1 <= t <= T:
-        for col, value in ((1, beta[t - 1]), (2, alpha_bar[t - 1]), (3, max(snr[t - 1], 1e-12))):
-            fig.add_vline(x=t, line=dict(color="#1f2430", width=1, dash="dash"), row=1, col=col)
-            fig.add_trace(go.Scatter(x=[t], y=[value], mode="markers", showlegend=False, hoverinfo="skip",
-                                     marker=dict(size=9, color="#1f2430")), row=1, col=col)
-    fig.update_yaxes(type="log", exponentformat="power", row=1, col=3)
-    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_xaxes(title_text="t", range=[0, T + 1])
-    fig.update_layout(showlegend=False, margin=dict(t=60, b=50))
+        layout["shapes"] = []
+        for panel, value in ((1, beta[t - 1]), (2, alpha_bar[t - 1]), (3, snr[t - 1])):
+            suffix = "" if panel == 1 else str(panel)
+            layout["shapes"].append({"type": "line", "x0": t, "x1": t, "xref": f"x{suffix}", "y0": 0, "y1": 1,
+                                     "yref": f"y{suffix} domain", "line": {"color": "#1f2430", "width": 1,
+                                                                           "dash": "dash"}})
+            data.append({"type": "scatter", "x": [t], "y": [float(value)], "mode": "markers", "showlegend": False,
+                         "hoverinfo": "skip", "marker": {"size": 9, "color": "#1f2430"},
+                         "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
     title = f"{kind.capitalize()} schedule, T = {T}: ᾱ<sub>T</sub> = {alpha_bar[-1]:.2g}"
-    fig = styled(fig, title, height=330)
-    fig.update_annotations(font_size=14)
-    return fig
+    return figure_from_dicts(data, layout, title)
 
 
 # ---------------------------------------------------------------- forward process
 def forward_points(x_t: np.ndarray, x0: np.ndarray, t: int, alpha_bar: float) -> go.Figure:
-    """q(x_t | x_0) for the whole data set: x_t (coloured) over the clean data (grey) and N(0, I)'s 1σ, 2σ rings."""
-    fig = go.Figure()
-    x0, x_t = _thin(np.asarray(x0)), _thin(np.asarray(x_t))
-    fig.add_trace(go.Scattergl(x=x0[:, 0], y=x0[:, 1], mode="markers", name="x<sub>0</sub> (data)",
-                               marker=dict(size=3, color=DATA_COLOR, opacity=0.35), hoverinfo="skip"))
+    """q(x_t | x_0) for the whole data set: x_t (coloured) over the clean data (grey) and N(0, I)'s 1σ, 2σ rings.
+
+    Plain dicts (viz.theme.figure_from_dicts): it is redrawn on every change of t or of the experiment."""
     angle = np.linspace(0, 2 * np.pi, 121)
-    for radius in (1, 2):
-        fig.add_trace(go.Scatter(x=radius * np.cos(angle), y=radius * np.sin(angle), mode="lines",
-                                 name="N(0, I): 1σ and 2σ", legendgroup="prior", showlegend=radius == 1,
-                                 line=dict(color="#1f2430", width=1, dash="dot"), hoverinfo="skip"))
-    fig.add_trace(go.Scattergl(x=x_t[:, 0], y=x_t[:, 1], mode="markers", name=f"x<sub>t</sub>, t = {t}",
-                               marker=dict(size=3.5, color=OKABE_ITO[0], opacity=0.6), hoverinfo="skip"))
-    _square_axes(fig)
-    fig.update_layout(legend=dict(orientation="h", y=-0.14, yanchor="top"), margin=dict(t=50, b=60))
+    rings = [{"type": "scatter", "x": (radius * np.cos(angle)).astype(np.float32),
+              "y": (radius * np.sin(angle)).astype(np.float32), "mode": "lines", "name": "N(0, I): 1σ and 2σ",
+              "legendgroup": "prior", "showlegend": radius == 1,
+              "line": {"color": "#1f2430", "width": 1, "dash": "dot"}, "hoverinfo": "skip"} for radius in (1, 2)]
+    data = [_cloud(x0, "x<sub>0</sub> (data)", 3.5, DATA_COLOR, 0.5), *rings,
+            _cloud(x_t, f"x<sub>t</sub>, t = {t}", 4, OKABE_ITO[0], 0.7)]
+    layout = {**_square_layout(), "legend": {"orientation": "h", "y": -0.14, "yanchor": "top"},
+              "margin": {"t": 50, "b": 60}, "height": 560}
     title = (f"x<sub>t</sub> = √ᾱ<sub>t</sub> x<sub>0</sub> + √(1−ᾱ<sub>t</sub>) ε at t = {t}: "
              f"√ᾱ = {np.sqrt(alpha_bar):.3f}, √(1−ᾱ) = {np.sqrt(1 - alpha_bar):.3f}")
-    return styled(fig, title, height=560)
+    return figure_from_dicts(data, layout, title)
 
 
 # ----------------------------------------------------------------------- digits
@@ -223,23 +252,21 @@ def judge_curve(steps: np.ndarray, confidence: np.ndarray, real: float | None,
 
 
 def samples_vs_data(samples: np.ndarray, data: np.ndarray, sampler: str, title: str) -> go.Figure:
-    """Samples (coloured by sampler) over the training data (grey), in standardized units."""
-    fig = go.Figure()
-    data, samples = _thin(np.asarray(data)), np.asarray(samples)
-    fig.add_trace(go.Scattergl(x=data[:, 0], y=data[:, 1], mode="markers", name="training data",
-                               marker=dict(size=3, color=DATA_COLOR, opacity=0.4), hoverinfo="skip"))
-    fig.add_trace(go.Scattergl(x=samples[:, 0], y=samples[:, 1], mode="markers", name="samples",
-                               marker=dict(size=3.5, color=SAMPLER_COLORS.get(sampler, OKABE_ITO[0]), opacity=0.7),
-                               hoverinfo="skip"))
-    _square_axes(fig)
+    """Samples (coloured by sampler) over the training data (grey), in standardized units.
+
+    Plain dicts (viz.theme.figure_from_dicts): it is redrawn with every measurement while training."""
+    samples = np.asarray(samples)
+    traces = [_cloud(data, "training data", 3.5, DATA_COLOR, 0.5),
+              _cloud(samples, "samples", 3.5, SAMPLER_COLORS.get(sampler, OKABE_ITO[0]), 0.7, limit=None)]
+    layout = {**_square_layout(), "legend": {"orientation": "h", "y": -0.14, "yanchor": "top"},
+              "margin": {"t": 50, "b": 60}, "height": 520}
     outside = int((np.abs(samples) > EXTENT).any(axis=1).sum())
     if outside:  # an untrained network throws samples far away: say so rather than show an empty plot
-        fig.add_annotation(xref="paper", yref="paper", x=0.5, y=0.98, yanchor="top", showarrow=False,
-                           text=f"{outside:,} of {len(samples):,} samples lie outside this view "
-                                f"(farthest at {np.abs(samples).max():,.3g})",
-                           font=dict(size=13, color="#5f6672"), bgcolor="rgba(255,255,255,0.8)")
-    fig.update_layout(legend=dict(orientation="h", y=-0.14, yanchor="top"), margin=dict(t=50, b=60))
-    return styled(fig, title, height=520)
+        layout["annotations"] = [{"xref": "paper", "yref": "paper", "x": 0.5, "y": 0.98, "yanchor": "top",
+                                  "showarrow": False, "text": f"{outside:,} of {len(samples):,} samples lie outside "
+                                                              f"this view (farthest at {np.abs(samples).max():,.3g})",
+                                  "font": {"size": 13, "color": "#5f6672"}, "bgcolor": "rgba(255,255,255,0.8)"}]
+    return figure_from_dicts(traces, layout, title)
 
 
 # --------------------------------------------------------------- reverse process
@@ -291,11 +318,9 @@ def reverse_animation(frame_t: Sequence[int], ddpm: np.ndarray, ddim: np.ndarray
                         subplot_titles=[f"DDPM: {frame_t[0]} stochastic steps",
                                         f"DDIM: {ddim_steps} deterministic steps"])
     if data is not None:
-        data = _thin(np.asarray(data), 2000)
         for col in (1, 2):
-            fig.add_trace(go.Scattergl(x=data[:, 0], y=data[:, 1], mode="markers", name="training data",
-                                       showlegend=col == 1, marker=dict(size=3, color=DATA_COLOR, opacity=0.18),
-                                       hoverinfo="skip"), row=1, col=col)
+            fig.add_trace({**_cloud(data, "training data", 3, DATA_COLOR, 0.25), "showlegend": col == 1},
+                          row=1, col=col)
     paths = min(paths, ddpm.shape[1])
 
     def frame_traces(i: int) -> list[dict]:
@@ -327,7 +352,7 @@ def reverse_animation(frame_t: Sequence[int], ddpm: np.ndarray, ddim: np.ndarray
                                      marker=dict(size=4), hoverinfo="skip"), row=1, col=col)
     animated = list(range(first, len(fig.data)))
     fig.frames = [go.Frame(data=frame_traces(i), traces=animated, name=str(t)) for i, t in enumerate(frame_t)]
-    _square_axes(fig, panels=2)
+    fig.update_layout(_square_layout(panels=2))
     step_args = dict(frame=dict(duration=0, redraw=False), mode="immediate", transition=dict(duration=0))
     play = dict(frame=dict(duration=350, redraw=False), transition=dict(duration=0), mode="immediate")
     fig.update_layout(

@@ -38,6 +38,9 @@ from engine.runtime import TURN_SLICE_S, Job
 log = logging.getLogger(__name__)
 
 EVAL_EVERY_S = 1.0
+# After a rebuild the held-out reference (or the judge) is built ahead of the first draw, once the page has had
+# this long to draw the new experiment: its seconds of CPU made the control changes that rebuild slow to show.
+PREPARE_AFTER_S = 2.0
 FIRST_DRAW_AFTER_S = 2.0  # while training, the first samples are drawn after this much training
 MEASURE_DUTY = 0.5  # while training, the measuring thread rests as long as its last measurement took
 
@@ -103,7 +106,8 @@ class DiffusionJob(Job):
         trainer = self.trainer_type(self.config, self.hp, seed=self.seed, device=self.device)
         with self._lock:
             self.trainer, self._visuals = trainer, trainer.observe()
-            # The held-out reference (or the judge) takes seconds: build it now, while nobody waits for it.
+            # The held-out reference (or the judge) takes seconds: build it ahead of the first draw, once the
+            # page has drawn the new experiment (PREPARE_AFTER_S).
             self._requests.put(_Request(self._generation, 0, "", 0, 0, None))
 
     def reset(self, config: Any = None, seed: int | None = None, force_cpu: bool | None = None) -> int:
@@ -188,6 +192,16 @@ class DiffusionJob(Job):
         self._turns.give_back(self._measuring_turn)
         self._measuring_turn_ends = None
 
+    def _quiet_for(self, seconds: float, request: _Request) -> bool:
+        """Wait up to `seconds` before preparing for `request`'s experiment: False if it was rebuilt or stopped
+        meanwhile; True at once when a measurement is asked for (it needs the preparation now)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self._requests.empty():
+            if self._cancel.wait(0.05):
+                return False
+        with self._lock:
+            return request.generation == self._generation and not self._cancel.is_set()
+
     def _measure_loop(self) -> None:
         limit_torch_threads()
         while True:
@@ -201,7 +215,7 @@ class DiffusionJob(Job):
                 return
             with self._lock:
                 trainer = self.trainer if request.generation == self._generation else None
-            if trainer is None:
+            if trainer is None or (request.network is None and not self._quiet_for(PREPARE_AFTER_S, request)):
                 continue
             started = time.perf_counter()  # waiting for turns included: a busy server measures less often
             try:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Collection
 
@@ -33,6 +35,29 @@ from engine.runtime import Trainer
 def _stream(seed: int, name: str) -> torch.Generator:
     """An independent generator per purpose (data, weights, batches, ...), all from one seed."""
     return torch.Generator().manual_seed((seed * 1_000_003 + zlib.crc32(name.encode())) % 2**63)
+
+
+# Held-out references and digit judges of the data sets the server has measured, by what they are computed from.
+# A reference costs seconds of CPU, and a new T, schedule or network (or a data set chosen again) rebuilds the
+# experiment but not its data: the page's controls answered slower while each rebuild computed it again.
+# They are never changed once built, so every trainer may share them.
+REFERENCES_KEPT = 32
+_references: OrderedDict[tuple, Any] = OrderedDict()
+_references_lock = threading.Lock()
+
+
+def _shared_reference(key: tuple, build: Callable[[], Any]) -> Any:
+    """The reference or judge built for `key` before, else `build()` (kept for the next trainer asking)."""
+    with _references_lock:
+        if key in _references:
+            _references.move_to_end(key)
+            return _references[key]
+    built = build()  # outside the lock: it takes seconds, and may be interrupted
+    with _references_lock:
+        _references[key] = built
+        while len(_references) > REFERENCES_KEPT:
+            _references.popitem(last=False)
+    return built
 
 
 @dataclass(frozen=True)
@@ -224,10 +249,17 @@ class DiffusionTrainer(Trainer):
         if not isinstance(self.data, PointData):
             raise ValueError("MMD and energy distance are measured on point sets; digits use the judge")
         if self._quality_reference is None or self._quality_reference.repeats < repeats:
-            self._quality_reference = PointQualityReference.measure(
-                self.data.draw, _stream(self.seed, "held-out"), repeats, QUALITY_SAMPLE_SIZE,
-                interrupt=interrupt)
+            self._quality_reference = _shared_reference((*self.data_key(), "held-out", repeats), lambda: (
+                PointQualityReference.measure(self.data.draw, _stream(self.seed, "held-out"), repeats,
+                                              QUALITY_SAMPLE_SIZE, interrupt=interrupt)))
         return self._quality_reference
+
+    def data_key(self) -> tuple:
+        """What the data (training set, held-out draws, digits split) is made from: equal keys, equal data."""
+        config = self.config
+        if config.is_digits:
+            return config.dataset, self.seed
+        return config.dataset, config.n_points, config.noise, config.word if config.dataset == "word" else "", self.seed
 
     def judge(self) -> DigitJudge:
         """The logistic-regression judge trained on the training digits (the held-out digits are its test)."""
@@ -235,7 +267,8 @@ class DiffusionTrainer(Trainer):
             raise ValueError("the judge scores digits only")
         if self._judge is None:
             pixels = self.data.standardizer.invert(self.data.train)
-            self._judge = DigitJudge().fit(pixels, self.data.train_labels)
+            self._judge = _shared_reference((*self.data_key(), "judge"),
+                                            lambda: DigitJudge().fit(pixels, self.data.train_labels))
         return self._judge
 
     def real_digit_confidence(self) -> float:
