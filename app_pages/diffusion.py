@@ -93,7 +93,8 @@ def samples_caption(snap: Snapshot) -> None:
     behind = snap.step - m.step
     if snap.busy and behind / max(snap.steps_per_second, 1.0) > LAG_WARNING_S:
         st.warning(f"The server is busy: these samples are from step {m.step:,} and training is at "
-                   f"step {snap.step:,}. New samples follow as soon as the draw under way is measured.", icon=":material/hourglass_top:")
+                   f"step {snap.step:,}. New samples follow as soon as the draw under way is measured.",
+                   icon=":material/hourglass_top:")
     elif snap.busy and behind > 0:
         stale = f" Training is at step {snap.step:,}."
     st.caption(f"Samples from step {m.step:,} ({label}), all drawn from the same N(0, I) noise each "
