@@ -128,8 +128,10 @@ job_controls(job, key="pg")
 counts = parameter_counts(config, n_outputs(config, dataset))
 with later("pg_details"):
     with st.expander(f"Parameters: {sum(c for _, c, _ in counts):,} in total"):
-        st.table({"layer": [n for n, _, _ in counts], "parameters": [c for _, c, _ in counts],
-                  "n_in·n_out + n_out (+ 2·n_out batch norm)": [f for _, _, f in counts]})
+        # A Markdown table, not st.table: no Arrow table to build and send at every change of the page, and the
+        # browser needs no Arrow code (~0.7 MB of JavaScript) before this page's first chart.
+        st.markdown("\n".join(["| layer | parameters | n_in·n_out + n_out (+ 2·n_out batch norm) |", "|---|--:|---|",
+                               *(f"| {name} | {count:,} | {formula} |" for name, count, formula in counts)]))
     st.toggle("Show test points", True, key="pg_show_test")
 
 

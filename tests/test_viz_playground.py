@@ -15,11 +15,34 @@ def test_decision_boundary_draws_the_surface_and_both_point_sets():
     fig = figures.decision_boundary(g, g, surface, "binary", x, y, x, y)
     heatmap = next(t for t in fig.data if isinstance(t, go.Heatmap))
     np.testing.assert_array_equal(np.asarray(heatmap.z), surface)
-    names = [t.name for t in fig.data if isinstance(t, go.Scatter)]
+    names = [t.name for t in fig.data if isinstance(t, go.Scatter) and t.mode == "markers"]
     assert names == ["train class 0", "train class 1", "test class 0", "test class 1"]
+    boundary = next(t for t in fig.data if isinstance(t, go.Scatter) and t.mode == "lines")
+    drawn = ~np.isnan(np.asarray(boundary.x, dtype=float))
+    np.testing.assert_allclose(np.asarray(boundary.x)[drawn], 0, atol=1e-6)  # P(class 1) = 0.5 where x1 = 0
+    assert set(np.asarray(boundary.y)[drawn]) == set(g)  # from the bottom of the grid to the top
     assert fig.layout.template.layout.font.size  # styled with the shared template
     without_test = figures.decision_boundary(g, g, surface, "binary", x, y, x, y, show_test=False)
     assert all("test" not in (t.name or "") for t in without_test.data)
+
+
+def test_level_line_follows_the_level_set_of_a_linear_surface_and_of_a_saddle():
+    g1, g2 = np.linspace(-3, 3, 31), np.linspace(-2, 2, 17)
+    x1, x2 = np.meshgrid(g1, g2)
+    x, y = figures.level_line(g1, g2, 0.5 + 0.3 * x1 - 0.2 * x2, 0.5)
+    drawn = ~np.isnan(x)
+    assert drawn.sum() > 20
+    np.testing.assert_allclose(0.3 * x[drawn] - 0.2 * y[drawn], 0, atol=1e-9)  # on the line where it is 0.5
+    # Segments of two points each, separated by NaN, none longer than a grid cell's diagonal.
+    pieces = np.stack([x, y], -1).reshape(-1, 3, 2)
+    assert np.isnan(pieces[:, 2]).all() and not np.isnan(pieces[:, :2]).any()
+    assert np.hypot(*(pieces[:, 1] - pieces[:, 0]).T).max() <= np.hypot(g1[1] - g1[0], g2[1] - g2[0]) + 1e-9
+    h1, h2 = np.linspace(-3, 3, 30), np.linspace(-2, 2, 16)  # no grid point on an axis
+    x, y = figures.level_line(h1, h2, np.outer(h2, h1), 0.0)  # x1·x2 has saddles: its level set is both axes
+    drawn = ~np.isnan(x)
+    assert drawn.sum() > 20
+    np.testing.assert_allclose(x[drawn] * y[drawn], 0, atol=1e-9)
+    assert len(figures.level_line(g1, g2, np.zeros_like(x1), 0.5)[0]) == 0  # nowhere at the level: no line
 
 
 def test_multiclass_surface_colours_each_region_by_its_winner():

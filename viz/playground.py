@@ -8,12 +8,17 @@ dicts use Plotly's canonical forms, and tests/test_viz_playground.py checks that
 Plotly's own validation leaves every figure exactly as built. Arrays go out as
 float32 (Plotly sends them as typed binary), and each neuron is its own small
 heatmap rather than tiles on one mostly empty canvas: a tenth of the bytes.
+
+Margins are set to what the axes, legends and colour bars need at the app's font sizes. Plotly
+otherwise grows them while it draws and then draws the chart again (counted in the browser for
+one control change of this page: 12 drawing passes instead of 8, the decision boundary's 500
+points styled 8 times instead of 4). Where more room is needed (a projector's larger text)
+Plotly still grows them.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
 from typing import Any, Sequence
 
 import numpy as np
@@ -23,6 +28,8 @@ from plotly.subplots import make_subplots
 from viz.theme import DIVERGING, TEST_COLOR, TRAIN_COLOR, class_color, downsample, figure_from_dicts, log_axis
 
 TILE, GAP = 24, 10  # neuron tile size and gap between tiles (in grid cells) in the network figure
+# Points per training curve, redrawn at every live refresh: more than the ~550 pixels across its plot can show.
+CURVE_POINTS = 1000
 BLUES = [list(stop) for stop in go.Heatmap(colorscale="Blues").colorscale]  # Plotly's own, as validation spells it
 
 
@@ -75,12 +82,13 @@ def decision_boundary(grid_x1: np.ndarray, grid_x2: np.ndarray | None, surface: 
                      "colorscale": _class_scale(2), "opacity": 0.75,
                      "colorbar": {"title": _title("P(class 1)"), "thickness": 12},
                      "hovertemplate": "x₁=%{x:.2f}<br>x₂=%{y:.2f}<br>P(class 1)=%{z:.2f}<extra></extra>"})
-        data.append({"type": "contour", "x": g1, "y": g2, "z": z, "showscale": False,
-                     "contours": {"start": 0.5, "end": 0.5, "size": 1, "coloring": "none"},
+        line_x1, line_x2 = level_line(g1, g2, z, 0.5)
+        data.append({"type": "scatter", "x": _f32(line_x1), "y": _f32(line_x2), "mode": "lines",
                      "line": {"color": "#333", "width": 2}, "hoverinfo": "skip", "showlegend": False})
     data += _points(x_train, y_train, task, "train", filled=True)
     if show_test:
         data += _points(x_test, y_test, task, "test", filled=False)
+    legend_rows = surface.shape[-1] if task == "multiclass" else 2 if task == "binary" else 1
     layout = {
         # Equal units on both axes; "domain": the plot area shrinks to keep them, instead of the axes running
         # past the shaded grid (blank bands above and below it in a wide box).
@@ -88,10 +96,48 @@ def decision_boundary(grid_x1: np.ndarray, grid_x2: np.ndarray | None, surface: 
                   "constrain": "domain", "constraintoward": "right"},  # next to its colour bar, the room to its left
         "yaxis": {"title": _title("x₂"), "range": [float(g2[0]), float(g2[-1])], "showgrid": False,
                   "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
-        "height": 470, "margin": {"l": 50, "r": 10, "t": 50, "b": 40},
+        # Room for the y axis, the colour bar and the legend (a row per class: train and test side by side).
+        "height": 470,
+        "margin": {"l": 75, "r": 10 if task == "multiclass" else 95, "t": 50, "b": 88 + 16 * legend_rows},
         "legend": {"orientation": "h", "y": -0.2, "x": 0, "font": {"size": 12}, "itemwidth": 30},
     }
     return figure_from_dicts(data, layout, title)
+
+
+def level_line(grid_x1: np.ndarray, grid_x2: np.ndarray, z: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where z (rows along x₂, columns along x₁) crosses `level`, by marching squares: straight segments between
+    the points where the grid's edges cross it (linear between grid points), separated by NaN (Plotly breaks a
+    line there). Drawn as one line instead of a contour trace, which the browser traces itself at every
+    redraw (and which sends the whole grid a second time)."""
+    g1, g2 = np.asarray(grid_x1, dtype=float), np.asarray(grid_x2, dtype=float)
+    z = np.asarray(z, dtype=float) - level
+    above = z > 0
+    across = above[:, :-1] != above[:, 1:]  # edges along x₁ (between columns) that cross the level
+    along = above[:-1, :] != above[1:, :]  # edges along x₂ (between rows)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_cross = g1[:-1] + z[:, :-1] / (z[:, :-1] - z[:, 1:]) * np.diff(g1)
+        y_cross = g2[:-1, None] + z[:-1, :] / (z[:-1, :] - z[1:, :]) * np.diff(g2)[:, None]
+    cells = x_cross[:-1].shape
+    # Each cell's four edges in turn: bottom, right, top, left; each as (x₁, x₂) of its crossing.
+    edges = np.stack([np.stack([x_cross[:-1], np.broadcast_to(g2[:-1, None], cells)], -1),
+                      np.stack([np.broadcast_to(g1[None, 1:], cells), y_cross[:, 1:]], -1),
+                      np.stack([x_cross[1:], np.broadcast_to(g2[1:, None], cells)], -1),
+                      np.stack([np.broadcast_to(g1[None, :-1], cells), y_cross[:, :-1]], -1)], 2)
+    crossed = np.stack([across[:-1], along[:, 1:], across[1:], along[:, :-1]], 2)
+    count = crossed.sum(-1)
+    one = count == 2  # the level passes through the cell once: join its two crossings
+    segments = [edges[one][crossed[one]].reshape(-1, 2, 2)]
+    two = count == 4  # a saddle: the sign at the centre says which corners the two segments cut off
+    if two.any():
+        bottom, right, top, left = (edges[two][:, i] for i in range(4))
+        centre = (z[:-1, :-1] + z[:-1, 1:] + z[1:, :-1] + z[1:, 1:])[two]
+        cut_corner = ((centre > 0) != above[:-1, :-1][two])[:, None, None]  # cut the bottom-left corner off
+        segments += [np.where(cut_corner, np.stack([bottom, left], 1), np.stack([bottom, right], 1)),
+                     np.where(cut_corner, np.stack([top, right], 1), np.stack([top, left], 1))]
+    segments = np.concatenate(segments)
+    line = np.full((len(segments), 3, 2), np.nan)
+    line[:, :2] = segments
+    return line[..., 0].ravel(), line[..., 1].ravel()
 
 
 def _points(x: np.ndarray, y: np.ndarray, task: str, name: str, filled: bool) -> list[dict]:
@@ -137,7 +183,7 @@ def _function_fit(grid_x1, curve, x_train, y_train, x_test, y_test, show_test, t
                                 "line": {"color": "white", "width": 1}},
                      "hovertemplate": "bend at x₁=%{x:.3f}<extra></extra>"})
     layout = {"xaxis": {"title": _title("x₁")}, "yaxis": {"title": _title("y")}, "height": 470,
-              "legend": {"orientation": "h", "y": -0.2}}
+              "margin": {"l": 75, "b": 95}, "legend": {"orientation": "h", "y": -0.2}}
     return figure_from_dicts(data, layout, title)
 
 
@@ -220,13 +266,17 @@ def _links(centres, weights, max_links: int) -> list[dict]:
             for (bucket, positive), (xs, ys) in sorted(buckets.items())]
 
 
-@functools.cache
 def _subplot_layout(classification: bool) -> dict:
-    """make_subplots' axes and subplot titles for the loss (and accuracy) panels, worked out once."""
+    """make_subplots' axes and subplot titles for the loss (and accuracy) panels."""
     layout = make_subplots(rows=2 if classification else 1, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                            subplot_titles=["Loss"] + (["Accuracy"] if classification else [])).to_dict()["layout"]
     layout.pop("template", None)
     return layout
+
+
+# Worked out once, at import (ui.preload imports this module when the server starts): ~60 ms that the first
+# Playground page of a server would otherwise spend before its first chart.
+SUBPLOT_LAYOUTS = {classification: _subplot_layout(classification) for classification in (False, True)}
 
 
 def training_curves(history: dict, classification: bool, error_rate: bool = False,
@@ -247,13 +297,13 @@ def training_curves(history: dict, classification: bool, error_rate: bool = Fals
         if name not in history:
             continue
         steps, values = history[name]
-        steps, values = downsample(np.asarray(steps), np.asarray(values))
+        steps, values = downsample(np.asarray(steps), np.asarray(values), CURVE_POINTS)
         data.append({"type": "scatter", "x": steps, "y": _f32(values), "mode": "lines", "name": label,
                      "line": {"color": color, "width": width},
                      "hovertemplate": f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>",
                      "xaxis": "x" if row == 1 else "x2", "yaxis": "y" if row == 1 else "y2"})
     losses = [np.asarray(history[n][1]) for n in ("loss", "train_loss", "test_loss") if n in history]
-    layout = copy.deepcopy(_subplot_layout(classification))
+    layout = copy.deepcopy(SUBPLOT_LAYOUTS[classification])
     if error_rate:
         highest = max((float(np.nanmax(v)) for v in losses if len(v)), default=0.0)
         layout["yaxis"].update(range=[0, max(0.05, min(1.0, highest * 1.1))], tickformat=".0%", title=_title(what))
@@ -263,7 +313,8 @@ def training_curves(history: dict, classification: bool, error_rate: bool = Fals
     if classification:
         layout["yaxis2"].update(range=[0, 1.02], title=_title("accuracy"), tickformat=".0%")
     layout["xaxis2" if classification else "xaxis"]["title"] = _title("step")
-    layout.update(height=440 if classification else 330, hovermode="x unified", margin={"b": 70},
+    layout.update(height=440 if classification else 330, hovermode="x unified",
+                  margin={"l": 80, "b": 110} if classification else {"l": 66, "b": 102},
                   legend={"orientation": "h", "y": -0.28 if classification else -0.4})
     default_title = ("Error rate" if error_rate else "Loss") + (" and accuracy" if classification else "")
     return figure_from_dicts(data, layout, title or default_title)
@@ -280,5 +331,6 @@ def confusion_matrix(matrix: np.ndarray, title: str = "Confusion matrix (test se
              "colorscale": BLUES, "text": text, "texttemplate": "%{text}", "showscale": False,
              "hovertemplate": "true %{y}, predicted %{x}: %{text}<extra></extra>"}]
     layout = {"xaxis": {"title": _title("predicted"), "side": "bottom", "showgrid": False},
-              "yaxis": {"title": _title("true"), "autorange": "reversed", "showgrid": False}, "height": 300}
+              "yaxis": {"title": _title("true"), "autorange": "reversed", "showgrid": False}, "height": 300,
+              "margin": {"l": 85, "b": 65}}
     return figure_from_dicts(data, layout, title)
