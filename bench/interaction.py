@@ -46,10 +46,18 @@ _SIGNATURE_JS = """key => {
     for (let i = 0; i < text.length; i++) hash = (hash * 31 + text.charCodeAt(i)) | 0;
     return text.length + ':' + hash;
 }"""
-_CHANGED_JS = """([key, before]) => {
+# Idle, the chart changed, and (while training: stepBefore is a number) the Step metric went back below it, all
+# in one check: a live refresh that lands first must not make the rebuilt chart the new "before".
+_CHANGED_JS = """([key, before, stepBefore]) => {
     if (!document.querySelector('""" + IDLE + """')) return false;
     const now = (""" + _SIGNATURE_JS + """)(key);
-    return now !== null && now !== before;
+    if (now === null || now === before) return false;
+    if (stepBefore === null) return true;
+    const metric = [...document.querySelectorAll('[data-testid=stMetric]')]
+        .find(m => m.querySelector('[data-testid=stMetricLabel]')?.textContent.trim() === 'Step');
+    const value = metric?.querySelector('[data-testid=stMetricValue]').textContent.replace(/,/g, '');
+    const step = value === undefined ? NaN : parseInt(value);
+    return step < stepBefore;
 }"""
 
 
@@ -121,6 +129,12 @@ def commit(page, change: Change, value: str) -> float:
                 page.keyboard.press("Escape")
         started = time.perf_counter()
         option.click()
+        try:  # a click now and then does not take (the list redrawn under it): say so, not "no new chart"
+            page.wait_for_function("([box, value]) => document.querySelector(`.st-key-${box} input[role=combobox]`)"
+                                   "?.value === value", arg=[change.key, value], timeout=2000)
+        except PlaywrightTimeout:
+            print(f"  ! {change.key}: the click on {value!r} did not take", flush=True)
+            raise
     elif change.kind == "slider":
         thumb = box.get_by_role("slider").first
         thumb.focus()
@@ -139,16 +153,8 @@ def timed_change(page, script: PageScript, change: Change, value: str, training:
     training, the step counter went back: the rebuilt experiment is what is drawn)."""
     before, step_before = signature(page, script.chart), step_counter(page) if training else None
     started = commit(page, change, value)
-    if training:
-        deadline = started + TIMEOUT_S
-        while time.perf_counter() < deadline:
-            page.wait_for_function(_CHANGED_JS, arg=[script.chart, before], timeout=TIMEOUT_S * 1000)
-            step = step_counter(page)
-            if step is not None and step < step_before:
-                break
-            before = signature(page, script.chart)
-        return time.perf_counter() - started
-    page.wait_for_function(_CHANGED_JS, arg=[script.chart, before], timeout=TIMEOUT_S * 1000, polling="raf")
+    page.wait_for_function(_CHANGED_JS, arg=[script.chart, before, step_before], timeout=TIMEOUT_S * 1000,
+                           polling="raf")
     return time.perf_counter() - started
 
 

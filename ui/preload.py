@@ -13,12 +13,16 @@ on a 2-core machine) when the process builds its first optimizer. A server pays 
 start, instead of the first user who opens a training page.
 """
 
+import contextlib
 import importlib
 import pkgutil
 
 import pandas  # noqa: F401 - Plotly uses it when it is in sys.modules: it must be whole by then
 import PIL.Image  # noqa: F401 - likewise
 import torch._dynamo  # noqa: F401 - see above: torch.optim's lazy import
+
+with contextlib.suppress(ImportError):  # Streamlit's emoji table (a ~1 s regex), imported at the first widget
+    import streamlit.emojis  # noqa: F401 - whose label or icon is not plain ASCII (the Playground's x₁, x₂)
 
 import engine
 import ui
