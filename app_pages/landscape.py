@@ -15,6 +15,7 @@ from engine.landscape.spec import COARSE, LandscapeSpec
 from engine.landscape.stability import step_size_verdict
 from engine.landscape.views import NeedsTraining, compute_view
 from engine.playground.trainer import PlaygroundJob
+from engine.runtime.hosts import start_job
 from engine.runtime import Snapshot
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
@@ -51,7 +52,8 @@ else:
     preset_config, preset_hp = spec.network()
     # Under the Playground's name but not in the registry (find_job stays None): when the Playground page sets
     # up its network, it takes this job over.
-    job = job_for_page("playground", lambda: PlaygroundJob(preset_config, preset_hp, seed=0))
+    job = job_for_page("playground", lambda: start_job(PlaygroundJob, preset_config, preset_hp, seed=0,
+                                                       force_cpu=force_cpu()))
     if job.snapshot().config != preset_config:
         job.set_hyperparameters(**preset_hp)
         job.wait_applied(job.reset(preset_config))

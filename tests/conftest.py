@@ -12,6 +12,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADSCAPE_TORCH_THREADS", "1")
+os.environ.setdefault("GRADSCAPE_JOBS", "threads")  # the app tests in-process; the hosts have tests of their own
 torch.set_num_threads(1)
 
 
@@ -21,6 +22,38 @@ def no_leaked_threads():
     yield
     leaked = [t.name for t in threading.enumerate() if t.name.startswith("gradscape-") and t.is_alive()]
     assert not leaked, f"training threads still alive after the test: {leaked}"
+
+
+@pytest.fixture(scope="session")
+def processes_host():
+    """A real pool of two worker processes, shared by the tests that run jobs on each host."""
+    from engine.runtime.processes import ProcessHost
+
+    host = ProcessHost(2, accelerator=False)
+    yield host
+    host.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_host():
+    """A real Ray, started here as the issue asks: `ray.init(num_cpus=2, include_dashboard=False)`."""
+    import ray
+
+    from engine.runtime.ray_host import RayHost, runtime_env
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env(None))
+    yield RayHost()
+    ray.shutdown()
+
+
+@pytest.fixture(params=["threads", "processes", "ray"])
+def host(request):
+    """Each host in turn: the same job tests run on all three."""
+    from engine.runtime.hosts import ThreadsHost
+
+    if request.param == "threads":
+        return ThreadsHost()
+    return request.getfixturevalue(f"{request.param}_host")
 
 
 @pytest.fixture(autouse=True)

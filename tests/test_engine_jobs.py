@@ -37,18 +37,21 @@ class Quadratic(Trainer):
         return {"w": np.array([float(self.w)])}
 
 
-def make_job(trainer_type=Quadratic, config=None, hyperparameters=None, **kwargs) -> Job:
-    """A job running `trainer_type` on `config` (w0 = 1, λ = 1 unless given), with η = 0.1 unless given."""
-    return Job({"w0": 1.0, "lam": 1.0, **(config or {})}, {"lr": 0.1, **(hyperparameters or {})},
-               trainer_type=trainer_type, **kwargs)
+def make_job(trainer_type=Quadratic, config=None, hyperparameters=None, host=None, **kwargs) -> Job:
+    """A job running `trainer_type` on `config` (w0 = 1, λ = 1 unless given), with η = 0.1 unless given; on
+    `host` (engine.runtime.hosts: the Job API in another process) when given."""
+    config, hyperparameters = {"w0": 1.0, "lam": 1.0, **(config or {})}, {"lr": 0.1, **(hyperparameters or {})}
+    if host is not None:
+        return host.start(Job, config, hyperparameters, trainer_type=trainer_type, **kwargs)
+    return Job(config, hyperparameters, trainer_type=trainer_type, **kwargs)
 
 
-def make(**config):
-    return make_job(config=config)
+def make(host=None, **config):
+    return make_job(config=config, host=host)
 
 
-def test_step_runs_exactly_n_steps_and_matches_the_formula(no_leaked_threads):
-    job = make()
+def test_step_runs_exactly_n_steps_and_matches_the_formula(host, no_leaked_threads):
+    job = make(host)
     try:
         job.wait_applied(job.step(5))
         snap = job.wait_for(lambda s: s.step == 5 and not s.busy)
@@ -62,8 +65,8 @@ def test_step_runs_exactly_n_steps_and_matches_the_formula(no_leaked_threads):
     assert not job.alive
 
 
-def test_step_epoch_stops_at_the_next_whole_epoch(no_leaked_threads):
-    job = make()
+def test_step_epoch_stops_at_the_next_whole_epoch(host, no_leaked_threads):
+    job = make(host)
     try:
         job.wait_applied(job.step(3))
         job.wait_for(lambda s: s.step == 3 and not s.busy)
@@ -76,8 +79,8 @@ def test_step_epoch_stops_at_the_next_whole_epoch(no_leaked_threads):
         job.stop()
 
 
-def test_play_pause_reset_stop_in_any_order_leave_no_thread(no_leaked_threads):
-    job = make(lam=1e-6)  # effectively constant loss: it can train forever
+def test_play_pause_reset_stop_in_any_order_leave_no_thread(host, no_leaked_threads):
+    job = make(host, lam=1e-6)  # effectively constant loss: it can train forever
     try:
         for action in ["pause", "play", "play", "reset", "pause", "play", "step", "reset", "play", "pause"]:
             ticket = {"play": job.play, "pause": job.pause, "reset": job.reset, "step": job.step}[action]()
@@ -91,8 +94,8 @@ def test_play_pause_reset_stop_in_any_order_leave_no_thread(no_leaked_threads):
     assert not job.alive
 
 
-def test_steps_never_go_back_except_on_reset():
-    job = make(lam=1e-6)
+def test_steps_never_go_back_except_on_reset(host):
+    job = make(host, lam=1e-6)
     try:
         job.play()
         seen = [job.wait_for(lambda s: s.step > 0).step]
@@ -107,8 +110,8 @@ def test_steps_never_go_back_except_on_reset():
         job.stop()
 
 
-def test_huge_learning_rate_diverges_with_a_message_not_an_exception():
-    job = make_job(hyperparameters={"lr": 1e6})
+def test_huge_learning_rate_diverges_with_a_message_not_an_exception(host):
+    job = make_job(hyperparameters={"lr": 1e6}, host=host)
     try:
         job.play()
         snap = job.wait_for(lambda s: s.status is JobStatus.DIVERGED)
@@ -123,8 +126,8 @@ def test_huge_learning_rate_diverges_with_a_message_not_an_exception():
         job.stop()
 
 
-def test_exception_in_a_step_fails_the_job_and_reset_recovers():
-    job = make(fail_at=3)
+def test_exception_in_a_step_fails_the_job_and_reset_recovers(host):
+    job = make(host, fail_at=3)
     try:
         job.play()
         snap = job.wait_for(lambda s: s.status is JobStatus.FAILED)
@@ -137,8 +140,8 @@ def test_exception_in_a_step_fails_the_job_and_reset_recovers():
         job.stop()
 
 
-def test_failed_setup_is_reported():
-    job = make(fail_setup=True)
+def test_failed_setup_is_reported(host):
+    job = make(host, fail_setup=True)
     try:
         snap = job.wait_for(lambda s: s.status is JobStatus.FAILED)
         assert "bad config" in snap.message
@@ -146,8 +149,8 @@ def test_failed_setup_is_reported():
         job.stop()
 
 
-def test_learning_rate_changes_live_without_reset():
-    job = make()
+def test_learning_rate_changes_live_without_reset(host):
+    job = make(host)
     try:
         job.wait_applied(job.step(2))
         job.wait_for(lambda s: s.step == 2 and not s.busy)
@@ -161,8 +164,8 @@ def test_learning_rate_changes_live_without_reset():
         job.stop()
 
 
-def test_target_loss_stops_the_job_as_done():
-    job = make_job(hyperparameters={"lr": 0.5, "target_loss": 1e-3})
+def test_target_loss_stops_the_job_as_done(host):
+    job = make_job(hyperparameters={"lr": 0.5, "target_loss": 1e-3}, host=host)
     try:
         job.play()
         snap = job.wait_for(lambda s: s.status is JobStatus.DONE)
@@ -174,8 +177,8 @@ def test_target_loss_stops_the_job_as_done():
         job.stop()
 
 
-def test_speed_limit_paces_training():
-    job = make_job(config={"lam": 1e-6}, hyperparameters={"max_steps_per_second": 20})
+def test_speed_limit_paces_training(host):
+    job = make_job(config={"lam": 1e-6}, hyperparameters={"max_steps_per_second": 20}, host=host)
     try:
         job.play()
         time.sleep(1.0)
@@ -202,8 +205,8 @@ def test_server_cap_refuses_a_start_beyond_it_with_a_message():
     assert cap.count() == 0
 
 
-def test_snapshots_are_immutable_and_detached_from_the_trainer():
-    job = make()
+def test_snapshots_are_immutable_and_detached_from_the_trainer(host):
+    job = make(host)
     try:
         job.wait_applied(job.step(3))
         snap = job.wait_for(lambda s: s.step == 3 and not s.busy)
@@ -220,8 +223,8 @@ def test_snapshots_are_immutable_and_detached_from_the_trainer():
         job.stop()
 
 
-def test_concurrent_readers_and_commands_from_many_threads_do_not_break_the_job():
-    job = make(lam=1e-6)
+def test_concurrent_readers_and_commands_from_many_threads_do_not_break_the_job(host):
+    job = make(host, lam=1e-6)
     errors = []
 
     def hammer(seed):
@@ -274,8 +277,8 @@ class RunsOutOfMemory(Quadratic):
         return super().train_step()
 
 
-def test_out_of_memory_fails_the_job_with_advice_and_others_go_on():
-    sick, healthy = make_job(RunsOutOfMemory), make(lam=1e-6)
+def test_out_of_memory_fails_the_job_with_advice_and_others_go_on(host):
+    sick, healthy = make_job(RunsOutOfMemory, host=host), make(host, lam=1e-6)
     try:
         sick.play()
         healthy.play()
@@ -289,8 +292,8 @@ def test_out_of_memory_fails_the_job_with_advice_and_others_go_on():
         healthy.stop()
 
 
-def test_nan_metric_diverges_and_reset_recovers():
-    job = make_job(config={"w0": float("nan")})
+def test_nan_metric_diverges_and_reset_recovers(host):
+    job = make_job(config={"w0": float("nan")}, host=host)
     try:
         job.play()
         snap = job.wait_for(lambda s: s.status is JobStatus.DIVERGED)
@@ -328,33 +331,28 @@ def test_a_command_waiting_for_the_trainer_is_reported_until_applied(no_leaked_t
 
 
 class CountingObservations(Quadratic):
-    """Quadratic that counts how often the job asked for its visuals, and says at which update."""
-
-    def setup(self):
-        super().setup()
-        self.observed = 0
+    """Quadratic whose visuals say at which update they were observed."""
 
     def observe(self):
-        self.observed += 1
         return {"w": np.array([float(self.w)]), "updates": self.updates}
 
 
 def test_visuals_are_observed_only_as_often_as_a_reader_asks_and_a_fresh_read_shows_the_current_step(
-        no_leaked_threads):
-    job = make_job(CountingObservations, config={"lam": 1e-6}, hyperparameters={"max_steps_per_second": 2000})
+        host, no_leaked_threads):
+    job = make_job(CountingObservations, config={"lam": 1e-6}, hyperparameters={"max_steps_per_second": 2000},
+                   host=host)
     try:
         job.wait_applied(job.play())
-        trainer = job.trainer
-        before = trainer.observed
+        before = job.snapshot().visuals_id  # counts the observations
         time.sleep(1.0)  # training, nobody reading: ~10 publishes, none of them observes
-        assert trainer.observed - before <= 1
+        assert job.snapshot().visuals_id - before <= 1
         assert job.snapshot().visuals_step < job.snapshot().step - 100  # what plain reads get meanwhile
-        before = trainer.observed
+        before = job.snapshot().visuals_id
         for _ in range(10):  # a page refreshing five times a second
             asked_at = job.snapshot().step
             snap = job.snapshot(fresh=True)
             assert snap.visuals_step >= asked_at and snap.visuals["updates"] == snap.visuals_step
             time.sleep(0.2)
-        assert 10 <= trainer.observed - before <= 12  # one observation per read (a pause may add one)
+        assert 10 <= job.snapshot().visuals_id - before <= 12  # one observation per read (a pause may add one)
     finally:
         job.stop()

@@ -16,6 +16,7 @@ from engine.common.device import pick_device
 from engine.common.limits import ConfigError
 from engine.common.spec import Spec
 from engine.runtime import Job
+from engine.runtime.hosts import start_job
 
 REGISTRY_KEY = "_jobs"
 
@@ -99,8 +100,8 @@ def experiment_job(name: str, job_type: Callable[..., Job], spec: Spec, config: 
     if problem is not None:
         config = None
     hyperparameters, seed = spec.hyperparameters(), spec.job_seed()
-    job = session_job(name, lambda: job_type(config if config is not None else type(spec)().config(),
-                                             hyperparameters, seed=seed),
+    job = session_job(name, lambda: start_job(job_type, config if config is not None else type(spec)().config(),
+                                              hyperparameters, seed=seed, force_cpu=force_cpu()),
                       config=config, seed=seed, hyperparameters=hyperparameters)
     if problem:
         st.error(f"This combination does not work: {problem.rstrip('.')}. The model shown is still the previous "

@@ -31,3 +31,8 @@ import viz
 for _package in (engine, viz, ui):
     for _module in pkgutil.walk_packages(_package.__path__, f"{_package.__name__}."):
         importlib.import_module(_module.name)
+
+# Where jobs train (engine.runtime.hosts): a pool of worker processes starts now, not at the first Train.
+from engine.runtime.hosts import current_host  # noqa: E402 - after the tree, as everything else here
+
+current_host()

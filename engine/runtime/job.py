@@ -101,6 +101,8 @@ class Job:
         self._rate_mark = (time.monotonic(), 0)
         self._visuals_wanted = threading.Event()  # a reader asked for visuals of the current step
         self._visuals_step = -1
+        self._visuals_id = 0
+        self._builds = 0
         self._next_observe = 0.0
         self._thread = threading.Thread(target=self._loop, name=f"gradscape-{type(self).__name__}", daemon=True)
         _LIVE_JOBS.add(self)
@@ -200,6 +202,11 @@ class Job:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def where(self) -> str:
+        """Where it trains, for people (a job in another process says which: engine.runtime.hosts)."""
+        return "the web server's process"
 
     def has_unapplied_commands(self) -> bool:
         """Whether a command sent to this job still waits for the trainer (on a busy server a click can
@@ -356,6 +363,7 @@ class Job:
             self._message = f"Could not apply {sorted(changes)}: {error}"
 
     def _build(self) -> None:
+        self._builds += 1
         self._status, self._message = JobStatus.READY, ""
         self._step, self._steps_left, self._epoch_goal = 0, 0, None
         self._history = MetricHistory()
@@ -451,6 +459,7 @@ class Job:
                     if observe:
                         self._visuals_wanted.clear()
                         visuals, self._visuals_step = freeze_visuals(self.observe()), self._step
+                        self._visuals_id += 1
                         self._next_observe = now + PUBLISH_INTERVAL_S
             except Exception as error:
                 self._fail(f"measuring step {self._step}", error)
@@ -466,4 +475,5 @@ class Job:
             hyperparameters=MappingProxyType(dict(self.hp)), config=self.config, seed=self.seed,
             steps_per_second=self._rate if self._status is JobStatus.RUNNING else 0.0,
             device=describe_device(self.device), busy=self._busy(), commands_applied=self._applied,
-            elapsed_s=self._train_time, visuals_step=self._visuals_step)
+            elapsed_s=self._train_time, visuals_step=self._visuals_step, build=self._builds,
+            visuals_id=self._visuals_id)

@@ -46,6 +46,10 @@ class Snapshot:
     commands_applied: int = 0
     elapsed_s: float = 0.0
     visuals_step: int = -1  # the step `visuals` were observed at (-1: none yet); while training it may trail `step`
+    # For readers in another process (engine.runtime.remote), which are sent only what changed:
+    build: int = 0  # how many times the experiment was built (1 at first, +1 at every reset): a new history
+    visuals_id: int = 0  # how many times visuals were observed: a new value means new visuals
+    published_at: float = 0.0  # time.time() when pinned, comparable across processes on one machine
 
     def series(self, name: str) -> Series:
         empty = np.empty(0)
@@ -76,7 +80,7 @@ class SnapshotBoard:
         """Publish a snapshot of these fields, with the next version number, and wake every reader."""
         with self._changed:
             self._version += 1
-            self._latest = Snapshot(version=self._version, **fields)
+            self._latest = Snapshot(version=self._version, published_at=time.time(), **fields)
             self._changed.notify_all()
 
     def latest(self) -> Snapshot:
