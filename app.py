@@ -7,6 +7,7 @@ import ui.preload  # noqa: F401 - first: the modules every page uses, imported b
 from engine.common.device import describe_device, limit_torch_threads, pick_device
 from engine.runtime.hosts import current_host
 from ui.catalog import HOME, PAGES
+from ui.jobs import where_slot
 from ui.sharing import (link_parameters, open_exact_link, page_styles, presentation_requested,
                         report_unused_link_parameters, share_panel, show_share_link)
 
@@ -25,6 +26,7 @@ with st.sidebar:
     st.toggle("Force CPU", key="force_cpu", help="Train on the CPU even when a GPU is available.")
     st.caption(f"Training on **{describe_device(pick_device(st.session_state.force_cpu))}**, "
                f"in {current_host().description}")
+    where_slot(st.empty())  # the page's job says where it trains, here (ui.live.job_controls)
     link = share_panel(page)
 
 # Live areas rerun once a second; Streamlit's default is to fade elements while

@@ -34,7 +34,7 @@ Measured (last line, one JSON object):
   click that got no update counts at its timeout;
 - jobs_running_peak: the most jobs the sessions saw training at one moment (per
   session, the jobs it pressed Train for whose status line says training), to
-  compare with the cap (GRADSCAPE_MAX_RUNNING_JOBS, 40). A second phase restarts
+  compare with the cap (GRADSCAPE_MAX_RUNNING_JOBS, 80 a process). A second phase restarts
   the server with the cap at 3: the starts beyond it must get the clear message
   (not a hang), and a Pause must free a slot;
 - threads_baseline: the server's OS threads after one warm-up session came and
@@ -69,6 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.playground.config import PlaygroundConfig  # noqa: E402
 from engine.playground.trainer import PlaygroundJob  # noqa: E402
+from engine.runtime.cap import DEFAULT_LIMIT  # noqa: E402
 from scripts.browser import ROOT, chromium, free_port, running_app, step_counter, wait_until_rendered  # noqa: E402
 from scripts.streamlit_client import StreamlitSession  # noqa: E402
 from ui.catalog import PAGES  # noqa: E402
@@ -94,9 +95,9 @@ def _ttl_s() -> float:
 
 def _cap() -> int:
     try:
-        return max(1, int(os.environ.get("GRADSCAPE_MAX_RUNNING_JOBS", "40")))
+        return max(1, int(os.environ.get("GRADSCAPE_MAX_RUNNING_JOBS", str(DEFAULT_LIMIT))))
     except ValueError:
-        return 40
+        return DEFAULT_LIMIT
 
 
 def _int(text: str | None) -> int | None:
@@ -109,6 +110,31 @@ def _int(text: str | None) -> int | None:
 # ------------------------------------------------------------------ server side
 def threads(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def workers(pid: int) -> list[int]:
+    """The server's worker processes (engine.runtime.processes), when jobs train in them."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if parent == pid and b"engine.runtime.processes" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def worker_threads(pid: int) -> int:
+    """Threads in all the server's workers: every job trains in one of its worker's threads."""
+    total = 0
+    for worker in workers(pid):
+        try:
+            total += threads(worker)
+        except OSError:  # ended meanwhile
+            pass
+    return total
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -152,6 +178,7 @@ class Classroom:
     expected_losses: dict[int, tuple[str, str]]  # seed -> (train, test) loss at step 0, as the page prints them
     clicks: list[tuple[str, str, float]] = dataclasses.field(default_factory=list)  # (session, what, seconds)
     loads: list[tuple[str, str, float]] = dataclasses.field(default_factory=list)
+    first_charts: list[float] = dataclasses.field(default_factory=list)  # navigation -> the page's first chart
     problems: list[str] = dataclasses.field(default_factory=list)  # each one counts as an error
     isolation: list[str] = dataclasses.field(default_factory=list)  # each one breaks isolation
     running: dict[str, set[str]] = dataclasses.field(default_factory=dict)  # session -> pages training
@@ -236,6 +263,8 @@ async def _click_until(session: StreamlitSession, room: Classroom, label: str, w
 async def _open(session: StreamlitSession, room: Classroom, page: str, query: str = "") -> bool:
     load = await session.open(page, query, timeout=_left(room, LOAD_TIMEOUT_S))
     room.loads.append((session.name, page, load.seconds))
+    if load.first_chart_s is not None:
+        room.first_charts.append(load.first_chart_s)
     if not load.ok:
         room.problems.append(f"{session.name}: {page} did not load: {load.problem}")
     return load.ok
@@ -507,7 +536,12 @@ def cpu_seconds(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=int(os.environ.get("GRADSCAPE_CLASSROOM_SESSIONS", "20")))
-    n = parser.parse_args().sessions
+    parser.add_argument("--jobs", choices=("threads", "processes"), default="threads",
+                        help="where the server trains its jobs (engine.runtime.hosts)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes, with --jobs processes")
+    args = parser.parse_args()
+    n = args.sessions
+    host = {"GRADSCAPE_JOBS": args.jobs, "GRADSCAPE_WORKERS": str(args.workers)}
     (ROOT / "artifacts").mkdir(exist_ok=True)
     started = time.monotonic()
     pages = [info.url_path for info in PAGES if info.url_path != PLAYGROUND]
@@ -516,12 +550,13 @@ def main() -> None:
     cap, ttl = _cap(), _ttl_s()
 
     port = free_port()
-    with running_app(port, env={"GRADSCAPE_MAX_RUNNING_JOBS": str(cap)}) as (url, process):
+    with running_app(port, env={"GRADSCAPE_MAX_RUNNING_JOBS": str(cap), **host}) as (url, process):
         pid = process.pid
         cold = settled_threads(pid, timeout_s=20, quiet_s=3)
         asyncio.run(warm_up(url))
         time.sleep(ttl + 1)
         baseline = settled_threads(pid, timeout_s=60, quiet_s=5)
+        processes_baseline, worker_threads_baseline = len(workers(pid)), worker_threads(pid)
         tour_started, cpu_before, load_before = time.monotonic(), cpu_seconds(pid), os.getloadavg()[0]
         room.deadline = tour_started + TOUR_S
         memory = asyncio.run(run_classroom(url, room, n, pages, pid))
@@ -529,16 +564,21 @@ def main() -> None:
         server_cores = (cpu_seconds(pid) - cpu_before) / tour_s
         closed_at = time.monotonic()
         time.sleep(ttl + 1)  # the sessions are released (and their jobs stopped) once this has passed
-        while threads(pid) > baseline and time.monotonic() < closed_at + ttl + CLOSE_GRACE_S:
+        while (threads(pid) > baseline or worker_threads(pid) > worker_threads_baseline) \
+                and time.monotonic() < closed_at + ttl + CLOSE_GRACE_S:
             time.sleep(0.5)
         back_after = time.monotonic() - closed_at
         after_close = settled_threads(pid, timeout_s=30, quiet_s=5)
+        processes_after_close, worker_threads_after_close = len(workers(pid)), worker_threads(pid)
         print(f"classroom: {n} sessions, tour {tour_s:.0f} s, {room.skipped} page visits left out for time; "
               f"server used {server_cores:.2f} cores (machine load average {load_before:.1f} -> "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
         print(f"server threads: {cold} before any client, {baseline} after one warm-up session (the pools it "
               f"keeps), {after_close} after all {n} closed (TTL {ttl:.0f} s; waited {back_after:.0f} s for it); "
               f"RSS {memory.get('VmRSS', 0):.0f} MB, peak {memory.get('VmHWM', 0):.0f} MB")
+        print(f"jobs train in {args.jobs}: worker processes {processes_baseline} after the warm-up, "
+              f"{processes_after_close} after all closed; their threads {worker_threads_baseline} -> "
+              f"{worker_threads_after_close}")
         try:
             live = live_ui(url)
         except Exception as error:  # the page did not load or answer in time: a failed load
@@ -549,7 +589,9 @@ def main() -> None:
     room.problems.extend(f"server traceback: {line}" for line in tracebacks(port))
 
     cap_port = free_port()
-    with running_app(cap_port, env={"GRADSCAPE_MAX_RUNNING_JOBS": str(CAP_PHASE_LIMIT)}) as (cap_url, _):
+    # One worker with processes: the cap is per worker, and this phase asks what a start beyond it gets.
+    cap_env = {"GRADSCAPE_MAX_RUNNING_JOBS": str(CAP_PHASE_LIMIT), **host, "GRADSCAPE_WORKERS": "1"}
+    with running_app(cap_port, env=cap_env) as (cap_url, _):
         cap_problems, cap_result = asyncio.run(cap_phase(cap_url, CAP_PHASE_LIMIT))
     room.problems.extend(cap_problems)
     room.problems.extend(f"server traceback (cap phase): {line}" for line in tracebacks(cap_port))
@@ -564,7 +606,9 @@ def main() -> None:
           f"{_seconds(statistics.median(click_s) if click_s else None)}, p95 {_seconds(percentile(click_s, 0.95))}; "
           + "; ".join(f"{what} n={len(v)} p95 {_seconds(percentile(v, 0.95))}" for what, v in sorted(by_kind.items())))
     print(f"page loads: {len(load_s)}, median {_seconds(statistics.median(load_s) if load_s else None)}, "
-          f"p95 {_seconds(percentile(load_s, 0.95))}")
+          f"p95 {_seconds(percentile(load_s, 0.95))} to the end of the run; to the first chart: median "
+          f"{_seconds(statistics.median(room.first_charts) if room.first_charts else None)}, "
+          f"p95 {_seconds(percentile(room.first_charts, 0.95))}")
     print(f"Playground steps/s per session: min {min(rates.values()):.0f}, median "
           f"{statistics.median(rates.values()):.0f}, max {max(rates.values()):.0f}")
     print(f"jobs running peak {room.running_peak} (cap {cap}); cap phase: {json.dumps(cap_result)}")
@@ -578,15 +622,21 @@ def main() -> None:
     if len(room.problems) > 12:
         print(f"  ! ... {len(room.problems) - 12} more (all in artifacts/classroom-problems.txt)")
     print(f"total {time.monotonic() - started:.0f} s")
-    p95 = percentile(click_s, 0.95)
+    p95, load_p95 = percentile(click_s, 0.95), percentile(room.first_charts, 0.95)
     print(json.dumps({
         "sessions": n,
+        "jobs": args.jobs,
         "errors": len(room.problems),
         "isolation_ok": not room.isolation,
         "p95_click_to_update_s": None if p95 is None else round(p95, 3),
         "jobs_running_peak": room.running_peak,
         "threads_after_close": after_close,
         "threads_baseline": baseline,
+        "processes_after_close": processes_after_close,
+        "processes_baseline": processes_baseline,
+        "worker_threads_after_close": worker_threads_after_close,
+        "worker_threads_baseline": worker_threads_baseline,
+        "page_load_p95_s": None if load_p95 is None else round(load_p95, 3),
         "rss_peak_mb": round(memory.get("VmHWM", 0.0), 1),
         "steps_per_s_min_session": round(min(rates.values()), 1),
         "live_ui_ratio": round(browser_s / engine_s, 3) if engine_s else 0.0,

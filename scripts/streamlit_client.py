@@ -61,9 +61,10 @@ class StatusLine:
 @dataclass
 class PageLoad:
     page: str
-    seconds: float
+    seconds: float  # to the end of the page's script run
     ok: bool
     problem: str = ""
+    first_chart_s: float | None = None  # to the first chart of that run (None: the page drew none)
 
 
 @dataclass
@@ -154,7 +155,10 @@ class StreamlitSession:
             return PageLoad(page, time.monotonic() - started, False, f"no finished run within {timeout:.0f} s")
         if page in self.page_not_found:
             return PageLoad(page, time.monotonic() - started, False, "page not found")
-        return PageLoad(page, time.monotonic() - started, True)
+        charts = [shown.at for shown in self.elements.values()
+                  if shown.element.WhichOneof("type") == "plotly_chart" and shown.at >= started]
+        return PageLoad(page, time.monotonic() - started, True,
+                        first_chart_s=min(charts) - started if charts else None)
 
     async def click(self, label: str) -> float:
         """Press the button labelled `label` on the page shown; returns the monotonic time it was sent."""

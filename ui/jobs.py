@@ -19,6 +19,7 @@ from engine.runtime import Job
 from engine.runtime.hosts import start_job
 
 REGISTRY_KEY = "_jobs"
+WHERE_KEY = "_where_slot"
 
 
 @dataclass
@@ -51,6 +52,17 @@ def session_jobs() -> dict[str, Applied]:
 def find_job(name: str) -> Job | None:
     """This session's job `name` if a page has set it up (e.g. "playground": the Playground's network)."""
     return job_for_page(name, None) if name in session_jobs() else None
+
+
+def where_slot(slot: Any) -> None:
+    """Where this run's page says where its job trains: a place in the sidebar that app.py keeps for it."""
+    st.session_state[WHERE_KEY] = slot
+
+
+def show_where(job: Job) -> None:
+    """"This page's model trains in worker 2 of 7 (CPU)", in the sidebar beside the device."""
+    slot = st.session_state.get(WHERE_KEY) or st.sidebar
+    slot.caption(f"This page's model trains in **{job.where}**.")
 
 
 def force_cpu() -> bool:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from engine.common.device import limit_torch_threads
 from engine.runtime import Job, JobLimitReached, JobStatus, Snapshot
+from ui.jobs import show_where
 from ui.sharing import presenting
 
 T = TypeVar("T")
@@ -128,7 +129,7 @@ def job_controls(job: Job, key: str) -> None:
     cols[3].button("Reset", key=f"{key}_reset", width="stretch", on_click=_command, args=(job, "reset"),
                    icon=":material/restart_alt:",
                    help="Start again from freshly initialized weights (same seed)")
-    st.sidebar.caption(f"This page's model trains in **{job.where}**.")
+    show_where(job)
     message = st.session_state.pop("_job_limit_message", None)
     if message:
         st.warning(message, icon=":material/hourglass_top:")

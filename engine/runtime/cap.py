@@ -1,4 +1,5 @@
-"""The server-wide cap on jobs that train at the same moment: over it, a start is refused with a message."""
+"""The cap on jobs that train at the same moment in one process (the web server's, with the `threads` host; each
+worker's, with `processes`): over it, a start is refused with a message."""
 
 from __future__ import annotations
 
@@ -40,12 +41,14 @@ class RunningJobs:
             return len(self._running)
 
 
+DEFAULT_LIMIT = 80  # 40 students touring the pages, each with the Playground training while another page trains
+
+
 def _limit_from_env() -> int:
-    # 30 students plus the teacher and a little slack.
     try:
-        return max(1, int(os.environ.get("GRADSCAPE_MAX_RUNNING_JOBS", "40")))
+        return max(1, int(os.environ.get("GRADSCAPE_MAX_RUNNING_JOBS", str(DEFAULT_LIMIT))))
     except ValueError:
-        return 40
+        return DEFAULT_LIMIT
 
 
 RUNNING_JOBS = RunningJobs(_limit_from_env())
