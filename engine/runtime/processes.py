@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_NICE = 10  # how much lower a worker's priority is than the server's
 START_TIMEOUT_S = 120.0  # a worker imports torch and the engine before it answers (seconds on a small machine)
+QUICK_DEATH_S, MAX_QUICK_DEATHS = 30.0, 3  # a worker that dies this soon this many times running is not replaced
 
 
 def _send(conn: Connection, lock: threading.Lock, message: Any) -> None:
@@ -60,6 +62,7 @@ class Worker:
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._dead: str | None = None
+        self._started = time.monotonic()
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         if not accelerator:
@@ -79,6 +82,10 @@ class Worker:
     @property
     def alive(self) -> bool:
         return self._dead is None
+
+    @property
+    def lifetime_s(self) -> float:
+        return time.monotonic() - self._started
 
     def call(self, method: str, *args: Any, timeout: float) -> Any:
         future: concurrent.futures.Future = concurrent.futures.Future()
@@ -174,6 +181,7 @@ class ProcessHost:
         self._lock = threading.Lock()
         self._closed = False
         self._job_ids = itertools.count(1)
+        self._quick_deaths = 0
         count = max(1, workers)
         # With a GPU, one more worker owns it and trains every GPU job.
         self.workers = [Worker(i, count, False, self._replace) for i in range(count)]
@@ -202,7 +210,8 @@ class ProcessHost:
             if self._closed:
                 raise _lost("the server is stopping")
             on_gpu = self.accelerator_worker is not None and pick_device(force_cpu).type != "cpu"
-            worker = self.accelerator_worker if on_gpu else min(self.workers, key=lambda w: (w.jobs, w.index))
+            least_loaded = min(self.workers, key=lambda w: (not w.alive, w.jobs, w.index))
+            worker = self.accelerator_worker if on_gpu else least_loaded
             worker.jobs += 1
             job_id = next(self._job_ids)
         try:
@@ -216,6 +225,11 @@ class ProcessHost:
     def _replace(self, dead: Worker) -> None:
         with self._lock:
             if self._closed:
+                return
+            # A worker that cannot even start (a broken install, no memory left) is not restarted forever.
+            self._quick_deaths = self._quick_deaths + 1 if dead.lifetime_s < QUICK_DEATH_S else 0
+            if self._quick_deaths > MAX_QUICK_DEATHS:
+                log.error("%s keeps dying at its start; not starting another", dead.where)
                 return
             log.warning("%s stopped; starting a replacement", dead.where)
             fresh = Worker(dead.index, dead.count, dead.accelerator, self._replace)
@@ -243,7 +257,6 @@ def _serve(conn: Connection) -> None:
 
     services: dict[int, JobService] = {}
     send_lock = threading.Lock()
-    threads = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="gradscape-request")
 
     def handle(request: int, method: str, args: tuple) -> None:
         try:
@@ -273,7 +286,8 @@ def _serve(conn: Connection) -> None:
             request, method, args = pickle.loads(conn.recv_bytes())  # noqa: S301 - the server's socket pair
         except (EOFError, OSError):
             break
-        threads.submit(handle, request, method, args)
+        # A thread per request, ended with it: a pool's idle threads would stay (and hide whether jobs ended).
+        threading.Thread(target=handle, args=(request, method, args), daemon=True).start()
     for service in list(services.values()):
         service.job.stop(timeout=1.0)
 

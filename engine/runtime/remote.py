@@ -291,6 +291,9 @@ class RemoteJob:
         except TrainerLost as error:
             self._channel = None
             self._lose(str(error))
+        except Exception as error:  # a stuck or refusing trainer: the page says so, Reset tries again
+            self._channel = None
+            self._lose(f"Could not start training ({type(error).__name__}: {error}). Press Reset to try again.")
 
     def _disconnect(self) -> None:
         channel, self._channel = self._channel, None
