@@ -273,7 +273,8 @@ class Job:
                     continue
             if turn_ends is None:
                 # Wait for a turn in short pieces, so that commands (pause, stop) are applied meanwhile.
-                if not self._turns.take(self, timeout=0.05, first=self._jump_queue):
+                # A job whose reader waits for its visuals (a page drawing it) goes first, as a click does.
+                if not self._turns.take(self, timeout=0.05, first=self._jump_queue or self._visuals_wanted.is_set()):
                     continue
                 self._jump_queue = False
                 turn_ends = time.monotonic() + TURN_SLICE_S
