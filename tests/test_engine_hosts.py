@@ -49,8 +49,11 @@ def test_a_reader_fed_deltas_holds_exactly_the_full_snapshot_through_compaction_
             version += 1
             full = snapshot(version, history, build, visuals_id=step // 25)
             delta = make_delta(full, Known.of(reader))
-            reader = apply_delta(reader, delta)
+            before, reader = reader, apply_delta(reader, delta)
             assert_same_history(reader, full)
+            assert reader.config == full.config and reader.hyperparameters == full.hyperparameters
+            if before is not None and before.build == build:  # the same objects: the pages' memo goes by them
+                assert reader.config is before.config and reader.hyperparameters is before.hyperparameters
             np.testing.assert_array_equal(reader.visuals["v"], full.visuals["v"])
             assert reader.version == full.version and reader.build == full.build
             assert make_delta(full, Known.of(reader)) is None  # nothing new: nothing sent

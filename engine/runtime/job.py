@@ -272,9 +272,12 @@ class Job:
                 if now < next_step_at:
                     continue
             if turn_ends is None:
-                # Wait for a turn in short pieces, so that commands (pause, stop) are applied meanwhile.
-                # A job whose reader waits for its visuals (a page drawing it) goes first, as a click does.
-                if not self._turns.take(self, timeout=0.05, first=self._jump_queue or self._visuals_wanted.is_set()):
+                # Wait for a turn in short pieces, so that commands (pause, stop) are applied meanwhile, and a
+                # page waiting for visuals gets them without waiting for a turn (observing is a reader's work,
+                # done as often as readers ask, not training).
+                if not self._turns.take(self, timeout=0.05, first=self._jump_queue):
+                    if self._visuals_wanted.is_set() and time.monotonic() >= self._next_observe:
+                        self._publish(observe=True, evaluate=False)
                     continue
                 self._jump_queue = False
                 turn_ends = time.monotonic() + TURN_SLICE_S
@@ -445,17 +448,17 @@ class Job:
     def _set_stopped(self) -> None:
         self._status = JobStatus.STOPPED
         self._running_jobs.release(self)
-        self._publish(measure=False)
+        self._publish(observe=False, evaluate=False)
 
-    def _publish(self, observe: bool = True, measure: bool = True) -> None:
-        """Pin a snapshot; `measure`: with the trainer's evaluation at this step, and with `observe` its visuals
-        too (else the last ones stay, with the step they were observed at)."""
+    def _publish(self, observe: bool = True, evaluate: bool = True) -> None:
+        """Pin a snapshot; `evaluate`: with the trainer's evaluation at this step; `observe`: with its visuals
+        (else the last ones stay, with the step they were observed at)."""
         visuals: Any = self._board.last.visuals if self._board.last else None
         now = time.monotonic()
-        if measure and self._status not in (JobStatus.FAILED, JobStatus.DIVERGED, JobStatus.STOPPED):
+        if self._status not in (JobStatus.FAILED, JobStatus.DIVERGED, JobStatus.STOPPED):
             try:
                 with torch.no_grad():
-                    if self._step:
+                    if evaluate and self._step:
                         self._history.record(self._step, self.evaluate())
                     if observe:
                         self._visuals_wanted.clear()

@@ -97,14 +97,19 @@ def make_delta(snap: Snapshot, known: Known) -> SnapshotDelta | None:
         kept = points if same_build and 0 < points <= len(s) and s.steps[points - 1] == last_step else 0
         series[name] = (kept, s.steps[kept:], s.values[kept:])
     changed = snap.visuals_id != known.visuals_id
-    return SnapshotDelta({name: _plain(getattr(snap, name)) for name in _PLAIN_FIELDS}, series,
-                         _plain(snap.visuals) if changed else None, changed)
+    # The config changes only with a rebuild: within one build the reader keeps its own (and its identity,
+    # which the pages' memo of figures goes by).
+    fields = {name: _plain(getattr(snap, name)) for name in _PLAIN_FIELDS if not (same_build and name == "config")}
+    return SnapshotDelta(fields, series, _plain(snap.visuals) if changed else None, changed)
 
 
 def apply_delta(base: Snapshot | None, delta: SnapshotDelta) -> Snapshot:
     """The snapshot `delta` describes, given the snapshot it was made against."""
     history = {}
     for name, (kept, steps, values) in delta.series.items():
+        if kept and not len(steps) and kept == len(base.history[name]):
+            history[name] = base.history[name]  # unchanged: the same object
+            continue
         if kept:
             old = base.history[name]
             steps, values = np.concatenate([old.steps[:kept], steps]), np.concatenate([old.values[:kept], values])
@@ -113,7 +118,10 @@ def apply_delta(base: Snapshot | None, delta: SnapshotDelta) -> Snapshot:
         history[name] = Series(steps, values)
     visuals = freeze_visuals(delta.visuals) if delta.visuals_changed else base.visuals
     fields = dict(delta.fields)
-    fields["hyperparameters"] = MappingProxyType(dict(fields["hyperparameters"]))
+    fields.setdefault("config", base.config if base is not None else None)
+    hyperparameters = fields["hyperparameters"]
+    fields["hyperparameters"] = (base.hyperparameters if base is not None and dict(base.hyperparameters) ==
+                                 hyperparameters else MappingProxyType(dict(hyperparameters)))
     return Snapshot(history=MappingProxyType(history), visuals=visuals, **fields)
 
 
@@ -193,21 +201,25 @@ class RemoteJob:
         """The process that trains it (for tests and operators: `kill -9` it to see a fault handled)."""
         return self._channel.call("pid")
 
+    # What the job was last seen with (a read, a wait): no round trip of its own.
     @property
     def config(self) -> Any:
-        return self.snapshot().config
+        return self._known().config
 
     @property
     def seed(self) -> int:
-        return self.snapshot().seed
+        return self._known().seed
 
     @property
     def hp(self) -> dict[str, Any]:
-        return dict(self.snapshot().hyperparameters)
+        return dict(self._known().hyperparameters)
 
     @property
     def alive(self) -> bool:
-        return not self._stopped and self._lost is None and self.snapshot().status is not JobStatus.STOPPED
+        return not self._stopped and self._lost is None and self._known().status is not JobStatus.STOPPED
+
+    def _known(self) -> Snapshot:
+        return self._last() or self.snapshot()
 
     def snapshot(self, fresh: bool = False) -> Snapshot:
         if self._lost is not None or self._stopped:

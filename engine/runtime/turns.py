@@ -31,12 +31,10 @@ TURN_SLICE_S = 0.02
 class TrainingTurns:
     """Round-robin turns at training: at most `width` jobs step at the same moment.
 
-    Two ways to go ahead of the queue: `first` (someone pressed Train, Step or Epoch and waits to see it; a
-    page waits for the visuals of the step it shows, which the job observes after its next step) goes to the
-    front, even when it is already waiting; `soon` (work a page shows but nobody clicked for: the Diffusion
-    samples, drawn again and again) goes ahead of every waiting job except those that have waited
-    `longest_wait_s`, so however often it asks, no one waits much longer than that. A page asks for visuals
-    once per refresh of its live area, so jobs nobody watches still get most turns."""
+    Two ways to go ahead of the queue: `first` (someone pressed Train, Step or Epoch and waits to see it)
+    goes to the front; `soon` (work a page shows but nobody clicked for: the Diffusion samples, drawn
+    again and again) goes ahead of every waiting job except those that have waited `longest_wait_s`, so
+    however often it asks, no one waits much longer than that."""
 
     def __init__(self, width: int = 1, longest_wait_s: float = 0.5):
         self.width, self.longest_wait_s = width, longest_wait_s
@@ -57,14 +55,11 @@ class TrainingTurns:
                 if first:
                     self._waiting.appendleft(job)
                 elif soon:
-                    self._waiting.insert(self._soon_place(now), job)
+                    overdue = [i for i, other in enumerate(self._waiting)
+                               if now - self._since[other] >= self.longest_wait_s]
+                    self._waiting.insert(overdue[-1] + 1 if overdue else 0, job)
                 else:
                     self._waiting.append(job)
-            elif first or soon:  # asked again, now in a hurry (a reader waits for its visuals): move up, never back
-                place = 0 if first else self._soon_place(now)
-                if place < self._waiting.index(job):
-                    self._waiting.remove(job)
-                    self._waiting.insert(place, job)
             while True:
                 free = self.width - len(self._holders)
                 if free > 0 and job in itertools.islice(self._waiting, free):
@@ -76,11 +71,6 @@ class TrainingTurns:
                 if remaining <= 0:
                     return False
                 self._changed.wait(remaining)
-
-    def _soon_place(self, now: float) -> int:
-        """Where a job in a hurry queues: behind every job that has waited `longest_wait_s`, ahead of the rest."""
-        overdue = [i for i, other in enumerate(self._waiting) if now - self._since[other] >= self.longest_wait_s]
-        return overdue[-1] + 1 if overdue else 0
 
     def give_back(self, job: "Job") -> None:
         """End `job`'s turn (if it has one) and leave the queue: the next job's turn begins."""
