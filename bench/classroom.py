@@ -1,7 +1,8 @@
 """A classroom on one server: N students train at once (issue 9, "Load").
 
 Starts the app with `streamlit run app.py` on a free port and opens N
-concurrent sessions (N = 20; `--sessions N` or GRADSCAPE_CLASSROOM_SESSIONS).
+concurrent sessions (N = 20; `--sessions N` or GRADSCAPE_CLASSROOM_SESSIONS),
+its jobs training where `--jobs threads|processes` says (engine.runtime.hosts).
 Each opens the Network Playground with its own seed (?pg_seed=100+i), presses
 Train, then opens every other page of ui.catalog.PAGES in turn (pressing Train
 there and Pause before leaving, where the page has its own job), and comes back
@@ -37,6 +38,12 @@ Measured (last line, one JSON object):
   compare with the cap (GRADSCAPE_MAX_RUNNING_JOBS, 80 a process). A second phase restarts
   the server with the cap at 3: the starts beyond it must get the clear message
   (not a hang), and a Pause must free a slot;
+- page_load_p95_s: from asking for a page until its first chart arrives (the
+  run's end is printed too);
+- processes_baseline / processes_after_close, worker_threads_baseline /
+  worker_threads_after_close: with `--jobs processes` (`--workers 2`), the
+  server's worker processes and all their threads after the warm-up and after
+  every tab closed (a closed tab's jobs end in their worker);
 - threads_baseline: the server's OS threads after one warm-up session came and
   went (before any client it has fewer: the first connection starts 3 pool
   threads and the first training job 1, which it keeps for good; printed too);

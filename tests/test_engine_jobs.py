@@ -92,6 +92,7 @@ def test_play_pause_reset_stop_in_any_order_leave_no_thread(host, no_leaked_thre
         job.stop()
         job.stop()  # twice is fine
     assert not job.alive
+    assert job.snapshot().status is JobStatus.STOPPED and not job.has_unapplied_commands()
 
 
 def test_steps_never_go_back_except_on_reset(host):

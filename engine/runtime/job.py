@@ -45,7 +45,6 @@ from engine.runtime.turns import TRAINING_TURNS, TURN_SLICE_S, TrainingTurns
 log = logging.getLogger(__name__)
 
 PUBLISH_INTERVAL_S = 0.1  # also the shortest time between two observations while training
-FRESH_WAIT_S = 0.5  # the longest a fresh read waits for the job to observe (a busy server: then the last visuals)
 
 # Serializes seeding torch's global RNG together with model construction, so two
 # jobs built at the same moment in different threads still get their own seeds.
@@ -99,7 +98,6 @@ class Job:
         self._train_time = 0.0
         self._rate = 0.0
         self._rate_mark = (time.monotonic(), 0)
-        self._visuals_wanted = threading.Event()  # a reader asked for visuals of the current step
         self._visuals_step = -1
         self._visuals_id = 0
         self._builds = 0
@@ -214,26 +212,14 @@ class Job:
         return self.alive and self.snapshot().commands_applied < self._sent
 
     def snapshot(self, fresh: bool = False) -> Snapshot:
-        """The latest snapshot. `fresh=True`, for a reader that draws the visuals: while the job trains, ask it
-        to observe and wait until it has (its visuals then show the step its counter does), at most
-        FRESH_WAIT_S; the latest snapshot after that."""
-        snap = self._board.latest()
-        if not fresh or not snap.busy or snap.visuals_step >= snap.step or not self.alive:
-            return snap
-        step = snap.step
-        self._visuals_wanted.set()
-        try:
-            return self._board.wait_for(lambda s: s.visuals_step >= step or not s.busy, FRESH_WAIT_S)
-        except TimeoutError:
-            return self._board.latest()
+        """The latest snapshot; `fresh=True`, for a reader that draws the visuals: those of the current step
+        (engine.runtime.snapshot.SnapshotBoard.read)."""
+        return self._board.read(fresh=fresh and self.alive)
 
     def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float = 10.0) -> Snapshot:
         """Block until a published snapshot satisfies `predicate` (for tests, benches, scripts). A waiter may
         be waiting for visuals: while it waits, the job observes as often as it may."""
-        def wanted(snap: Snapshot) -> bool:
-            self._visuals_wanted.set()
-            return predicate(snap)
-        return self._board.wait_for(wanted, timeout)
+        return self._board.wait_for(predicate, timeout, want_visuals=True)
 
     def wait_version(self, version: int, timeout: float = 10.0) -> Snapshot:
         return self.wait_for(lambda s: s.version > version, timeout)
@@ -276,7 +262,7 @@ class Job:
                 # page waiting for visuals gets them without waiting for a turn (observing is a reader's work,
                 # done as often as readers ask, not training).
                 if not self._turns.take(self, timeout=0.05, first=self._jump_queue):
-                    if self._visuals_wanted.is_set() and time.monotonic() >= self._next_observe:
+                    if self._board.visuals_wanted.is_set() and time.monotonic() >= self._next_observe:
                         self._publish(observe=True, evaluate=False)
                     continue
                 self._jump_queue = False
@@ -285,7 +271,7 @@ class Job:
                 next_step_at = max(next_step_at, time.monotonic()) + 1.0 / float(rate_limit)
             self._one_step()
             now = time.monotonic()
-            observe = not self._busy() or (self._visuals_wanted.is_set() and now >= self._next_observe)
+            observe = not self._busy() or (self._board.visuals_wanted.is_set() and now >= self._next_observe)
             if observe or now >= next_publish:
                 self._publish(observe=observe)
                 next_publish = now + PUBLISH_INTERVAL_S
@@ -461,7 +447,7 @@ class Job:
                     if evaluate and self._step:
                         self._history.record(self._step, self.evaluate())
                     if observe:
-                        self._visuals_wanted.clear()
+                        self._board.visuals_wanted.clear()
                         visuals, self._visuals_step = freeze_visuals(self.observe()), self._step
                         self._visuals_id += 1
                         self._next_observe = now + PUBLISH_INTERVAL_S

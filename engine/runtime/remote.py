@@ -14,7 +14,7 @@ Two halves, one on each side of the process boundary:
 
 Reading never waits for a training step: the job trains in its own thread over there, and the service
 answers from the job's last published snapshot (a fresh read waits for an observation, at most
-`engine.runtime.job.FRESH_WAIT_S`, exactly as it would here).
+`engine.runtime.snapshot.FRESH_WAIT_S`, exactly as it would here).
 """
 
 from __future__ import annotations
@@ -292,6 +292,10 @@ class RemoteJob:
     def stop(self, timeout: float = 5.0) -> None:
         self._stopped = True
         self._disconnect()
+        with self._lock:  # what a stopped Job shows: stopped for good, waiting for nothing
+            if self._snap is not None and self._snap.status is not JobStatus.STOPPED:
+                self._snap = dataclasses.replace(self._snap, version=self._snap.version + 1, status=JobStatus.STOPPED,
+                                                 busy=False, steps_per_second=0.0, commands_applied=self._sent)
 
     # --------------------------------------------------------------- inside
     def _connect(self) -> None:

@@ -63,13 +63,18 @@ class Snapshot:
         return self.status is JobStatus.RUNNING
 
 
+FRESH_WAIT_S = 0.5  # the longest a fresh read waits for the job to observe (a busy server: then the last visuals)
+
+
 class SnapshotBoard:
-    """Where a job's thread pins its latest snapshot and readers wait for one: the only state they share."""
+    """Where a job's thread pins its latest snapshot and readers wait for one: the only state they share,
+    with `visuals_wanted`, a reader's request for the visuals of the current step."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._latest: Snapshot | None = None
         self._version = 0
+        self.visuals_wanted = threading.Event()  # the job observes (at most every PUBLISH_INTERVAL_S) when set
 
     @property
     def last(self) -> Snapshot | None:
@@ -90,12 +95,29 @@ class SnapshotBoard:
                 self._changed.wait()
             return self._latest
 
-    def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float = 10.0) -> Snapshot:
-        """Block until a published snapshot satisfies `predicate` (for tests, benches, scripts)."""
+    def read(self, fresh: bool = False) -> Snapshot:
+        """The latest snapshot. `fresh=True`: while the job trains, ask it to observe and wait until it has (its
+        visuals then show the step its counter does), at most FRESH_WAIT_S; the latest snapshot after that."""
+        snap = self.latest()
+        if not fresh or not snap.busy or snap.visuals_step >= snap.step:
+            return snap
+        step = snap.step
+        self.visuals_wanted.set()
+        try:
+            return self.wait_for(lambda s: s.visuals_step >= step or not s.busy, FRESH_WAIT_S)
+        except TimeoutError:
+            return self.latest()
+
+    def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float = 10.0,
+                 want_visuals: bool = False) -> Snapshot:
+        """Block until a published snapshot satisfies `predicate` (for tests, benches, scripts); `want_visuals`:
+        asking the job to observe meanwhile, as often as it may (the waiter may be waiting for visuals)."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
                 snap = self._latest
+                if want_visuals:
+                    self.visuals_wanted.set()
                 if snap is not None and predicate(snap):
                     return snap
                 remaining = deadline - time.monotonic()
