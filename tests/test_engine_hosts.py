@@ -3,7 +3,9 @@ that leaves no process behind. (The job API itself runs on every host in tests/t
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -14,10 +16,11 @@ from types import MappingProxyType
 
 import numpy as np
 import pytest
+import torch
 
 from engine.common.history import MetricHistory
 from engine.runtime import JobLimitReached, JobStatus
-from engine.runtime.remote import Known, apply_delta, make_delta
+from engine.runtime.remote import Known, apply_delta, make_delta, reuse_unchanged
 from engine.runtime.snapshot import Snapshot
 from tests.test_engine_jobs import make_job
 
@@ -59,6 +62,33 @@ def test_a_reader_fed_deltas_holds_exactly_the_full_snapshot_through_compaction_
             assert make_delta(full, Known.of(reader)) is None  # nothing new: nothing sent
     kept = make_delta(snapshot(version + 1, history, build, visuals_id=199 // 25), Known.of(reader))
     assert kept.visuals is None and not kept.visuals_changed  # the same visuals are not sent again
+
+
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    step: int
+    samples: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class Seen:
+    x0: np.ndarray
+    weights: torch.Tensor
+    measurement: Measured
+    losses: tuple
+
+
+def test_visuals_observed_anew_keep_the_objects_of_every_part_that_did_not_change():
+    old = Seen(np.arange(6.0).reshape(3, 2), torch.ones(3), Measured(5, np.full(4, np.nan)), (1.0, 2.0))
+    same = pickle.loads(pickle.dumps(old))  # noqa: S301 - what a worker sends: equal values, new objects
+    assert reuse_unchanged(same, old) is old
+    moved = pickle.loads(pickle.dumps(dataclasses.replace(old, measurement=Measured(6, np.zeros(4)))))  # noqa: S301
+    got = reuse_unchanged(moved, old)
+    assert got.x0 is old.x0 and got.weights is old.weights and got.losses is old.losses  # unchanged: kept
+    assert got.measurement is not old.measurement and got.measurement.step == 6
+    np.testing.assert_array_equal(got.measurement.samples, np.zeros(4))
+    grown = pickle.loads(pickle.dumps(dataclasses.replace(old, losses=(1.0, 2.0, 3.0))))  # noqa: S301
+    assert reuse_unchanged(grown, old).losses == (1.0, 2.0, 3.0)
 
 
 def test_a_killed_worker_fails_only_its_jobs_and_the_pool_trains_on(processes_host):

@@ -28,6 +28,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
+import torch
 
 from engine.common.device import pick_device
 from engine.common.history import Series
@@ -103,6 +104,40 @@ def make_delta(snap: Snapshot, known: Known) -> SnapshotDelta | None:
     return SnapshotDelta(fields, series, _plain(snap.visuals) if changed else None, changed)
 
 
+def reuse_unchanged(new: Any, old: Any) -> Any:
+    """`new` (just unpickled, so nobody else holds it) with every part equal to the same part of `old` replaced
+    by old's object, and `old` itself when nothing differs. Pages memoize figures by the identity of what they
+    draw (ui.live.remembered): visuals observed anew share what did not change, as they do in one process."""
+    if type(new) is not type(old):
+        return new
+    if isinstance(new, np.ndarray):
+        same = new.shape == old.shape and new.dtype == old.dtype and np.array_equal(
+            new, old, equal_nan=new.dtype.kind in "fc")
+        return old if same else new
+    if isinstance(new, torch.Tensor):
+        same = new.shape == old.shape and new.dtype == old.dtype and torch.equal(new, old)
+        return old if same else new
+    if dataclasses.is_dataclass(new):
+        parts = {f.name: reuse_unchanged(getattr(new, f.name), getattr(old, f.name)) for f in dataclasses.fields(new)}
+        if all(value is getattr(old, name) for name, value in parts.items()):
+            return old
+        for name, value in parts.items():
+            object.__setattr__(new, name, value)  # a frozen dataclass, but ours alone until returned
+        return new
+    if isinstance(new, (tuple, list)):
+        parts = [reuse_unchanged(a, b) for a, b in zip(new, old)] if len(new) == len(old) else None
+        if parts is not None and all(a is b for a, b in zip(parts, old)):
+            return old
+        return type(new)(parts) if parts is not None and type(new) in (tuple, list) else new
+    if isinstance(new, dict):
+        parts = {key: reuse_unchanged(value, old[key]) if key in old else value for key, value in new.items()}
+        return old if parts.keys() == old.keys() and all(parts[k] is old[k] for k in parts) else parts
+    try:
+        return old if bool(new == old) else new
+    except Exception:  # a value without a plain equality
+        return new
+
+
 def apply_delta(base: Snapshot | None, delta: SnapshotDelta) -> Snapshot:
     """The snapshot `delta` describes, given the snapshot it was made against."""
     history = {}
@@ -116,7 +151,10 @@ def apply_delta(base: Snapshot | None, delta: SnapshotDelta) -> Snapshot:
         steps.setflags(write=False)
         values.setflags(write=False)
         history[name] = Series(steps, values)
-    visuals = freeze_visuals(delta.visuals) if delta.visuals_changed else base.visuals
+    visuals = base.visuals if base is not None else None
+    if delta.visuals_changed:
+        previous = dict(visuals) if isinstance(visuals, MappingProxyType) else visuals
+        visuals = freeze_visuals(reuse_unchanged(delta.visuals, previous))
     fields = dict(delta.fields)
     fields.setdefault("config", base.config if base is not None else None)
     hyperparameters = fields["hyperparameters"]
