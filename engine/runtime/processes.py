@@ -120,7 +120,7 @@ class Worker:
         except (EOFError, OSError):
             pass
         code = self.process.wait()
-        why = (f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}")
+        why = f"killed by signal {_signal_name(-code)}" if code < 0 else f"exit status {code}"
         with self._lock:
             self._dead = why
             pending, self._pending = list(self._pending.values()), {}
@@ -141,6 +141,13 @@ class Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def _lost(why: str) -> Exception:
