@@ -77,6 +77,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engine.playground.config import PlaygroundConfig  # noqa: E402
 from engine.playground.trainer import PlaygroundJob  # noqa: E402
 from engine.runtime.cap import DEFAULT_LIMIT  # noqa: E402
+from engine.runtime.processes import workers_of  # noqa: E402
 from scripts.browser import ROOT, chromium, free_port, running_app, step_counter, wait_until_rendered  # noqa: E402
 from scripts.streamlit_client import StreamlitSession  # noqa: E402
 from ui.catalog import PAGES  # noqa: E402
@@ -119,24 +120,10 @@ def threads(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
-def workers(pid: int) -> list[int]:
-    """The server's worker processes (engine.runtime.processes), when jobs train in them."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes()
-        except (OSError, ValueError):
-            continue
-        if parent == pid and b"engine.runtime.processes" in command:
-            found.append(int(entry.name))
-    return found
-
-
 def worker_threads(pid: int) -> int:
     """Threads in all the server's workers: every job trains in one of its worker's threads."""
     total = 0
-    for worker in workers(pid):
+    for worker in workers_of(pid):
         try:
             total += threads(worker)
         except OSError:  # ended meanwhile
@@ -563,7 +550,7 @@ def main() -> None:
         asyncio.run(warm_up(url))
         time.sleep(ttl + 1)
         baseline = settled_threads(pid, timeout_s=60, quiet_s=5)
-        processes_baseline, worker_threads_baseline = len(workers(pid)), worker_threads(pid)
+        processes_baseline, worker_threads_baseline = len(workers_of(pid)), worker_threads(pid)
         tour_started, cpu_before, load_before = time.monotonic(), cpu_seconds(pid), os.getloadavg()[0]
         room.deadline = tour_started + TOUR_S
         memory = asyncio.run(run_classroom(url, room, n, pages, pid))
@@ -576,7 +563,7 @@ def main() -> None:
             time.sleep(0.5)
         back_after = time.monotonic() - closed_at
         after_close = settled_threads(pid, timeout_s=30, quiet_s=5)
-        processes_after_close, worker_threads_after_close = len(workers(pid)), worker_threads(pid)
+        processes_after_close, worker_threads_after_close = len(workers_of(pid)), worker_threads(pid)
         print(f"classroom: {n} sessions, tour {tour_s:.0f} s, {room.skipped} page visits left out for time; "
               f"server used {server_cores:.2f} cores (machine load average {load_before:.1f} -> "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")

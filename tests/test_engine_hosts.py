@@ -20,6 +20,7 @@ import torch
 
 from engine.common.history import MetricHistory
 from engine.runtime import JobLimitReached, JobStatus
+from engine.runtime.processes import workers_of
 from engine.runtime.remote import Known, apply_delta, make_delta, reuse_unchanged
 from engine.runtime.snapshot import Snapshot
 from tests.test_engine_jobs import make_job
@@ -140,8 +141,11 @@ def test_a_ray_actor_is_released_with_its_job(ray_host):
     job = make_job(host=ray_host)
     actor = job._channel.actor
     job.stop()
+    deadline = time.monotonic() + 30
     with pytest.raises(ray.exceptions.RayActorError):
-        ray.get(actor.pid.remote(), timeout=30)
+        while time.monotonic() < deadline:  # ray.kill is asynchronous: a call just after it may still run
+            ray.get(actor.pid.remote(), timeout=30)
+            time.sleep(0.1)
 
 
 def test_the_cap_is_per_worker_and_a_start_over_it_gets_its_message(monkeypatch):
@@ -185,6 +189,13 @@ def running(pid: int) -> bool:
         return False
 
 
+def assert_all_end(pids: list[int], within_s: float = 10.0) -> None:
+    deadline = time.monotonic() + within_s
+    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in pids if running(pid)], "worker processes outlived the server"
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
 def test_no_worker_outlives_its_server(stop):
     server = subprocess.Popen(  # noqa: S603 - this Python running the script above
@@ -195,28 +206,10 @@ def test_no_worker_outlives_its_server(stop):
         assert len(pids) == 2 and all(running(pid) for pid in pids)
         server.send_signal(stop)
         server.wait(10)
-        deadline = time.monotonic() + 10
-        while any(running(pid) for pid in pids) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not [pid for pid in pids if running(pid)], "worker processes outlived the server"
+        assert_all_end(pids)
     finally:
         server.kill()
         server.wait()
-
-
-def workers_of(pid: int) -> list[int]:
-    """The worker processes (engine.runtime.processes) whose parent is `pid`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
-        except (OSError, ValueError):
-            continue
-        if entry.name.isdigit() and int(stat.rsplit(")", 1)[1].split()[1]) == pid \
-                and b"engine.runtime.processes" in command:
-            found.append(int(entry.name))
-    return found
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
@@ -241,10 +234,7 @@ def test_the_app_server_stopped_leaves_no_worker_behind(stop):
         assert len(pids) == 2
         server.send_signal(stop)
         server.wait(15)
-    deadline = time.monotonic() + 10
-    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [pid for pid in pids if running(pid)], "worker processes outlived the server"
+    assert_all_end(pids)
 
 
 def test_a_method_that_is_not_a_job_command_is_refused(processes_host):

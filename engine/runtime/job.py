@@ -15,9 +15,10 @@ reading once a second costs one observation a second. A page's job names its tra
         trainer_type = PlaygroundTrainer
 
 The job builds `self.trainer` from its config, hyperparameters, seed and device (torch's global RNG seeded
-with the seed, under a lock), and keeps the runtime's own rules: commands, epochs and stop conditions,
-divergence, turns at training with the other jobs (engine.runtime.turns) and a server-wide cap on how many
-train at once (engine.runtime.cap).
+with the seed, under a lock), and keeps the runtime's own rules: commands, epochs, stop conditions and
+divergence (engine.runtime.progress), turns at training with the other jobs (engine.runtime.turns) and a cap
+on how many train at once in this process (engine.runtime.cap). Where the job's process is (this one, a
+worker, a Ray actor) is the host's business (engine.runtime.hosts).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import torch
 from engine.common.device import describe_device, limit_torch_threads, pick_device
 from engine.common.history import MetricHistory
 from engine.runtime.cap import RUNNING_JOBS, JobLimitReached, RunningJobs
+from engine.runtime.progress import Progress
 from engine.runtime.snapshot import JobStatus, Snapshot, SnapshotBoard, freeze_visuals
 from engine.runtime.trainer import Trainer
 from engine.runtime.turns import TRAINING_TURNS, TURN_SLICE_S, TrainingTurns
@@ -61,7 +63,7 @@ def _stop_all_jobs() -> None:
         job.stop(timeout=2.0)
 
 
-class Job:
+class Job(Progress):
     """Base class of every live experiment. See the module docstring."""
 
     #: Hyperparameters the base class itself understands (subclasses add theirs).
@@ -368,68 +370,6 @@ class Job:
                 self._history.record(0, self.evaluate())
         except Exception as error:
             self._fail("setting up", error)
-
-    def _one_step(self) -> None:
-        epoch_before = math.floor(self._safe_epoch() + 1e-9)
-        started = time.perf_counter()
-        try:
-            metrics = self.train_step()
-        except Exception as error:
-            self._fail(f"training step {self._step + 1}", error)
-            return
-        self._train_time += time.perf_counter() - started
-        self._step += 1
-        self.trainer.steps_done = self._step
-        for name, value in metrics.items():
-            if not math.isfinite(value):
-                self._end(JobStatus.DIVERGED, self.explain_divergence(self._step, name, value))
-                return
-        self._history.record(self._step, metrics)
-        loss = metrics.get("loss")
-        if loss is not None:
-            self._epoch_loss_sum += loss
-            self._epoch_loss_count += 1
-        if self._steps_left > 0:
-            self._steps_left -= 1
-            if self._steps_left == 0:
-                self._status = JobStatus.PAUSED
-        epoch_now = math.floor(self._safe_epoch() + 1e-9)
-        if epoch_now > epoch_before:
-            self._epoch_finished(epoch_now)
-
-    def _epoch_finished(self, epoch: int) -> None:
-        mean_loss = self._epoch_loss_sum / max(1, self._epoch_loss_count)
-        self._epoch_loss_sum, self._epoch_loss_count = 0.0, 0
-        self.on_epoch_end(epoch, mean_loss)
-        if self._epoch_goal is not None and epoch >= self._epoch_goal:
-            self._epoch_goal = None  # step_epoch() is done; the job stays paused
-            return
-        if self._status is not JobStatus.RUNNING:
-            return
-        target, last_epoch = self.hp.get("target_loss"), self.hp.get("stop_at_epoch")
-        if target is not None and mean_loss <= float(target):
-            self._end(JobStatus.DONE, f"Reached the target loss {float(target):g}: the mean training loss of "
-                                      f"epoch {epoch} was {mean_loss:.4g} (step {self._step}).")
-        elif last_epoch is not None and epoch >= int(last_epoch):
-            self._end(JobStatus.DONE, f"Stopped after epoch {epoch}, as asked (step {self._step}).")
-
-    def _fail(self, doing: str, error: Exception) -> None:
-        log.exception("job %s failed while %s", type(self).__name__, doing)
-        text = str(error).strip() or type(error).__name__
-        if isinstance(error, torch.OutOfMemoryError):
-            text = "the device ran out of memory; make the network or the batch smaller and press Reset"
-        self._end(JobStatus.FAILED, f"Failed while {doing}: {text}")
-
-    def _end(self, status: JobStatus, message: str) -> None:
-        self._status, self._message = status, message
-        self._steps_left, self._epoch_goal = 0, None
-        self._running_jobs.release(self)
-
-    def _safe_epoch(self) -> float:
-        try:
-            return float(self.epoch)
-        except Exception:  # a job whose setup failed may not know its data size
-            return 0.0
 
     def _set_stopped(self) -> None:
         self._status = JobStatus.STOPPED

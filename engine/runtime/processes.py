@@ -35,6 +35,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from engine.common.device import pick_device
+from engine.runtime.remote import JobService, RemoteHost, TrainerLost
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,8 +154,6 @@ def _signal_name(number: int) -> str:
 
 
 def _lost(why: str) -> Exception:
-    from engine.runtime.remote import TrainerLost
-
     return TrainerLost(f"The trainer process stopped ({why}): this experiment's training is lost. "
                        "Press Reset to start it again.")
 
@@ -175,14 +176,12 @@ class WorkerChannel:
             log.info("stopping a job on %s: %s", self.where, error)
 
 
-class ProcessHost:
+class ProcessHost(RemoteHost):
     """A pool of worker processes (see the module docstring)."""
 
     name = "processes"
 
     def __init__(self, workers: int, accelerator: bool | None = None):
-        from engine.common.device import pick_device
-
         if accelerator is None:
             accelerator = pick_device().type != "cpu"
         self._lock = threading.Lock()
@@ -200,19 +199,8 @@ class ProcessHost:
         gpu = " and one for the GPU" if self.accelerator_worker else ""
         return f"{len(self.workers)} worker processes{gpu}"
 
-    def start(self, job_type: type, config: Any, hyperparameters: dict[str, Any] | None = None, *, seed: int = 0,
-              force_cpu: bool = False, trainer_type: type | None = None) -> Any:
-        from engine.runtime.remote import RemoteJob
-
-        def place(config: Any, hp: dict[str, Any], seed: int, force_cpu: bool) -> WorkerChannel:
-            return self._place(job_type, config, hp, seed, force_cpu, trainer_type)
-
-        return RemoteJob(place, config, hyperparameters, seed=seed, force_cpu=force_cpu)
-
     def _place(self, job_type: type, config: Any, hp: dict[str, Any], seed: int, force_cpu: bool,
                trainer_type: type | None) -> WorkerChannel:
-        from engine.common.device import pick_device
-
         with self._lock:
             if self._closed:
                 raise _lost("the server is stopping")
@@ -258,10 +246,23 @@ class ProcessHost:
             worker.stop()
 
 
+def workers_of(pid: int) -> list[int]:
+    """The worker processes whose parent is process `pid` (a running server), read from Linux's /proc: for
+    benches and tests that check none is left behind."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid and b"engine.runtime.processes" in command:
+            found.append(int(entry.name))
+    return found
+
+
 # ------------------------------------------------------------------ the worker's side
 def _serve(conn: Connection) -> None:
-    from engine.runtime.remote import JobService
-
     services: dict[int, JobService] = {}
     send_lock = threading.Lock()
 
@@ -303,7 +304,6 @@ def main(argv: list[str]) -> None:
     fd, index, count = (int(a) for a in argv)
     os.nice(WORKER_NICE)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal stops the server, not us
-    import engine.runtime  # noqa: F401 - torch and the runtime, before the first request
     try:
         _serve(Connection(fd))
     finally:

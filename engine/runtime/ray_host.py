@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from engine.runtime.remote import CALL_TIMEOUT_S, JobService, RemoteJob, TrainerLost
+from engine.runtime.remote import CALL_TIMEOUT_S, JobService, RemoteHost, TrainerLost
 
 PLACE_TIMEOUT_S = 60.0  # the first answer of a new actor: its process starts and imports torch
 MAX_CONCURRENCY = 16  # readers and commands served at once by one actor
@@ -68,7 +68,7 @@ class RayChannel:
         ray.kill(self.actor)  # its training thread goes with its process
 
 
-class RayHost:
+class RayHost(RemoteHost):
     """Jobs as actors on a Ray cluster (see the module docstring)."""
 
     name = "ray"
@@ -88,13 +88,6 @@ class RayHost:
         resources = self._ray.cluster_resources()
         return (f"a Ray cluster of {len(self._ray.nodes())} node(s), {resources.get('CPU', 0):g} CPUs, "
                 f"{resources.get('GPU', 0):g} GPUs")
-
-    def start(self, job_type: type, config: Any, hyperparameters: dict[str, Any] | None = None, *, seed: int = 0,
-              force_cpu: bool = False, trainer_type: type | None = None) -> RemoteJob:
-        def place(config: Any, hp: dict[str, Any], seed: int, force_cpu: bool) -> RayChannel:
-            return self._place(job_type, config, hp, seed, force_cpu, trainer_type)
-
-        return RemoteJob(place, config, hyperparameters, seed=seed, force_cpu=force_cpu)
 
     def _place(self, job_type: type, config: Any, hp: dict[str, Any], seed: int, force_cpu: bool,
                trainer_type: type | None) -> RayChannel:

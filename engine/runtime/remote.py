@@ -400,3 +400,20 @@ def _empty_snapshot(config: Any, hyperparameters: dict[str, Any], seed: int) -> 
     return Snapshot(version=0, step=0, epoch=0.0, status=JobStatus.FAILED, message="", history={}, visuals=None,
                     hyperparameters=MappingProxyType(dict(hyperparameters)), config=config, seed=seed,
                     steps_per_second=0.0, device="")
+
+
+class RemoteHost:
+    """A host whose jobs train in other processes (engine.runtime.processes, engine.runtime.ray_host): `start`
+    gives a `RemoteJob` that `_place` puts somewhere, and puts again when its process is lost."""
+
+    def start(self, job_type: type[Job], config: Any, hyperparameters: dict[str, Any] | None = None, *,
+              seed: int = 0, force_cpu: bool = False, trainer_type: type | None = None) -> RemoteJob:
+        def place(config: Any, hp: dict[str, Any], seed: int, force_cpu: bool) -> Channel:
+            return self._place(job_type, config, hp, seed, force_cpu, trainer_type)
+
+        return RemoteJob(place, config, hyperparameters, seed=seed, force_cpu=force_cpu)
+
+    def _place(self, job_type: type[Job], config: Any, hp: dict[str, Any], seed: int, force_cpu: bool,
+               trainer_type: type | None) -> Channel:
+        """A new job's channel: the job built in a process that has room for it (raises TrainerLost if none)."""
+        raise NotImplementedError
