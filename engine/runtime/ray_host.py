@@ -74,7 +74,11 @@ class RayHost(RemoteHost):
     name = "ray"
 
     def __init__(self, address: str | None = None):
-        import ray
+        try:
+            import ray
+        except ImportError:
+            raise RuntimeError("Training on Ray (GRADSCAPE_JOBS=ray or GRADSCAPE_RAY_ADDRESS) needs Ray on this "
+                               "server: pip install ray==2.60.0 (README, Beyond one machine).") from None
 
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env(address))
