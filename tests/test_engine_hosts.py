@@ -245,3 +245,27 @@ def test_a_method_that_is_not_a_job_command_is_refused(processes_host):
     finally:
         job.stop()
 
+
+
+def test_the_host_settings_are_read_as_documented_and_bad_values_are_named(monkeypatch):
+    from engine.runtime.hosts import host_kind, worker_count
+
+    for name in ("GRADSCAPE_JOBS", "GRADSCAPE_RAY_ADDRESS", "GRADSCAPE_WORKERS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert host_kind() == "threads" and worker_count() == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert host_kind() == "processes" and worker_count() == 15  # cores - 1: one core for the web server
+    monkeypatch.setenv("GRADSCAPE_RAY_ADDRESS", "auto")
+    assert host_kind() == "ray"
+    monkeypatch.setenv("GRADSCAPE_JOBS", "threads")  # a laptop's choice wins over the core count
+    assert host_kind() == "threads"
+    monkeypatch.setenv("GRADSCAPE_JOBS", "gpu-farm")
+    with pytest.raises(ValueError, match="GRADSCAPE_JOBS must be one of threads, processes, ray"):
+        host_kind()
+    for bad in ("0", "-2", "many"):
+        monkeypatch.setenv("GRADSCAPE_WORKERS", bad)
+        with pytest.raises(ValueError, match="GRADSCAPE_WORKERS must be a whole number"):
+            worker_count()
+    monkeypatch.setenv("GRADSCAPE_WORKERS", "3")
+    assert worker_count() == 3

@@ -56,10 +56,9 @@ def worker_count() -> int:
     """`GRADSCAPE_WORKERS`, else one worker per core but one (the web server's)."""
     value = os.environ.get("GRADSCAPE_WORKERS", "").strip()
     if value:
-        count = int(value)
-        if count < 1:
-            raise ValueError(f"GRADSCAPE_WORKERS must be 1 or more, not {count}")
-        return count
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"GRADSCAPE_WORKERS must be a whole number, 1 or more, not {value!r}")
+        return int(value)
     return max(1, (os.cpu_count() or 2) - 1)
 
 
