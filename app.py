@@ -24,8 +24,14 @@ open_exact_link(arrived, page)
 
 with st.sidebar:
     st.toggle("Force CPU", key="force_cpu", help="Train on the CPU even when a GPU is available.")
+    try:
+        host = current_host()
+    except (ValueError, RuntimeError) as error:  # GRADSCAPE_JOBS, GRADSCAPE_WORKERS, Ray missing
+        st.error(f"This server cannot train: {str(error).rstrip('.')}. Fix the setting and restart the server.",
+                 icon=":material/error:")
+        st.stop()
     st.caption(f"Training on **{describe_device(pick_device(st.session_state.force_cpu))}**, "
-               f"in {current_host().description}")
+               f"in {host.description}")
     where_slot(st.empty())  # the page's job says where it trains, here (ui.live.job_controls)
     link = share_panel(page)
 

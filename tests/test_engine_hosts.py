@@ -269,3 +269,17 @@ def test_the_host_settings_are_read_as_documented_and_bad_values_are_named(monke
             worker_count()
     monkeypatch.setenv("GRADSCAPE_WORKERS", "3")
     assert worker_count() == 3
+
+
+@pytest.mark.parametrize("name, value", [("GRADSCAPE_JOBS", "gpu-farm"), ("GRADSCAPE_WORKERS", "many")])
+def test_a_wrong_host_setting_is_said_on_the_page_not_as_a_traceback(monkeypatch, name, value):
+    from streamlit.testing.v1 import AppTest
+
+    from engine.runtime import hosts
+
+    monkeypatch.setenv("GRADSCAPE_JOBS", "processes")
+    monkeypatch.setenv(name, value)
+    monkeypatch.setattr(hosts, "_host", None)  # made again from these settings
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception
+    assert any(name in error.value and "restart the server" in error.value for error in at.error)

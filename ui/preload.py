@@ -35,4 +35,5 @@ for _package in (engine, viz, ui):
 # Where jobs train (engine.runtime.hosts): a pool of worker processes starts now, not at the first Train.
 from engine.runtime.hosts import current_host  # noqa: E402 - after the tree, as everything else here
 
-current_host()
+with contextlib.suppress(ValueError, RuntimeError):  # a wrong setting: app.py says so on the page
+    current_host()
