@@ -54,6 +54,14 @@ LIMITS: dict[str, Limit] = {
     "diffusion.batch_size": Limit(1, 4096, "the batch size"),
     "diffusion.lr": Limit(1e-5, 0.05, "the learning rate"),
     "diffusion.noise": Limit(0.0, 0.5, "the data noise"),
+    # Convolutional networks
+    "cnn.conv_layers": Limit(1, 3, "the number of conv layers"),
+    "cnn.channels": Limit(1, 64, "the channels of a conv layer"),
+    "cnn.kernel": Limit(1, 7, "the kernel size"),
+    "cnn.batch_size": Limit(1, 1024, "the batch size"),
+    "cnn.lr": Limit(1e-5, 1.0, "the learning rate"),
+    "cnn.eps": Limit(0.0, 16.0, "the attack's eps (grey levels of 16)"),
+    "cnn.shift": Limit(-6, 6, "the shift in pixels"),
     # Optimizer trajectories and loss landscapes: work done inside one page request
     "trajectories.steps": Limit(1, 2000, "the number of optimizer steps"),
     "trajectories.condition": Limit(1.0, 10_000.0, "the condition number κ"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import math
 import threading
-import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Collection
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from engine.common.limits import check
+from engine.common.seeding import stream as _stream
 from engine.common.schedules import multiplier
 from engine.diffusion.config import DiffusionConfig
 from engine.diffusion.data import DIGIT_MAX_VALUE, DigitsData, PointData, load_digits, load_points
@@ -30,11 +30,6 @@ from engine.diffusion.quality import QUALITY_SAMPLE_SIZE, DigitJudge, PointQuali
 from engine.diffusion.sampling import SAMPLERS, EncodedEpsilon, SamplePath, sample
 from engine.diffusion.visuals import DiffusionVisuals, scene
 from engine.runtime import Trainer
-
-
-def _stream(seed: int, name: str) -> torch.Generator:
-    """An independent generator per purpose (data, weights, batches, ...), all from one seed."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + zlib.crc32(name.encode())) % 2**63)
 
 
 # Held-out references and digit judges of the data sets the server has measured, by what they are computed from.
