@@ -320,12 +320,14 @@ def training_curves(history: dict, classification: bool, error_rate: bool = Fals
     return figure_from_dicts(data, layout, title or default_title)
 
 
-def confusion_matrix(matrix: np.ndarray, title: str = "Confusion matrix (test set)") -> go.Figure:
-    """Rows: true class; columns: predicted class; each cell shows its count and its share of the row."""
+def confusion_matrix(matrix: np.ndarray, title: str = "Confusion matrix (test set)",
+                     labels: Sequence[str] | None = None) -> go.Figure:
+    """Rows: true class; columns: predicted class; each cell shows its count and its share of the row.
+    `labels` names the classes (default "class 0", "class 1", ...)."""
     matrix = np.asarray(matrix)
     k = len(matrix)
     row_share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    labels = [f"class {c}" for c in range(k)]
+    labels = [f"class {c}" for c in range(k)] if labels is None else list(labels)
     text = [[f"{matrix[i, j]}<br>({row_share[i, j]:.0%})" for j in range(k)] for i in range(k)]
     data = [{"type": "heatmap", "z": row_share, "x": labels, "y": labels, "zmin": 0, "zmax": 1,
              "colorscale": BLUES, "text": text, "texttemplate": "%{text}", "showscale": False,
