@@ -6,12 +6,13 @@ import pytest
 import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from sklearn.datasets import load_digits
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from engine.cnn import arithmetic as ar
 from engine.cnn.arithmetic import StackLayer, output_size, receptive_field, stack_arithmetic, window_positions
-from engine.cnn.kernels import KERNELS, PADDINGS, apply_kernel, parse_kernel, sandbox_images
+from engine.cnn.kernels import IMAGE_LABELS, KERNELS, PADDINGS, apply_kernel, parse_kernel, sandbox_images
 from engine.cnn.upsampling import METHODS, overlap_counts, upsample, upsampling_study
 from engine.common.limits import ConfigError
 
@@ -245,13 +246,13 @@ def test_parse_kernel_refusals_say_what_to_change(text, message):
 
 def test_sandbox_images_are_real_pixels_in_unit_range_and_computed_once():
     images = sandbox_images()
-    assert [name for name in images if name.startswith("digit")] == ["digit 0 (8×8)", "digit 3 (8×8)",
-                                                                     "digit 8 (8×8)"]
-    photos = [name for name in images if name.startswith("photo")]
-    assert len(photos) == 2 and all(images[name].shape == (71, 106) and "(71×106)" in name for name in photos)
-    for image in images.values():
+    assert list(images) == list(IMAGE_LABELS) == ["digit 0", "digit 3", "digit 8", "china", "flower"]
+    for name, image in images.items():
         assert image.ndim == 2 and image.dtype == np.float32 and 0 <= image.min() and image.max() <= 1
-    assert all(images[name].shape == (8, 8) for name in images if name.startswith("digit"))
+        assert f"({image.shape[0]}×{image.shape[1]})" in IMAGE_LABELS[name]  # the label says the real size
+    assert images["digit 0"].shape == (8, 8) and images["china"].shape == (71, 106)
+    digits = load_digits()
+    assert np.allclose(images["digit 3"] * 16, digits.images[np.flatnonzero(digits.target == 3)[0]])
     assert all(sandbox_images()[name] is image for name, image in images.items())
 
 

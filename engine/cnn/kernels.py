@@ -32,7 +32,11 @@ KERNEL_PURPOSE = {
 MAX_KERNEL_VALUE = 100.0  # typed kernels: a larger weight only rescales the output colours
 PADDINGS = ("zeros", "replicate", "reflect", "circular")  # torch's Conv2d padding modes
 SAMPLE_DIGITS = (0, 3, 8)
-PHOTO_BLOCK = 6  # the 427x640 sample photos, averaged over 6x6 blocks: 71x106, the aspect kept
+PHOTOS = {"china": "china.jpg", "flower": "flower.jpg"}  # scikit-learn's two sample photos, 427x640 RGB
+PHOTO_BLOCK = 6  # averaged over 6x6 blocks: 71x106, the aspect kept
+# Short stable names for links and settings files; the labels say what each is and its size (rows×columns).
+IMAGE_LABELS = {**{f"digit {d}": f"Digit {d} (8×8)" for d in SAMPLE_DIGITS},
+                "china": "Photo: Chinese temple (71×106)", "flower": "Photo: flower (71×106)"}
 DIGIT_LEVELS = 16.0  # scikit-learn's digits are grey levels 0..16
 
 
@@ -74,20 +78,20 @@ def _sample_images() -> dict[str, np.ndarray]:
     images = {}
     for digit in SAMPLE_DIGITS:
         first = int(np.flatnonzero(digits.target == digit)[0])
-        images[f"digit {digit} (8×8)"] = (digits.images[first] / DIGIT_LEVELS).astype(np.float32)
-    for name, file in (("photo: Chinese temple", "china.jpg"), ("photo: flower", "flower.jpg")):
+        images[f"digit {digit}"] = (digits.images[first] / DIGIT_LEVELS).astype(np.float32)
+    for name, file in PHOTOS.items():
         rgb = load_sample_image(file).astype(np.float32) / 255.0
         gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601 luma
-        small = _block_mean(gray, PHOTO_BLOCK).astype(np.float32)
-        images[f"{name} ({small.shape[0]}×{small.shape[1]})"] = small
+        images[name] = _block_mean(gray, PHOTO_BLOCK).astype(np.float32)
     for image in images.values():
         image.setflags(write=False)  # shared by every session through the cache
     return images
 
 
 def sandbox_images() -> dict[str, np.ndarray]:
-    """Name -> 2-D float32 image in [0, 1]: three real 8x8 digits (not upscaled: each cell is one pixel) and
-    scikit-learn's two sample photos in grayscale, block-averaged to 71x106 (rows x columns)."""
+    """Name (a key of IMAGE_LABELS) -> 2-D float32 image in [0, 1]: three real 8x8 digits (not upscaled: each
+    cell is one pixel) and scikit-learn's two sample photos in grayscale, block-averaged to 71x106 (rows x
+    columns). Loaded once per process (about 2 s, mostly importing scikit-learn)."""
     return dict(_sample_images())
 
 
