@@ -73,8 +73,9 @@ def test_stack_figure_for_a_later_layer_a_kept_unit_and_a_single_position():
 def test_stack_figure_draws_the_layers_before_a_problem_and_refuses_none():
     report = stack_arithmetic(6, 1, [StackLayer("conv", 3, 0, 2), StackLayer("max", 3, 0, 2)])
     assert report.problem and len(report.rows) == 1
-    fig = figures.stack_figure(report, 0, (0, 0))
+    fig = figures.stack_figure(report, 1, (0, 0))  # layer 2 was asked for: layer 1 is all there is
     assert "Layer 1's 2×2 output" in fig.layout.annotations[3].text
+    assert fig.layout.annotations[0].text.startswith("Layer 1 (conv 3×3")
     with pytest.raises(ValueError, match="nothing to draw: Layer 1"):
         figures.stack_figure(stack_arithmetic(2, 1, [StackLayer("conv", 5, 0, 1)]), 0, (0, 0))
 

@@ -83,14 +83,15 @@ def _stops(count: int) -> list[int]:
 
 # ------------------------------------------------------------------------- the stack
 def stack_figure(report: StackReport, layer_index: int, unit: tuple[int, int]) -> go.Figure:
-    """Top: layer `layer_index` (0-based, a row of `report`) sliding its window over its padded input, taps
-    marked, padding shaded, and the output cell each position makes; the animation visits up to 8 x 8
-    positions, corners included. Bottom: what output unit `unit` = (row, col) of the last layer worked out sees
-    of the network's input (the cells it depends on filled, the textbook field dashed), beside that layer's
-    output, whose cells can be clicked ("click a unit": x is the column, y the row)."""
+    """Top: layer `layer_index` (0-based, a row of `report`; past the last row: the last) sliding its window
+    over its padded input, taps marked, padding shaded, and the output cell each position makes; the animation
+    visits up to 8 x 8 positions, corners included. Bottom: what output unit `unit` = (row, col) of the last
+    layer worked out sees of the network's input (the cells it depends on filled, the textbook field dashed),
+    beside that layer's output, whose cells can be clicked ("click a unit": x is the column, y the row)."""
     if not report.rows:
         raise ValueError(f"nothing to draw: {report.problem}")
-    row = report.rows[layer_index]
+    # The page's layer slider spans every layer; a stack stopped by a problem has fewer rows to show.
+    row = report.rows[min(max(layer_index, 0), len(report.rows) - 1)]
     layer, n, m, p = row.layer, row.in_size, row.out_size, row.layer.padding
     last = report.rows[-1]
     # A clicked unit survives a change of the stack that shrinks the output: it is kept inside it.
