@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.cnn.arithmetic import KIND_NAMES, KINDS, MAX_LAYERS, StackLayer
+from engine.cnn.arithmetic import (KIND_NAMES, KINDS, MAX_CHANNELS, MAX_DILATION, MAX_KERNEL, MAX_LAYERS, MAX_PADDING,
+                                   MAX_SIZE, MAX_STRIDE, MIN_SIZE, StackLayer)
 from engine.cnn.attacks import ATTACK_LABELS, ATTACKS
 from engine.cnn.config import ACTIVATION_CHOICES, DATASET_LABELS, DATASETS, CnnConfig
-from engine.cnn.kernels import KERNELS
+from engine.cnn.kernels import IMAGE_LABELS, KERNELS
 from engine.cnn.model import PADDINGS, POOLINGS
 from engine.cnn.trainer import EPS_GRID
 from engine.cnn.upsampling import WEIGHTINGS
@@ -40,13 +41,13 @@ def _layer_controls(i: int) -> tuple[Control, ...]:
         return before["depth"] >= i
     return (
         Control(f"kind{i}", "select", f"Layer {i}", kind, options=KINDS, labels=KIND_NAMES, shown=present),
-        Control(f"k{i}", "slider", "kernel k", k, low=1, high=7, shown=present),
-        Control(f"p{i}", "slider", "padding p", p, low=0, high=3, shown=present),
-        Control(f"s{i}", "slider", "stride s", s, low=1, high=4, shown=present),
-        Control(f"d{i}", "slider", "dilation d", d, low=1, high=3,
+        Control(f"k{i}", "slider", "kernel k", k, low=1, high=MAX_KERNEL, shown=present),
+        Control(f"p{i}", "slider", "padding p", p, low=0, high=MAX_PADDING, shown=present),
+        Control(f"s{i}", "slider", "stride s", s, low=1, high=MAX_STRIDE, shown=present),
+        Control(f"d{i}", "slider", "dilation d", d, low=1, high=MAX_DILATION,
                 shown=lambda before: present(before) and before[f"kind{i}"] != "avg",
                 help="torch's average pooling has no dilation."),
-        Control(f"c{i}", "slider", "channels out", c, low=1, high=64,
+        Control(f"c{i}", "slider", "channels out", c, low=1, high=MAX_CHANNELS,
                 shown=lambda before: present(before) and before[f"kind{i}"] == "conv"),
     )
 
@@ -81,14 +82,14 @@ CONTROLS: tuple[Control, ...] = (
     Control("eps", "select_slider", "eps (grey levels of 16)", 2.0, options=EPS_GRID,
             help="How far each pixel may move: 16 grey levels span black to white."),
     # Arithmetic of a layer stack
-    Control("n", "slider", "Input size n", 12, low=1, high=64),
+    Control("n", "slider", "Input size n", 12, low=MIN_SIZE, high=MAX_SIZE),
     Control("depth", "slider", "Layers", 4, low=1, high=MAX_LAYERS),
     *(control for i in range(1, MAX_LAYERS + 1) for control in _layer_controls(i)),
-    Control("row", "number", "Output unit row", 0, low=0, high=63),
-    Control("col", "number", "Output unit column", 0, low=0, high=63),
+    Control("row", "number", "Output unit row", 0, low=0, high=MAX_SIZE - 1),
+    Control("col", "number", "Output unit column", 0, low=0, high=MAX_SIZE - 1),
     Control("window", "slider", "Layer whose window slides", 1, low=1, high=MAX_LAYERS),
     # Kernel sandbox and upsampling
-    Control("image", "select", "Image", "digit 3", options=("digit 0", "digit 3", "digit 8", "china", "flower")),
+    Control("image", "select", "Image", "digit 3", options=tuple(IMAGE_LABELS), labels=IMAGE_LABELS),
     Control("kern", "select", "Kernel", "Sobel x", options=(*KERNELS, TYPED), labels=KERNEL_LABELS),
     Control("typed", "text", "Nine numbers, row by row", "1 0 -1; 2 0 -2; 1 0 -1", max_chars=200,
             shown=lambda before: before["kern"] == TYPED),
@@ -120,7 +121,8 @@ class CnnSpec(Spec):
                 "attack": self.attack, "eps": float(self.eps)}
 
     def stack(self) -> list[StackLayer]:
-        """The arithmetic tab's layers (refused by StackLayer with a ConfigError where torch would refuse)."""
+        """The arithmetic tab's layers (a ConfigError for avg pooling with dilation, which torch's has not; a size
+        torch refuses is explained by `stack_arithmetic`'s report)."""
         return [StackLayer(getattr(self, f"kind{i}"), getattr(self, f"k{i}"), getattr(self, f"p{i}"),
                            getattr(self, f"s{i}"), getattr(self, f"d{i}"), getattr(self, f"c{i}"))
                 for i in range(1, self.depth + 1)]
