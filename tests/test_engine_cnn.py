@@ -123,7 +123,7 @@ def test_the_trainer_learns_digits_and_its_views_match_their_oracles():
     metrics = trainer.evaluate()
     assert metrics["test_accuracy"] > 0.93 and metrics["mlp_test_accuracy"] > 0.85 and "robust_test_accuracy" in metrics
     v = trainer.observe()
-    pickle.loads(pickle.dumps(v))  # crosses a process boundary
+    pickle.loads(pickle.dumps(v))  # noqa: S301 - our own visuals: they cross a process boundary
     x = trainer.data.test_x[3:4]
     assert np.allclose(v.image, x[0, 0].numpy()) and v.example == 3
     assert v.confusion.sum() == len(trainer.data.test_y)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.attention.spec import AttentionSpec
+from engine.cnn.spec import CnnSpec
 from engine.diffusion.spec import DiffusionSpec
 from engine.landscape.spec import LandscapeSpec
 from engine.optimizers.spec import OptimizersSpec
@@ -56,6 +57,10 @@ PAGES: list[PageInfo] = [
              "Watch gradients vanish or explode through depth and through time: per-layer probes at init and "
              "live, init variance theory, RNN/LSTM/GRU gradients over 200 steps, W_hh eigenvalues.",
              key_prefix="gf_", spec=GradientsSpec),
+    PageInfo("app_pages/cnn.py", "Convolutional networks", ":material/grid_on:", "cnn",
+             "Your own CNN trained live beside an MLP of its size: filters, feature maps, mistakes, shifts measured, "
+             "saliency and adversarial attacks; the output-size arithmetic, kernels and transposed convolutions.",
+             key_prefix="cnn_", spec=CnnSpec),
     PageInfo("app_pages/attention.py", "Attention", ":material/visibility:", "attention",
              "Watch attention appear as a small transformer learns reverse, sort, copy or induction: every "
              "layer × head, token lines, your own sequences, a training scrubber, head ablation, RNN attention.",

@@ -332,7 +332,9 @@ def confusion_matrix(matrix: np.ndarray, title: str = "Confusion matrix (test se
     data = [{"type": "heatmap", "z": row_share, "x": labels, "y": labels, "zmin": 0, "zmax": 1,
              "colorscale": BLUES, "text": text, "texttemplate": "%{text}", "showscale": False,
              "hovertemplate": "true %{y}, predicted %{x}: %{text}<extra></extra>"}]
-    layout = {"xaxis": {"title": _title("predicted"), "side": "bottom", "showgrid": False},
-              "yaxis": {"title": _title("true"), "autorange": "reversed", "showgrid": False}, "height": 300,
+    # Categories, so that labels such as "0".."9" are not read as numbers (and thinned out as ticks).
+    layout = {"xaxis": {"title": _title("predicted"), "side": "bottom", "showgrid": False, "type": "category"},
+              "yaxis": {"title": _title("true"), "autorange": "reversed", "showgrid": False, "type": "category"},
+              "height": max(300, 110 + 36 * k),
               "margin": {"l": 85, "b": 65}}
     return figure_from_dicts(data, layout, title)

@@ -82,7 +82,7 @@ CONTROLS: tuple[Control, ...] = (
     Control("eps", "select_slider", "eps (grey levels of 16)", 2.0, options=EPS_GRID,
             help="How far each pixel may move: 16 grey levels span black to white."),
     # Arithmetic of a layer stack
-    Control("n", "slider", "Input size n", 12, low=MIN_SIZE, high=MAX_SIZE),
+    Control("n", "slider", "Input size n", 20, low=MIN_SIZE, high=MAX_SIZE),
     Control("depth", "slider", "Layers", 4, low=1, high=MAX_LAYERS),
     *(control for i in range(1, MAX_LAYERS + 1) for control in _layer_controls(i)),
     Control("row", "number", "Output unit row", 0, low=0, high=MAX_SIZE - 1),

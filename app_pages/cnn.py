@@ -1,0 +1,255 @@
+"""Convolutional networks: the student's own CNN trained live beside an MLP of its size, every view of it (filters,
+feature maps, mistakes, shifts, saliency, attacks), and the arithmetic, kernels and upsampling behind it."""
+
+import numpy as np
+import streamlit as st
+
+from engine.cnn.arithmetic import stack_arithmetic
+from engine.cnn.kernels import IMAGE_LABELS, KERNEL_PURPOSE, KERNELS, apply_kernel, parse_kernel, sandbox_images
+from engine.cnn.spec import KERNEL_LABELS, TYPED, CnnSpec
+from engine.cnn.trainer import CnnJob
+from engine.cnn.upsampling import upsampling_study
+from engine.common.limits import ConfigError
+from engine.runtime import Snapshot
+from ui.controls import ControlPanel
+from ui.exports import Charts, export_panel, offer_exports
+from ui.jobs import experiment_job
+from ui.live import job_controls, live_area, remembered, status_bar
+from ui.sharing import later
+from viz import cnn as figures
+from viz import cnn_tools
+from viz.playground import confusion_matrix
+
+MAIN_BELOW = 24.0  # rem above the learning curves in presentation mode: title, tabs, buttons, numbers
+TABS = ["Train a CNN", "Arithmetic", "Kernels", "Upsampling"]
+VIEWS = ["Curves", "Filters and feature maps", "Mistakes", "Shift", "Saliency and attacks"]
+
+st.title("Convolutional networks")
+later("cnn_intro").caption(
+    "A convolution is a small dense layer slid over the image: the same few weights at every position (weight "
+    "sharing), each output seeing only a patch (locality). Train one here beside an MLP with as many parameters, "
+    "then shift its input, attack it, and work out what its layers do to an image's size.")
+export_panel(CnnSpec)
+panel = ControlPanel(CnnSpec)
+with st.sidebar:
+    st.header("Data")
+    panel.draw("data")
+    st.header("CNN")
+    panel.draw("layers", "channels", "kernel", "pool", "bn", "act", "pad")
+    st.caption("Each conv layer keeps the size ('same' padding); global average pooling and one linear layer "
+               "give the class scores. The MLP beside it has one hidden layer, as many parameters.")
+    panel.draw("adv", "adv_eps")
+    st.header("Training")
+    panel.draw("lr", "batch", "speed", "seed")
+
+train_tab, arithmetic_tab, kernels_tab, upsampling_tab = st.tabs(TABS, key="cnn_tab", on_change="rerun",
+                                                                  bind="query-params")
+charts = Charts()  # every tab's figures, for the Export panel
+
+with train_tab:
+    buttons, inspect = st.container(), later("cnn_inspect")
+    with inspect:
+        example_col, shift_col, attack_col = st.columns([1.2, 1.6, 2])
+        panel.draw("example", where=example_col)
+        panel.draw("dy", "dx", where=shift_col)
+        panel.draw("attack", "eps", where=attack_col)
+
+with arithmetic_tab:
+    st.markdown("Each layer's output size is $\\lfloor (n + 2p - d(k-1) - 1)/s \\rfloor + 1$. Set a stack of up "
+                "to four layers; click a unit of the last output to see its receptive field on the input.")
+    size_col, depth_col, window_col = st.columns(3)
+    panel.draw("n", where=size_col)
+    depth = panel.draw("depth", where=depth_col)
+    panel.draw("window", where=window_col, help="The layer drawn with its window sliding over its input.")
+    layer_cols = st.columns(4)
+    for i in range(1, 5):
+        with layer_cols[i - 1]:
+            panel.draw(f"kind{i}", f"k{i}", f"p{i}", f"s{i}", f"d{i}", f"c{i}", disabled=i > depth)
+    unit_row, unit_col = st.columns(2)
+    panel.draw("row", where=unit_row)
+    panel.draw("col", where=unit_col)
+
+with kernels_tab:
+    image_col, kernel_col = st.columns(2)
+    panel.draw("image", where=image_col)
+    kernel_name = panel.draw("kern", where=kernel_col)
+    panel.draw("typed", where=kernel_col)
+
+with upsampling_tab:
+    panel.draw("up_weights")
+
+spec: CnnSpec = panel.spec()
+job = experiment_job("cnn", CnnJob, spec)
+with buttons:
+    job_controls(job, key="cnn")
+
+
+def click_unit() -> None:
+    points = st.session_state["cnn_fig_stack"].selection.points
+    if points:  # the output grid's cells: x is the column, y the row
+        st.session_state.update(cnn_row=int(points[0]["y"]), cnn_col=int(points[0]["x"]))
+
+
+def arithmetic_view(shown: bool) -> None:
+    try:
+        report = stack_arithmetic(spec.n, 1, spec.stack())
+    except ConfigError as error:
+        st.error(f"{error}.", icon=":material/front_hand:")
+        return
+    table = [{"layer": f"{r.index}. {r.layer.describe()}", "input": f"{r.in_size}×{r.in_size}×{r.in_channels}",
+              "output": f"{r.out_size}×{r.out_size}×{r.out_channels}", "output size": r.formula,
+              "parameters": f"{r.params:,}", "multiply-adds": f"{r.multiply_adds:,}",
+              "dense: parameters": f"{r.dense_params:,}", "dense: multiply-adds": f"{r.dense_multiply_adds:,}",
+              "receptive field": f"{r.receptive_field}×{r.receptive_field}", "jump": str(r.jump)}
+             for r in report.rows]
+    if table:
+        st.dataframe(table, width="stretch", hide_index=True)
+    if report.problem:
+        st.warning(report.problem, icon=":material/block:")
+    if not report.rows:
+        return
+    layer = min(spec.window, len(report.rows)) - 1  # 0-based: the figure's row of the report
+    charts.show(lambda: cnn_tools.stack_figure(report, layer, (spec.row, spec.col)),
+                f"cnn-arithmetic-n{spec.n}-{len(report.rows)}layers", key="cnn_fig_stack", visible=shown,
+                on_select=click_unit, selection_mode="points")
+
+
+def kernel_view(shown: bool) -> None:
+    try:
+        kernel = parse_kernel(spec.typed) if kernel_name == TYPED else KERNELS[kernel_name]
+    except ValueError as error:
+        st.error(f"{error}.", icon=":material/edit:")
+        return
+    image = sandbox_images()[spec.image]
+    output = apply_kernel(image, kernel)
+    if kernel_name != TYPED:
+        st.caption(f"**{kernel_name}**: {KERNEL_PURPOSE[kernel_name]}.")
+    names = (IMAGE_LABELS[spec.image], KERNEL_LABELS[kernel_name])
+    charts.show(lambda: cnn_tools.kernel_figure(image, kernel, output, names),
+                f"cnn-kernel-{spec.image}-{kernel_name}", key="cnn_fig_kernel", visible=shown)
+
+
+def upsampling_view(shown: bool) -> None:
+    study = remembered("cnn_upsampling", (), upsampling_study, figure=False)
+    st.markdown("A stride-2 transposed convolution paints each input cell's kernel onto the output, 2 cells "
+                "apart. With kernel 3 the paintings overlap unevenly (1, 2 or 4 of them per cell): a checkerboard, "
+                "even for a constant input. Kernel 4 overlaps evenly, which is enough only while its taps are "
+                "alike: with random weights its pattern comes back. Resizing and then convolving stays clean.")
+    for input_name in study.inputs:
+        charts.show(lambda name=input_name: cnn_tools.upsampling_figure(study, spec.up_weights, name),
+                    f"cnn-upsampling-{spec.up_weights}-{input_name}", key=f"cnn_fig_up_{input_name}", visible=shown)
+
+
+with arithmetic_tab:
+    arithmetic_view(arithmetic_tab.open is not False)
+with kernels_tab:
+    kernel_view(kernels_tab.open is not False)
+with upsampling_tab:
+    upsampling_view(upsampling_tab.open is not False)
+
+
+def setting(snap: Snapshot) -> str:
+    """The experiment in file names: e.g. digits-2x16-k3-max."""
+    c = snap.config
+    return f"{c.dataset}-{c.conv_layers}x{c.channels}-k{c.kernel}-{c.pooling}" + ("-adv" if c.adversarial else "")
+
+
+def label(v, index: int) -> str:
+    return v.classes[index]
+
+
+def curves_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
+    v = snap.visuals
+    history = {name: (series.steps, series.values) for name, series in snap.history.items()}
+    charts.show(lambda: figures.learning_curves(history), f"cnn-curves-{setting(snap)}-step{snap.step}",
+                key="cnn_fig_curves", visible=shown, main_below=MAIN_BELOW)
+    st.caption(f"CNN: {v.cnn_parameters:,} parameters. MLP: one hidden layer of {v.mlp_hidden} units, "
+               f"{v.mlp_parameters:,} parameters.")
+
+
+def maps_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
+    v = snap.visuals
+    charts.show(lambda: figures.tiles(list(v.filters), [f"{i + 1}" for i in range(len(v.filters))],
+                                      f"Layer 1's {len(v.filters)} learned {v.filters.shape[-1]}×"
+                                      f"{v.filters.shape[-1]} filters", columns=16, scale="signed", row_heights=80),
+                f"cnn-filters-{setting(snap)}-step{snap.step}", key="cnn_fig_filters", visible=shown)
+    charts.show(lambda: figures.feature_maps(v.feature_maps, v.image, f"Feature maps of held-out image "
+                                             f"{v.example + 1} (a {label(v, v.label)})"),
+                f"cnn-maps-{setting(snap)}-step{snap.step}", key="cnn_fig_maps", visible=shown)
+
+
+def mistakes_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
+    v = snap.visuals
+    charts.show(lambda: confusion_matrix(v.confusion, labels=v.classes),
+                f"cnn-confusion-{setting(snap)}-step{snap.step}", key="cnn_fig_confusion", visible=shown)
+    if not len(v.mistakes):
+        st.success("The CNN gets every held-out image right.", icon=":material/check:")
+        return
+    titles = [f"{label(v, t)} → {label(v, p)}" for t, p in zip(v.mistake_labels, v.mistake_predictions)]
+    charts.show(lambda: figures.tiles(list(v.mistakes), titles, "Held-out images the CNN gets wrong (true → "
+                                      "predicted)", columns=6), f"cnn-mistakes-{setting(snap)}-step{snap.step}",
+                key="cnn_fig_mistakes", visible=shown)
+
+
+def shift_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
+    v, s = snap.visuals, snap.visuals.shift
+    how = "circularly (as circular padding wraps)" if s.circular else "away from the border (zero padding)"
+    rows = [{"conv layer": str(e.layer), "shift on its map": f"{e.map_shift[0]}, {e.map_shift[1]}" +
+             ("" if e.exact_shift else " (rounded: not a multiple of the pooling)"),
+             "‖f(shift x) − shift f(x)‖ / ‖shift f(x)‖": "no pixel far enough from the border"
+             if np.isnan(e.relative_error) else f"{e.relative_error:.2e}"} for e in s.layers]
+    st.markdown(f"**Equivariance**, measured {how} on the held-out images:")
+    st.dataframe(rows, width="stretch", hide_index=True)
+    st.markdown(f"**Invariance**: shifted by ({s.dy}, {s.dx}) px, the held-out accuracy is **{s.cnn_accuracy:.1%}** "
+                f"for the CNN and **{s.mlp_accuracy:.1%}** for the MLP; their class probabilities move by "
+                f"**{s.cnn_change:.2f}** and **{s.mlp_change:.2f}** (total variation, mean over images).")
+    charts.show(lambda: figures.tiles([v.image, s.shifted, s.shifted_map, s.map_of_shifted],
+                                      ["image", f"shifted ({s.dy}, {s.dx})", f"shift(conv x), ch {s.channel + 1}",
+                                       "conv(shift x)"], "Shift, then convolve = convolve, then shift", columns=4,
+                                      scale=["grey", "grey", "activation", "activation"], row_heights=180),
+                f"cnn-shift-{setting(snap)}-step{snap.step}", key="cnn_fig_shift", visible=shown)
+    charts.show(lambda: figures.probability_bars(v.classes, {"CNN": s.cnn_before, "CNN, shifted": s.cnn_after,
+                                                             "MLP": s.mlp_before, "MLP, shifted": s.mlp_after},
+                                                 f"Held-out image {v.example + 1}: class probabilities"),
+                f"cnn-shift-probabilities-{setting(snap)}-step{snap.step}", key="cnn_fig_shift_bars", visible=shown)
+
+
+def attack_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
+    v, a = snap.visuals, snap.visuals.attack
+    predicted = int(np.argmax(a.probabilities))
+    st.markdown(f"{a.attack.upper()} at eps = {a.eps:g} grey levels: the CNN now says **{label(v, predicted)}** "
+                f"({a.probabilities[predicted]:.0%}) for this {label(v, v.label)}.  FGSM: "
+                "$x' = x + \\epsilon\\,\\mathrm{sign}(\\nabla_x L)$, a step *up* the loss (course note 004 writes a "
+                "minus sign, which would make the example easier).")
+    charts.show(lambda: figures.tiles([v.image, a.perturbation, a.adversarial, a.saliency, a.mlp_saliency],
+                                      ["image", "perturbation (grey levels)", "adversarial", "CNN saliency |∂L/∂x|",
+                                       "MLP saliency"], "The example, its attack, and where the loss is sensitive",
+                                      columns=5, scale=["grey", "signed", "grey", "activation", "activation"],
+                                      row_heights=190),
+                f"cnn-attack-{a.attack}-eps{a.eps:g}-{setting(snap)}-step{snap.step}", key="cnn_fig_attack",
+                visible=shown)
+    if a.curves is not None:
+        charts.show(lambda: figures.attack_curves(a.curves.eps_grid, a.curves.accuracy, a.curves.attack, a.eps,
+                                                  a.curves.step),
+                    f"cnn-robustness-{a.attack}-{setting(snap)}-step{a.curves.step}", key="cnn_fig_robustness",
+                    visible=shown)
+
+
+def draw(snap: Snapshot) -> None:
+    if train_tab.open is False:
+        offer_exports(spec, "cnn", charts, snap, setting=setting(snap))
+        return
+    mlp = snap.latest("mlp_test_accuracy")
+    status_bar(snap, {"CNN held-out": f"{snap.latest('test_accuracy'):.1%}", "MLP held-out": f"{mlp:.1%}"})
+    if snap.visuals is None:
+        return
+    live = Charts(charts)
+    tabs = st.tabs(VIEWS, key="cnn_view", on_change="rerun", bind="query-params")
+    for tab, view in zip(tabs, (curves_view, maps_view, mistakes_view, shift_view, attack_view)):
+        with tab:
+            view(snap, live, tab.open is not False)
+    offer_exports(spec, "cnn", live, snap, setting=setting(snap), weights=snap.visuals.state)
+
+
+with train_tab:
+    live_area(job, draw)
