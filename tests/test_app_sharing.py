@@ -21,6 +21,7 @@ CHANGES = {
     "gradients": {"gf_seed": ("5", 5), "gf_depth": ("12", 12)},
     "attention": {"at_seed": ("5", 5), "at_len": ("6", 6)},
     "diffusion": {"df_seed": ("4", 4)},
+    "cnn": {"cnn_seed": ("4", 4), "cnn_channels": ("8", 8), "cnn_k2": ("5", 5)},
 }
 SHARED_PAGES = [page for page in PAGES if page.key_prefix]
 
