@@ -20,7 +20,7 @@ from viz import cnn as figures
 from viz import cnn_tools
 from viz.playground import confusion_matrix
 
-MAIN_BELOW = 24.0  # rem above the learning curves in presentation mode: title, tabs, buttons, numbers
+MAIN_BELOW = 21.0  # rem above the learning curves in presentation mode: title, tabs, buttons, numbers
 TABS = ["Train a CNN", "Arithmetic", "Kernels", "Upsampling"]
 VIEWS = ["Curves", "Filters and feature maps", "Mistakes", "Shift", "Saliency and attacks"]
 

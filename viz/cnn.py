@@ -103,12 +103,12 @@ def learning_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.
     losses = [np.asarray(history[k][1]) for k in ("test_loss", "mlp_test_loss", "robust_test_loss") if k in history]
     layout = {"xaxis": {"domain": [0, 1], "anchor": "y", "matches": "x2", "showticklabels": False},
               "yaxis": {"domain": [0.55, 1], "anchor": "x", "range": [0, 1.02], "tickformat": ".0%",
-                        "title": _title("held-out accuracy")},
+                        "title": _title("accuracy")},
               "xaxis2": {"domain": [0, 1], "anchor": "y2", "title": _title("step")},
-              "yaxis2": {"domain": [0, 0.45], "anchor": "x2", **log_axis(*losses, title=_title("held-out loss"))},
+              "yaxis2": {"domain": [0, 0.45], "anchor": "x2", **log_axis(*losses, title=_title("loss"))},
               "height": 440, "hovermode": "x unified", "legend": {"orientation": "h", "y": 1.12},
               "margin": {"l": 80, "b": 60, "t": 90}}
-    return figure_from_dicts(data, layout, "The CNN against an MLP of the same size")
+    return figure_from_dicts(data, layout, "Held-out accuracy and loss: the CNN against an MLP of its size")
 
 
 def probability_bars(classes: Sequence[str], bars: Mapping[str, np.ndarray], title: str,
@@ -132,7 +132,7 @@ def attack_curves(eps_grid: np.ndarray, accuracy: Sequence[tuple[str, np.ndarray
              "hovertemplate": f"{name}<br>eps %{{x}} grey levels: %{{y:.1%}}<extra></extra>"}
             for name, values in accuracy]
     layout = {"xaxis": {"title": _title("eps (grey levels of 16)")},
-              "yaxis": {"range": [0, 1.02], "tickformat": ".0%", "title": _title("held-out accuracy")},
+              "yaxis": {"range": [0, 1.02], "tickformat": ".0%", "title": _title("accuracy")},
               "shapes": [{"type": "line", "x0": eps, "x1": eps, "y0": 0, "y1": 1, "yref": "paper",
                           "line": {"dash": "dash", "color": "#888"}},
                          {"type": "line", "x0": 0, "x1": 1, "xref": "paper", "y0": 0.5, "y1": 0.5,
