@@ -9,18 +9,26 @@ headless and checked against the claim, with formulas or a second run as the ora
 from __future__ import annotations
 
 import functools
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from engine.attention.config import ATTENTION_PRESETS
 from engine.attention.job import AttentionJob
+from engine.cnn.attacks import accuracy as accuracy_of
+from engine.cnn.attacks import attack
+from engine.cnn.invariance import equivariance
+from engine.cnn.model import parameter_count
+from engine.cnn.trainer import CnnTrainer
 from engine.diffusion.job import DiffusionJob
 from engine.diffusion.noise_schedule import make_schedule
 from engine.diffusion.visuals import forward_sample
 from engine.gradients.deep_trainer import DeepJob
 from engine.runtime import JobStatus
+from engine.runtime import train as train_trainer
 from engine.landscape.network import PlaygroundLandscape
 from engine.landscape.presets import LANDSCAPE_PRESETS
 from engine.landscape.views import LandscapeRequest, compute_view
@@ -55,6 +63,11 @@ def bound_widgets(at: AppTest) -> dict:
             walk(child)
         if getattr(getattr(node, "proto", None), "query_param_key", ""):
             found[node.proto.query_param_key] = node
+        tabs = getattr(getattr(node, "proto", None), "tab_container", None)
+        if tabs is not None and tabs.query_param_key:  # URL-bound tabs: their value is the open tab's label
+            labels = [tab.label for tab in (children.values() if isinstance(children, dict) else children)
+                      if getattr(tab, "type", None) == "tab"]
+            found[tabs.query_param_key] = SimpleNamespace(value=labels[tabs.default_tab_index])
 
     walk(at._tree)
     return found
@@ -443,3 +456,44 @@ def test_lesson_13_the_schedule_fades_the_signal_as_its_formula_says_and_the_mod
         assert snap.latest("mmd_norm") < 0.2  # 1: as far from the data as noise; 0: as close as fresh data
     finally:
         job.stop()
+
+
+def cnn_trained(preset: Preset, steps: int) -> CnnTrainer:
+    """The preset's CNN experiment, as the page built it, trained `steps` steps (the trainer: no thread)."""
+    applied = open_preset(preset).session_state[REGISTRY_KEY]["cnn"]
+    trainer = CnnTrainer(applied.config, dict(applied.hp), seed=applied.seed)
+    train_trainer(trainer, steps)
+    return trainer
+
+
+def test_lesson_14_a_cnn_shifts_with_its_input_and_keeps_its_answer_where_the_mlp_loses_it():
+    zero, circular = lesson("Convolution").presets
+    trainer = cnn_trained(zero, 600)
+    x, y = trainer.data.test_x, trainer.data.test_y
+    assert abs(parameter_count(trainer.cnn) - parameter_count(trainer.mlp)) < 0.05 * parameter_count(trainer.cnn)
+    assert accuracy_of(trainer.cnn, x, y) > 0.95 and accuracy_of(trainer.mlp, x, y) > 0.95
+    dy, dx = trainer.hp["shift_y"], trainer.hp["shift_x"]
+    assert (dy, dx) == (3, 0)
+    first = equivariance(trainer.cnn, x, dy, dx, circular=False)[0]
+    assert first.margin > 0 and first.relative_error < 1e-5
+    # oracle: the held-out shapes moved 3 pixels down, zeros coming in, counted by hand
+    moved = torch.cat([torch.zeros_like(x[..., :3, :]), x[..., :-3, :]], dim=-2)
+    assert accuracy_of(trainer.cnn, moved, y) > 0.85 and accuracy_of(trainer.mlp, moved, y) < 0.6
+    wrapped = cnn_trained(circular, 50)
+    layers = equivariance(wrapped.cnn, wrapped.data.test_x, 3, 0, circular=True)
+    assert layers[0].margin == 0 and layers[0].relative_error < 1e-5  # the whole map, border included
+
+
+def test_lesson_15_fgsm_breaks_the_cnn_and_adversarial_training_holds_and_bim_is_stronger():
+    fgsm_preset, bim_preset = lesson("Adversarial").presets
+    trainer = cnn_trained(fgsm_preset, 1500)
+    assert trainer.robust is not None and trainer.hp["eps"] == 2.0 and bim_preset.spec.attack == "bim"
+    x, y = trainer.data.test_x, trainer.data.test_y
+    assert accuracy_of(trainer.cnn, x, y) > 0.97
+    eps = 2 / 16
+    standard = accuracy_of(trainer.cnn, attack("fgsm", trainer.cnn, x, y, eps), y)
+    robust = accuracy_of(trainer.robust, attack("fgsm", trainer.robust, x, y, eps), y)
+    assert standard < 0.5 and robust > 2 * standard and robust - standard >= 0.2
+    assert accuracy_of(trainer.cnn, attack("bim", trainer.cnn, x, y, eps), y) < standard
+    perturbation = (attack("fgsm", trainer.cnn, x, y, eps) - x).abs()
+    assert float(((perturbation - eps).abs() < 1e-6).float().mean()) > 0.5  # ±eps where not clipped

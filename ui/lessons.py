@@ -17,6 +17,7 @@ from typing import Mapping
 from urllib.parse import urlencode
 
 from engine.attention.spec import AttentionSpec
+from engine.cnn.spec import CnnSpec
 from engine.common.spec import Spec
 from engine.diffusion.spec import DiffusionSpec
 from engine.gradients.spec import GradientsSpec
@@ -91,6 +92,9 @@ XAVIER_DEEP = GradientsSpec(init="xavier_normal")
 SIGMOID_DEEP = XAVIER_DEEP.replace(act="sigmoid")
 RELU_HE_DEEP = Preset("20 ReLU layers, He init", GradientsSpec())  # the page's default network
 HALFWAY = {"df_t": "500"}  # the forward process at t = 500 (view state: the timestep shown)
+CENTRED_SHAPES = CnnSpec(data="shapes_centred", dy=3, dx=0)
+SHIFT_VIEW = {"cnn_view": "Shift"}
+ATTACK_VIEW = {"cnn_view": "Saliency and attacks"}
 INDUCTION = AttentionSpec(task="induction", vocab=32, len=24, train=8192, layers=2, heads=2, width=64, causal=True,
                           attn_only=True)
 
@@ -332,6 +336,48 @@ LESSONS: tuple[Lesson, ...] = (
          "within about a thousand steps.",
          "With T = 50 the page warns that ᾱ_T ≈ 0.6 is far from 0: sampling starts from noise the network never "
          "saw at t = T, and the samples come out distorted."),
+    ),
+    Lesson(
+        "Convolution: shared weights, equivariance, invariance",
+        "A convolutional layer is a dense layer with two constraints: each output sees only a k × k patch "
+        "(locality) and every position uses the same kernel (weight sharing). So it needs k²·C_in·C_out weights "
+        "whatever the image size, and it commutes with shifts: shifting the image shifts its feature maps "
+        "(equivariance). Pooling then coarsens the map, and averaging it over all positions forgets where a "
+        "feature was: the class scores barely move when the object does (invariance). An MLP with as many "
+        "parameters has neither property: a shifted image is a new input to it.",
+        r"(w * x)[i, j] = \sum_{a, b} w[a, b]\, x[i + a, j + b], \qquad "
+        r"w * (\operatorname{shift}_\delta x) = \operatorname{shift}_\delta (w * x), \qquad "
+        r"n_\text{out} = \left\lfloor \frac{n + 2p - d(k - 1) - 1}{s} \right\rfloor + 1",
+        (Preset("Centred shapes, tested 3 pixels lower", CENTRED_SHAPES, SHIFT_VIEW),
+         Preset("The same with circular padding", CENTRED_SHAPES.replace(pad="circular"), SHIFT_VIEW)),
+        ("Train for a few hundred steps: both networks classify the centred shapes almost perfectly, with about "
+         "2,600 parameters each.",
+         "Shift tab: layer 1's equivariance error is 0 (to rounding): shift, then convolve, equals convolve, then "
+         "shift. With zero padding it is measured away from the border; circular padding makes the whole map "
+         "exact.",
+         "Moved 3 pixels, the CNN still gets nearly every held-out shape right while the MLP falls towards "
+         "chance: it never saw a shape there.",
+         "Arithmetic tab: set your own stack and click an output unit to see what its receptive field covers."),
+    ),
+    Lesson(
+        "Adversarial examples and adversarial training",
+        "The gradient of the loss with respect to the input says which pixels matter (saliency). Moving every "
+        "pixel a little in the direction that increases the loss, x + ε·sign(∇ₓL) (the fast gradient sign "
+        "method), changes the image invisibly for a person and the prediction often completely: in many "
+        "dimensions many small changes add up. (Course note 004 writes this step with a minus sign; that would "
+        "make the example easier.) Iterating smaller steps within the same ε-box (BIM / PGD) is stronger still. "
+        "Training on such examples (adversarial training) buys robustness at that ε.",
+        r"x' = \operatorname{clip}_{[0,1]}\big(x + \varepsilon \operatorname{sign}(\nabla_x L(f(x), y))\big), "
+        r"\qquad \min_\theta\ \tfrac12 L(f(x), y) + \tfrac12 L(f(x'), y)",
+        (Preset("Digits: FGSM at 2 grey levels, with an adversarially trained copy",
+                CnnSpec(adv=True), ATTACK_VIEW),
+         Preset("… the same under BIM / PGD", CnnSpec(adv=True, attack="bim"), ATTACK_VIEW)),
+        ("The standard CNN gets about 99% of the held-out digits right; moved by 2 of 16 grey levels per pixel "
+         "(FGSM), fewer than half. The copy trained on FGSM examples keeps well over twice as many.",
+         "The perturbation is ±ε on almost every pixel (clipped where the digit is already black or white), yet "
+         "the digit looks the same.",
+         "BIM / PGD pushes every curve lower than FGSM at the same ε: the one-step attack is the weak one.",
+         "The saliency maps show where the loss is sensitive: for the CNN mostly on and around the strokes."),
     ),
 )
 
