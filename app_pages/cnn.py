@@ -82,6 +82,14 @@ spec: CnnSpec = panel.spec()
 job = experiment_job("cnn", CnnJob, spec)
 with buttons:
     job_controls(job, key="cnn")
+# Accuracy against eps costs a few hundred attacks a measurement: the job measures it while its view is open.
+view = st.session_state.get("cnn_view", st.query_params.get("cnn_view", VIEWS[0]))
+curves_wanted = view == VIEWS[-1] and train_tab.open is not False
+if job.snapshot().hyperparameters.get("attack_curves") != curves_wanted:
+    try:
+        job.wait_applied(job.set_hyperparameters(attack_curves=curves_wanted), timeout=3.0)
+    except TimeoutError:
+        pass  # the live area catches up
 
 
 def click_unit() -> None:
@@ -228,7 +236,9 @@ def attack_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
                                       row_heights=190),
                 f"cnn-attack-{a.attack}-eps{a.eps:g}-{setting(snap)}-step{snap.step}", key="cnn_fig_attack",
                 visible=shown)
-    if a.curves is not None:
+    if a.curves is None:
+        st.info("Measuring the accuracy against eps…", icon=":material/hourglass_top:")
+    else:
         charts.show(lambda: figures.attack_curves(a.curves.eps_grid, a.curves.accuracy, a.curves.attack, a.eps,
                                                   a.curves.step),
                     f"cnn-robustness-{a.attack}-{setting(snap)}-step{a.curves.step}", key="cnn_fig_robustness",

@@ -116,6 +116,8 @@ def test_bim_stays_in_the_eps_box_and_hurts_at_least_as_much_as_fgsm():
 
 def test_the_trainer_learns_digits_and_its_views_match_their_oracles():
     trainer = CnnTrainer(CnnConfig(adversarial=True), {"example": 3, "shift_y": 2, "shift_x": 0}, seed=0)
+    assert trainer.observe().attack.curves is None  # measured only while a page shows them
+    trainer.hp["attack_curves"] = True
     # The adversarial copy starts where the CNN starts.
     for a, b in zip(trainer.cnn.parameters(), trainer.robust.parameters()):
         assert torch.equal(a, b)

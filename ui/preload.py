@@ -19,6 +19,7 @@ import pkgutil
 
 import pandas  # noqa: F401 - Plotly uses it when it is in sys.modules: it must be whole by then
 import PIL.Image  # noqa: F401 - likewise
+import sklearn.datasets  # noqa: F401 - ~2 s: the digits and sample photos (CNN, Diffusion) load through it
 import torch._dynamo  # noqa: F401 - see above: torch.optim's lazy import
 
 with contextlib.suppress(ImportError):  # Streamlit's emoji table (a ~1 s regex), imported at the first widget

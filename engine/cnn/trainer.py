@@ -176,8 +176,9 @@ class CnnTrainer(Trainer):
         with torch.no_grad():
             probabilities = torch.softmax(self.cnn(adversarial)[0], 0).cpu().numpy()
         now = time.monotonic()
-        if self._curves is None or (self._curves.step != self.steps_done
-                                    and (not self.training or now - self._curves_at >= CURVES_EVERY_S)):
+        stale = self._curves is None or (self._curves.step != self.steps_done
+                                         and (not self.training or now - self._curves_at >= CURVES_EVERY_S))
+        if self.hp["attack_curves"] and stale:
             self._curves, self._curves_at = self.attack_curves(name), now
         return AttackView(name, eps, as_image(adversarial), as_image(adversarial - x) / level, probabilities,
                           as_image(saliency(self.cnn, x, y)), as_image(saliency(self.mlp, x, y)), self._curves)

@@ -54,7 +54,7 @@ class AttackView:
     probabilities: np.ndarray  # the CNN's on the adversarial image
     saliency: np.ndarray  # |∂L/∂x| of the CNN
     mlp_saliency: np.ndarray
-    curves: AttackCurves | None  # None until first measured
+    curves: AttackCurves | None  # None until measured (only while a page shows them: hp attack_curves)
 
 
 @dataclass(frozen=True)
