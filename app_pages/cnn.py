@@ -177,9 +177,10 @@ def curves_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
 
 def maps_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v = snap.visuals
-    charts.show(lambda: figures.tiles(list(v.filters), [f"{i + 1}" for i in range(len(v.filters))],
-                                      f"Layer 1's {len(v.filters)} learned {v.filters.shape[-1]}×"
-                                      f"{v.filters.shape[-1]} filters", columns=16, scale="signed", row_heights=80),
+    k = v.filters.shape[-1]
+    charts.show(lambda: figures.mosaic([("filters", list(v.filters), [str(i + 1) for i in range(len(v.filters))],
+                                         "signed")], f"Layer 1's {len(v.filters)} learned {k}×{k} filters",
+                                       row_height=90),
                 f"cnn-filters-{setting(snap)}-step{snap.step}", key="cnn_fig_filters", visible=shown)
     charts.show(lambda: figures.feature_maps(v.feature_maps, v.image, f"Feature maps of held-out image "
                                              f"{v.example + 1} (a {label(v, v.label)})"),
@@ -194,9 +195,9 @@ def mistakes_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
         st.success("The CNN gets every held-out image right.", icon=":material/check:")
         return
     titles = [f"{label(v, t)} → {label(v, p)}" for t, p in zip(v.mistake_labels, v.mistake_predictions)]
-    charts.show(lambda: figures.tiles(list(v.mistakes), titles, "Held-out images the CNN gets wrong (true → "
-                                      "predicted)", columns=6), f"cnn-mistakes-{setting(snap)}-step{snap.step}",
-                key="cnn_fig_mistakes", visible=shown)
+    charts.show(lambda: figures.mosaic([("", list(v.mistakes), titles, "grey")],
+                                       "Held-out images the CNN gets wrong (true → predicted)", row_height=120),
+                f"cnn-mistakes-{setting(snap)}-step{snap.step}", key="cnn_fig_mistakes", visible=shown)
 
 
 def shift_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
@@ -213,8 +214,8 @@ def shift_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
                 f"**{s.cnn_change:.2f}** and **{s.mlp_change:.2f}** (total variation, mean over images).")
     charts.show(lambda: figures.tiles([v.image, s.shifted, s.shifted_map, s.map_of_shifted],
                                       ["image", f"shifted ({s.dy}, {s.dx})", f"shift(conv x), ch {s.channel + 1}",
-                                       "conv(shift x)"], "Shift, then convolve = convolve, then shift", columns=4,
-                                      scale=["grey", "grey", "activation", "activation"], row_heights=180),
+                                       "conv(shift x)"], "Shift, then convolve = convolve, then shift",
+                                      ["grey", "grey", "activation", "activation"]),
                 f"cnn-shift-{setting(snap)}-step{snap.step}", key="cnn_fig_shift", visible=shown)
     charts.show(lambda: figures.probability_bars(v.classes, {"CNN": s.cnn_before, "CNN, shifted": s.cnn_after,
                                                              "MLP": s.mlp_before, "MLP, shifted": s.mlp_after},
@@ -232,8 +233,7 @@ def attack_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
     charts.show(lambda: figures.tiles([v.image, a.perturbation, a.adversarial, a.saliency, a.mlp_saliency],
                                       ["image", "perturbation (grey levels)", "adversarial", "CNN saliency |∂L/∂x|",
                                        "MLP saliency"], "The example, its attack, and where the loss is sensitive",
-                                      columns=5, scale=["grey", "signed", "grey", "activation", "activation"],
-                                      row_heights=190),
+                                      ["grey", "signed", "grey", "activation", "activation"], height=240),
                 f"cnn-attack-{a.attack}-eps{a.eps:g}-{setting(snap)}-step{snap.step}", key="cnn_fig_attack",
                 visible=shown)
     if a.curves is None:

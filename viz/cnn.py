@@ -24,64 +24,104 @@ def _title(text: str) -> dict:
     return {"text": text}
 
 
-def tiles(images: Sequence[np.ndarray], titles: Sequence[str], title: str, columns: int = 8,
-          scale: str | Sequence[str] = "grey",
-          row_heights: int = 120, rows_of: Sequence[int] | None = None, row_labels: Sequence[str] = ()) -> go.Figure:
-    """Small images in a grid, each with its title above it. `scale`: "grey" (0..1 ink), "signed" (diverging,
-    symmetric about 0 per image) or "activation" (sequential, 0..max per image), or one of these per image.
-    `rows_of`: how many of the images go on each row (default: `columns` per row); `row_labels` names each row
-    at its left."""
+def tiles(images: Sequence[np.ndarray], titles: Sequence[str], title: str, scales: Sequence[str],
+          height: int = 260) -> go.Figure:
+    """A few images side by side, each with its title above it and its own scale: "grey" (0..1 ink),
+    "signed" (diverging, symmetric about 0) or "activation" (sequential, 0..its largest value)."""
     count = len(images)
-    if rows_of is None:
-        rows_of = [min(columns, count - start) for start in range(0, count, columns)] or [0]
-    n_rows, n_cols = len(rows_of), max(max(rows_of), 1)
-    gap_x, gap_y, left = 0.02, 0.16 / max(n_rows, 1), 0.08 if row_labels else 0.0
-    width = (1 - left - gap_x * (n_cols - 1)) / n_cols
-    height = (1 - gap_y * (n_rows - 1)) / n_rows
+    gap = 0.03
+    width = (1 - gap * (count - 1)) / count
     data, layout, annotations = [], {}, []
-    index = 0
-    for row, in_row in enumerate(rows_of):
-        top = 1 - row * (height + gap_y)
-        if row < len(row_labels):
-            annotations.append({"text": row_labels[row], "x": 0, "y": top - height / 2, "xref": "paper",
-                                "yref": "paper", "showarrow": False, "xanchor": "left", "font": {"size": 13}})
-        for col in range(in_row):
-            image = np.asarray(images[index], dtype=np.float32)
-            axis = "" if index == 0 else str(index + 1)
-            x0 = left + col * (width + gap_x)
-            trace = {"type": "heatmap", "z": image, "xaxis": f"x{axis}", "yaxis": f"y{axis}", "showscale": False,
-                     "hovertemplate": f"{titles[index]}<br>row %{{y}}, column %{{x}}: %{{z:.3f}}<extra></extra>"}
-            kind = scale if isinstance(scale, str) else scale[index]
-            if kind == "signed":
-                bound = float(np.abs(image).max()) or 1.0
-                trace.update(colorscale=DIVERGING, zmin=-bound, zmax=bound)
-            elif kind == "activation":
-                trace.update(colorscale=SEQUENTIAL_SCALE, zmin=0.0, zmax=float(image.max()) or 1.0)
-            else:
-                trace.update(colorscale=GREYS, zmin=0.0, zmax=1.0)
-            data.append(trace)
-            layout[f"xaxis{axis}"] = {"domain": [x0, min(1.0, x0 + width)], "visible": False,
-                                      "anchor": f"y{axis}", "constrain": "domain"}
-            layout[f"yaxis{axis}"] = {"domain": [max(0.0, top - height), top], "visible": False,
-                                      "anchor": f"x{axis}", "autorange": "reversed",
-                                      "scaleanchor": f"x{axis}", "constrain": "domain"}
-            annotations.append({"text": titles[index], "x": x0 + width / 2, "y": top, "xref": "paper",
-                                "yref": "paper", "showarrow": False, "yanchor": "bottom", "font": {"size": 12}})
-            index += 1
-    layout.update(annotations=annotations, height=70 + row_heights * n_rows,
-                  margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    for index, (image, name, scale) in enumerate(zip(images, titles, scales)):
+        image = np.asarray(image, dtype=np.float32)
+        axis = "" if index == 0 else str(index + 1)
+        x0 = index * (width + gap)
+        trace = {"type": "heatmap", "z": image, "xaxis": f"x{axis}", "yaxis": f"y{axis}", "showscale": False,
+                 "hovertemplate": f"{name}<br>row %{{y}}, column %{{x}}: %{{z:.3f}}<extra></extra>"}
+        if scale == "signed":
+            bound = float(np.abs(image).max()) or 1.0
+            trace.update(colorscale=DIVERGING, zmin=-bound, zmax=bound)
+        elif scale == "activation":
+            trace.update(colorscale=SEQUENTIAL_SCALE, zmin=0.0, zmax=float(image.max()) or 1.0)
+        else:
+            trace.update(colorscale=GREYS, zmin=0.0, zmax=1.0)
+        data.append(trace)
+        layout[f"xaxis{axis}"] = {"domain": [x0, min(1.0, x0 + width)], "visible": False, "anchor": f"y{axis}",
+                                  "constrain": "domain"}
+        layout[f"yaxis{axis}"] = {"domain": [0.0, 1.0], "visible": False, "anchor": f"x{axis}",
+                                  "autorange": "reversed", "scaleanchor": f"x{axis}", "constrain": "domain"}
+        annotations.append({"text": name, "x": x0 + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
+                            "showarrow": False, "yanchor": "bottom", "font": {"size": 12}})
+    layout.update(annotations=annotations, height=height, margin={"l": 10, "r": 10, "t": 70, "b": 10})
+    return figure_from_dicts(data, layout, title)
+
+
+SCALES = {"grey": (GREYS, 0.0, 1.0), "signed": (DIVERGING, -1.0, 1.0), "activation": (SEQUENTIAL_SCALE, 0.0, 1.0)}
+
+
+def _normalized(image: np.ndarray, scale: str) -> np.ndarray:
+    """An image on its scale's fixed range: "signed" divided by its largest |value|, "activation" by its
+    largest value (each map on its own scale, as separate colour bars would show it), "grey" as it is."""
+    image = np.asarray(image, dtype=np.float32)
+    if scale == "grey":
+        return image
+    peak = float(np.abs(image).max()) if scale == "signed" else float(image.max())
+    return image / peak if peak > 0 else np.zeros_like(image)
+
+
+def mosaic(rows: Sequence[tuple[str, Sequence[np.ndarray], Sequence[str], str]], title: str, side: int = 0,
+           row_height: int = 110) -> go.Figure:
+    """Rows of small images, each row ONE heatmap (images side by side, a transparent column between them),
+    so that dozens of feature maps cost plotly.js a few traces, not one subplot each. A row is (its label,
+    its images, a title per image (the x ticks), its scale: "grey", "signed" or "activation", each image
+    normalized alone). Images smaller than `side` are enlarged by whole pixels (a pooled map shown at the
+    size of the input it covers)."""
+    data, layout = [], {}
+    n_rows = len(rows)
+    gap = 0.12 / max(n_rows, 1)
+    height = (1 - gap * (n_rows - 1)) / n_rows
+    widest = 0
+    for index, (label, images, titles, scale) in enumerate(rows):
+        cells = []
+        for image in images:
+            image = _normalized(image, scale)
+            factor = max(1, side // image.shape[0]) if side else 1
+            cells.append(np.kron(image, np.ones((factor, factor), dtype=np.float32)))
+        size = cells[0].shape[1]
+        blank = np.full((cells[0].shape[0], 1), np.nan, dtype=np.float32)
+        z = np.hstack([part for cell in cells for part in (cell, blank)][:-1])
+        widest = max(widest, z.shape[1])
+        colorscale, low, high = SCALES[scale]
+        axis = "" if index == 0 else str(index + 1)
+        top = 1 - index * (height + gap)
+        data.append({"type": "heatmap", "z": z, "colorscale": colorscale, "zmin": low, "zmax": high,
+                     "showscale": False, "xaxis": f"x{axis}", "yaxis": f"y{axis}", "hoverongaps": False,
+                     "hovertemplate": f"{label}<br>%{{z:.2f}} of its largest<extra></extra>"
+                     if scale != "grey" else f"{label}<br>%{{z:.2f}}<extra></extra>"})
+        layout[f"xaxis{axis}"] = {"anchor": f"y{axis}", "domain": [0.1, 1.0], "showgrid": False, "zeroline": False,
+                                  "tickmode": "array", "tickvals": [i * (size + 1) + (size - 1) / 2
+                                                                    for i in range(len(cells))],
+                                  "ticktext": list(titles), "ticks": "", "side": "top", "constrain": "domain"}
+        layout[f"yaxis{axis}"] = {"anchor": f"x{axis}", "domain": [max(0.0, top - height), top],
+                                  "autorange": "reversed", "visible": False, "scaleanchor": f"x{axis}",
+                                  "constrain": "domain"}
+        layout.setdefault("annotations", []).append(
+            {"text": label, "x": 0, "y": top - height / 2, "xref": "paper", "yref": "paper", "showarrow": False,
+             "xanchor": "left", "font": {"size": 13}})
+    for index in range(n_rows):  # one pixel width for every row: the rows line up
+        layout["xaxis" if index == 0 else f"xaxis{index + 1}"]["range"] = [-0.5, widest - 0.5]
+    layout.update(height=60 + row_height * n_rows, margin={"l": 10, "r": 10, "t": 70, "b": 10})
     return figure_from_dicts(data, layout, title)
 
 
 def feature_maps(maps: Sequence[np.ndarray], image: np.ndarray, title: str) -> go.Figure:
-    """The input, then each conv layer's activations (up to MAX_TILES channels), a row per layer."""
-    shown = [layer[:MAX_TILES] for layer in maps]
-    images = [image, *(channel for layer in shown for channel in layer)]
-    titles = ["input", *(f"ch {c + 1}" for layer in shown for c in range(len(layer)))]
-    rows = [1, *(len(layer) for layer in shown)]
-    labels = ["", *(f"layer {i + 1}<br>{layer.shape[-2]}×{layer.shape[-1]}" for i, layer in enumerate(maps))]
-    scales = ["grey"] + ["activation"] * (len(images) - 1)  # the input is an image, not an activation
-    return tiles(images, titles, title, scale=scales, rows_of=rows, row_labels=labels, row_heights=100)
+    """The input, then each conv layer's activations (up to MAX_TILES channels, each on its own scale), a row
+    per layer, pooled maps enlarged to the input's size."""
+    side = image.shape[0]
+    rows = [("input", [image], [""], "grey")]
+    rows += [(f"layer {i + 1}<br>{layer.shape[-2]}×{layer.shape[-1]}", list(layer[:MAX_TILES]),
+              [str(c + 1) for c in range(min(len(layer), MAX_TILES))], "activation") for i, layer in enumerate(maps)]
+    return mosaic(rows, title, side=side)
 
 
 def learning_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
