@@ -44,6 +44,9 @@ def control_shows(page, key: str, value) -> bool:
     control = page.locator(f".st-key-{key}")
     if control.count() != 1:
         return False
+    tabs = control.locator("[role=tablist]")
+    if tabs.count():  # URL-bound tabs: the open one (its own tab list, not one inside its content)
+        return tabs.first.locator("[role=tab][aria-selected=true]").inner_text().strip() == value
     checkbox = control.locator("input[type=checkbox]")
     if checkbox.count():  # toggles
         return checkbox.first.is_checked() == (value == "true")
