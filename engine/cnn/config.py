@@ -19,15 +19,10 @@ ACTIVATION_CHOICES = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu")
 
 
 @dataclass(frozen=True)
-class CnnConfig:
+class CnnConfig(CnnShape):
+    """The CNN's shape (engine.cnn.model.CnnShape: what ConvNet is built from), and what it learns."""
+
     dataset: str = "digits"
-    conv_layers: int = 2
-    channels: int = 16
-    kernel: int = 3
-    pooling: str = "max"
-    batch_norm: bool = True
-    activation: str = "relu"
-    padding: str = "zeros"
     adversarial: bool = False  # also train a copy of the CNN on FGSM examples (same start, same batches)
     train_eps: float = 2.0  # its FGSM eps, in grey levels of 16
 
@@ -43,11 +38,6 @@ class CnnConfig:
         check_choice("padding", self.padding, PADDINGS)
         check_choice("activation", self.activation, ACTIVATIONS)
         check("cnn.eps", self.train_eps)
-
-    @property
-    def shape(self) -> CnnShape:
-        return CnnShape(self.conv_layers, self.channels, self.kernel, self.pooling, self.batch_norm, self.activation,
-                        self.padding)
 
 
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {

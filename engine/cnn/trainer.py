@@ -42,7 +42,7 @@ class CnnTrainer(Trainer):
         self.data: ImageData = data.to(self.device)
         side, classes = data.side, len(data.classes)
         weights = stream(self.seed, "weights")
-        self.cnn = ConvNet(config.shape, side, classes)
+        self.cnn = ConvNet(config, side, classes)
         initialize(self.cnn, weights)
         self.mlp = matched_mlp(self.cnn, side, classes, config.activation)
         initialize(self.mlp, weights)
