@@ -98,6 +98,16 @@ def step_counter(page) -> int | None:
     return int(text.replace(",", ""))
 
 
+def train_one_epoch(page, key: str, steps: int, timeout_s: float = 60) -> int:
+    """Press the page's Epoch button (`key`: its job-controls prefix, "at") and wait until the step counter
+    reaches `steps`, the epoch's length; returns the step shown."""
+    page.locator(f".st-key-{key}_epoch button").first.click()
+    deadline = time.monotonic() + timeout_s
+    while (step_counter(page) or 0) < steps and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+    return step_counter(page) or 0
+
+
 # Each Plotly chart on the page: its box (the Streamlit element that holds it), the size Plotly drew its
 # SVG at, and the box's place on the first screen (Streamlit scrolls inside its main block).
 _CHART_BOXES_JS = """() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].map(box => {

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
-from scripts.browser import chromium, chromium_available, running_app, step_counter, wait_until_rendered
+from scripts.browser import chromium, chromium_available, running_app, train_one_epoch, wait_until_rendered
 
 if not chromium_available():
     pytest.skip("no Chromium here: apt-get install -y chromium", allow_module_level=True)
@@ -18,11 +17,7 @@ def test_train_type_a_sequence_and_scrub_the_timeline():
         page = browser.new_page()
         page.goto(f"{url}/attention?at_speed=max")
         wait_until_rendered(page)
-        page.locator(".st-key-at_epoch button").first.click()
-        deadline = time.monotonic() + 60
-        while (step_counter(page) or 0) < 64 and time.monotonic() < deadline:  # one epoch: 64 steps
-            page.wait_for_timeout(500)
-        assert step_counter(page) == 64
+        assert train_one_epoch(page, "at", 64) == 64  # one epoch: 64 steps
 
         typed = page.locator(".st-key-at_query input")
         typed.fill("1 2 3 4 5 6 7 8")

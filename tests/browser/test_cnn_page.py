@@ -3,11 +3,11 @@ arithmetic's output and see its receptive field."""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
-from scripts.browser import chromium, chromium_available, running_app, step_counter, wait_until_rendered
+from scripts.browser import chromium, chromium_available, running_app, step_counter, train_one_epoch, \
+    wait_until_rendered
 
 if not chromium_available():
     pytest.skip("no Chromium here: apt-get install -y chromium", allow_module_level=True)
@@ -33,10 +33,7 @@ def test_attack_the_trained_cnn_then_click_a_unit_of_the_arithmetic():
         page = browser.new_page()
         page.goto(f"{url}/cnn?cnn_view=Saliency+and+attacks")
         wait_until_rendered(page)
-        page.locator(".st-key-cnn_epoch button").first.click()
-        deadline = time.monotonic() + 60
-        while (step_counter(page) or 0) < 23 and time.monotonic() < deadline:  # 1,437 digits in batches of 64
-            page.wait_for_timeout(500)
+        assert train_one_epoch(page, "cnn", 23) >= 23  # 1,437 training digits in batches of 64
         page.wait_for_function("() => /Accuracy under FGSM/.test(document.body.innerText)", timeout=30_000)
         assert "the CNN now says" in page.locator("[data-testid=stMainBlockContainer]").inner_text()
 
