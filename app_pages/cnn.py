@@ -104,12 +104,7 @@ def arithmetic_view(shown: bool) -> None:
     except ConfigError as error:
         st.error(f"{error}.", icon=":material/front_hand:")
         return
-    table = [{"layer": f"{r.index}. {r.layer.describe()}", "input": f"{r.in_size}×{r.in_size}×{r.in_channels}",
-              "output": f"{r.out_size}×{r.out_size}×{r.out_channels}", "output size": r.formula,
-              "parameters": f"{r.params:,}", "multiply-adds": f"{r.multiply_adds:,}",
-              "dense: parameters": f"{r.dense_params:,}", "dense: multiply-adds": f"{r.dense_multiply_adds:,}",
-              "receptive field": f"{r.receptive_field}×{r.receptive_field}", "jump": str(r.jump)}
-             for r in report.rows]
+    table = report.table()
     if table:
         st.dataframe(table, width="stretch", hide_index=True)
     if report.problem:
@@ -162,10 +157,6 @@ def setting(snap: Snapshot) -> str:
     return f"{c.dataset}-{c.conv_layers}x{c.channels}-k{c.kernel}-{c.pooling}" + ("-adv" if c.adversarial else "")
 
 
-def label(v, index: int) -> str:
-    return v.classes[index]
-
-
 def curves_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v = snap.visuals
     history = {name: (series.steps, series.values) for name, series in snap.history.items()}
@@ -183,7 +174,7 @@ def maps_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
                                        row_height=90),
                 f"cnn-filters-{setting(snap)}-step{snap.step}", key="cnn_fig_filters", visible=shown)
     charts.show(lambda: figures.feature_maps(v.feature_maps, v.image, f"Feature maps of held-out image "
-                                             f"{v.example + 1} (a {label(v, v.label)})"),
+                                             f"{v.example + 1} (a {v.classes[v.label]})"),
                 f"cnn-maps-{setting(snap)}-step{snap.step}", key="cnn_fig_maps", visible=shown)
 
 
@@ -194,7 +185,7 @@ def mistakes_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
     if not len(v.mistakes):
         st.success("The CNN gets every held-out image right.", icon=":material/check:")
         return
-    titles = [f"{label(v, t)} → {label(v, p)}" for t, p in zip(v.mistake_labels, v.mistake_predictions)]
+    titles = [f"{v.classes[t]} → {v.classes[p]}" for t, p in zip(v.mistake_labels, v.mistake_predictions)]
     charts.show(lambda: figures.mosaic([("", list(v.mistakes), titles, "grey")],
                                        "Held-out images the CNN gets wrong (true → predicted)", row_height=120),
                 f"cnn-mistakes-{setting(snap)}-step{snap.step}", key="cnn_fig_mistakes", visible=shown)
@@ -203,12 +194,8 @@ def mistakes_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
 def shift_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v, s = snap.visuals, snap.visuals.shift
     how = "circularly (as circular padding wraps)" if s.circular else "away from the border (zero padding)"
-    rows = [{"conv layer": str(e.layer), "shift on its map": f"{e.map_shift[0]}, {e.map_shift[1]}" +
-             ("" if e.exact_shift else " (rounded: not a multiple of the pooling)"),
-             "‖f(shift x) − shift f(x)‖ / ‖shift f(x)‖": "no pixel far enough from the border"
-             if np.isnan(e.relative_error) else f"{e.relative_error:.2e}"} for e in s.layers]
     st.markdown(f"**Equivariance**, measured {how} on the held-out images:")
-    st.dataframe(rows, width="stretch", hide_index=True)
+    st.dataframe([layer.row() for layer in s.layers], width="stretch", hide_index=True)
     st.markdown(f"**Invariance**: shifted by ({s.dy}, {s.dx}) px, the held-out accuracy is **{s.cnn_accuracy:.1%}** "
                 f"for the CNN and **{s.mlp_accuracy:.1%}** for the MLP; their class probabilities move by "
                 f"**{s.cnn_change:.2f}** and **{s.mlp_change:.2f}** (total variation, mean over images).")
@@ -226,8 +213,8 @@ def shift_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
 def attack_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v, a = snap.visuals, snap.visuals.attack
     predicted = int(np.argmax(a.probabilities))
-    st.markdown(f"{a.attack.upper()} at eps = {a.eps:g} grey levels: the CNN now says **{label(v, predicted)}** "
-                f"({a.probabilities[predicted]:.0%}) for this {label(v, v.label)}.  FGSM: "
+    st.markdown(f"{a.attack.upper()} at eps = {a.eps:g} grey levels: the CNN now says **{v.classes[predicted]}** "
+                f"({a.probabilities[predicted]:.0%}) for this {v.classes[v.label]}.  FGSM: "
                 "$x' = x + \\epsilon\\,\\mathrm{sign}(\\nabla_x L)$, a step *up* the loss (course note 004 writes a "
                 "minus sign, which would make the example easier).")
     charts.show(lambda: figures.tiles([v.image, a.perturbation, a.adversarial, a.saliency, a.mlp_saliency],

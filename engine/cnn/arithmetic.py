@@ -116,6 +116,15 @@ class StackReport:
     def out_size(self) -> int:
         return self.rows[-1].out_size if self.rows else self.n
 
+    def table(self) -> list[dict[str, str]]:
+        """The rows as a page's table shows them: one per layer, its sizes, formula and costs as text."""
+        return [{"layer": f"{r.index}. {r.layer.describe()}", "input": f"{r.in_size}×{r.in_size}×{r.in_channels}",
+                 "output": f"{r.out_size}×{r.out_size}×{r.out_channels}", "output size": r.formula,
+                 "parameters": f"{r.params:,}", "multiply-adds": f"{r.multiply_adds:,}",
+                 "dense: parameters": f"{r.dense_params:,}", "dense: multiply-adds": f"{r.dense_multiply_adds:,}",
+                 "receptive field": f"{r.receptive_field}×{r.receptive_field}", "jump": str(r.jump)}
+                for r in self.rows]
+
 
 def _formula(n: int, layer: StackLayer, out: int) -> tuple[str, str]:
     k, p, s, d = layer.kernel, layer.padding, layer.stride, layer.dilation

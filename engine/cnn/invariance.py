@@ -32,6 +32,14 @@ class LayerEquivariance:
     margin: int  # map pixels left out at each border (0 for circular)
     relative_error: float  # ‖f(shift x) − shift f(x)‖ / ‖shift f(x)‖ over the compared region (nan: none left)
 
+    def row(self) -> dict[str, str]:
+        """As a page's table shows it."""
+        rounded = "" if self.exact_shift else " (rounded: not a multiple of the pooling)"
+        error = "no pixel far enough from the border" if math.isnan(self.relative_error) \
+            else f"{self.relative_error:.2e}"
+        return {"conv layer": str(self.layer), "shift on its map": f"{self.map_shift[0]}, {self.map_shift[1]}{rounded}",
+                "‖f(shift x) − shift f(x)‖ / ‖shift f(x)‖": error}
+
 
 def _radius(network: ConvNet) -> list[int]:
     """Input pixels a unit of each conv layer's map reaches beyond its own position (receptive-field radius)."""
