@@ -9,6 +9,7 @@ from typing import Any
 from engine.attention.spec import AttentionSpec
 from engine.cnn.spec import CnnSpec
 from engine.diffusion.spec import DiffusionSpec
+from engine.generative.spec import GenerativeSpec
 from engine.landscape.spec import LandscapeSpec
 from engine.optimizers.spec import OptimizersSpec
 from engine.gradients.spec import GradientsSpec
@@ -69,4 +70,8 @@ PAGES: list[PageInfo] = [
              "Train a denoising diffusion model live and watch noise become data: the forward process and its "
              "schedule, samples scored as they improve, DDPM and DDIM side by side, the learned noise field.",
              key_prefix="df_", spec=DiffusionSpec),
+    PageInfo("app_pages/generative.py", "Generative models", ":material/auto_awesome:", "generative",
+             "A VAE and a GAN trained live: the latent space and its decoded manifold, the ELBO's two terms, the "
+             "reparameterization trick, posterior collapse; the GAN's game over D's heatmap, mode collapse measured.",
+             key_prefix="gen_", spec=GenerativeSpec),
 ]

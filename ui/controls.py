@@ -90,6 +90,20 @@ class ControlPanel:
             self.values[field] = value
         return value
 
+    def tabs(self, field: str) -> dict[Any, Any]:
+        """Draw a "tabs" control: one tab per option, the open one its value (a click reruns the page, so only
+        the open tab's charts need drawing). Returns each option's tab container."""
+        control = self.controls[field]
+        if control.widget != "tabs":
+            raise ValueError(f"{field!r} is a {control.widget} control, not tabs")
+        key = self.spec_type.PREFIX + field
+        default = control.default_for(self.values)
+        containers = st.tabs([control.label_of(option) for option in control.options],
+                             default=control.label_of(default), key=key, on_change="rerun", bind=URL)
+        opened = [option for option, tab in zip(control.options, containers) if tab.open]
+        self.values[field] = opened[0] if opened else default
+        return dict(zip(control.options, containers))
+
     def spec(self) -> Spec:
         """The spec the drawn controls set; every control must have been drawn (shown or not)."""
         missing = [field for field in self.controls if field not in self.values]

@@ -20,6 +20,7 @@ from engine.attention.spec import AttentionSpec
 from engine.cnn.spec import CnnSpec
 from engine.common.spec import Spec
 from engine.diffusion.spec import DiffusionSpec
+from engine.generative.spec import GenerativeSpec
 from engine.gradients.spec import GradientsSpec
 from engine.landscape.presets import LANDSCAPE_PRESETS
 from engine.landscape.spec import LandscapeSpec
@@ -95,6 +96,12 @@ HALFWAY = {"df_t": "500"}  # the forward process at t = 500 (view state: the tim
 CENTRED_SHAPES = CnnSpec(data="shapes_centred", dy=3, dx=0)
 SHIFT_VIEW = {"cnn_view": "Shift"}
 ATTACK_VIEW = {"cnn_view": "Saliency and attacks"}
+VAE = GenerativeSpec()
+VAE_SAMPLES = {"gen_view": "Samples and reconstructions"}
+VAE_TRAINING = {"gen_view": "Training"}
+GAN = GenerativeSpec(model="gan")
+GAN_HEALTHY = Preset("A GAN on the ring of 8 Gaussians, non-saturating loss", GAN)
+GAN_COLLAPSE = Preset("… the same game with the minimax loss", GAN.replace(loss="minimax"))
 INDUCTION = AttentionSpec(task="induction", vocab=32, len=24, train=8192, layers=2, heads=2, width=64, causal=True,
                           attn_only=True)
 
@@ -378,6 +385,53 @@ LESSONS: tuple[Lesson, ...] = (
          "the digit looks the same.",
          "BIM / PGD pushes every curve lower than FGSM at the same ε: the one-step attack is the weak one.",
          "The saliency maps show where the loss is sensitive: for the CNN mostly on and around the strokes."),
+    ),
+    Lesson(
+        "Variational autoencoders: the ELBO and the reparameterization trick",
+        "An autoencoder squeezes each example through a small code z and decodes it back; nothing makes its codes "
+        "fill a known region, so a random z may decode to nothing in particular. A VAE encodes x as a Gaussian "
+        "q(z|x) = N(μ(x), σ(x)²), decodes a sample of it, and pays the KL divergence from the prior N(0, I) for "
+        "every bit of information it keeps: the negative ELBO, reconstruction + KL, bounds −log p(x) from above. "
+        "Sampling z would block the gradient; writing z = μ + σ·ε with ε ~ N(0, I) (the reparameterization "
+        "trick) makes z a differentiable function of the encoder's outputs. Weight the KL by a large β and the "
+        "posterior collapses: every q(z|x) becomes the prior and the decoder ignores z.",
+        r"-\mathrm{ELBO}(x) = \mathbb E_{q(z|x)}\big[-\log p(x \mid z)\big] + "
+        r"\mathrm{KL}\big(q(z|x)\,\|\,\mathcal N(0, I)\big), \quad z = \mu(x) + \sigma(x) \odot \varepsilon, "
+        r"\quad \mathrm{KL} = \tfrac12 \sum_j \big(\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2\big)",
+        (Preset("Digits in a 2-D latent space, beside a plain autoencoder", VAE),
+         Preset("Their samples from the prior", VAE, VAE_SAMPLES),
+         Preset("Without the reparameterization trick", VAE.replace(reparam=False), VAE_TRAINING),
+         Preset("β = 20: posterior collapse", VAE.replace(beta=20.0), VAE_TRAINING)),
+        ("Latent space: within a thousand steps the held-out digits sort themselves into clouds by class inside "
+         "the prior's 2σ circle, and the decoded grid turns from one blur into every digit, morphing smoothly "
+         "from one to the next. The −ELBO falls from about 65 to under 25 nats per digit (Bernoulli pixels).",
+         "The autoencoder's codes sit wherever its training put them, with gaps between the classes; its decoder "
+         "at the VAE's prior samples draws fewer kinds of digit.",
+         "Without the trick the reconstruction term sends the encoder exactly zero gradient: only the KL term "
+         "trains it, every q(z|x) becomes N(0, I), the KL falls to 0, no latent unit stays active, and every "
+         "decoded sample is the same average digit.",
+         "At β = 20 the KL falls to 0 and the active units to 0 as well, though the gradient flows: the "
+         "penalty for using z outweighs what z is worth to the reconstruction."),
+    ),
+    Lesson(
+        "GANs: the minimax game and mode collapse",
+        "A GAN trains two networks against each other. The discriminator D learns to tell real points from "
+        "generated ones; the generator G learns to make D call its points real. At the game's optimum G draws the "
+        "data's distribution and D(x) = ½ everywhere. The original generator loss, log(1 − D(G(z))), has almost "
+        "no gradient exactly where D rejects G's points most surely; the non-saturating loss −log D(G(z)) has "
+        "the same optimum and its strongest gradient there. Here G starts collapsed (all its noise mapped to one "
+        "point) and D learns twice as fast as G, so D soon rejects G's points with confidence.",
+        r"\min_G \max_D\ \mathbb E_{x}\big[\log D(x)\big] + \mathbb E_{z}\big[\log(1 - D(G(z)))\big], "
+        r"\qquad D^*(x) = \frac{p_\text{data}(x)}{p_\text{data}(x) + p_G(x)}, \qquad "
+        r"\text{non-saturating: } \min_G\ -\mathbb E_z\big[\log D(G(z))\big]",
+        (GAN_HEALTHY, GAN_COLLAPSE),
+        ("Non-saturating: the purple points leave the centre, reach the ring and spread over its eight modes; "
+         "after 5,000 steps at least 7 modes are covered and most samples are high quality. The warped latent "
+         "grid shows how G stretches one plane over eight blobs.",
+         "Minimax, same seed, same start: the points reach the ring but stay on one to three modes (or beside "
+         "them), and do not spread: where D is sure, G's gradient has faded.",
+         "What D says: D(real) and D(G(z)) hover around ½ in the healthy game; in the failing one D wins.",
+         "Press Step D and Step G to play the game one move at a time, or set the speed to 5 steps a second."),
     ),
 )
 

@@ -6,7 +6,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import streamlit as st
 
@@ -89,12 +89,14 @@ _STATUS_TEXT = {
 }
 
 
-def _command(job: Job, action: str) -> None:
+def _command(job: Job, action: str, changes: dict[str, Any] | None = None) -> None:
     """Button callback: send the command and wait until the trainer applied it (for Step
     and Epoch: finished it; for Train: took its first steps), so the rerun that follows
-    already shows its effect."""
+    already shows its effect. `changes`: live settings sent first (a step of one part of a model)."""
     try:
         before = job.snapshot().step
+        if changes:
+            job.set_hyperparameters(**changes)
         ticket = {"play": job.play, "pause": job.pause, "step": job.step, "epoch": job.step_epoch,
                   "reset": job.reset}[action]()
         if action in ("step", "epoch"):
@@ -109,35 +111,42 @@ def _command(job: Job, action: str) -> None:
         pass  # the trainer is busy; the live area will catch up
 
 
-def job_controls(job: Job, key: str) -> None:
-    """Train/Pause, Step (one minibatch), Epoch (one epoch), Reset."""
+def job_controls(job: Job, key: str, part_steps: Sequence[tuple[str, dict[str, Any], str]] = ()) -> None:
+    """Train/Pause, Step (one minibatch), Epoch (one epoch), Reset. A model of several parts (a GAN) passes
+    `part_steps` instead of Epoch: (label, the live settings that make the next step update only that part,
+    help) for each, e.g. ("Step D", {"one_part": "d"}, ...)."""
     snap = job.snapshot()
     running = snap.status is JobStatus.RUNNING
     can_train = snap.status in (JobStatus.READY, JobStatus.PAUSED, JobStatus.DONE, JobStatus.RUNNING)
-    cols = st.columns([1.3, 1, 1, 1, 3])
+    middle = [("Step", "step", None, "Train on one minibatch, then pause", ":material/skip_next:")]
+    if part_steps:
+        middle += [(label, "step", changes, help, ":material/skip_next:") for label, changes, help in part_steps]
+    else:
+        middle.append(("Epoch", "epoch", None, "Train until the next whole epoch, then pause",
+                       ":material/fast_forward:"))
+    cols = st.columns([1.3, *([1] * (len(middle) + 1)), max(1, 4 - len(middle))])
     # Two keys, not one button relabelled: a click that reaches the server after the rerun that turned
     # Pause into Train would otherwise run Train's callback, and the job would start again.
     cols[0].button("Pause" if running else "Train", key=f"{key}_pause" if running else f"{key}_play",
                    type="primary", width="stretch",
                    icon=":material/pause:" if running else ":material/play_arrow:",
                    disabled=not can_train, on_click=_command, args=(job, "pause" if running else "play"))
-    cols[1].button("Step", key=f"{key}_step", width="stretch", disabled=not can_train, icon=":material/skip_next:",
-                   on_click=_command, args=(job, "step"), help="Train on one minibatch, then pause")
-    cols[2].button("Epoch", key=f"{key}_epoch", width="stretch", disabled=not can_train,
-                   icon=":material/fast_forward:",
-                   on_click=_command, args=(job, "epoch"), help="Train until the next whole epoch, then pause")
-    cols[3].button("Reset", key=f"{key}_reset", width="stretch", on_click=_command, args=(job, "reset"),
-                   icon=":material/restart_alt:",
-                   help="Start again from freshly initialized weights (same seed)")
+    for column, (label, action, changes, help, icon) in zip(cols[1:], middle):
+        column.button(label, key=f"{key}_{label.lower().replace(' ', '_')}", width="stretch", disabled=not can_train,
+                      icon=icon, on_click=_command, args=(job, action, changes), help=help)
+    cols[len(middle) + 1].button("Reset", key=f"{key}_reset", width="stretch", on_click=_command,
+                                 args=(job, "reset"), icon=":material/restart_alt:",
+                                 help="Start again from freshly initialized weights (same seed)")
     show_where(job)
     message = st.session_state.pop("_job_limit_message", None)
     if message:
         st.warning(message, icon=":material/hourglass_top:")
 
 
-def status_bar(snap: Snapshot, metrics: dict[str, str]) -> None:
-    """Step counter, epoch, status, speed, and the page's own headline numbers."""
-    cells = {"Step": f"{snap.step:,}", "Epoch": f"{snap.epoch:,.1f}", **metrics,
+def status_bar(snap: Snapshot, metrics: dict[str, str], epoch: bool = True) -> None:
+    """Step counter, epoch (not for a model trained on fresh draws, which has none), status, speed, and the
+    page's own headline numbers."""
+    cells = {"Step": f"{snap.step:,}", **({"Epoch": f"{snap.epoch:,.1f}"} if epoch else {}), **metrics,
              "Steps/s": f"{snap.steps_per_second:,.0f}" if snap.busy else "–"}
     for column, (label, value) in zip(st.columns(len(cells)), cells.items()):
         column.metric(label, value)

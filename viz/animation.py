@@ -20,6 +20,7 @@ from engine.playground.replay import playground_surfaces
 from engine.optimizers.surfaces import Surface
 from engine.optimizers.trajectory import Trajectory
 from viz.diffusion import DATA_COLOR, DDIM_COLOR, DDPM_COLOR, EXTENT
+from viz.generative import D_SCALE, FAKE_COLOR, REAL_COLOR
 from viz.theme import DIVERGING, TRAIN_COLOR, class_color, optimizer_color
 from viz.optimizers import contour_image, surface_values
 
@@ -301,4 +302,25 @@ def digit_denoising_frames(frame_t: Sequence[int], ddpm: np.ndarray, ddim: np.nd
         canvas = np.concatenate([rows[0], np.ones((8, rows[0].shape[1])), rows[1]], axis=0)
         image = Image.fromarray((canvas * 255).round().astype(np.uint8)).convert("RGB")
         frames.append(_caption(image, f"t = {int(t)}: DDPM (top), DDIM {ddim_steps} steps (bottom)"))
+    return frames
+
+
+# --------------------------------------------------------------------------- the GAN's game
+def gan_replay(snapshot: Snapshot, size: int = 440) -> list[Image.Image]:
+    """The GAN tab's run as frames: D(x) as the page's heatmap (purple fake, white 1/2, green real), real points
+    in green and the generated points in purple, at each frame of the trainer's film."""
+    visuals = snapshot.visuals
+    extent = visuals.extent
+    plane = _Plane((-extent, extent), (-extent, extent), size, size)
+    scale = [(position, colour) for position, colour in D_SCALE]
+    real = visuals.real[:300]
+    frames = []
+    for frame in visuals.film:
+        rgb = _scale(frame.heatmap.astype(float), scale)[::-1]  # image rows run from the largest x2 down
+        image = Image.fromarray(rgb.round().astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR)
+        draw = ImageDraw.Draw(image)
+        _draw_points(draw, plane, real, [REAL_COLOR] * len(real), radius=2.5, outline=REAL_COLOR)
+        fake = frame.fake.astype(float)
+        _draw_points(draw, plane, fake, [FAKE_COLOR] * len(fake), radius=2.5, outline=FAKE_COLOR)
+        frames.append(_caption(image, f"{visuals.loss.replace('_', '-')} GAN · step {frame.step:,}"))
     return frames

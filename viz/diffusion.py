@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.theme import OKABE_ITO, TEMPLATE, downsample, figure_from_dicts, log_axis, styled
+from viz.theme import OKABE_ITO, TEMPLATE, arrow_polyline, downsample, figure_from_dicts, log_axis, styled
 
 DDPM_COLOR, DDIM_COLOR = "#D55E00", "#0072B2"
 SAMPLER_COLORS = {"ddpm": DDPM_COLOR, "ddim": DDIM_COLOR}
@@ -271,28 +271,13 @@ def samples_vs_data(samples: np.ndarray, data: np.ndarray, sampler: str, title: 
 
 # --------------------------------------------------------------- reverse process
 def field_arrows(xs: np.ndarray, ys: np.ndarray, eps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Arrows along −ε̂ (the direction of the score ∇ log q(x_t)) as one polyline with NaN gaps.
+    """Arrows along −ε̂ (the direction of the score ∇ log q(x_t)) on the grid, as one polyline with NaN gaps.
 
     The longest arrow of the frame spans 0.9 grid cells; the others keep their length relative to it.
     """
     gx, gy = np.meshgrid(xs, ys)
-    vectors = -np.asarray(eps, dtype=np.float64).reshape(-1, 2)
-    lengths = np.linalg.norm(vectors, axis=1)
-    n = len(vectors)
-    if not n or lengths.max() <= 0 or not np.isfinite(lengths).all():
-        return np.full(1, np.nan, np.float32), np.full(1, np.nan, np.float32)
     cell = float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
-    vectors *= 0.9 * cell / lengths.max()
-    start = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    tip = start + vectors
-    # Two barbs at ±25° of the shaft, a third of its length.
-    back = -vectors / 3
-    cos, sin = np.cos(np.radians(25)), np.sin(np.radians(25))
-    left = tip + np.stack([back[:, 0] * cos - back[:, 1] * sin, back[:, 0] * sin + back[:, 1] * cos], axis=1)
-    right = tip + np.stack([back[:, 0] * cos + back[:, 1] * sin, -back[:, 0] * sin + back[:, 1] * cos], axis=1)
-    gap = np.full((n, 2), np.nan)
-    polyline = np.stack([start, tip, gap, left, tip, right, gap], axis=1).reshape(-1, 2)
-    return polyline[:, 0].astype(np.float32), polyline[:, 1].astype(np.float32)
+    return arrow_polyline(np.stack([gx.ravel(), gy.ravel()], axis=1), -np.asarray(eps).reshape(-1, 2), 0.9 * cell)
 
 
 def _paths(frames: np.ndarray, upto: int, count: int) -> tuple[np.ndarray, np.ndarray]:

@@ -134,6 +134,29 @@ def downsample(x: np.ndarray, y: np.ndarray, max_points: int = 2000) -> tuple[np
     return x[index], y[index]
 
 
+def arrow_polyline(start: np.ndarray, vectors: np.ndarray, longest: float) -> tuple[np.ndarray, np.ndarray]:
+    """Arrows from each `start` along its vector, as one polyline with NaN gaps (one trace draws them all).
+
+    The longest arrow spans `longest` data units; the others keep their length relative to it.
+    """
+    vectors = np.asarray(vectors, dtype=np.float64).reshape(-1, 2)
+    lengths = np.linalg.norm(vectors, axis=1)
+    n = len(vectors)
+    if not n or lengths.max() <= 0 or not np.isfinite(lengths).all():
+        return np.full(1, np.nan, np.float32), np.full(1, np.nan, np.float32)
+    start = np.asarray(start, dtype=np.float64).reshape(-1, 2)
+    vectors = vectors * (longest / lengths.max())
+    tip = start + vectors
+    # Two barbs at ±25° of the shaft, a third of its length.
+    back = -vectors / 3
+    cos, sin = np.cos(np.radians(25)), np.sin(np.radians(25))
+    left = tip + np.stack([back[:, 0] * cos - back[:, 1] * sin, back[:, 0] * sin + back[:, 1] * cos], axis=1)
+    right = tip + np.stack([back[:, 0] * cos + back[:, 1] * sin, -back[:, 0] * sin + back[:, 1] * cos], axis=1)
+    gap = np.full((n, 2), np.nan)
+    polyline = np.stack([start, tip, gap, left, tip, right, gap], axis=1).reshape(-1, 2)
+    return polyline[:, 0].astype(np.float32), polyline[:, 1].astype(np.float32)
+
+
 def log_axis(*arrays, **axis: Any) -> dict:
     """A log axis without plotly's 2-3-4-5-6-7-8-9 clutter (or its bare "5, 2, 1, 5, 2" mantissas): a label every
     decade (or every few, over a huge span) where the data span two decades or more; over a narrower span, labels

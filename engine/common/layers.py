@@ -36,6 +36,15 @@ ACTIVATION_LABELS = {
 }
 
 
+def relu_mlp(inputs: int, width: int, depth: int, outputs: int) -> nn.Sequential:
+    """`depth` hidden layers of `width` ReLU units, then a linear layer."""
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        layers += [nn.Linear(inputs if i == 0 else width, width), nn.ReLU()]
+    layers.append(nn.Linear(width if depth else inputs, outputs))
+    return nn.Sequential(*layers)
+
+
 def make_activation(name: str) -> nn.Module:
     try:
         return ACTIVATIONS[name]()

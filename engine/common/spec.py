@@ -35,7 +35,7 @@ from engine.common.limits import ConfigError, problem
 QueryValue = str | list[str]
 
 WIDGETS = ("select", "radio", "segmented", "pills", "multiselect", "slider", "select_slider", "number", "toggle",
-           "text")
+           "text", "tabs")  # tabs: the open tab is the value (ui.controls.ControlPanel.tabs)
 MULTI = ("pills", "multiselect")  # widgets whose value is a tuple of options
 
 

@@ -1,0 +1,196 @@
+"""Generative models: a VAE (beside a plain autoencoder) on digits or 2-D points, and a GAN on 2-D points, both
+trained live. The open tab is the experiment; only its job runs."""
+
+import numpy as np
+import streamlit as st
+
+from engine.generative.coverage import HIGH_QUALITY_STDS
+from engine.generative.gan import LOSS_LABELS
+from engine.generative.gan_trainer import GanJob
+from engine.generative.spec import GAN_FIELDS, VAE_FIELDS, GenerativeSpec
+from engine.generative.vae_trainer import VaeJob
+from engine.runtime import Snapshot
+from ui.controls import ControlPanel
+from ui.exports import Charts, export_panel, offer_exports
+from ui.jobs import experiment_job
+from ui.live import job_controls, live_area, status_bar
+from ui.sharing import later
+from viz import generative as figures
+from viz.animation import gan_replay
+from viz.diffusion import digit_grid, digit_mosaic
+
+MAIN_BELOW = 19.0  # rem above the GAN's field in presentation mode: title, tabs, buttons, numbers
+VAE_VIEWS = ["Latent space", "Samples and reconstructions", "Training"]
+
+st.title("Generative models")
+later("gen_intro").caption(
+    "Two ways to learn to draw new data. A VAE encodes each example as a Gaussian in a small latent space and "
+    "learns to decode samples of it; a GAN's generator learns by fooling a discriminator. Both train here, live, "
+    "on your settings.")
+export_panel(GenerativeSpec)
+panel = ControlPanel(GenerativeSpec)
+tabs = panel.tabs("model")
+model = panel.values["model"]
+SECTIONS = {"vae": ("VAE", VAE_FIELDS), "gan": ("GAN", GAN_FIELDS)}
+with st.sidebar:
+    # The open model's settings first; the other's are kept (and shared in links) in a folded expander.
+    for name in (model, *(other for other in SECTIONS if other != model)):
+        title, fields = SECTIONS[name]
+        where = st.container() if name == model else st.expander(f"{title} settings (its tab is closed)")
+        with where:
+            if name == model:
+                st.header(title)
+            panel.draw(*(field for field in fields if field not in ("first", "second", "show")))
+    st.header("Both models")
+    panel.draw("seed")
+
+with tabs["vae"]:
+    vae_buttons = st.container()
+    first_col, second_col = st.columns(2)
+    panel.draw("first", where=first_col)
+    panel.draw("second", where=second_col)
+with tabs["gan"]:
+    gan_buttons = st.container()
+    layers = panel.draw("show")
+
+spec: GenerativeSpec = panel.spec()
+job = experiment_job(f"gen_{model}", VaeJob if model == "vae" else GanJob, spec)
+charts = Charts()
+
+
+def setting(snap: Snapshot) -> str:
+    """The experiment in file names: e.g. vae-digits-z2-beta1 or gan-ring-non_saturating."""
+    c = snap.config
+    if model == "vae":
+        return f"vae-{c.data}-z{c.latent}-beta{snap.hyperparameters.get('beta', 1):g}"
+    return f"gan-{c.data}-{c.loss}"
+
+
+# ----------------------------------------------------------------------------------------------- the VAE
+def latent_view(snap: Snapshot, live: Charts, shown: bool) -> None:
+    v = snap.visuals
+    projected = " (first two principal components)" if v.projected else ""
+    beside = st.columns(2)
+    live.show(lambda: figures.latent_map(v.latent_means, v.labels, f"VAE: held-out codes E[z|x]{projected}",
+                                         projected=v.projected, posterior=(v.posterior_mean, v.posterior_std),
+                                         path=v.interpolation_latent),
+              f"gen-latent-{setting(snap)}-step{snap.step}", key="gen_fig_latent", where=beside[0], visible=shown)
+    if v.data == "digits":
+        (low, high), _ = v.manifold_range
+        live.show(lambda: digit_mosaic(v.manifold[::-1], title=f"Decoded over z ∈ [{low:g}, {high:g}]²"
+                                       f"{projected}: the manifold", cell_px=28),
+                  f"gen-manifold-{setting(snap)}-step{snap.step}", key="gen_fig_manifold", where=beside[1],
+                  visible=shown)
+    else:
+        live.show(lambda: figures.decoded_points(v.manifold, v.inputs, "Decoded latent grid over the data"),
+                  f"gen-manifold-{setting(snap)}-step{snap.step}", key="gen_fig_manifold", where=beside[1],
+                  visible=shown)
+    st.markdown(f"Example A: reconstruction term **{v.example_recon:.1f}** nats, KL **{v.example_kl:.2f}** nats "
+                f"({'Bernoulli pixels' if v.likelihood == 'bernoulli' else 'Gaussian, σ = 0.1'}).")
+    if v.ae_latent is None:
+        return
+    beside = st.columns(2)
+    live.show(lambda: figures.latent_map(v.ae_latent, v.labels, "Plain autoencoder: its codes", projected=v.projected,
+                                         prior=False),
+              f"gen-ae-latent-{setting(snap)}-step{snap.step}", key="gen_fig_ae_latent", where=beside[0],
+              visible=shown)
+    if v.data == "digits":
+        live.show(lambda: digit_mosaic(v.ae_manifold[::-1], title="Its decoder over its codes' range", cell_px=28),
+                  f"gen-ae-manifold-{setting(snap)}-step{snap.step}", key="gen_fig_ae_manifold", where=beside[1],
+                  visible=shown)
+
+
+def samples_view(snap: Snapshot, live: Charts, shown: bool) -> None:
+    v = snap.visuals
+    if v.data != "digits":
+        beside = st.columns(2)
+        live.show(lambda: figures.decoded_points(v.prior_samples, v.inputs, "VAE: decoded z ~ N(0, I)"),
+                  f"gen-prior-{setting(snap)}-step{snap.step}", key="gen_fig_prior", where=beside[0], visible=shown)
+        if v.ae_prior_samples is not None:
+            live.show(lambda: figures.decoded_points(v.ae_prior_samples, v.inputs, "Autoencoder: decoded z ~ N(0, I)"),
+                      f"gen-ae-prior-{setting(snap)}-step{snap.step}", key="gen_fig_ae_prior", where=beside[1],
+                      visible=shown)
+        return
+    rows = [v.inputs, v.reconstructions] + ([v.ae_reconstructions] if v.ae_reconstructions is not None else [])
+    labels = ["held out", "VAE"] + (["autoencoder"] if v.ae_reconstructions is not None else [])
+    live.show(lambda: digit_mosaic(np.stack(rows), row_labels=labels, title="Reconstructions"),
+              f"gen-reconstructions-{setting(snap)}-step{snap.step}", key="gen_fig_recon", visible=shown)
+    live.show(lambda: digit_mosaic(v.interpolation[None], row_labels=["A → B"],
+                                   title="Interpolation through the latent space"),
+              f"gen-interpolation-{setting(snap)}-step{snap.step}", key="gen_fig_interp", visible=shown)
+    beside = st.columns(2)
+    live.show(lambda: digit_grid(v.prior_samples[:32], "VAE: decoded z ~ N(0, I)"),
+              f"gen-prior-{setting(snap)}-step{snap.step}", key="gen_fig_prior", where=beside[0], visible=shown)
+    if v.ae_prior_samples is not None:
+        live.show(lambda: digit_grid(v.ae_prior_samples[:32], "Autoencoder: the same z"),
+                  f"gen-ae-prior-{setting(snap)}-step{snap.step}", key="gen_fig_ae_prior", where=beside[1],
+                  visible=shown)
+
+
+def training_view(snap: Snapshot, live: Charts, shown: bool) -> None:
+    history = {name: (series.steps, series.values) for name, series in snap.history.items()}
+    live.show(lambda: figures.vae_terms(history), f"gen-elbo-{setting(snap)}-step{snap.step}", key="gen_fig_elbo",
+              visible=shown)
+    live.show(lambda: figures.encoder_gradients(history), f"gen-gradients-{setting(snap)}-step{snap.step}",
+              key="gen_fig_gradients", visible=shown)
+    if not snap.hyperparameters.get("reparameterize", True):
+        st.info("Without the reparameterization trick z is a plain sample: the reconstruction term sends the "
+                "encoder exactly no gradient, and only the KL term trains it (towards the prior).",
+                icon=":material/info:")
+
+
+def draw_vae(snap: Snapshot) -> None:
+    latest = {name: snap.latest(name) for name in ("test_neg_elbo", "test_kl", "active_units")}
+    status_bar(snap, {"Held-out −ELBO": f"{latest['test_neg_elbo']:.1f} nats",
+                      "KL": f"{latest['test_kl']:.2f} nats",
+                      "Active units": f"{latest['active_units']:.0f} of {snap.config.latent}"})
+    if snap.visuals is None:
+        return
+    live = Charts(charts)
+    views = st.tabs(VAE_VIEWS, key="gen_view", on_change="rerun", bind="query-params")
+    for tab, view in zip(views, (latent_view, samples_view, training_view)):
+        with tab:
+            view(snap, live, tab.open is not False)
+    offer_exports(spec, "generative", live, snap, setting=setting(snap))
+
+
+# ----------------------------------------------------------------------------------------------- the GAN
+def draw_gan(snap: Snapshot) -> None:
+    v = snap.visuals
+    cells = {"D(real)": f"{snap.latest('d_real'):.2f}", "D(G(z))": f"{snap.latest('d_fake'):.2f}"}
+    if v is not None and v.coverage is not None:
+        cells.update({"Modes covered": f"{v.coverage.modes_covered} of {v.coverage.modes}",
+                      "High quality": f"{v.coverage.high_quality:.0%}"})
+    status_bar(snap, cells, epoch=False)
+    if v is None:
+        return
+    history = {name: (series.steps, series.values) for name, series in snap.history.items()}
+    field_col, curves_col = st.columns([1.25, 1])
+    charts.show(lambda: figures.gan_field(v.extent, v.heatmap, v.real, v.fake,
+                                          warp=v.warp if "warp" in layers else None,
+                                          arrows=v.arrows if "arrows" in layers else None,
+                                          centres=v.centres if "modes" in layers else None,
+                                          title=f"{LOSS_LABELS[v.loss]} GAN, step {snap.step:,}"),
+                f"gen-gan-field-{setting(snap)}-step{snap.step}", key="gen_fig_field", where=field_col,
+                main_below=MAIN_BELOW)
+    with curves_col:
+        if v.coverage is not None:
+            charts.show(lambda: figures.gan_coverage(history, v.coverage.modes),
+                        f"gen-gan-coverage-{setting(snap)}-step{snap.step}", key="gen_fig_coverage")
+        charts.show(lambda: figures.gan_outputs(history), f"gen-gan-outputs-{setting(snap)}-step{snap.step}",
+                    key="gen_fig_outputs")
+        charts.show(lambda: figures.gan_losses(history), f"gen-gan-losses-{setting(snap)}-step{snap.step}",
+                    key="gen_fig_losses")
+    if v.coverage is not None:
+        st.caption(f"Of 2,500 samples G(z), z ~ N(0, I), unfiltered: a sample is high quality within "
+                   f"{HIGH_QUALITY_STDS:g} standard deviations of its nearest mode, and a mode is covered when at "
+                   "least 1% of all samples are high-quality samples of it (the VEEGAN and PacGAN measure).")
+    offer_exports(spec, "generative", charts, snap, setting=setting(snap), animation=lambda: gan_replay(snap))
+
+
+with (vae_buttons if model == "vae" else gan_buttons):
+    job_controls(job, key=f"gen_{model}", part_steps=() if model == "vae" else (
+        ("Step D", {"one_part": "d"}, "One discriminator update, then pause"),
+        ("Step G", {"one_part": "g"}, "One generator update, then pause")))
+with tabs[model]:
+    live_area(job, draw_vae if model == "vae" else draw_gan)

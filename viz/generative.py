@@ -1,0 +1,205 @@
+"""Figures of the Generative models page: pure functions from arrays to `go.Figure`, as plain dicts
+(viz.theme.figure_from_dicts), since the live tabs redraw them at every refresh.
+
+GAN colours follow GAN Lab's: real data green, generated points purple, and D(x) from purple (D says fake)
+through white (D(x) = 1/2: it cannot tell) to green (D says real). VAE digits are ink on paper (viz.cnn.GREYS).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from viz.theme import OKABE_ITO, arrow_polyline, downsample, figure_from_dicts
+
+REAL_COLOR, FAKE_COLOR = "#1b9e4b", "#7b3294"
+D_SCALE = [[0.0, "#c2a5cf"], [0.5, "#f7f7f7"], [1.0, "#a6dba0"]]
+WARP_COLOR = "rgba(123, 50, 148, 0.35)"
+ARROW_COLOR = "#2d1a3a"
+MODE_COLOR = "#1f2430"
+CURVE_POINTS = 1500
+Series = Mapping[str, tuple[np.ndarray, np.ndarray]]  # metric name -> (steps, values)
+
+
+def _square(extent: float) -> dict:
+    axis = {"range": [-extent, extent], "constrain": "domain", "zeroline": False, "showgrid": False}
+    return {"xaxis": {**axis, "title": {"text": "x₁", "standoff": 4}},
+            "yaxis": {**axis, "title": {"text": "x₂", "standoff": 4}, "scaleanchor": "x", "scaleratio": 1}}
+
+
+def _points(points: np.ndarray, name: str, color: str, size: float = 5, symbol: str = "circle",
+            opacity: float = 0.8) -> dict:
+    points = np.asarray(points, dtype=np.float32)
+    return {"type": "scatter", "x": points[:, 0], "y": points[:, 1], "mode": "markers", "name": name,
+            "marker": {"size": size, "color": color, "opacity": opacity, "symbol": symbol}, "hoverinfo": "skip"}
+
+
+def gan_field(extent: float, heatmap: np.ndarray, real: np.ndarray, fake: np.ndarray, *, warp: np.ndarray | None,
+              arrows: np.ndarray | None, centres: np.ndarray | None, title: str, height: int = 560) -> go.Figure:
+    """Real and generated points over D(x) as a heatmap; optionally G's image of the latent grid (the warp), the
+    arrows of where G's loss wants its points to move, and a mixture's modes."""
+    cells = heatmap.shape[0]
+    ticks = np.linspace(-extent, extent, cells, dtype=np.float32)
+    data = [{"type": "heatmap", "x": ticks, "y": ticks, "z": heatmap.astype(np.float32), "colorscale": D_SCALE,
+             "zmin": 0.0, "zmax": 1.0, "name": "D(x)",
+             "colorbar": {"title": {"text": "D(x)"}, "thickness": 12, "len": 0.6, "tickvals": [0, 0.5, 1]},
+             "hovertemplate": "x = (%{x:.2f}, %{y:.2f})<br>D(x) = %{z:.2f}<extra></extra>"}]
+    if warp is not None:  # (2, lines, points, 2): one polyline, NaN between lines
+        lines = np.asarray(warp, dtype=np.float32).reshape(-1, warp.shape[2], 2)
+        gaps = np.full((len(lines), 1, 2), np.nan, dtype=np.float32)
+        path = np.concatenate([lines, gaps], axis=1).reshape(-1, 2)
+        data.append({"type": "scatter", "x": path[:, 0], "y": path[:, 1], "mode": "lines", "name": "G(latent grid)",
+                     "line": {"color": WARP_COLOR, "width": 1}, "hoverinfo": "skip"})
+    data += [_points(real, "real data", REAL_COLOR, 5, opacity=0.7), _points(fake, "generated G(z)", FAKE_COLOR, 5)]
+    if arrows is not None and len(arrows):
+        x, y = arrow_polyline(fake[:len(arrows)], arrows, 0.12 * extent)
+        data.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": "G's gradient (−∂loss/∂x)",
+                     "line": {"color": ARROW_COLOR, "width": 1.5}, "hoverinfo": "skip"})
+    if centres is not None:
+        data.append(_points(centres, "modes", MODE_COLOR, 11, "circle-open", 0.9))
+    layout = {**_square(extent), "height": height, "margin": {"t": 50, "b": 70, "l": 50, "r": 20},
+              "legend": {"orientation": "h", "y": -0.14, "yanchor": "top"}}
+    outside = int((np.abs(fake) > extent).any(axis=1).sum())
+    if outside:
+        layout["annotations"] = [{"xref": "paper", "yref": "paper", "x": 0.5, "y": 0.98, "yanchor": "top",
+                                  "showarrow": False, "bgcolor": "rgba(255,255,255,0.8)",
+                                  "text": f"{outside} of {len(fake)} generated points lie outside this view"}]
+    return figure_from_dicts(data, layout, title)
+
+
+def _curves(history: Series, names: Sequence[tuple[str, str, str]], yaxis: dict, title: str,
+            lines: Sequence[tuple[float, str]] = (), height: int = 300) -> go.Figure:
+    data = []
+    for name, label, color in names:
+        if name not in history or not len(history[name][0]):
+            continue
+        steps, values = downsample(np.asarray(history[name][0]), np.asarray(history[name][1]), CURVE_POINTS)
+        data.append({"type": "scatter", "x": steps, "y": values, "mode": "lines", "name": label,
+                     "line": {"color": color, "width": 2},
+                     "hovertemplate": f"{label}<br>step %{{x}}: %{{y:.3f}}<extra></extra>"})
+    shapes = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": value, "y1": value,
+               "line": {"color": "#5f6672", "dash": "dot", "width": 1.2}} for value, _ in lines]
+    annotations = [{"xref": "paper", "x": 1, "xanchor": "right", "y": value, "yanchor": "bottom", "text": text,
+                    "showarrow": False, "font": {"size": 12, "color": "#5f6672"}} for value, text in lines]
+    layout = {"height": height, "xaxis": {"title": {"text": "step"}, "rangemode": "tozero"}, "yaxis": yaxis,
+              "shapes": shapes, "annotations": annotations, "hovermode": "x unified",
+              "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}, "margin": {"t": 50, "b": 80}}
+    return figure_from_dicts(data, layout, title)
+
+
+def gan_losses(history: Series) -> go.Figure:
+    return _curves(history, (("d_loss", "D's loss", OKABE_ITO[2]), ("g_loss", "G's loss", FAKE_COLOR)),
+                   {"title": {"text": "loss"}}, "Both players' losses")
+
+
+def gan_outputs(history: Series) -> go.Figure:
+    """Mean D(x) on real and on generated points: both tend to 1/2 at the game's optimum."""
+    return _curves(history, (("d_real", "D(real)", REAL_COLOR), ("d_fake", "D(G(z))", FAKE_COLOR)),
+                   {"title": {"text": "mean D(x)"}, "range": [0, 1.02]}, "What D says",
+                   lines=((0.5, "½: the optimum"),))
+
+
+def gan_coverage(history: Series, modes: int) -> go.Figure:
+    """Modes covered (of `modes`) and the share of high-quality samples, by step."""
+    fig = _curves(history, (("high_quality", "high-quality share", OKABE_ITO[0]),),
+                  {"title": {"text": "share of samples"}, "range": [0, 1.02], "tickformat": ".0%"},
+                  "Mode coverage of 2,500 samples")
+    if "modes_covered" in history and len(history["modes_covered"][0]):
+        steps, covered = downsample(np.asarray(history["modes_covered"][0]),
+                                    np.asarray(history["modes_covered"][1]), CURVE_POINTS)
+        fig.add_trace(go.Scatter(x=steps, y=covered, mode="lines", name=f"modes covered (of {modes})", yaxis="y2",
+                                 line={"color": OKABE_ITO[1], "width": 2, "shape": "hv"},
+                                 hovertemplate="modes covered: %{y:.0f}<extra></extra>"))
+        ticks = list(range(0, modes + 1, max(1, modes // 4)))
+        fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "range": [0, modes * 1.02],
+                                  "title": {"text": "modes covered"}, "showgrid": False, "tickvals": ticks})
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------- the VAE
+def latent_map(means: np.ndarray, labels: np.ndarray | None, title: str, *, projected: bool,
+               posterior: tuple[np.ndarray, np.ndarray] | None = None, path: np.ndarray | None = None,
+               prior: bool = True, height: int = 480) -> go.Figure:
+    """Held-out examples' latent codes (coloured by class for digits), optionally the chosen example's posterior
+    as its 1- and 2-standard-deviation ellipses, the interpolation's path, and the prior's 1σ and 2σ circles."""
+    means = np.asarray(means, dtype=np.float32)
+    data = []
+    circle = np.linspace(0, 2 * np.pi, 73)
+    if prior:
+        for radius in (1, 2):
+            data.append({"type": "scatter", "x": radius * np.cos(circle), "y": radius * np.sin(circle),
+                         "mode": "lines", "name": "prior N(0, I): 1σ, 2σ", "legendgroup": "prior",
+                         "showlegend": radius == 1, "line": {"color": "#9aa0aa", "dash": "dot", "width": 1},
+                         "hoverinfo": "skip"})
+    if labels is None:
+        data.append(_points(means, "held-out codes", OKABE_ITO[0], 4, opacity=0.6))
+    else:
+        for digit in range(10):
+            chosen = means[labels == digit]
+            data.append({"type": "scatter", "x": chosen[:, 0], "showlegend": False,
+                         "y": chosen[:, 1], "mode": "markers", "name": str(digit),
+                         "marker": {"size": 6, "color": DIGIT_COLORS[digit], "opacity": 0.75},
+                         "hovertemplate": f"digit {digit}<br>z = (%{{x:.2f}}, %{{y:.2f}})<extra></extra>"})
+            if len(chosen):  # the class's label at its codes' median, so a projector shows which cloud is which
+                centre = np.median(chosen, axis=0)
+                data.append({"type": "scatter", "x": [centre[0]], "y": [centre[1]], "mode": "text",
+                             "text": [f"<b>{digit}</b>"], "showlegend": False, "hoverinfo": "skip",
+                             "textfont": {"size": 16, "color": "#1f2430"}})
+    if path is not None:
+        data.append({"type": "scatter", "x": path[:, 0], "y": path[:, 1], "mode": "lines+markers",
+                     "name": "interpolation A → B", "line": {"color": "#1f2430", "width": 2},
+                     "marker": {"size": 6, "color": "#1f2430"}, "hoverinfo": "skip"})
+    if posterior is not None:
+        mean, std = posterior
+        for k in (1, 2):
+            data.append({"type": "scatter", "x": mean[0] + k * std[0] * np.cos(circle),
+                         "y": mean[1] + k * std[1] * np.sin(circle), "mode": "lines", "legendgroup": "posterior",
+                         "name": "q(z | A): 1σ, 2σ", "showlegend": k == 1, "fill": "toself" if k == 1 else "none",
+                         "fillcolor": "rgba(213, 94, 0, 0.15)", "line": {"color": "#D55E00", "width": 2},
+                         "hoverinfo": "skip"})
+    axis_name = "PC" if projected else "z"
+    layout = {"height": height, "margin": {"t": 50, "b": 70, "l": 50, "r": 10},
+              "xaxis": {"title": {"text": f"{axis_name}₁"}, "zeroline": False},
+              "yaxis": {"title": {"text": f"{axis_name}₂"}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1},
+              "legend": {"orientation": "h", "y": -0.16, "yanchor": "top"}}
+    return figure_from_dicts(data, layout, title)
+
+
+DIGIT_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#8c6d31", "#000000",
+                "#7b3294", "#b2182b"]
+
+
+def decoded_points(grid_points: np.ndarray, data: np.ndarray, title: str, height: int = 480) -> go.Figure:
+    """2-D data: the decoder's means over a latent grid (coloured by the grid's first coordinate, so folds show)
+    over the data."""
+    side = int(round(np.sqrt(len(grid_points))))
+    colour = np.tile(np.linspace(0, 1, side), side)
+    traces = [_points(data, "held-out data", "#9aa0aa", 4, opacity=0.5),
+              {"type": "scatter", "x": grid_points[:, 0], "y": grid_points[:, 1], "mode": "markers",
+               "name": "decoded latent grid", "hoverinfo": "skip",
+               "marker": {"size": 5, "color": colour, "colorscale": "Viridis", "opacity": 0.9}}]
+    layout = {"height": height, "margin": {"t": 50, "b": 70, "l": 50, "r": 10},
+              "xaxis": {"title": {"text": "x₁"}, "zeroline": False},
+              "yaxis": {"title": {"text": "x₂"}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1},
+              "legend": {"orientation": "h", "y": -0.16, "yanchor": "top"}}
+    return figure_from_dicts(traces, layout, title)
+
+
+def vae_terms(history: Series) -> go.Figure:
+    """The negative ELBO per held-out example and its two terms (β = 1: the bound itself)."""
+    return _curves(history, (("test_neg_elbo", "−ELBO (held out)", "#1f2430"),
+                             ("test_recon", "reconstruction −log p(x|z)", OKABE_ITO[0]),
+                             ("test_kl", "KL(q(z|x) ‖ N(0, I))", OKABE_ITO[1]),
+                             ("ae_test_recon", "autoencoder's reconstruction", OKABE_ITO[2])),
+                   {"title": {"text": "nats per example"}, "rangemode": "tozero"},
+                   "Negative ELBO = reconstruction + KL", height=340)
+
+
+def encoder_gradients(history: Series) -> go.Figure:
+    """The size of the encoder's gradient from each term, step by step."""
+    return _curves(history, (("encoder_grad_recon", "from the reconstruction term", OKABE_ITO[0]),
+                             ("encoder_grad_kl", "from β·KL", OKABE_ITO[1])),
+                   {"title": {"text": "‖∂term/∂encoder‖"}, "rangemode": "tozero"},
+                   "What reaches the encoder", height=300)
