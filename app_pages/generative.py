@@ -31,37 +31,44 @@ export_panel(GenerativeSpec)
 panel = ControlPanel(GenerativeSpec)
 tabs = panel.tabs("model")
 model = panel.values["model"]
-SECTIONS = {"vae": ("VAE", VAE_FIELDS), "gan": ("GAN", GAN_FIELDS)}
+SECTIONS = {"VAE": VAE_FIELDS, "GAN": GAN_FIELDS}
 with st.sidebar:
     # The open model's settings first; the other's are kept (and shared in links) in a folded expander.
     for name in (model, *(other for other in SECTIONS if other != model)):
-        title, fields = SECTIONS[name]
-        where = st.container() if name == model else st.expander(f"{title} settings (its tab is closed)")
-        with where:
+        fields = SECTIONS[name]
+        with st.container() if name == model else st.expander(f"{name} settings (its tab is closed)"):
             if name == model:
-                st.header(title)
+                st.header(name)
             panel.draw(*(field for field in fields if field not in ("first", "second", "show")))
     st.header("Both models")
     panel.draw("seed")
 
-with tabs["vae"]:
+with tabs["VAE"]:
+    st.caption("Encoder and decoder: two hidden layers of ReLU units each, trained with Adam. Digits are Bernoulli "
+               "pixels (grey levels / 16); points are Gaussian around the decoded mean with σ = 0.1. Every term is in "
+               "nats per example, held out; the −ELBO is reconstruction + KL with β = 1, a bound on −log p(x).")
     vae_buttons = st.container()
     first_col, second_col = st.columns(2)
     panel.draw("first", where=first_col)
     panel.draw("second", where=second_col)
-with tabs["gan"]:
+with tabs["GAN"]:
+    st.caption("G and D: ReLU MLPs trained with Adam (β₁ = 0.5); G maps 2-D noise z ~ N(0, I) to a point. G starts "
+               "collapsed (all its noise within 0.02 of one point) and D learns twice as fast, so D soon rejects G's "
+               "points with confidence: the non-saturating loss still spreads G over the data, the minimax loss's "
+               "gradient fades exactly there. The points drawn and measured come from G's weights averaged over "
+               "its last ~100 steps.")
     gan_buttons = st.container()
     layers = panel.draw("show")
 
 spec: GenerativeSpec = panel.spec()
-job = experiment_job(f"gen_{model}", VaeJob if model == "vae" else GanJob, spec)
+job = experiment_job(f"gen_{model.lower()}", VaeJob if model == "VAE" else GanJob, spec)
 charts = Charts()
 
 
 def setting(snap: Snapshot) -> str:
     """The experiment in file names: e.g. vae-digits-z2-beta1 or gan-ring-non_saturating."""
     c = snap.config
-    if model == "vae":
+    if model == "VAE":
         return f"vae-{c.data}-z{c.latent}-beta{snap.hyperparameters.get('beta', 1):g}"
     return f"gan-{c.data}-{c.loss}"
 
@@ -188,9 +195,9 @@ def draw_gan(snap: Snapshot) -> None:
     offer_exports(spec, "generative", charts, snap, setting=setting(snap), animation=lambda: gan_replay(snap))
 
 
-with (vae_buttons if model == "vae" else gan_buttons):
-    job_controls(job, key=f"gen_{model}", part_steps=() if model == "vae" else (
+with (vae_buttons if model == "VAE" else gan_buttons):
+    job_controls(job, key=f"gen_{model.lower()}", part_steps=() if model == "VAE" else (
         ("Step D", {"one_part": "d"}, "One discriminator update, then pause"),
         ("Step G", {"one_part": "g"}, "One generator update, then pause")))
 with tabs[model]:
-    live_area(job, draw_vae if model == "vae" else draw_gan)
+    live_area(job, draw_vae if model == "VAE" else draw_gan)

@@ -50,7 +50,7 @@ def gan_run(spec: Spec, seed: int) -> tuple[int, float, float]:
 
 
 def gan() -> dict[str, float]:
-    default = GenerativeSpec(model="gan")
+    default = GenerativeSpec(model="GAN")
     collapse = GAN_COLLAPSE.spec
     differs = {name for name in default.to_dict() if getattr(default, name) != getattr(collapse, name)}
     if differs != {"loss"} or default.config().data != "ring":
@@ -71,7 +71,7 @@ def gan() -> dict[str, float]:
 
 
 def vae() -> dict[str, float]:
-    spec = GenerativeSpec(model="vae")
+    spec = GenerativeSpec(model="VAE")
     config = spec.config()
     if (config.data, config.latent, config.autoencoder) != ("digits", 2, True):
         raise RuntimeError(f"the page's default VAE is not digits in 2-D with its autoencoder: {config}")

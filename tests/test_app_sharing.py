@@ -22,6 +22,7 @@ CHANGES = {
     "attention": {"at_seed": ("5", 5), "at_len": ("6", 6)},
     "diffusion": {"df_seed": ("4", 4)},
     "cnn": {"cnn_seed": ("4", 4), "cnn_channels": ("8", 8), "cnn_k2": ("5", 5)},
+    "generative": {"gen_seed": ("4", 4), "gen_latent": ("4", 4), "gen_beta": ("4.0", 4.0)},
 }
 SHARED_PAGES = [page for page in PAGES if page.key_prefix]
 

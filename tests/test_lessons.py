@@ -26,6 +26,8 @@ from engine.cnn.trainer import CnnTrainer
 from engine.diffusion.job import DiffusionJob
 from engine.diffusion.noise_schedule import make_schedule
 from engine.diffusion.visuals import forward_sample
+from engine.generative.gan_trainer import GanTrainer
+from engine.generative.vae_trainer import VaeTrainer, prior_sample_scores
 from engine.gradients.deep_trainer import DeepJob
 from engine.runtime import JobStatus
 from engine.runtime import train as train_trainer
@@ -497,3 +499,56 @@ def test_lesson_15_fgsm_breaks_the_cnn_and_adversarial_training_holds_and_bim_is
     assert accuracy_of(trainer.cnn, attack("bim", trainer.cnn, x, y, eps), y) < standard
     perturbation = (attack("fgsm", trainer.cnn, x, y, eps) - x).abs()
     assert float(((perturbation - eps).abs() < 1e-6).float().mean()) > 0.5  # ±eps where not clipped
+
+
+def generative_trained(preset: Preset, steps: int):
+    """The preset's VAE or GAN, as the page built it (its open tab), trained `steps` steps: (trainer, metrics)."""
+    model = preset.spec.model
+    applied = open_preset(preset).session_state[REGISTRY_KEY][f"gen_{model.lower()}"]
+    trainer = (VaeTrainer if model == "VAE" else GanTrainer)(applied.config, dict(applied.hp), seed=applied.seed)
+    return trainer, train_trainer(trainer, steps)
+
+
+def test_lesson_16_the_vae_orders_its_latent_space_and_collapses_without_the_trick_or_under_a_large_beta():
+    plain, _samples, no_trick, heavy = lesson("Variational autoencoders").presets
+    applied = open_preset(plain).session_state[REGISTRY_KEY]["gen_vae"]
+    trainer = VaeTrainer(applied.config, dict(applied.hp), seed=applied.seed)
+    assert trainer.evaluate()["test_neg_elbo"] > 50
+    train_trainer(trainer, 1000)
+    assert trainer.evaluate()["test_neg_elbo"] < 25.5
+    v = trainer.observe()
+    codes, labels = v.latent_means, v.labels
+    assert (np.linalg.norm(codes, axis=1) < 2).mean() > 0.85  # inside the prior's 2σ circle
+    centroids = np.stack([codes[labels == digit].mean(axis=0) for digit in range(10)])
+    nearest = np.linalg.norm(codes[:, None] - centroids[None], axis=2).argmin(axis=1)
+    assert (nearest == labels).mean() > 0.55  # chance: 0.1; grouped by class from 2 numbers per digit
+    judge = trainer.judge()
+    assert (judge.class_shares(torch.tensor(16 * v.manifold.reshape(-1, 64))) > 0.01).sum() == 10
+    scores = prior_sample_scores(trainer, 1000)
+    assert float(scores.ae_shares.max()) > 1.5 * scores.max_share  # the autoencoder draws some digits far more
+
+    trainer, metrics = generative_trained(no_trick, 1000)
+    assert all(m["encoder_grad_recon"] == 0.0 for m in metrics) and all(m["encoder_grad_kl"] > 0 for m in metrics)
+    held_out = trainer.evaluate()
+    assert held_out["test_kl"] < 0.01 and held_out["active_units"] == 0
+    assert trainer.observe().prior_samples.std(axis=0).mean() < 0.02  # every sample the same digit
+
+    trainer, metrics = generative_trained(heavy, 1000)
+    assert min(m["encoder_grad_recon"] for m in metrics[-100:]) > 0  # the gradient flows, yet:
+    held_out = trainer.evaluate()
+    assert held_out["test_kl"] < 0.01 and held_out["active_units"] == 0
+
+
+def test_lesson_17_from_the_same_collapsed_start_the_non_saturating_gan_spreads_and_the_minimax_one_stays():
+    healthy, collapse = lesson("GANs").presets
+    measured = {}
+    for name, preset in (("non_saturating", healthy), ("minimax", collapse)):
+        trainer, metrics = generative_trained(preset, 3000)
+        mean = {key: np.mean([m[key] for m in metrics[-200:]]) for key in ("d_real", "d_fake")}
+        measured[name] = (trainer.coverage(), mean["d_real"], mean["d_fake"])
+    coverage, d_real, d_fake = measured["non_saturating"]
+    assert coverage.modes_covered >= 6 and coverage.high_quality > 0.9
+    assert abs(d_real - 0.5) < 0.1 and abs(d_fake - 0.5) < 0.1
+    coverage, d_real, d_fake = measured["minimax"]
+    assert (coverage.per_mode < 0.01).sum() >= 3 and coverage.high_quality > 0.5  # a collapse, not a blur
+    assert d_real > 0.7 and d_fake < 0.3  # D wins

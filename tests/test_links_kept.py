@@ -44,6 +44,9 @@ TYPED_LINKS = [
     # Pages added after the specs: recorded when they were added, so that later changes keep their links too.
     "cnn?cnn_data=Shapes (16×16, anywhere)&cnn_layers=3&cnn_pool=Average 2×2&cnn_eps=4.0&cnn_view=Shift",
     "cnn?cnn_tab=Arithmetic&cnn_n=28&cnn_depth=2&cnn_kind2=max pool&cnn_k2=2&cnn_s2=2&cnn_row=3&cnn_col=4",
+    "generative?gen_vae_data=Two moons&gen_latent=4&gen_beta=4.0&gen_reparam=false&gen_view=Training",
+    "generative?gen_model=GAN&gen_gan_data=5×5 grid of Gaussians&gen_loss=Least squares&gen_d_steps=2"
+    "&gen_smooth=0.1&gen_show=Modes",
 ]
 
 

@@ -9,6 +9,7 @@ A bench or a test drives it with `engine.runtime.train`; a live `GanJob` runs it
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from engine.runtime import Job, Trainer
 
 INITIAL_SPREAD = 0.02  # G's first points lie this close to one point (start_as_a_point)
 PROBE = 2000  # noise samples that measure G's initial spread
+AVERAGE_DECAY = 0.99  # G's weights are averaged over its last ~100 updates (Yazici et al. 2019)
 LATENT = 2  # two latent dimensions, so the page can draw G's image of the latent plane
 BETAS = (0.5, 0.999)  # Adam's momentum lowered, as in DCGAN: a game's gradients turn, a long memory overshoots
 HEATMAP_CELLS = 64  # D(x) is drawn on a 64 x 64 grid
@@ -135,6 +137,8 @@ class GanTrainer(Trainer):
             self.generator = relu_mlp(LATENT, config.g_width, config.g_depth, 2).to(self.device)
             self.discriminator = relu_mlp(2, config.d_width, config.d_depth, 1).to(self.device)
         start_as_a_point(self.generator, torch.randn(PROBE, LATENT, generator=weights).to(self.device))
+        # What the page draws and measures: G's weights averaged over its last ~1/(1 - AVERAGE_DECAY) updates.
+        self.averaged = copy.deepcopy(self.generator).requires_grad_(False)
         self.g_optimizer = torch.optim.Adam(self.generator.parameters(), lr=self.hp["lr_g"], betas=BETAS)
         self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=self.hp["lr_d"], betas=BETAS)
         self.rng = stream(self.seed, "batches")
@@ -181,6 +185,9 @@ class GanTrainer(Trainer):
             self.g_optimizer.zero_grad(set_to_none=True)
             g_loss.backward()  # D's gradients too, cleared before its next update
             self.g_optimizer.step()
+            with torch.no_grad():
+                for average, weight in zip(self.averaged.parameters(), self.generator.parameters()):
+                    average.lerp_(weight, 1.0 - AVERAGE_DECAY)
             metrics.update(g_loss=g_loss.item())
             metrics.setdefault("d_fake", float(probability_real(loss, fake_logits.detach()).mean()))
         done = self.steps_done + 1  # this step included
@@ -195,7 +202,7 @@ class GanTrainer(Trainer):
                 return
         with torch.no_grad():
             heatmap = self.heatmap(FILM_CELLS)
-            fake = self.generator(self.shown_z[:FILM_POINTS])
+            fake = self.averaged(self.shown_z[:FILM_POINTS])
         self.film.append(Frame(step, heatmap.cpu().numpy().astype(np.float16),
                                fake.cpu().numpy().astype(np.float16)))
 
@@ -214,7 +221,7 @@ class GanTrainer(Trainer):
     @torch.no_grad()
     def samples(self, n: int = SAMPLES) -> torch.Tensor:
         """`n` samples straight from G(z), z ~ N(0, I): no filtering."""
-        return self.generator(torch.randn(n, LATENT, generator=self.measure_rng).to(self.device)).cpu()
+        return self.averaged(torch.randn(n, LATENT, generator=self.measure_rng).to(self.device)).cpu()
 
     def coverage(self) -> Coverage | None:
         """Modes covered and the high-quality share of 2,500 fresh samples (mixtures only)."""
@@ -236,8 +243,8 @@ class GanTrainer(Trainer):
         warp = torch.stack([horizontal, horizontal.flip(-1)])  # (2, lines, points, 2) in z
         with torch.no_grad():
             heatmap = self.heatmap(HEATMAP_CELLS)
-            fake = self.generator(self.shown_z)
-            warped = self.generator(warp.reshape(-1, LATENT).to(self.device)).reshape(warp.shape)
+            fake = self.averaged(self.shown_z)
+            warped = self.averaged(warp.reshape(-1, LATENT).to(self.device)).reshape(warp.shape)
         with torch.enable_grad():  # the job observes under no_grad
             moved = fake[:ARROWS_SHOWN].clone().requires_grad_(True)
             gradient, = torch.autograd.grad(generator_loss(self.config.loss, self.discriminator(moved)) * len(moved),

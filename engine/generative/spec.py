@@ -13,8 +13,7 @@ from engine.generative.gan import LOSS_LABELS, LOSSES
 from engine.generative.gan_trainer import GanConfig
 from engine.generative.vae import VaeConfig
 
-MODELS = ("vae", "gan")
-MODEL_LABELS = {"vae": "VAE", "gan": "GAN"}
+MODELS = ("VAE", "GAN")  # the tabs' labels, which the address holds
 VAE_DATA = ("digits", *(kind for kind in POINT_SETS))
 VAE_DATA_LABELS = {"digits": "Handwritten digits (8×8)", **POINT_SET_LABELS}
 LATENTS = (1, 2, 3, 4, 8, 16)
@@ -32,15 +31,15 @@ VAE_DEFAULT, GAN_DEFAULT = VaeConfig(), GanConfig()
 
 
 def _vae(before: dict[str, Any]) -> bool:
-    return before["model"] == "vae"
+    return before["model"] == "VAE"
 
 
 def _gan(before: dict[str, Any]) -> bool:
-    return before["model"] == "gan"
+    return before["model"] == "GAN"
 
 
 CONTROLS: tuple[Control, ...] = (
-    Control("model", "tabs", "Model", "vae", options=MODELS, labels=MODEL_LABELS),
+    Control("model", "tabs", "Model", "VAE", options=MODELS),
     Control("seed", "number", "Seed", 0, low=0, high=99_999,
             help="Fixes the data, the initial weights, the batches and the latent draws."),
     # The VAE (and its plain autoencoder)
@@ -106,12 +105,12 @@ class GenerativeSpec(Spec):
 
     PREFIX = "gen_"
     CONTROLS = CONTROLS
-    VIEW_KEYS = ()
+    VIEW_KEYS = ("gen_view",)  # the VAE tab's open view
 
     def config(self) -> VaeConfig | GanConfig:
         """The open model's experiment."""
         try:
-            if self.model == "vae":
+            if self.model == "VAE":
                 return VaeConfig(data=self.vae_data, word=self.vae_word, latent=self.latent, width=self.vae_width,
                                  autoencoder=self.ae)
             return GanConfig(data=self.gan_data, word=self.gan_word, loss=self.loss, g_width=self.g_width,
@@ -120,7 +119,7 @@ class GenerativeSpec(Spec):
             raise ConfigError(str(error)) from error
 
     def hyperparameters(self) -> dict[str, Any]:
-        if self.model == "vae":
+        if self.model == "VAE":
             return {"lr": float(self.vae_lr), "batch_size": int(self.vae_batch), "beta": float(self.beta),
                     "reparameterize": bool(self.reparam), "example_a": int(self.first) - 1,
                     "example_b": int(self.second) - 1, "max_steps_per_second": _speed(self.vae_speed)}
