@@ -44,21 +44,23 @@ with st.sidebar:
     panel.draw("seed")
 
 with tabs["VAE"]:
-    st.caption("Encoder and decoder: two hidden layers of ReLU units each, trained with Adam. Digits are Bernoulli "
-               "pixels (grey levels / 16); points are Gaussian around the decoded mean with σ = 0.1. Every term is in "
-               "nats per example, held out; the −ELBO is reconstruction + KL with β = 1, a bound on −log p(x).")
+    later("gen_vae_setup").caption(
+        "Encoder and decoder: two hidden layers of ReLU units each, trained with Adam. Digits are Bernoulli pixels "
+        "(grey levels / 16); points are Gaussian around the decoded mean with σ = 0.1. Every term is in nats per "
+        "example, held out; the −ELBO is reconstruction + KL with β = 1, a bound on −log p(x).")
     vae_buttons = st.container()
-    first_col, second_col = st.columns(2)
+    first_col, second_col = later("gen_examples").columns(2)
     panel.draw("first", where=first_col)
     panel.draw("second", where=second_col)
 with tabs["GAN"]:
-    st.caption("G and D: ReLU MLPs trained with Adam (β₁ = 0.5); G maps 2-D noise z ~ N(0, I) to a point. G starts "
-               "collapsed (all its noise within 0.02 of one point) and D learns twice as fast, so D soon rejects G's "
-               "points with confidence: the non-saturating loss still spreads G over the data, the minimax loss's "
-               "gradient fades exactly there. The points drawn and measured come from G's weights averaged over "
-               "its last ~100 steps.")
+    later("gen_gan_setup").caption(
+        "G and D: ReLU MLPs trained with Adam (β₁ = 0.5); G maps 2-D noise z ~ N(0, I) to a point. G starts "
+        "collapsed (all its noise within 0.02 of one point) and D learns twice as fast, so D soon rejects G's "
+        "points with confidence: the non-saturating loss still spreads G over the data, the minimax loss's "
+        "gradient fades exactly there. The points drawn and measured come from G's weights averaged over its "
+        "last ~100 steps.")
     gan_buttons = st.container()
-    layers = panel.draw("show")
+    layers = panel.draw("show", where=later("gen_draw"))
 
 spec: GenerativeSpec = panel.spec()
 job = experiment_job(f"gen_{model.lower()}", VaeJob if model == "VAE" else GanJob, spec)
@@ -77,34 +79,26 @@ def setting(snap: Snapshot) -> str:
 def latent_view(snap: Snapshot, live: Charts, shown: bool) -> None:
     v = snap.visuals
     projected = " (first two principal components)" if v.projected else ""
-    beside = st.columns(2)
-    live.show(lambda: figures.latent_map(v.latent_means, v.labels, f"VAE: held-out codes E[z|x]{projected}",
-                                         projected=v.projected, posterior=(v.posterior_mean, v.posterior_std),
-                                         path=v.interpolation_latent),
-              f"gen-latent-{setting(snap)}-step{snap.step}", key="gen_fig_latent", where=beside[0], visible=shown)
-    if v.data == "digits":
-        (low, high), _ = v.manifold_range
-        live.show(lambda: digit_mosaic(v.manifold[::-1], title=f"Decoded over z ∈ [{low:g}, {high:g}]²"
-                                       f"{projected}: the manifold", cell_px=28),
-                  f"gen-manifold-{setting(snap)}-step{snap.step}", key="gen_fig_manifold", where=beside[1],
-                  visible=shown)
-    else:
-        live.show(lambda: figures.decoded_points(v.manifold, v.inputs, "Decoded latent grid over the data"),
-                  f"gen-manifold-{setting(snap)}-step{snap.step}", key="gen_fig_manifold", where=beside[1],
-                  visible=shown)
+    panels = [figures.LatentPanel(v.latent_means, v.labels, f"VAE: held-out E[z|x]{projected}",
+                                  posterior=(v.posterior_mean, v.posterior_std), path=v.interpolation_latent)]
+    if v.ae_latent is not None:
+        panels.append(figures.LatentPanel(v.ae_latent, v.labels, "Plain autoencoder: its codes", prior=False))
+    live.show(lambda: figures.latent_maps(panels, projected=v.projected),
+              f"gen-latent-{setting(snap)}-step{snap.step}", key="gen_fig_latent", visible=shown)
     st.markdown(f"Example A: reconstruction term **{v.example_recon:.1f}** nats, KL **{v.example_kl:.2f}** nats "
                 f"({'Bernoulli pixels' if v.likelihood == 'bernoulli' else 'Gaussian, σ = 0.1'}).")
-    if v.ae_latent is None:
+    if v.data != "digits":
+        live.show(lambda: figures.decoded_points(v.manifold, v.inputs, "VAE: the decoded latent grid over the data"),
+                  f"gen-manifold-{setting(snap)}-step{snap.step}", key="gen_fig_manifold", visible=shown)
         return
-    beside = st.columns(2)
-    live.show(lambda: figures.latent_map(v.ae_latent, v.labels, "Plain autoencoder: its codes", projected=v.projected,
-                                         prior=False),
-              f"gen-ae-latent-{setting(snap)}-step{snap.step}", key="gen_fig_ae_latent", where=beside[0],
-              visible=shown)
-    if v.data == "digits":
-        live.show(lambda: digit_mosaic(v.ae_manifold[::-1], title="Its decoder over its codes' range", cell_px=28),
-                  f"gen-ae-manifold-{setting(snap)}-step{snap.step}", key="gen_fig_ae_manifold", where=beside[1],
-                  visible=shown)
+    (low, high), _ = v.manifold_range
+    grids, title = [v.manifold[::-1]], f"VAE decoded over z ∈ [{low:g}, {high:g}]²{projected}: the manifold"
+    if v.ae_manifold is not None:  # side by side in one mosaic, a blank column between them
+        blank = np.full((len(v.manifold), 1, 8, 8), np.nan, dtype=np.float32)
+        grids += [blank, v.ae_manifold[::-1]]
+        title += " | the autoencoder's decoder over its codes' range"
+    live.show(lambda: digit_mosaic(np.concatenate(grids, axis=1), title=title, cell_px=26),
+              f"gen-manifold-{setting(snap)}-step{snap.step}", key="gen_fig_manifold", visible=shown)
 
 
 def samples_view(snap: Snapshot, live: Charts, shown: bool) -> None:

@@ -121,6 +121,14 @@ PAGES = (
         Change("cnn_n", "slider", ("-", "-", "+", "+")),
         Change("cnn_k1", "slider", ("+", "+", "-", "-")),
         Change("cnn_p1", "slider", ("-", "+", "+", "-"))), name="cnn_arithmetic"),
+    PageScript("generative", "gen_fig_latent", (
+        Change("gen_vae_data", "select", ("Two moons", "Ring of 8 Gaussians", "Handwritten digits (8×8)")),
+        Change("gen_latent", "slider", ("+", "+", "-", "-")),
+        Change("gen_seed", "number", ("1", "2", "3"))), name="generative_vae"),
+    PageScript("generative?gen_model=GAN", "gen_fig_field", (
+        Change("gen_gan_data", "select", ("5×5 grid of Gaussians", "Two moons", "Ring of 8 Gaussians")),
+        Change("gen_loss", "select", ("Minimax (saturating)", "Least squares", "Non-saturating")),
+        Change("gen_seed", "number", ("1", "2", "3"))), name="generative_gan"),
 )
 
 

@@ -7,6 +7,7 @@ through white (D(x) = 1/2: it cannot tell) to green (D says real). VAE digits ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -60,7 +61,7 @@ def gan_field(extent: float, heatmap: np.ndarray, real: np.ndarray, fake: np.nda
     if centres is not None:
         data.append(_points(centres, "modes", MODE_COLOR, 11, "circle-open", 0.9))
     layout = {**_square(extent), "height": height, "margin": {"t": 50, "b": 70, "l": 50, "r": 20},
-              "legend": {"orientation": "h", "y": -0.14, "yanchor": "top"}}
+              "legend": {"orientation": "h", "y": -0.2, "yanchor": "top"}}
     outside = int((np.abs(fake) > extent).any(axis=1).sum())
     if outside:
         layout["annotations"] = [{"xref": "paper", "yref": "paper", "x": 0.5, "y": 0.98, "yanchor": "top",
@@ -70,35 +71,44 @@ def gan_field(extent: float, heatmap: np.ndarray, real: np.ndarray, fake: np.nda
 
 
 def _curves(history: Series, names: Sequence[tuple[str, str, str]], yaxis: dict, title: str,
-            lines: Sequence[tuple[float, str]] = (), height: int = 300) -> go.Figure:
+            lines: Sequence[tuple[float, str]] = (), height: int = 300, smooth: bool = False) -> go.Figure:
+    """Metrics by step; `smooth`: each drawn faint, step by step, under its running mean over ~1% of the run (a
+    game's per-step values jump about; the mean shows where they sit)."""
     data = []
     for name, label, color in names:
         if name not in history or not len(history[name][0]):
             continue
-        steps, values = downsample(np.asarray(history[name][0]), np.asarray(history[name][1]), CURVE_POINTS)
+        steps, values = np.asarray(history[name][0]), np.asarray(history[name][1], dtype=float)
+        if smooth and len(values) >= 10:
+            window = max(5, len(values) // 100)
+            shown_steps, shown = downsample(steps, values, CURVE_POINTS)
+            data.append({"type": "scatter", "x": shown_steps, "y": shown, "mode": "lines", "showlegend": False,
+                         "line": {"color": color, "width": 1}, "opacity": 0.25, "hoverinfo": "skip"})
+            steps, values = steps[window - 1:], np.convolve(values, np.ones(window) / window, mode="valid")
+        steps, values = downsample(steps, values, CURVE_POINTS)
         data.append({"type": "scatter", "x": steps, "y": values, "mode": "lines", "name": label,
-                     "line": {"color": color, "width": 2},
+                     "line": {"color": color, "width": 2.5 if smooth else 2},
                      "hovertemplate": f"{label}<br>step %{{x}}: %{{y:.3f}}<extra></extra>"})
     shapes = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": value, "y1": value,
                "line": {"color": "#5f6672", "dash": "dot", "width": 1.2}} for value, _ in lines]
     annotations = [{"xref": "paper", "x": 1, "xanchor": "right", "y": value, "yanchor": "bottom", "text": text,
                     "showarrow": False, "font": {"size": 12, "color": "#5f6672"}} for value, text in lines]
     layout = {"height": height, "xaxis": {"title": {"text": "step"}, "rangemode": "tozero"}, "yaxis": yaxis,
-              "shapes": shapes, "annotations": annotations, "hovermode": "x unified",
-              "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}, "margin": {"t": 50, "b": 80}}
+              "hovermode": "x unified", "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"},
+              "margin": {"t": 50, "b": 80}, **({"shapes": shapes, "annotations": annotations} if lines else {})}
     return figure_from_dicts(data, layout, title)
 
 
 def gan_losses(history: Series) -> go.Figure:
     return _curves(history, (("d_loss", "D's loss", OKABE_ITO[2]), ("g_loss", "G's loss", FAKE_COLOR)),
-                   {"title": {"text": "loss"}}, "Both players' losses")
+                   {"title": {"text": "loss"}}, "Both players' losses", smooth=True)
 
 
 def gan_outputs(history: Series) -> go.Figure:
     """Mean D(x) on real and on generated points: both tend to 1/2 at the game's optimum."""
     return _curves(history, (("d_real", "D(real)", REAL_COLOR), ("d_fake", "D(G(z))", FAKE_COLOR)),
                    {"title": {"text": "mean D(x)"}, "range": [0, 1.02]}, "What D says",
-                   lines=((0.5, "½: the optimum"),))
+                   lines=((0.5, "½: the optimum"),), smooth=True)
 
 
 def gan_coverage(history: Series, modes: int) -> go.Figure:
@@ -119,25 +129,34 @@ def gan_coverage(history: Series, modes: int) -> go.Figure:
 
 
 # ----------------------------------------------------------------------------------------------- the VAE
-def latent_map(means: np.ndarray, labels: np.ndarray | None, title: str, *, projected: bool,
-               posterior: tuple[np.ndarray, np.ndarray] | None = None, path: np.ndarray | None = None,
-               prior: bool = True, height: int = 480) -> go.Figure:
-    """Held-out examples' latent codes (coloured by class for digits), optionally the chosen example's posterior
-    as its 1- and 2-standard-deviation ellipses, the interpolation's path, and the prior's 1σ and 2σ circles."""
-    means = np.asarray(means, dtype=np.float32)
+@dataclass(frozen=True)
+class LatentPanel:
+    """One latent space drawn: its held-out codes (and their classes), optionally the chosen example's posterior
+    (mean, standard deviations), the interpolation's path, and the prior's circles."""
+
+    means: np.ndarray
+    labels: np.ndarray | None
+    title: str
+    posterior: tuple[np.ndarray, np.ndarray] | None = None
+    path: np.ndarray | None = None
+    prior: bool = True
+
+
+def _latent_traces(panel: LatentPanel, axes: dict[str, str]) -> list[dict]:
+    means = np.asarray(panel.means, dtype=np.float32)
     data = []
     circle = np.linspace(0, 2 * np.pi, 73)
-    if prior:
+    if panel.prior:
         for radius in (1, 2):
             data.append({"type": "scatter", "x": radius * np.cos(circle), "y": radius * np.sin(circle),
                          "mode": "lines", "name": "prior N(0, I): 1σ, 2σ", "legendgroup": "prior",
                          "showlegend": radius == 1, "line": {"color": "#9aa0aa", "dash": "dot", "width": 1},
                          "hoverinfo": "skip"})
-    if labels is None:
+    if panel.labels is None:
         data.append(_points(means, "held-out codes", OKABE_ITO[0], 4, opacity=0.6))
     else:
         for digit in range(10):
-            chosen = means[labels == digit]
+            chosen = means[panel.labels == digit]
             data.append({"type": "scatter", "x": chosen[:, 0], "showlegend": False,
                          "y": chosen[:, 1], "mode": "markers", "name": str(digit),
                          "marker": {"size": 6, "color": DIGIT_COLORS[digit], "opacity": 0.75},
@@ -147,24 +166,46 @@ def latent_map(means: np.ndarray, labels: np.ndarray | None, title: str, *, proj
                 data.append({"type": "scatter", "x": [centre[0]], "y": [centre[1]], "mode": "text",
                              "text": [f"<b>{digit}</b>"], "showlegend": False, "hoverinfo": "skip",
                              "textfont": {"size": 16, "color": "#1f2430"}})
-    if path is not None:
-        data.append({"type": "scatter", "x": path[:, 0], "y": path[:, 1], "mode": "lines+markers",
+    if panel.path is not None:
+        data.append({"type": "scatter", "x": panel.path[:, 0], "y": panel.path[:, 1], "mode": "lines+markers",
                      "name": "interpolation A → B", "line": {"color": "#1f2430", "width": 2},
                      "marker": {"size": 6, "color": "#1f2430"}, "hoverinfo": "skip"})
-    if posterior is not None:
-        mean, std = posterior
+    if panel.posterior is not None:
+        mean, std = panel.posterior
         for k in (1, 2):
             data.append({"type": "scatter", "x": mean[0] + k * std[0] * np.cos(circle),
                          "y": mean[1] + k * std[1] * np.sin(circle), "mode": "lines", "legendgroup": "posterior",
                          "name": "q(z | A): 1σ, 2σ", "showlegend": k == 1, "fill": "toself" if k == 1 else "none",
                          "fillcolor": "rgba(213, 94, 0, 0.15)", "line": {"color": "#D55E00", "width": 2},
                          "hoverinfo": "skip"})
+    return [{**trace, **axes} for trace in data]
+
+
+def latent_maps(panels: Sequence[LatentPanel], *, projected: bool, height: int = 480) -> go.Figure:
+    """The latent spaces side by side, one figure (one chart for the browser to lay out, not one per panel)."""
+    gap = 0.08
+    width = (1 - gap * (len(panels) - 1)) / len(panels)
     axis_name = "PC" if projected else "z"
-    layout = {"height": height, "margin": {"t": 50, "b": 70, "l": 50, "r": 10},
-              "xaxis": {"title": {"text": f"{axis_name}₁"}, "zeroline": False},
-              "yaxis": {"title": {"text": f"{axis_name}₂"}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1},
-              "legend": {"orientation": "h", "y": -0.16, "yanchor": "top"}}
-    return figure_from_dicts(data, layout, title)
+    data, layout, annotations = [], {}, []
+    for index, panel in enumerate(panels):
+        suffix = "" if index == 0 else str(index + 1)
+        x0 = index * (width + gap)
+        data += _latent_traces(panel, {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
+        layout[f"xaxis{suffix}"] = {"domain": [x0, x0 + width], "anchor": f"y{suffix}", "zeroline": False,
+                                    "title": {"text": f"{axis_name}₁"}}
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "zeroline": False, "scaleanchor": f"x{suffix}",
+                                    "scaleratio": 1, "title": {"text": f"{axis_name}₂", "standoff": 2}}
+        annotations.append({"text": f"<b>{panel.title}</b>", "x": x0 + width / 2, "y": 1.0, "xref": "paper",
+                            "yref": "paper", "showarrow": False, "yanchor": "bottom", "font": {"size": 14}})
+    seen: set[str] = set()
+    for trace in data:  # one legend entry per kind, not one per panel
+        name = trace.get("name")
+        if trace.get("showlegend", True) and name in seen:
+            trace["showlegend"] = False
+        seen.add(name)
+    layout.update(height=height, annotations=annotations, margin={"t": 40, "b": 70, "l": 50, "r": 10},
+                  legend={"orientation": "h", "y": -0.16, "yanchor": "top"})
+    return figure_from_dicts(data, layout, None)
 
 
 DIGIT_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#8c6d31", "#000000",
@@ -202,4 +243,4 @@ def encoder_gradients(history: Series) -> go.Figure:
     return _curves(history, (("encoder_grad_recon", "from the reconstruction term", OKABE_ITO[0]),
                              ("encoder_grad_kl", "from β·KL", OKABE_ITO[1])),
                    {"title": {"text": "‖∂term/∂encoder‖"}, "rangemode": "tozero"},
-                   "What reaches the encoder", height=300)
+                   "What reaches the encoder", height=300, smooth=True)

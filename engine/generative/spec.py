@@ -64,7 +64,7 @@ CONTROLS: tuple[Control, ...] = (
     Control("vae_speed", "select_slider", "Speed limit (steps/s)", "max", options=SPEEDS),
     Control("first", "slider", "Held-out example A", 1, low=1, high=EXAMPLES_SHOWN,
             help="Its posterior is drawn as an ellipse; the interpolation runs from A to B."),
-    Control("second", "slider", "Held-out example B", 2, low=1, high=EXAMPLES_SHOWN),
+    Control("second", "slider", "Held-out example B", 3, low=1, high=EXAMPLES_SHOWN),
     # The GAN
     Control("gan_data", "select", "Data", GAN_DEFAULT.data, options=POINT_SETS, labels=POINT_SET_LABELS,
             help="The ring and the grid are the mode-coverage benchmarks of the VEEGAN and PacGAN papers."),

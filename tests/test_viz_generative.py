@@ -1,0 +1,73 @@
+"""The Generative models page's figures draw what they are given (and Plotly's validation keeps them as built)."""
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from viz import generative as figures
+from viz.theme import arrow_polyline
+
+
+def validated(fig: go.Figure) -> go.Figure:
+    """The figure as Plotly's validation leaves it: built from plain dicts, it must come out the same."""
+    again = go.Figure(fig.to_dict())
+    assert again.to_dict() == fig.to_dict()
+    return fig
+
+
+def test_the_gan_field_draws_d_the_points_the_warp_the_arrows_and_the_modes():
+    rng = np.random.default_rng(0)
+    heatmap = rng.random((8, 8))
+    real, fake = rng.normal(size=(20, 2)), rng.normal(size=(30, 2))
+    warp = rng.normal(size=(2, 3, 5, 2))
+    fig = validated(figures.gan_field(3.0, heatmap, real, fake, warp=warp, arrows=rng.normal(size=(4, 2)),
+                                      centres=np.zeros((8, 2)), title="t"))
+    traces = {trace.name: trace for trace in fig.data}
+    np.testing.assert_allclose(traces["D(x)"].z, heatmap, rtol=1e-6)
+    assert traces["D(x)"].zmin == 0 and traces["D(x)"].zmax == 1
+    assert len(traces["generated G(z)"].x) == 30 and len(traces["real data"].x) == 20 and len(traces["modes"].x) == 8
+    # The warp: each of the 6 grid lines, then a gap.
+    warp_x = np.asarray(traces["G(latent grid)"].x, dtype=float)
+    assert len(warp_x) == 6 * 6 and np.isnan(warp_x).sum() == 6
+    bare = figures.gan_field(3.0, heatmap, real, fake, warp=None, arrows=None, centres=None, title="t")
+    assert {trace.name for trace in bare.data} == {"D(x)", "real data", "generated G(z)"}
+
+
+def test_arrows_start_at_their_points_point_along_their_vectors_and_the_longest_has_the_length_asked():
+    start = np.array([[0.0, 0.0], [1.0, 1.0]])
+    vectors = np.array([[2.0, 0.0], [0.0, -1.0]])
+    x, y = arrow_polyline(start, vectors, longest=0.5)
+    path = np.stack([x, y], axis=1).reshape(2, 7, 2)  # start, tip, gap, barb, tip, barb, gap per arrow
+    np.testing.assert_allclose(path[:, 0], start)
+    np.testing.assert_allclose(path[:, 1], [[0.5, 0.0], [1.0, 0.75]], atol=1e-6)
+
+
+def test_latent_maps_put_each_panel_on_its_own_axes_with_one_legend_entry_per_kind():
+    codes, labels = np.random.default_rng(1).normal(size=(50, 2)), np.arange(50) % 10
+    fig = validated(figures.latent_maps([
+        figures.LatentPanel(codes, labels, "VAE", posterior=(np.zeros(2), np.ones(2)), path=codes[:3]),
+        figures.LatentPanel(codes, labels, "AE", prior=False)], projected=False))
+    assert {trace.xaxis for trace in fig.data} == {"x", "x2"}
+    legend = [trace.name for trace in fig.data if trace.showlegend is not False]
+    assert sorted(legend) == ["interpolation A → B", "prior N(0, I): 1σ, 2σ", "q(z | A): 1σ, 2σ"]
+    labels_drawn = [trace.text[0] for trace in fig.data if trace.mode == "text"]
+    assert len(labels_drawn) == 20  # each digit's cloud labelled in both panels
+    assert [a.text for a in fig.layout.annotations] == ["<b>VAE</b>", "<b>AE</b>"]
+
+
+def test_the_curves_smooth_a_game_and_keep_its_half_line():
+    steps = np.arange(1, 1001)
+    history = {"d_real": (steps, 0.5 + 0.3 * np.sin(steps)), "d_fake": (steps, 0.5 - 0.3 * np.sin(steps))}
+    fig = validated(figures.gan_outputs(history))
+    means = [trace for trace in fig.data if trace.name == "D(real)"]
+    assert len(means) == 1 and np.abs(np.asarray(means[0].y) - 0.5).max() < 0.1  # the running mean sits at ½
+    assert fig.layout.shapes[0].y0 == 0.5
+    coverage = validated(figures.gan_coverage({"high_quality": (steps, steps / 1000),
+                                               "modes_covered": (steps, np.minimum(8, steps // 100))}, 8))
+    assert list(coverage.layout.yaxis2.tickvals) == [0, 2, 4, 6, 8]
+
+
+@pytest.mark.parametrize("history", [{}, {"test_kl": (np.array([1]), np.array([0.5]))}])
+def test_the_vae_curves_draw_what_there_is(history):
+    fig = validated(figures.vae_terms(history))
+    assert len(fig.data) == len(history)
