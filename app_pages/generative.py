@@ -1,6 +1,8 @@
 """Generative models: a VAE (beside a plain autoencoder) on digits or 2-D points, and a GAN on 2-D points, both
 trained live. The open tab is the experiment; only its job runs."""
 
+import math
+
 import numpy as np
 import streamlit as st
 
@@ -19,7 +21,8 @@ from viz import generative as figures
 from viz.animation import gan_replay
 from viz.diffusion import digit_grid, digit_mosaic
 
-MAIN_BELOW = 19.0  # rem above the GAN's field in presentation mode: title, tabs, buttons, numbers
+# rem above the main chart in presentation mode: title, tabs, buttons, numbers (and the VAE's view tabs)
+MAIN_BELOW = {"VAE": 24.0, "GAN": 19.0}
 VAE_VIEWS = ["Latent space", "Samples and reconstructions", "Training"]
 
 st.title("Generative models")
@@ -84,7 +87,8 @@ def latent_view(snap: Snapshot, live: Charts, shown: bool) -> None:
     if v.ae_latent is not None:
         panels.append(figures.LatentPanel(v.ae_latent, v.labels, "Plain autoencoder: its codes", prior=False))
     live.show(lambda: figures.latent_maps(panels, projected=v.projected),
-              f"gen-latent-{setting(snap)}-step{snap.step}", key="gen_fig_latent", visible=shown)
+              f"gen-latent-{setting(snap)}-step{snap.step}", key="gen_fig_latent", visible=shown,
+              main_below=MAIN_BELOW["VAE"])
     st.markdown(f"Example A: reconstruction term **{v.example_recon:.1f}** nats, KL **{v.example_kl:.2f}** nats "
                 f"({'Bernoulli pixels' if v.likelihood == 'bernoulli' else 'Gaussian, σ = 0.1'}).")
     if v.data != "digits":
@@ -158,7 +162,9 @@ def draw_vae(snap: Snapshot) -> None:
 # ----------------------------------------------------------------------------------------------- the GAN
 def draw_gan(snap: Snapshot) -> None:
     v = snap.visuals
-    cells = {"D(real)": f"{snap.latest('d_real'):.2f}", "D(G(z))": f"{snap.latest('d_fake'):.2f}"}
+    # D's outputs come with training steps: none before the first.
+    cells = {label: f"{value:.2f}" if math.isfinite(value) else "–"
+             for label, value in (("D(real)", snap.latest("d_real")), ("D(G(z))", snap.latest("d_fake")))}
     if v is not None and v.coverage is not None:
         cells.update({"Modes covered": f"{v.coverage.modes_covered} of {v.coverage.modes}",
                       "High quality": f"{v.coverage.high_quality:.0%}"})
@@ -173,7 +179,7 @@ def draw_gan(snap: Snapshot) -> None:
                                           centres=v.centres if "modes" in layers else None,
                                           title=f"{LOSS_LABELS[v.loss]} GAN, step {snap.step:,}"),
                 f"gen-gan-field-{setting(snap)}-step{snap.step}", key="gen_fig_field", where=field_col,
-                main_below=MAIN_BELOW)
+                main_below=MAIN_BELOW["GAN"])
     with curves_col:
         if v.coverage is not None:
             charts.show(lambda: figures.gan_coverage(history, v.coverage.modes),
