@@ -58,7 +58,7 @@ with tabs["VAE"]:
 with tabs["GAN"]:
     later("gen_gan_setup").caption(
         "G and D: ReLU MLPs trained with Adam (β₁ = 0.5); G maps 2-D noise z ~ N(0, I) to a point. G starts "
-        "collapsed (all its noise within 0.02 of one point) and D learns twice as fast, so D soon rejects G's "
+        "collapsed (all its noise within 0.02 of one point) and D learns 2.5 times as fast, so D soon rejects G's "
         "points with confidence: the non-saturating loss still spreads G over the data, the minimax loss's "
         "gradient fades exactly there. The points drawn and measured come from G's weights averaged over its "
         "last ~100 steps.")

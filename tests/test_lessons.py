@@ -543,12 +543,13 @@ def test_lesson_17_from_the_same_collapsed_start_the_non_saturating_gan_spreads_
     healthy, collapse = lesson("GANs").presets
     measured = {}
     for name, preset in (("non_saturating", healthy), ("minimax", collapse)):
-        trainer, metrics = generative_trained(preset, 3000)
+        trainer, metrics = generative_trained(preset, 5000)
         mean = {key: np.mean([m[key] for m in metrics[-200:]]) for key in ("d_real", "d_fake")}
         measured[name] = (trainer.coverage(), mean["d_real"], mean["d_fake"])
     coverage, d_real, d_fake = measured["non_saturating"]
-    assert coverage.modes_covered >= 6 and coverage.high_quality > 0.9
+    assert coverage.modes_covered >= 7 and coverage.high_quality > 0.9
     assert abs(d_real - 0.5) < 0.1 and abs(d_fake - 0.5) < 0.1
     coverage, d_real, d_fake = measured["minimax"]
-    assert (coverage.per_mode < 0.01).sum() >= 3 and coverage.high_quality > 0.5  # a collapse, not a blur
+    assert coverage.modes_covered <= 3 and (coverage.per_mode < 0.01).sum() >= 5
+    assert coverage.high_quality > 0.8  # a collapse, not a blur
     assert d_real > 0.7 and d_fake < 0.3  # D wins

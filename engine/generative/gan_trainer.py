@@ -67,7 +67,7 @@ class GanConfig:
 
 
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
-    "lr_g": 1e-3, "lr_d": 2e-3, "batch_size": 256, "d_steps": 1,
+    "lr_g": 1e-3, "lr_d": 2.5e-3, "batch_size": 256, "d_steps": 1,
     "smoothing": 0.0,  # one-sided: real points' target 1 - smoothing
     "one_part": None,  # "d" or "g": the next step updates only that network (Step D / Step G)
 }

@@ -20,7 +20,7 @@ LATENTS = (1, 2, 3, 4, 8, 16)
 WIDTHS = (16, 32, 64, 128, 256, 512)
 BETAS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 20.0, 50.0)
 VAE_LEARNING_RATES = (0.0003, 0.001, 0.003, 0.01)
-GAN_LEARNING_RATES = (0.0001, 0.0003, 0.001, 0.002, 0.003, 0.01)
+GAN_LEARNING_RATES = (0.0001, 0.0003, 0.001, 0.002, 0.0025, 0.003, 0.01)
 BATCH_SIZES = (32, 64, 128, 256, 512)
 SMOOTHING = (0.0, 0.1, 0.2, 0.3)
 SPEEDS = ("max", 100, 20, 5, 1)  # steps per second: 5 and 1 are slow motion
@@ -79,7 +79,7 @@ CONTROLS: tuple[Control, ...] = (
             limit="gan.depth"),
     Control("lr_g", "select_slider", "Generator learning rate", 0.001, options=GAN_LEARNING_RATES,
             help="Adam (β₁ = 0.5); changes live."),
-    Control("lr_d", "select_slider", "Discriminator learning rate", 0.002, options=GAN_LEARNING_RATES,
+    Control("lr_d", "select_slider", "Discriminator learning rate", 0.0025, options=GAN_LEARNING_RATES,
             help="Changes live."),
     Control("d_steps", "slider", "D steps per G step", 1, low=1, high=5, help="Changes live."),
     Control("smooth", "select_slider", "One-sided label smoothing", 0.0, options=SMOOTHING,
