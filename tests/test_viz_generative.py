@@ -1,10 +1,15 @@
 """The Generative models page's figures draw what they are given (and Plotly's validation keeps them as built)."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from engine.generative.gan_trainer import GanConfig, GanTrainer
+from engine.runtime import train
 from viz import generative as figures
+from viz.animation import gan_replay
 from viz.theme import arrow_polyline
 
 
@@ -71,3 +76,13 @@ def test_the_curves_smooth_a_game_and_keep_its_half_line():
 def test_the_vae_curves_draw_what_there_is(history):
     fig = validated(figures.vae_terms(history))
     assert len(fig.data) == len(history)
+
+
+def test_the_gif_replays_the_run_up_to_its_last_step_in_at_most_48_frames():
+    trainer = GanTrainer(GanConfig(g_width=16, d_width=16), seed=0)
+    train(trainer, 200)
+    snapshot = SimpleNamespace(visuals=trainer.observe(), step=200)
+    frames = gan_replay(snapshot)
+    assert 40 <= len(frames) <= 48 and frames[0].size == (400, 434)  # 34 pixels of caption above the plot
+    steps = [frame.step for frame in snapshot.visuals.film]
+    assert steps[0] == 0 and steps[-1] == 200

@@ -306,16 +306,19 @@ def digit_denoising_frames(frame_t: Sequence[int], ddpm: np.ndarray, ddim: np.nd
 
 
 # --------------------------------------------------------------------------- the GAN's game
-def gan_replay(snapshot: Snapshot, size: int = 440) -> list[Image.Image]:
+def gan_replay(snapshot: Snapshot, size: int = 400, max_frames: int = 48) -> list[Image.Image]:
     """The GAN tab's run as frames: D(x) as the page's heatmap (purple fake, white 1/2, green real), real points
-    in green and the generated points in purple, at each frame of the trainer's film."""
+    in green and the generated points in purple, at up to `max_frames` frames of the trainer's film, evenly
+    spaced (a GIF of a few MB at most, for a slide)."""
     visuals = snapshot.visuals
+    film = visuals.film
+    film = [film[i] for i in np.unique(np.linspace(0, len(film) - 1, min(len(film), max_frames)).round().astype(int))]
     extent = visuals.extent
     plane = _Plane((-extent, extent), (-extent, extent), size, size)
     scale = [(position, colour) for position, colour in D_SCALE]
     real = visuals.real[:300]
     frames = []
-    for frame in visuals.film:
+    for frame in film:
         rgb = _scale(frame.heatmap.astype(float), scale)[::-1]  # image rows run from the largest x2 down
         image = Image.fromarray(rgb.round().astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR)
         draw = ImageDraw.Draw(image)
