@@ -89,6 +89,11 @@ def wait_until_rendered(page, timeout_s: float = 60) -> None:
         "!document.querySelector('[data-testid=stSkeleton]')", timeout=timeout_s * 1000)
 
 
+def chart_text(page, key: str) -> str:
+    """The title and annotations of the chart whose Streamlit key is `key`, as the browser drew them."""
+    return " ".join(page.locator(f".st-key-{key} .gtitle, .st-key-{key} .annotation-text").all_text_contents())
+
+
 def step_counter(page) -> int | None:
     """The value of the 'Step' metric of a training page, or None where the page has none."""
     metric = page.locator("[data-testid=stMetric]").filter(has=page.get_by_text("Step", exact=True)).first

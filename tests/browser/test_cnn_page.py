@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.browser import chromium, chromium_available, running_app, step_counter, train_one_epoch, \
+from scripts.browser import chart_text, chromium, chromium_available, running_app, step_counter, train_one_epoch, \
     wait_until_rendered
 
 if not chromium_available():
@@ -24,10 +24,6 @@ CELL_POSITION = """([row, col]) => {
 }"""
 
 
-def titles(page, key: str) -> str:
-    return " ".join(page.locator(f".st-key-{key} .gtitle, .st-key-{key} .annotation-text").all_text_contents())
-
-
 def test_attack_the_trained_cnn_then_click_a_unit_of_the_arithmetic():
     with running_app() as (url, _process), chromium(height=1600) as browser:
         page = browser.new_page()
@@ -43,7 +39,7 @@ def test_attack_the_trained_cnn_then_click_a_unit_of_the_arithmetic():
 
         page.get_by_role("tab", name="Arithmetic", exact=True).click()
         page.locator(".st-key-cnn_fig_stack .js-plotly-plot").wait_for(timeout=30_000)
-        assert "What unit (0, 0)" in titles(page, "cnn_fig_stack")
+        assert "What unit (0, 0)" in chart_text(page, "cnn_fig_stack")
         x, y = page.evaluate(CELL_POSITION, [2, 1])
         page.mouse.click(x, y)
         page.wait_for_function("() => [...document.querySelectorAll('.st-key-cnn_fig_stack .annotation-text')]"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.browser import chromium, chromium_available, running_app, step_counter, train_one_epoch, \
+from scripts.browser import chart_text, chromium, chromium_available, running_app, step_counter, train_one_epoch, \
     wait_until_rendered
 
 if not chromium_available():
@@ -24,10 +24,6 @@ FAKE_MEAN_RADIUS = """() => {
     for (let i = 0; i < fake.x.length; i++) sum += Math.hypot(fake.x[i], fake.y[i]);
     return sum / fake.x.length;
 }"""
-
-
-def chart_title(page, key: str) -> str:
-    return " ".join(page.locator(f".st-key-{key} .gtitle").all_text_contents())
 
 
 def test_step_the_gan_apart_train_it_then_open_the_vae():
@@ -50,7 +46,7 @@ def test_step_the_gan_apart_train_it_then_open_the_vae():
         wait_until_rendered(page)
         # The generator has moved its points out to the ring of radius 2.
         assert abs(page.evaluate(FAKE_MEAN_RADIUS) - 2.0) < 0.3
-        assert "Mode coverage of 2,500 samples" in chart_title(page, "gen_fig_coverage")
+        assert "Mode coverage of 2,500 samples" in chart_text(page, "gen_fig_coverage")
 
         page.get_by_role("tab", name="VAE", exact=True).click()
         page.locator(".st-key-gen_vae_epoch button").first.wait_for(timeout=30_000)
@@ -60,6 +56,6 @@ def test_step_the_gan_apart_train_it_then_open_the_vae():
         page.locator(".st-key-gen_fig_latent .js-plotly-plot").wait_for(timeout=30_000)
         labels = page.locator(".st-key-gen_fig_latent .textpoint").all_text_contents()
         assert sorted(labels) == sorted(2 * [str(d) for d in range(10)])  # each cloud labelled, VAE and autoencoder
-        assert "the manifold" in chart_title(page, "gen_fig_manifold")
+        assert "the manifold" in chart_text(page, "gen_fig_manifold")
         assert step_counter(page) >= 12
         assert not page.locator("[data-testid=stException]").count()
