@@ -14,7 +14,7 @@ from engine.generative.gan_trainer import GanConfig
 from engine.generative.vae import VaeConfig
 
 MODELS = ("VAE", "GAN")  # the tabs' labels, which the address holds
-VAE_DATA = ("digits", *(kind for kind in POINT_SETS))
+VAE_DATA = ("digits", *POINT_SETS)
 VAE_DATA_LABELS = {"digits": "Handwritten digits (8×8)", **POINT_SET_LABELS}
 LATENTS = (1, 2, 3, 4, 8, 16)
 WIDTHS = (16, 32, 64, 128, 256, 512)
@@ -28,14 +28,6 @@ EXAMPLES_SHOWN = 60
 GAN_LAYERS = ("warp", "arrows", "modes")
 GAN_LAYER_LABELS = {"warp": "G's warp of the latent grid", "arrows": "G's gradient", "modes": "Modes"}
 VAE_DEFAULT, GAN_DEFAULT = VaeConfig(), GanConfig()
-
-
-def _vae(before: dict[str, Any]) -> bool:
-    return before["model"] == "VAE"
-
-
-def _gan(before: dict[str, Any]) -> bool:
-    return before["model"] == "GAN"
 
 
 CONTROLS: tuple[Control, ...] = (
