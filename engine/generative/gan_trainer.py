@@ -147,6 +147,7 @@ class GanTrainer(Trainer):
         self.shown_z = torch.randn(POINTS_SHOWN, LATENT, generator=shown).to(self.device)
         self.shown_real = self.points.draw(POINTS_SHOWN, shown)
         self.film: list[Frame] = []
+        self._measured: tuple[int, Coverage | None] = (-1, None)  # (step, coverage) of the last evaluate
         self.film_every = 1  # steps between frames: doubled (and every other frame dropped) when the film is full
         self.apply_hyperparameters(self.hp)
         self._record(0)
@@ -230,10 +231,16 @@ class GanTrainer(Trainer):
         return mode_coverage(self.samples(), self.points.centres, self.points.std)
 
     def evaluate(self) -> dict[str, float]:
-        coverage = self.coverage()
+        self._measured = self.steps_done, self.coverage()
+        coverage = self._measured[1]
         if coverage is None:
             return {}
         return {"modes_covered": float(coverage.modes_covered), "high_quality": coverage.high_quality}
+
+    def _latest_coverage(self) -> Coverage | None:
+        """The coverage `evaluate` measured at this step (the curve and the numbers shown then agree), else anew."""
+        step, coverage = self._measured
+        return coverage if step == self.steps_done else self.coverage()
 
     # ------------------------------------------------------------- what the page shows
     def observe(self) -> GanVisuals:
@@ -252,7 +259,7 @@ class GanTrainer(Trainer):
         centres = self.points.centres
         return GanVisuals(self.points.extent, self.shown_real.numpy(), fake.cpu().numpy(), -gradient.cpu().numpy(),
                           heatmap.cpu().numpy(), warped.cpu().numpy(),
-                          None if centres is None else centres.numpy(), self.coverage(), self.config.loss,
+                          None if centres is None else centres.numpy(), self._latest_coverage(), self.config.loss,
                           tuple(self.film))
 
 
