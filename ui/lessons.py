@@ -177,7 +177,8 @@ LESSONS: tuple[Lesson, ...] = (
         "In a long narrow valley plain gradient descent must keep η small for the steep walls and then crawls "
         "along the flat floor. Momentum accumulates a velocity: across the valley successive gradients point in "
         "opposite directions and cancel, along it they agree and add up, up to 1/(1 − μ) times the plain step. "
-        "Nesterov evaluates the gradient after the momentum step (a look-ahead), which damps the zigzag.",
+        "Nesterov evaluates the gradient after the momentum step (a look-ahead), which damps the zigzag. "
+        "(Course note 000 calls this look-ahead order “Newton's method”; it is Nesterov's, and uses no Hessian.)",
         r"v \leftarrow \mu v + \nabla f(w), \quad w \leftarrow w - \eta v; \qquad "
         r"\text{Nesterov: } w \leftarrow w - \eta\,(\nabla f(w) + \mu v)",
         (Preset("A winding ravine, 300 steps", OptimizersSpec(fn="ravine", steps=300, opts=MOMENTUM_RACE)),
@@ -193,7 +194,9 @@ LESSONS: tuple[Lesson, ...] = (
         "moves at a similar pace whatever its scale. Adagrad sums all past squared gradients (its steps only "
         "shrink), RMSProp keeps a moving average, Adam adds momentum and corrects both averages for their start "
         "at zero. On Rosenbrock's curved valley that rescaling is what lets Adam follow the floor; at a saddle it "
-        "lets them escape along the direction where the gradient is tiny.",
+        "lets them escape along the direction where the gradient is tiny. (Course note 000 writes the correction "
+        "as m/(1 − δ) and v/(1 − γ), without the power k; it is 1 − β₁^k and 1 − β₂^k, which tend to 1 as the "
+        "step k grows.)",
         r"m \leftarrow \beta_1 m + (1-\beta_1) g, \quad v \leftarrow \beta_2 v + (1-\beta_2) g^2, \quad "
         r"w \leftarrow w - \eta\,\frac{m / (1-\beta_1^k)}{\sqrt{v / (1-\beta_2^k)} + \epsilon}",
         (Preset("Rosenbrock's banana valley, 500 steps", OptimizersSpec(fn="rosenbrock", steps=500, opts=ADAPTIVE)),
@@ -210,7 +213,8 @@ LESSONS: tuple[Lesson, ...] = (
         "the same gradient, so they stay identical for ever: the layer acts like one unit, however wide. Random "
         "weights break the symmetry. Their scale matters too: Xavier/Glorot chooses Var(W) = 2/(n_in + n_out) "
         "to keep signals the same size through tanh layers, He/Kaiming 2/n_in to make up for ReLU zeroing half "
-        "of them.",
+        "of them. (Course note 004 writes Glorot normal as N(0, √2/(f_in + f_out)); the variance is "
+        "2/(f_in + f_out), the standard deviation √(2/(f_in + f_out)).)",
         r"\text{Xavier: } \operatorname{Var}(W) = \frac{2}{n_\text{in} + n_\text{out}}, \qquad "
         r"\text{He: } \operatorname{Var}(W) = \frac{2}{n_\text{in}}",
         (Preset("Zero init: every unit the same", ZERO_INIT_NET.replace(init="zeros")),
@@ -228,8 +232,9 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         "Vanishing gradients at depth 20",
         "Backpropagation multiplies, layer by layer, by each layer's weights and by the slope of its activation. "
-        "The sigmoid's slope is at most ¼, so through 20 sigmoid layers the gradient that reaches the first "
-        "layers is many orders of magnitude smaller than at the last: the first layers barely learn. ReLU has "
+        "The sigmoid's slope is at most ¼ (course note 003 writes 0.00025; it is 0.25, at z = 0), so through 20 "
+        "sigmoid layers the gradient that reaches the first layers is many orders of magnitude smaller than at "
+        "the last: the first layers barely learn. ReLU has "
         "slope 1 where it is active, and He init keeps the signal's size, so gradients arrive whole. Batch "
         "normalization re-centres and re-scales every layer's input, and residual connections add an identity "
         "path that the gradient can take around every layer.",
@@ -270,7 +275,8 @@ LESSONS: tuple[Lesson, ...] = (
         "loss, after an early minimum, climbs (high variance). Regularization trades a little bias for less "
         "variance: an L2 penalty keeps the weights small, dropout trains a random sub-network at every step so "
         "no unit can rely on another, and early stopping keeps the weights from the moment the held-out loss "
-        "was lowest.",
+        "was lowest. (Course note 000 once writes the penalty as L(ω) − ½α‖ω‖²; it is added, + ½α‖ω‖², as the "
+        "note's own L2 section has it.)",
         r"L = \frac{1}{N}\sum_i \ell(f(x_i), y_i) + \lambda \sum w^2, \qquad "
         r"\tilde h = \frac{m \odot h}{1 - p},\ m_j \sim \mathrm{Bernoulli}(1 - p), \qquad "
         r"\mathbb E\,(y - \hat f)^2 = \text{bias}^2 + \text{variance} + \sigma^2",
@@ -371,9 +377,10 @@ LESSONS: tuple[Lesson, ...] = (
         "The gradient of the loss with respect to the input says which pixels matter (saliency). Moving every "
         "pixel a little in the direction that increases the loss, x + ε·sign(∇ₓL) (the fast gradient sign "
         "method), changes the image invisibly for a person and the prediction often completely: in many "
-        "dimensions many small changes add up. (Course note 004 writes this step with a minus sign; that would "
-        "make the example easier.) Iterating smaller steps within the same ε-box (BIM / PGD) is stronger still. "
-        "Training on such examples (adversarial training) buys robustness at that ε.",
+        "dimensions many small changes add up. (Course note 004 writes x − ε∇ₓJ; it is x + ε·sign(∇ₓJ): the "
+        "minus sign would lower the loss and make the example easier.) Iterating smaller steps within the same "
+        "ε-box (BIM / PGD) is stronger still. Training on such examples (adversarial training) buys robustness at "
+        "that ε.",
         r"x' = \operatorname{clip}_{[0,1]}\big(x + \varepsilon \operatorname{sign}(\nabla_x L(f(x), y))\big), "
         r"\qquad \min_\theta\ \tfrac12 L(f(x), y) + \tfrac12 L(f(x'), y)",
         (Preset("Digits: FGSM at 2 grey levels, with an adversarially trained copy",
