@@ -71,11 +71,16 @@ def hyperparameter_controls(panel: ControlPanel, kinds: tuple[str, ...]) -> None
                 for column, kind in zip(st.columns(5), kinds[row:row + 5]):
                     info = RACE_OPTIMIZERS[kind]
                     column.markdown(f"<span style='color:{optimizer_color(kind)};font-weight:700;font-size:1.1rem'>"
-                                    f"● {info.label}</span>", unsafe_allow_html=True, help=f"${info.update}$")
+                                    f"● {info.label}</span>", unsafe_allow_html=True,
+                                    help=f"${info.update}$\n\n{info.note}" if info.note else f"${info.update}$")
                     for p in info.params:
                         field = f"{kind}_{p.name}"
                         default = panel.controls[field].default_for(panel.values)
                         panel.draw(field, where=column, step=input_step(default))
+            for kind in kinds:  # where torch's rule is not the one the course notes write, both, side by side
+                info = RACE_OPTIMIZERS[kind]
+                if info.note:
+                    st.caption(f"**{info.label}**: ${info.update}$ (torch). {info.note}")
             panel.draw("seed")
     panel.draw(*(field for field in panel.controls if field not in panel.values))  # not in the race: defaults
 

@@ -35,6 +35,16 @@ def test_page_opens_with_four_optimizers_on_the_quadratic():
     assert (at.number_input(key="opt_x0").value, at.number_input(key="opt_y0").value) == quadratic().start
 
 
+def test_momentum_and_nesterov_show_torchs_rule_beside_the_course_notes():
+    at = open_page(opt_opts=["GD", "Nesterov"])
+    notes = [c.value for c in at.caption if "Course note 002" in c.value]
+    assert len(notes) == 1 and notes[0].startswith("**Nesterov**") and r"w - \alpha\beta m" in notes[0]
+    at.multiselect(key="opt_opts").set_value(["gd", "momentum", "nesterov"]).run()
+    notes = [c.value for c in at.caption if "Course note 002" in c.value]
+    assert [n.split("**")[1] for n in notes] == ["Momentum", "Nesterov"] and r"1/(1-\mu)" in notes[0]
+    assert not at.exception
+
+
 def test_gd_regimes_follow_the_learning_rate_typed_in():
     at = open_page(**THEORY)
     # λmax = 1: η = 1 is η_opt, 2.1 is beyond 2η_opt

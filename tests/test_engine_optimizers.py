@@ -155,6 +155,39 @@ def test_momentum_and_nesterov_first_steps(kind):
     assert np.allclose(engine_path(kind, lr=lr, momentum=mu), expected, rtol=1e-12, atol=1e-14)
 
 
+def test_torchs_momentum_and_nesterov_are_the_course_notes_averaged_forms_with_matched_rates():
+    # Course note 002: m <- beta m + (1 - beta) g, w <- w - alpha m; Nesterov takes g at w - alpha beta m.
+    # With beta = mu and alpha = eta/(1 - mu), torch's momentum follows the same path, and torch's Nesterov
+    # parameters are the notes' look-ahead points (the page's notes on these two optimizers say so).
+    lr, mu, steps = 2e-4, 0.9, 40
+    alpha = lr / (1 - mu)
+    w, m, momentum_path, lookahead_path = np.array(START), np.zeros(2), [np.array(START)], [np.array(START)]
+    for _ in range(steps):
+        m = mu * m + (1 - mu) * rosenbrock_grad(w)
+        w = w - alpha * m
+        momentum_path.append(w)
+    w, m = np.array(START), np.zeros(2)
+    for _ in range(steps):
+        m = mu * m + (1 - mu) * rosenbrock_grad(w - alpha * mu * m)
+        w = w - alpha * m
+        lookahead_path.append(w - alpha * mu * m)
+    assert np.allclose(engine_path("momentum", steps, lr=lr, momentum=mu), momentum_path, rtol=1e-10, atol=1e-12)
+    assert np.allclose(engine_path("nesterov", steps, lr=lr, momentum=mu), lookahead_path, rtol=1e-10, atol=1e-12)
+    # ...and not the notes' own iterates w, which lead the look-ahead points by alpha beta m
+    assert not np.allclose(engine_path("nesterov", steps, lr=lr, momentum=mu)[-1], w, rtol=1e-6)
+
+
+def test_torchs_momentum_step_on_a_steady_slope_grows_to_one_over_one_minus_mu_times_gds():
+    lr, mu = 0.01, 0.9
+    slope = Surface("plane", "plane", "", lambda t: t.sum(-1), lambda t: torch.ones_like(t),
+                    lambda t: torch.zeros(*t.shape[:-1], 2, 2, dtype=t.dtype), (-1e3, 1e3), (-1e3, 1e3), (0.0, 0.0),
+                    ((0.0, 0.0),))
+    points = run_optimizer(slope, OptimizerSpec.of("momentum", lr=lr, momentum=mu), (0.0, 0.0), 200).points
+    steps = np.abs(np.diff(points[:, 0]))
+    assert steps[0] == pytest.approx(lr)
+    assert steps[-1] == pytest.approx(lr / (1 - mu), rel=1e-6)
+
+
 def test_adam_first_three_steps_with_bias_correction_by_hand():
     lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-8
     w = np.array(START)

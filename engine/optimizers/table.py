@@ -37,6 +37,8 @@ class OptimizerKind:
     lr_unit: str
     update: str  # the update rule, LaTeX
     torch_class: str
+    note: str = ""  # Markdown with LaTeX: how the course notes write the same rule, where they differ
+
 
     def default_hyperparameters(self, surface: Surface) -> dict[str, float]:
         values = {p.name: p.default for p in self.params if p.default is not None}
@@ -48,6 +50,19 @@ class OptimizerKind:
             values["noise"] = nice_number(0.015 * (surface.x_range[1] - surface.x_range[0]) / values["lr"])
         return values
 
+
+# Course note 002 writes momentum as an average and Nesterov with a look-ahead gradient; torch writes both as
+# sums. The paths are the same once the rates are matched (tests/test_engine_optimizers.py checks it).
+MOMENTUM_NOTE = (
+    r"torch sums the gradients, $v \leftarrow \mu v + g$, so on a steady slope the step $\eta v$ grows to "
+    r"$\eta g/(1-\mu)$: up to $1/(1-\mu)$ times plain GD's ($10\times$ at $\mu = 0.9$). Course note 002 "
+    r"averages them, $m \leftarrow \beta m + (1-\beta) g,\ w \leftarrow w - \alpha m$: the same path with "
+    r"$\beta = \mu$ and $\alpha = \eta/(1-\mu)$ ($m = (1-\mu) v$).")
+NESTEROV_NOTE = (
+    r"Course note 002 takes the gradient at a look-ahead point: $m \leftarrow \beta m + (1-\beta)\,"
+    r"\nabla f(w - \alpha\beta m),\ w \leftarrow w - \alpha m$. torch keeps that look-ahead point as its "
+    r"parameters ($w_{torch} = w - \alpha\beta m$, a change of variables), so it takes the gradient where it "
+    r"stands: the same path with $\beta = \mu$, $\alpha = \eta/(1-\mu)$, shifted by $\alpha\beta m$.")
 
 # Step-length optimizers move ~lr per step at first, except where the formula says otherwise:
 # Adagrad's steps shrink like 1/sqrt(k) (start larger); RMSProp's first step is lr/sqrt(1-α) = 10 lr.
@@ -74,10 +89,11 @@ RACE_OPTIMIZERS: dict[str, OptimizerKind] = {
             _sgd, "gradient", r"w \leftarrow w - \eta\,(g + \sigma\xi),\ \xi\sim\mathcal N(0, I)", "torch.optim.SGD",
         ),
         OptimizerKind("momentum", "Momentum", (_LR, _MOMENTUM), _sgd, "gradient",
-                      r"v \leftarrow \mu v + g,\ w \leftarrow w - \eta v", "torch.optim.SGD(momentum)"),
+                      r"v \leftarrow \mu v + g,\ w \leftarrow w - \eta v", "torch.optim.SGD(momentum)", MOMENTUM_NOTE),
         OptimizerKind("nesterov", "Nesterov", (_LR, _MOMENTUM),
                       lambda params, hp, h: _sgd(params, {**hp, "nesterov": True}, h), "gradient",
-                      r"v \leftarrow \mu v + g,\ w \leftarrow w - \eta (g + \mu v)", "torch.optim.SGD(nesterov=True)"),
+                      r"v \leftarrow \mu v + g,\ w \leftarrow w - \eta (g + \mu v)", "torch.optim.SGD(nesterov=True)",
+                      NESTEROV_NOTE),
         OptimizerKind("adagrad", "Adagrad", (_LR,), lambda params, hp, _h: torch.optim.Adagrad(params, lr=hp["lr"]),
                       "step", r"s \leftarrow s + g^2,\ w \leftarrow w - \eta\, g / (\sqrt{s} + \epsilon)",
                       "torch.optim.Adagrad"),
