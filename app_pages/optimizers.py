@@ -60,7 +60,7 @@ def sidebar_controls(panel: ControlPanel) -> None:
     st.caption("…or click the contour plot to start there.")
     panel.draw("steps")
     st.header("Every optimizer")
-    panel.draw("sched", "step_gamma", "step_every", "exp_gamma", "clip", "clip_at")
+    panel.draw("sched", "step_gamma", "step_every", "exp_gamma", "power_c", "clip", "clip_at")
 
 
 def hyperparameter_controls(panel: ControlPanel, kinds: tuple[str, ...]) -> None:

@@ -101,6 +101,16 @@ def test_schedule_and_clipping_controls_show_in_the_settings_table():
     assert not at.exception
 
 
+def test_power_schedule_exponent_is_a_control_that_defaults_to_the_inverse_square_root():
+    at = open_page()
+    at.selectbox(key="opt_sched").set_value("inverse_sqrt").run()
+    assert at.slider(key="opt_power_c").value == 0.5
+    assert set(summary(at)["lr schedule"]) == {"η/√(1+k)"}
+    at.slider(key="opt_power_c").set_value(1.0).run()
+    assert set(summary(at)["lr schedule"]) == {"η/(1+k)^1"}
+    assert not at.exception
+
+
 def test_every_optimizer_at_once_with_noise_and_a_seed():
     at = open_page()
     at.multiselect(key="opt_opts").set_value(list(RACE_OPTIMIZERS)).run()

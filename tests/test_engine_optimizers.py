@@ -587,3 +587,30 @@ def test_the_job_runs_the_race_to_its_end(no_leaked_threads):
     assert snap.visuals.finished and snap.step == 40
     for traj, expected in zip(snap.visuals.trajectories, run_experiment(HIMMELBLAU_RACE), strict=True):
         assert np.array_equal(traj.points, expected.points)
+
+
+@pytest.mark.parametrize("c", [0.5, 0.25, 1.0, 1.7])
+def test_power_schedule_follows_course_note_001s_formula_with_its_exponent(c):
+    # η_k = η₀ / (1 + k/s)^c with s = 1; c = ½ is what the page ran before the exponent was a control
+    eta, steps = 0.1, 25
+    traj = run_optimizer(bowl(1.0), OptimizerSpec.of("gd", lr=eta), (3.0, -2.0), steps, Schedule("inverse_sqrt",
+                                                                                                  power=c))
+    assert traj.learning_rates == pytest.approx([eta / (1 + k) ** c for k in range(steps)], rel=1e-12)
+    assert multiplier("power", 7.0, period=2.0, power=c) == pytest.approx((1 + 7.0 / 2.0) ** -c, rel=1e-15)
+
+
+def test_power_schedule_exponent_defaults_to_the_inverse_square_root_and_is_a_control():
+    from engine.optimizers.spec import OptimizersSpec
+    assert Schedule("inverse_sqrt").multiplier(8, 100) == pytest.approx(1 / 3) == multiplier("power", 8)
+    spec, refused = OptimizersSpec.from_query({"opt_sched": "inverse sqrt", "opt_power_c": "1.5"})
+    assert not refused and spec.experiment().schedule.multiplier(3, 100) == pytest.approx(4 ** -1.5)
+    assert spec.experiment().schedule.describe(100) == "η/(1+k)^1.5"
+    assert OptimizersSpec.from_query({"opt_sched": "inverse sqrt"})[0].experiment().schedule.describe(100) == "η/√(1+k)"
+
+
+def test_rmsprop_decay_is_torchs_default_everywhere_the_app_offers_it():
+    from engine.common.optimizers import RMSPROP_ALPHA, make_optimizer
+    assert RMSPROP_ALPHA == torch.optim.RMSprop([torch.zeros(1, requires_grad=True)]).defaults["alpha"] == 0.99
+    built = make_optimizer("rmsprop", [torch.zeros(1, requires_grad=True)], {"lr": 0.1})
+    assert built.defaults["alpha"] == RMSPROP_ALPHA
+    assert RACE_OPTIMIZERS["rmsprop"].default_hyperparameters(make_surface("quadratic"))["alpha"] == RMSPROP_ALPHA

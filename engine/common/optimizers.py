@@ -13,6 +13,7 @@ OPTIMIZERS = {
     "rmsprop": "RMSProp", "adam": "Adam", "adamw": "AdamW", "rprop": "RProp", "perceptron": "Perceptron rule",
 }
 DEFAULT_MOMENTUM = 0.9
+RMSPROP_ALPHA = 0.99  # torch's default decay of RMSProp's average of g² (course note 000 gives 0.9): pages say which
 
 
 def make_optimizer(name: str, parameters: Iterable[torch.nn.Parameter],
@@ -27,7 +28,7 @@ def make_optimizer(name: str, parameters: Iterable[torch.nn.Parameter],
         "momentum": lambda: torch.optim.SGD(parameters, lr=lr, momentum=momentum),
         "nesterov": lambda: torch.optim.SGD(parameters, lr=lr, momentum=momentum, nesterov=True),
         "adagrad": lambda: torch.optim.Adagrad(parameters, lr=lr),
-        "rmsprop": lambda: torch.optim.RMSprop(parameters, lr=lr),
+        "rmsprop": lambda: torch.optim.RMSprop(parameters, lr=lr, alpha=RMSPROP_ALPHA),
         "adam": lambda: torch.optim.Adam(parameters, lr=lr),
         "adamw": lambda: torch.optim.AdamW(parameters, lr=lr, weight_decay=hyperparameters.get("l2", 0.0)),
         "rprop": lambda: torch.optim.Rprop(parameters, lr=lr),

@@ -34,13 +34,13 @@ SCHEDULE_FORMULAS = {
 
 
 def multiplier(kind: str, t: float, *, gamma: float = 1.0, period: float = 1.0, floor: float = 0.0,
-               warmup: int = 0) -> float:
+               warmup: int = 0, power: float = 0.5) -> float:
     """The factor on the base learning rate after `t` steps or epochs.
 
     - "constant": 1
     - "step": gamma^⌊t/period⌋
     - "exponential": gamma^t
-    - "power": (1 + t/period)^(-1/2)   (period 1: 1/√(1+t))
+    - "power": (1 + t/period)^(-power)   (course note 001's η₀/(1 + t/s)^c; c = ½ and s = 1: 1/√(1+t))
     - "cosine": floor + (1 - floor)·(1 + cos(π·min(t, period)/period))/2, then `floor` after `period`
 
     With `warmup` > 0 the factor first rises linearly, (t + 1)/warmup for t < warmup, and the schedule
@@ -56,7 +56,7 @@ def multiplier(kind: str, t: float, *, gamma: float = 1.0, period: float = 1.0, 
     if kind == "exponential":
         return gamma**t
     if kind == "power":
-        return (1.0 + t / period) ** -0.5
+        return (1.0 + t / period) ** -power
     if kind == "cosine":
         return floor + (1 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(t, period) / period))
     return 1.0

@@ -10,7 +10,7 @@ from engine.common.clipping import CLIP_MODES as CLIP_MODES  # offered with the 
 from engine.common.clipping import check_clipping
 from engine.common.layers import ACTIVATION_LABELS, INIT_SCHEMES
 from engine.common.limits import LIMITS, check, check_choice
-from engine.common.optimizers import OPTIMIZERS
+from engine.common.optimizers import DEFAULT_MOMENTUM, OPTIMIZERS, RMSPROP_ALPHA
 from engine.playground.data import DataSpec
 
 MAX_DEPTH, MAX_WIDTH = int(LIMITS["gradients.depth"].high), int(LIMITS["gradients.width"].high)
@@ -22,6 +22,8 @@ DEEP_OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 ACTIVATION_CHOICES = {name: ACTIVATION_LABELS[name] for name in DEEP_ACTIVATIONS}
 INIT_CHOICES = {name: INIT_SCHEMES[name].label for name in DEEP_INITS}
 OPTIMIZER_CHOICES = {name: OPTIMIZERS[name] for name in DEEP_OPTIMIZERS}
+OPTIMIZER_HELP = (f"torch's optimizers. SGD + momentum keeps μ = {DEFAULT_MOMENTUM:g} of its velocity; RMSProp's "
+                  f"average of g² keeps α = {RMSPROP_ALPHA:g} per step, torch's default (course note 000 gives 0.9).")
 
 DEFAULT_HYPERPARAMETERS = {
     "lr": 0.01, "batch_size": 64, "clip": "off", "clip_at": 1.0,

@@ -63,7 +63,7 @@ CONTROLS: tuple[Control, ...] = (
     Control("res", "toggle", "Residual connections (h ← h + f(Wh))", DEEP_DEFAULT.residual, shown=_in_deep),
     # Deep networks: training
     Control("opt", "select", "Optimizer", DEEP_DEFAULT.optimizer, options=tuple(deep.OPTIMIZER_CHOICES),
-            labels=deep.OPTIMIZER_CHOICES, shown=_in_deep),
+            labels=deep.OPTIMIZER_CHOICES, shown=_in_deep, help=deep.OPTIMIZER_HELP),
     Control("lr", "select_slider", "Learning rate η", DEEP_HP["lr"], options=LEARNING_RATES, shown=_in_deep),
     Control("batch", "select_slider", "Batch size", DEEP_HP["batch_size"], options=BATCH_SIZES, shown=_in_deep),
     *_clipping("", DEEP_HP, _in_deep),

@@ -26,6 +26,7 @@ class Schedule:
     kind: str = "constant"
     gamma: float = 0.5
     every: int = 50
+    power: float = 0.5  # c of the power schedule η/(1 + k)^c ("inverse_sqrt": its default c = ½)
 
     def __post_init__(self) -> None:
         if self.kind not in SCHEDULE_LABELS:
@@ -34,7 +35,7 @@ class Schedule:
     def multiplier(self, k: int, steps: int) -> float:
         """The factor on each optimizer's η at step k of `steps` (k = 0 is the first step)."""
         if self.kind == "inverse_sqrt":
-            return multiplier("power", k, period=1)
+            return multiplier("power", k, period=1, power=self.power)
         if self.kind == "cosine":
             return multiplier("cosine", k, period=max(1, steps))
         return multiplier(self.kind, k, gamma=self.gamma, period=max(1, self.every))
@@ -45,7 +46,7 @@ class Schedule:
             "step": f"η·{self.gamma:g}^⌊k/{self.every}⌋",
             "exponential": f"η·{self.gamma:g}^k",
             "cosine": f"η·(1+cos(πk/{steps}))/2",
-            "inverse_sqrt": "η/√(1+k)",
+            "inverse_sqrt": "η/√(1+k)" if self.power == 0.5 else f"η/(1+k)^{self.power:g}",
         }[self.kind]
 
 

@@ -72,6 +72,11 @@ CONTROLS: tuple[Control, ...] = (
             shown=lambda before: before["sched"] == "step"),
     Control("exp_gamma", "slider", "γ (factor per step)", 0.98, low=0.9, high=0.999, step=0.001, format="%.3f",
             shown=lambda before: before["sched"] == "exponential"),
+    # Course note 001's power schedule η₀/(1 + k/s)^c with s = 1; the option keeps its name (links hold it).
+    Control("power_c", "slider", "c (exponent: η/(1+k)^c)", 0.5, low=0.05, high=2.0, step=0.05, format="%.2f",
+            help="Course note 001's power schedule η/(1+k/s)^c, here with s = 1 step. c = ½ (the default) is the "
+                 "inverse square root; c = 1 decays like 1/k.",
+            shown=lambda before: before["sched"] == "inverse_sqrt"),
     Control("clip", "select", "Gradient clipping", "none", options=tuple(CLIPPING_MODES), labels=CLIPPING_MODES),
     Control("clip_at", "number", "Clip threshold", 1.0, low=1e-6, high=1e6, format="%g",
             shown=lambda before: before["clip"] != "none"),
@@ -99,4 +104,5 @@ class OptimizersSpec(Spec):
         # A field whose control is hidden holds its default, which is the engine's own (Schedule(), Clipping()).
         gamma = self.exp_gamma if self.sched == "exponential" else self.step_gamma
         return Experiment(self.fn, self.kappa, self.angle, (self.x0, self.y0), self.steps, optimizers,
-                          Schedule(self.sched, gamma, self.step_every), Clipping(self.clip, self.clip_at), self.seed)
+                          Schedule(self.sched, gamma, self.step_every, self.power_c), Clipping(self.clip, self.clip_at),
+                          self.seed)

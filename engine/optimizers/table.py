@@ -13,6 +13,7 @@ from typing import Callable, Mapping
 
 import torch
 
+from engine.common.optimizers import RMSPROP_ALPHA
 from engine.optimizers.rules import Newton, Quickprop
 from engine.optimizers.surfaces import Surface
 
@@ -99,7 +100,8 @@ RACE_OPTIMIZERS: dict[str, OptimizerKind] = {
                       "torch.optim.Adagrad"),
         OptimizerKind(
             "rmsprop", "RMSProp",
-            (_LR, HyperParameter("alpha", "decay α", 0.0, 0.9999, "running average of g² keeps this fraction", 0.99)),
+            (_LR, HyperParameter("alpha", "decay α", 0.0, 0.9999, "the running average of g² keeps this fraction. "
+                                 "The default is torch's 0.99; course note 000 gives 0.9 (γ there)", RMSPROP_ALPHA)),
             lambda params, hp, _h: torch.optim.RMSprop(params, lr=hp["lr"], alpha=hp["alpha"]), "step",
             r"v \leftarrow \alpha v + (1-\alpha) g^2,\ w \leftarrow w - \eta\, g / (\sqrt{v} + \epsilon)",
             "torch.optim.RMSprop",
