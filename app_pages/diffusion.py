@@ -7,7 +7,7 @@ from engine.common.limits import ConfigError
 from engine.diffusion.config import default_config
 from engine.diffusion.data import DATASET_LABELS
 from engine.diffusion.job import DiffusionJob
-from engine.diffusion.noise_schedule import make_schedule
+from engine.diffusion.noise_schedule import NOTATION, make_schedule
 from engine.diffusion.spec import DiffusionSpec
 from engine.diffusion.visuals import forward_sample
 from engine.runtime import Snapshot
@@ -206,6 +206,10 @@ def forward_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
     charts.show(lambda: remembered("df_schedule", schedule, lambda: figures.schedule_curves(
         v.betas, v.alpha_bars, config.schedule, t)), name(snap, "schedule"), key="df_schedule_curves",
         visible=shown)
+    if shown:
+        st.markdown("**Notation.** This page writes what Ho et al. write; course note 002 (Prince) uses other "
+                    "letters for the same things:\n\n| here | note 002 | what it is |\n|---|---|---|\n" +
+                    "\n".join(f"| ${here}$ | ${there}$ | {what} |" for here, there, what in NOTATION))
 
 
 def score_text(score: float) -> str:

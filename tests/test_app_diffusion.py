@@ -76,6 +76,15 @@ def test_a_shorter_chain_shows_its_last_timestep_instead_of_failing():
     assert at.slider(key="df_t").value == 200 and at.slider(key="df_t").max == 200
 
 
+def test_the_schedule_tab_keys_this_pages_letters_to_course_note_002s():
+    at = open_page(df_tab="Forward process and schedule", df_T="100")
+    key = next(m.value for m in at.markdown if m.value.startswith("**Notation.**"))
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in key.splitlines()[3:]}
+    assert rows[r"$\bar\alpha_t = \alpha_1 \cdots \alpha_t$"] == r"$\alpha_t$"
+    assert next(there for here, there in rows.items() if here.startswith(r"$\tilde\beta_t")) == r"$\sigma_t^2$"
+    assert not at.exception
+
+
 def test_the_timestep_stays_within_a_chain_whose_length_changes_twice():
     """T 1000 -> 500 keeps t = 250; t moved to 125, then T -> 200 keeps 125. (The slider Streamlit makes for new
     bounds came back with the 250 kept from before the first change, above its maximum, and the page failed.)"""
