@@ -8,7 +8,7 @@ from engine.common.device import describe_device, limit_torch_threads, pick_devi
 from engine.runtime.hosts import current_host
 from ui.catalog import HOME, PAGES
 from ui.jobs import where_slot
-from ui.sharing import (link_parameters, open_exact_link, page_styles, presentation_requested,
+from ui.sharing import (link_parameters, open_exact_link, open_old_labels, page_styles, presentation_requested,
                         report_unused_link_parameters, share_panel, show_share_link)
 
 st.set_page_config(page_title="Gradscape", page_icon=":material/insights:", layout="wide",
@@ -19,6 +19,7 @@ by_url_path = {info.url_path: info for info in [HOME, *PAGES]}
 navigation = st.navigation([st.Page(info.file, title=info.title, icon=info.icon, url_path=info.url_path,
                                     default=info is HOME) for info in by_url_path.values()])
 page = by_url_path.get(navigation.url_path, HOME)
+open_old_labels(page)
 arrived = link_parameters()
 open_exact_link(arrived, page)
 

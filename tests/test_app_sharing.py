@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -84,6 +86,22 @@ def test_a_link_opens_the_experiment_set_by_hand(page):
     press_step(by_link)
     by_link_numbers.append(headline_numbers(by_link))
     assert by_link_numbers == by_hand_numbers
+
+
+# Options relabelled since links were made with them: (page, key, the old label, the option it meant).
+OLD_LABELS = [("attention", "at_task", "Induction (continue a repeated segment)", "induction")]
+
+
+@pytest.mark.parametrize("url_path, key, old, option", OLD_LABELS, ids=[key for _, key, _, _ in OLD_LABELS])
+def test_a_label_from_before_a_relabelling_opens_its_option_and_the_link_then_holds_todays(url_path, key, old, option):
+    page = next(page for page in PAGES if page.url_path == url_path)
+    label = page.spec.controls()[key.removeprefix(page.key_prefix)].label_of(option)
+    at = open_page(page, {key: old})
+    assert not at.exception
+    assert not at.warning, "the old label is used, so the link gets no notice"
+    assert at.session_state[key] == option
+    at.session_state["share_panel"] = True
+    assert urlencode({key: label}) in at.run().sidebar.code[0].value  # the link to share has today's label
 
 
 HOSTILE = {

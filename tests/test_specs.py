@@ -162,3 +162,23 @@ def test_a_recorded_link_read_by_the_spec_opens_what_the_page_opened(page, query
 def _is_multi(spec_type: type[Spec], key: str) -> bool:
     control = spec_type.controls().get(key.removeprefix(spec_type.PREFIX))
     return control is not None and control.widget in MULTI
+
+
+ALIASES = [pytest.param(spec_type, control, old, id=f"{spec_type.PREFIX}{control.field}={old}")
+           for spec_type in SPECS for control in spec_type.CONTROLS for old in (control.aliases or {})]
+
+
+def test_the_relabelled_controls_keep_their_old_labels():
+    """The Attention task box was relabelled: its links made before name the old label."""
+    assert {f"{spec_type.PREFIX}{control.field}" for spec_type, control, _ in (p.values for p in ALIASES)} >= \
+        {"at_task"}
+
+
+@pytest.mark.parametrize("spec_type, control, old", ALIASES)
+def test_an_old_label_opens_its_option_and_a_new_link_writes_todays(spec_type, control, old):
+    option = control.aliases[old]
+    assert old not in {control.label_of(o) for o in control.options}  # else it is no alias: the label works
+    spec, refused = spec_type.from_query({spec_type.PREFIX + control.field: old})
+    assert refused == [] and getattr(spec, control.field) == option
+    if option != control.default_for({}):
+        assert spec.to_query()[spec_type.PREFIX + control.field] == control.label_of(option)

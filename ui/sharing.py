@@ -144,6 +144,24 @@ def link_parameters() -> dict[str, list[str]]:
     return {key: st.query_params.get_all(key) for key in st.query_params}
 
 
+def open_old_labels(page: PageInfo) -> None:
+    """Before the page runs: a link made before an option was relabelled holds its old label (a control's
+    `aliases`), which the page's URL-bound widget would drop. It is rewritten to today's label and the run
+    starts again, since a widget reads the link only as a run starts; the address bar then holds today's label."""
+    if page.spec is None:
+        return
+    rewritten = False
+    for control in page.spec.CONTROLS:
+        key = page.spec.PREFIX + control.field
+        values = st.query_params.get_all(key) if control.aliases else []
+        if any(value in control.aliases for value in values):
+            st.query_params[key] = [control.label_of(control.aliases[value]) if value in control.aliases else value
+                                    for value in values]
+            rewritten = True
+    if rewritten:
+        st.rerun()
+
+
 def open_exact_link(arrived: dict[str, list[str]], page: PageInfo) -> None:
     """Before the page runs: if the link is marked exact, every setting of the page that it does not name
     goes back to its default (the page's widgets then draw it, and leave it out of the URL), so the page

@@ -4,8 +4,10 @@ TASK_LABELS = {
     "reverse": "Reverse the sequence",
     "sort": "Sort the sequence",
     "copy": "Copy the sequence",
-    "induction": "Induction (continue a repeated segment)",
+    "induction": "Induction",  # what it does (continue a repeated segment) is in the task box's help
 }
+# The labels links were made with before: "Induction (continue a repeated segment)" did not fit the task box.
+OLD_TASK_LABELS = {"Induction (continue a repeated segment)": "induction"}
 
 #: What the ideal-pattern score is called for each task.
 PATTERN_NAMES = {

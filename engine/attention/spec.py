@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.attention.config import ATTENTION_PRESETS, AttentionConfig
-from engine.attention.labels import TASK_LABELS
+from engine.attention.labels import OLD_TASK_LABELS, TASK_LABELS
 from engine.attention.model import POSITIONAL_ENCODINGS
 from engine.attention.tasks import TASKS
 from engine.common.limits import ConfigError
@@ -26,7 +26,8 @@ CUSTOM = "custom"  # the preset box when the controls hold no preset's setting
 
 CONTROLS: tuple[Control, ...] = (
     # Task
-    Control("task", "select", "Task", DEFAULT.task, options=TASKS, labels=TASK_LABELS),
+    Control("task", "select", "Task", DEFAULT.task, options=TASKS, labels=TASK_LABELS, aliases=OLD_TASK_LABELS,
+            help="Induction: continue a repeated segment (find the current token earlier on, copy what followed it)."),
     Control("vocab", "slider", "Vocabulary size", DEFAULT.vocab_size, low=2, high=64, limit="attention.vocab_size"),
     Control("len", "slider", "Sequence length", DEFAULT.seq_len, low=2, high=48,
             help="Reverse, sort and copy: 2–16. Induction: 6–48."),

@@ -18,8 +18,9 @@ A refusal quotes the value asked for as inline code (`engine.common.export.shown
 untrusted, and its text must never render as Markdown or HTML.
 
 Link values are what Streamlit's URL-bound widgets write: an option's label (`pg_data=1-D: sin x`, and its raw
-name is accepted too), a number as Python prints it, a toggle as true/false, one repeated parameter per chosen
-option. tests/test_specs.py checks both directions against the recorded links and against the pages.
+name is accepted too, as is a label it had before, listed in the control's `aliases`), a number as Python prints
+it, a toggle as true/false, one repeated parameter per chosen option. tests/test_specs.py checks both directions
+against the recorded links and against the pages.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class Control:
     default: Any  # or a function of the fields before it (a start point that depends on the function chosen)
     options: Sequence[Any] = ()  # what an option widget offers
     labels: Mapping[Any, str] | None = None  # how an option is shown, and written in a link (else str(option))
+    # Labels that links made before a relabelling hold -> the option each meant: such a link keeps working.
+    aliases: Mapping[str, Any] | None = None
     low: float | None = None  # a number's range
     high: float | None = None
     step: float | None = None
@@ -61,6 +64,8 @@ class Control:
     def __post_init__(self) -> None:
         if self.widget not in WIDGETS:
             raise ValueError(f"unknown widget kind {self.widget!r} for {self.field!r}")
+        if self.aliases and any(option not in self.options for option in self.aliases.values()):
+            raise ValueError(f"an alias of {self.field!r} names no option")
 
     def default_for(self, before: Mapping[str, Any]) -> Any:
         return self.default(before) if callable(self.default) else self.default
@@ -155,6 +160,8 @@ class Control:
         for option in self.options:  # the raw name works too: `pg_data=xor` as well as `pg_data=XOR`
             if text == str(option):
                 return option
+        if self.aliases and text in self.aliases:
+            return self.aliases[text]
         raise ValueError(f"is not one of {self._choices()}")
 
 
