@@ -169,9 +169,10 @@ ALIASES = [pytest.param(spec_type, control, old, id=f"{spec_type.PREFIX}{control
 
 
 def test_the_relabelled_controls_keep_their_old_labels():
-    """The Attention task box was relabelled: its links made before name the old label."""
+    """The Attention task box and the Landscape's Directions were relabelled: their links made before name the
+    old labels."""
     assert {f"{spec_type.PREFIX}{control.field}" for spec_type, control, _ in (p.values for p in ALIASES)} >= \
-        {"at_task"}
+        {"at_task", "ls_dirs"}
 
 
 @pytest.mark.parametrize("spec_type, control, old", ALIASES)

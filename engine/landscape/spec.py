@@ -20,6 +20,9 @@ COARSE = 21  # points per side while the network trains, where a finer grid woul
 VIEWS = {"contour": "Contour", "surface": "3-D surface", "curve": "1-D curve"}
 LOSS_DATA = {"train": "train set", "test": "test set"}
 HESSIAN_METHODS = {"lanczos": "Lanczos", "power": "Power iteration"}
+# The Directions labels links were made with before they were shortened to fit the sidebar (commit 19d4aa2).
+OLD_DIRECTIONS = {"Random, filter-normalized (Li et al.)": "filter", "PCA of the training trajectory": "pca",
+                  "Line: initial → current weights": "initial", "Line: pinned → current weights": "pinned"}
 DIRECTIONS_HELP = (
     "**Random**: two Gaussian directions, each scaled to the weights it moves: filter by filter "
     "(*filter-normalized*, as in Li et al. 2018, *Visualizing the Loss Landscape of Neural Nets*), layer by layer, "
@@ -33,7 +36,7 @@ CONTROLS: tuple[Control, ...] = (
             help="Used until you build a network on the Network Playground page."),
     # Directions
     Control("dirs", "select", "Directions", "filter", options=tuple(DIRECTIONS), labels=DIRECTIONS,
-            help=DIRECTIONS_HELP),
+            aliases=OLD_DIRECTIONS, help=DIRECTIONS_HELP),
     Control("seed", "number", "Direction seed", 0, low=0, high=9999),
     # View
     Control("view", "radio", "View", "contour", options=tuple(VIEWS), labels=VIEWS),
