@@ -27,7 +27,7 @@ from engine.optimizers.experiment import Clipping, Experiment, Schedule
 from engine.optimizers.surfaces import make_surface
 from engine.optimizers.table import OptimizerSpec
 from engine.optimizers.trainer import run_experiment
-from tests.conftest import ROOT
+from tests.conftest import ROOT, open_page
 from viz.animation import attention_frames, gif_bytes, optimizer_race, playground_replay
 from viz.export import IMAGE_SCALE, StaticExportUnavailable, find_chromium, html_report, render_static
 
@@ -274,3 +274,20 @@ def test_the_panel_renders_on_the_playground_and_its_files_read_back():
     assert set(load_weights(files[f"{stem}-weights.pt"])) == set(slot.offer.weights)
     assert Image.open(io.BytesIO(files[f"{stem}-replay.gif"])).n_frames > 1
     assert parse_config_document(_settings(slot.offer, "pg_"), "pg_") == slot.offer.controls
+
+
+def test_files_prepared_before_a_settings_change_are_no_longer_offered():
+    """They show the experiment before the change, while the page and the panel name the new one."""
+    def downloads(at: AppTest) -> set[str]:
+        return {button.label for button in at.sidebar.get("download_button")}
+
+    at = open_page("attention")
+    at.button(key="export_at_prepare_report").click().run()
+    assert "Download HTML report" in downloads(at)
+    assert "Download HTML report" in downloads(at.run())  # a rerun with the same settings keeps the file
+    at.number_input(key="at_seed").set_value(5).run()
+    assert not at.exception
+    assert "Download HTML report" not in downloads(at) and "Download settings (JSON)" in downloads(at)
+    at.button(key="export_at_prepare_report").click().run()  # made again: for the new settings
+    (_, report, _), = at.session_state["_exports_at_"].prepared.values()
+    assert "Download HTML report" in downloads(at) and "<th>at_seed</th><td><code>5</code>" in report.decode()

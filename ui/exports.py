@@ -11,7 +11,7 @@ the controls, the only moment Streamlit lets a setting change a widget. `offer_e
 what the page drew and fills the panel (from inside a live area too), so file names always say
 what the page shows. Nothing is rendered until asked: each export has a Prepare button that makes
 the file from what the page shows then, and a download of it (only the few-hundred-byte settings
-file is made on every draw).
+file is made on every draw). A change of the page's settings drops the files prepared before it.
 
 Settings: a page's settings are its spec (engine.common.spec), written as the values of its shown
 controls by widget key, so a settings file and a shared link hold the same thing. An imported file
@@ -82,6 +82,7 @@ class _Slot:
     message: tuple[str, str] | None = None  # ("error" | "success", text) of the last import
     body: Any = None  # the panel's container, made by export_panel in this run
     prepared: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)  # kind -> (file name, data, label)
+    prepared_for: dict[str, Any] = field(default_factory=dict)  # the settings the prepared files were made with
 
 
 def _slot(prefix: str) -> _Slot:
@@ -206,6 +207,10 @@ def offer_exports(spec: Spec, page: str, figures: Mapping[str, go.Figure], snaps
     report["Settings (importable)"] = dict(sorted(settings(spec).items()))
     slot.offer = ExportOffer(page, setting, None if snapshot is None else snapshot.step, dict(figures),
                              report["Settings (importable)"], history, report, weights, animation)
+    if slot.prepared_for != slot.offer.controls:
+        # Files made before the settings changed show another experiment than the page and the panel now name.
+        slot.prepared.clear()
+        slot.prepared_for = slot.offer.controls
     if slot.body is not None:
         try:
             panel = slot.body.container()
