@@ -33,5 +33,30 @@ def plain(value):
     return repr(value)
 
 
+# Fields added after the links were recorded, at the values that run what those links ran: a record lacking one
+# gets it here, so an old link must open at that value. A config's field goes to every config holding the marker
+# fields; a setting only where the page shows its control.
+ADDED_CONFIG = {("depth", "residual"): {"layer_norm_affine": True}}  # Gradient Flow's deep networks
+ADDED_SETTINGS = {"gf_ln_affine": (True, lambda settings: settings.get("gf_norm") == "layer")}
+
+
+def with_fields_added_since(record: dict) -> dict:
+    settings = dict(record["settings"])
+    for key, (value, shown) in ADDED_SETTINGS.items():
+        if shown(settings):
+            settings.setdefault(key, value)
+    jobs = {}
+    for name, job in record["jobs"].items():
+        config = dict(job["config"])
+        for marker, added in ADDED_CONFIG.items():
+            if set(marker) <= set(config):
+                config = {**added, **config}
+        jobs[name] = {**job, "config": config}
+    return {**record, "settings": settings, "jobs": jobs}
+
+
 def recorded() -> dict[str, dict]:
-    return json.loads(DATA.read_text()) if DATA.exists() else {}  # missing: the coverage test below fails
+    """The recorded links, each with what it opened (and the fields added since, at their old-behaviour values)."""
+    if not DATA.exists():  # missing: the coverage test fails
+        return {}
+    return {link: with_fields_added_since(record) for link, record in json.loads(DATA.read_text()).items()}

@@ -4,6 +4,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests import conftest
 from tests.conftest import metric
+from ui.jobs import REGISTRY_KEY
 
 
 def open_page(**query) -> AppTest:
@@ -54,3 +55,14 @@ def test_through_time_mode_renders_and_trains():
     at.segmented_control(key="gf_ropt").set_value("sgd").run()
     assert not at.exception
     assert metric(at, "Step") == "0"  # another optimizer: four fresh networks
+
+
+def test_layer_norm_offers_its_parameter_free_form_and_keeps_gamma_and_beta_by_default():
+    at = open_page(gf_depth="4", gf_width="16")
+    assert not [t for t in at.toggle if t.key == "gf_ln_affine"]  # only where layer norm is chosen
+    at.button_group(key="gf_norm").set_value("layer").run()
+    assert at.toggle(key="gf_ln_affine").value is True
+    assert at.session_state[REGISTRY_KEY]["gradients_deep"].config.layer_norm_affine is True
+    at.toggle(key="gf_ln_affine").set_value(False).run()
+    assert not at.exception
+    assert at.session_state[REGISTRY_KEY]["gradients_deep"].config.layer_norm_affine is False

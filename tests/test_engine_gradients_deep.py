@@ -12,6 +12,8 @@ from engine import runtime
 from engine.common.layers import make_activation
 from engine.gradients.deep_config import DeepConfig
 from engine.gradients.deep_model import DeepMLP, mean_square_through, predicted_preactivation_sq
+from engine.gradients.notes import deep_setting
+from engine.gradients.spec import GradientsSpec
 from engine.gradients.deep_trainer import PROBE_INTERVAL_S, DeepTrainer, DeepJob
 from engine.gradients.probes import COLUMN, FLAT_REGIONS, ProbeHistory, explosion_origin, reduce_probe, unpack_probe
 from engine.playground.data import DataSpec, make_dataset
@@ -105,6 +107,27 @@ def test_histograms_count_every_sampled_value_once():
     magnitudes = torch.cat([w.grad.abs().flatten() for w in model.layer_weights()])
     np.testing.assert_allclose([probe.grad_edges[0], probe.grad_edges[-1]],
                                np.log10([magnitudes.min().item(), magnitudes.max().item()]), rtol=1e-5)
+
+
+def test_layer_norm_learns_gamma_and_beta_unless_asked_for_course_note_000s_parameter_free_one():
+    x = torch.randn(32, 2, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    for affine in (True, False):
+        config = DeepConfig(depth=3, width=8, norm="layer", layer_norm_affine=affine)
+        model = DeepMLP(config, 2, 3, torch.Generator().manual_seed(1)).double()
+        assert [len(list(norm.parameters())) for norm in model.norms] == [2 if affine else 0] * 3
+        if affine:  # a γ and β that are not (1, 0) change the output, so they are really in the forward pass
+            with torch.no_grad():
+                for norm in model.norms:
+                    norm.weight.fill_(1.5), norm.bias.fill_(-0.2)
+        # The oracle: normalize each sample over its units by hand, then γ·u + β where there are γ and β.
+        zs, us, _, _ = independent_forward(model, x, config.activation, residual=False)
+        for z, u in zip(zs, us):
+            by_hand = (z - z.mean(1, keepdim=True)) / torch.sqrt(z.var(1, unbiased=False, keepdim=True) + 1e-5)
+            torch.testing.assert_close(u, 1.5 * by_hand - 0.2 if affine else by_hand)
+    spec, refused = GradientsSpec.from_query({"gf_norm": "Layer norm", "gf_ln_affine": "false"})
+    assert not refused and spec.config().layer_norm_affine is False
+    assert GradientsSpec.from_query({"gf_norm": "Layer norm"})[0].config().layer_norm_affine is True  # as before
+    assert deep_setting(spec.config()).endswith("-layernorm-noaffine-momentum")
 
 
 # ---------------------------------------------------------------- the theory line

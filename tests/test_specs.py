@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from engine.common.limits import LIMITS, ConfigError
 from engine.common.spec import MULTI, Control, Spec
-from tests.recorded_links import DATA, plain
+from tests.recorded_links import plain, recorded
 from ui.catalog import PAGES
 
 SPECS = [page.spec for page in PAGES if page.spec is not None]
@@ -125,7 +125,7 @@ def test_a_field_default_is_its_controls_default():
 
 
 def _recorded():
-    links = json.loads(DATA.read_text())
+    links = recorded()
     by_page = {page.url_path: page for page in PAGES}
     for link, opened in links.items():
         path, _, query = link.partition("?")

@@ -42,6 +42,9 @@ class DeepConfig:
     activation: str = "relu"
     init: str = "he"  # a default that trains the spiral in ~2,000 steps; the page is about breaking it
     norm: str = "none"
+    # nn.LayerNorm's elementwise_affine: a learned gain γ and shift β per unit after normalizing (torch's default;
+    # course note 000's layer norm has no parameters: False)
+    layer_norm_affine: bool = True
     residual: bool = False
     optimizer: str = "momentum"
 

@@ -22,7 +22,7 @@ class DeepMLP(nn.Module):
         self.linears = nn.ModuleList([nn.Linear(n_in, width)] +
                                      [nn.Linear(width, width) for _ in range(config.depth - 1)])
         norm = {"none": lambda: nn.Identity(), "batch": lambda: nn.BatchNorm1d(width),
-                "layer": lambda: nn.LayerNorm(width)}[config.norm]
+                "layer": lambda: nn.LayerNorm(width, elementwise_affine=config.layer_norm_affine)}[config.norm]
         self.norms = nn.ModuleList([norm() for _ in range(config.depth)])
         self.activation = make_activation(config.activation)  # stateless: one module serves every layer
         self.output = nn.Linear(width, n_out)

@@ -11,8 +11,11 @@ from engine.gradients.recurrent_config import RecurrentConfig
 
 
 def deep_setting(config: DeepConfig) -> str:
-    """The experiment in file names: e.g. spiral-relu-he-depth20x64-momentum, -batchnorm, -residual."""
+    """The experiment in file names: e.g. spiral-relu-he-depth20x64-momentum, -batchnorm, -layernorm-noaffine,
+    -residual."""
     norm = "" if config.norm == "none" else f"-{config.norm}norm"
+    if config.norm == "layer" and not config.layer_norm_affine:
+        norm += "-noaffine"
     return (f"{config.data.kind}-{config.activation}-{config.init}-depth{config.depth}x{config.width}{norm}"
             f"{'-residual' if config.residual else ''}-{config.optimizer}")
 

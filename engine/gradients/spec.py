@@ -60,6 +60,11 @@ CONTROLS: tuple[Control, ...] = (
             labels=deep.INIT_CHOICES, shown=_in_deep),
     Control("norm", "segmented", "Normalization", DEEP_DEFAULT.norm, options=tuple(deep.NORMS), labels=deep.NORMS,
             shown=_in_deep),
+    Control("ln_affine", "toggle", "Layer norm learns γ and β", DEEP_DEFAULT.layer_norm_affine,
+            shown=lambda before: _in_deep(before) and before["norm"] == "layer",
+            help="On: torch's nn.LayerNorm, as every layer norm in the app is (also in the Attention and Diffusion "
+                 "networks): each normalized unit is then scaled by a learned γ and shifted by a learned β. Off: "
+                 "elementwise_affine=False, the parameter-free layer norm of course note 000."),
     Control("res", "toggle", "Residual connections (h ← h + f(Wh))", DEEP_DEFAULT.residual, shown=_in_deep),
     # Deep networks: training
     Control("opt", "select", "Optimizer", DEEP_DEFAULT.optimizer, options=tuple(deep.OPTIMIZER_CHOICES),
@@ -109,7 +114,8 @@ class GradientsSpec(Spec):
         if self.mode == DEEP:
             data = DataSpec(kind=self.data, n_points=DEEP_DEFAULT.data.n_points, seed=int(self.seed))
             return deep.DeepConfig(data=data, depth=int(self.depth), width=int(self.width), activation=self.act,
-                                   init=self.init, norm=self.norm, residual=self.res, optimizer=self.opt)
+                                   init=self.init, norm=self.norm, layer_norm_affine=self.ln_affine,
+                                   residual=self.res, optimizer=self.opt)
         return recurrent.RecurrentConfig(seq_len=int(self.T), hidden=int(self.hidden),
                                          spectral_radius=float(self.rho), gate_bias=float(self.gate),
                                          optimizer=self.ropt)
