@@ -78,3 +78,18 @@ def test_presentation_mode_enlarges_the_page_and_hides_the_named_controls(app_ur
         assert page.locator(".st-key-pg_points").count() == 1
     finally:
         page.close()
+
+
+def test_a_link_with_a_label_from_before_a_relabelling_opens_its_option(app_url, browser):
+    """The app rewrites the old label in the address and starts the run again (ui.sharing.open_old_labels): the
+    task box, the address bar and the share link then hold today's label, and there is no notice."""
+    page = browser.new_page()
+    try:
+        page.goto(f"{app_url}/attention?at_task=Induction (continue a repeated segment)&at_layers=2")
+        wait_until_rendered(page)
+        page.wait_for_url("**at_task=Induction&**")
+        assert page.locator(".st-key-at_task input").input_value() == "Induction"  # the box holds the label
+        assert page.locator("[data-testid=stAlert]").filter(has_text="settings in the link").count() == 0
+        assert "at_task=Induction&at_layers=2" in share_link(page)
+    finally:
+        page.close()
