@@ -79,6 +79,7 @@ def test_a_shorter_chain_shows_its_last_timestep_instead_of_failing():
 def test_the_schedule_tab_keys_this_pages_letters_to_course_note_002s():
     at = open_page(df_tab="Forward process and schedule", df_T="100")
     key = next(m.value for m in at.markdown if m.value.startswith("**Notation.**"))
+    assert all(line.count("|") == 4 for line in key.splitlines()[2:])  # three cells a row, none split by a "|"
     rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in key.splitlines()[3:]}
     assert rows[r"$\bar\alpha_t = \alpha_1 \cdots \alpha_t$"] == r"$\alpha_t$"
     assert next(there for here, there in rows.items() if here.startswith(r"$\tilde\beta_t")) == r"$\sigma_t^2$"

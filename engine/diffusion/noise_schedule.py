@@ -21,14 +21,14 @@ SCHEDULE_FORMULAS = {
     "cosine": r"\bar\alpha_t = \frac{f(t)}{f(0)},\; f(t) = \cos^2\!\Big(\frac{t/T + s}{1 + s}\cdot\frac{\pi}{2}\Big)",
 }
 # What this page writes (Ho et al.) against course note 002 (Prince's book): same quantities, other letters.
-# Rows: (this page, note 002, meaning), LaTeX in the first two.
+# Rows: (this page, note 002, meaning), LaTeX in the first two; Markdown table cells, so no "|".
 NOTATION = (
     (r"x_0,\ x_t", r"x,\ z_t", "a data point, and it noised for t steps"),
     (r"\alpha_t = 1 - \beta_t", r"1 - \beta_t", "the signal one forward step keeps"),
     (r"\bar\alpha_t = \alpha_1 \cdots \alpha_t", r"\alpha_t",
      "the signal t steps keep: x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε"),
     (r"\tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t}\,\beta_t", r"\sigma_t^2",
-     "the variance of q(x_t−1 | x_t, x_0), and of each DDPM sampling step here"),
+     r"the variance of $q(x_{t-1} \mid x_t, x_0)$, and of each DDPM sampling step here"),
     (r"\epsilon_\theta(x_t, t)", r"g_t[z_t, \phi_t]", "the network's estimate of the noise ε"),
 )
 COSINE_OFFSET = 0.008  # s in the cosine schedule (Nichol & Dhariwal 2021)
