@@ -55,7 +55,7 @@ class OptimizerKind:
 # Course note 002 writes momentum as an average and Nesterov with a look-ahead gradient; torch writes both as
 # sums. The paths are the same once the rates are matched (tests/test_engine_optimizers.py checks it).
 MOMENTUM_NOTE = (
-    r"torch sums the gradients, $v \leftarrow \mu v + g$, so on a steady slope the step $\eta v$ grows to "
+    r"torch sums the gradients, so on a steady slope the step $\eta v$ grows to "
     r"$\eta g/(1-\mu)$: up to $1/(1-\mu)$ times plain GD's ($10\times$ at $\mu = 0.9$). Course note 002 "
     r"averages them, $m \leftarrow \beta m + (1-\beta) g,\ w \leftarrow w - \alpha m$: the same path with "
     r"$\beta = \mu$ and $\alpha = \eta/(1-\mu)$ ($m = (1-\mu) v$).")
