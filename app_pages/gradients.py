@@ -29,7 +29,7 @@ def _deep_controls(panel: ControlPanel) -> None:
     panel.draw("data", "seed", "depth", "width", "act")
     init = panel.draw("init")
     st.latex(INIT_SCHEMES[init].formula)
-    panel.draw("norm", "ln_affine", "res")
+    panel.draw("norm", "ln_affine", "res", "res_order")
     st.header("Training")
     panel.draw("opt", "lr", "batch")
     clip = panel.draw("clip")

@@ -36,8 +36,9 @@ def plain(value):
 # Fields added after the links were recorded, at the values that run what those links ran: a record lacking one
 # gets it here, so an old link must open at that value. A config's field goes to every config holding the marker
 # fields; a setting only where the page shows its control.
-ADDED_CONFIG = {("depth", "residual"): {"layer_norm_affine": True}}  # Gradient Flow's deep networks
-ADDED_SETTINGS = {"gf_ln_affine": (True, lambda settings: settings.get("gf_norm") == "layer")}
+ADDED_CONFIG = {("depth", "residual"): {"layer_norm_affine": True, "residual_order": "post"}}  # Gradient Flow, deep
+ADDED_SETTINGS = {"gf_ln_affine": (True, lambda settings: settings.get("gf_norm") == "layer"),
+                  "gf_res_order": ("post", lambda settings: settings.get("gf_res") is True)}
 
 
 def with_fields_added_since(record: dict) -> dict:

@@ -66,3 +66,15 @@ def test_layer_norm_offers_its_parameter_free_form_and_keeps_gamma_and_beta_by_d
     at.toggle(key="gf_ln_affine").set_value(False).run()
     assert not at.exception
     assert at.session_state[REGISTRY_KEY]["gradients_deep"].config.layer_norm_affine is False
+
+
+def test_residual_blocks_offer_the_pre_activation_order_with_its_theory_line():
+    at = open_page(gf_depth="4", gf_width="16")
+    assert not [b for b in at.get("button_group") if b.key == "gf_res_order"]  # only with residual connections
+    at.toggle(key="gf_res").set_value(True).run()
+    assert at.button_group(key="gf_res_order").value == "post"  # as before the order was a choice
+    at.button_group(key="gf_res_order").set_value("pre").run()
+    assert not at.exception
+    assert at.session_state[REGISTRY_KEY]["gradients_deep"].config.residual_order == "pre"
+    assert "theory at init" in chart_text(at) and "no theory line" not in chart_text(at)
+    assert any("pre-activation" in m.value and "doubles" in m.value for m in at.markdown)

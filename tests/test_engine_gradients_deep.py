@@ -12,7 +12,7 @@ from engine import runtime
 from engine.common.layers import make_activation
 from engine.gradients.deep_config import DeepConfig
 from engine.gradients.deep_model import DeepMLP, mean_square_through, predicted_preactivation_sq
-from engine.gradients.notes import deep_setting
+from engine.gradients.notes import deep_setting, this_init
 from engine.gradients.spec import GradientsSpec
 from engine.gradients.deep_trainer import PROBE_INTERVAL_S, DeepTrainer, DeepJob
 from engine.gradients.probes import COLUMN, FLAT_REGIONS, ProbeHistory, explosion_origin, reduce_probe, unpack_probe
@@ -35,25 +35,33 @@ def probe_of(model: DeepMLP, x: torch.Tensor, y: torch.Tensor, activation: str):
     return unpack_probe(1, packed, len(record))
 
 
-def independent_forward(model: DeepMLP, x: torch.Tensor, activation: str, residual: bool):
-    """The same network written out by hand from its modules: (pre-activations, normalized, activations, output)."""
+def independent_forward(model: DeepMLP, x: torch.Tensor, activation: str, residual: bool, order: str = "post"):
+    """The same network written out by hand from its modules: (linear outputs, normalized, activations, output)."""
     f = make_activation(activation)
     zs, us, acts, h = [], [], [], x
     for index, (linear, norm) in enumerate(zip(model.linears, model.norms)):
-        z = h @ linear.weight.T + linear.bias
-        u = norm(z)
-        a = f(u)
+        if residual and index > 0 and order == "pre":  # h + W f(norm(h)) + b
+            u = norm(h)
+            a = f(u)
+            z = a @ linear.weight.T + linear.bias
+            h = h + z
+        else:
+            z = h @ linear.weight.T + linear.bias
+            u = norm(z)
+            a = f(u)
+            h = h + a if residual and index > 0 else a
         zs.append(z), us.append(u), acts.append(a)
-        h = h + a if residual and index > 0 else a
     return zs, us, acts, h @ model.output.weight.T + model.output.bias
 
 
-@pytest.mark.parametrize("activation, norm, residual", [
-    ("tanh", "none", False), ("relu", "batch", False), ("sigmoid", "layer", True), ("gelu", "none", True),
-    ("leaky_relu", "batch", True), ("elu", "none", False),
+@pytest.mark.parametrize("activation, norm, residual, order", [
+    ("tanh", "none", False, "post"), ("relu", "batch", False, "post"), ("sigmoid", "layer", True, "post"),
+    ("gelu", "none", True, "post"), ("leaky_relu", "batch", True, "post"), ("elu", "none", False, "post"),
+    ("relu", "none", True, "pre"), ("tanh", "layer", True, "pre"),
 ])
-def test_probe_statistics_equal_param_grad_and_autograd(activation, norm, residual):
-    config = DeepConfig(depth=6, width=16, activation=activation, init="xavier_normal", norm=norm, residual=residual)
+def test_probe_statistics_equal_param_grad_and_autograd(activation, norm, residual, order):
+    config = DeepConfig(depth=6, width=16, activation=activation, init="xavier_normal", norm=norm, residual=residual,
+                        residual_order=order)
     model = DeepMLP(config, 2, 3, torch.Generator().manual_seed(3)).double()
     x = torch.randn(40, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     y = torch.arange(40) % 3
@@ -63,7 +71,7 @@ def test_probe_statistics_equal_param_grad_and_autograd(activation, norm, residu
     expected = [w.grad.norm().item() for w in model.layer_weights()]
     np.testing.assert_allclose(probe.column("grad_norm"), expected, rtol=1e-10)
     # Activation-gradient norms: autograd on an independent forward pass.
-    zs, us, acts, output = independent_forward(model, x, activation, residual)
+    zs, us, acts, output = independent_forward(model, x, activation, residual, order)
     grads = torch.autograd.grad(F.cross_entropy(output, y), acts + [output])
     np.testing.assert_allclose(probe.column("act_grad_norm"), [g.norm().item() for g in grads], rtol=1e-10)
     # Activation moments and pre-activation mean square.
@@ -179,9 +187,48 @@ def test_theory_line_through_a_smooth_activation_matches_monte_carlo():
     assert mean_square_through("relu", 0.7) == pytest.approx(0.35, rel=1e-12)
 
 
+@pytest.mark.parametrize("order", ["post", "pre"])
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_residual_theory_line_matches_brute_force_over_many_inits(order, activation):
+    """The residual line under He init against the mean over 30 random networks (and inputs) of E[z²] per layer."""
+    n, depth, batch, draws = 256, 8, 256, 30
+    config = DeepConfig(depth=depth, width=n, activation=activation, init="he", residual=True, residual_order=order)
+    predicted = predicted_preactivation_sq(config, n, 2)
+    measured = []
+    for seed in range(draws):
+        model = DeepMLP(config, n, 2, torch.Generator().manual_seed(seed))
+        x = torch.randn(batch, n, generator=torch.Generator().manual_seed(100 + seed))
+        record: list = []
+        with torch.no_grad():
+            output = model(x, record)
+        measured.append([z.square().mean().item() for z, _, _ in record] + [output.square().mean().item()])
+    measured = np.array(measured)
+    # Within sampling error, plus 2% for the mean-field picture at a finite width (each unit's z is Gaussian
+    # and independent of the unit's h only as the width grows).
+    mean = measured.mean(axis=0)
+    standard_error = measured.std(axis=0, ddof=1) / np.sqrt(draws)
+    assert np.all(np.abs(mean - predicted) <= 4 * standard_error + 0.02 * predicted), (mean / predicted)
+    # The same measurement rejects the plain chain's line: the blocks' growth is real.
+    plain = predicted_preactivation_sq(DeepConfig(depth=depth, width=n, activation=activation, init="he"), n, 2)
+    assert np.any(np.abs(mean - plain) > 4 * standard_error + 0.02 * plain)
+
+
+def test_pre_activation_blocks_about_double_the_variance_under_he_init_with_relu():
+    # Course note 002: with He init each pre-activation block adds as much variance as h already has.
+    config = DeepConfig(depth=40, width=64, activation="relu", init="he", residual=True, residual_order="pre")
+    q = predicted_preactivation_sq(config, 2, 2)[1:-1]  # the blocks' E[z_l²]: the variance each adds to h
+    growth = q[1:] / q[:-1]
+    assert np.all((growth > 1.99) & (growth < 2.35)) and growth[-1] == pytest.approx(2.0, abs=0.02)
+    # The classic order adds f(z) with its positive mean as well: 2.6-2.9x a block, as the page says.
+    q = predicted_preactivation_sq(DeepConfig(depth=40, width=64, residual=True), 2, 2)[1:-1]
+    growth = q[1:] / q[:-1]
+    assert np.all((growth > 2.6) & (growth < 2.95))
+    assert "2.6–2.9×" in this_init(DeepConfig(residual=True)) and "doubles" in this_init(config)
+
+
 def test_theory_line_is_withheld_where_it_does_not_apply():
     assert predicted_preactivation_sq(DeepConfig(norm="batch"), 2, 2) is None
-    assert predicted_preactivation_sq(DeepConfig(residual=True), 2, 2) is None
+    assert predicted_preactivation_sq(DeepConfig(residual=True, norm="layer"), 2, 2) is None
     assert predicted_preactivation_sq(DeepConfig(init="constant"), 2, 2) is None
     np.testing.assert_array_equal(predicted_preactivation_sq(DeepConfig(init="zeros"), 2, 2), 0.0)
 

@@ -137,7 +137,7 @@ def variance_theory(layers: Sequence[str], measured, predicted, init_label: str,
                        hovertemplate="layer %{x}: measured %{y:.3g}<extra></extra>"))
     notes = _overflow_notes(layers, measured)
     if predicted is None:
-        notes.append(_note("no theory line: it assumes a plain chain (no norm, no residuals) and random weights",
+        notes.append(_note("no theory line: it assumes no normalization and random weights",
                            x=0, y=0, xanchor="left", yanchor="bottom"))
     return _figure(traces, title, notes=notes, legend=TOP_LEGEND, margin=dict(t=70),
                    yaxis=_log_axis(measured, predicted, at_init, title=_title("E[z²] (log scale)")),

@@ -17,6 +17,9 @@ MAX_DEPTH, MAX_WIDTH = int(LIMITS["gradients.depth"].high), int(LIMITS["gradient
 DEEP_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "linear")
 DEEP_INITS = ("zeros", "constant", "small_normal", "large_normal", "xavier_normal", "he", "lecun", "orthogonal")
 NORMS = {"none": "None", "batch": "Batch norm", "layer": "Layer norm"}
+# Where a residual block's activation sits: after its linear layer (h + f(Wh), the classic order), or before it
+# (h + W f(h), the pre-activation order course note 002 recommends: the branch can then subtract as well as add)
+RESIDUAL_ORDERS = {"post": "h + f(Wh)", "pre": "h + W f(h) (pre-activation)"}
 DEEP_OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 
 ACTIVATION_CHOICES = {name: ACTIVATION_LABELS[name] for name in DEEP_ACTIVATIONS}
@@ -46,6 +49,7 @@ class DeepConfig:
     # course note 000's layer norm has no parameters: False)
     layer_norm_affine: bool = True
     residual: bool = False
+    residual_order: str = "post"  # a key of RESIDUAL_ORDERS
     optimizer: str = "momentum"
 
     def validate(self) -> None:
@@ -54,6 +58,7 @@ class DeepConfig:
         check_choice("activation", self.activation, DEEP_ACTIVATIONS)
         check_choice("weight init", self.init, DEEP_INITS)
         check_choice("normalization", self.norm, tuple(NORMS))
+        check_choice("residual order", self.residual_order, tuple(RESIDUAL_ORDERS))
         check_choice("optimizer", self.optimizer, DEEP_OPTIMIZERS)
 
     @property

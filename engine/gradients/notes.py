@@ -12,12 +12,16 @@ from engine.gradients.recurrent_config import RecurrentConfig
 
 def deep_setting(config: DeepConfig) -> str:
     """The experiment in file names: e.g. spiral-relu-he-depth20x64-momentum, -batchnorm, -layernorm-noaffine,
-    -residual."""
+    -residual, -residual-preact."""
     norm = "" if config.norm == "none" else f"-{config.norm}norm"
     if config.norm == "layer" and not config.layer_norm_affine:
         norm += "-noaffine"
     return (f"{config.data.kind}-{config.activation}-{config.init}-depth{config.depth}x{config.width}{norm}"
-            f"{'-residual' if config.residual else ''}-{config.optimizer}")
+            f"{'-residual' if config.residual else ''}{'-preact' if pre_activation(config) else ''}-{config.optimizer}")
+
+
+def pre_activation(config: DeepConfig) -> bool:
+    return config.residual and config.residual_order == "pre"
 
 
 def time_setting(config: RecurrentConfig) -> str:
@@ -32,11 +36,26 @@ THEORY_LINE = (r"**The theory line.** With independent zero-mean weights and zer
                r"Xavier $2/(n_{in}+n_{out})$ (balances the backward pass too).")
 
 
+# Residual blocks multiply the random factors of every block before them: one network strays far from the mean.
+SCATTER = (" The line is the mean over random initializations; one network scatters around it, the more so the "
+           "deeper and narrower it is (try other seeds).")
+
+
 def this_init(config: DeepConfig) -> str:
     """Beside the theory line: what it shows for this network."""
-    return (f"This network uses **{INIT_SCHEMES[config.init].label}**; the dashed line carries its variance "
+    text = (f"This network uses **{INIT_SCHEMES[config.init].label}**; the dashed line carries its variance "
             f"through {config.depth} {ACTIVATION_CHOICES[config.activation]} layers. Markers far from it mean the "
             "activations grow or die with depth, and so will the gradients.")
+    if pre_activation(config):
+        return text + (r" **Residual, pre-activation** ($h_l = h_{l-1} + z_l$, $z_l = W_l f(h_{l-1})$): the zero-mean "
+                       r"weights leave no cross term, so $E[h_l^2] = E[h_{l-1}^2] + E[z_l^2]$. Under He init with "
+                       r"ReLU, $E[z_l^2] \approx E[h_{l-1}^2]$: each block about doubles the variance (course note "
+                       r"002), and the line grows by about 2× a block." + SCATTER)
+    if config.residual:
+        return text + (r" **Residual** ($h_l = h_{l-1} + f(z_l)$): each block adds $f(z_l)$, whose mean is not 0 "
+                       r"for ReLU, so $E[h_l^2] = E[h_{l-1}^2] + 2E[h_{l-1}]E[f(z_l)] + E[f(z_l)^2]$: under He init "
+                       r"with ReLU the line grows by 2.6–2.9× a block." + SCATTER)
+    return text
 
 
 def why_the_lstm_remembers(config: RecurrentConfig) -> str:

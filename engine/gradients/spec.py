@@ -65,7 +65,13 @@ CONTROLS: tuple[Control, ...] = (
             help="On: torch's nn.LayerNorm, as every layer norm in the app is (also in the Attention and Diffusion "
                  "networks): each normalized unit is then scaled by a learned γ and shifted by a learned β. Off: "
                  "elementwise_affine=False, the parameter-free layer norm of course note 000."),
-    Control("res", "toggle", "Residual connections (h ← h + f(Wh))", DEEP_DEFAULT.residual, shown=_in_deep),
+    Control("res", "toggle", "Residual connections", DEEP_DEFAULT.residual, shown=_in_deep),
+    Control("res_order", "segmented", "Residual block order", DEEP_DEFAULT.residual_order,
+            options=tuple(deep.RESIDUAL_ORDERS), labels=deep.RESIDUAL_ORDERS,
+            shown=lambda before: _in_deep(before) and before["res"],
+            help="h + f(Wh): the activation, then the sum; with ReLU the branch can only add. h + W f(h): the "
+                 "pre-activation order of course note 002, where the branch ends in a linear layer and can "
+                 "subtract too."),
     # Deep networks: training
     Control("opt", "select", "Optimizer", DEEP_DEFAULT.optimizer, options=tuple(deep.OPTIMIZER_CHOICES),
             labels=deep.OPTIMIZER_CHOICES, shown=_in_deep, help=deep.OPTIMIZER_HELP),
@@ -115,7 +121,7 @@ class GradientsSpec(Spec):
             data = DataSpec(kind=self.data, n_points=DEEP_DEFAULT.data.n_points, seed=int(self.seed))
             return deep.DeepConfig(data=data, depth=int(self.depth), width=int(self.width), activation=self.act,
                                    init=self.init, norm=self.norm, layer_norm_affine=self.ln_affine,
-                                   residual=self.res, optimizer=self.opt)
+                                   residual=self.res, residual_order=self.res_order, optimizer=self.opt)
         return recurrent.RecurrentConfig(seq_len=int(self.T), hidden=int(self.hidden),
                                          spectral_radius=float(self.rho), gate_bias=float(self.gate),
                                          optimizer=self.ropt)
