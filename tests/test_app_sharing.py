@@ -90,7 +90,8 @@ def test_a_link_opens_the_experiment_set_by_hand(page):
 
 # Options relabelled since links were made with them: (page, key, the old label, the option it meant).
 OLD_LABELS = [("attention", "at_task", "Induction (continue a repeated segment)", "induction"),
-              ("landscape", "ls_dirs", "PCA of the training trajectory", "pca")]
+              ("landscape", "ls_dirs", "PCA of the training trajectory", "pca"),
+              ("optimizers", "opt_sched", "inverse sqrt", "inverse_sqrt")]
 
 
 @pytest.mark.parametrize("url_path, key, old, option", OLD_LABELS, ids=[key for _, key, _, _ in OLD_LABELS])

@@ -17,8 +17,9 @@ from engine.common.schedules import multiplier
 from engine.optimizers.surfaces import SURFACE_NAMES, Surface, make_surface
 from engine.optimizers.table import OptimizerSpec
 
+# "inverse_sqrt" keeps its name (settings files hold it); since its exponent became a control it shows as "power"
 SCHEDULE_LABELS = {"constant": "constant", "step": "step decay", "exponential": "exponential", "cosine": "cosine",
-             "inverse_sqrt": "inverse sqrt"}
+                   "inverse_sqrt": "power η/(1+k)^c"}
 
 
 @dataclass(frozen=True)

@@ -65,15 +65,15 @@ CONTROLS: tuple[Control, ...] = (
     Control("steps", "slider", "Steps", 150, low=10, high=500, step=10, limit="trajectories.steps"),
     # Every optimizer
     Control("sched", "select", "Learning-rate schedule", "constant", options=tuple(SCHEDULE_LABELS),
-            labels=SCHEDULE_LABELS),
+            labels=SCHEDULE_LABELS, aliases={"inverse sqrt": "inverse_sqrt"}),  # its label in links made before
     Control("step_gamma", "slider", "γ (factor per drop)", 0.5, low=0.05, high=0.95, step=0.05,
             shown=lambda before: before["sched"] == "step"),
     Control("step_every", "slider", "N (steps between drops)", 50, low=5, high=250, step=5,
             shown=lambda before: before["sched"] == "step"),
     Control("exp_gamma", "slider", "γ (factor per step)", 0.98, low=0.9, high=0.999, step=0.001, format="%.3f",
             shown=lambda before: before["sched"] == "exponential"),
-    # Course note 001's power schedule η₀/(1 + k/s)^c with s = 1; the option keeps its name (links hold it).
-    Control("power_c", "slider", "c (exponent: η/(1+k)^c)", 0.5, low=0.05, high=2.0, step=0.05, format="%.2f",
+    # Course note 001's power schedule η₀/(1 + k/s)^c with s = 1.
+    Control("power_c", "slider", "c (exponent)", 0.5, low=0.05, high=2.0, step=0.05, format="%.2f",
             help="Course note 001's power schedule η/(1+k/s)^c, here with s = 1 step. c = ½ (the default) is the "
                  "inverse square root; c = 1 decays like 1/k.",
             shown=lambda before: before["sched"] == "inverse_sqrt"),
