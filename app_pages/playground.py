@@ -6,7 +6,8 @@ from engine.common.layers import INIT_SCHEMES
 from engine.common.schedules import SCHEDULE_FORMULAS
 from engine.playground.config import FEATURE_LABELS, n_outputs, parameter_counts
 from engine.playground.data import BadUpload, make_dataset, parse_points_csv
-from engine.playground.spec import FIXED_GAMMA, MAX_HIDDEN_LAYERS, PlaygroundSpec, is_regression
+from engine.playground.spec import (DECOUPLED_DECAY, DROPOUT_CONVENTIONS, FIXED_GAMMA, MAX_HIDDEN_LAYERS,
+                                    PlaygroundSpec, is_regression)
 from engine.playground.trainer import PlaygroundJob, PlaygroundVisuals
 from engine.runtime import Snapshot
 from ui.controls import ControlPanel
@@ -76,7 +77,8 @@ def _network_controls(panel: ControlPanel) -> None:
                 panel.draw(f"w{layer}", f"a{layer}")  # not shown: held at the defaults
     init = panel.draw("init")
     st.latex(INIT_SCHEMES[init].formula)
-    panel.draw("bn", "dropout")
+    if panel.draw("bn", "dropout"):
+        st.caption(DROPOUT_CONVENTIONS)
 
 
 def _training_controls(panel: ControlPanel, regression: bool) -> None:
@@ -91,7 +93,7 @@ def _training_controls(panel: ControlPanel, regression: bool) -> None:
         panel.draw("gamma", disabled=schedule in FIXED_GAMMA)
         panel.draw("period", disabled=schedule == "constant")
         panel.draw("l1")
-        panel.draw("l2", label=None if optimizer != "adamw" else "L2 rate (decoupled weight decay)")
+        panel.draw("l2", **(DECOUPLED_DECAY if optimizer == "adamw" else {}))
         panel.draw("clip")
     with st.expander("Speed and stopping"):
         panel.draw("speed", "stop_epoch", "target", "patience")
@@ -144,6 +146,9 @@ def draw(snap: Snapshot) -> None:
                             "Test loss": f"{snap.latest('test_loss'):.4f}"}
     if classification:
         headline["Test accuracy"] = f"{snap.latest('test_accuracy'):.1%}"
+    stopping = visuals.stopping if visuals is not None and snap.hyperparameters.get("patience") else None
+    if stopping is not None:
+        headline["Optimistic gap"] = f"{stopping.optimism:.4f}"
     if visuals is not None and visuals.kinks is not None:
         headline["Linear pieces"] = f"{len(visuals.kinks[0]) + 1}"
     status_bar(snap, headline)
@@ -168,9 +173,14 @@ def draw(snap: Snapshot) -> None:
         title=f"Output at step {snap.step:,}", kinks=visuals.kinks)
     charts.show(boundary, f"output-{setting}-step{snap.step}", key="pg_boundary", where=right, main_below=MAIN_BELOW)
     curves, confusion = st.columns([1.6, 1], gap="medium")
-    history = {name: (series.steps, series.values) for name, series in snap.history.items()}
+    history = {name: (series.steps, series.values) for name, series in snap.history.items()
+               if name != "val_loss" or snap.hyperparameters.get("patience")}  # what early stopping watches
     charts.show(figures.training_curves(history, classification, error_rate=perceptron),
                 f"curves-{setting}-step{snap.step}", key="pg_curves", where=curves)
+    if stopping is not None:
+        curves.caption(f"Early stopping watches the validation loss ({len(data.x_val)} points kept apart from the "
+                       f"training and test points) and so far keeps epoch {stopping.epoch:,}, its lowest "
+                       f"({stopping.validation:.4g}). {stopping.describe()}")
     if classification:
         charts.show(figures.confusion_matrix(visuals.confusion), f"confusion-{setting}-step{snap.step}",
                     key="pg_confusion", where=confusion)

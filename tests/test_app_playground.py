@@ -5,6 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests import conftest
 from tests.conftest import metric
+from ui.jobs import REGISTRY_KEY
 
 
 def open_page(**query) -> AppTest:
@@ -93,3 +94,30 @@ def test_controls_are_read_from_the_url():
     at = open_page(pg_layers="3", pg_lr="0.1")
     assert at.slider(key="pg_layers").value == 3
     assert at.select_slider(key="pg_lr").value == 0.1
+
+
+def test_the_l2_control_names_the_regularizer_the_optimizer_applies_and_old_links_keep_their_value():
+    at = open_page(pg_opt="AdamW", pg_l2="0.01")  # a link made before the control had two names
+    control = at.select_slider(key="pg_l2")
+    assert control.label == "Weight decay λ (decoupled)" and "η·λ·w" in control.help and control.value == 0.01
+    assert at.session_state[REGISTRY_KEY]["playground"].hp["l2"] == 0.01
+    at.selectbox(key="pg_opt").set_value("sgd").run()
+    control = at.select_slider(key="pg_l2")
+    assert control.label == "L2 rate λ" and "λ·Σw²" in control.help and control.value == 0.01
+
+
+def test_dropout_states_both_conventions_once_it_is_on():
+    assert not any("Bernoulli" in caption.value for caption in open_page().caption)
+    captions = " ".join(caption.value for caption in open_page(pg_dropout="0.2").caption)
+    assert "h̃ = m·h/(1 − p) while training" in captions and "h̃ = (1 − p)·h at test time" in captions
+    assert "agree in expectation" in captions
+
+
+def test_early_stopping_shows_the_gap_of_stopping_on_the_test_set():
+    at = open_page(pg_patience="5")
+    assert not any(m.label == "Optimistic gap" for m in at.metric)  # nothing watched yet
+    at.button(key="pg_epoch").click().run()
+    assert float(metric(at, "Optimistic gap")) == 0.0  # one epoch watched: both sets chose it
+    caption = next(c.value for c in at.caption if c.value.startswith("Early stopping watches the validation loss"))
+    assert "(250 points kept apart" in caption and "the same epoch" in caption
+    assert not any(m.label == "Optimistic gap" for m in open_page().metric)  # early stopping off: not shown

@@ -1,5 +1,5 @@
 """The playground's linear-piece count (against a brute-force scan of the input) and early stopping
-(against the same run without it, watched epoch by epoch)."""
+(against the same run without it, its validation and test losses watched epoch by epoch)."""
 
 import copy
 
@@ -105,14 +105,15 @@ def test_a_job_on_1d_data_publishes_its_bends_on_the_curve():
 
 
 class WatchedTrainer(PlaygroundTrainer):
-    """The same trainer, recording the test loss and the weights at the end of every epoch."""
+    """The same trainer, recording the validation and test losses (BCE written out here) and the weights at the
+    end of every epoch."""
 
     def on_epoch_end(self, epoch, mean_loss):
         with torch.no_grad():
             self.model.eval()
-            output = self.model(self.x_test)
-            loss = float(torch.nn.functional.binary_cross_entropy_with_logits(output[:, 0], self.y_test.float()))
-        self.watched.append((epoch, loss, copy.deepcopy(self.model.state_dict())))
+            losses = [float(torch.nn.functional.binary_cross_entropy_with_logits(self.model(x)[:, 0], y.float()))
+                      for x, y in ((self.x_val, self.y_val), (self.x_test, self.y_test))]
+        self.watched.append((epoch, *losses, copy.deepcopy(self.model.state_dict())))
         return super().on_epoch_end(epoch, mean_loss)
 
     def setup(self):
@@ -120,7 +121,16 @@ class WatchedTrainer(PlaygroundTrainer):
         self.watched = []
 
 
-def test_early_stopping_stops_after_patience_epochs_without_a_better_test_loss_and_restores_the_best():
+def first_stop(epochs, losses, patience):
+    """The oracle: the first epoch that comes `patience` epochs after the lowest loss so far, and that epoch."""
+    losses = np.asarray(losses)
+    best_so_far = np.minimum.accumulate(losses)
+    best_epoch = [epochs[int(np.flatnonzero(losses[:i + 1] == best_so_far[i])[0])] for i in range(len(losses))]
+    stop_index = next(i for i, epoch in enumerate(epochs) if epoch - best_epoch[i] >= patience)
+    return epochs[stop_index], best_epoch[stop_index]
+
+
+def test_early_stopping_stops_at_the_validation_minimum_and_shows_what_the_test_set_would_have_claimed():
     config = PlaygroundConfig(data=DataSpec(kind="gauss", n_points=100, noise=0.6), hidden=(16, 16),
                               activations=("relu", "relu"), init="he", optimizer="adam")
     hp, patience = {"lr": 0.01}, 10
@@ -128,21 +138,31 @@ def test_early_stopping_stops_after_patience_epochs_without_a_better_test_loss_a
     train(plain, 600)
     stopping = PlaygroundJob(config, {**hp, "patience": patience}, seed=3, force_cpu=True)
     try:
-        epochs = [epoch for epoch, _, _ in plain.watched]
-        losses = np.array([loss for _, loss, _ in plain.watched])
-        # The oracle: the first epoch that comes `patience` epochs after the best so far.
-        best_so_far = np.minimum.accumulate(losses)
-        best_epoch = [epochs[int(np.flatnonzero(losses[:i + 1] == best_so_far[i])[0])] for i in range(len(losses))]
-        stop_index = next(i for i, epoch in enumerate(epochs) if epoch - best_epoch[i] >= patience)
-        expected_stop, expected_best = epochs[stop_index], best_epoch[stop_index]
+        epochs = [epoch for epoch, *_ in plain.watched]
+        validation = np.array([loss for _, loss, _, _ in plain.watched])
+        test = np.array([loss for _, _, loss, _ in plain.watched])
+        expected_stop, expected_best = first_stop(epochs, validation, patience)
+        # Watching the test loss would stop elsewhere here, so this run tells the two apart.
+        assert first_stop(epochs, test, patience) != (expected_stop, expected_best)
 
         stopping.play()
         snap = stopping.wait_for(lambda s: s.status is JobStatus.DONE, timeout=120)
         assert f"Early stopping at epoch {expected_stop}:" in snap.message
         assert f"weights of epoch {expected_best} " in snap.message
-        restored = dict(plain.watched[epochs.index(expected_best)][2])
+        restored = dict(plain.watched[epochs.index(expected_best)][3])
         for name, value in snap.visuals.state.items():
             assert torch.equal(value, restored[name]), name
-        assert snap.latest("test_loss") == pytest.approx(losses[epochs.index(expected_best)], rel=1e-6)
+        assert snap.latest("test_loss") == pytest.approx(test[epochs.index(expected_best)], rel=1e-6)
+        assert snap.latest("val_loss") == pytest.approx(validation[epochs.index(expected_best)], rel=1e-6)
+
+        # The gap, brute force over every epoch watched up to the stop: the first lowest of each loss.
+        until = epochs.index(expected_stop) + 1
+        by_validation, by_test = int(np.argmin(validation[:until])), int(np.argmin(test[:until]))
+        choice = snap.visuals.stopping
+        assert choice.epoch == epochs[by_validation] == expected_best
+        assert choice.epoch_by_test == epochs[by_test]
+        assert choice.test == pytest.approx(test[by_validation], rel=1e-6)
+        assert choice.optimism == pytest.approx(test[by_validation] - test[:until].min(), rel=1e-5)
+        assert choice.optimism > 0 and f"{choice.optimism:.3g} too optimistic" in snap.message
     finally:
         stopping.stop()

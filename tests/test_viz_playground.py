@@ -109,6 +109,15 @@ def test_error_rate_curves_start_at_zero_on_a_linear_axis_so_no_mistakes_shows()
     assert "loss" not in fig.layout.title.text.lower() and fig.layout.annotations[0].text == "Error rate"
 
 
+def test_the_validation_loss_is_drawn_dashed_and_within_the_loss_axis_ticks():
+    steps = np.arange(1, 101)
+    fig = figures.training_curves({"train_loss": (steps, np.full(100, 0.5)), "test_loss": (steps, np.full(100, 0.6)),
+                                   "val_loss": (steps, np.full(100, 0.3))}, False)
+    validation = next(t for t in fig.data if t.name == "validation loss")
+    assert validation.line.dash == "dash" and np.allclose(validation.y, 0.3)
+    assert min(fig.layout.yaxis.tickvals) <= 0.3  # the ticks reach down to it (train and test alone: from 0.4)
+
+
 def test_a_loss_axis_over_a_narrow_span_has_several_labelled_ticks():
     steps = np.arange(1, 101)
     fig = figures.training_curves({"train_loss": (steps, np.linspace(0.70, 0.66, 100))}, False)
@@ -140,7 +149,8 @@ def _every_figure():
     probs = np.random.default_rng(0).dirichlet(np.ones(3), size=(6, 6))
     steps = np.arange(1, 300)
     history = {"loss": (steps, 1 / steps), "train_loss": (steps[::10], 2 / steps[::10]),
-               "test_loss": (steps[::10], 3 / steps[::10]), "train_accuracy": (steps[::10], steps[::10] / 300),
+               "test_loss": (steps[::10], 3 / steps[::10]), "val_loss": (steps[::10], 2.5 / steps[::10]),
+               "train_accuracy": (steps[::10], steps[::10] / 300),
                "test_accuracy": (steps[::10], steps[::10] / 400)}
     kinks = (np.array([-0.3, 0.4]), np.array([0.1, -0.2]))
     return [

@@ -27,6 +27,8 @@ from plotly.subplots import make_subplots
 
 from viz.theme import DIVERGING, TEST_COLOR, TRAIN_COLOR, class_color, downsample, figure_from_dicts, log_axis
 
+VALIDATION_COLOR = "#009E73"  # Okabe-Ito bluish green, apart from the train blue and the test vermillion
+
 TILE, GAP = 24, 10  # neuron tile size and gap between tiles (in grid cells) in the network figure
 # Points per training curve, redrawn at every live refresh: more than the ~550 pixels across its plot can show.
 CURVE_POINTS = 1000
@@ -281,13 +283,14 @@ SUBPLOT_LAYOUTS = {classification: _subplot_layout(classification) for classific
 
 def training_curves(history: dict, classification: bool, error_rate: bool = False,
                     title: str | None = None) -> go.Figure:
-    """Minibatch loss (faint), train and test loss (log scale), and accuracy when it applies.
+    """Minibatch loss (faint), train, validation (dashed) and test loss (log scale), and accuracy when it applies.
 
     history: name -> (steps, values) arrays, as in a job snapshot. `error_rate`: the "losses" are error rates
     (the perceptron rule's), drawn on a linear axis from 0, where reaching no mistakes shows.
     """
     what = "error rate" if error_rate else "loss"
     series = [("loss", f"minibatch {what}", "#b9bec7", 1, 1), ("train_loss", f"train {what}", TRAIN_COLOR, 2.5, 1),
+              ("val_loss", f"validation {what}", VALIDATION_COLOR, 2, 1),
               ("test_loss", f"test {what}", TEST_COLOR, 2.5, 1)]
     if classification:
         series += [("train_accuracy", "train accuracy", TRAIN_COLOR, 2.5, 2),
@@ -298,11 +301,13 @@ def training_curves(history: dict, classification: bool, error_rate: bool = Fals
             continue
         steps, values = history[name]
         steps, values = downsample(np.asarray(steps), np.asarray(values), CURVE_POINTS)
+        # Dashed: the validation loss is what early stopping watches, not a third data set to compare against.
+        dash = {"dash": "dash"} if name == "val_loss" else {}
         data.append({"type": "scatter", "x": steps, "y": _f32(values), "mode": "lines", "name": label,
-                     "line": {"color": color, "width": width},
+                     "line": {"color": color, "width": width, **dash},
                      "hovertemplate": f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>",
                      "xaxis": "x" if row == 1 else "x2", "yaxis": "y" if row == 1 else "y2"})
-    losses = [np.asarray(history[n][1]) for n in ("loss", "train_loss", "test_loss") if n in history]
+    losses = [np.asarray(history[n][1]) for n in ("loss", "train_loss", "val_loss", "test_loss") if n in history]
     layout = copy.deepcopy(SUBPLOT_LAYOUTS[classification])
     if error_rate:
         highest = max((float(np.nanmax(v)) for v in losses if len(v)), default=0.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -47,6 +47,8 @@ class Dataset:
     y_train: np.ndarray  # int64 class labels, or float32 targets for regression
     x_test: np.ndarray
     y_test: np.ndarray
+    x_val: np.ndarray  # validation points: early stopping watches these, so the test points stay unseen
+    y_val: np.ndarray
     task: str  # "binary", "multiclass" or "regression"
     n_classes: int  # 0 for regression
     input_dim: int
@@ -78,9 +80,32 @@ def make_dataset(spec: DataSpec) -> Dataset:
     order = rng.permutation(len(x))
     n_train = max(1, min(len(x) - 1, round(spec.train_fraction * len(x))))
     train, test = order[:n_train], order[n_train:]
-    y = y.astype(np.int64) if task != "regression" else y.astype(np.float32)
-    x = x.astype(np.float32)
-    return Dataset(x[train], y[train], x[test], y[test], task, n_classes, x.shape[1], _extent(x))
+    labels = np.float32 if task == "regression" else np.int64
+    x, y = x.astype(np.float32), y.astype(labels)
+    if spec.kind == "csv":
+        # An upload has no generator to draw more points from: a fifth of its training share (at least one
+        # point, and one left to train on) becomes the validation set.
+        n_train = max(2, n_train)
+        n_val = max(1, n_train // 5)
+        train, val, test = order[:n_train - n_val], order[n_train - n_val:n_train], order[n_train:]
+        x_val, y_val = x[val], y[val]
+    else:
+        x_val, y_val = _validation_points(spec, len(test))
+        x_val, y_val = x_val.astype(np.float32), y_val.astype(labels)
+    # The output grid spans the training and test points only, as before there were validation points: an old
+    # link draws the same surface.
+    return Dataset(x[train], y[train], x[test], y[test], x_val, y_val, task, n_classes, x.shape[1], _extent(x))
+
+VALIDATION_STREAM = 0x56414C  # "VAL": the validation draw's own random stream, apart from every data seed
+
+
+def _validation_points(spec: DataSpec, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`n` more points from the same distribution, from a generator of their own: the training and test points
+    of a seed stay the ones they were before validation points existed, so old links train on the same data.
+    As many as the test points, so that validation and test losses are equally noisy."""
+    rng = np.random.default_rng([spec.seed, VALIDATION_STREAM])
+    x, y, _, _ = _GENERATORS[spec.kind](rng, replace(spec, n_points=n))
+    return x, y
 
 
 def _extent(x: np.ndarray) -> tuple[float, float, float, float]:

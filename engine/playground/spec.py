@@ -24,6 +24,22 @@ SAME = "same"  # a layer's activation "as above"
 LAYER_ACTIVATIONS = {SAME: "as above", **ACTIVATION_LABELS}
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 FIXED_GAMMA = ("constant", "power", "cosine")  # schedules without a decay factor γ
+# Course notes 000 and 004 write dropout the original way (scaled at test time); torch and this app invert it.
+DROPOUT_CONVENTIONS = (
+    "p is the probability of dropping a hidden unit; m ~ Bernoulli(1 − p) keeps it. "
+    "Here (inverted dropout, as in torch): h̃ = m·h/(1 − p) while training, h̃ = h at test time. "
+    "Course notes 000 and 004: h̃ = m·h while training, h̃ = (1 − p)·h at test time (the keep probability). "
+    "They agree in expectation: in both, the test-time activation is the mean training-time one.")
+# One control, two regularizers: the link parameter pg_l2 stays, what it means depends on the optimizer.
+L2_PENALTY_HELP = ("Adds λ·Σw² (over the weight matrices, not the biases) to the loss, so the gradient gains 2λw and "
+                   "every optimizer treats it like the data's gradient. With AdamW this control is decoupled weight "
+                   "decay instead.")
+DECOUPLED_DECAY = {
+    "label": "Weight decay λ (decoupled)",
+    "help": "AdamW's decoupled weight decay, not the L2 penalty λ·Σw² of the other optimizers: at every step "
+            "each parameter (biases too) shrinks by η·λ·w beside the Adam step, outside the gradient, so Adam's "
+            "per-weight scaling does not weaken it. The same λ is a different regularizer here.",
+}
 
 
 def one_dimensional(kind: str) -> bool:
@@ -71,7 +87,7 @@ CONTROLS: tuple[Control, ...] = (
     Control("init", "select", "Weight init", DEFAULT.init, options=tuple(INIT_SCHEMES),
             labels={name: scheme.label for name, scheme in INIT_SCHEMES.items()}),
     Control("bn", "toggle", "Batch norm", False),
-    Control("dropout", "slider", "Dropout", 0.0, low=0.0, high=0.5, step=0.05),
+    Control("dropout", "slider", "Dropout p", 0.0, low=0.0, high=0.5, step=0.05, help=DROPOUT_CONVENTIONS),
     # Training
     Control("loss", "select", "Loss", DEFAULT.loss, options=tuple(LOSSES), labels=LOSSES),
     Control("opt", "select", "Optimizer", DEFAULT.optimizer, options=tuple(OPTIMIZERS), labels=OPTIMIZERS),
@@ -83,15 +99,17 @@ CONTROLS: tuple[Control, ...] = (
     Control("gamma", "slider", "Decay γ", HP["schedule_gamma"], low=0.05, high=1.0, step=0.05),
     Control("period", "slider", "Period k (epochs)", int(HP["schedule_period"]), low=1, high=500),
     Control("l1", "select_slider", "L1 rate", 0.0, options=PENALTIES),
-    Control("l2", "select_slider", "L2 rate", 0.0, options=PENALTIES),
+    Control("l2", "select_slider", "L2 rate λ", 0.0, options=PENALTIES, help=L2_PENALTY_HELP),
     Control("clip", "select_slider", "Clip gradient norm at", "off", options=CLIP_NORMS),
     Control("speed", "select_slider", "Steps per second", "max", options=SPEEDS,
             help="Slow training down to watch each step."),
     Control("stop_epoch", "number", "Stop after epoch (0: never)", 0, low=0, high=100_000),
     Control("target", "select_slider", "Stop at training loss", "off", options=TARGET_LOSSES),
     Control("patience", "select_slider", "Early stopping: patience (epochs)", "off", options=PATIENCES,
-            help="Stop once the test loss has not improved for this many epochs, and go back to the weights with "
-                 "the lowest test loss (the test points serve as the validation set)."),
+            help="Stop once the validation loss has not improved for this many epochs, and go back to the "
+                 "weights with the lowest validation loss. The validation points are drawn apart from the training "
+                 "and test points (as many as the test points; an uploaded CSV gives a fifth of its training "
+                 "share), so the test points never decide and their loss stays an honest estimate."),
 )
 
 

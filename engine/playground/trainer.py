@@ -17,6 +17,7 @@ from engine.playground.config import DEFAULT_HYPERPARAMETERS, PlaygroundConfig, 
 from engine.playground.data import Dataset, make_dataset
 from engine.playground.model import PlaygroundNet, data_loss, output_surface, perceptron_update, predicted_class
 from engine.playground.pieces import counts_linear_pieces, kinks_1d, pre_activations
+from engine.playground.stopping import StoppingChoice, watch
 from engine.runtime import Job, Trainer
 
 GRID_RESOLUTION, NEURON_GRID_RESOLUTION = 64, 24
@@ -40,6 +41,7 @@ class PlaygroundVisuals:
     trajectory: tuple[tuple[int, ...], tuple[np.ndarray, ...]]  # (steps, flat weight vectors) along training
     confusion: np.ndarray | None = None  # test-set counts by (true, predicted) class; classification only
     kinks: tuple[np.ndarray, np.ndarray] | None = None  # (x₁, output) where a piecewise-linear 1-D network bends
+    stopping: StoppingChoice | None = None  # early stopping's choice, once it has watched an epoch end
 
 
 class PlaygroundTrainer(Trainer):
@@ -51,13 +53,14 @@ class PlaygroundTrainer(Trainer):
     def setup(self) -> None:
         config: PlaygroundConfig = self.config
         self.dataset = make_dataset(config.data)
-        for array in (self.dataset.x_train, self.dataset.y_train, self.dataset.x_test, self.dataset.y_test):
+        ds = self.dataset
+        for array in (ds.x_train, ds.y_train, ds.x_test, ds.y_test, ds.x_val, ds.y_val):
             array.setflags(write=False)
         config.validate(self.dataset)
         device = self.device
-        ds = self.dataset
         self.x_train, self.y_train = torch.tensor(ds.x_train, device=device), torch.tensor(ds.y_train, device=device)
         self.x_test, self.y_test = torch.tensor(ds.x_test, device=device), torch.tensor(ds.y_test, device=device)
+        self.x_val, self.y_val = torch.tensor(ds.x_val, device=device), torch.tensor(ds.y_val, device=device)
         self.n_out = n_outputs(config, ds)
         self.model = PlaygroundNet(config, self.n_out, self.rng).to(device)
         self.optimizer = make_optimizer(self.config.optimizer, self.model.parameters(), self.hp)
@@ -67,7 +70,8 @@ class PlaygroundTrainer(Trainer):
         self._grid = self._make_grids()
         self.trajectory = WeightTrajectory()
         self.trajectory.maybe_record(0, self.flat_weights)
-        self._best: tuple[float, int, dict[str, torch.Tensor]] | None = None  # test loss, epoch, weights
+        self._stopping: StoppingChoice | None = None  # early stopping's choice so far
+        self._best_state: dict[str, torch.Tensor] = {}  # and the weights of the epoch it chose
         self._best_checked_at = 0  # the epoch from which the patience counts
 
     def flat_weights(self) -> np.ndarray:
@@ -126,23 +130,26 @@ class PlaygroundTrainer(Trainer):
         return None
 
     def _early_stopping(self, epoch: int, patience: int) -> str | None:
-        """Keep the weights with the lowest test loss (the playground's held-out set serves as the validation
-        set); once it has not improved for `patience` epochs, go back to them and say so."""
+        """Keep the weights with the lowest validation loss; once it has not improved for `patience` epochs, go
+        back to them and say so. The test loss is measured alongside only to show what stopping on it would
+        have claimed: it never decides."""
         with torch.no_grad():
             self.model.eval()
-            loss, _ = self._measure(self.x_test, self.y_test)
-        if self._best is None or loss < self._best[0]:
-            state = {name: value.detach().clone() for name, value in self.model.state_dict().items()}
-            self._best = (loss, epoch, state)
+            loss, _ = self._measure(self.x_val, self.y_val)
+            test_loss, _ = self._measure(self.x_test, self.y_test)
+        before, self._stopping = self._stopping, watch(self._stopping, epoch, loss, test_loss)
+        chosen = self._stopping
+        if before is None or chosen.epoch != before.epoch:  # a new lowest validation loss
+            self._best_state = {name: value.detach().clone() for name, value in self.model.state_dict().items()}
             return None
-        best_loss, best_epoch, state = self._best
-        if epoch - max(best_epoch, self._best_checked_at) < patience:
+        if epoch - max(chosen.epoch, self._best_checked_at) < patience:
             return None
-        self.model.load_state_dict(state)
-        self._best_checked_at = epoch  # training on waits another `patience` epochs for a better test loss
-        return (f"Early stopping at epoch {epoch}: the test loss has not improved for {patience} epochs, so the "
-                f"weights of epoch {best_epoch} (test loss {best_loss:.4g}) are restored. Train on and it stops "
-                f"again after another {patience} epochs without a better test loss.")
+        self.model.load_state_dict(self._best_state)
+        self._best_checked_at = epoch  # training on waits another `patience` epochs for a better validation loss
+        return (f"Early stopping at epoch {epoch}: the validation loss has not improved for {patience} epochs, so "
+                f"the weights of epoch {chosen.epoch} (validation loss {chosen.validation:.4g}) are restored. "
+                f"{chosen.describe()} Train on and it stops again after another {patience} epochs without a "
+                "better validation loss.")
 
     def learning_rate(self) -> float:
         return self.schedule.rate(float(self.hp["lr"]), self.epoch)
@@ -221,7 +228,8 @@ class PlaygroundTrainer(Trainer):
         self.model.eval()
         train_loss, train_acc = self._measure(self.x_train, self.y_train)
         test_loss, test_acc = self._measure(self.x_test, self.y_test)
-        metrics = {"train_loss": train_loss, "test_loss": test_loss, "lr": self.learning_rate()}
+        val_loss, _ = self._measure(self.x_val, self.y_val)
+        metrics = {"train_loss": train_loss, "test_loss": test_loss, "val_loss": val_loss, "lr": self.learning_rate()}
         if train_acc is not None:
             metrics |= {"train_accuracy": train_acc, "test_accuracy": test_acc}
         return metrics
@@ -250,7 +258,8 @@ class PlaygroundTrainer(Trainer):
             dataset=self.dataset,
             state={name: value.detach().cpu().clone() for name, value in self.model.state_dict().items()},
             trajectory=self.trajectory.frozen(),
-            confusion=self._confusion() if self.dataset.is_classification else None, kinks=kinks)
+            confusion=self._confusion() if self.dataset.is_classification else None, kinks=kinks,
+            stopping=self._stopping)
 
     def _confusion(self) -> np.ndarray:
         k = self.dataset.n_classes
