@@ -25,6 +25,7 @@ CHANGES = {
     "diffusion": {"df_seed": ("4", 4)},
     "cnn": {"cnn_seed": ("4", 4), "cnn_channels": ("8", 8), "cnn_k2": ("5", 5)},
     "generative": {"gen_seed": ("4", 4), "gen_latent": ("4", 4), "gen_beta": ("4.0", 4.0)},
+    "generalization": {"gl_seed": ("4", 4), "gl_degree": ("7", 7), "gl_sigma": ("0.5", 0.5)},
 }
 SHARED_PAGES = [page for page in PAGES if page.key_prefix]
 

@@ -9,6 +9,7 @@ from typing import Any
 from engine.attention.spec import AttentionSpec
 from engine.cnn.spec import CnnSpec
 from engine.diffusion.spec import DiffusionSpec
+from engine.generalization.spec import GeneralizationSpec
 from engine.generative.spec import GenerativeSpec
 from engine.landscape.spec import LandscapeSpec
 from engine.optimizers.spec import OptimizersSpec
@@ -74,4 +75,9 @@ PAGES: list[PageInfo] = [
              "A VAE and a GAN trained live: the latent space and its decoded manifold, the ELBO's two terms, the "
              "reparameterization trick, posterior collapse; the GAN's game over D's heatmap, mode collapse measured.",
              key_prefix="gen_", spec=GenerativeSpec),
+    PageInfo("app_pages/generalization.py", "Generalization", ":material/stacked_line_chart:", "generalization",
+             "Bias² + variance + σ² measured over hundreds of refits, the complexity sweep's U-curve and second "
+             "descent past the interpolation threshold, ridge's shrinkage, input noise as L2, L1 against L2, and an "
+             "MLP's early stopping on a validation set.",
+             key_prefix="gl_", spec=GeneralizationSpec),
 ]
