@@ -26,6 +26,8 @@ from engine.cnn.trainer import CnnTrainer
 from engine.diffusion.job import DiffusionJob
 from engine.diffusion.noise_schedule import make_schedule
 from engine.diffusion.visuals import forward_sample
+from engine.generalization.experiment import bias_variance, independent_test_error, regularization, sweep
+from engine.generalization.mlp import MlpTrainer
 from engine.generative.gan_trainer import GanTrainer
 from engine.generative.vae_trainer import VaeTrainer, prior_sample_scores
 from engine.gradients.deep_trainer import DeepJob
@@ -553,3 +555,58 @@ def test_lesson_17_from_the_same_collapsed_start_the_non_saturating_gan_spreads_
     assert coverage.modes_covered <= 3 and (coverage.per_mode < 0.01).sum() >= 5
     assert coverage.high_quality > 0.8  # a collapse, not a blur
     assert d_real > 0.7 and d_fake < 0.3  # D wins
+
+
+def test_lesson_18_bias_variance_and_the_double_descent_of_random_relu_features():
+    line, cubic, wiggly, relu_sweep, ridge_sweep = lesson("Bias, variance and double descent").presets
+    measured = {}
+    for name, preset in (("line", line), ("cubic", cubic), ("wiggly", wiggly)):
+        open_preset(preset)
+        problem = preset.spec.problem()
+        d = bias_variance(problem, preset.spec.refits).decomposition
+        independent, independent_se = independent_test_error(problem, preset.spec.refits, seed=problem.seed + 1000)
+        assert d.gap_se < 3  # the bars: the sum against the measured test error
+        assert abs(independent - d.expected_error) < 3 * np.hypot(independent_se, d.expected_error_se)
+        measured[name] = d
+    assert 0.15 < measured["line"].bias2 and measured["line"].bias2 > 5 * measured["line"].variance
+    assert measured["wiggly"].variance > 10 * measured["wiggly"].bias2
+    assert measured["wiggly"].test_mse > 100 * measured["wiggly"].noise
+    assert measured["cubic"].test_mse < min(measured["line"].test_mse, measured["wiggly"].test_mse)
+    assert measured["cubic"].test_mse < 0.12
+
+    open_preset(relu_sweep)
+    problem = relu_sweep.spec.problem()
+    result = sweep(problem, 50)
+    test, train = result.test_mse[0], result.train_mse[0]
+    assert 4 * problem.n <= result.threshold <= 8 * problem.n
+    assert np.all(train[result.sizes >= result.threshold] < 1e-20)
+    best = int(np.argmin(test))
+    assert result.sizes[best] <= 20 and test[best] < 0.15
+    assert 1 * problem.n <= result.peak <= 3 * problem.n and test.max() > 10 * test[best]
+    assert test[-1] < test.max() / 2
+    open_preset(ridge_sweep)
+    assert sweep(ridge_sweep.spec.problem(), 50).test_mse[1].max() < 1
+
+
+def test_lesson_19_shrinkage_input_noise_l1_and_early_stopping():
+    shrinkage, early, few = lesson("Regularization and early stopping").presets
+    open_preset(shrinkage)
+    result = regularization(shrinkage.spec.problem(), float(shrinkage.spec.input_noise))
+    kept = np.sum(result.eigenvalues / (result.eigenvalues + shrinkage.spec.alpha))
+    assert 3.5 < kept < 5.5
+    assert result.noisy.alpha == pytest.approx(0.4) and result.noisy.copies[-1] == 1000
+    assert result.noisy.relative_differences[-1] < 0.15
+    ridge_zeros, lasso_zeros = result.l1_l2.zeros
+    assert lasso_zeros > 50 and ridge_zeros < 5
+
+    chosen_steps = []
+    for preset in (early, few):
+        applied = open_preset(preset).session_state[REGISTRY_KEY]["generalization"]
+        trainer = MlpTrainer(applied.config, dict(applied.hp), seed=applied.seed)
+        metrics = train_trainer(trainer, 3000)
+        v = trainer.observe()
+        chosen_steps.append(v.early_step)
+        if preset is early:
+            assert v.best_test < 0.11 and metrics[-1]["test_mse"] > 0.25
+            assert v.early_test < 1.1 * v.best_test
+    assert chosen_steps[0] != chosen_steps[1]

@@ -47,6 +47,8 @@ TYPED_LINKS = [
     "generative?gen_vae_data=Two moons&gen_latent=4&gen_beta=4.0&gen_reparam=false&gen_view=Training",
     "generative?gen_model=GAN&gen_gan_data=5×5 grid of Gaussians&gen_loss=Least squares&gen_d_steps=2"
     "&gen_smooth=0.1&gen_show=Modes",
+    "generalization?gl_view=Complexity sweep&gl_family=Random ReLU features&gl_width=150&gl_alpha=0.0001&gl_n=30",
+    "generalization?gl_view=Early stopping&gl_function=A step&gl_sigma=0.5&gl_validation=20&gl_patience=300 steps",
 ]
 
 
@@ -122,8 +124,8 @@ def test_the_recorded_links_cover_every_page_and_every_lesson_link():
 
 if __name__ == "__main__":  # records the links not recorded yet (a new page's, a new lesson's); the rest stay
     DATA.parent.mkdir(exist_ok=True)
-    records = recorded()
-    known = [experiment_of(link) for link in records if link not in TYPED_LINKS]
+    records = json.loads(DATA.read_text()) if DATA.exists() else {}  # as recorded: what was added since is not
+    known = [experiment_of(link) for link in recorded() if link not in TYPED_LINKS]  # written into old records
     new = [link for link in TYPED_LINKS if link not in records] + [
         link for link in lesson_links() if experiment_of(link) not in known]  # a lesson's link written anew is known
     records.update({link: opened(link) for link in new})

@@ -20,6 +20,7 @@ from engine.attention.spec import AttentionSpec
 from engine.cnn.spec import CnnSpec
 from engine.common.spec import Spec
 from engine.diffusion.spec import DiffusionSpec
+from engine.generalization.spec import GeneralizationSpec
 from engine.generative.spec import GenerativeSpec
 from engine.gradients.spec import GradientsSpec
 from engine.landscape.presets import LANDSCAPE_PRESETS
@@ -102,6 +103,9 @@ VAE_TRAINING = {"gen_view": "Training"}
 GAN = GenerativeSpec(model="GAN", seed=1)  # the bench's seeds 0-2 average it; seed 1 shows both plainly
 GAN_HEALTHY = Preset("A GAN on the ring of 8 Gaussians, non-saturating loss", GAN)
 GAN_COLLAPSE = Preset("… the same game with the minimax loss", GAN.replace(loss="minimax"))
+SWEEP = GeneralizationSpec(view="Complexity sweep", family="relu")
+SHRINKAGE = GeneralizationSpec(view="Regularization", family="relu", width=60, alpha=0.01)
+EARLY_STOPPING = GeneralizationSpec(view="Early stopping")
 INDUCTION = AttentionSpec(task="induction", vocab=32, len=24, train=8192, layers=2, heads=2, width=64, causal=True,
                           attn_only=True)
 
@@ -288,7 +292,9 @@ LESSONS: tuple[Lesson, ...] = (
          "points, while the test loss rises far above its early minimum.",
          "L2 and dropout keep the boundary smooth and the test loss several times lower after 1,500 steps.",
          "Early stopping ends the run once the test loss has not improved for 20 epochs (its patience) and "
-         "restores the weights from its lowest point (the playground's test points serve as the validation set)."),
+         "restores the weights from its lowest point. It watches validation points drawn apart from the training "
+         "and the test points, so the test loss stays an honest estimate (the Generalization page shows the "
+         "optimism of stopping on the test set itself)."),
     ),
     Lesson(
         "Loss landscapes and sharpness",
@@ -443,6 +449,61 @@ LESSONS: tuple[Lesson, ...] = (
          "What D says: in the healthy game D(real) and D(G(z)) hover near ½; in the collapsed one D wins (about "
          "0.75 against 0.25), and that is exactly where the minimax loss gives G the least gradient.",
          "Press Step D and Step G to play the game one move at a time, or set the speed to 5 steps a second."),
+    ),
+    Lesson(
+        "Bias, variance and double descent",
+        "Refit a model on many fresh training sets and its predictions at a point scatter around their mean. The "
+        "expected test error is then exactly three terms: the squared bias (how far the mean prediction is from "
+        "the truth), the variance (how far single fits scatter around their mean), and the noise σ², which no "
+        "model removes. A straight line for sin(πx) is all bias; a degree-12 polynomial through 40 noisy points "
+        "is all variance. Past the interpolation threshold, where the features first reach rank N and least "
+        "squares fits every point, the minimum-norm solution's test error falls again: the second descent. "
+        "For ReLU hinges on 1-D inputs that threshold lies about six times above N (a new hinge adds a direction "
+        "only where it separates two inputs no hinge separates yet), and the test error peaks well before it, "
+        "where the hinges first number about as many as the points. Ridge flattens the peak.",
+        r"\mathbb E\big[(y - \hat f(x))^2\big] = \big(\mathbb E \hat f(x) - f(x)\big)^2 + "
+        r"\operatorname{Var} \hat f(x) + \sigma^2, \qquad \hat w = \Phi^\top (\Phi \Phi^\top)^{+} y "
+        r"\ \text{(minimum norm)}, \qquad \hat w_\alpha = \Phi^\top (\Phi \Phi^\top + \alpha I)^{-1} y",
+        (Preset("Degree 1: a line for sin(πx)", GeneralizationSpec(degree=1)),
+         Preset("Degree 3", GeneralizationSpec()),
+         Preset("Degree 12", GeneralizationSpec(degree=12)),
+         Preset("The sweep over random ReLU features", SWEEP),
+         Preset("… with ridge α = 0.001", SWEEP.replace(alpha=0.001))),
+        ("Degree 1: bias² (about 0.2) is more than five times the variance; degree 12: the variance is more than "
+         "ten times the bias², and the test error is hundreds of times σ². Degree 3 has the lowest test error of "
+         "the three, about 0.11 against σ² = 0.09.",
+         "In every setting the bars agree: bias² + variance + σ² equals the test error measured on noisy "
+         "held-out labels within 3 standard errors.",
+         "The sweep: the training error reaches 0 at the interpolation threshold, between 4 and 8 times N, and "
+         "stays there; the median test error first follows a U (lowest at a few hinges), rises to a peak at "
+         "between 1 and 3 times N, and falls again past the threshold.",
+         "With ridge α = 0.001 the dashed test error stays below 1 at every width: the peak is gone."),
+    ),
+    Lesson(
+        "Regularization and early stopping",
+        "Ridge regression (L2) shrinks the least-squares fit along each eigendirection of the data's features by "
+        "λᵢ / (λᵢ + α): what the data pin down stays, the rest goes, and the sum of these factors is the "
+        "model's effective number of parameters. Adding Gaussian noise of variance s² to a linear model's inputs "
+        "is, in expectation, the same penalty with α = N s². L1 (the lasso) penalizes |w| instead: its corner at "
+        "0 sets weights exactly to zero. Early stopping regularizes a network by time: keep the weights from the "
+        "step where the error on validation points was lowest, and leave the test set out of every choice, or "
+        "its error is no longer an honest estimate.",
+        r"\hat w_\alpha = \sum_i \frac{\lambda_i}{\lambda_i + \alpha} (v_i^\top \hat w_\text{LS})\, v_i, "
+        r"\qquad \mathbb E_E \|y - (\Phi + E) w\|^2 = \|y - \Phi w\|^2 + N s^2 \|w\|^2, \qquad "
+        r"\min_w \|y - \Phi w\|^2 + \lambda \|w\|_1",
+        (Preset("Ridge, input noise and L1 on 60 ReLU features", SHRINKAGE),
+         Preset("An MLP trained past its best", EARLY_STOPPING),
+         Preset("… choosing with 10 validation points", EARLY_STOPPING.replace(validation=10))),
+        ("At α = 0.01 the 60 features keep about 4.5 effective parameters; the shrinkage chart shows each "
+         "direction fading out as α passes its eigenvalue.",
+         "Least squares on 1,000 noisy copies of the inputs (s = 0.1) lands within about 10% of ridge with "
+         "α = N s² = 0.4, closing in like 1/√copies.",
+         "At the same training error the lasso sets more than 50 of the 60 weights exactly to zero, ridge only "
+         "the features that are zero on every training input.",
+         "The MLP's test error falls to about 0.10, then climbs as it fits the noise (past 0.25 by step 3,000); "
+         "the network kept at the validation minimum scores within 10% of the best test error at any step.",
+         "With 10 validation points the validation curve is noisier and its minimum lands elsewhere; the test set "
+         "is what would tell, and it must not be asked."),
     ),
 )
 

@@ -10,7 +10,7 @@ import numpy as np
 from engine.generalization.bias_variance import Decomposition, decompose, held_out_labels
 from engine.generalization.data import generator, held_out_inputs, training_sets, true_function
 from engine.generalization.features import MAX_HINGES, Features
-from engine.generalization.least_squares import fit, interpolation_thresholds
+from engine.generalization.least_squares import fit, interpolation_thresholds, weights
 from engine.generalization.regularization import PANEL_FEATURES, L1AgainstL2, NoisyInputs, l1_against_l2, \
     noisy_inputs, shrinkage_factors
 
@@ -39,13 +39,16 @@ class Problem:
         return training_sets(self.function, self.sigma, self.n, refits, self.seed)
 
     def sweep_sizes(self) -> np.ndarray:
-        """The complexities a sweep visits: degrees 0 to 4N (at most 200), or widths 1 to 40N (at most the
-        widest), about evenly spaced on the chart's axis, always including this problem's own."""
+        """The complexities a sweep visits: SWEEP_SIZES distinct degrees from 0 to 4N (at most 200) or widths from
+        1 to 40N (at most the widest), evenly spaced on the chart's axis, and this problem's own."""
         if self.family == "poly":
-            sizes = np.linspace(0, min(4 * self.n, 200), SWEEP_SIZES)
+            top = min(4 * self.n, 200)
+            sizes = np.unique(np.round(np.linspace(0, top, min(SWEEP_SIZES, top + 1))).astype(int))
         else:
-            sizes = np.geomspace(1, min(40 * self.n, MAX_HINGES), SWEEP_SIZES)
-        return np.unique(np.append(np.round(sizes).astype(int), self.complexity))
+            top, count = min(40 * self.n, MAX_HINGES), SWEEP_SIZES
+            while len(sizes := np.unique(np.round(np.geomspace(1, top, count)).astype(int))) < SWEEP_SIZES:
+                count += 1  # rounding merges the smallest widths
+        return np.union1d(sizes, [self.complexity])
 
 
 @dataclass(frozen=True)
@@ -139,3 +142,20 @@ def regularization(problem: Problem, input_noise: float) -> Regularization:
     l1_l2 = l1_against_l2(phi, y[0], problem.alpha) if small and problem.alpha > 0 else None
     return Regularization(eigenvalues, alphas, factors, noisy, l1_l2, grid, true_function(problem.function, grid),
                           x[0], y[0], features.matrix(grid, count))
+
+
+def independent_test_error(problem: Problem, refits: int, seed: int) -> tuple[float, float]:
+    """The expected test error measured the long way, as an oracle for `bias_variance`: `refits` training sets
+    of another seed, each fitted alone and scored on 400 fresh uniformly random test inputs with fresh noise.
+    (mean, its standard error)."""
+    other = Problem(**{**problem.__dict__, "seed": seed})
+    x, y = other.training_sets(refits)
+    draws = generator(seed, "independent test points")
+    count = problem.features.count(problem.complexity)
+    errors = np.empty(refits)
+    for r in range(refits):
+        x_test = draws.uniform(-1.0, 1.0, 400)
+        labels = true_function(problem.function, x_test) + problem.sigma * draws.standard_normal(400)
+        fitted = weights(other.features, problem.complexity, x[r], y[r], problem.alpha)
+        errors[r] = np.mean((labels - other.features.matrix(x_test, count) @ fitted) ** 2)
+    return float(errors.mean()), float(errors.std(ddof=1) / np.sqrt(refits))
