@@ -7,7 +7,7 @@ import math
 
 import streamlit as st
 
-from engine.generalization.experiment import SWEEP_REFITS, bias_variance, regularization, sweep
+from engine.generalization.experiment import bias_variance, regularization, sweep, sweep_refits
 from engine.generalization.features import FAMILY_LABELS
 from engine.generalization.least_squares import RANK_TOLERANCE
 from engine.generalization.mlp import MlpJob
@@ -104,7 +104,7 @@ def show_bias_variance() -> None:
 
 
 def show_sweep() -> None:
-    result = sweep_of(problem, min(spec.refits, SWEEP_REFITS))
+    result = sweep_of(problem, sweep_refits(problem.n, spec.refits))
     threshold = result.threshold
     charts.show(lambda: figures.complexity_sweep(
         result.sizes, result.alphas, result.train_mse, result.test_mse, result.bias2, result.variance,

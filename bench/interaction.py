@@ -129,6 +129,14 @@ PAGES = (
         Change("gen_gan_data", "select", ("5×5 grid of Gaussians", "Two moons", "Ring of 8 Gaussians")),
         Change("gen_loss", "select", ("Minimax (saturating)", "Least squares", "Non-saturating")),
         Change("gen_seed", "number", ("1", "2", "3"))), name="generative_gan"),
+    PageScript("generalization", "gl_fig_fan", (
+        Change("gl_degree", "slider", ("+", "+", "-", "-")),
+        Change("gl_function", "select", ("A step", "|x|", "sin(πx)")),
+        Change("gl_seed", "number", ("1", "2", "3"))), name="generalization_decomposition"),
+    PageScript("generalization?gl_view=Complexity+sweep&gl_family=Random+ReLU+features", "gl_fig_sweep", (
+        Change("gl_n", "slider", ("-", "-", "+", "+")),
+        Change("gl_function", "select", ("A step", "|x|", "sin(πx)")),
+        Change("gl_seed", "number", ("1", "2", "3"))), name="generalization_sweep"),
 )
 
 

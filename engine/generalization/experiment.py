@@ -15,8 +15,9 @@ from engine.generalization.regularization import PANEL_FEATURES, L1AgainstL2, No
     noisy_inputs, shrinkage_factors
 
 FAN_SHOWN = 40  # fits drawn in the fan
-SWEEP_REFITS = 50  # the sweep refits at most this many training sets at each size
+SWEEP_REFITS = 50  # the sweep refits at most this many training sets at each size (fewer above N = 40)
 SWEEP_SIZES = 40
+SWEEP_TEST_POINTS = 200  # a sweep's medians over refits need fewer test inputs than one model's decomposition
 
 
 @dataclass(frozen=True)
@@ -99,10 +100,16 @@ class Sweep:
         return int(self.sizes[np.argmax(self.test_mse[0])])
 
 
+def sweep_refits(n: int, refits: int) -> int:
+    """How many training sets a sweep refits: at most SWEEP_REFITS, and fewer for more points (its N×N
+    eigendecompositions cost N³ each), down to 10 at N = 200, so that a sweep stays within a few seconds."""
+    return int(min(refits, max(10, SWEEP_REFITS * (40 / n) ** 2)))
+
+
 def sweep(problem: Problem, refits: int = SWEEP_REFITS, sizes: np.ndarray | None = None) -> Sweep:
     sizes = problem.sweep_sizes() if sizes is None else np.asarray(sizes)
     x, y = problem.training_sets(refits)
-    grid = held_out_inputs()
+    grid = held_out_inputs(SWEEP_TEST_POINTS)
     truth = true_function(problem.function, grid)
     alphas = (0.0, problem.alpha) if problem.alpha > 0 else (0.0,)
     fits = fit(problem.features, sizes, x, y, grid, alphas)

@@ -51,7 +51,7 @@ CONTROLS: tuple[Control, ...] = (
                  "α‖w‖² to the squared error, and the sweep draws both."),
     Control("refits", "select_slider", "Refits R", 100, options=REFITS,
             help="Fresh training sets (fresh inputs, fresh noise) the model is refitted on. The sweep uses at "
-                 "most 50."),
+                 "most 50 (fewer above N = 40: each refit's cost grows as N³)."),
     Control("input_noise", "select_slider", "Input noise s", 0.1, options=INPUT_NOISE,
             help="The standard deviation of the Gaussian noise added to each feature in the input-noise panel."),
     # The MLP
