@@ -92,6 +92,7 @@ def _training_controls(panel: ControlPanel, regression: bool) -> None:
         st.latex(SCHEDULE_FORMULAS[schedule])
         panel.draw("gamma", disabled=schedule in FIXED_GAMMA)
         panel.draw("period", disabled=schedule == "constant")
+        panel.draw("power_c")
         panel.draw("l1")
         panel.draw("l2", **(DECOUPLED_DECAY if optimizer == "adamw" else {}))
         panel.draw("clip")

@@ -34,11 +34,13 @@ def plain(value):
 
 
 # Fields added after the links were recorded, at the values that run what those links ran: a record lacking one
-# gets it here, so an old link must open at that value. A config's field goes to every config holding the marker
-# fields; a setting only where the page shows its control.
+# gets it here, so an old link must open at that value. A config's (or hyperparameters') field goes to every one
+# holding the marker fields; a setting only where the page shows its control.
 ADDED_CONFIG = {("depth", "residual"): {"layer_norm_affine": True, "residual_order": "post"}}  # Gradient Flow, deep
+ADDED_HYPERPARAMETERS = {("schedule", "schedule_period"): {"schedule_power": 0.5}}  # the Playground's power schedule
 ADDED_SETTINGS = {"gf_ln_affine": (True, lambda settings: settings.get("gf_norm") == "layer"),
-                  "gf_res_order": ("post", lambda settings: settings.get("gf_res") is True)}
+                  "gf_res_order": ("post", lambda settings: settings.get("gf_res") is True),
+                  "pg_power_c": (0.5, lambda settings: settings.get("pg_schedule") == "power")}
 
 
 def with_fields_added_since(record: dict) -> dict:
@@ -52,7 +54,11 @@ def with_fields_added_since(record: dict) -> dict:
         for marker, added in ADDED_CONFIG.items():
             if set(marker) <= set(config):
                 config = {**added, **config}
-        jobs[name] = {**job, "config": config}
+        hp = dict(job["hp"])
+        for marker, added in ADDED_HYPERPARAMETERS.items():
+            if set(marker) <= set(hp):
+                hp = {**added, **hp}
+        jobs[name] = {**job, "config": config, "hp": hp}
     return {**record, "settings": settings, "jobs": jobs}
 
 

@@ -13,6 +13,7 @@ from engine.common.layers import INIT_SCHEMES, init_linear_
 from engine.playground.config import PlaygroundConfig, parameter_counts
 from engine.playground.data import _GENERATORS, DATASETS, BadUpload, DataSpec, make_dataset, parse_points_csv
 from engine.playground.model import PlaygroundNet, data_loss, perceptron_update
+from engine.playground.spec import PlaygroundSpec
 from engine.playground.stopping import watch
 from engine.playground.trainer import PlaygroundJob, PlaygroundTrainer, PlaygroundVisuals
 from engine.common.schedules import LearningRateSchedule
@@ -195,6 +196,7 @@ def test_schedules_match_their_formulas():
     assert LearningRateSchedule("exponential", 0.9, 1).rate(0.1, 3) == pytest.approx(0.1 * 0.9**3)
     assert LearningRateSchedule("cosine", 0.5, 10).rate(0.1, 5) == pytest.approx(0.05)
     assert LearningRateSchedule("power", 0.5, 10).rate(0.1, 30) == pytest.approx(0.05)
+    assert LearningRateSchedule("power", 0.5, 10, power=1.0).rate(0.1, 30) == pytest.approx(0.1 / 4)  # note 001's c
     plateau = LearningRateSchedule("plateau", 0.5, 2)
     for loss in [1.0, 0.5, 0.6, 0.6]:
         plateau.end_of_epoch(loss)
@@ -292,3 +294,13 @@ def test_early_stopping_choice_is_the_first_minimum_of_each_loss():
                                                                   test[by_validation])
         assert (choice.epoch_by_test, choice.lowest_test) == (by_test + 1, test.min())
         assert choice.optimism == test[by_validation] - test.min() >= 0
+
+
+def test_the_playgrounds_power_exponent_reaches_the_learning_rate_live():
+    spec = PlaygroundSpec(schedule="power", period=10, power_c=1.5)
+    trainer = PlaygroundTrainer(spec.config(), spec.hyperparameters(), seed=0)
+    assert trainer.schedule.rate(0.1, 30) == pytest.approx(0.1 * 4 ** -1.5)
+    trainer.apply_hyperparameters({"schedule_power": 0.5})
+    trainer.hp["schedule_power"] = 0.5
+    assert trainer.schedule.rate(0.1, 30) == pytest.approx(0.05)
+    assert PlaygroundSpec(power_c=1.5).power_c == 0.5  # hidden unless the power schedule is chosen: its default

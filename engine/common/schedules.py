@@ -27,7 +27,7 @@ SCHEDULE_FORMULAS = {
     "constant": r"\eta_t = \eta_0",
     "step": r"\eta_t = \eta_0\,\gamma^{\lfloor e / k \rfloor}",
     "exponential": r"\eta_t = \eta_0\,\gamma^{e}",
-    "power": r"\eta_t = \eta_0\,(1 + e/k)^{-1/2}",
+    "power": r"\eta_t = \eta_0\,(1 + e/k)^{-c}",
     "cosine": r"\eta_t = \tfrac{\eta_0}{2}\left(1 + \cos\frac{\pi \min(e, k)}{k}\right)",
     "plateau": r"\eta \leftarrow \gamma\,\eta \text{ after } k \text{ epochs without improvement}",
 }
@@ -64,11 +64,13 @@ def multiplier(kind: str, t: float, *, gamma: float = 1.0, period: float = 1.0, 
 
 @dataclass
 class LearningRateSchedule:
-    """`kind` with its two knobs: `gamma` (decay factor) and `period` (k, in epochs)."""
+    """`kind` with its knobs: `gamma` (decay factor), `period` (k, in epochs) and the power schedule's exponent
+    `power` (c)."""
 
     kind: str = "constant"
     gamma: float = 0.5
     period: float = 10.0
+    power: float = 0.5
     _plateau_scale: float = 1.0
     _best: float = math.inf
     _epochs_without_improvement: int = 0
@@ -84,7 +86,7 @@ class LearningRateSchedule:
     def rate(self, base_lr: float, epoch: float) -> float:
         if self.kind == "plateau":
             return base_lr * self._plateau_scale
-        return base_lr * multiplier(self.kind, epoch, gamma=self.gamma, period=self.period)
+        return base_lr * multiplier(self.kind, epoch, gamma=self.gamma, period=self.period, power=self.power)
 
     def end_of_epoch(self, mean_loss: float) -> None:
         """Reduce-on-plateau bookkeeping; the other schedules ignore it."""

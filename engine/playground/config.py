@@ -98,6 +98,6 @@ def n_outputs(config: PlaygroundConfig, dataset: Dataset) -> int:
 
 DEFAULT_HYPERPARAMETERS = {
     "lr": 0.03, "momentum": 0.9, "l1": 0.0, "l2": 0.0, "batch_size": 10, "clip_norm": None,
-    "schedule": "constant", "schedule_gamma": 0.5, "schedule_period": 50.0,
+    "schedule": "constant", "schedule_gamma": 0.5, "schedule_period": 50.0, "schedule_power": 0.5,
     "patience": None,  # early stopping: epochs without a better test loss before stopping (None: off)
 }

@@ -96,7 +96,8 @@ class PlaygroundTrainer(Trainer):
     # ---- live hyperparameters
     @staticmethod
     def _schedule(hp: dict[str, Any]) -> LearningRateSchedule:
-        return LearningRateSchedule(hp["schedule"], float(hp["schedule_gamma"]), float(hp["schedule_period"]))
+        return LearningRateSchedule(hp["schedule"], float(hp["schedule_gamma"]), float(hp["schedule_period"]),
+                                    float(hp["schedule_power"]))
 
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         if "batch_size" in changes:
@@ -105,7 +106,7 @@ class PlaygroundTrainer(Trainer):
                 raise ValueError("the batch size must be between 1 and 1024")
             if self.config.batch_norm and size < 2:
                 raise ValueError("batch norm needs a batch of at least 2")
-        if {"schedule", "schedule_gamma", "schedule_period"} & changes.keys():
+        if {"schedule", "schedule_gamma", "schedule_period", "schedule_power"} & changes.keys():
             self.schedule = self._schedule({**self.hp, **changes})
         if self.optimizer is not None:
             for group in self.optimizer.param_groups:
