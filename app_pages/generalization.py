@@ -5,6 +5,7 @@ stopping on a validation set. The open tab is the experiment's view; only the ML
 
 import math
 
+import numpy as np
 import streamlit as st
 
 from engine.generalization.experiment import bias_variance, regularization, sweep, sweep_refits
@@ -77,14 +78,19 @@ def regularization_of(problem, input_noise):
     return regularization(problem, input_noise)
 
 
+def two_digits(value: float) -> str:
+    """A standard error with two significant digits, never in exponent form (37, 0.0012)."""
+    return np.format_float_positional(value, precision=2, unique=False, fractional=False, trim="-")
+
+
 def show_bias_variance() -> None:
     result = decomposition_of(problem, spec.refits)
     d = result.decomposition
-    cells = {"bias²": f"{max(d.bias2, 0):.4g}", "variance": f"{d.variance:.4g}", "σ²": f"{d.noise:.4g}",
-             "bias² + variance + σ²": f"{d.expected_error:.4g} ± {d.expected_error_se:.2g}",
-             "test error, measured": f"{d.test_mse:.4g} ± {d.test_mse_se:.2g}",
-             "training error": f"{result.train_mse:.4g}"}
-    for column, (label, value) in zip(st.columns(len(cells)), cells.items()):
+    cells = {"bias²": f"{max(d.bias2, 0):.3g}", "variance": f"{d.variance:.3g}", "σ²": f"{d.noise:.3g}",
+             "bias² + variance + σ²": f"{d.expected_error:.3g} ± {two_digits(d.expected_error_se)}",
+             "test error, measured": f"{d.test_mse:.3g} ± {two_digits(d.test_mse_se)}",
+             "training error": f"{result.train_mse:.3g}"}
+    for column, (label, value) in zip(st.columns([1, 1, 0.8, 1.5, 1.5, 1]), cells.items()):
         column.metric(label, value)
     fan_col, bars_col = st.columns([1.6, 1])
     charts.show(lambda: figures.fits_fan(result.grid, result.truth, result.fan, d.mean_fit, result.train_x,
