@@ -12,7 +12,7 @@ import pytest
 from engine.generalization.bias_variance import decompose, held_out_labels
 from engine.generalization.data import TRUE_FUNCTIONS, generator, held_out_inputs, training_sets, true_function
 from engine.generalization.experiment import Problem, bias_variance, independent_test_error, regularization, \
-    sweep
+    sweep, sweep_refits
 from engine.generalization.features import Features
 from engine.generalization.least_squares import RANK_TOLERANCE, fit, interpolation_thresholds, weights
 from engine.generalization.mlp import MlpConfig, MlpTrainer
@@ -181,3 +181,8 @@ def test_the_mlp_stops_early_where_its_validation_error_was_lowest():
     stopped = train(patient, 5000)
     best = int(np.argmin([m["validation_mse"] for m in stopped])) + 1
     assert len(stopped) == best + 50  # no lower validation error for 50 steps: done
+
+
+def test_a_sweep_refits_at_most_fifty_sets_and_fewer_for_many_points():
+    assert [sweep_refits(n, 100) for n in (5, 40, 60, 200)] == [50, 50, 22, 10]
+    assert sweep_refits(40, 20) == 20 and sweep_refits(200, 5) == 5

@@ -19,6 +19,7 @@ TRUTH_COLOR, POINT_COLOR = "#1f2430", "#5f6672"
 TRAIN_COLOR, TEST_COLOR, BIAS_COLOR, VARIANCE_COLOR, NOISE_COLOR = (OKABE_ITO[0], OKABE_ITO[5], OKABE_ITO[2],
                                                                     OKABE_ITO[3], "#9aa0a6")
 FIT_COLOR, EARLY_COLOR = OKABE_ITO[0], OKABE_ITO[1]
+FAN_POINTS = 100  # points per fit in the fan (of the 400 test inputs)
 Y_LIMIT = 3.0  # the fits' charts show y in [-3, 3]: a wild fit leaves the chart rather than flatten the others
 Series = Mapping[str, tuple[np.ndarray, np.ndarray]]  # metric name -> (steps, values)
 
@@ -45,9 +46,10 @@ def fits_fan(grid: np.ndarray, truth: np.ndarray, fan: np.ndarray, mean_fit: np.
              train_y: np.ndarray, title: str, height: int = 460) -> go.Figure:
     """The fits of several refits (thin), their mean over all refits (thick), the true function (dashed), and
     the first refit's training points."""
+    every = max(1, len(grid) // FAN_POINTS)  # thin lines need fewer points: the browser draws them all
     gaps = np.full((len(fan), 1), np.nan)
-    xs = np.concatenate([np.tile(grid, (len(fan), 1)), gaps], axis=1).ravel()
-    ys = np.concatenate([np.clip(fan, -10 * Y_LIMIT, 10 * Y_LIMIT), gaps], axis=1).ravel()
+    xs = np.concatenate([np.tile(grid[::every], (len(fan), 1)), gaps], axis=1).ravel()
+    ys = np.concatenate([np.clip(fan[:, ::every], -10 * Y_LIMIT, 10 * Y_LIMIT), gaps], axis=1).ravel()
     data = [_line(xs, ys, f"{len(fan)} of the fits", FIT_COLOR, 1, opacity=0.25, hoverinfo="skip",
                   connectgaps=False),
             _line(grid, truth, "true f(x)", TRUTH_COLOR, 2.5, "dash", hoverinfo="skip"),

@@ -103,7 +103,7 @@ class Sweep:
 def sweep_refits(n: int, refits: int) -> int:
     """How many training sets a sweep refits: at most SWEEP_REFITS, and fewer for more points (its N×N
     eigendecompositions cost N³ each), down to 10 at N = 200, so that a sweep stays within a few seconds."""
-    return int(min(refits, max(10, SWEEP_REFITS * (40 / n) ** 2)))
+    return int(min(refits, SWEEP_REFITS, max(10, SWEEP_REFITS * (40 / n) ** 2)))
 
 
 def sweep(problem: Problem, refits: int = SWEEP_REFITS, sizes: np.ndarray | None = None) -> Sweep:

@@ -1,12 +1,13 @@
 """Least squares on features, refit on many training sets at once, at many model sizes at once.
 
 Every fit goes through the N×N kernel K = ΦΦᵀ of the training inputs (Φ: N × p, features scaled by 1/√p):
-the minimum-norm least-squares predictor is φ(x)ᵀΦᵀK⁺y (Φ⁺ = ΦᵀK⁺ holds for every Φ, so this is also plain least
-squares when p < N), and ridge with strength α is φ(x)ᵀΦᵀ(K + αI)⁻¹y. The features are nested (a bigger model
-adds columns), so a sweep grows K by the new columns only, and one batched eigendecomposition per size answers
-every refit and every ridge strength. Numerical rank: an eigenvalue of K counts when it is above RANK_TOLERANCE²
-times the largest (a singular value of Φ above RANK_TOLERANCE times the largest); K⁺ drops the others, so the
-training error reaches ~0 exactly when the rank reaches N.
+the minimum-norm least-squares predictor is φ(x)ᵀΦᵀK⁺y (Φ⁺ = ΦᵀK⁺ holds for every Φ), and ridge with strength α
+is φ(x)ᵀΦᵀ(K + αI)⁻¹y. The features are nested (a bigger model adds columns), so a sweep grows K by the new
+columns only, and one batched eigendecomposition per size answers every refit and every ridge strength. Below
+N features the p×p matrix ΦᵀΦ (the same nonzero eigenvalues) is the smaller one to decompose, and is used
+instead. Numerical rank: an eigenvalue counts when it is above RANK_TOLERANCE² times the largest (a singular
+value of Φ above RANK_TOLERANCE times the largest); the pseudo-inverse drops the others, so the training error
+reaches ~0 exactly when the rank reaches N.
 
 BLAS runs on one thread here: these are thousands of small (N×N) decompositions, which one thread does ten
 times faster than two threads contending with the web server and the training jobs.
@@ -80,11 +81,18 @@ def fit(features: Features, complexities, x_train: np.ndarray, y_train: np.ndarr
                 block = phi[:, :, done:p]
                 gram += block @ block.transpose(0, 2, 1)
                 done = p
-                coefficients, fitted, ranks[rows, c] = spectrum(gram / p, y_train[rows], alphas)
+                if p < n:  # fewer features than points: the p×p system ΦᵀΦ w = Φᵀy is the smaller one
+                    scaled = phi[:, :, :p] / np.sqrt(p)
+                    w, _, ranks[rows, c] = spectrum(scaled.transpose(0, 2, 1) @ scaled,
+                                                    np.einsum("rnp,rn->rp", scaled, y_train[rows]), alphas)
+                    fitted = np.einsum("rnp,arp->arn", scaled, w)
+                    predictions[:, rows, c] = w @ test_features[:, :p].T / np.sqrt(p)
+                else:
+                    coefficients, fitted, ranks[rows, c] = spectrum(gram / p, y_train[rows], alphas)
+                    # Φᵀc per refit (the weights times √p), then the predictions φ(x)ᵀw at the test inputs
+                    scaled_weights = (coefficients[:, :, None, :] @ phi[None, :, :, :p])[:, :, 0]
+                    predictions[:, rows, c] = scaled_weights @ test_features[:, :p].T / p
                 train_mse[:, rows, c] = np.mean((fitted - y_train[rows]) ** 2, axis=2)
-                # Φᵀc per refit (the weights times √p), then the predictions φ(x)ᵀw at the test inputs
-                scaled_weights = (coefficients[:, :, None, :] @ phi[None, :, :, :p])[:, :, 0]
-                predictions[:, rows, c] = scaled_weights @ test_features[:, :p].T / p
     return Fits(complexities, alphas, predictions, train_mse, ranks)
 
 
