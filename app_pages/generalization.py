@@ -78,17 +78,17 @@ def regularization_of(problem, input_noise):
     return regularization(problem, input_noise)
 
 
-def two_digits(value: float) -> str:
-    """A standard error with two significant digits, never in exponent form (37, 0.0012)."""
-    return np.format_float_positional(value, precision=2, unique=False, fractional=False, trim="-")
+def standard_error(value: float) -> str:
+    """A standard error to one significant digit, never in exponent form (40, 0.001): it fits its box."""
+    return np.format_float_positional(value, precision=1, unique=False, fractional=False, trim="-")
 
 
 def show_bias_variance() -> None:
     result = decomposition_of(problem, spec.refits)
     d = result.decomposition
     cells = {"bias²": f"{max(d.bias2, 0):.3g}", "variance": f"{d.variance:.3g}", "σ²": f"{d.noise:.3g}",
-             "bias² + variance + σ²": f"{d.expected_error:.3g} ± {two_digits(d.expected_error_se)}",
-             "test error, measured": f"{d.test_mse:.3g} ± {two_digits(d.test_mse_se)}",
+             "bias² + variance + σ²": f"{d.expected_error:.3g} ± {standard_error(d.expected_error_se)}",
+             "test error, measured": f"{d.test_mse:.3g} ± {standard_error(d.test_mse_se)}",
              "training error": f"{result.train_mse:.3g}"}
     for column, (label, value) in zip(st.columns([1, 1, 0.8, 1.5, 1.5, 1]), cells.items()):
         column.metric(label, value)
