@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.attention.spec import AttentionSpec
+from engine.backprop.spec import BackpropSpec
 from engine.cnn.spec import CnnSpec
 from engine.diffusion.spec import DiffusionSpec
 from engine.generalization.spec import GeneralizationSpec
@@ -51,6 +52,10 @@ PAGES: list[PageInfo] = [
              "Race GD, momentum, Adam, Newton and more on 2-D test functions from one start point: paths, "
              "loss, and the step-size theory (η_opt = 1/λ) on screen.",
              key_prefix="opt_", spec=OptimizersSpec),
+    PageInfo("app_pages/backprop.py", "Backprop by hand", ":material/calculate:", "backprop",
+             "Every number of a small network: a, z and δ of every unit and ∂L/∂w of every edge for one example, "
+             "step by step, with the formulas; edit any weight, check the gradients, predict one yourself.",
+             key_prefix="bp_", spec=BackpropSpec),
     PageInfo("app_pages/landscape.py", "Loss Landscape", ":material/landscape:", "landscape",
              "The loss around the network you train, live: filter-normalized and PCA directions, contour and "
              "3-D surface, the path's off-plane error, Hessian eigenvalues and 2/λmax.",

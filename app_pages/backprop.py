@@ -1,0 +1,242 @@
+"""Backprop by hand: every number of a small network, forward and backward, for one example and the minibatch;
+step through the passes, click a unit or an edge for its formula with the numbers in, edit any weight, check the
+gradients against finite differences, and try computing one yourself. Everything is float64 NumPy in the page
+run (a network of at most 3 × 4 units): no job."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from engine.backprop import formulas
+from engine.backprop.checks import gradient_check
+from engine.backprop.network import permute_hidden_units, run, surface
+from engine.backprop.presets import PRESETS
+from engine.backprop.spec import BackpropSpec, weights_text
+from engine.common.limits import ConfigError
+from ui.controls import ControlPanel
+from ui.exports import Charts, export_panel, offer_exports
+from ui.sharing import later
+from viz import backprop as figures
+
+STATE = st.session_state
+MAIN_BELOW = 20.0  # rem above the graph in presentation mode: title, stage controls, formula
+QUIZ_TOLERANCE = (1e-3, 0.01)  # absolute, relative: an answer within either is right
+
+
+def set_weights(flat) -> None:
+    STATE["bp_weights"] = weights_text(flat)
+
+
+def apply_preset() -> None:
+    preset = PRESETS.get(STATE.get("bp_preset"))
+    if preset is None:
+        return
+    STATE["bp_data"], STATE["bp_layers"] = preset.data, len(preset.arch.hidden)
+    if preset.arch.hidden:
+        STATE["bp_width"], STATE["bp_act"] = preset.arch.hidden[0], preset.arch.activation
+    set_weights(preset.weights)
+
+
+def clear_weights() -> None:
+    """A new architecture starts from the seed's random weights (the old ones no longer fit)."""
+    STATE["bp_weights"] = ""
+
+
+export_panel(BackpropSpec)
+panel = ControlPanel(BackpropSpec)
+with st.sidebar:
+    st.selectbox("Start from a network of the notes", ["none", *PRESETS], key="bp_preset", on_change=apply_preset,
+                 format_func=lambda name: "—" if name == "none" else PRESETS[name].label,
+                 help="Each solves its data with no training.")
+    st.header("Network")
+    panel.draw("data", "noise")
+    panel.draw("layers", "width", on_change=clear_weights)
+    panel.draw("act", "lr", "seed")
+    with st.expander("All weights as text (the link holds them)"):
+        panel.draw("weights")
+
+st.title("Backprop by hand")
+later("bp_intro").caption(
+    "Forward: each unit sums its inputs times their weights, a = Σ w z + b, and applies its activation, z = h(a). "
+    "Backward: the output's δ = ∂L/∂a is p − y; each unit below gets δ = h′(a) Σ w δ from the units it feeds; "
+    "every weight's gradient is δ of the unit above times z of the unit below. The update moves every weight by "
+    "−η times the mean gradient over the examples.")
+example_col, stage_col = st.columns([1, 2])
+panel.draw("example", where=example_col)
+spec: BackpropSpec = panel.spec()
+data = spec.examples()
+arch = spec.arch()
+try:
+    flat = spec.flat()
+except ConfigError as error:
+    st.error(f"{error}. Fix the text in the sidebar, or pick a preset.", icon=":material/error:")
+    st.stop()
+p = run(arch, flat, data.x, data.y)
+example = min(int(spec.example), len(data.y)) - 1
+stages = formulas.stages(arch)
+layers_count = len(arch.sizes) - 1
+
+
+def move(by: int) -> None:
+    STATE["bp_stage"] = int(np.clip(STATE.get("bp_stage", len(stages) - 1) + by, 0, len(stages) - 1))
+
+
+with stage_col:
+    back, forth, slider = st.columns([1, 1, 5])
+    back.button("◀", key="bp_back", on_click=move, args=(-1,), help="One stage back", width="stretch")
+    forth.button("▶", key="bp_next", on_click=move, args=(1,), help="One stage on", width="stretch")
+    if STATE.get("bp_stage", len(stages)) >= len(stages):  # first visit, or a smaller network: all shown
+        STATE["bp_stage"] = len(stages) - 1
+    stage_index = slider.slider("Stage", 0, len(stages) - 1, key="bp_stage", format="%d",
+                                label_visibility="collapsed")
+stage = stages[stage_index]
+stage_col.caption(f"Stage {stage_index} of {len(stages) - 1}: " + {
+    "start": lambda: "the inputs", "forward": lambda: f"forward through layer {stage[1]}",
+    "backward": lambda: f"backward: δ of {formulas.unit_name(arch, stage[1], stage[2])}",
+    "update": lambda: "every number, and the update"}[stage[0]]())
+if stage[0] == "start":
+    forward_to, reached = 0, 0
+elif stage[0] == "forward":
+    forward_to, reached = stage[1], 0
+else:
+    forward_to = layers_count
+    reached = stages.index(stage) - layers_count if stage[0] == "backward" else len(stages)
+deltas = {(s[1], s[2]) for s in stages[layers_count + 1:layers_count + 1 + reached] if s[0] == "backward"}
+current = ("unit", stage[1], stage[2]) if stage[0] == "backward" else stage if stage[0] == "forward" else None
+clicked = STATE.get("bp_fig_graph")
+picked = clicked.selection.points if clicked and clicked.get("selection") else []
+if picked and picked[0].get("customdata"):  # a click on the graph: that unit or edge, whatever the stage
+    kind, layer, j, i = picked[0]["customdata"]
+    current = ("unit", layer, j) if kind == "unit" else ("edge", layer, j, i)
+
+quiz = st.session_state.get("bp_quiz_on", False)
+edges = [("edge", layer, j, i) for layer in range(1, layers_count + 1)
+         for j in range(arch.sizes[layer]) for i in range(arch.sizes[layer - 1])]
+quiz_edge = edges[STATE.get("bp_quiz_pick", 0) % len(edges)] if quiz else None
+charts = Charts()
+setting = f"{spec.data}-{'x'.join(map(str, arch.hidden)) or 'none'}-{arch.activation}-example{example + 1}"
+graph_col, surface_col = st.columns([1.5, 1])
+charts.show(figures.network_graph(arch, flat, p, example, forward_to=forward_to, deltas=deltas,
+                                          current=current, quiz=quiz_edge),
+                    f"backprop-graph-{setting}", key="bp_fig_graph", where=graph_col, on_select="rerun",
+                    selection_mode="points", main_below=MAIN_BELOW)
+charts.show(figures.decision_surface(arch, surface(arch, flat, data.extent), data.extent, data.x, data.y, p.loss),
+            f"backprop-surface-{setting}", key="bp_fig_surface", where=surface_col)
+with surface_col:
+    if arch.loss == "bce":
+        accuracy = float(np.mean((p.output > 0.5) == (data.y > 0.5)))
+        st.metric("Training accuracy", f"{accuracy:.0%}")
+    else:
+        st.metric("Largest error", f"{float(np.abs(p.output - data.y).max()):.3g}")
+
+# ---------------------------------------------------------------- the formulas
+chosen = current
+lines = []
+if chosen is None and stage[0] == "update":
+    lines.append(f"w ← w − η · mean ∂L/∂w, with η = {spec.lr:g}: every weight below moves by the mean of its "
+                 f"{len(data.y)} per-example gradients.")
+elif chosen is None:
+    lines.append("Press ▶ to run the forward pass layer by layer, then the backward pass unit by unit.")
+elif chosen[0] == "forward":
+    lines += [f"**{formulas.unit_name(arch, chosen[1], j)}**: {formulas.forward(arch, flat, p, example, chosen[1], j)}"
+              for j in range(arch.sizes[chosen[1]])]
+elif chosen[0] == "unit":
+    _, layer, j = chosen
+    name = formulas.unit_name(arch, layer, j)
+    lines += [f"**{name}**, forward: {formulas.forward(arch, flat, p, example, layer, j)}",
+              f"backward: {formulas.backward(arch, flat, p, example, layer, j)}"]
+    if layer > 0:
+        lines.append(f"bias: {formulas.edge(arch, p, example, layer, j, None)}")
+elif quiz and chosen == quiz_edge:
+    lines.append("This is the quiz's weight: its gradient shows once you answer.")
+else:
+    _, layer, j, i = chosen
+    lines.append(f"**{formulas.unit_name(arch, layer - 1, i)} → {formulas.unit_name(arch, layer, j)}**: "
+                 f"{formulas.edge(arch, p, example, layer, j, i)}")
+with later("bp_formulas").container(border=True):
+    for line in lines:
+        st.markdown(line)
+
+# ---------------------------------------------------------------- changing the weights
+gradient = p.mean_gradient()
+buttons = st.columns(4)
+buttons[0].button("Update once", key="bp_update", on_click=set_weights, args=(flat - spec.lr * gradient,),
+                  help="w ← w − η · mean ∂L/∂w over the examples", width="stretch")
+
+
+def train_steps(start, steps: int) -> None:
+    weights = np.asarray(start, dtype=np.float64)
+    for _ in range(steps):
+        weights = weights - spec.lr * run(arch, weights, data.x, data.y).mean_gradient()
+    set_weights(weights)
+
+
+buttons[1].button("Train 100 steps", key="bp_train", on_click=train_steps, args=(flat, 100), width="stretch")
+if arch.hidden and arch.hidden[0] >= 2:
+    buttons[2].button("Swap units 1 and 2 of layer 1", key="bp_swap", width="stretch",
+                      on_click=set_weights, args=(permute_hidden_units(arch, flat, 1, 0, 1),),
+                      help="Weight-space symmetry: the function and the loss stay exactly the same.")
+buttons[3].button("Random start", key="bp_random", on_click=clear_weights, width="stretch")
+
+
+def sources(layer: int) -> list[str]:
+    """A weight table's columns: the units below, then the bias."""
+    return [f"from {formulas.unit_name(arch, layer - 1, i)}" for i in range(arch.sizes[layer - 1])] + ["bias"]
+
+
+def edit_layer(layer: int, key: str) -> None:
+    """Apply a weight table's edits to the flat vector."""
+    weights = [(w.copy(), b.copy()) for w, b in arch.unpack(flat)]
+    for row, changes in STATE[key]["edited_rows"].items():
+        for column, value in changes.items():
+            if value is None:
+                continue
+            w, b = weights[layer - 1]
+            if column == "bias":
+                b[int(row)] = float(value)
+            else:
+                w[int(row), sources(layer).index(column)] = float(value)
+    set_weights(np.concatenate([part for w, b in weights for part in (w.ravel(), b)]))
+
+
+with later("bp_edit").expander("Edit the weights", expanded=True):
+    tables = st.columns(layers_count)
+    version = abs(hash(spec.weights)) % 10**8  # a new table whenever the weights change elsewhere
+    for layer, (w, b) in enumerate(arch.unpack(flat), start=1):
+        frame = pd.DataFrame(np.column_stack([w, b]), columns=sources(layer),
+                             index=[f"to {formulas.unit_name(arch, layer, j)}" for j in range(w.shape[0])])
+        key = f"bp_edit_{layer}_{version}"
+        tables[layer - 1].data_editor(frame, key=key, on_change=edit_layer, args=(layer, key), width="stretch")
+
+with later("bp_check").expander("Gradient check: backprop against finite differences"):
+    check = gradient_check(arch, flat, data.x, data.y)
+    st.metric("Worst relative error", f"{check.worst:.1e}",
+              help="|finite difference − backprop| / max(|backprop|, 1e-8), over the parameters not skipped")
+    st.dataframe(pd.DataFrame({"parameter": check.names, "backprop": check.backprop,
+                               "finite difference": check.finite_difference,
+                               "relative error": np.where(check.skipped, np.nan, check.relative_errors),
+                               "skipped (ReLU kink)": check.skipped}), hide_index=True, width="stretch")
+    st.caption("The fourth-order central difference (f(θ−2h) − 8f(θ−h) + 8f(θ+h) − f(θ+2h)) / 12h, h = 3·10⁻⁴, "
+               "on the mean loss over all examples. A parameter whose nudges move some ReLU unit across 0 is "
+               "skipped: the loss has a kink there and no derivative.")
+
+with later("bp_quiz").expander("Predict the gradient", expanded=quiz):
+    st.toggle("Quiz me", key="bp_quiz_on", help="One edge's gradient is hidden on the graph: compute it.")
+    if quiz:
+        _, layer, j, i = quiz_edge
+        truth = float(p.grad_w[layer - 1][example, j, i])
+        st.markdown(f"What is ∂L/∂w for the edge **{formulas.unit_name(arch, layer - 1, i)} → "
+                    f"{formulas.unit_name(arch, layer, j)}** (outlined), for example {example + 1}?")
+        answer = st.number_input("Your ∂L/∂w", value=None, format="%.6f", key="bp_quiz_answer")
+        if answer is not None:
+            if abs(answer - truth) <= max(QUIZ_TOLERANCE[0], QUIZ_TOLERANCE[1] * abs(truth)):
+                st.success(f"Right: {formulas.number(truth)}.", icon=":material/check:")
+            else:
+                st.error(f"Not quite. {formulas.edge(arch, p, example, layer, j, i)}; δ there: "
+                         f"{formulas.backward(arch, flat, p, example, layer, j)}", icon=":material/close:")
+        st.button("Another edge", key="bp_quiz_next",
+                  on_click=lambda: STATE.update(bp_quiz_pick=STATE.get("bp_quiz_pick", 0) + 7,
+                                                bp_quiz_answer=None))
+
+offer_exports(spec, "backprop", charts, setting=setting,
+              details={"weights": weights_text(flat), "loss": p.loss, "worst gradient-check error": check.worst})
