@@ -20,7 +20,8 @@ from viz import backprop as figures
 
 STATE = st.session_state
 MAIN_BELOW = 20.0  # rem above the graph in presentation mode: title, stage controls, formula
-QUIZ_TOLERANCE = (1e-3, 0.01)  # absolute, relative: an answer within either is right
+QUIZ_TOLERANCE = (1e-3, 0.01)
+ALL_STAGES = 10**6  # "the last stage", whatever the network's  # absolute, relative: an answer within either is right
 
 
 def set_weights(flat) -> None:
@@ -35,11 +36,13 @@ def apply_preset() -> None:
     if preset.arch.hidden:
         STATE["bp_width"], STATE["bp_act"] = preset.arch.hidden[0], preset.arch.activation
     set_weights(preset.weights)
+    STATE["bp_stage"] = ALL_STAGES
 
 
 def clear_weights() -> None:
-    """A new architecture starts from the seed's random weights (the old ones no longer fit)."""
+    """A new architecture starts from the seed's random weights (the old ones no longer fit), every stage shown."""
     STATE["bp_weights"] = ""
+    STATE["bp_stage"] = ALL_STAGES
 
 
 export_panel(BackpropSpec)
@@ -85,10 +88,10 @@ with stage_col:
     back, forth, slider = st.columns([1, 1, 5])
     back.button("◀", key="bp_back", on_click=move, args=(-1,), help="One stage back", width="stretch")
     forth.button("▶", key="bp_next", on_click=move, args=(1,), help="One stage on", width="stretch")
-    if STATE.get("bp_stage", len(stages)) >= len(stages):  # first visit, or a smaller network: all shown
+    if STATE.get("bp_stage", ALL_STAGES) >= len(stages):  # first visit, a new network: all shown
         STATE["bp_stage"] = len(stages) - 1
     stage_index = slider.slider("Stage", 0, len(stages) - 1, key="bp_stage", format="%d",
-                                label_visibility="collapsed")
+                                label_visibility="collapsed", bind="query-params")
 stage = stages[stage_index]
 stage_col.caption(f"Stage {stage_index} of {len(stages) - 1}: " + {
     "start": lambda: "the inputs", "forward": lambda: f"forward through layer {stage[1]}",

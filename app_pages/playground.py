@@ -130,6 +130,9 @@ if problem:
 job_controls(job, key="pg")
 counts = parameter_counts(config, n_outputs(config, dataset))
 with later("pg_details"):
+    # A plain link (st.page_link needs the app's navigation, which a page tested on its own does not have)
+    st.markdown(":material/calculate: Every number of the backward pass of a small network: "
+                "[Backprop by hand](backprop)")
     with st.expander(f"Parameters: {sum(c for _, c, _ in counts):,} in total"):
         # A Markdown table, not st.table: no Arrow table to build and send at every change of the page, and the
         # browser needs no Arrow code (~0.7 MB of JavaScript) before this page's first chart.

@@ -18,6 +18,8 @@ from streamlit.testing.v1 import AppTest
 
 from engine.attention.config import ATTENTION_PRESETS
 from engine.attention.job import AttentionJob
+from engine.backprop.checks import gradient_check
+from engine.backprop.network import run as run_network
 from engine.cnn.attacks import accuracy as accuracy_of
 from engine.cnn.attacks import attack
 from engine.cnn.invariance import equivariance
@@ -610,3 +612,24 @@ def test_lesson_19_shrinkage_input_noise_l1_and_early_stopping():
             assert v.best_test < 0.11 and metrics[-1]["test_mse"] > 0.25
             assert v.early_test < 1.1 * v.best_test
     assert chosen_steps[0] != chosen_steps[1]
+
+
+def test_lesson_20_backprop_by_hand():
+    xor, maximum, gate, tanh = lesson("Backpropagation by hand").presets
+    for preset in (xor, gate):
+        open_preset(preset)
+        spec, data = preset.spec, preset.spec.examples()
+        p = run_network(spec.arch(), spec.flat(), data.x, data.y)
+        assert np.mean((p.output > 0.5) == (data.y > 0.5)) == 1.0
+    p = run_network(xor.spec.arch(), xor.spec.flat(), *(lambda d: (d.x, d.y))(xor.spec.examples()))
+    assert np.allclose(p.a[0][3], [2, 1]) and p.a[1][3, 0] == -5 and round(float(p.output[3]), 4) == 0.0067
+    open_preset(maximum)
+    data = maximum.spec.examples()
+    assert np.abs(run_network(maximum.spec.arch(), maximum.spec.flat(), data.x, data.y).output - data.y).max() == 0
+    open_preset(tanh)
+    arch, flat, data = tanh.spec.arch(), tanh.spec.flat(), tanh.spec.examples()
+    assert gradient_check(arch, flat, data.x, data.y).worst < 1e-6
+    before = run_network(arch, flat, data.x, data.y).loss
+    for _ in range(100):
+        flat = flat - tanh.spec.lr * run_network(arch, flat, data.x, data.y).mean_gradient()
+    assert run_network(arch, flat, data.x, data.y).loss < before

@@ -49,6 +49,8 @@ TYPED_LINKS = [
     "&gen_smooth=0.1&gen_show=Modes",
     "generalization?gl_view=Complexity sweep&gl_family=Random ReLU features&gl_width=150&gl_alpha=0.0001&gl_n=30",
     "generalization?gl_view=Early stopping&gl_function=A step&gl_sigma=0.5&gl_validation=20&gl_patience=300 steps",
+    "backprop?bp_data=Playground: moons&bp_noise=0.1&bp_layers=2&bp_width=3&bp_act=Tanh&bp_example=7&bp_lr=1.0",
+    "backprop?bp_data=OR (4 points)&bp_layers=0&bp_weights=10, 10, -5&bp_stage=2",
 ]
 
 

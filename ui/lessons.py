@@ -17,6 +17,8 @@ from typing import Mapping
 from urllib.parse import urlencode
 
 from engine.attention.spec import AttentionSpec
+from engine.backprop.presets import PRESETS as HAND_BUILT
+from engine.backprop.spec import BackpropSpec, weights_text
 from engine.cnn.spec import CnnSpec
 from engine.common.spec import Spec
 from engine.diffusion.spec import DiffusionSpec
@@ -103,6 +105,10 @@ VAE_TRAINING = {"gen_view": "Training"}
 GAN = GenerativeSpec(model="GAN", seed=1)  # the bench's seeds 0-2 average it; seed 1 shows both plainly
 GAN_HEALTHY = Preset("A GAN on the ring of 8 Gaussians, non-saturating loss", GAN)
 GAN_COLLAPSE = Preset("… the same game with the minimax loss", GAN.replace(loss="minimax"))
+XOR_BY_HAND = BackpropSpec(weights=weights_text(HAND_BUILT["xor_bool"].weights))
+MAX_BY_HAND = BackpropSpec(data="max", width=3, weights=weights_text(HAND_BUILT["max"].weights))
+AND_BY_HAND = BackpropSpec(data="and", layers=0, weights=weights_text(HAND_BUILT["and"].weights))
+TANH_CIRCLE = BackpropSpec(data="circle", layers=2, width=3, act="tanh")
 SWEEP = GeneralizationSpec(view="Complexity sweep", family="relu")
 SHRINKAGE = GeneralizationSpec(view="Regularization", family="relu", width=60, alpha=0.01)
 EARLY_STOPPING = GeneralizationSpec(view="Early stopping")
@@ -504,6 +510,31 @@ LESSONS: tuple[Lesson, ...] = (
          "the network kept at the validation minimum scores within 10% of the best test error at any step.",
          "With 10 validation points the validation curve is noisier and its minimum lands elsewhere; the test set "
          "is what would tell, and it must not be asked."),
+    ),
+    Lesson(
+        "Backpropagation by hand",
+        "A network computes forward: each unit sums its inputs times their weights, a = Σ w z + b, and applies its "
+        "activation, z = h(a). Backpropagation runs the chain rule backward, one unit at a time: the output's "
+        "δ = ∂L/∂a is p − y (sigmoid with cross-entropy, or a linear output with ½(z − y)²), a unit below gets "
+        "δ = h′(a) Σ w δ from the units it feeds, and every weight's gradient is the δ above it times the z below "
+        "it. Check a backward pass as the notes do: nudge each weight and compare the loss's change (a central "
+        "finite difference) with the gradient. Small networks can be built by hand: XOR from two ReLU "
+        "hyperplanes, max(a, b) = ReLU(a − b) + b, AND with a single unit. Swapping two hidden units with all "
+        "their weights leaves the function unchanged: weight space is full of copies of every solution.",
+        r"a_j = \sum_i w_{ji} z_i + b_j,\quad z_j = h(a_j), \qquad \delta_j = h'(a_j) \sum_k w_{kj} \delta_k, "
+        r"\qquad \frac{\partial L}{\partial w_{ji}} = \delta_j z_i, \qquad "
+        r"\frac{\partial L}{\partial w} \approx \frac{L(w + h) - L(w - h)}{2h}",
+        (Preset("XOR from two ReLU hyperplanes", XOR_BY_HAND),
+         Preset("max(a, b) = ReLU(a − b) + b", MAX_BY_HAND),
+         Preset("AND with one unit", AND_BY_HAND),
+         Preset("A 2 × 3 tanh network on the Playground's circle, from a random start", TANH_CIRCLE)),
+        ("XOR: with no training every one of the four points is right; at (1, 1) the hidden units read a = 2 and "
+         "a = 1, and the output's a = 10·2 − 20·1 − 5 = −5 gives p = 0.0067.",
+         "max(a, b): three ReLU units and a linear output compute it exactly: the largest error over the grid is 0.",
+         "AND needs no hidden layer: one unit, σ(10x₁ + 10x₂ − 15), is right on all four points.",
+         "The tanh network: every gradient agrees with its finite difference to better than one part in a "
+         "million, and 100 training steps (Train 100 steps) lower the loss. Step through it with ▶ and click any "
+         "unit or edge for its formula with the numbers in."),
     ),
 )
 

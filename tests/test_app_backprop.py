@@ -1,0 +1,77 @@
+"""The Backprop-by-hand page driven through its controls (AppTest)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from engine.backprop.data import examples
+from engine.backprop.network import Architecture, run
+from engine.backprop.presets import PRESETS
+from engine.backprop.spec import weights_text
+from tests import conftest
+from tests.conftest import metric
+
+
+def open_page(**query) -> AppTest:
+    return conftest.open_page("backprop", 90, **query)
+
+
+def graph_numbers(at: AppTest) -> str:
+    graph = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return " ".join(str(trace.get("text", "")) for trace in graph["data"]) + " ".join(
+        a["text"] for a in graph["layout"].get("annotations", []))
+
+
+def test_a_preset_solves_xor_and_swapping_units_keeps_the_loss():
+    at = open_page()
+    assert not at.exception and at.title[0].value == "Backprop by hand"
+    at.selectbox(key="bp_preset").set_value("xor_bool").run()
+    assert at.text_input(key="bp_weights").value == weights_text(PRESETS["xor_bool"].weights)
+    assert metric(at, "Training accuracy") == "100%"
+    title = json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["title"]["text"]
+    at.button(key="bp_swap").click().run()
+    assert at.text_input(key="bp_weights").value != weights_text(PRESETS["xor_bool"].weights)
+    assert json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["title"]["text"] == title  # same loss
+    assert float(metric(at, "Worst relative error")) <= 1e-6
+
+
+def test_stepping_through_reveals_the_backward_pass_and_an_update_lowers_the_loss():
+    at = open_page()
+    at.slider(key="bp_stage").set_value(0).run()
+    assert "δ" not in graph_numbers(at) and " a " not in graph_numbers(at).replace("<br>", " ")
+    at.button(key="bp_next").click().run()
+    assert at.slider(key="bp_stage").value == 1 and "h1.1" in "".join(m.value for m in at.markdown)
+    at.slider(key="bp_stage").set_value(3).run()  # the output unit's δ
+    assert "δ = ∂L/∂a = σ(a) − y" in "".join(m.value for m in at.markdown)
+    loss_before = metric_loss(at)
+    at.button(key="bp_update").click().run()
+    assert metric_loss(at) < loss_before
+
+
+def metric_loss(at: AppTest) -> float:
+    return float(json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["title"]["text"].split("loss ")[1]
+                 .rstrip(")").replace("−", "-"))
+
+
+def test_a_typed_weight_changes_the_function_and_the_quiz_judges_answers():
+    at = open_page(bp_weights="1, 1, 1, 1, 0, -1, 10, -20, -5")
+    assert metric(at, "Training accuracy") == "100%"
+    at.text_input(key="bp_weights").set_value("1, 1, 1, 1, 0, -1, 10, 20, -5").run()
+    assert metric(at, "Training accuracy") != "100%"
+    at.toggle(key="bp_quiz_on").set_value(True).run()
+    arch = Architecture(hidden=(2,))
+    data = examples("xor_bool")
+    p = run(arch, np.array([1, 1, 1, 1, 0, -1, 10, 20, -5.0]), data.x, data.y)
+    truth = float(p.grad_w[0][0, 0, 0])  # the first edge, example 1
+    at.number_input(key="bp_quiz_answer").set_value(truth + 0.5).run()
+    assert at.error and "Not quite" in at.error[0].value
+    at.number_input(key="bp_quiz_answer").set_value(round(truth, 4)).run()
+    assert at.success and at.success[0].value.startswith("Right")
+
+
+def test_weights_that_do_not_fit_are_refused_with_the_count():
+    at = open_page(bp_weights="1, 2")
+    assert not at.exception and "must be 9 finite numbers" in at.error[0].value
