@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from urllib.parse import quote
+
 import numpy as np
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.browser import chromium, running_app, step_counter, wait_until_rendered  # noqa: E402
 
+XOR_BY_HAND = "1, 1, 1, 1, 0, -1, 10, -20, -5"  # engine/backprop/presets.py's XOR, as its link writes it
 CHANGES_PER_PAGE = 21  # seven rounds of three controls
 TIMEOUT_S = 30.0
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
@@ -137,6 +140,10 @@ PAGES = (
         Change("gl_n", "slider", ("-", "-", "+", "+")),
         Change("gl_function", "select", ("A step", "|x|", "sin(πx)")),
         Change("gl_seed", "number", ("1", "2", "3"))), name="generalization_sweep"),
+    PageScript("backprop?bp_weights=" + quote(XOR_BY_HAND), "bp_fig_surface", (
+        # a typed weight: the second hidden unit's bias moves, and with it the boundary
+        Change("bp_weights", "number", tuple(XOR_BY_HAND.replace(", 0, -1,", f", 0, {bias},")
+                                             for bias in ("-0.5", "-1.5", "-1"))),)),
 )
 
 

@@ -10,40 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.backprop import formulas
+from engine.backprop.autograd import autograd_pass
 from engine.backprop.checks import gradient_check
 from engine.backprop.data import DATA, examples
 from engine.backprop.network import ACTIVATIONS, Architecture, permute_hidden_units, predict, run
 from engine.backprop.presets import PRESETS
 from engine.backprop.spec import BackpropSpec, weights_text
-
-TORCH_ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "linear": lambda a: a}
-
-
-def autograd(arch: Architecture, flat, x, y):
-    """(∂L/∂a of every layer per example, ∂L/∂W per example) from torch: each example's own loss."""
-    params = [(torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)) for w, b in arch.unpack(flat)]
-    deltas, weight_grads = [], []
-    for n in range(len(y)):
-        z = torch.tensor(x[n:n + 1], dtype=torch.float64)
-        pre = []
-        for index, (w, b) in enumerate(params):
-            a = z @ w.T + b
-            a.retain_grad()
-            pre.append(a)
-            last = index == len(params) - 1
-            z = a if last else TORCH_ACTIVATIONS[arch.activation](a)
-        target = torch.tensor([y[n]], dtype=torch.float64)
-        if arch.loss == "bce":
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(pre[-1][:, 0], target)
-        else:
-            loss = 0.5 * (pre[-1][:, 0] - target).pow(2).sum()
-        for w, b in params:
-            w.grad = b.grad = None
-        loss.backward()
-        deltas.append([a.grad[0].numpy().copy() for a in pre])
-        weight_grads.append([w.grad.numpy().copy() for w, _ in params])
-    return deltas, weight_grads
-
 
 networks = st.builds(
     lambda hidden, activation, loss, seed: (Architecture(tuple(hidden), activation, loss), seed),
@@ -60,7 +32,7 @@ def test_every_delta_and_weight_gradient_equals_autograds(network):
     x = rng.normal(size=(5, 2))
     y = (rng.random(5) > 0.5).astype(float) if arch.loss == "bce" else rng.normal(size=5)
     p = run(arch, flat, x, y)
-    deltas, weight_grads = autograd(arch, flat, x, y)
+    deltas, weight_grads = autograd_pass(arch, flat, x, y)
     for n in range(5):
         for layer in range(len(arch.sizes) - 1):
             assert np.allclose(p.delta[layer][n], deltas[n][layer], rtol=0, atol=1e-12)

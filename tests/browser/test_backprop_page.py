@@ -1,0 +1,50 @@
+"""Backprop by hand in Chromium: a hand-built XOR opened from its link, a click on a unit of the graph shows its
+formulas with the numbers in, stepping back hides the backward pass, and a typed weight changes the function."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from scripts.browser import chromium, chromium_available, running_app, wait_until_rendered
+
+if not chromium_available():
+    pytest.skip("no Chromium here: apt-get install -y chromium", allow_module_level=True)
+
+XOR = "1, 1, 1, 1, 0, -1, 10, -20, -5"
+UNITS = ".st-key-bp_fig_graph .scatterlayer .trace:last-child path.point"
+
+
+def accuracy(page) -> str:
+    box = page.locator("[data-testid=stMetric]").filter(has=page.get_by_text("Training accuracy", exact=True))
+    return box.locator("[data-testid=stMetricValue]").inner_text()
+
+
+def test_click_a_unit_step_back_and_type_a_weight():
+    with running_app() as (url, _process), chromium(height=1300) as browser:
+        page = browser.new_page()
+        page.goto(f"{url}/backprop?bp_weights={quote(XOR)}&bp_example=4")
+        wait_until_rendered(page)
+        assert accuracy(page) == "100%"
+        units = page.locator(UNITS)
+        assert units.count() == 5  # x1, x2, h1.1, h1.2, out
+        box = units.nth(4).bounding_box()  # the output unit; plotly's drag layer takes the click there
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.get_by_text("δ = ∂L/∂a = σ(a) − y").first.wait_for(timeout=20_000)
+        assert "= 0.006693 − 0 = 0.006693" in page.locator("[data-testid=stMain]").inner_text()
+
+        graph_text = lambda: " ".join(page.locator(".st-key-bp_fig_graph text").all_text_contents())  # noqa: E731
+        assert "δ" in graph_text()
+        for _ in range(6):  # back to the start: no δ, no a yet
+            page.locator(".st-key-bp_back button").first.click()
+            wait_until_rendered(page)
+        assert "δ" not in graph_text() and "Stage 0 of 6" in page.locator("[data-testid=stMain]").inner_text()
+
+        weights = page.locator(".st-key-bp_weights input")
+        weights.fill(XOR.replace("10, -20", "10, 20"))
+        weights.press("Enter")
+        page.wait_for_function("() => !document.body.innerText.includes('100%')", timeout=20_000)
+        wait_until_rendered(page)
+        assert "bp_weights=1%2C+1%2C+1%2C+1%2C+0%2C+-1%2C+10%2C+20" in page.url.replace("%20", "+")
+        assert not page.locator("[data-testid=stException]").count()
