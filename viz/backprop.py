@@ -83,8 +83,8 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
             node_fill.append(REACHED_COLOR if 0 < layer <= forward_to else NODE_COLOR)
             node_line.append(CURRENT_COLOR if current in (("unit", layer, j), ("forward", layer)) else "#5f6672")
     data.append({"type": "scatter", "x": node_x, "y": node_y, "mode": "markers+text", "text": node_text,
-                 "textfont": {"size": 12}, "customdata": node_data, "name": "units", "showlegend": False,
-                 "marker": {"size": 86, "color": node_fill, "line": {"color": node_line, "width": 3}},
+                 "textfont": {"size": 13}, "customdata": node_data, "name": "units", "showlegend": False,
+                 "marker": {"size": 92, "color": node_fill, "line": {"color": node_line, "width": 3}},
                  "hovertemplate": "%{text}<extra>click: its formulas</extra>"})
     rows = max(arch.sizes)
     layout = {"height": max(height, 130 * rows + 60),

@@ -8,8 +8,7 @@ from engine.backprop.network import ACTIVATION_LABELS, Architecture, Pass, slope
 
 def number(value: float) -> str:
     """Four significant digits, a minus sign that reads as one, parentheses for negatives inside sums."""
-    text = f"{value:.4g}".replace("-", "−")
-    return text
+    return f"{float(value) + 0.0:.4g}".replace("-", "−")  # + 0.0: no "−0" for a gradient of exactly 0
 
 
 def term(value: float) -> str:
