@@ -66,7 +66,7 @@ def test_a_typed_weight_changes_the_function_and_the_quiz_judges_answers():
     arch = Architecture(hidden=(2,))
     data = examples("xor_bool")
     p = run(arch, np.array([1, 1, 1, 1, 0, -1, 10, 20, -5.0]), data.x, data.y)
-    truth = float(p.grad_w[0][0, 0, 0])  # the first edge, example 1
+    truth = float(p.grad_w[0][3, 0, 0])  # the first edge, for the example shown first: the fourth, (1, 1)
     at.number_input(key="bp_quiz_answer").set_value(truth + 0.5).run()
     assert at.error and "Not quite" in at.error[0].value
     at.number_input(key="bp_quiz_answer").set_value(round(truth, 4)).run()

@@ -28,7 +28,7 @@ CONTROLS: tuple[Control, ...] = (
                  "holds. Empty: the seed's random start."),
     Control("seed", "number", "Seed", 0, low=0, high=99_999,
             help="The random start when no weights are given, and the Playground data's draw."),
-    Control("example", "slider", "Example shown", 1, low=1, high=MAX_EXAMPLES,
+    Control("example", "slider", "Example shown", 4, low=1, high=MAX_EXAMPLES,
             help="The training example whose numbers the graph shows (the update uses the mean over all)."),
     Control("lr", "select_slider", "Learning rate η", 0.3, options=LEARNING_RATES),
 )

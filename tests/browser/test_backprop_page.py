@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from scripts.browser import chromium, chromium_available, running_app, wait_until_rendered
 
@@ -29,16 +30,24 @@ def test_click_a_unit_step_back_and_type_a_weight():
         assert accuracy(page) == "100%"
         units = page.locator(UNITS)
         assert units.count() == 5  # x1, x2, h1.1, h1.2, out
-        box = units.nth(4).bounding_box()  # the output unit; plotly's drag layer takes the click there
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.get_by_text("δ = ∂L/∂a = σ(a) − y").first.wait_for(timeout=20_000)
+        formula = page.get_by_text("δ = ∂L/∂a = σ(a) − y").first
+        for attempt in range(3):  # a click that lands while plotly lays the chart out again is lost: click again
+            box = units.nth(4).bounding_box()  # the output unit; plotly's drag layer takes the click there
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            try:
+                formula.wait_for(timeout=10_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    raise
         assert "= 0.006693 − 0 = 0.006693" in page.locator("[data-testid=stMain]").inner_text()
 
         graph_text = lambda: " ".join(page.locator(".st-key-bp_fig_graph text").all_text_contents())  # noqa: E731
         assert "δ" in graph_text()
-        for _ in range(6):  # back to the start: no δ, no a yet
+        for stage in range(5, -1, -1):  # back to the start, a stage a click: no δ, no a yet
             page.locator(".st-key-bp_back button").first.click()
-            wait_until_rendered(page)
+            page.get_by_text(f"Stage {stage} of 6").wait_for(timeout=20_000)
+        wait_until_rendered(page)
         assert "δ" not in graph_text() and "Stage 0 of 6" in page.locator("[data-testid=stMain]").inner_text()
 
         weights = page.locator(".st-key-bp_weights input")
