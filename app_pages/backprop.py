@@ -55,7 +55,7 @@ with st.sidebar:
     panel.draw("data", "noise")
     panel.draw("layers", "width", on_change=clear_weights)
     panel.draw("act", "lr", "seed")
-    panel.draw("weights")  # every weight as text: what a link holds, and what a teacher pastes
+    panel.draw("weights", placeholder="empty: the seed's random start")  # what a link holds, a teacher pastes
 
 st.title("Backprop by hand")
 later("bp_intro").caption(
