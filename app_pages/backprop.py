@@ -79,7 +79,13 @@ stages = formulas.stages(arch)
 layers_count = len(arch.sizes) - 1
 
 
+def forget_click() -> None:
+    """A new stage: its formula, not the unit or edge clicked before."""
+    STATE.pop("bp_fig_graph", None)
+
+
 def move(by: int) -> None:
+    forget_click()
     STATE["bp_stage"] = int(np.clip(STATE.get("bp_stage", len(stages) - 1) + by, 0, len(stages) - 1))
 
 
@@ -90,7 +96,7 @@ with stage_col:
     if STATE.get("bp_stage", ALL_STAGES) >= len(stages):  # first visit, a new network: all shown
         STATE["bp_stage"] = len(stages) - 1
     stage_index = slider.slider("Stage", 0, len(stages) - 1, key="bp_stage", format="%d",
-                                label_visibility="collapsed", bind="query-params")
+                                label_visibility="collapsed", bind="query-params", on_change=forget_click)
 stage = stages[stage_index]
 stage_col.caption(f"Stage {stage_index} of {len(stages) - 1}: " + {
     "start": lambda: "the inputs", "forward": lambda: f"forward through layer {stage[1]}",

@@ -48,7 +48,9 @@ def test_click_a_unit_step_back_and_type_a_weight():
             page.locator(".st-key-bp_back button").first.click()
             page.get_by_text(f"Stage {stage} of 6").wait_for(timeout=20_000)
         wait_until_rendered(page)
-        assert "δ" not in graph_text() and "Stage 0 of 6" in page.locator("[data-testid=stMain]").inner_text()
+        main = page.locator("[data-testid=stMain]").inner_text()
+        assert "δ" not in graph_text() and "Stage 0 of 6" in main
+        assert "Press ▶ to run the forward pass" in main  # the stage's text, no longer the unit clicked before
 
         weights = page.locator(".st-key-bp_weights input")
         weights.fill(XOR.replace("10, -20", "10, 20"))
