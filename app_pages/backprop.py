@@ -76,7 +76,6 @@ except ConfigError as error:
 p = run(arch, flat, data.x, data.y)
 example = min(int(spec.example), len(data.y)) - 1
 stages = formulas.stages(arch)
-layers_count = len(arch.sizes) - 1
 
 
 def forget_click() -> None:
@@ -102,15 +101,7 @@ stage_col.caption(f"Stage {stage_index} of {len(stages) - 1}: " + {
     "start": lambda: "the inputs", "forward": lambda: f"forward through layer {stage[1]}",
     "backward": lambda: f"backward: δ of {formulas.unit_name(arch, stage[1], stage[2])}",
     "update": lambda: "every number, and the update"}[stage[0]]())
-if stage[0] == "start":
-    forward_to, reached = 0, 0
-elif stage[0] == "forward":
-    forward_to, reached = stage[1], 0
-else:
-    forward_to = layers_count
-    reached = stages.index(stage) - layers_count if stage[0] == "backward" else len(stages)
-deltas = {(s[1], s[2]) for s in stages[layers_count + 1:layers_count + 1 + reached] if s[0] == "backward"}
-current = ("unit", stage[1], stage[2]) if stage[0] == "backward" else stage if stage[0] == "forward" else None
+forward_to, deltas, current = formulas.stage_view(arch, stages, stage_index)
 clicked = STATE.get("bp_fig_graph")
 picked = clicked.selection.points if clicked and clicked.get("selection") else []
 if picked and picked[0].get("customdata"):  # a click on the graph: that unit or edge, whatever the stage
@@ -118,7 +109,7 @@ if picked and picked[0].get("customdata"):  # a click on the graph: that unit or
     current = ("unit", layer, j) if kind == "unit" else ("edge", layer, j, i)
 
 quiz = st.session_state.get("bp_quiz_on", False)
-edges = [("edge", layer, j, i) for layer in range(1, layers_count + 1)
+edges = [("edge", layer, j, i) for layer in range(1, len(arch.sizes))
          for j in range(arch.sizes[layer]) for i in range(arch.sizes[layer - 1])]
 quiz_edge = edges[STATE.get("bp_quiz_pick", 0) % len(edges)] if quiz else None
 charts = Charts()
@@ -138,29 +129,7 @@ with surface_col:
         st.metric("Largest error", f"{float(np.abs(p.output - data.y).max()):.3g}")
 
 # ---------------------------------------------------------------- the formulas
-chosen = current
-lines = []
-if chosen is None and stage[0] == "update":
-    lines.append(f"w ← w − η · mean ∂L/∂w, with η = {spec.lr:g}: every weight below moves by the mean of its "
-                 f"{len(data.y)} per-example gradients.")
-elif chosen is None:
-    lines.append("Press ▶ to run the forward pass layer by layer, then the backward pass unit by unit.")
-elif chosen[0] == "forward":
-    lines += [f"**{formulas.unit_name(arch, chosen[1], j)}**: {formulas.forward(arch, flat, p, example, chosen[1], j)}"
-              for j in range(arch.sizes[chosen[1]])]
-elif chosen[0] == "unit":
-    _, layer, j = chosen
-    name = formulas.unit_name(arch, layer, j)
-    lines += [f"**{name}**, forward: {formulas.forward(arch, flat, p, example, layer, j)}",
-              f"backward: {formulas.backward(arch, flat, p, example, layer, j)}"]
-    if layer > 0:
-        lines.append(f"bias: {formulas.edge(arch, p, example, layer, j, None)}")
-elif quiz and chosen == quiz_edge:
-    lines.append("This is the quiz's weight: its gradient shows once you answer.")
-else:
-    _, layer, j, i = chosen
-    lines.append(f"**{formulas.unit_name(arch, layer - 1, i)} → {formulas.unit_name(arch, layer, j)}**: "
-                 f"{formulas.edge(arch, p, example, layer, j, i)}")
+lines = formulas.focus_lines(arch, flat, p, example, current, stage, spec.lr, quiz_edge)
 with later("bp_formulas").container(border=True):
     for line in lines:
         st.markdown(line)
@@ -208,7 +177,7 @@ def edit_layer(layer: int, key: str) -> None:
 
 
 with later("bp_edit").expander("Edit the weights", expanded=True):
-    tables = st.columns(layers_count)
+    tables = st.columns(len(arch.sizes) - 1)
     version = abs(hash(spec.weights)) % 10**8  # a new table whenever the weights change elsewhere
     for layer, (w, b) in enumerate(arch.unpack(flat), start=1):
         frame = pd.DataFrame(np.column_stack([w, b]), columns=sources(layer),

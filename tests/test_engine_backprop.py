@@ -122,3 +122,19 @@ def test_the_spec_holds_every_weight_and_refuses_a_wrong_count():
     with pytest.raises(ConfigError, match="must be 13 finite numbers"):
         BackpropSpec(data="max", layers=1, width=3, weights="1, 2, 3").flat()
     assert set(DATA) >= {preset.data for preset in PRESETS.values()}
+
+
+def test_each_stage_shows_the_forward_pass_up_to_its_layer_then_the_deltas_from_the_output_down():
+    arch = PRESETS["xor_bool"].arch  # 2 inputs, 2 hidden units, 1 output: 7 stages
+    stages = formulas.stages(arch)
+    assert formulas.stage_view(arch, stages, 0) == (0, set(), None)
+    assert formulas.stage_view(arch, stages, 1) == (1, set(), ("forward", 1))
+    assert formulas.stage_view(arch, stages, 3) == (2, {(2, 0)}, ("unit", 2, 0))  # the output's δ first
+    assert formulas.stage_view(arch, stages, 5) == (2, {(2, 0), (1, 0), (1, 1)}, ("unit", 1, 1))
+    assert formulas.stage_view(arch, stages, 6) == (2, {(2, 0), (1, 0), (1, 1)}, None)  # the update: all
+    data = examples("xor_bool")
+    p = run(arch, PRESETS["xor_bool"].weights, data.x, data.y)
+    lines = formulas.focus_lines(arch, PRESETS["xor_bool"].weights, p, 3, ("edge", 2, 0, 1), stages[6], 0.3)
+    assert lines[0].startswith("**h1.2 → out**: ∂L/∂w = δ × z")
+    assert formulas.focus_lines(arch, PRESETS["xor_bool"].weights, p, 3, ("edge", 2, 0, 1), stages[6], 0.3,
+                                hidden_edge=("edge", 2, 0, 1))[0].startswith("This is the quiz's weight")

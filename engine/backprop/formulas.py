@@ -70,3 +70,36 @@ def edge(arch: Architecture, p: Pass, example: int, layer: int, j: int, i: int |
         return f"∂L/∂b = δ = {number(delta)} for this example{batch}"
     below = p.z[layer - 1][example, i]
     return (f"∂L/∂w = δ × z = {term(delta)} × {term(below)} = {number(delta * below)} for this example{batch}")
+
+
+def stage_view(arch: Architecture, stages: list[tuple], index: int) -> tuple[int, set[tuple[int, int]], tuple | None]:
+    """What stage `index` shows: the last layer whose a and z are out, the units (layer, j) whose δ is out, and the
+    element in focus (("forward", l), ("unit", l, j), or None)."""
+    stage, layers = stages[index], len(arch.sizes) - 1
+    if stage[0] in ("start", "forward"):
+        return (0 if stage[0] == "start" else stage[1]), set(), stage if stage[0] == "forward" else None
+    reached = index - layers if stage[0] == "backward" else len(stages)
+    deltas = {(s[1], s[2]) for s in stages[layers + 1:layers + 1 + reached] if s[0] == "backward"}
+    return layers, deltas, ("unit", stage[1], stage[2]) if stage[0] == "backward" else None
+
+
+def focus_lines(arch: Architecture, flat, p: Pass, example: int, focus: tuple | None, stage: tuple, lr: float,
+                hidden_edge: tuple | None = None) -> list[str]:
+    """Markdown lines for the element in focus (a layer, a unit or an edge), or for the stage when none is."""
+    if focus is None and stage[0] == "update":
+        return [f"w ← w − η · mean ∂L/∂w, with η = {lr:g}: every weight moves by the mean of its {len(p.y)} "
+                "per-example gradients."]
+    if focus is None:
+        return ["Press ▶ to run the forward pass layer by layer, then the backward pass unit by unit."]
+    if focus[0] == "forward":
+        return [f"**{unit_name(arch, focus[1], j)}**: {forward(arch, flat, p, example, focus[1], j)}"
+                for j in range(arch.sizes[focus[1]])]
+    if focus[0] == "unit":
+        _, layer, j = focus
+        lines = [f"**{unit_name(arch, layer, j)}**, forward: {forward(arch, flat, p, example, layer, j)}",
+                 f"backward: {backward(arch, flat, p, example, layer, j)}"]
+        return lines + ([f"bias: {edge(arch, p, example, layer, j, None)}"] if layer > 0 else [])
+    if focus == hidden_edge:
+        return ["This is the quiz's weight: its gradient shows once you answer."]
+    _, layer, j, i = focus
+    return [f"**{unit_name(arch, layer - 1, i)} → {unit_name(arch, layer, j)}**: {edge(arch, p, example, layer, j, i)}"]
