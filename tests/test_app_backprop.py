@@ -75,4 +75,4 @@ def test_a_typed_weight_changes_the_function_and_the_quiz_judges_answers():
 
 def test_weights_that_do_not_fit_are_refused_with_the_count():
     at = open_page(bp_weights="1, 2")
-    assert not at.exception and "must be 9 finite numbers" in at.error[0].value
+    assert not at.exception and "must be 9 numbers for this network, not 2" in at.error[0].value

@@ -119,8 +119,13 @@ def test_the_spec_holds_every_weight_and_refuses_a_wrong_count():
     again, refused = BackpropSpec.from_query(spec.to_query())
     assert not refused and np.array_equal(again.flat(), spec.flat())
     from engine.common.limits import ConfigError
-    with pytest.raises(ConfigError, match="must be 13 finite numbers"):
+    with pytest.raises(ConfigError, match="must be 13 numbers for this network, not 3"):
         BackpropSpec(data="max", layers=1, width=3, weights="1, 2, 3").flat()
+    too_large = weights_text(preset.weights).replace("-1", "-1e9", 1)
+    with pytest.raises(ConfigError, match="at most 1e\\+06.*-1e\\+09"):
+        BackpropSpec(data="max", layers=1, width=3, weights=too_large).flat()
+    with pytest.raises(ConfigError, match="nan"):
+        BackpropSpec(data="max", layers=1, width=3, weights=too_large.replace("-1e9", "nan")).flat()
     assert set(DATA) >= {preset.data for preset in PRESETS.values()}
 
 

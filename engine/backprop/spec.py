@@ -7,13 +7,15 @@ import numpy as np
 
 from engine.backprop.data import DATA, DATA_LABELS, PLAYGROUND, examples
 from engine.backprop.network import ACTIVATION_LABELS, ACTIVATIONS, MAX_LAYERS, MAX_WIDTH, Architecture
+from engine.common.export import shown
 from engine.common.limits import ConfigError
 from engine.common.spec import Control, Spec, spec_class
 
 LEARNING_RATES = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 NOISE = (0.0, 0.1, 0.25, 0.5)
 MAX_EXAMPLES = 81  # the largest data set here: max(a, b) on a 9×9 grid
-SIGNIFICANT = 6  # weights are kept to six significant digits, so the link holds exactly what the page uses
+SIGNIFICANT = 6
+LARGEST_WEIGHT = 1e6  # weights are kept to six significant digits, so the link holds exactly what the page uses
 
 CONTROLS: tuple[Control, ...] = (
     Control("data", "select", "Data", "xor_bool", options=DATA, labels=DATA_LABELS),
@@ -64,7 +66,13 @@ class BackpropSpec(Spec):
             values = np.array([float(part) for part in self.weights.replace(";", ",").split(",") if part.strip()])
         except ValueError:
             raise ConfigError("bp_weights (Weights and biases) must be numbers separated by commas") from None
-        if values.size != arch.parameter_count or not np.all(np.isfinite(values)):
-            raise ConfigError(f"bp_weights (Weights and biases) must be {arch.parameter_count} finite numbers for "
-                              f"this network, not {values.size}")
+        if values.size != arch.parameter_count:
+            raise ConfigError(f"bp_weights (Weights and biases) must be {arch.parameter_count} numbers for this "
+                              f"network, not {values.size}")
+        fits = np.abs(values) <= LARGEST_WEIGHT  # False for NaN too
+        if not fits.all():
+            first = values[int(np.argmin(fits))]
+            raise ConfigError(f"bp_weights (Weights and biases) must each be a number of size at most "
+                              f"{LARGEST_WEIGHT:g} (larger ones overflow the units' sums); {shown(f'{first:g}')} "
+                              "is not")
         return values
