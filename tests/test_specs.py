@@ -83,7 +83,9 @@ def test_a_spec_survives_its_link_and_its_dict(spec_type):
     @ROUND_TRIP
     @given(specs(spec_type))
     def check(spec):
-        assert spec_type.from_query(spec.to_query()) == (spec, [])
+        # A text too long for an address stays out of links: a link opens it at its default.
+        unlinked = {control.field: control.default_for({}) for control in spec_type.CONTROLS if not control.linked}
+        assert spec_type.from_query(spec.to_query()) == (spec.replace(**unlinked), [])
         assert spec_type.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
 
     check()

@@ -31,7 +31,7 @@ def _widget(control: Control, key: str, default: Any, where: Any, offer: Any = N
     now); returns what it holds."""
     label = options.pop("label", None) or control.label
     step = options.pop("step", control.step)  # a step that depends on the value: a learning rate's +/-
-    common = dict(key=key, bind=URL, help=control.help or None)
+    common = dict(key=key, bind=URL if control.linked else None, help=control.help or None)
     common.update(options)
     labels = dict(format_func=control.label_of) if control.labels else {}
     kind = control.widget
@@ -53,6 +53,8 @@ def _widget(control: Control, key: str, default: Any, where: Any, offer: Any = N
         return where.toggle(label, default, **common)
     if kind == "text":
         return where.text_input(label, default, max_chars=control.max_chars, **common)
+    if kind == "text_area":
+        return where.text_area(label, default, max_chars=control.max_chars, **common)
     number = float if isinstance(default, float) else int
     low, high = (None if bound is None else number(bound) for bound in (control.low, control.high))
     step = None if step is None else number(step)

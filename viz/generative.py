@@ -13,14 +13,13 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.theme import OKABE_ITO, arrow_polyline, downsample, figure_from_dicts
+from viz.theme import CURVE_POINTS, OKABE_ITO, arrow_polyline, downsample, figure_from_dicts, metric_curves
 
 REAL_COLOR, FAKE_COLOR = "#1b9e4b", "#7b3294"
 D_SCALE = [[0.0, "#c2a5cf"], [0.5, "#f7f7f7"], [1.0, "#a6dba0"]]
 WARP_COLOR = "rgba(123, 50, 148, 0.35)"
 ARROW_COLOR = "#2d1a3a"
 MODE_COLOR = "#1f2430"
-CURVE_POINTS = 1500
 Series = Mapping[str, tuple[np.ndarray, np.ndarray]]  # metric name -> (steps, values)
 
 
@@ -70,50 +69,21 @@ def gan_field(extent: float, heatmap: np.ndarray, real: np.ndarray, fake: np.nda
     return figure_from_dicts(data, layout, title)
 
 
-def _curves(history: Series, names: Sequence[tuple[str, str, str]], yaxis: dict, title: str,
-            lines: Sequence[tuple[float, str]] = (), height: int = 300, smooth: bool = False) -> go.Figure:
-    """Metrics by step; `smooth`: each drawn faint, step by step, under its running mean over ~1% of the run (a
-    game's per-step values jump about; the mean shows where they sit)."""
-    data = []
-    for name, label, color in names:
-        if name not in history or not len(history[name][0]):
-            continue
-        steps, values = np.asarray(history[name][0]), np.asarray(history[name][1], dtype=float)
-        if smooth and len(values) >= 10:
-            window = max(5, len(values) // 100)
-            shown_steps, shown = downsample(steps, values, CURVE_POINTS)
-            data.append({"type": "scatter", "x": shown_steps, "y": shown, "mode": "lines", "showlegend": False,
-                         "line": {"color": color, "width": 1}, "opacity": 0.25, "hoverinfo": "skip"})
-            steps, values = steps[window - 1:], np.convolve(values, np.ones(window) / window, mode="valid")
-        steps, values = downsample(steps, values, CURVE_POINTS)
-        data.append({"type": "scatter", "x": steps, "y": values, "mode": "lines", "name": label,
-                     "line": {"color": color, "width": 2.5 if smooth else 2},
-                     "hovertemplate": f"{label}<br>step %{{x}}: %{{y:.3f}}<extra></extra>"})
-    shapes = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": value, "y1": value,
-               "line": {"color": "#5f6672", "dash": "dot", "width": 1.2}} for value, _ in lines]
-    annotations = [{"xref": "paper", "x": 1, "xanchor": "right", "y": value, "yanchor": "bottom", "text": text,
-                    "showarrow": False, "font": {"size": 12, "color": "#5f6672"}} for value, text in lines]
-    layout = {"height": height, "xaxis": {"title": {"text": "step"}, "rangemode": "tozero"}, "yaxis": yaxis,
-              "hovermode": "x unified", "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"},
-              "margin": {"t": 50, "b": 80}, **({"shapes": shapes, "annotations": annotations} if lines else {})}
-    return figure_from_dicts(data, layout, title)
-
-
 def gan_losses(history: Series) -> go.Figure:
-    return _curves(history, (("d_loss", "D's loss", OKABE_ITO[2]), ("g_loss", "G's loss", FAKE_COLOR)),
+    return metric_curves(history, (("d_loss", "D's loss", OKABE_ITO[2]), ("g_loss", "G's loss", FAKE_COLOR)),
                    {"title": {"text": "loss"}}, "Both players' losses", smooth=True)
 
 
 def gan_outputs(history: Series) -> go.Figure:
     """Mean D(x) on real and on generated points: both tend to 1/2 at the game's optimum."""
-    return _curves(history, (("d_real", "D(real)", REAL_COLOR), ("d_fake", "D(G(z))", FAKE_COLOR)),
+    return metric_curves(history, (("d_real", "D(real)", REAL_COLOR), ("d_fake", "D(G(z))", FAKE_COLOR)),
                    {"title": {"text": "mean D(x)"}, "range": [0, 1.02]}, "What D says",
                    lines=((0.5, "½: the optimum"),), smooth=True)
 
 
 def gan_coverage(history: Series, modes: int) -> go.Figure:
     """Modes covered (of `modes`) and the share of high-quality samples, by step."""
-    fig = _curves(history, (("high_quality", "high-quality share", OKABE_ITO[0]),),
+    fig = metric_curves(history, (("high_quality", "high-quality share", OKABE_ITO[0]),),
                   {"title": {"text": "share of samples"}, "range": [0, 1.02], "tickformat": ".0%"},
                   "Mode coverage of 2,500 samples")
     if "modes_covered" in history and len(history["modes_covered"][0]):
@@ -230,7 +200,7 @@ def decoded_points(grid_points: np.ndarray, data: np.ndarray, title: str, height
 
 def vae_terms(history: Series) -> go.Figure:
     """The negative ELBO per held-out example and its two terms (β = 1: the bound itself)."""
-    return _curves(history, (("test_neg_elbo", "−ELBO (held out)", "#1f2430"),
+    return metric_curves(history, (("test_neg_elbo", "−ELBO (held out)", "#1f2430"),
                              ("test_recon", "reconstruction −log p(x|z)", OKABE_ITO[0]),
                              ("test_kl", "KL(q(z|x) ‖ N(0, I))", OKABE_ITO[1]),
                              ("ae_test_recon", "autoencoder's reconstruction", OKABE_ITO[2])),
@@ -240,7 +210,7 @@ def vae_terms(history: Series) -> go.Figure:
 
 def encoder_gradients(history: Series) -> go.Figure:
     """The size of the encoder's gradient from each term, step by step."""
-    return _curves(history, (("encoder_grad_recon", "from the reconstruction term", OKABE_ITO[0]),
+    return metric_curves(history, (("encoder_grad_recon", "from the reconstruction term", OKABE_ITO[0]),
                              ("encoder_grad_kl", "from β·KL", OKABE_ITO[1])),
                    {"title": {"text": "‖∂term/∂encoder‖"}, "rangemode": "tozero"},
                    "What reaches the encoder", height=300, smooth=True)

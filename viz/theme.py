@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -38,6 +38,7 @@ OPTIMIZER_COLORS = {
     "newton": "#7f3c8d", "quickprop": "#8c564b", "perceptron": "#444444",
 }
 TRAIN_COLOR, TEST_COLOR = "#0072B2", "#D55E00"
+CURVE_POINTS = 1500  # points of a metric curve drawn (engine histories are longer)
 
 
 def optimizer_color(name: str) -> str:
@@ -183,3 +184,34 @@ def log_tick_label(value: float) -> str:
     mantissa = round(value / 10.0 ** power, 2)
     lead = "" if mantissa == 1 else f"{mantissa:g}×"
     return f"{lead}10<sup>{'−' if power < 0 else ''}{abs(power)}</sup>"
+
+
+def metric_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]], names: Sequence[tuple[str, str, str]],
+                  yaxis: dict, title: str, lines: Sequence[tuple[float, str]] = (), height: int = 300,
+                  smooth: bool = False) -> go.Figure:
+    """Metrics by step (`names`: metric, label, colour) under dotted horizontal `lines` (value, label).
+    `smooth`: each drawn faint, step by step, under its running mean over ~1% of the run (a game's per-step
+    values jump about; the mean shows where they sit)."""
+    data = []
+    for name, label, color in names:
+        if name not in history or not len(history[name][0]):
+            continue
+        steps, values = np.asarray(history[name][0]), np.asarray(history[name][1], dtype=float)
+        if smooth and len(values) >= 10:
+            window = max(5, len(values) // 100)
+            shown_steps, shown = downsample(steps, values, CURVE_POINTS)
+            data.append({"type": "scatter", "x": shown_steps, "y": shown, "mode": "lines", "showlegend": False,
+                         "line": {"color": color, "width": 1}, "opacity": 0.25, "hoverinfo": "skip"})
+            steps, values = steps[window - 1:], np.convolve(values, np.ones(window) / window, mode="valid")
+        steps, values = downsample(steps, values, CURVE_POINTS)
+        data.append({"type": "scatter", "x": steps, "y": values, "mode": "lines", "name": label,
+                     "line": {"color": color, "width": 2.5 if smooth else 2},
+                     "hovertemplate": f"{label}<br>step %{{x}}: %{{y:.3f}}<extra></extra>"})
+    shapes = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": value, "y1": value,
+               "line": {"color": "#5f6672", "dash": "dot", "width": 1.2}} for value, _ in lines]
+    annotations = [{"xref": "paper", "x": 1, "xanchor": "right", "y": value, "yanchor": "bottom", "text": text,
+                    "showarrow": False, "font": {"size": 12, "color": "#5f6672"}} for value, text in lines]
+    layout = {"height": height, "xaxis": {"title": {"text": "step"}, "rangemode": "tozero"}, "yaxis": yaxis,
+              "hovermode": "x unified", "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"},
+              "margin": {"t": 50, "b": 80}, **({"shapes": shapes, "annotations": annotations} if lines else {})}
+    return figure_from_dicts(data, layout, title)

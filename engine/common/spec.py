@@ -36,7 +36,7 @@ from engine.common.limits import ConfigError, problem
 QueryValue = str | list[str]
 
 WIDGETS = ("select", "radio", "segmented", "pills", "multiselect", "slider", "select_slider", "number", "toggle",
-           "text", "tabs")  # tabs: the open tab is the value (ui.controls.ControlPanel.tabs)
+           "text", "text_area", "tabs")  # tabs: the open tab is the value (ui.controls.ControlPanel.tabs)
 MULTI = ("pills", "multiselect")  # widgets whose value is a tuple of options
 
 
@@ -60,6 +60,9 @@ class Control:
     shown: Callable[[Mapping[str, Any]], bool] | None = None  # drawn only when the fields before it say so
     max_chars: int | None = None  # text
     format: str | None = None  # how a number widget prints it
+    # False for a value too long for an address (a pasted text of up to 200 KB): its widget is not bound to the
+    # URL and links leave it out (a link that names it is refused); settings files carry it.
+    linked: bool = True
 
     def __post_init__(self) -> None:
         if self.widget not in WIDGETS:
@@ -276,7 +279,7 @@ class Spec:
         before = {control.field: getattr(self, control.field) for control in self.CONTROLS}
         for control in self.shown_fields():
             value = getattr(self, control.field)
-            if not _same_value(value, control.default_for(before)):
+            if control.linked and not _same_value(value, control.default_for(before)):
                 query[self.PREFIX + control.field] = control.to_query(value)
         return query
 
@@ -294,7 +297,10 @@ class Spec:
         for control in cls.CONTROLS:
             key = cls.PREFIX + control.field
             value = control.default_for(values)
-            if key in params:
+            if key in params and not control.linked:
+                refused.append(Refusal(key, params[key], "a link does not carry this text (it may be too long for "
+                                                         "an address); a settings file does"))
+            elif key in params:
                 try:
                     asked = control.canonical(control.from_query(params[key], values), values)
                 except (ValueError, OverflowError) as error:
