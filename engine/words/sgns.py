@@ -1,0 +1,106 @@
+"""Skip-gram with negative sampling (Mikolov et al. 2013), the pieces: a vocabulary, the subsampling of frequent
+words, the training pairs, and the loss with its gradients in closed form.
+
+Each word has two vectors: an input vector v (the row of the centre word, what the page shows) and an output
+vector u (the row of a word seen as a context). For a centre c and a context o seen within the window, and k
+negative words drawn from the unigram distribution raised to 0.75, the pair's loss is
+
+    -log σ(u_o · v_c) - Σ_k log σ(-u_k · v_c)
+
+which pulls the true context's score up and the noise words' down. Its gradients are short:
+
+    d/dv_c = (σ(u_o · v_c) - 1) u_o + Σ_k σ(u_k · v_c) u_k
+    d/du_o = (σ(u_o · v_c) - 1) v_c
+    d/du_k = σ(u_k · v_c) v_c
+
+so a step touches only the rows of the words in the batch, added in place with `index_add_` as word2vec's C code
+does (summed over the batch, not averaged, so the learning rate means what word2vec's does).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+NOISE_POWER = 0.75  # negatives come from count^0.75, normalized (Mikolov et al. 2013)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The `cap` most frequent words (ties by alphabet), most frequent first, with their counts."""
+
+    words: tuple[str, ...]
+    counts: np.ndarray  # (n,) int64
+
+    @classmethod
+    def build(cls, sentences: Iterable[Iterable[str]], cap: int) -> Vocabulary:
+        counter = Counter(word for sentence in sentences for word in sentence)
+        ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:cap]
+        return cls(tuple(word for word, _ in ranked), np.array([count for _, count in ranked], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {word: i for i, word in enumerate(self.words)}
+
+    def encode(self, sentences: Iterable[Iterable[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """The corpus as one stream of word indices and each token's sentence number; words outside the
+        vocabulary are dropped, as word2vec drops words below its min-count (the window then reaches past them)."""
+        index = self.index
+        tokens, sentence_of = [], []
+        for number, sentence in enumerate(sentences):
+            known = [index[word] for word in sentence if word in index]
+            tokens += known
+            sentence_of += [number] * len(known)
+        return np.array(tokens, dtype=np.int64), np.array(sentence_of, dtype=np.int64)
+
+
+def drop_probability(counts: np.ndarray, t: float) -> np.ndarray:
+    """Subsampling: the chance each word is dropped from a pass over the corpus, 1 - sqrt(t / f(w)) clipped to
+    [0, 1], where f(w) is the word's share of the corpus's (in-vocabulary) tokens. t = 0 turns it off; a word
+    rarer than t is never dropped."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if t <= 0:
+        return np.zeros_like(counts)
+    share = counts / counts.sum()
+    return np.clip(1.0 - np.sqrt(t / share), 0.0, 1.0)
+
+
+def noise_distribution(counts: np.ndarray) -> torch.Tensor:
+    weights = torch.as_tensor(counts, dtype=torch.float64) ** NOISE_POWER
+    return (weights / weights.sum()).float()
+
+
+def context_pairs(tokens: torch.Tensor, sentence_of: torch.Tensor, centres: torch.Tensor, window: int,
+                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (centre word, context word) pairs of the tokens at positions `centres`: as word2vec, each centre
+    draws its own window b uniformly from 1..window and pairs with every token within b of it in its sentence
+    (so a context d apart is used with weight (window - d + 1) / window)."""
+    offsets = torch.cat([torch.arange(-window, 0), torch.arange(1, window + 1)])
+    reach = torch.randint(1, window + 1, (len(centres),), generator=generator)
+    positions = centres[:, None] + offsets[None, :]
+    inside = (positions >= 0) & (positions < len(tokens)) & (offsets.abs()[None, :] <= reach[:, None])
+    positions = positions.clamp(0, len(tokens) - 1)
+    inside &= sentence_of[positions] == sentence_of[centres][:, None]
+    centre_words = tokens[centres][:, None].expand_as(positions)
+    return centre_words[inside], tokens[positions][inside]
+
+
+def negative_sampling_gradients(v: torch.Tensor, u_pos: torch.Tensor, u_neg: torch.Tensor
+                                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each pair's loss and the gradients of the summed loss: (loss (P,), d/dv (P, d), d/du_pos (P, d),
+    d/du_neg (P, k, d)), in the closed form of the module docstring."""
+    positive = (u_pos * v).sum(-1)
+    negative = torch.einsum("pkd,pd->pk", u_neg, v)
+    loss = F.softplus(-positive) + F.softplus(negative).sum(-1)
+    pull = torch.sigmoid(positive) - 1.0  # (P,)
+    push = torch.sigmoid(negative)  # (P, k)
+    grad_v = pull[:, None] * u_pos + torch.einsum("pk,pkd->pd", push, u_neg)
+    return loss, grad_v, pull[:, None] * v, push[:, :, None] * v[:, None, :]
