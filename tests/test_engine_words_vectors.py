@@ -200,6 +200,11 @@ def test_bad_configs_are_refused(change):
         WordVectorsConfig(**change)
 
 
+def test_a_text_without_a_context_is_refused_when_built():
+    with pytest.raises(ConfigError, match="no two words"):
+        WordVectorsTrainer(WordVectorsConfig(corpus="pasted", text="Hello. World! Again?"), seed=0)
+
+
 def test_bad_live_values_are_refused(templates):
     for change in ({"negatives": 0}, {"subsample": 2.0}, {"batch_size": 1.5}, {"analogy": ("a", "b")}):
         with pytest.raises(ConfigError):

@@ -8,7 +8,9 @@ centre pairs with every word in its dynamic window, and each pair with `negative
 constant learning rate (live training has no planned end, so no decay), word2vec's start: input vectors uniform
 in ±0.5/dimensions, output vectors zero.
 
-The page's queries (a word, an analogy) use the input vectors, as word2vec's output file does. `evaluate` scores
+The vectors stay on the CPU whatever the job's device: a step gathers and adds back a few thousand rows, work a
+GPU would spend launching kernels. The page's queries (a word, an analogy) use the input vectors, as word2vec's
+output file does. `evaluate` scores
 the planted analogies (template corpus) at every publish, so it is one small matrix product; `observe` does the
 rest when a page asks.
 """
@@ -131,12 +133,14 @@ class WordVectorsTrainer(Trainer):
 
     def setup(self) -> None:
         config: WordVectorsConfig = self.config
+        check_hyperparameters(self.hp)
         sentences = template_sentences(self.seed) if config.corpus == "templates" else pasted_sentences(config.text)
         self.vocabulary = Vocabulary.build(sentences, config.vocabulary)
         self.index = self.vocabulary.index
         tokens, sentence_of = self.vocabulary.encode(sentences)
-        if len(self.vocabulary) < 2:
-            raise ConfigError("the text has fewer than two different words: paste a longer text")
+        if not np.any(sentence_of[1:] == sentence_of[:-1]):
+            raise ConfigError("no two words of this text share a sentence, so no word has a context: paste a "
+                              "longer text")
         self.tokens, self.sentence_of = torch.from_numpy(tokens), torch.from_numpy(sentence_of)
         self.ppmi_unit = ask.unit_rows(ppmi_vectors(tokens, sentence_of, len(self.vocabulary), config.window,
                                                     config.dimensions, self.seed))
@@ -175,15 +179,15 @@ class WordVectorsTrainer(Trainer):
             self._new_pass()
 
     def train_step(self) -> dict[str, float]:
-        if self.cursor >= len(self.order):
-            self.epochs_done += 1
-            self._new_pass()
-        centres = self.order[self.cursor:self.cursor + int(self.hp["batch_size"])]
-        self.cursor += len(centres)
-        centre_words, context_words = context_pairs(self.kept_tokens, self.kept_sentence_of, centres,
-                                                    self.config.window, self.rng)
-        if len(centre_words) == 0:  # centres alone in their sentences
-            return {"loss": float("nan")} if len(self.order) == 0 else self.train_step()
+        centre_words = torch.empty(0)
+        while len(centre_words) == 0:  # a batch of centres alone in their sentences (after subsampling) has no pair
+            if self.cursor >= len(self.order):
+                self.epochs_done += 1
+                self._new_pass()
+            centres = self.order[self.cursor:self.cursor + int(self.hp["batch_size"])]
+            self.cursor += len(centres)
+            centre_words, context_words = context_pairs(self.kept_tokens, self.kept_sentence_of, centres,
+                                                        self.config.window, self.rng)
         negatives = torch.multinomial(self.noise, len(centre_words) * int(self.hp["negatives"]), replacement=True,
                                       generator=self.rng).view(len(centre_words), -1)
         loss, grad_v, grad_u, grad_negatives = negative_sampling_gradients(
@@ -196,9 +200,6 @@ class WordVectorsTrainer(Trainer):
         return {"loss": float(loss.mean())}
 
     def explain_divergence(self, step: int, name: str, value: float) -> str:
-        if len(self.order) == 0:
-            return ("Subsampling dropped every word of this text: raise the threshold t (or set it to 0) and press "
-                    "Reset.")
         return (f"The {name} became {value} at step {step}: the learning rate {self.hp['lr']:g} is too large for "
                 f"{self.hp['batch_size']} centre words a step. Lower it (word2vec starts at 0.025) and press Reset.")
 
