@@ -39,9 +39,9 @@ Texts of any length are taken (tiny Shakespeare is 1.1 MB); the page limits a pa
 Speed. Learning counts each distinct word once (weighted by how often it occurs), keeps the count of every adjacent
 pair and the set of words that hold it, and at each merge re-counts only the words that hold the merged pair, taking
 the most frequent pair from a heap whose stale entries are skipped: about 0.6 s for 1,000 merges on tiny Shakespeare
-(0.55 s for 500) on a 2-core CPU, where recounting every distinct word at every merge would take about 100 s.
+(0.55 s for 500) on a 2-core CPU, where recounting every distinct word at every merge would take over a minute.
 Encoding segments each distinct word once and copies its segmentation to every occurrence: about 0.4 s for 1 MB
-with 1,000 merges, where applying each merge in turn to every word takes about 140 s (bench/words_bpe.py).
+with 1,000 merges, where applying each merge in turn to every word takes about 90 s (bench/words_bpe.py).
 """
 
 from __future__ import annotations
