@@ -210,7 +210,12 @@ def test_samples_share_one_random_stream_and_stay_steady_while_the_model_does():
     assert trainer.observe() is visuals  # cached: unchanged model, unchanged question
     assert CharModelTrainer(SMALL, dict(trainer.hp), seed=0).observe().samples == visuals.samples  # same stream
     trainer.train_step()
-    assert trainer.observe().samples != visuals.samples
+    trainer.training = True  # while training, a changed model is sampled again at most once a second
+    assert trainer.observe().samples == visuals.samples and trainer.observe().sampled_at_step == 0
+    trainer.training = False
+    assert trainer.observe().samples != visuals.samples and trainer.observe().sampled_at_step == 1
+    trainer.training, trainer.hp["prefix"] = True, "Th"  # a new question is answered at once
+    assert trainer.observe().prefix == "Th" and trainer.observe().sampled_at_step == 1
 
 
 def test_the_next_character_tables_hold_the_top_characters_and_the_rest():

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ MAX_PREFIX_CHARS = 1000  # feeding the prefix costs a step per character, at eve
 # The live held-out figure reads the held-out text's first 4,096 characters (~30 ms for the default LSTM on one
 # thread), at most once a second and at most 1/20 of the time; between two readings evaluate() has no figure.
 HELD_OUT_SLICE, EVAL_INTERVAL_S, EVAL_COST_FACTOR = 4096, 1.0, 20
+OBSERVE_INTERVAL_S, OBSERVE_COST_FACTOR = 1.0, 10
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ class CharModelTrainer(Trainer):
         self.updates = 0  # optimizer steps taken: what the cached evaluation and visuals are of
         self._cut_streams(int(self.hp["batch_size"]))
         self._next_eval_at, self._evaluated_at = 0.0, -1
-        self._observed: tuple[tuple, CharModelVisuals] | None = None
+        self._observed: tuple[tuple, CharModelVisuals] | None = None  # (prefix, temperatures, length), visuals
+        self._next_observe_at = 0.0
         self.apply_hyperparameters(self.hp)
 
     def _cut_streams(self, batch_size: int) -> None:
@@ -147,10 +149,9 @@ class CharModelTrainer(Trainer):
 
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         check_hyperparameters(changes)
+        # The limits keep every stream at least 3 characters long (900 training characters at least, 256 streams
+        # at most), so a step always has a chunk to read.
         if "batch_size" in changes and changes["batch_size"] != self.streams.shape[1]:
-            if len(self.train_ids) // int(changes["batch_size"]) < 2:
-                raise ConfigError(f"{changes['batch_size']} streams of a training text of {len(self.train_ids)} "
-                                  "characters would hold fewer than 2 characters each")
             self._cut_streams(int(changes["batch_size"]))
         if "lr" in changes:
             for group in self.optimizer.param_groups:
@@ -184,8 +185,9 @@ class CharModelTrainer(Trainer):
         return bits_per_char(self.model, self.held_out_ids)
 
     def evaluate(self) -> dict[str, float]:
-        """"held_out_bpc" on the held-out text's first HELD_OUT_SLICE characters (always the same ones), taken
-        at most once a second while training; between readings nothing (the history leaves the gap)."""
+        """The live "held_out_bpc": bits per character on the held-out text's first HELD_OUT_SLICE characters
+        (always the same ones), read at most once a second while training; between readings nothing (the
+        history leaves the gap)."""
         now = time.monotonic()
         if self.updates == self._evaluated_at or (self.training and now < self._next_eval_at):
             return {}
@@ -195,12 +197,21 @@ class CharModelTrainer(Trainer):
         return {"held_out_bpc": bpc}
 
     def observe(self) -> CharModelVisuals:
-        """Samples from the same random stream at every observation: an unchanged model shows the same ones."""
-        asked = (self.updates, self.hp["prefix"], tuple(self.hp["temperatures"]), int(self.hp["sample_chars"]),
-                 self.bptt_used)
-        if self._observed is None or self._observed[0] != asked:
-            self._observed = asked, self._observe(*asked[1:4])
-        return self._observed[1]
+        """Samples from the same random stream at every observation: an unchanged model shows the same ones.
+        While training, a changed model is sampled again at most once a second and at most 1/10 of the time (a
+        big network's long samples take a while); a changed question (prefix, temperatures, length) at once."""
+        question = (self.hp["prefix"], tuple(self.hp["temperatures"]), int(self.hp["sample_chars"]))
+        now = time.monotonic()
+        if self._observed is not None and self._observed[0] == question:
+            visuals = self._observed[1]
+            if visuals.sampled_at_step == self.updates or (self.training and now < self._next_observe_at):
+                if visuals.bptt_used != self.bptt_used:  # a live bptt change: no need to sample again
+                    self._observed = question, replace(visuals, bptt_used=self.bptt_used)
+                return self._observed[1]
+        visuals = self._observe(*question)
+        self._observed = question, visuals
+        self._next_observe_at = now + max(OBSERVE_INTERVAL_S, OBSERVE_COST_FACTOR * (time.monotonic() - now))
+        return visuals
 
     def _observe(self, typed: str, temperatures: tuple[float, ...], length: int) -> CharModelVisuals:
         corpus = self.corpus
@@ -221,7 +232,7 @@ class CharModelTrainer(Trainer):
             next_bigram=NextCharacters.top(self.bigram.after(int(context[-1])), corpus.symbols),
             baselines=self.baselines, alphabet_size=corpus.size, train_chars=len(corpus.train),
             held_out_chars=len(corpus.held_out), held_out_slice_chars=min(HELD_OUT_SLICE, len(corpus.held_out)),
-            bptt_used=self.bptt_used, problem=problem)
+            bptt_used=self.bptt_used, sampled_at_step=self.updates, problem=problem)
 
 
 def model_size(trainer: CharModelTrainer) -> int:

@@ -40,4 +40,6 @@ class CharModelVisuals:
     held_out_chars: int
     held_out_slice_chars: int  # how many held-out characters the live "held_out_bpc" metric reads (from its start)
     bptt_used: int  # the chunk length trained on: the bptt hyperparameter, or less when the streams are shorter
+    sampled_at_step: int  # the training steps the model had taken when it was sampled (while training, samples
+    # are drawn at most about once a second, so they may be a little older than the snapshot)
     problem: str | None  # why the prefix could not be used as typed; None when it could
