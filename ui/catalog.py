@@ -16,6 +16,7 @@ from engine.landscape.spec import LandscapeSpec
 from engine.optimizers.spec import OptimizersSpec
 from engine.gradients.spec import GradientsSpec
 from engine.playground.spec import PlaygroundSpec
+from engine.words.spec import WordsSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -68,6 +69,10 @@ PAGES: list[PageInfo] = [
              "Your own CNN trained live beside an MLP of its size: filters, feature maps, mistakes, shifts measured, "
              "saliency and adversarial attacks; the output-size arithmetic, kernels and transposed convolutions.",
              key_prefix="cnn_", spec=CnnSpec),
+    PageInfo("app_pages/words.py", "Words and sequences", ":material/text_fields:", "words",
+             "Text as numbers: byte-pair encoding merge by merge, word vectors (skip-gram) trained live against an "
+             "SVD of the PPMI matrix with analogies scored, and a character-level LSTM that learns to write.",
+             key_prefix="wd_", spec=WordsSpec),
     PageInfo("app_pages/attention.py", "Attention", ":material/visibility:", "attention",
              "Watch attention appear as a small transformer learns reverse, sort, copy or induction: every "
              "layer × head, token lines, your own sequences, a training scrubber, head ablation, RNN attention.",

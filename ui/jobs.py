@@ -112,7 +112,7 @@ def experiment_job(name: str, job_type: Callable[..., Job], spec: Spec, config: 
     if problem is not None:
         config = None
     hyperparameters, seed = spec.hyperparameters(), spec.job_seed()
-    job = session_job(name, lambda: start_job(job_type, config if config is not None else type(spec)().config(),
+    job = session_job(name, lambda: start_job(job_type, config if config is not None else spec.fallback_config(),
                                               hyperparameters, seed=seed, force_cpu=force_cpu()),
                       config=config, seed=seed, hyperparameters=hyperparameters)
     if problem:

@@ -317,6 +317,11 @@ class Spec:
     def replace(self, **changes: Any):
         return dataclasses.replace(self, **changes)
 
+    def fallback_config(self) -> Any:
+        """What a new job is built from when this spec's own config is refused: the page's default experiment
+        (a page whose tabs hold different experiments keeps the open tab's)."""
+        return type(self)().config()
+
     def job_seed(self) -> int:
         """The seed the experiment's trainer is built with: the `seed` field (a page with a seed per mode picks
         the mode's)."""

@@ -110,6 +110,9 @@ class GenerativeSpec(Spec):
         except ValueError as error:
             raise ConfigError(str(error)) from error
 
+    def fallback_config(self) -> VaeConfig | GanConfig:
+        return type(self)(model=self.model).config()  # the open tab's default model, not the VAE's
+
     def hyperparameters(self) -> dict[str, Any]:
         if self.model == "VAE":
             return {"lr": float(self.vae_lr), "batch_size": int(self.vae_batch), "beta": float(self.beta),

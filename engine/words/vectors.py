@@ -26,8 +26,8 @@ from engine.common.limits import ConfigError, check, check_choice
 from engine.common.seeding import stream
 from engine.runtime import Job, Trainer
 from engine.words import analogies as ask
-from engine.words.corpus import (expected_answers, pasted_sentences, planted_analogies, planted_groups, planted_pairs,
-                                 template_sentences)
+from engine.words.corpus import (RELATIONS, expected_answers, pasted_sentences, planted_analogies, planted_groups,
+                                 planted_pairs, template_sentences)
 from engine.words.ppmi import ppmi_vectors
 from engine.words.sgns import Vocabulary, context_pairs, drop_probability, negative_sampling_gradients, \
     noise_distribution
@@ -36,6 +36,7 @@ from engine.words.texts import check_pasted
 CORPORA = ("templates", "pasted")
 LISTED = 10  # neighbours and analogy answers shown
 PASTED_SHOWN, PASTED_SKIPPED = 150, 20  # a pasted text's projection: 150 words after the 20 most frequent
+MAPPED_RELATIONS = ("all", *(relation.name for relation in RELATIONS))  # what the projections may show
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "batch_size": 256,  # centre words per step
     "word": "paris",  # whose nearest neighbours the page shows
     "analogy": ("king", "man", "woman"),  # a - b + c ≈ ? (a fourth word, if given, is the expected answer)
+    "relation": "all",  # the planted relation whose words the projections show ("all": every planted word)
     "max_steps_per_second": None,
 }
 
@@ -79,6 +81,8 @@ def check_hyperparameters(hp: dict[str, Any]) -> None:
     for name in ("negatives", "batch_size"):
         if name in hp and (not isinstance(hp[name], int) or isinstance(hp[name], bool)):
             raise ConfigError(f"the {name} must be a whole number, not {hp[name]!r}")
+    if "relation" in hp:
+        check_choice("relation", hp["relation"], MAPPED_RELATIONS)
     if "word" in hp and not isinstance(hp["word"], str):
         raise ConfigError(f"the word must be a string, not {hp['word']!r}")
     if "analogy" in hp:
@@ -214,11 +218,13 @@ class WordVectorsTrainer(Trainer):
 
     # ------------------------------------------------------------- what the page inspects
     def shown_words(self) -> tuple[list[str], list[str]]:
-        """The projection's words and groups: every planted word (template corpus), or a pasted text's
-        PASTED_SHOWN most frequent words after its PASTED_SKIPPED most frequent (mostly "the", "and", "of")."""
+        """The projection's words and groups: the planted words (template corpus; of one relation when the
+        "relation" hyperparameter names one), or a pasted text's PASTED_SHOWN most frequent words after its
+        PASTED_SKIPPED most frequent (mostly "the", "and", "of")."""
         if self.config.corpus == "templates":
             groups = planted_groups()
-            words = [word for word in groups if word in self.index]
+            sides = next((r.sides for r in RELATIONS if r.name == self.hp["relation"]), None)
+            words = [word for word in groups if word in self.index and (sides is None or groups[word] in sides)]
             return words, [groups[word] for word in words]
         skipped = min(PASTED_SKIPPED, max(0, len(self.vocabulary) - PASTED_SHOWN))
         words = list(self.vocabulary.words[skipped:skipped + PASTED_SHOWN])
