@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 from ui.catalog import PAGES
 
 WIDGET_KINDS = ("slider", "select_slider", "selectbox", "number_input", "toggle", "checkbox", "radio",
-                "multiselect", "text_input", "segmented_control", "pills")
+                "multiselect", "text_input", "text_area", "segmented_control", "pills")
 
 # For each page, controls set away from their defaults: key -> (as written in a link, the widget's value).
 CHANGES = {
@@ -27,6 +27,7 @@ CHANGES = {
     "generative": {"gen_seed": ("4", 4), "gen_latent": ("4", 4), "gen_beta": ("4.0", 4.0)},
     "generalization": {"gl_seed": ("4", 4), "gl_degree": ("7", 7), "gl_sigma": ("0.5", 0.5)},
     "backprop": {"bp_seed": ("4", 4), "bp_layers": ("2", 2), "bp_lr": ("1.0", 1.0)},
+    "words": {"wd_seed": ("4", 4), "wd_merges": ("200", 200), "wd_bpe_text": ("lower lowest", "lower lowest")},
 }
 SHARED_PAGES = [page for page in PAGES if page.key_prefix]
 

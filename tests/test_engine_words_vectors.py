@@ -206,7 +206,8 @@ def test_a_text_without_a_context_is_refused_when_built():
 
 
 def test_bad_live_values_are_refused(templates):
-    for change in ({"negatives": 0}, {"subsample": 2.0}, {"batch_size": 1.5}, {"analogy": ("a", "b")}):
+    for change in ({"negatives": 0}, {"subsample": 2.0}, {"batch_size": 1.5}, {"analogy": ("a", "b")},
+                   {"relation": "colour-shade"}):
         with pytest.raises(ConfigError):
             templates.apply_hyperparameters(change)
 
@@ -244,6 +245,18 @@ def test_the_visuals_hold_both_models_views(templates):
     assert [r for r, _, _ in visuals.per_relation] == [r.name for r in RELATIONS]
     assert np.mean([p for _, _, p in visuals.per_relation]) == pytest.approx(templates.ppmi_top1)
     assert_pickles_to_equal_values(visuals)
+
+
+def test_the_maps_show_one_relations_words_when_asked(templates):
+    templates.hp.update(relation="country-capital")
+    try:
+        visuals = templates.observe()
+    finally:
+        templates.hp.update(relation="all")
+    assert set(visuals.groups) == {"country", "capital"} and len(visuals.words) == 20
+    assert visuals.sgns_projection.shape == (20, 2) and len(visuals.pairs) == 10
+    assert set(visuals.pair_relations) == {"country-capital"}
+    assert {visuals.words[i] for i, _ in visuals.pairs} == {w for w, g in planted_groups().items() if g == "country"}
 
 
 def test_a_pasted_text_trains_with_its_capped_vocabulary():
