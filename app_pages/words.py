@@ -24,7 +24,7 @@ from viz import words as figures
 
 STATE = st.session_state
 ALL_MERGES = 10**6  # the step slider's "every merge learned", whatever their number
-MAIN_BELOW = {TOKENS: 30.0, VECTORS: 24.0, CHARACTERS: 22.0}  # rem above the main chart in presentation mode
+MAIN_BELOW = {VECTORS: 24.0, CHARACTERS: 22.0}  # rem above the main chart in presentation mode
 VECTOR_VIEWS = ("Map", "Neighbours and analogies", "Training")
 MERGES_LISTED = 12
 
@@ -119,7 +119,7 @@ def show_tokens() -> None:
                                             words=(learning.distinct_words, learning.word_count), current=step,
                                             title=title),
                 f"words-bpe-granularity-{spec.bpe_from}-{spec.merges}-step{step}", key="wd_fig_granularity",
-                where=chart_col, main_below=MAIN_BELOW[TOKENS])
+                where=chart_col)  # on a projector the tokens above are what matters
     with table_col:
         listed = range(step, max(0, step - MERGES_LISTED), -1)
         st.dataframe(pd.DataFrame({"merge": list(listed),
@@ -182,7 +182,8 @@ def draw_vectors(snap: Snapshot) -> None:
                   main_below=MAIN_BELOW[VECTORS])
         live.show(lambda: figures.embedding_map(v.ppmi_projection, v.words, v.groups, v.ppmi_variance, pairs=pairs,
                                                 highlight=query, sides=sides, title="PPMI + SVD (LSA)"),
-                  f"words-map-ppmi-{setting}", key="wd_fig_map_ppmi", where=right, visible=shown)
+                  f"words-map-ppmi-{setting}", key="wd_fig_map_ppmi", where=right, visible=shown,
+                  main_below=MAIN_BELOW[VECTORS])
         st.caption("Each word's vector projected on the first two principal components of the words shown (their "
                    "share of the variance on each axis). Grey segments join planted pairs: where they run "
                    "parallel, a − b + c lands near d.")

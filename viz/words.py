@@ -27,7 +27,7 @@ WORD_MARK = "▁"  # engine.words.bpe.WORD_BOUNDARY: drawn grey, so a token read
 # ----------------------------------------------------------------------------------------------- tokens
 def tokens_html(tokens: Sequence[str], words_of_tokens: Sequence[int]) -> str:
     """The text as its tokens: each token a shaded box (neighbouring tokens alternate shades), a gap between
-    words. Tokens are escaped: a typed text is never markup. A token that is a space marker shows as "▁"."""
+    words. Tokens are escaped: a typed text is never markup. The word-start mark "▁" is drawn grey."""
     boxes, last_word = [], None
     for index, (token, word) in enumerate(zip(tokens, words_of_tokens)):
         if last_word is not None and word != last_word:
@@ -105,9 +105,11 @@ def embedding_map(points: np.ndarray, words: Sequence[str], groups: Sequence[str
                      "marker": {"size": 13, "color": "#1f2430", "symbol": "star"},
                      "hovertemplate": "%{text}<extra>your query</extra>"})
     first, second = (f"PC{k + 1} ({share:.0%} of the variance)" for k, share in enumerate(variance[:2]))
+    # The legend sits at the figure's foot, below the axis title, however short a projector makes the plot.
     layout = {"height": height, "xaxis": {"title": {"text": first}, "zeroline": False},
               "yaxis": {"title": {"text": second}, "zeroline": False},
-              "legend": {"orientation": "h", "y": -0.14, "yanchor": "top"}, "margin": {"t": 50, "b": 100}}
+              "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},
+              "margin": {"t": 50, "b": 120}}
     return figure_from_dicts(data, layout, title)
 
 
@@ -162,7 +164,7 @@ def bits_per_character(history: Series, unigram: float, bigram: float, bigram_k:
 def next_character(model: Sequence[tuple[str, float]], bigram: Sequence[tuple[str, float]], *, title: str,
                    height: int = 360) -> go.Figure:
     """The next character's probabilities after the prefix, the model's beside the bigram's (the union of their
-    top characters, in the model's order). Whitespace is shown by name."""
+    top characters, in the model's order). Whitespace is drawn as a sign: ␣ a space, ↵ a new line."""
     model_p, bigram_p = dict(model), dict(bigram)
     characters = list(dict.fromkeys([c for c, _ in model] + [c for c, _ in bigram]))
     names = [_visible(c) for c in characters]
@@ -172,12 +174,12 @@ def next_character(model: Sequence[tuple[str, float]], bigram: Sequence[tuple[st
     layout = {"height": height, "barmode": "group", "bargap": 0.2,
               "xaxis": {"type": "category", "title": {"text": "next character"}},
               "yaxis": {"title": {"text": "probability"}, "rangemode": "tozero"},
-              "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"}}
+              "legend": {"y": 0.98, "yanchor": "top", "x": 0.98, "xanchor": "right"}}  # where the tail is low
     return figure_from_dicts(data, layout, title)
 
 
 def _visible(character: str) -> str:
-    return {" ": "space", "\n": "newline", "\t": "tab"}.get(character, character)
+    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(character, character)
 
 
 def sample_html(prefix: str, text: str, highlighted: bool = False) -> str:
