@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
+from engine.common.export import MAX_CONFIG_BYTES, config_document, parse_config_document
+from engine.common.limits import ConfigError
 from engine.words import bpe
 from engine.words.spec import SAMPLE_TEXT, WordsSpec
 from engine.words.texts import bundled_text
 from tests import conftest
 from tests.conftest import metric
+from ui.exports import settings
 
 SENNRICH = "low low low low low lower lower newest newest newest newest newest newest widest widest widest"
 
@@ -103,3 +107,15 @@ def test_a_link_cannot_carry_a_pasted_text_and_says_so():
     assert "settings file" in refused[0].reason
     assert "wd_corpus_text" not in WordsSpec(corpus="pasted", corpus_text="the cat sat").to_query()
     assert WordsSpec.from_dict(WordsSpec(corpus="pasted", corpus_text="the cat").to_dict()).corpus_text == "the cat"
+
+
+def test_a_settings_file_carries_the_longest_pasted_text():
+    """What a link cannot carry a settings file does: 200,000 characters, accented and with line breaks."""
+    text = ("Ünïcödé wörds, line after line.\n" * 7_000)[:200_000]
+    spec = WordsSpec(part="Word vectors", corpus="pasted", corpus_text=text)
+    document = config_document("words", spec.PREFIX, settings(spec)).encode()
+    assert len(document) <= MAX_CONFIG_BYTES
+    controls = parse_config_document(document, spec.PREFIX)
+    assert WordsSpec.from_dict({key.removeprefix(spec.PREFIX): value for key, value in controls.items()}) == spec
+    with pytest.raises(ConfigError, match="words.text_chars|at most 200000"):
+        WordsSpec(part="Word vectors", corpus="pasted", corpus_text=text + "!").config()

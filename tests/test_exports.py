@@ -16,8 +16,8 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from engine.common.export import ConfigError, WeightsError, config_document, history_csv, load_weights, \
-    parse_config_document, weights_bytes
+from engine.common.export import MAX_CONFIG_BYTES, MAX_TEXT, ConfigError, WeightsError, config_document, \
+    history_csv, load_weights, parse_config_document, weights_bytes
 from engine.common.history import MetricHistory
 from engine.playground.config import PlaygroundConfig
 from engine.playground.model import network_from_state
@@ -219,8 +219,8 @@ BAD_FILES = {
     "not an option": json.dumps(good_document(pg_data="<img src=x onerror=alert(1)>")).encode(),
     "NaN": json.dumps(good_document()).replace('"pg_lr": 0.1', '"pg_lr": NaN').encode(),
     "nested too deep": b'{"controls": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
-    "huge": b" " * 70_000 + json.dumps(good_document()).encode(),
-    "huge text": json.dumps(good_document(pg_data="x" * 5000)).encode(),
+    "huge": b" " * (MAX_CONFIG_BYTES + 1) + json.dumps(good_document()).encode(),
+    "huge text": json.dumps(good_document(pg_data="x" * (MAX_TEXT + 1))).encode(),
     "later control out of range": json.dumps(good_document(pg_layers=3, pg_w3=999)).encode(),
 }
 

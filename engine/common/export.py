@@ -20,13 +20,16 @@ import numpy as np
 import torch
 
 from engine.common.history import Series
-from engine.common.limits import ConfigError  # also what a settings file that cannot be imported raises
+from engine.common.limits import LIMITS, ConfigError  # also what a settings file that cannot be imported raises
 
 CONFIG_FORMAT = "gradscape-experiment"
 CONFIG_VERSION = 1
-MAX_CONFIG_BYTES = 64 * 1024  # a page's settings are a few hundred bytes
+# The longest text a control takes: a text pasted on the Words and sequences page (links cannot carry it).
+MAX_TEXT = int(LIMITS["words.text_chars"].high)
+# A page's settings are a few hundred bytes, but may hold such a text: up to 4 bytes a character in UTF-8, or 6
+# for a control character JSON escapes (\uXXXX).
+MAX_CONFIG_BYTES = 1_300_000
 MAX_CONTROLS = 200
-MAX_TEXT = 500  # characters in one text value
 MAX_LIST = 64  # items in one list value (a multiselect)
 MAX_REPORTED = 6  # problems named in one message
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
