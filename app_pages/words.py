@@ -122,10 +122,10 @@ def show_tokens() -> None:
                 where=chart_col)  # on a projector the tokens above are what matters
     with table_col:
         listed = range(step, max(0, step - MERGES_LISTED), -1)
-        st.dataframe(pd.DataFrame({"merge": list(listed),
-                                   "pair": [f"{_shown(model.merges[k - 1].left)} + {_shown(model.merges[k - 1].right)}"
+        st.dataframe(pd.DataFrame({"merge": list(listed),  # a table shows text as it is: no escaping
+                                   "pair": [f"{model.merges[k - 1].left} + {model.merges[k - 1].right}"
                                             for k in listed],
-                                   "token": [_shown(model.merges[k - 1].symbol) for k in listed],
+                                   "token": [model.merges[k - 1].symbol for k in listed],
                                    "count": [model.merges[k - 1].count for k in listed]}),
                      hide_index=True, width="stretch", height=min(460, 38 + 35 * max(1, len(listed))))
     per_word = tokens.tokens_per_word
