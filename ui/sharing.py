@@ -139,6 +139,9 @@ def page_styles() -> str:
     return "".join(rules)
 
 
+_ADDRESS_LEFT = "_address_left"  # the query string as the last whole-page run left it
+
+
 def link_parameters() -> dict[str, list[str]]:
     """The query string as it arrived, before the page's widgets consumed it."""
     return {key: st.query_params.get_all(key) for key in st.query_params}
@@ -197,7 +200,19 @@ def unused_link_parameters(arrived: dict[str, list[str]], page: PageInfo) -> tup
 
 
 def report_unused_link_parameters(arrived: dict[str, list[str]], page: PageInfo, notice) -> None:
-    """Fill `notice` (a placeholder above the page) with what the link asked for and did not get."""
+    """Fill `notice` (a placeholder above the page) with what the link asked for and did not get.
+
+    A parameter the last run left in the address as it is was no link's: the page itself may change that value
+    in this run (a step slider clamped to fewer merges), which is no refusal."""
+    left = st.session_state.get(_ADDRESS_LEFT, {})
+    arrived = {key: values for key, values in arrived.items() if left.get(key) != values}
+    try:
+        _report(arrived, page, notice)
+    finally:
+        st.session_state[_ADDRESS_LEFT] = link_parameters()
+
+
+def _report(arrived: dict[str, list[str]], page: PageInfo, notice) -> None:
     if not arrived:
         return
     refused, unknown = unused_link_parameters(arrived, page)
