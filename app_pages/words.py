@@ -190,16 +190,19 @@ def draw_vectors(snap: Snapshot) -> None:
     with views[1]:
         shown = views[1].open is not False
         left, right = st.columns(2)
-        live.show(lambda: figures.ranked_words(v.sgns_neighbours, v.ppmi_neighbours,
-                                               title=f"Nearest to “{v.word}”"),
-                  f"words-neighbours-{v.word}-{setting}-step{snap.step}", key="wd_fig_neighbours", where=left,
-                  visible=shown)
         a, b, c = v.analogy
-        live.show(lambda: figures.ranked_words(v.sgns_answers, v.ppmi_answers, title=f"{a} − {b} + {c} ≈ ?",
-                                               score="3CosAdd score", expected=v.expected),
-                  f"words-analogy-{a}-{b}-{c}-{setting}-step{snap.step}", key="wd_fig_analogy", where=right,
-                  visible=shown)
-        if v.expected:
+        # A query with a word outside the vocabulary has nothing to list: the warning above says which word.
+        if v.sgns_neighbours:
+            live.show(lambda: figures.ranked_words(v.sgns_neighbours, v.ppmi_neighbours,
+                                                   title=f"Nearest to “{v.word}”"),
+                      f"words-neighbours-{v.word}-{setting}-step{snap.step}", key="wd_fig_neighbours", where=left,
+                      visible=shown)
+        if v.sgns_answers:
+            live.show(lambda: figures.ranked_words(v.sgns_answers, v.ppmi_answers, title=f"{a} − {b} + {c} ≈ ?",
+                                                   score="3CosAdd score", expected=v.expected),
+                      f"words-analogy-{a}-{b}-{c}-{setting}-step{snap.step}", key="wd_fig_analogy", where=right,
+                      visible=shown)
+        if v.expected and v.sgns_answers:
             ranks = [f"{name} ranks it {_rank(rank)}" for name, rank in (("skip-gram", v.sgns_expected_rank),
                                                                          ("PPMI + SVD", v.ppmi_expected_rank))]
             right.caption(f"Expected: **{v.expected}**; {' and '.join(ranks)} (the three query words left out).")

@@ -66,6 +66,7 @@ def test_word_vectors_train_and_a_query_changes_live_a_dimension_resets():
     assert metric(at, "Step") == "1" and "Nearest to “rome”" in chart_titles(at)
     at.text_input(key="wd_a").set_value("zyzzyva").run()
     assert "'zyzzyva' is not in the vocabulary (5,000 words)" in at.warning[0].value and not at.exception
+    assert [t for t in chart_titles(at) if "≈" in t] == [] and "Nearest to “rome”" in chart_titles(at)
     at.slider(key="wd_negatives").set_value(10).run()
     assert metric(at, "Step") == "1"
     at.select_slider(key="wd_dimensions").set_value(20).run()
