@@ -36,24 +36,36 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.browser import chromium, running_app, step_counter, wait_until_rendered  # noqa: E402
 
 XOR_BY_HAND = "1, 1, 1, 1, 0, -1, 10, -20, -5"  # engine/backprop/presets.py's XOR, as its link writes it
+# Texts typed on the words page's Tokens tab: each learns its own merges
+WORDS_TYPED = ("the cat sat on the mat; the cats sat on the mats, and the hat sat on the cat.",
+               "Lowering the lower towers: the lowest tower is lower than the newer, newest towers.",
+               "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer.")
 CHANGES_PER_PAGE = 21  # seven rounds of three controls
 TIMEOUT_S = 30.0
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 
-# A chart's data, hashed in the page: the traces' coordinates and names (Plotly keeps them on the element).
-_SIGNATURE_JS = """key => {
-    const plot = document.querySelector(`.st-key-${key} .js-plotly-plot`);
-    if (!plot || !plot.data || !plot.data.length) return null;
-    const text = JSON.stringify(plot.data.map(t => [t.name, t.x, t.y, t.z, t.text]));
+# What shows a change, hashed in the page: for each element the selector finds, a chart's data (the traces'
+# coordinates and names: Plotly keeps them on its .js-plotly-plot element) or any other element's text (samples
+# drawn as HTML); null while nothing matches or a chart has no data yet.
+_SIGNATURE_JS = """selector => {
+    const boxes = [...document.querySelectorAll(selector)];
+    if (!boxes.length) return null;
+    const parts = [];
+    for (const box of boxes) {
+        if (!box.classList.contains('js-plotly-plot')) { parts.push(box.innerText); continue; }
+        if (!box.data || !box.data.length) return null;
+        parts.push(box.data.map(t => [t.name, t.x, t.y, t.z, t.text]));
+    }
+    const text = JSON.stringify(parts);
     let hash = 0;
     for (let i = 0; i < text.length; i++) hash = (hash * 31 + text.charCodeAt(i)) | 0;
     return text.length + ':' + hash;
 }"""
-# Idle, the chart changed, and (while training: stepBefore is a number) the Step metric went back below it, all
-# in one check: a live refresh that lands first must not make the rebuilt chart the new "before".
-_CHANGED_JS = """([key, before, stepBefore]) => {
+# Idle, what shows the change changed, and (while training: stepBefore is a number) the Step metric went back
+# below it, all in one check: a live refresh that lands first must not make the rebuilt chart the new "before".
+_CHANGED_JS = """([selector, before, stepBefore]) => {
     if (!document.querySelector('""" + IDLE + """')) return false;
-    const now = (""" + _SIGNATURE_JS + """)(key);
+    const now = (""" + _SIGNATURE_JS + """)(selector);
     if (now === null || now === before) return false;
     if (stepBefore === null) return true;
     const metric = [...document.querySelectorAll('[data-testid=stMetric]')]
@@ -64,13 +76,21 @@ _CHANGED_JS = """([key, before, stepBefore]) => {
 }"""
 
 
+def chart(key: str) -> str:
+    """The selector of the chart whose Streamlit key is `key`."""
+    return f".st-key-{key} .js-plotly-plot"
+
+
 @dataclass(frozen=True)
 class Change:
     """A control and the values a user cycles through (as the widget shows them)."""
 
     key: str
-    kind: str  # "select", "number", or "slider" (arrow keys; "+" or "-": up, up, down, down visits three values)
+    # "select"; "number" (a number or text box: typed, then Enter); "text_area" (typed, then Ctrl+Enter); "slider"
+    # (arrow keys; "+" or "-": up, up, down, down visits three values); "button" (clicked; its values say nothing)
+    kind: str
     values: tuple[str, ...]  # each differs from the one before it, also from the last to the first
+    shows: str = ""  # a selector of what shows the result where the script's chart does not (its text compared)
 
 
 @dataclass(frozen=True)
@@ -144,11 +164,37 @@ PAGES = (
         # a typed weight: the second hidden unit's bias moves, and with it the boundary
         Change("bp_weights", "number", tuple(XOR_BY_HAND.replace(", 0, -1,", f", 0, {bias},")
                                              for bias in ("-0.5", "-1.5", "-1"))),)),
+    # Tokens: tiny Shakespeare's merges (learned in the page run, cached per merge count), one step at a time
+    PageScript("words", "wd_fig_granularity", (
+        # (in this order the step is never at the end of the slider when it moves up)
+        Change("wd_merges", "slider", ("-", "-", "+", "+")),  # 500 -> 200 -> 100 -> 200 -> 500 merges learned
+        Change("wd_back", "button", ("◀",)),
+        Change("wd_step", "slider", ("-", "-", "+", "+")),
+        Change("wd_next", "button", ("▶",))), name="words_tokens"),
+    # ... and merges learned from the typed text, which the chart then shows
+    PageScript("words?wd_bpe_from=The+text+below", "wd_fig_granularity", (
+        Change("wd_bpe_text", "text_area", WORDS_TYPED),
+        Change("wd_step", "slider", ("-", "-", "+", "+"))), name="words_typed"),
+    # Word vectors, untrained (the queries change the visuals a paused job observes; a seed is a new corpus)
+    PageScript("words?wd_part=Word+vectors", "wd_fig_map", (
+        Change("wd_relation", "select", ("country – capital", "animal – sound", "every planted word")),
+        Change("wd_seed", "number", ("1", "2", "3"))), name="words_map"),
+    PageScript("words?wd_part=Word+vectors&wd_view=Neighbours+and+analogies", "wd_fig_neighbours", (
+        Change("wd_word", "number", ("rome", "dog", "paris")),), name="words_neighbours"),
+    PageScript("words?wd_part=Word+vectors&wd_view=Neighbours+and+analogies", "wd_fig_analogy", (
+        Change("wd_a", "number", ("paris", "barks", "king")),
+        Change("wd_b", "number", ("france", "dog", "man")),
+        Change("wd_c", "number", ("italy", "cat", "woman"))), name="words_analogy"),
+    # The character model: the next character after a typed prefix; the temperature shows in the samples (HTML)
+    PageScript("words?wd_part=Character+model", "wd_fig_next", (
+        Change("wd_prefix", "number", ("JULIET:", "KING HENRY", "ROMEO:")),
+        Change("wd_temperature", "slider", ("+", "+", "-", "-"), shows="[data-testid=stMain] [data-testid=stHtml]"),
+        Change("wd_hidden", "slider", ("-", "-", "+", "+"))), name="words_characters"),
 )
 
 
-def signature(page, key: str) -> str | None:
-    return page.evaluate(_SIGNATURE_JS, key)
+def signature(page, selector: str) -> str | None:
+    return page.evaluate(_SIGNATURE_JS, selector)
 
 
 def commit(page, change: Change, value: str) -> float:
@@ -177,20 +223,24 @@ def commit(page, change: Change, value: str) -> float:
         thumb.focus()
         started = time.perf_counter()
         thumb.press("ArrowRight" if value == "+" else "ArrowLeft")
-    else:  # a number box
-        field = box.locator("input")
+    elif change.kind == "button":
+        started = time.perf_counter()
+        box.get_by_role("button").click()
+    else:  # a number or text box, or a text area (where Enter is a new line)
+        field = box.locator("textarea" if change.kind == "text_area" else "input")
         field.fill(value)
         started = time.perf_counter()
-        field.press("Enter")
+        field.press("Control+Enter" if change.kind == "text_area" else "Enter")
     return started
 
 
 def timed_change(page, script: PageScript, change: Change, value: str, training: bool = False) -> float:
     """Seconds from committing the value until the page is idle and its chart shows other data (and, while
     training, the step counter went back: the rebuilt experiment is what is drawn)."""
-    before, step_before = signature(page, script.chart), step_counter(page) if training else None
+    shown = change.shows or chart(script.chart)
+    before, step_before = signature(page, shown), step_counter(page) if training else None
     started = commit(page, change, value)
-    page.wait_for_function(_CHANGED_JS, arg=[script.chart, before, step_before], timeout=TIMEOUT_S * 1000,
+    page.wait_for_function(_CHANGED_JS, arg=[shown, before, step_before], timeout=TIMEOUT_S * 1000,
                            polling="raf")
     return time.perf_counter() - started
 
@@ -202,7 +252,7 @@ def first_chart(warm, url: str, script: PageScript) -> float:
         page = context.new_page()
         started = time.perf_counter()
         page.goto(f"{url}/{script.path}")
-        page.wait_for_function(f"() => ({_SIGNATURE_JS})('{script.chart}') !== null", timeout=60_000,
+        page.wait_for_function(f"() => ({_SIGNATURE_JS})('{chart(script.chart)}') !== null", timeout=60_000,
                                polling="raf")
         return time.perf_counter() - started
     finally:
@@ -216,7 +266,7 @@ def floor_first_chart(browser) -> float:
         floor = PageScript("", "floor", ())
         warm = browser.new_page()
         warm.goto(url)
-        warm.wait_for_function(f"() => ({_SIGNATURE_JS})('floor') !== null", timeout=60_000)
+        warm.wait_for_function(f"() => ({_SIGNATURE_JS})('{chart('floor')}') !== null", timeout=60_000)
         times = [first_chart(browser, url, floor) for _ in range(3)]
         warm.close()
     return float(np.median(times))
