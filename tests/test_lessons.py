@@ -9,6 +9,9 @@ headless and checked against the claim, with formulas or a second run as the ora
 from __future__ import annotations
 
 import functools
+import math
+import re
+from collections import Counter
 from types import SimpleNamespace
 
 import numpy as np
@@ -44,11 +47,18 @@ from engine.optimizers.experiment import Clipping, Experiment, Schedule
 from engine.optimizers.surfaces import quadratic_hessian
 from engine.optimizers.table import RACE_OPTIMIZERS, OptimizerSpec
 from engine.optimizers.trainer import run_experiment
-from tests.conftest import ROOT
+from engine.words import bpe
+from engine.words.charlm import CharModelTrainer
+from engine.words.corpus import RELATIONS, planted_groups, template_sentences
+from engine.words.sgns import drop_probability
+from engine.words.spec import SAMPLE_TEXT
+from engine.words.texts import bundled_text
+from engine.words.vectors import WordVectorsTrainer
+from tests.conftest import ROOT, metric
 from ui.catalog import PAGES
 from ui.jobs import REGISTRY_KEY
 from ui.exports import settings
-from ui.lessons import LESSONS, Preset, lesson_label, lesson_query
+from ui.lessons import LESSONS, TOY_DICTIONARY, Preset, lesson_label, lesson_query
 from ui.sharing import EXACT_PARAM
 
 ALL_PRESETS = [(number, preset) for number, lesson in enumerate(LESSONS, start=1) for preset in lesson.presets]
@@ -633,3 +643,193 @@ def test_lesson_20_backprop_by_hand():
     for _ in range(100):
         flat = flat - tanh.spec.lr * run_network(arch, flat, data.x, data.y).mean_gradient()
     assert run_network(arch, flat, data.x, data.y).loss < before
+
+
+def test_lesson_21_bpe_trades_vocabulary_for_sequence_length_merge_by_merge():
+    shakespeare, toy = lesson("Tokens: byte-pair").presets
+    at = open_preset(shakespeare)
+    assert (shakespeare.spec.bpe_from, shakespeare.spec.merges) == ("shakespeare", 500)
+    assert metric(at, "Merges applied") == "500 of 500"
+    text = bundled_text("shakespeare")
+    model = bpe.learn(text, shakespeare.spec.merges)
+    sizes = bpe.granularity(text, model)
+    # oracles for the characters and whole words: the words counted by brute force
+    words = Counter(bpe.split_words(text))
+    assert sizes.token_counts[0] == sum(len(word) * n for word, n in words.items()) == 1_108_153
+    assert sizes.vocabulary_sizes[0] == len(set("".join(words))) == 64
+    assert sizes.word_count == sum(words.values()) == 252_639
+    assert sizes.distinct_words == len({word.lstrip(bpe.WORD_BOUNDARY) for word in words}) == 14_321
+    assert sizes.token_counts[500] == 460_875 and round(float(sizes.tokens_per_word[500]), 2) == 1.82
+    assert sizes.vocabulary_sizes[500] == 64 + 500
+    pairs = Counter()  # oracle for the first merge: every adjacent pair inside a word, counted by brute force
+    for word, n in words.items():
+        for pair in zip(word, word[1:]):
+            pairs[pair] += n
+    assert pairs.most_common(1)[0] == (("▁", "t"), 24_133)
+    assert (model.merges[0].left, model.merges[0].right, model.merges[0].count) == ("▁", "t", 24_133)
+    assert model.merges[1].symbol == "he" and model.merges[10].symbol == "▁the"
+    assert "▁the" not in {merge.symbol for merge in model.merges[:10]}
+
+    characters, merged = bpe.encode(SAMPLE_TEXT, model, upto=0), bpe.encode(SAMPLE_TEXT, model)
+    assert len(characters.words) == 38 and len(characters.tokens) == len(SAMPLE_TEXT) + 1 == 184
+    assert round(184 / 38, 1) == 4.8 and len(merged.tokens) == 79 and round(79 / 38, 1) == 2.1
+    per_word = dict(zip(merged.words, merged.tokens_per_word.tolist()))
+    assert all(per_word[word] == 1 for word in ("▁the", "▁to", "▁be", "▁and"))
+    assert per_word["▁Tokenizers"] == per_word["▁unfamiliar"] == 6
+    assert not {"Tokenizers", "unfamiliar"} & {word.lstrip(bpe.WORD_BOUNDARY) for word in words}
+
+    at = open_preset(toy)
+    assert toy.spec.bpe_text == TOY_DICTIONARY and Counter(TOY_DICTIONARY.split()) == {
+        "low": 5, "lower": 2, "newest": 6, "widest": 3}
+    model = bpe.learn(TOY_DICTIONARY, toy.spec.merges)
+    assert [merge.symbol for merge in model.merges[:5]] == ["es", "est", "lo", "low", "▁low"]
+    assert model.merges[0].count == model.merges[1].count == 6 + 3  # newest and widest
+    assert len(model.merges) == 15 and model.stopped_early
+    assert bpe.encode(TOY_DICTIONARY, model).tokens == tuple(bpe.split_words(TOY_DICTIONARY))  # a token a word
+    assert metric(at, "Merges applied") == "2 of 15"
+    at_step_2 = bpe.encode(TOY_DICTIONARY, model, upto=2)
+    for index, word in enumerate(at_step_2.words):
+        pieces = [t for t, w in zip(at_step_2.tokens, at_step_2.word_of_token) if w == index]
+        assert (pieces[-1] == "est") == word.endswith("est"), (word, pieces)  # newest and widest share it
+
+
+@functools.cache
+def words_trained(preset: Preset, steps: int):
+    """The preset's word-vector or character-model trainer, as the page built it (its open tab), trained
+    `steps` steps (no thread): (trainer, what it scored before training)."""
+    live = "vectors" if preset.spec.part == "Word vectors" else "chars"
+    applied = open_preset(preset).session_state[REGISTRY_KEY][f"words_{live}"]
+    trainer = (WordVectorsTrainer if live == "vectors" else CharModelTrainer)(applied.config, dict(applied.hp),
+                                                                              seed=applied.seed)
+    before = trainer.evaluate()["analogy_top1"] if live == "vectors" else trainer.held_out_bpc()
+    train_trainer(trainer, steps)
+    return trainer, before
+
+
+def same_training(preset: Preset, other: Preset, live: str, differing: tuple[str, ...]) -> dict:
+    """The hyperparameters `other`'s page applied, after checking that they train exactly what `preset`'s do
+    (only `differing`, which training never reads, differ): so one training run serves both."""
+    first, second = (open_preset(p).session_state[REGISTRY_KEY][f"words_{live}"] for p in (preset, other))
+    assert (first.config, first.seed) == (second.config, second.seed)
+    assert {k: v for k, v in first.hp.items() if k not in differing} == \
+        {k: v for k, v in second.hp.items() if k not in differing}
+    return dict(second.hp)
+
+
+def observed_with(trainer, hp: dict):
+    """What the page shows of `trainer` under the query hyperparameters `hp` (which training never reads)."""
+    kept = dict(trainer.hp)
+    trainer.hp.update(hp)
+    try:
+        return trainer.observe()
+    finally:
+        trainer.hp.clear()
+        trainer.hp.update(kept)
+
+
+ANALOGY_STEPS = 4000
+
+
+def test_lesson_22_skip_gram_learns_the_planted_analogies_that_ppmi_svd_mostly_misses():
+    planted, capitals, _ = lesson("Word vectors").presets
+    trainer, before = words_trained(planted, ANALOGY_STEPS)
+    assert len(trainer.analogies) == 360 and before < 0.01
+    scores = trainer.evaluate()
+    assert scores["analogy_top1"] > 0.9 and round(scores["ppmi_analogy_top1"], 2) == 0.36
+    assert 4.5 < trainer.epoch < 6  # about five passes
+    v = trainer.observe()
+    assert v.analogy == ("king", "man", "woman") and v.expected == "queen"
+    assert v.sgns_answers[0][0] == "queen" and v.sgns_expected_rank == 1
+    assert v.ppmi_answers[0][0] == "sister" and v.ppmi_expected_rank == 4
+
+    hp = same_training(planted, capitals, "vectors", differing=("analogy", "relation"))
+    v = observed_with(trainer, hp)
+    assert v.analogy == ("paris", "france", "russia") and v.expected == "moscow"
+    assert v.sgns_answers[0][0] == "moscow" and v.ppmi_expected_rank == 4
+    assert set(v.words) == {word for first, second, _ in RELATIONS[0].pairs for word in (first, second)}
+    country_capital = [a for a in trainer.analogies if a.relation == "country-capital"]
+    questions = [np.array([trainer.index[getattr(a, part)] for a in country_capital]) for part in "abc"]
+    ppmi_first = (trainer.ppmi_unit[questions[0]] - trainer.ppmi_unit[questions[1]]
+                  + trainer.ppmi_unit[questions[2]]) @ trainer.ppmi_unit.T  # oracle: 3CosAdd written out
+    for query in questions:
+        ppmi_first[np.arange(len(query)), query] = -np.inf
+    answers = [trainer.vocabulary.words[i] for i in ppmi_first.argmax(axis=1)]
+    assert len(country_capital) == 90
+    assert round(np.mean([planted_groups().get(answer) == "capital" for answer in answers]), 2) == 0.96
+    assert round(np.mean([answer == a.d for answer, a in zip(answers, country_capital)]), 2) == 0.11
+    per_relation = {name: (sgns, ppmi) for name, sgns, ppmi in v.per_relation}
+    assert per_relation["country-capital"][0] > 0.75 and round(per_relation["country-capital"][1], 2) == 0.11
+
+    v = observed_with(trainer, {**hp, "analogy": ("paris", "france", "italy")})
+    assert v.expected == "rome" and v.sgns_expected_rank > 5  # Juliet's Paris, Caesar's Rome
+
+
+def test_lesson_22_subsampling_drops_the_frequent_words_and_speeds_learning():
+    planted, _, no_subsampling = lesson("Word vectors").presets
+    trainer, _ = words_trained(planted, ANALOGY_STEPS)
+    t = trainer.hp["subsample"]
+    assert t == 1e-3
+    # oracle: the frequencies counted over the corpus's sentences, the formula 1 - sqrt(t / f)
+    counts = Counter(word for sentence in template_sentences(0) for word in sentence if word in trainer.index)
+    total = sum(counts.values())
+    f_the, f_paris = counts["the"] / total, counts["paris"] / total
+    assert round(f_the, 3) == 0.074 and f_paris < t and round(100 * f_paris, 2) == 0.08
+    drop = drop_probability(trainer.vocabulary.counts, t)
+    assert drop[trainer.index["the"]] == pytest.approx(1 - math.sqrt(t / f_the))
+    assert round(1 - math.sqrt(t / f_the), 2) == 0.88
+    assert drop[trainer.index["paris"]] == 0
+    expected_kept = sum(n * (1 - drop[trainer.index[word]]) for word, n in counts.items()) / total
+    assert round(expected_kept, 2) == 0.65
+    assert len(trainer.kept_tokens) / len(trainer.tokens) == pytest.approx(expected_kept, abs=0.01)
+    off, _ = words_trained(no_subsampling, ANALOGY_STEPS)
+    assert off.hp["subsample"] == 0 and len(off.kept_tokens) == len(off.tokens)
+    assert 0.35 < off.evaluate()["analogy_top1"] < 0.6 < trainer.evaluate()["analogy_top1"]
+
+
+CHAR_STEPS = 500
+WORD = re.compile(r"[A-Za-z']+")
+
+
+def argmax_share(trainer, prefix: str, sample: str) -> float:
+    """The share of the sample's characters that were the model's single most likely next one (oracle: the
+    model's logits, read again over the prefix and the sample)."""
+    ids = torch.from_numpy(trainer.corpus.encode(prefix + sample))
+    with torch.no_grad():
+        logits, _ = trainer.model(ids[:-1].unsqueeze(1).to(trainer.device))
+    picked = logits[len(prefix) - 1:, 0].argmax(dim=-1).cpu()
+    return float((picked == ids[len(prefix):]).float().mean())
+
+
+def test_lesson_23_the_character_model_beats_the_bigram_and_temperature_trades_sense_for_variety():
+    lstm, cold, _ = lesson("A character-level").presets
+    trainer, untrained = words_trained(lstm, CHAR_STEPS)
+    assert trainer.config.cell == "lstm" and trainer.corpus.size == 65
+    assert abs(untrained - math.log2(65)) < 0.1 and round(math.log2(65), 1) == 6.0
+    train_ids, held_out = trainer.corpus.train, trainer.corpus.held_out
+    p = (np.bincount(train_ids, minlength=65) + 1) / (len(train_ids) + 65)  # oracle: add-one unigram by hand
+    assert trainer.baselines.unigram_bpc == pytest.approx(-np.log2(p[held_out[1:]]).mean())
+    assert round(trainer.baselines.unigram_bpc, 2) == 4.83 and round(trainer.baselines.bigram_bpc, 2) == 3.58
+    bpc = trainer.held_out_bpc()
+    assert bpc < trainer.baselines.bigram_bpc and abs(bpc - 3.0) < 0.1
+
+    hp = same_training(lstm, cold, "chars", differing=("temperatures",))
+    assert hp["temperatures"] == (0.1, 0.5, 1.0, 1.5) and hp["prefix"] == "ROMEO:"
+    samples = dict(observed_with(trainer, hp).samples)
+    known = set(WORD.findall(trainer.corpus.decode(train_ids)))
+    words = {t: WORD.findall(sample) for t, sample in samples.items()}
+    assert argmax_share(trainer, hp["prefix"], samples[0.1]) > 0.85
+    assert len(set(words[0.1])) < len(words[0.1]) / 3  # it loops
+    assert argmax_share(trainer, hp["prefix"], samples[1.5]) < 0.3
+    real = {t: np.mean([word in known for word in found]) for t, found in words.items()}
+    assert real[1.5] < 0.25 and real[0.5] > 0.6
+
+
+def test_lesson_23_short_truncation_reads_less_per_step_yet_learns_faster_at_first():
+    lstm, _, short = lesson("A character-level").presets
+    long_chunks, _ = words_trained(lstm, CHAR_STEPS)
+    short_chunks, _ = words_trained(short, 4 * CHAR_STEPS)
+    assert (long_chunks.hp["bptt"], short_chunks.hp["bptt"]) == (64, 4)
+    assert short_chunks.config == long_chunks.config
+    assert short_chunks.chars_trained / long_chunks.chars_trained == pytest.approx(0.25, rel=0.01)
+    assert short_chunks.held_out_bpc() < long_chunks.held_out_bpc()
+    assert round(short_chunks.held_out_bpc(), 1) == 2.9

@@ -29,6 +29,7 @@ from engine.landscape.presets import LANDSCAPE_PRESETS
 from engine.landscape.spec import LandscapeSpec
 from engine.optimizers.spec import OptimizersSpec
 from engine.playground.spec import PlaygroundSpec
+from engine.words.spec import WordsSpec
 from ui.catalog import PAGES, PageInfo
 from ui.sharing import EXACT_PARAM
 
@@ -112,6 +113,9 @@ TANH_CIRCLE = BackpropSpec(data="circle", layers=2, width=3, act="tanh")
 SWEEP = GeneralizationSpec(view="Complexity sweep", family="relu")
 SHRINKAGE = GeneralizationSpec(view="Regularization", family="relu", width=60, alpha=0.01)
 EARLY_STOPPING = GeneralizationSpec(view="Early stopping")
+TOY_DICTIONARY = "low low low low low lower lower newest newest newest newest newest newest widest widest widest"
+VECTORS = WordsSpec(part="Word vectors")
+CHAR_MODEL = WordsSpec(part="Character model")
 INDUCTION = AttentionSpec(task="induction", vocab=32, len=24, train=8192, layers=2, heads=2, width=64, causal=True,
                           attn_only=True)
 
@@ -535,6 +539,101 @@ LESSONS: tuple[Lesson, ...] = (
          "The tanh network: every gradient agrees with its finite difference to better than one part in a "
          "million, and 100 training steps (Train 100 steps) lower the loss. Step through it with ▶ and click any "
          "unit or edge for its formula with the numbers in."),
+    ),
+    Lesson(
+        "Tokens: byte-pair encoding",
+        "A network reads text as a sequence of tokens from a fixed vocabulary. Characters need a tiny vocabulary "
+        "but make long sequences; whole words make short ones but need a vocabulary as large as the text's word "
+        "list, and a word never seen in training has no token at all. Byte-pair encoding sits in between. Start "
+        "from the characters; count every pair of adjacent symbols in a training text; merge the most frequent "
+        "pair into one new symbol everywhere; repeat for as many merges as the vocabulary may grow. Frequent "
+        "words end up as one token, rare ones as a few familiar pieces, and every word can still be spelled. "
+        "Merges never cross a word boundary; here “▁” stands for the space before a word (as in SentencePiece), "
+        "so “▁the” is the word and “the” only part of one.",
+        r"(a, b)_k = \operatorname*{arg\,max}_{(a, b)}\ n_{k-1}(a\,b), \qquad a\ b \;\to\; ab "
+        r"\ \text{everywhere}, \qquad |V_k| \le |V_0| + k, \qquad "
+        r"\text{tokens per word} = \frac{\#\text{tokens}}{\#\text{words}}",
+        (Preset("Tiny Shakespeare's 500 merges, applied to a sentence", WordsSpec()),
+         Preset("A toy dictionary: low, lower, newest, widest, after 2 merges",
+                WordsSpec(bpe_from="typed", bpe_text=TOY_DICTIONARY, merges=20), {"wd_step": "2"})),
+        ("Tiny Shakespeare as characters is 1,108,153 tokens from a vocabulary of 64. As whole words it is "
+         "252,639 tokens, but the vocabulary needs 14,321 words. After 500 merges BPE needs 460,875 tokens "
+         "(1.82 per word) from a vocabulary of 564: each merge added one token.",
+         "The first merge joins the space to the most frequent first letter (▁ + t, 24,133 times), the second "
+         "makes “he”, and the eleventh makes “▁the”. Drag the slider back to 0 and forward again to watch them.",
+         "The sample sentence is 184 tokens at step 0 (one per character, each space a ▁), 4.8 per word. After "
+         "500 merges it is 79 tokens, 2.1 per word. “▁the”, “▁to”, “▁be” and “▁and” are one token each, while "
+         "“Tokenizers” and “unfamiliar”, which Shakespeare never wrote, break into six pieces each.",
+         "The toy dictionary (low ×5, lower ×2, newest ×6, widest ×3): the first two merges build “est”, the "
+         "suffix that newest and widest share (9 times). Then come l + o, lo + w and ▁ + low. After 15 merges "
+         "every word is one token, and learning stops by itself: no pair occurs twice any more."),
+    ),
+    Lesson(
+        "Word vectors: skip-gram with negative sampling, and LSA",
+        "A word is known by the company it keeps. Skip-gram gives each word two vectors: v when it is the "
+        "centre word, u when it is a context word. For each centre word c and each word o within a few places "
+        "of it, training raises σ(u_o·v_c), the model's belief that o occurs near c. It also lowers σ(u·v_c) "
+        "for k noise words drawn from the word frequencies raised to the power ¾. That is negative sampling: k "
+        "small logistic regressions instead of a softmax over the whole vocabulary. Frequent words such as "
+        "“the” tell little about their neighbours, so each occurrence of a word with frequency f is dropped "
+        "from a pass with probability 1 − √(t/f) (subsampling). Words that keep the same company get similar "
+        "vectors, and a relation that many pairs share becomes one direction, so a − b + c lands near d (here "
+        "3CosAdd, the three query words left out). Latent semantic analysis, the count-based baseline, gets "
+        "vectors in one shot: an SVD of the positive pointwise mutual information (PPMI) between words and the "
+        "words around them. Course note 000 factors a word–document matrix instead; word–context counts "
+        "make the fair comparison with skip-gram.",
+        r"\ell(c, o) = -\log \sigma(u_o^\top v_c) - \sum_{i=1}^{k} \log \sigma(-u_{n_i}^\top v_c), \quad "
+        r"n_i \sim f(w)^{3/4}, \qquad P_\text{drop}(w) = 1 - \sqrt{t / f(w)}, \qquad "
+        r"\mathrm{PPMI}(w, c) = \max\!\Big(0,\ \log \frac{p(w, c)}{p(w)\, p_{3/4}(c)}\Big)",
+        (Preset("Planted relations in tiny Shakespeare: king − man + woman", VECTORS,
+                {"wd_view": "Neighbours and analogies"}),
+         Preset("Countries and capitals: paris − france + russia",
+                VECTORS.replace(relation="country-capital", a="paris", b="france", c="russia")),
+         Preset("… with subsampling off", VECTORS.replace(subsample=0.0), {"wd_view": "Training"})),
+        ("Before training, skip-gram answers none of the 360 planted analogies (its vectors are random). After "
+         "4,000 steps, about five passes over the corpus and some 10 s on one CPU thread, it answers more than "
+         "90% of them top-1. PPMI + SVD, computed once from the same counts, answers 36%.",
+         "king − man + woman: by step 4,000 skip-gram's first answer is queen. PPMI + SVD answers sister and "
+         "ranks queen 4th.",
+         "Countries and capitals: PPMI + SVD's first answer is a capital for 96% of the 90 country–capital "
+         "analogies, but the right capital for only 11%. It knows which side of the relation the answer is on, "
+         "not which pair. After 4,000 steps skip-gram gets about 80% right; paris − france + russia gives moscow, "
+         "which PPMI + SVD ranks 4th.",
+         "Now try paris − france + italy. In tiny Shakespeare Paris is also Juliet's suitor and Rome the city of "
+         "Caesar's senators, so after 4,000 steps skip-gram still ranks rome below its top five (9th). A word "
+         "has one vector for all of its meanings.",
+         "Subsampling at t = 10⁻³: “the” is 7.4% of the corpus's words, so each occurrence is dropped with "
+         "probability 1 − √(0.001/0.074) ≈ 0.88; paris (0.08%) is never dropped. A pass keeps about 65% of the "
+         "words. With subsampling off, the same 4,000 steps answer only about half of the analogies."),
+    ),
+    Lesson(
+        "A character-level language model",
+        "A language model predicts the next symbol from the ones before it, p(c_t | c_1 … c_{t−1}). A "
+        "recurrent network reads the text one character at a time, carries what it has read in its hidden "
+        "state, and outputs a softmax over the alphabet. Its cross-entropy in bits per character, measured on "
+        "held-out text, is the number of yes/no questions the next character costs on average. The baselines "
+        "are count models: the unigram knows only how frequent each character is, the bigram only the previous "
+        "character. Backpropagating through a million characters at once is out of reach, so truncated "
+        "backpropagation through time cuts the text into chunks of bptt characters. The hidden state flows on "
+        "from chunk to chunk, but the gradient stops at the start of its own chunk. To generate text, draw "
+        "each character from softmax(z/T) and feed it back in. A temperature T below 1 sharpens the "
+        "distribution, and one above 1 flattens it.",
+        r"\text{bits per character} = -\frac{1}{N} \sum_{t=1}^{N} \log_2 p_\theta(c_t \mid c_{<t}), \qquad "
+        r"h_t = f(h_{t-1}, x_t), \qquad p_T(c) = \frac{\exp(z_c / T)}{\sum_{c'} \exp(z_{c'} / T)}",
+        (Preset("An LSTM on tiny Shakespeare", CHAR_MODEL),
+         Preset("… its samples at T = 0.1", CHAR_MODEL.replace(temperature=0.1)),
+         Preset("… trained on chunks of 4 characters (bptt = 4)", CHAR_MODEL.replace(bptt=4))),
+        ("Untrained, the LSTM pays about log₂ 65 ≈ 6.0 bits per character, a uniform guess over tiny "
+         "Shakespeare's 65 symbols. The unigram costs 4.83 bits and the bigram 3.58. After 500 steps (about 15 s "
+         "on one CPU thread) the LSTM is at about 3.0 bits on the held-out 10%, already below the bigram: it uses "
+         "more than the previous character.",
+         "At T = 0.1 about nine characters in ten are the model's single most likely next character, and the "
+         "sample loops on a few words (“the have the have …”): fewer than a third of its words are distinct.",
+         "At T = 1.5 only about one character in five is the most likely one, and most of the words are "
+         "invented: fewer than a quarter of them occur in the training text, against about 70% at T = 0.5.",
+         "bptt = 4: a step reads 16 times fewer characters, so 2,000 steps read a quarter of what 500 steps "
+         "read at bptt = 64. Yet they reach lower held-out bits (about 2.9). Early on, more updates matter more "
+         "than gradients that reach far back."),
     ),
 )
 
