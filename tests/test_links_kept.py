@@ -51,6 +51,11 @@ TYPED_LINKS = [
     "generalization?gl_view=Early stopping&gl_function=A step&gl_sigma=0.5&gl_validation=20&gl_patience=300 steps",
     "backprop?bp_data=Playground: moons&bp_noise=0.1&bp_layers=2&bp_width=3&bp_act=Tanh&bp_example=7&bp_lr=1.0",
     "backprop?bp_data=OR (4 points)&bp_layers=0&bp_weights=10, 10, -5&bp_stage=2",
+    "words?wd_bpe_from=The text below&wd_bpe_text=low lower lowest newer newest wider&wd_merges=20&wd_step=5",
+    "words?wd_part=Word vectors&wd_dimensions=20&wd_window=2&wd_subsample=off&wd_relation=country – capital"
+    "&wd_a=paris&wd_b=france&wd_c=italy&wd_view=Training",
+    "words?wd_part=Character model&wd_cell=GRU&wd_hidden=64&wd_bptt=16&wd_clip=Off&wd_temperature=1.2"
+    "&wd_prefix=JULIET:",
 ]
 
 
