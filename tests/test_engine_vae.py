@@ -21,14 +21,6 @@ from engine.runtime import train
 from tests.conftest import assert_pickles_to_equal_values
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_kl_matches_torch_distributions():
     g = torch.Generator().manual_seed(0)
     mu = torch.randn(7, 3, generator=g, dtype=torch.float64) * 2

@@ -27,14 +27,6 @@ from tests.conftest import assert_pickles_to_equal_values
 SMALL = CharModelConfig(text="pasted", pasted=bundled_text("shakespeare")[:6000], hidden=16)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_rnn(cell: str = "rnn", vocabulary: int = 4, hidden: int = 3, seed: int = 0) -> CharRnn:
     model = CharRnn(cell, vocabulary, hidden, 1).double()
     initialize(model, torch.Generator().manual_seed(seed))

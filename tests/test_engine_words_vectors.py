@@ -26,14 +26,6 @@ SMALL_TEXT = ("The cat sat on the mat. The dog sat on the log! A cat and a dog m
               "The bird sang on the log, and the cat slept. Don't wake the dog.") * 3
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def templates() -> WordVectorsTrainer:
     return WordVectorsTrainer(WordVectorsConfig(dimensions=30), seed=0)
