@@ -4,7 +4,7 @@ import streamlit as st
 
 import ui.preload  # noqa: F401 - first: the modules every page uses, imported by one session's thread
 
-from engine.common.device import describe_device, limit_torch_threads, pick_device
+from engine.common.device import describe_device, limit_threads, pick_device
 from engine.runtime.hosts import current_host
 from ui.catalog import HOME, PAGES
 from ui.jobs import where_slot
@@ -13,7 +13,7 @@ from ui.sharing import (link_parameters, open_exact_link, open_old_labels, page_
 
 st.set_page_config(page_title="Gradscape", page_icon=":material/insights:", layout="wide",
                    initial_sidebar_state="collapsed" if presentation_requested() else "auto")
-limit_torch_threads()  # each script run is a fresh thread
+limit_threads()  # each script run is a fresh thread
 
 by_url_path = {info.url_path: info for info in [HOME, *PAGES]}
 navigation = st.navigation([st.Page(info.file, title=info.title, icon=info.icon, url_path=info.url_path,

@@ -12,7 +12,6 @@ import streamlit as st
 from engine.runtime import Snapshot
 from engine.words import bpe
 from engine.words.spec import CHAR_FIELDS, CHARACTERS, TOKEN_FIELDS, TOKENS, VECTOR_FIELDS, VECTORS, WordsSpec
-from engine.words.texts import bundled_text
 from engine.words.vectors import WordVectorsJob
 from engine.words.charlm import CharModelJob
 from ui.controls import ControlPanel
@@ -67,11 +66,9 @@ charts = Charts()
 
 
 # ----------------------------------------------------------------------------------------------- tokens
-@st.cache_data(max_entries=16, show_spinner="Learning the merges…")
-def learned(source: str, typed: str, merges: int) -> tuple[bpe.BpeModel, bpe.Granularity]:
-    """The merges learned from the bundled text or the typed one, and the learning text's granularity (shared by
-    every session: a class opening one link learns Shakespeare's merges once)."""
-    text = typed if source == "typed" else bundled_text(source)
+@st.cache_data(max_entries=64, show_spinner=False)
+def learned_on_typed(text: str, merges: int) -> tuple[bpe.BpeModel, bpe.Granularity]:
+    """The merges learned from a typed text (at most 2,000 characters: milliseconds), and its granularity."""
     model = bpe.learn(text, merges)
     return model, bpe.granularity(text, model)
 
@@ -82,7 +79,8 @@ def move(by: int, merges: int) -> None:
 
 def show_tokens() -> None:
     typed = spec.bpe_from == "typed"
-    model, learning = learned(spec.bpe_from, spec.bpe_text if typed else "", spec.merges)
+    model, learning = (learned_on_typed(spec.bpe_text, spec.merges) if typed
+                       else bpe.learned_on_bundled(spec.bpe_from, spec.merges))
     count = len(model.merges)
     source = "the text above" if typed else "tiny Shakespeare"
     if count == 0:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.common.limits import ConfigError
-from engine.words.bpe import BpeModel, Merge, encode, granularity, learn, split_words
+from engine.words.bpe import BpeModel, Merge, encode, granularity, learn, learned_on_bundled, split_words
 from engine.words.texts import bundled_text
 
 SMALL_TEXTS = [
@@ -260,3 +260,29 @@ def test_a_model_pickles():
     assert pickle.loads(pickle.dumps(model)) == model  # noqa: S301 - bytes made here; the page caches the model
     tokenization = pickle.loads(pickle.dumps(encode("lowest newer", model)))  # noqa: S301 - bytes made here
     assert tokenization.tokens == encode("lowest newer", model).tokens
+
+
+@pytest.mark.parametrize("merges", [0, 1, 37, 120, 400])
+def test_a_model_cut_to_its_first_merges_is_the_model_learned_with_that_many(shakespeare, merges):
+    longest = learn(shakespeare, 400)
+    assert longest.first(merges) == learn(shakespeare, merges)
+    cut = granularity(shakespeare, longest).first(merges)
+    direct = granularity(shakespeare, learn(shakespeare, merges))
+    assert np.array_equal(cut.vocabulary_sizes, direct.vocabulary_sizes)
+    assert np.array_equal(cut.token_counts, direct.token_counts)
+    assert (cut.word_count, cut.distinct_words) == (direct.word_count, direct.distinct_words)
+
+
+def test_a_model_that_stopped_early_stays_stopped_early_when_cut():
+    model = learn("low lower lowest", 50)
+    assert model.stopped_early and model.first(20) == learn("low lower lowest", 20)
+    with pytest.raises(ConfigError, match="asked for 50"):
+        model.first(51)
+
+
+def test_the_bundled_text_is_learned_once_and_cut_to_the_merges_asked():
+    model, counts = learned_on_bundled("shakespeare", 300)
+    text = bundled_text("shakespeare")
+    assert model == learn(text, 300)
+    assert np.array_equal(counts.token_counts, granularity(text, model).token_counts)
+    assert learned_on_bundled("shakespeare", 20)[0].merges == model.merges[:20]

@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import streamlit as st
 
-from engine.common.device import limit_torch_threads
+from engine.common.device import limit_threads
 from engine.runtime import Job, JobLimitReached, JobStatus, Snapshot
 from ui.jobs import show_where
 from ui.sharing import presenting
@@ -188,7 +188,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
 
     @st.fragment(run_every=every)
     def _live() -> None:
-        limit_torch_threads()  # a fragment rerun is a fresh thread too
+        limit_threads()  # a fragment rerun is a fresh thread too
         started = time.thread_time()
         runs["count"] += 1
         snap = job.snapshot(fresh=True)  # the visuals of the step the counter shows

@@ -33,6 +33,13 @@ for _package in (engine, viz, ui):
     for _module in pkgutil.walk_packages(_package.__path__, f"{_package.__name__}."):
         importlib.import_module(_module.name)
 
+# The Words page's merges on tiny Shakespeare (~1 s), learned in the background now, not when a class opens it.
+import threading  # noqa: E402 - after the tree, as everything else here
+
+from engine.words.bpe import MOST_MERGES, learned_on_bundled  # noqa: E402
+
+threading.Thread(target=learned_on_bundled, args=("shakespeare", MOST_MERGES), name="learn-bpe", daemon=True).start()
+
 # Where jobs train (engine.runtime.hosts): a pool of worker processes starts now, not at the first Train.
 from engine.runtime.hosts import current_host  # noqa: E402 - after the tree, as everything else here
 

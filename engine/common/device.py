@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import torch
+from threadpoolctl import threadpool_limits
 
 
 def pick_device(force_cpu: bool = False) -> torch.device:
@@ -40,12 +41,16 @@ def torch_threads_per_job() -> int:
         return 1
 
 
-def limit_torch_threads() -> None:
-    """Give the calling thread as many intra-op threads as a training job gets.
+def limit_threads() -> None:
+    """Give the calling thread as many intra-op threads as a training job gets, in torch and in NumPy's BLAS.
 
     OpenMP's thread count is per thread, and a web server runs each script in a
     fresh thread that starts with every core: a small Hessian there took 3 s
     instead of 20 ms, and crowded out other sessions' jobs. So every thread that
     runs torch calls this first (job threads, each script run, each live refresh).
+    NumPy's and SciPy's OpenBLAS pool is one for the process and starts with every
+    core too: an SVD of 60 × 5,000 word vectors took 0.5-1.9 s on two busy cores with
+    two BLAS threads and 0.03-0.08 s with one, so it gets the same count (~3 ms a call).
     """
     torch.set_num_threads(torch_threads_per_job())
+    threadpool_limits(torch_threads_per_job(), user_api="blas")

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from engine.common.device import limit_torch_threads
+from engine.common.device import limit_threads
 from engine.diffusion import measuring
 from engine.diffusion.config import DiffusionConfig
 from engine.diffusion.trainer import DiffusionTrainer
@@ -203,7 +203,7 @@ class DiffusionJob(Job):
             return request.generation == self._generation and not self._cancel.is_set()
 
     def _measure_loop(self) -> None:
-        limit_torch_threads()
+        limit_threads()
         while True:
             try:
                 request = self._requests.get(timeout=0.5)

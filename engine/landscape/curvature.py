@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from engine.common.device import limit_torch_threads
+from engine.common.device import limit_threads
 from engine.landscape.directions import ParameterSpace, onto
 
 
@@ -130,7 +130,7 @@ def hessian_eigenvalues(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch
     if method not in ("lanczos", "power"):
         raise ValueError(f"unknown method {method!r}: lanczos or power")
     started = time.perf_counter()
-    limit_torch_threads()
+    limit_threads()
     operator = HessianOperator(model, loss_fn, x, y)
     solver = lanczos_eigenvalues if method == "lanczos" else power_iteration_eigenvalues
     values = solver(operator, operator.size, k, generator=torch.Generator().manual_seed(seed),

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
-from engine.common.device import limit_torch_threads
+from engine.common.device import limit_threads
 from engine.landscape.directions import ParameterSpace, onto
 from engine.playground.config import PlaygroundConfig
 from engine.playground.model import PlaygroundNet
@@ -108,7 +108,7 @@ class BatchedLoss:
     def __call__(self, coefficients: torch.Tensor, progress: Progress | None = None) -> dict[str, np.ndarray]:
         """Loss at each row of `coefficients` (p, m): {name: (p,)}. `progress(done, total)` is called
         after each chunk; if it returns False the evaluation stops with `Cancelled`."""
-        limit_torch_threads()
+        limit_threads()
         coefficients = onto(torch.as_tensor(coefficients), self.device, self.space.dtype)
         total = len(coefficients)
         result = np.empty((total, len(self.names)))

@@ -36,7 +36,7 @@ from typing import Any, Callable
 
 import torch
 
-from engine.common.device import describe_device, limit_torch_threads, pick_device
+from engine.common.device import describe_device, limit_threads, pick_device
 from engine.common.history import MetricHistory
 from engine.runtime.cap import RUNNING_JOBS, JobLimitReached, RunningJobs
 from engine.runtime.progress import Progress
@@ -235,7 +235,7 @@ class Job(Progress):
         self._set_stopped()
 
     def _train_in_turns(self) -> None:
-        limit_torch_threads()
+        limit_threads()
         self._build()
         self._publish()
         next_publish = time.monotonic() + PUBLISH_INTERVAL_S

@@ -34,6 +34,8 @@ API (what the page uses):
 - `granularity(text, model) -> Granularity`: for every step k = 0..len(merges), the vocabulary size and the number of
   tokens of `text` (so tokens per word), plus the whole-words point (`distinct_words`, `word_count`).
 - `split_words(text)`: the words, each with its "▁" where it has one.
+- `learned_on_bundled(name, merges)`: a bundled text's model and granularity, cut (`first`) from MOST_MERGES merges
+  learned once per process.
 Texts of any length are taken (tiny Shakespeare is 1.1 MB); the page limits a pasted one with texts.check_pasted.
 
 Speed. Learning counts each distinct word once (weighted by how often it occurs), keeps the count of every adjacent
@@ -48,15 +50,19 @@ from __future__ import annotations
 
 import heapq
 import re
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate, chain
 
 import numpy as np
 
 from engine.common.limits import LIMITS, ConfigError, check
+from engine.words.texts import bundled_text
 
 WORD_BOUNDARY = "▁"  # U+2581, SentencePiece's mark for "whitespace came before this word"
+MOST_MERGES = int(LIMITS["words.merges"].high)
 
 # Optional whitespace, then one word: letters/digits/underscores joined by inner apostrophes, or a punctuation run.
 _WHITESPACE_AND_WORD = re.compile(r"(\s*)(\w+(?:['’]\w+)*|[^\w\s]+)")
@@ -90,6 +96,16 @@ class BpeModel:
     def stopped_early(self) -> bool:
         """True when learning stopped before `requested` merges because no pair occurred twice any more."""
         return len(self.merges) < self.requested
+
+    def first(self, merges: int) -> BpeModel:
+        """The model `learn(text, merges)` gives, cut from this one learned with at least as many merges asked:
+        learning is the same sequence of choices, stopped sooner."""
+        _check_merges(merges)
+        if merges > self.requested:
+            raise ConfigError(f"this model was asked for {self.requested} merges; it holds no {merges}th")
+        kept = min(merges, len(self.merges))
+        return BpeModel(alphabet=self.alphabet, merges=self.merges[:kept], requested=merges,
+                        training_tokens=self.training_tokens[:kept + 1], training_words=self.training_words)
 
     def vocabulary(self, k: int | None = None) -> tuple[str, ...]:
         """The alphabet, then each distinct symbol that the first k merges (all when None) made, in merge order."""
@@ -137,6 +153,12 @@ class Granularity:
     token_counts: np.ndarray  # (K+1,) tokens of the text after k merges
     word_count: int  # words in the text: the sequence length of whole-word tokens
     distinct_words: int  # distinct words (without "▁"): the vocabulary that whole-word tokens need
+
+    def first(self, merges: int) -> Granularity:
+        """The same text's granularity under a model cut to its first `merges` merges (BpeModel.first)."""
+        steps = slice(0, merges + 1)
+        return Granularity(vocabulary_sizes=self.vocabulary_sizes[steps], token_counts=self.token_counts[steps],
+                           word_count=self.word_count, distinct_words=self.distinct_words)
 
     @property
     def tokens_per_word(self) -> np.ndarray:
@@ -208,6 +230,25 @@ def learn(text: str, merges: int) -> BpeModel:
         tokens.append(tokens[-1] - shortened)
     return BpeModel(alphabet=tuple(sorted(set(chain.from_iterable(frequency_of)))), merges=tuple(learned),
                     requested=merges, training_tokens=tuple(tokens), training_words=sum(frequencies))
+
+
+_BUNDLED_LOCK = threading.Lock()  # a class arriving at once waits for one learning, not thirty
+
+
+@lru_cache(maxsize=None)
+def _learned_on_bundled(name: str) -> tuple[BpeModel, Granularity]:
+    text = bundled_text(name)
+    model = learn(text, MOST_MERGES)
+    return model, granularity(text, model)
+
+
+def learned_on_bundled(name: str, merges: int) -> tuple[BpeModel, Granularity]:
+    """`learn(bundled_text(name), merges)` and that text's granularity, cut from MOST_MERGES merges learned once per
+    process (~1 s on tiny Shakespeare; ui.preload starts it when the server starts), so that a new number of merges
+    answers at once."""
+    with _BUNDLED_LOCK:
+        model, counts = _learned_on_bundled(name)
+    return model.first(merges), counts.first(merges)
 
 
 def encode(text: str, model: BpeModel, upto: int | None = None) -> Tokenization:

@@ -152,7 +152,8 @@ class WordVectorsTrainer(Trainer):
         self.questions = tuple(np.array([self.index[getattr(a, part)] for a in self.analogies], dtype=np.int64)
                                for part in "abcd")
         self.expected_answers = expected_answers() if config.corpus == "templates" else {}
-        self.ppmi_top1 = float(ask.top1_hits(self.ppmi_unit, *self.questions).mean()) if self.analogies else None
+        self.ppmi_hits = ask.top1_hits(self.ppmi_unit, *self.questions) if self.analogies else None  # fixed
+        self.ppmi_top1 = float(self.ppmi_hits.mean()) if self.analogies else None
         size, dimensions = len(self.vocabulary), config.dimensions
         weights = stream(self.seed, "weights")
         self.input_vectors = (torch.rand(size, dimensions, generator=weights) - 0.5) / dimensions
@@ -272,7 +273,7 @@ class WordVectorsTrainer(Trainer):
         if not self.analogies:
             return ()
         relations = np.array([a.relation for a in self.analogies])
-        sgns, ppmi = (ask.top1_hits(unit, *self.questions) for unit in (sgns_unit, self.ppmi_unit))
+        sgns, ppmi = ask.top1_hits(sgns_unit, *self.questions), self.ppmi_hits
         return tuple((name, float(sgns[relations == name].mean()), float(ppmi[relations == name].mean()))
                      for name in dict.fromkeys(relations.tolist()))
 
