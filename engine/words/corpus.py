@@ -158,7 +158,7 @@ def template_sentences(seed: int, sentences: int = TEMPLATE_SENTENCES) -> tuple[
     """The template corpus: the background text's sentences, then `sentences` template sentences drawn with
     Python's `random.Random(seed)` (the same seed, the same corpus), each relation, pair and side equally often."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible corpus, not a secret
-    corpus = list(sentences_of(bundled_text(BACKGROUND)))
+    corpus = list(_background_sentences())
     for _ in range(sentences):
         relation = rng.choice(RELATIONS)
         first, second, own = rng.choice(relation.pairs)
@@ -172,6 +172,12 @@ def template_sentences(seed: int, sentences: int = TEMPLATE_SENTENCES) -> tuple[
             words = phrase + words if rng.random() < 0.5 else words + phrase
         corpus.append(tuple(words))
     return tuple(corpus)
+
+
+@lru_cache(maxsize=1)
+def _background_sentences() -> tuple[tuple[str, ...], ...]:
+    """The background text's sentences, the same for every seed (split once per process)."""
+    return sentences_of(bundled_text(BACKGROUND))
 
 
 def pasted_sentences(text: str) -> tuple[tuple[str, ...], ...]:
