@@ -13,6 +13,9 @@ what the page shows. Nothing is rendered until asked: each export has a Prepare 
 the file from what the page shows then, and a download of it (only the few-hundred-byte settings
 file is made on every draw). A change of the page's settings drops the files prepared before it.
 
+A page whose experiment can be rerun outside Gradscape also offers it as a Python script (`script=`: a function
+returning the script's text, called only when asked; the Playground's is engine.playground.script).
+
 Settings: a page's settings are its spec (engine.common.spec), written as the values of its shown
 controls by widget key, so a settings file and a shared link hold the same thing. An imported file
 is read by the spec (`from_dict`), which checks every field against its control's options, range and
@@ -61,6 +64,7 @@ class ExportOffer:
     report: dict[str, dict[str, Any]]  # the HTML report's tables: heading -> rows
     weights: Mapping[str, torch.Tensor] | None = None
     animation: Callable[[], list[Image.Image]] | None = None
+    script: Callable[[], str] | None = None  # the experiment as a self-contained Python script, made when asked
 
     def built_figures(self) -> dict[str, go.Figure]:
         return {name: figure() if callable(figure) else figure for name, figure in self.figures.items()}
@@ -185,11 +189,12 @@ def offer_exports(spec: Spec, page: str, figures: Mapping[str, go.Figure], snaps
                   setting: str = "", history: Mapping[str, Series] | None = None,
                   weights: Mapping[str, torch.Tensor] | None = None,
                   animation: Callable[[], list[Image.Image]] | None = None,
-                  details: Mapping[str, Any] | None = None) -> None:
+                  details: Mapping[str, Any] | None = None, script: Callable[[], str] | None = None) -> None:
     """Hand the panel what the page shows: the `spec` of the experiment (its settings), `figures` by file
     name (the names the charts' own buttons use), the job's `snapshot` (history, step, config), and
     optionally the trained `weights`, an `animation` (a function returning GIF frames, called only when
-    asked) and extra `details` rows. Call it after the controls, where the figures are drawn (in a live
+    asked), extra `details` rows and a `script` (a function returning the experiment as a Python script, called
+    only when asked). Call it after the controls, where the figures are drawn (in a live
     area: inside draw)."""
     prefix = spec.PREFIX
     slot = _slot(prefix)
@@ -206,7 +211,7 @@ def offer_exports(spec: Spec, page: str, figures: Mapping[str, go.Figure], snaps
         report["Details"] = {k: _table_text(v) for k, v in details.items()}
     report["Settings (importable)"] = dict(sorted(settings(spec).items()))
     slot.offer = ExportOffer(page, setting, None if snapshot is None else snapshot.step, dict(figures),
-                             report["Settings (importable)"], history, report, weights, animation)
+                             report["Settings (importable)"], history, report, weights, animation, script)
     if slot.prepared_for != slot.offer.controls:
         # Files made before the settings changed show another experiment than the page and the panel now name.
         slot.prepared.clear()
@@ -252,6 +257,10 @@ def _prepare(offer: ExportOffer, kind: str, formats: list[str]) -> tuple[str, by
     if kind == "weights":
         return (offer.file_name("weights", "pt"), _weights(offer),
                 "torch.save of the state_dict; read it with torch.load(path, weights_only=True)")
+    if kind == "script":
+        # No step in its name: the script trains from step 0 (as many steps as the page had when it was made).
+        name, text = offer.file_name("script", "py", with_step=False), offer.script()
+        return name, text.encode(), f"{text.count(chr(10)):,} lines; needs only torch and numpy: python {name}"
     return offer.file_name("history", "csv"), _csv(offer), f"{len(offer.history)} metrics"
 
 
@@ -261,6 +270,7 @@ _SLOW = {  # kind -> (label, icon, MIME type)
     "report": ("HTML report", ":material/description:", "text/html"),
     "history": ("metric history (CSV)", ":material/table:", "text/csv"),
     "weights": ("trained weights", ":material/memory:", "application/octet-stream"),
+    "script": ("Python script", ":material/code:", "text/x-python"),
 }
 
 
@@ -286,6 +296,8 @@ def _slow_export(slot: _Slot, prefix: str, kind: str, unavailable: str | None = 
                 slot.prepared[kind] = _prepare(slot.offer, kind, formats)
             except StaticExportUnavailable as error:
                 st.warning(str(error), icon=":material/install_desktop:")
+            except ConfigError as error:  # an experiment the export cannot write; the message says why
+                st.warning(str(error), icon=":material/front_hand:")
     if kind in slot.prepared:
         name, data, what = slot.prepared[kind]
         st.download_button(f"Download {label}", data, file_name=name, mime=mime, key=f"export_{prefix}get_{kind}",
@@ -329,6 +341,8 @@ def _draw_exports(slot: _Slot, prefix: str) -> None:
         _slow_export(slot, prefix, "history")
     if offer.weights is not None:
         _slow_export(slot, prefix, "weights")
+    if offer.script is not None:
+        _slow_export(slot, prefix, "script")
     # A few hundred bytes, made on every draw, so one click downloads them.
     # No step in its name: a name that changed with every live redraw would change the file's address
     # under the click.
