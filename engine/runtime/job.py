@@ -19,6 +19,11 @@ with the seed, under a lock), and keeps the runtime's own rules: commands, epoch
 divergence (engine.runtime.progress), turns at training with the other jobs (engine.runtime.turns) and a cap
 on how many train at once in this process (engine.runtime.cap). Where the job's process is (this one, a
 worker, a Ray actor) is the host's business (engine.runtime.hosts).
+
+A job whose trainer has a `state()` keeps a ring of checkpoints (engine.runtime.checkpoints): the initial one
+and one every k steps. `rewind()` goes back to the initial weights (the same run again, without rebuilding);
+`fork(step, **hyperparameters)` starts a second job, the branch, from the checkpoint at that step with the
+original's history up to there, so the two runs share data, initial weights and every step before the fork.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ import torch
 from engine.common.device import describe_device, limit_threads, pick_device
 from engine.common.history import MetricHistory
 from engine.runtime.cap import RUNNING_JOBS, JobLimitReached, RunningJobs
+from engine.runtime.checkpoints import (Branch, Checkpoint, CheckpointRing, NotCheckpointable, history_from,
+                                        history_until)
 from engine.runtime.progress import Progress
 from engine.runtime.snapshot import JobStatus, Snapshot, SnapshotBoard, freeze_visuals
 from engine.runtime.trainer import Trainer
@@ -73,7 +80,8 @@ class Job(Progress):
 
     def __init__(self, config: Any, hyperparameters: dict[str, Any] | None = None, *, seed: int = 0,
                  force_cpu: bool = False, running_jobs: RunningJobs = RUNNING_JOBS,
-                 turns: TrainingTurns = TRAINING_TURNS, trainer_type: type[Trainer] | None = None):
+                 turns: TrainingTurns = TRAINING_TURNS, trainer_type: type[Trainer] | None = None,
+                 branch: Branch | None = None):
         if trainer_type is not None:
             self.trainer_type = trainer_type
         self.config = config
@@ -95,6 +103,9 @@ class Job(Progress):
         self._jump_queue = False  # someone just pressed Train, Step or Epoch: their first turn comes first
         self._epoch_goal: int | None = None  # for step_epoch()
         self._history = MetricHistory()
+        self._branch = branch  # what the first build starts from (a fork); a reset starts from scratch
+        self.checkpoints = CheckpointRing()
+        self._checkpointable = True
         self._epoch_loss_sum = 0.0
         self._epoch_loss_count = 0
         self._train_time = 0.0
@@ -180,6 +191,30 @@ class Job(Progress):
     def set_hyperparameters(self, **changes: Any) -> int:
         """Change live hyperparameters (no reset): they take effect at the next step."""
         return self._send("set", changes)
+
+    def rewind(self, new_seed: bool = False) -> int:
+        """Back to the initial weights, status READY: with the same seed, the initial checkpoint (the same
+        weights and data order, so training again repeats the run; the hyperparameters stay as they are now);
+        with a new seed (the next one), new initial weights and batches on the same data (a rebuild)."""
+        return self._send("rewind", bool(new_seed))
+
+    def branch(self, step: int) -> Branch:
+        """What a fork at `step` starts from: the checkpoint at or before it and the history up to there.
+        Raises NotCheckpointable for an experiment without checkpoints."""
+        snap = self.snapshot()  # its history reaches the checkpoint's step: checkpoints after it are not offered
+        ring = self.checkpoints
+        initial = ring.initial()
+        if initial is None:
+            raise NotCheckpointable(snap.message or f"{self.trainer_type.__name__} cannot be checkpointed")
+        checkpoint = ring.at(min(int(step), snap.step))
+        return Branch(checkpoint, initial, history_until(snap.history, checkpoint.step))
+
+    def fork(self, step: int, **hyperparameters: Any) -> "Job":
+        """A new job in this process, the branch: this one's experiment from its checkpoint at (or the last
+        before) `step`, with these hyperparameters changed; READY, its history the original's up to there."""
+        return type(self)(self.config, {**self.hp, **hyperparameters}, seed=self.seed,
+                          force_cpu=self.device.type == "cpu", running_jobs=self._running_jobs, turns=self._turns,
+                          trainer_type=self.trainer_type, branch=self.branch(step))
 
     def stop(self, timeout: float = 5.0) -> None:
         """End the thread for good. Safe to call more than once and from any thread."""
@@ -272,6 +307,8 @@ class Job(Progress):
             if rate_limit:
                 next_step_at = max(next_step_at, time.monotonic()) + 1.0 / float(rate_limit)
             self._one_step()
+            if self.checkpoints.due(self._step) and self._status not in (JobStatus.FAILED, JobStatus.DIVERGED):
+                self._take_checkpoint()
             now = time.monotonic()
             observe = not self._busy() or (self._board.visuals_wanted.is_set() and now >= self._next_observe)
             if observe or now >= next_publish:
@@ -337,6 +374,14 @@ class Job(Progress):
             self._build()
         elif kind == "set":
             self._set_hyperparameters(arg)
+        elif kind == "rewind":
+            self._running_jobs.release(self)
+            initial = self.checkpoints.initial()
+            if arg or initial is None:
+                self.seed += int(arg)
+                self._build()
+            else:
+                self._restart_from(initial)
         self._publish()
         return True
 
@@ -361,15 +406,57 @@ class Job(Progress):
         self._history = MetricHistory()
         self._epoch_loss_sum, self._epoch_loss_count = 0.0, 0
         self._train_time, self._rate = 0.0, 0.0
+        self.checkpoints.start()
+        branch, self._branch = self._branch, None
         try:
             with _GLOBAL_RNG_LOCK:
                 torch.manual_seed(self.seed)
                 self.setup()
             self.apply_hyperparameters(dict(self.hp))
+            if branch is not None:
+                self.checkpoints.start(branch.initial, branch.checkpoint)
+                self._restart_from(branch.checkpoint, branch.history)
+                return
             with torch.no_grad():
                 self._history.record(0, self.evaluate())
+            self._take_checkpoint()
         except Exception as error:
             self._fail("setting up", error)
+
+    def _job_state(self) -> dict[str, Any]:
+        return {"epoch_loss_sum": self._epoch_loss_sum, "epoch_loss_count": self._epoch_loss_count,
+                "hyperparameters": dict(self.hp)}
+
+    def _take_checkpoint(self) -> None:
+        if not self._checkpointable:
+            return
+        try:
+            state = self.trainer.state()
+        except NotCheckpointable:
+            self._checkpointable = False  # the trainer will not learn how
+            return
+        self.checkpoints.add(Checkpoint.of(self._step, state, self._job_state()))
+
+    def _restart_from(self, checkpoint: Checkpoint, history: Any = None) -> None:
+        """Load `checkpoint` into the trainer and go on from its step, READY, with the hyperparameters the job
+        has now (those that differ from the checkpoint's applied anew) and the history up to that step."""
+        self.trainer.load_state(checkpoint.trainer_state())
+        self._builds += 1  # a history that is not the last one's continued (readers elsewhere: remote.make_delta)
+        self._step = self.trainer.steps_done = checkpoint.step
+        self._status, self._message, self._steps_left, self._epoch_goal = JobStatus.READY, "", 0, None
+        self._epoch_loss_sum = checkpoint.job["epoch_loss_sum"]
+        self._epoch_loss_count = checkpoint.job["epoch_loss_count"]
+        saved = checkpoint.job["hyperparameters"]
+        changed = {name: value for name, value in self.hp.items() if saved.get(name, object()) != value}
+        if changed:
+            self.apply_hyperparameters(changed)
+        history = history_until(self._history.frozen(), checkpoint.step) if history is None else history
+        self._history = history_from(history)
+        with torch.no_grad():
+            measured = self.evaluate()
+        self._history.record(checkpoint.step, {name: value for name, value in measured.items() if not len(
+            history.get(name, ())) or history[name].steps[-1] < checkpoint.step})
+        self.checkpoints.add(checkpoint)
 
     def _set_stopped(self) -> None:
         self._status = JobStatus.STOPPED
@@ -406,4 +493,4 @@ class Job(Progress):
             steps_per_second=self._rate if self._status is JobStatus.RUNNING else 0.0,
             device=describe_device(self.device), busy=self._busy(), commands_applied=self._applied,
             elapsed_s=self._train_time, visuals_step=self._visuals_step, build=self._builds,
-            visuals_id=self._visuals_id)
+            visuals_id=self._visuals_id, checkpoints=self.checkpoints.summary())

@@ -200,7 +200,7 @@ class ProcessHost(RemoteHost):
         return f"{len(self.workers)} worker processes{gpu}"
 
     def _place(self, job_type: type, config: Any, hp: dict[str, Any], seed: int, force_cpu: bool,
-               trainer_type: type | None) -> WorkerChannel:
+               trainer_type: type | None, branch: Any = None) -> WorkerChannel:
         with self._lock:
             if self._closed:
                 raise _lost("the server is stopping")
@@ -210,7 +210,7 @@ class ProcessHost(RemoteHost):
             worker.jobs += 1
             job_id = next(self._job_ids)
         try:
-            worker.call("create", job_id, job_type, config, hp, seed, force_cpu, trainer_type,
+            worker.call("create", job_id, job_type, config, hp, seed, force_cpu, trainer_type, branch,
                         timeout=START_TIMEOUT_S)
         except BaseException:
             worker.jobs -= 1

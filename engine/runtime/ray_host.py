@@ -94,10 +94,10 @@ class RayHost(RemoteHost):
                 f"{resources.get('GPU', 0):g} GPUs")
 
     def _place(self, job_type: type, config: Any, hp: dict[str, Any], seed: int, force_cpu: bool,
-               trainer_type: type | None) -> RayChannel:
+               trainer_type: type | None, branch: Any = None) -> RayChannel:
         gpus = self.gpus_per_job if not force_cpu and self._ray.cluster_resources().get("GPU", 0) > 0 else 0
         actor = self._actor.options(num_cpus=self.cpus_per_job, num_gpus=gpus, max_concurrency=MAX_CONCURRENCY,
-                                    ).remote(job_type, config, hp, seed, force_cpu, trainer_type)
+                                    ).remote(job_type, config, hp, seed, force_cpu, trainer_type, branch)
         channel = RayChannel(actor, "a Ray actor")
         try:
             node, device = channel.call("node", timeout=PLACE_TIMEOUT_S), channel.call("device")

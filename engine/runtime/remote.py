@@ -32,11 +32,12 @@ import torch
 
 from engine.common.device import pick_device
 from engine.common.history import Series
+from engine.runtime.checkpoints import Branch
 from engine.runtime.job import Job
 from engine.runtime.snapshot import JobStatus, Snapshot, freeze_visuals
 
 # The commands a service takes: the Job API's, by name, and nothing else.
-COMMANDS = frozenset({"play", "pause", "step", "step_epoch", "reset", "set_hyperparameters"})
+COMMANDS = frozenset({"play", "pause", "step", "step_epoch", "reset", "set_hyperparameters", "rewind"})
 CALL_TIMEOUT_S = 30.0  # a command or a read that takes longer means the other side is stuck
 WAIT_PIECE_S = 1.0  # a reader waiting for a condition asks for news at least this often
 
@@ -168,14 +169,20 @@ class JobService:
     """One job where it trains, served to a `RemoteJob` (a worker process holds many; a Ray actor is one)."""
 
     def __init__(self, job_type: type[Job], config: Any, hyperparameters: dict[str, Any], seed: int,
-                 force_cpu: bool, trainer_type: type | None = None):
+                 force_cpu: bool, trainer_type: type | None = None, branch: Branch | None = None):
         extra = {"trainer_type": trainer_type} if trainer_type is not None else {}
+        if branch is not None:
+            extra["branch"] = branch
         self.job = job_type(config, hyperparameters, seed=seed, force_cpu=force_cpu, **extra)
 
     def command(self, name: str, args: tuple, kwargs: dict[str, Any]) -> int:
         if name not in COMMANDS:
             raise ValueError(f"not a job command: {name}")
         return getattr(self.job, name)(*args, **kwargs)
+
+    def branch(self, step: int) -> Branch:
+        """What a fork at `step` starts from (it travels to wherever the branch is placed)."""
+        return self.job.branch(step)
 
     def delta(self, known: Known, fresh: bool = False) -> SnapshotDelta | None:
         return make_delta(self.job.snapshot(fresh=fresh), known)
@@ -210,15 +217,17 @@ class Channel(Protocol):
         """Stop the job over there and forget it (the channel is not used again)."""
 
 
-Placer = Callable[[Any, dict[str, Any], int, bool], Channel]  # (config, hp, seed, force_cpu) -> a new job's channel
+# (config, hp, seed, force_cpu, branch) -> a new job's channel
+Placer = Callable[[Any, dict[str, Any], int, bool, "Branch | None"], Channel]
 
 
 class RemoteJob:
     """The Job API over a channel. See the module docstring."""
 
     def __init__(self, place: Placer, config: Any, hyperparameters: dict[str, Any] | None = None, *,
-                 seed: int = 0, force_cpu: bool = False):
+                 seed: int = 0, force_cpu: bool = False, branch: Branch | None = None):
         self._place = place
+        self._branch = branch  # a fork's start: built from it again after a loss, until a reset
         self._lock = threading.Lock()
         self._snap: Snapshot | None = None
         self._lost: str | None = None  # why the process that trained it is gone
@@ -315,7 +324,23 @@ class RemoteJob:
         self._spec[1].update(changes)
         return self._command("set_hyperparameters", **changes)
 
+    def rewind(self, new_seed: bool = False) -> int:
+        if new_seed:
+            config, hp, seed = self._spec
+            self._spec, self._branch = (config, hp, seed + 1), None
+        return self._command("rewind", bool(new_seed))
+
+    def branch(self, step: int) -> Branch:
+        return self._channel.call("branch", int(step))
+
+    def fork(self, step: int, **hyperparameters: Any) -> "RemoteJob":
+        """The branch (see Job.fork), placed by this job's host: the checkpoint comes here and goes there."""
+        config, hp, seed = self._spec
+        return RemoteJob(self._place, config, {**hp, **hyperparameters}, seed=seed, force_cpu=self._force_cpu,
+                         branch=self.branch(step))
+
     def reset(self, config: Any = None, seed: int | None = None, force_cpu: bool | None = None) -> int:
+        self._branch = None
         old_config, hp, old_seed = self._spec
         self._spec = (old_config if config is None else config, hp, old_seed if seed is None else int(seed))
         moves = force_cpu is not None and pick_device(force_cpu) != self.device
@@ -341,7 +366,7 @@ class RemoteJob:
         with self._lock:  # a new job over there: its versions and tickets start again
             self._snap, self._lost, self._sent = None, None, 0
         try:
-            self._channel = self._place(config, hp, seed, self._force_cpu)
+            self._channel = self._place(config, hp, seed, self._force_cpu, self._branch)
         except TrainerLost as error:
             self._channel = None
             self._lose(str(error))
@@ -408,12 +433,12 @@ class RemoteHost:
 
     def start(self, job_type: type[Job], config: Any, hyperparameters: dict[str, Any] | None = None, *,
               seed: int = 0, force_cpu: bool = False, trainer_type: type | None = None) -> RemoteJob:
-        def place(config: Any, hp: dict[str, Any], seed: int, force_cpu: bool) -> Channel:
-            return self._place(job_type, config, hp, seed, force_cpu, trainer_type)
+        def place(config: Any, hp: dict[str, Any], seed: int, force_cpu: bool, branch: Branch | None) -> Channel:
+            return self._place(job_type, config, hp, seed, force_cpu, trainer_type, branch)
 
         return RemoteJob(place, config, hyperparameters, seed=seed, force_cpu=force_cpu)
 
     def _place(self, job_type: type[Job], config: Any, hp: dict[str, Any], seed: int, force_cpu: bool,
-               trainer_type: type | None) -> Channel:
+               trainer_type: type | None, branch: Branch | None = None) -> Channel:
         """A new job's channel: the job built in a process that has room for it (raises TrainerLost if none)."""
         raise NotImplementedError

@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from engine.common.history import Series
+from engine.runtime.checkpoints import CheckpointSummary
 
 
 class JobStatus(str, Enum):
@@ -50,6 +51,8 @@ class Snapshot:
     build: int = 0  # how many times the experiment was built (1 at first, +1 at every reset): a new history
     visuals_id: int = 0  # how many times visuals were observed: a new value means new visuals
     published_at: float = 0.0  # time.time() when pinned, comparable across processes on one machine
+    # The steps a run can be forked at or rewound to, and the memory they take (None: cannot be checkpointed)
+    checkpoints: CheckpointSummary | None = None
 
     def series(self, name: str) -> Series:
         empty = np.empty(0)

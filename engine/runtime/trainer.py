@@ -8,8 +8,10 @@
     visuals = trainer.observe()                                    # a frozen dataclass of NumPy arrays
 
 A subclass supplies `setup`, `train_step` and, as it needs them, `evaluate`, `observe`,
-`apply_hyperparameters`, `epoch`, `on_epoch_end` and `explain_divergence`. Its randomness comes from
-`self.rng` (seeded from the seed), never from torch's global RNG, which other jobs' threads share.
+`apply_hyperparameters`, `epoch`, `on_epoch_end` and `explain_divergence`; and `state` / `load_state` for a
+run that can be forked and rewound (engine.runtime.checkpoints): everything training depends on, so that
+loading a state and training on gives exactly the losses the run that saved it went on to have. Its randomness
+comes from `self.rng` (seeded from the seed), never from torch's global RNG, which other jobs' threads share.
 
 `observe` returns typed visuals: a frozen dataclass whose fields are NumPy arrays, numbers, strings or
 tuples of them, never a live tensor or model. They pickle (what a worker process sends back), and
@@ -22,6 +24,8 @@ import math
 from typing import Any
 
 import torch
+
+from engine.runtime.checkpoints import NotCheckpointable
 
 
 class Trainer:
@@ -59,6 +63,16 @@ class Trainer:
 
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         """Apply live changes to the optimizer or model; the caller then stores them in `self.hp`."""
+
+    def state(self) -> dict[str, Any]:
+        """Everything training on depends on: weights, optimizer state, random generators, the position in the
+        data order, `steps_done`. The caller copies it (engine.runtime.checkpoints.copied)."""
+        raise NotCheckpointable(f"{type(self).__name__} cannot be checkpointed (it has no state())")
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Go back to a `state()` (a copy: the trainer may keep its tensors). The hyperparameters are those the
+        state was saved with until the caller applies others."""
+        raise NotCheckpointable(f"{type(self).__name__} cannot be checkpointed (it has no load_state())")
 
     @property
     def epoch(self) -> float:

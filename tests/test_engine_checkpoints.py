@@ -1,0 +1,144 @@
+"""Checkpoints, fork and rewind (issue 22, section 2). The oracle: the uninterrupted run. A trainer restored
+from a checkpoint trains on to exactly its losses; a fork's losses before the fork are the original's, after
+it those of a fresh trainer loaded from the same checkpoint with the new hyperparameters."""
+
+import numpy as np
+import pytest
+import torch
+
+from engine.playground.config import PlaygroundConfig
+from engine.playground.trainer import PlaygroundJob, PlaygroundTrainer
+from engine.runtime import JobStatus, train
+from engine.runtime.checkpoints import Checkpoint, CheckpointRing, NotCheckpointable
+from tests.test_engine_jobs import Quadratic, make_job
+
+DROPOUT_ADAM = PlaygroundConfig(hidden=(8, 8), activations=("relu", "relu"), optimizer="adam", dropout=0.2,
+                                batch_norm=True)
+
+
+def losses(trainer, steps):
+    return [m["loss"] for m in train(trainer, steps)]
+
+
+PERCEPTRON = PlaygroundConfig(optimizer="perceptron", hidden=(), activations=())
+
+
+@pytest.mark.parametrize("config", [PlaygroundConfig(), DROPOUT_ADAM, PERCEPTRON])
+def test_a_restored_trainer_trains_on_to_exactly_the_uninterrupted_losses(config):
+    uninterrupted = losses(PlaygroundTrainer(config, None, seed=5), 300)
+    trainer = PlaygroundTrainer(config, None, seed=5)
+    assert losses(trainer, 100) == uninterrupted[:100]
+    checkpoint = Checkpoint.of(100, trainer.state(), {})
+    assert losses(trainer, 50) == uninterrupted[100:150]  # the weights, Adam's moments, the rng, the data order move
+    trainer.load_state(checkpoint.trainer_state())
+    assert trainer.steps_done == 100 and trainer.epoch == pytest.approx(100 * 10 / 250)
+    again = losses(trainer, 200)
+    assert again == uninterrupted[100:]  # bit for bit, not approximately
+    trainer.load_state(checkpoint.trainer_state())  # the checkpoint itself was not trained on
+    assert losses(trainer, 10) == uninterrupted[100:110]
+
+
+def test_the_ring_keeps_step_0_and_stays_within_its_byte_budget():
+    state = {"w": torch.zeros(256)}  # 1 KiB each
+    ring = CheckpointRing(every=10, max_bytes=8 * 1024, max_count=64)
+    for step in range(0, 1001):
+        if ring.due(step):
+            ring.add(Checkpoint.of(step, state, {}))
+        assert ring.nbytes <= 8 * 1024 and len(ring.checkpoints) <= 8
+    steps = [c.step for c in ring.checkpoints]
+    assert steps[0] == 0 and ring.initial().step == 0
+    assert steps == [0, *range(ring.every, 1001, ring.every)][:len(steps)]  # evenly spaced over the whole run
+    assert 1000 - steps[-1] < ring.every and ring.every > 10
+    assert ring.at(555).step == max(s for s in steps if s <= 555)
+    assert ring.summary().nbytes == 1024 * len(steps)
+    ring = CheckpointRing(every=1, max_bytes=10**9, max_count=4)
+    for step in range(20):
+        if ring.due(step):
+            ring.add(Checkpoint.of(step, state, {}))
+    assert [c.step for c in ring.checkpoints] == [0, 8, 16] and ring.every == 8  # at most 4: halved when a 5th came
+    copy = ring.checkpoints[0].trainer_state()
+    copy["w"] += 1  # a copy: training on a loaded state leaves the checkpoint alone
+    assert float(ring.checkpoints[0].trainer["w"].sum()) == 0
+
+
+def train_job(job, steps):
+    ticket = job.step(steps)
+    return job.wait_for(lambda s: s.commands_applied >= ticket and not s.busy, timeout=60)
+
+
+def test_fork_shares_the_history_before_the_fork_and_follows_the_new_hyperparameters_after(no_leaked_threads):
+    original = PlaygroundJob(DROPOUT_ADAM, seed=2)
+    branch = same = None
+    try:
+        before = train_job(original, 230)
+        assert before.checkpoints.steps == (0, 50, 100, 150, 200) and before.checkpoints.nbytes > 0
+        branch = original.fork(120, lr=0.3)  # the last checkpoint before 120: step 100
+        forked = branch.snapshot()
+        assert forked.step == 100 and forked.status is JobStatus.READY and forked.hyperparameters["lr"] == 0.3
+        assert forked.checkpoints.steps == (0, 100)
+        assert np.array_equal(forked.series("loss").values, before.series("loss").values[:100])
+        after = train_job(branch, 150)
+        assert np.array_equal(after.series("loss").values[:100], before.series("loss").values[:100])
+        # The oracle: a fresh trainer loaded from the same checkpoint, trained with the new learning rate.
+        fresh = PlaygroundTrainer(DROPOUT_ADAM, {**original.hp, "lr": 0.3}, seed=2)
+        fresh.load_state(original.checkpoints.at(100).trainer_state())
+        expected = losses(fresh, 150)
+        assert after.series("loss").values[100:].tolist() == expected
+        assert expected[:50] != before.series("loss").values[100:150].tolist()  # lr 0.3 does differ
+        same = original.fork(100)  # unchanged hyperparameters: the original's own continuation
+        continued = train_job(same, 130)
+        assert np.array_equal(continued.series("loss").values, before.series("loss").values)
+    finally:
+        for job in (original, branch, same):
+            if job is not None:
+                job.stop()
+
+
+def test_rewind_repeats_the_run_and_a_new_seed_gives_new_weights_on_the_same_data(no_leaked_threads):
+    job = PlaygroundJob(seed=4)
+    try:
+        first = train_job(job, 120)
+        rewound = job.wait_applied(job.rewind())
+        assert rewound.step == 0 and rewound.status is JobStatus.READY and rewound.checkpoints.steps == (0,)
+        assert len(rewound.series("loss")) == 0 and rewound.series("train_loss").steps.tolist() == [0]
+        again = train_job(job, 120)
+        assert np.array_equal(again.series("loss").values, first.series("loss").values)
+        assert again.checkpoints.steps == (0, 50, 100)
+        data = job.trainer.dataset.x_train
+        reseeded = job.wait_applied(job.rewind(new_seed=True))
+        assert reseeded.seed == 5 and reseeded.step == 0
+        assert np.array_equal(job.trainer.dataset.x_train, data)  # the data come from the config's own seed
+        third = train_job(job, 20)
+        assert not np.array_equal(third.series("loss").values, first.series("loss").values[:20])
+    finally:
+        job.stop()
+
+
+def test_an_experiment_without_state_is_never_checkpointed_and_says_so_when_forked(no_leaked_threads):
+    job = make_job(Quadratic)
+    try:
+        snap = train_job(job, 60)
+        assert snap.checkpoints is None
+        with pytest.raises(NotCheckpointable, match="cannot be checkpointed"):
+            job.fork(50)
+        assert job.wait_applied(job.rewind()).step == 0  # a rebuild with the same seed, which is the same
+    finally:
+        job.stop()
+
+
+def test_fork_and_rewind_pass_through_a_worker_process(processes_host):
+    original = processes_host.start(PlaygroundJob, PlaygroundConfig(), None, seed=1)
+    branch = None
+    try:
+        before = train_job(original, 110)
+        assert before.checkpoints.steps == (0, 50, 100)
+        branch = original.fork(60, lr=0.1)
+        forked = branch.wait_for(lambda s: s.step == 50, timeout=60)
+        assert forked.hyperparameters["lr"] == 0.1
+        assert np.array_equal(forked.series("loss").values, before.series("loss").values[:50])
+        rewound = original.wait_applied(original.rewind())
+        assert rewound.step == 0 and rewound.checkpoints.steps == (0,)
+    finally:
+        original.stop()
+        if branch is not None:
+            branch.stop()
