@@ -12,6 +12,7 @@ from engine.playground.trainer import PlaygroundJob, PlaygroundVisuals
 from engine.runtime import Snapshot
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
+from ui.forks import branch_job, fork_controls
 from ui.jobs import experiment_job
 from ui.live import job_controls, live_area, status_bar
 from ui.sharing import later
@@ -123,11 +124,15 @@ try:
     problem = None
 except ValueError as error:
     problem = str(error)
-job = experiment_job("playground", PlaygroundJob, spec, config, problem)
+# After "Branch here" the controls drive the branch, and the original run stays for comparison (ui.forks).
+job, original, fork_step = branch_job("playground", "pg", spec, config) if not problem else (None, None, None)
+if job is None:
+    job = experiment_job("playground", PlaygroundJob, spec, config, problem)
 if problem:
     config, dataset = job.config, make_dataset(job.config.data)
 
 job_controls(job, key="pg")
+fork_controls(job, "playground", "pg", branched=original is not None)
 counts = parameter_counts(config, n_outputs(config, dataset))
 with later("pg_details"):
     # A plain link (st.page_link needs the app's navigation, which a page tested on its own does not have)
@@ -179,7 +184,9 @@ def draw(snap: Snapshot) -> None:
     curves, confusion = st.columns([1.6, 1], gap="medium")
     history = {name: (series.steps, series.values) for name, series in snap.history.items()
                if name != "val_loss" or snap.hyperparameters.get("patience")}  # what early stopping watches
-    charts.show(figures.training_curves(history, classification, error_rate=perceptron),
+    reference = {name: (s.steps, s.values) for name, s in original.snapshot().history.items()} if original else None
+    charts.show(figures.training_curves(history, classification, error_rate=perceptron, original=reference,
+                                        fork_step=fork_step),
                 f"curves-{setting}-step{snap.step}", key="pg_curves", where=curves)
     if stopping is not None:
         curves.caption(f"Early stopping watches the validation loss ({len(data.x_val)} points kept apart from the "

@@ -1,0 +1,83 @@
+"""Fork and rewind on a training page (engine.runtime.checkpoints): "Branch here" starts a second job of the
+session from one of the page's job's checkpoints, which the page's controls then drive, while the original run
+stays, paused, for comparison; "Rewind" takes the run shown back to its initial weights.
+
+A page that offers it draws `fork_controls` under its job controls and gets its job through `branch_job`
+first: while a branch is on, that is the job the controls set; a new config or seed ends it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from engine.common.spec import Spec
+from engine.runtime import Job
+from engine.runtime.checkpoints import NotCheckpointable
+from ui.jobs import find_job, job_for_page, session_job
+
+
+def _branch_here(original: Job, name: str, key: str) -> None:
+    step = int(st.session_state[f"{key}_fork_step"])
+    original.pause()
+    try:
+        branch = original.fork(step)
+    except NotCheckpointable as error:
+        st.session_state[f"{key}_fork_error"] = str(error)
+        return
+    _end_branch(key)
+    count = st.session_state.get(f"{key}_forks", 0) + 1  # a new name each time: a session's jobs are cached by name
+    st.session_state[f"{key}_forks"] = count
+    branch_name = f"{name}_branch_{count}"
+    job_for_page(branch_name, lambda: branch)
+    st.session_state[f"{key}_branch"] = (branch_name, branch.snapshot().step, original.config, original.seed)
+
+
+def _end_branch(key: str) -> None:
+    """Stop the branch (its cache entry stays, stopped, until the session ends)."""
+    branch = st.session_state.pop(f"{key}_branch", None)
+    if branch is not None:
+        job_for_page(branch[0], None).stop()
+
+
+def branch_job(name: str, key: str, spec: Spec, config: Any) -> tuple[Job | None, Job | None, int | None]:
+    """(the branch, brought in line with the controls; the original, job `name`; the fork step) while a branch
+    of this experiment is on; else (None, None, None), and the page gets its job as usual."""
+    if f"{key}_branch" not in st.session_state:
+        return None, None, None
+    branch_name, step, forked_config, forked_seed = st.session_state[f"{key}_branch"]
+    seed = spec.job_seed()
+    if config != forked_config or seed != forked_seed:  # another experiment: the comparison is over
+        _end_branch(key)
+        return None, None, None
+    branch = session_job(branch_name, lambda: None, config, seed, spec.hyperparameters())
+    return branch, find_job(name), step
+
+
+def fork_controls(job: Job, name: str, key: str, branched: bool) -> None:
+    """Branch here (a checkpoint's step; then change the controls and train the branch), end the branch, and
+    Rewind: the checkpoints are those of the page's last full run (pause to see the newest)."""
+    checkpoints = job.snapshot().checkpoints
+    with st.expander(f"Fork and rewind: {checkpoints.describe() if checkpoints else 'no checkpoints'}",
+                     expanded=branched):
+        left, middle, right = st.columns([2, 1, 1], vertical_alignment="bottom")
+        if branched:
+            left.caption("The controls now drive the branch; the original run is paused, its curves dotted.")
+            middle.button("End the branch", key=f"{key}_unfork", on_click=_end_branch, args=(key,),
+                          icon=":material/close:", width="stretch",
+                          help="Stop the branch; the controls drive the original run again")
+        elif checkpoints is not None:
+            steps = list(checkpoints.steps)
+            if st.session_state.get(f"{key}_fork_step") not in steps:
+                st.session_state[f"{key}_fork_step"] = steps[-1]
+            left.select_slider("Fork at step", steps, key=f"{key}_fork_step", disabled=len(steps) < 2)
+            middle.button("Branch here", key=f"{key}_fork", on_click=_branch_here, args=(job, name, key),
+                          icon=":material/call_split:", width="stretch",
+                          help="A second run from this checkpoint (the same data, weights and batches up to it): "
+                               "change the controls, then train it")
+        right.button("Rewind", key=f"{key}_rewind", on_click=job.rewind, icon=":material/history:",
+                     width="stretch", help="Back to the initial weights with the same seed: the same data order, "
+                     "so training again repeats the run (with the hyperparameters set now)")
+        if f"{key}_fork_error" in st.session_state:
+            st.error(st.session_state.pop(f"{key}_fork_error"))
