@@ -62,6 +62,9 @@ def control_shows(page, key: str, value) -> bool:
     if not isinstance(value, str):  # a multiselect shows each chosen label as a tag
         text = control.inner_text()
         return all(label in text for label in value)
+    area = control.locator("textarea")
+    if area.count():  # a text area holds its text
+        return area.first.input_value() == value
     box = control.locator("input")  # a select box's combobox holds the chosen label; a number box its number
     return box.count() > 0 and _same(box.first.input_value(), value)
 
