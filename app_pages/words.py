@@ -14,6 +14,7 @@ from engine.words import bpe
 from engine.words.spec import CHAR_FIELDS, CHARACTERS, TOKEN_FIELDS, TOKENS, VECTOR_FIELDS, VECTORS, WordsSpec
 from engine.words.vectors import WordVectorsJob
 from engine.words.charlm import CharModelJob
+from engine.words.corpus import planted_analogies
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
 from ui.jobs import experiment_job
@@ -214,7 +215,7 @@ def draw_vectors(snap: Snapshot) -> None:
         history = {name: (series.steps, series.values) for name, series in snap.history.items()}
         if "analogy_top1" in history:
             live.show(lambda: figures.analogy_scores(history, snap.latest("ppmi_analogy_top1"),
-                                                     len(_planted())),
+                                                     len(planted_analogies())),
                       f"words-analogies-{setting}-step{snap.step}", key="wd_fig_scores", visible=shown)
         live.show(lambda: figures.sgns_loss(history), f"words-loss-{setting}-step{snap.step}", key="wd_fig_loss",
                   visible=shown)
@@ -223,12 +224,6 @@ def draw_vectors(snap: Snapshot) -> None:
 
 def _rank(rank: int | None) -> str:
     return "outside the vocabulary" if rank is None else f"#{rank}"
-
-
-@st.cache_resource
-def _planted():
-    from engine.words.corpus import planted_analogies
-    return planted_analogies()
 
 
 # ----------------------------------------------------------------------------------------------- the character model
