@@ -151,7 +151,7 @@ def test_the_trainer_reads_contiguous_streams_and_carries_their_state():
     trainer.train_step()
     with torch.no_grad():
         _, expected = before(trainer.streams[:10])
-    for got, want in zip(trainer.state, expected):
+    for got, want in zip(trainer.rnn_state, expected):
         torch.testing.assert_close(got, want)
         assert not got.requires_grad
     assert trainer.position == 10 and trainer.chars_trained == 40
@@ -161,7 +161,7 @@ def test_the_trainer_reads_contiguous_streams_and_carries_their_state():
     trainer.train_step()
     assert trainer.position == 10
     trainer.apply_hyperparameters({"batch_size": 7})  # live: the streams are re-cut and start over
-    assert trainer.streams.shape == (len(trainer.train_ids) // 7, 7) and trainer.state is None
+    assert trainer.streams.shape == (len(trainer.train_ids) // 7, 7) and trainer.rnn_state is None
     assert math.isfinite(trainer.train_step()["loss"])
 
 

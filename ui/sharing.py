@@ -166,16 +166,16 @@ def open_old_labels(page: PageInfo) -> None:
 
 
 def open_exact_link(arrived: dict[str, list[str]], page: PageInfo) -> None:
-    """Before the page runs: if the link is marked exact, every setting of the page that it does not name
-    goes back to its default (the page's widgets then draw it, and leave it out of the URL), so the page
-    shows the link's experiment and the address bar holds the link's settings, whatever this session did
-    before. The marker itself leaves the URL."""
+    """Before the page runs: if the link is marked exact, every setting of the page this session holds is
+    forgotten: those the link does not name go back to their defaults (the page's widgets then draw them, and
+    leave them out of the URL), those it names are read from the link as their widgets are drawn (code that
+    reads a setting before its widget, such as a view, must not see the one this session had before). So the
+    page shows the link's experiment and the address bar holds the link's settings. The marker leaves the URL."""
     if EXACT_PARAM not in arrived:
         return
     del st.query_params[EXACT_PARAM]
     for key in page_control_keys(page):
-        if key not in arrived:
-            del st.session_state[key]
+        del st.session_state[key]
 
 
 def _shown(key: str, values: list[str]) -> str:

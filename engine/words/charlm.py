@@ -137,7 +137,7 @@ class CharModelTrainer(Trainer):
         than a piece is left out); reading starts over at the top, from a zero state."""
         length = len(self.train_ids) // batch_size
         self.streams = self.train_ids[:length * batch_size].view(batch_size, length).t()
-        self.position, self.state = 0, None
+        self.position, self.rnn_state = 0, None
 
     @property
     def bptt_used(self) -> int:
@@ -159,17 +159,17 @@ class CharModelTrainer(Trainer):
 
     def train_step(self) -> dict[str, float]:
         if self.position >= len(self.streams) - 1:  # the streams are read to their end: start over
-            self.position, self.state = 0, None
+            self.position, self.rnn_state = 0, None
         length = min(self.bptt_used, len(self.streams) - 1 - self.position)
         chunk = self.streams[self.position:self.position + length + 1]
-        loss, next_state = chunk_loss(self.model, chunk, self.state)
+        loss, next_state = chunk_loss(self.model, chunk, self.rnn_state)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         parameters = list(self.model.parameters())
         norm = torch.nn.utils.get_total_norm([p.grad for p in parameters])
         clip_gradients(parameters, self.hp["clip"], float(self.hp["clip_at"]), norm)
         self.optimizer.step()
-        self.state, self.position = next_state, self.position + length
+        self.rnn_state, self.position = next_state, self.position + length
         self.chars_trained += length * chunk.shape[1]
         self.updates += 1
         nats, norm_value = torch.stack([loss.detach(), norm]).tolist()
