@@ -132,7 +132,8 @@ if problem:
     config, dataset = job.config, make_dataset(job.config.data)
 
 job_controls(job, key="pg")
-fork_controls(job, "playground", "pg", branched=original is not None)
+with later("pg_forks"):  # on a projector the network and its output come first
+    fork_controls(job, "playground", "pg", branched=original is not None)
 counts = parameter_counts(config, n_outputs(config, dataset))
 with later("pg_details"):
     # A plain link (st.page_link needs the app's navigation, which a page tested on its own does not have)

@@ -19,12 +19,12 @@ from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
 from ui.jobs import experiment_job
 from ui.live import job_controls, live_area, status_bar
-from ui.sharing import later
+from ui.sharing import later, presenting
 from viz import words as figures
 
 STATE = st.session_state
 ALL_MERGES = 10**6  # the step slider's "every merge learned", whatever their number
-MAIN_BELOW = {VECTORS: 24.0, CHARACTERS: 22.0}  # rem above the main chart in presentation mode
+MAIN_BELOW = {TOKENS: 18.0, VECTORS: 24.0, CHARACTERS: 22.0}  # rem above the main chart in presentation mode
 VECTOR_VIEWS = ("Map", "Neighbours and analogies", "Training")
 MERGES_LISTED = 12
 
@@ -98,7 +98,7 @@ def show_tokens() -> None:
                              label_visibility="collapsed")
     tokens = bpe.encode(spec.bpe_text, model, upto=step)
     words = len(tokens.words)
-    cells = {"Merges applied": f"{step:,} of {count:,}", "Vocabulary": f"{len(model.vocabulary(step)):,}",
+    cells = {f"Merges applied (of {count:,})": f"{step:,}", "Vocabulary": f"{len(model.vocabulary(step)):,}",
              "Characters": f"{len(spec.bpe_text):,}", "Tokens": f"{len(tokens.tokens):,}",
              "Tokens per word": f"{len(tokens.tokens) / words:.2f}" if words else "–"}
     for column, (label, value) in zip(st.columns(len(cells)), cells.items()):
@@ -108,8 +108,12 @@ def show_tokens() -> None:
         st.markdown(f"Merge {step}: **{_shown(last.left)}** + **{_shown(last.right)}** → "
                     f"**{_shown(last.symbol)}**, the most frequent pair left in {source} "
                     f"({last.count:,} times).")
-    st.html(figures.tokens_html(tokens.tokens, tokens.word_of_token))
-    chart_col, table_col = st.columns([1.5, 1])
+    if presenting():  # on a projector the tokens share the first screen with the curve their step moves along
+        tokens_col, chart_col = st.columns([1, 1], gap="medium")
+        table_col = later("wd_merges")
+    else:
+        tokens_col, (chart_col, table_col) = st.container(), st.columns([1.5, 1])
+    tokens_col.html(figures.tokens_html(tokens.tokens, tokens.word_of_token))
     merges = np.arange(count + 1)
     title = f"{'Your text' if typed else 'Tiny Shakespeare'}: vocabulary against length"
     charts.show(lambda: figures.granularity(merges, learning.vocabulary_sizes, learning.token_counts,
@@ -118,7 +122,7 @@ def show_tokens() -> None:
                                             words=(learning.distinct_words, learning.word_count), current=step,
                                             title=title),
                 f"words-bpe-granularity-{spec.bpe_from}-{spec.merges}-step{step}", key="wd_fig_granularity",
-                where=chart_col)  # on a projector the tokens above are what matters
+                where=chart_col, main_below=MAIN_BELOW[TOKENS])
     with table_col:
         listed = range(step, max(0, step - MERGES_LISTED), -1)
         st.dataframe(pd.DataFrame({"merge": list(listed),  # a table shows text as it is: no escaping

@@ -51,11 +51,14 @@ def granularity(merges: np.ndarray, vocabulary: np.ndarray, tokens: np.ndarray, 
     data = [{"type": "scatter", "x": vocabulary, "y": tokens, "mode": "lines+markers", "name": "BPE",
              "line": {"color": OKABE_ITO[0], "width": 2}, "marker": {"size": 5}, "customdata": merges,
              "hovertemplate": "%{customdata} merges<br>vocabulary %{x:,}<br>%{y:,} tokens<extra></extra>"}]
-    for (size, length), name, color, symbol in ((characters, "characters", OKABE_ITO[5], "square"),
-                                               (words, "whole words", OKABE_ITO[2], "diamond")):
+    # The two ends sit at the plot's corners (the characters top left, whole words bottom right): each label
+    # goes inwards, beside its marker, and is not clipped where it overhangs.
+    for (size, length), name, color, symbol, side in (
+            (characters, "characters", OKABE_ITO[5], "square", "middle right"),
+            (words, "whole words", OKABE_ITO[2], "diamond", "middle left")):
         data.append({"type": "scatter", "x": [size], "y": [length], "mode": "markers+text", "name": name,
-                     "text": [name], "textposition": "top center", "marker": {"size": 13, "color": color,
-                                                                              "symbol": symbol},
+                     "text": [name], "textposition": side, "cliponaxis": False,
+                     "marker": {"size": 13, "color": color, "symbol": symbol},
                      "hovertemplate": f"{name}<br>vocabulary %{{x:,}}<br>%{{y:,}} tokens<extra></extra>"})
     at = int(np.argmin(np.abs(merges - current)))
     data.append({"type": "scatter", "x": [vocabulary[at]], "y": [tokens[at]], "mode": "markers",
