@@ -6,6 +6,7 @@ from engine.common.layers import INIT_SCHEMES
 from engine.common.schedules import SCHEDULE_FORMULAS
 from engine.playground.config import FEATURE_LABELS, n_outputs, parameter_counts
 from engine.playground.data import BadUpload, make_dataset, parse_points_csv
+from engine.playground.script import DEFAULT_STEPS, playground_script
 from engine.playground.spec import (DECOUPLED_DECAY, DROPOUT_CONVENTIONS, FIXED_GAMMA, MAX_HIDDEN_LAYERS,
                                     PlaygroundSpec, is_regression)
 from engine.playground.trainer import PlaygroundJob, PlaygroundVisuals
@@ -197,7 +198,8 @@ def draw(snap: Snapshot) -> None:
         charts.show(figures.confusion_matrix(visuals.confusion), f"confusion-{setting}-step{snap.step}",
                     key="pg_confusion", where=confusion)
     offer_exports(spec, "playground", charts, snap, setting=setting, weights=visuals.state,
-                  animation=lambda: playground_replay(snap))
+                  animation=lambda: playground_replay(snap),
+                  script=lambda: playground_script(shown, snap.hyperparameters, snap.seed, steps=snap.step or DEFAULT_STEPS))
 
 
 live_area(job, draw)

@@ -1,6 +1,9 @@
 """The playground page driven through its controls (AppTest: no browser, no run_every)."""
 
+import types
+
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from tests import conftest
@@ -121,3 +124,22 @@ def test_early_stopping_shows_the_gap_of_stopping_on_the_test_set():
     caption = next(c.value for c in at.caption if c.value.startswith("Early stopping watches the validation loss"))
     assert "(250 points kept apart" in caption and "the same epoch" in caption
     assert not any(m.label == "Optimistic gap" for m in open_page().metric)  # early stopping off: not shown
+
+
+def test_the_exported_script_trains_the_network_on_the_page_to_its_weights():
+    """The Export panel's Python script, run for the steps the page took, ends on the weights the page shows."""
+    at = open_page(pg_data="xor", pg_opt="adam", pg_lr="0.01", pg_act="relu")
+    at.button(key="pg_epoch").click().run()
+    at.button(key="export_pg_prepare_script").click().run()
+    assert not at.exception
+    offer = at.session_state["_exports_pg_"].offer
+    (name, text, _), = [item for kind, item in at.session_state["_exports_pg_"].prepared.items() if kind == "script"]
+    assert name.endswith(".py") and offer.step == 25
+    module = types.ModuleType("exported_from_the_page")
+    exec(compile(text, name, "exec"), module.__dict__)  # noqa: S102 - the script the page just made
+    model, _, losses = module.train(offer.step, report=lambda line: None)
+    assert len(losses) == offer.step
+    weights = model.state_dict()
+    assert weights.keys() == offer.weights.keys()
+    for key, value in offer.weights.items():
+        torch.testing.assert_close(weights[key], value, rtol=0, atol=1e-6)
