@@ -199,7 +199,8 @@ def draw(snap: Snapshot) -> None:
                     key="pg_confusion", where=confusion)
     offer_exports(spec, "playground", charts, snap, setting=setting, weights=visuals.state,
                   animation=lambda: playground_replay(snap),
-                  script=lambda: playground_script(shown, snap.hyperparameters, snap.seed, steps=snap.step or DEFAULT_STEPS))
+                  script=lambda: playground_script(shown, snap.hyperparameters, snap.seed,
+                                                   steps=snap.step or DEFAULT_STEPS))
 
 
 live_area(job, draw)
