@@ -20,6 +20,9 @@ A metric value may be a non-finite number only as the last point of a diverged r
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -57,5 +60,93 @@ class RunReport:
         return points[-1][1] if points else None
 
 
+_KEYS = ("page", "push_version", "params", "differences", "learning_rate", "step", "status", "metrics")
+_PAGE = re.compile(r"^[a-z0-9_-]{1,40}$")
+_METRIC = re.compile(r"^[A-Za-z0-9_]{1,40}$")
+
+
 def validate_report(raw: Any) -> RunReport:
-    raise NotImplementedError
+    if not isinstance(raw, dict):
+        raise ReportRefused(f"a report is a dict, not {type(raw).__name__}")
+    unknown = sorted(str(key) for key in raw if key not in _KEYS)
+    missing = [key for key in _KEYS if key not in raw]
+    if unknown or missing:
+        raise ReportRefused(f"a report has exactly the keys {', '.join(_KEYS)}: "
+                            + "; ".join(part for part in (f"unknown {unknown}" if unknown else "",
+                                                          f"missing {missing}" if missing else "") if part))
+    try:
+        size = len(json.dumps(raw, allow_nan=True).encode())
+    except (TypeError, ValueError) as error:
+        raise ReportRefused(f"a report is plain JSON data: {error}") from None
+    if size > MAX_REPORT_BYTES:
+        raise ReportRefused(f"a report is at most {MAX_REPORT_BYTES:,} bytes of JSON, not {size:,}")
+    status = raw["status"]
+    if status not in STATUSES:
+        raise ReportRefused(f"status is one of {', '.join(STATUSES)}, not {status!r}")
+    learning_rate = raw["learning_rate"]
+    if learning_rate is not None and not (_number(learning_rate) and math.isfinite(learning_rate)
+                                          and learning_rate > 0):
+        raise ReportRefused(f"learning_rate is None or a finite number above 0, not {learning_rate!r}")
+    return RunReport(page=checked_page(raw["page"]), push_version=_count("push_version", raw["push_version"]),
+                     params=checked_params("params", raw["params"]),
+                     differences=checked_params("differences", raw["differences"]),
+                     learning_rate=None if learning_rate is None else float(learning_rate),
+                     step=_count("step", raw["step"]), status=status,
+                     metrics=_metrics(raw["metrics"], diverged=status == "diverged"))
+
+
+def checked_page(page: Any) -> str:
+    if not isinstance(page, str) or not _PAGE.match(page):
+        raise ReportRefused(f"page is a page's address name (a-z, 0-9, _ and -, at most 40), not {page!r:.60}")
+    return page
+
+
+def checked_params(field: str, params: Any) -> dict[str, tuple[str, ...]]:
+    """A query string as key -> values (the teacher's push is checked by the same rules)."""
+    if not isinstance(params, dict) or len(params) > MAX_PARAMS:
+        raise ReportRefused(f"{field} is a dict of at most {MAX_PARAMS} parameters")
+    checked = {}
+    for key, values in params.items():
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_CHARS:
+            raise ReportRefused(f"{field}: a parameter's name is text of 1 to {MAX_KEY_CHARS} characters")
+        values = [values] if isinstance(values, str) else values
+        if not isinstance(values, (list, tuple)) or len(values) > MAX_VALUES or not all(
+                isinstance(v, str) and len(v) <= MAX_VALUE_CHARS for v in values):
+            raise ReportRefused(f"{field}: {key} holds at most {MAX_VALUES} texts of at most {MAX_VALUE_CHARS:,} "
+                                "characters")
+        checked[key] = tuple(values)
+    return checked
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _count(field: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**53:
+        raise ReportRefused(f"{field} is a whole number, 0 or more, not {value!r:.40}")
+    return value
+
+
+def _metrics(metrics: Any, diverged: bool) -> dict[str, tuple[tuple[int, float], ...]]:
+    if not isinstance(metrics, dict) or len(metrics) > MAX_METRICS:
+        raise ReportRefused(f"metrics is a dict of at most {MAX_METRICS} metrics")
+    checked = {}
+    for name, points in metrics.items():
+        if not isinstance(name, str) or not _METRIC.match(name):
+            raise ReportRefused(f"metrics: {name!r:.50} is not a metric's name (letters, digits, _; at most 40)")
+        if not isinstance(points, (list, tuple)) or len(points) > MAX_POINTS:
+            raise ReportRefused(f"metrics: {name} is a list of at most {MAX_POINTS} [step, value] points")
+        series, last_step = [], -1
+        for index, point in enumerate(points):
+            if not isinstance(point, (list, tuple)) or len(point) != 2 or not _number(point[1]):
+                raise ReportRefused(f"metrics: {name}'s points are [step, value] pairs of numbers")
+            step, value = _count(f"metrics: {name}'s step", point[0]), float(point[1])
+            if step <= last_step:
+                raise ReportRefused(f"metrics: {name}'s steps increase (step {step} after {last_step})")
+            if not math.isfinite(value) and not (diverged and index == len(points) - 1):
+                raise ReportRefused(f"metrics: {name}'s values are finite (only a diverged run's last may not be)")
+            series.append((step, value))
+            last_step = step
+        checked[name] = tuple(series)
+    return checked

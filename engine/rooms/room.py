@@ -20,11 +20,16 @@ closed. Activity (what keeps a room from expiring): a push, a join, a report, a 
 
 from __future__ import annotations
 
+import hmac
+import random
+import threading
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from engine.rooms.reports import RunReport
+from engine.rooms import names
+from engine.rooms.reports import ReportRefused, RunReport, checked_page, checked_params, validate_report
 
 
 class RoomError(Exception):
@@ -96,35 +101,157 @@ class RoomView:
     created_at: float
 
 
+@dataclass
+class _Student:
+    no: int
+    name: str
+    joined_at: float
+    tokens: float  # the rate limit's bucket
+    refilled_at: float
+    reported_at: float | None = None
+    report: RunReport | None = None
+
+
+@dataclass
+class _Room:
+    code: str
+    token: str
+    created_at: float
+    active_at: float
+    students: dict[str, _Student] = field(default_factory=dict)  # by student id
+    push: Push | None = None
+    version: int = 0
+
+
 class Rooms:
     """The rooms of one server (or one Ray actor). See the module docstring."""
 
+    CLOSED_REMEMBERED = 100  # codes of closed rooms kept, so their students are told, not puzzled
+
     def __init__(self, limits: RoomLimits = RoomLimits(), clock: Callable[[], float] = time.monotonic):
-        raise NotImplementedError
+        self.limits, self._clock = limits, clock
+        self._lock = threading.Lock()
+        self._rooms: dict[str, _Room] = {}
+        self._closed: OrderedDict[str, str] = OrderedDict()  # code -> why
+        self._rng = random.Random()  # noqa: S311 - names only: nothing secret comes from it
 
+    # ------------------------------------------------------------------ the teacher
     def open(self) -> tuple[str, str]:
-        raise NotImplementedError
-
-    def join(self, code: str) -> tuple[str, str]:
-        raise NotImplementedError
+        with self._lock:
+            now = self._clock()
+            self._sweep(now)
+            if len(self._rooms) >= self.limits.rooms:
+                raise TooManyRooms(f"This server already holds {self.limits.rooms} classes, its most: one must "
+                                   "close (or stay idle for "
+                                   f"{self.limits.idle_s / 3600:g} h) before another starts.")
+            code = names.new_code(set(self._rooms) | set(self._closed))
+            self._rooms[code] = _Room(code, names.new_token(), now, now)
+            return code, self._rooms[code].token
 
     def push(self, code: str, token: str, page: str, params: Mapping[str, Any]) -> int:
-        raise NotImplementedError
-
-    def current_push(self, code: str, student: str) -> Push | None:
-        raise NotImplementedError
-
-    def report(self, code: str, student: str, raw: Any) -> None:
-        raise NotImplementedError
+        page, params = checked_page(page), checked_params("params", params)
+        with self._lock:
+            room = self._teachers(code, token)
+            room.push = Push(room.push.version + 1 if room.push else 1, page, params, self._clock())
+            self._changed(room)
+            return room.push.version
 
     def view(self, code: str, token: str) -> RoomView:
-        raise NotImplementedError
+        with self._lock:
+            room = self._teachers(code, token)
+            room.active_at = self._clock()
+            runs = tuple(StudentRun(s.no, s.name, s.joined_at, s.reported_at, s.report)
+                         for s in room.students.values())
+            return RoomView(room.code, room.push, runs, room.version, room.created_at)
 
     def clear(self, code: str, token: str) -> None:
-        raise NotImplementedError
+        with self._lock:
+            room = self._teachers(code, token)
+            for student in room.students.values():
+                student.report, student.reported_at = None, None
+            self._changed(room)
 
     def close(self, code: str, token: str) -> None:
-        raise NotImplementedError
+        with self._lock:
+            self._teachers(code, token)
+            self._forget(code, "The teacher closed this class.")
 
+    # ------------------------------------------------------------------ the students
+    def join(self, code: str) -> tuple[str, str]:
+        with self._lock:
+            now = self._clock()
+            self._sweep(now)
+            room = self._room(code)
+            if len(room.students) >= self.limits.students:
+                raise RoomFull(f"Class {room.code} is full ({self.limits.students} students).")
+            student = names.new_token()
+            name = names.anonymous_name({s.name for s in room.students.values()}, self._rng)
+            room.students[student] = _Student(len(room.students) + 1, name, now, float(self.limits.report_burst), now)
+            self._changed(room)
+            return student, name
+
+    def current_push(self, code: str, student: str) -> Push | None:
+        with self._lock:
+            room = self._room(code)
+            self._student(room, student)
+            return room.push
+
+    def report(self, code: str, student: str, raw: Any) -> None:
+        report = validate_report(raw)
+        with self._lock:
+            room = self._room(code)
+            joined = self._student(room, student)
+            latest = room.push.version if room.push else 0
+            if report.push_version > latest:
+                raise ReportRefused(f"push_version {report.push_version} was never pushed (the last is {latest})")
+            now = self._clock()
+            joined.tokens = min(float(self.limits.report_burst),
+                                joined.tokens + (now - joined.refilled_at) * self.limits.reports_per_s)
+            joined.refilled_at = now
+            if joined.tokens < 1.0:
+                raise TooFast(f"At most {self.limits.reports_per_s:g} reports a second.")
+            joined.tokens -= 1.0
+            joined.report, joined.reported_at = report, now
+            self._changed(room)
+
+    # ------------------------------------------------------------------ upkeep
     def sweep(self) -> int:
-        raise NotImplementedError
+        with self._lock:
+            return self._sweep(self._clock())
+
+    def _sweep(self, now: float) -> int:
+        idle = [code for code, room in self._rooms.items() if now - room.active_at >= self.limits.idle_s]
+        for code in idle:
+            self._forget(code, f"This class ended: nothing happened in it for {self.limits.idle_s / 3600:g} h.")
+        return len(idle)
+
+    def _forget(self, code: str, why: str) -> None:
+        del self._rooms[code]
+        self._closed[code] = why
+        while len(self._closed) > self.CLOSED_REMEMBERED:
+            self._closed.popitem(last=False)
+
+    def _changed(self, room: _Room) -> None:
+        room.version += 1
+        room.active_at = self._clock()
+
+    def _room(self, code: Any) -> _Room:
+        canonical = names.normalized_code(code)
+        if canonical in self._closed:
+            raise RoomClosed(self._closed[canonical])
+        if canonical is None or canonical not in self._rooms:
+            raise NoSuchRoom(f"There is no class {str(code).strip()[:20]!r} on this server.")
+        return self._rooms[canonical]
+
+    def _teachers(self, code: Any, token: Any) -> _Room:
+        room = self._room(code)
+        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), room.token.encode()):
+            raise NotTeacher("Only the teacher of this class may do that.")
+        return room
+
+    @staticmethod
+    def _student(room: _Room, student: Any) -> _Student:
+        joined = room.students.get(student) if isinstance(student, str) else None
+        if joined is None:
+            raise NoSuchRoom(f"This session is not a student of class {room.code}: join it again.")
+        return joined

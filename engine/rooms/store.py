@@ -12,8 +12,59 @@ a student whose session lands on another replica is told the room does not exist
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 from engine.rooms.room import Rooms
+
+ACTOR_NAME, NAMESPACE = "gradscape-rooms", "gradscape"
+CALL_TIMEOUT_S = 10.0
+_METHODS = ("open", "join", "push", "current_push", "report", "view", "clear", "close", "sweep")
+_store: Any = None
+_store_lock = threading.Lock()
 
 
 def room_store() -> Rooms:
-    raise NotImplementedError
+    """This server's rooms (see the module docstring); made on first use."""
+    global _store
+    with _store_lock:
+        if _store is None:
+            from engine.runtime.hosts import current_host, host_kind
+
+            if host_kind() == "ray":
+                current_host()  # connects this process to the cluster
+                _store = RayRooms()
+            else:
+                _store = Rooms()
+        return _store
+
+
+class RayRooms:
+    """The rooms in the cluster's named actor, with `Rooms`' methods. The actor runs its calls one at a time
+    (each is a dict lookup under a lock), lives on when the replica that made it goes (detached) and asks for
+    no CPU of its own, so it never waits for a slot the training jobs hold."""
+
+    def __init__(self) -> None:
+        import ray
+
+        self._ray = ray
+        self._actor = ray.remote(Rooms).options(name=ACTOR_NAME, namespace=NAMESPACE, get_if_exists=True,
+                                                lifetime="detached", num_cpus=0).remote()
+
+    def __getattr__(self, method: str) -> Any:
+        if method not in _METHODS:
+            raise AttributeError(method)
+
+        def call(*args: Any) -> Any:
+            try:
+                return self._ray.get(getattr(self._actor, method).remote(*args), timeout=CALL_TIMEOUT_S)
+            except self._ray.exceptions.RayTaskError as error:
+                cause = error.cause if isinstance(getattr(error, "cause", None), Exception) else None
+                if cause is not None:
+                    raise cause from None  # a RoomError (or a bug) raised in the actor, as Rooms raises it
+                raise
+            except self._ray.exceptions.GetTimeoutError:
+                raise TimeoutError(f"the class rooms' Ray actor did not answer {method} within "
+                                   f"{CALL_TIMEOUT_S:.0f} s") from None
+
+        return call
