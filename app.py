@@ -6,8 +6,9 @@ import ui.preload  # noqa: F401 - first: the modules every page uses, imported b
 
 from engine.common.device import describe_device, limit_threads, pick_device
 from engine.runtime.hosts import current_host
-from ui.catalog import HOME, PAGES
+from ui.catalog import CLASS_VIEW, HOME, PAGES
 from ui.jobs import where_slot
+from ui.rooms import class_panel
 from ui.sharing import (link_parameters, open_exact_link, open_old_labels, page_styles, presentation_requested,
                         report_unused_link_parameters, share_panel, show_share_link)
 
@@ -15,7 +16,7 @@ st.set_page_config(page_title="Gradscape", page_icon=":material/insights:", layo
                    initial_sidebar_state="collapsed" if presentation_requested() else "auto")
 limit_threads()  # each script run is a fresh thread
 
-by_url_path = {info.url_path: info for info in [HOME, *PAGES]}
+by_url_path = {info.url_path: info for info in [HOME, *PAGES, CLASS_VIEW]}
 navigation = st.navigation([st.Page(info.file, title=info.title, icon=info.icon, url_path=info.url_path,
                                     default=info is HOME) for info in by_url_path.values()])
 page = by_url_path.get(navigation.url_path, HOME)
@@ -35,6 +36,7 @@ with st.sidebar:
                f"in {host.description}")
     where_slot(st.empty())  # the page's job says where it trains, here (ui.live.job_controls)
     link = share_panel(page)
+    class_panel(page)
 
 # Live areas rerun once a second; Streamlit's default is to fade elements while
 # they are being replaced, which makes a training chart flicker. Keep them opaque.

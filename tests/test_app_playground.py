@@ -128,7 +128,9 @@ def test_early_stopping_shows_the_gap_of_stopping_on_the_test_set():
 
 def test_the_exported_script_trains_the_network_on_the_page_to_its_weights():
     """The Export panel's Python script, run for the steps the page took, ends on the weights the page shows."""
-    at = open_page(pg_data="xor", pg_opt="adam", pg_lr="0.01", pg_act="relu")
+    at = open_page(pg_data="XOR", pg_opt="Adam", pg_lr="0.01", pg_act="ReLU")
+    assert (at.session_state["pg_data"], at.session_state["pg_opt"], at.session_state["pg_act"]) == ("xor", "adam",
+                                                                                                    "relu")
     at.button(key="pg_epoch").click().run()
     at.button(key="export_pg_prepare_script").click().run()
     assert not at.exception

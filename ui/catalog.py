@@ -40,6 +40,11 @@ class PageInfo:
 HOME = PageInfo("app_pages/home.py", "Home", ":material/home:", "home",
                 "What Gradscape is and where to start.")
 
+# The teacher's view of a class room (ui.rooms): in the menu, but not an experiment (no spec, no link of its own).
+CLASS_VIEW = PageInfo("app_pages/classroom.py", "Class view", ":material/groups:", "class",
+                      "Every student's run in your class: results against the learning rate, all loss curves, "
+                      "which runs diverged; open any run big.")
+
 PAGES: list[PageInfo] = [
     PageInfo("app_pages/lessons.py", "Lessons", ":material/school:", "lessons",
              "Guided lessons that follow a deep-learning course: the idea in a few sentences, its formula, a link "

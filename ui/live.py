@@ -13,6 +13,7 @@ import streamlit as st
 from engine.common.device import limit_threads
 from engine.runtime import Job, JobLimitReached, JobStatus, Snapshot
 from ui.jobs import show_where
+from ui.rooms import report_run
 from ui.sharing import presenting
 
 T = TypeVar("T")
@@ -193,6 +194,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
         runs["count"] += 1
         snap = job.snapshot(fresh=True)  # the visuals of the step the counter shows
         draw(snap)
+        report_run(snap)  # a student's run, to its class room (ui.rooms)
         # When the controls no longer match the job (training stopped, or a late click took effect),
         # rerun the whole page once so they show it.
         if polling and not job.has_unapplied_commands() and (

@@ -22,7 +22,8 @@ HIDE_PARAM = "hide"  # ?hide=pg_lr,pg_batch hides those controls, like TensorFlo
 # that differ from the defaults, and Streamlit keeps a URL-bound control's value for the session when its
 # page is left; so within one session a link would otherwise inherit what an earlier link set.
 EXACT_PARAM = "exact"
-GLOBAL_PARAMS = (PRESENT_KEY, HIDE_PARAM, EXACT_PARAM)
+ROOM_PARAM = "room"  # ?room=CODE: a class's join link (ui.rooms)
+GLOBAL_PARAMS = (PRESENT_KEY, HIDE_PARAM, EXACT_PARAM, ROOM_PARAM)
 # Widget keys are short snake case; anything else in ?hide= could inject CSS, so it is never used.
 _WIDGET_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _MAX_REPORTED = 8  # parameters named in the notice; the rest are counted

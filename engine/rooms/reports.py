@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-STATUSES = ("ready", "running", "paused", "diverged", "failed")
+STATUSES = ("ready", "running", "paused", "done", "diverged", "failed")
 MAX_REPORT_BYTES = 64 * 1024
 MAX_PARAMS = 80
 MAX_KEY_CHARS = 64

@@ -1,0 +1,280 @@
+"""Class rooms in the app (engine.rooms holds the rooms and their rules): the sidebar's Class panel, students
+following the teacher's pushes, and each student's run reporting to the room.
+
+A session is a teacher (it holds a room's code and teacher token), a student (a room's code, its student id and
+name) or neither. The token and the id live only in this session's state: never in the address, a share link or
+what another session sees. A reload is a new session: the teacher takes the class back with its key (shown in
+the panel); a student opens the join link again."""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from typing import Any
+
+import numpy as np
+import segno
+import streamlit as st
+
+from engine.rooms import NoSuchRoom, RoomClosed, RoomError, TooFast, room_store
+from engine.rooms.names import normalized_code
+from engine.rooms.reports import MAX_METRICS, MAX_POINTS
+from engine.runtime import JobStatus, Snapshot
+from ui.catalog import HOME, PAGES, PageInfo
+from ui.sharing import EXACT_PARAM, GLOBAL_PARAMS, ROOM_PARAM
+
+TEACHER, STUDENT, NOTICE, PAGE = "_room_teacher", "_room_student", "_room_notice", "_room_page"
+REPORT_EVERY_S = 0.6  # a student's run reports at most this often (the room takes 2 a second)
+FOLLOW_EVERY_S = 1.0  # how often a student's session asks for a new push
+# The metrics a report carries, most telling first (a page's history may hold more than MAX_METRICS).
+PREFERRED_METRICS = ("test_loss", "train_loss", "test_accuracy", "held_out_bpc", "loss", "val_loss",
+                     "analogy_top1", "accuracy")
+_STATUS = {JobStatus.READY: "ready", JobStatus.RUNNING: "running", JobStatus.PAUSED: "paused",
+           JobStatus.DONE: "done", JobStatus.DIVERGED: "diverged", JobStatus.FAILED: "failed",
+           JobStatus.STOPPED: "paused"}
+STATE = st.session_state
+_BY_URL_PATH = {info.url_path: info for info in [HOME, *PAGES]}
+
+
+def experiment_params() -> dict[str, list[str]]:
+    """The page's experiment as its address holds it (what a push sends and a report compares)."""
+    return {key: st.query_params.get_all(key) for key in st.query_params if key not in GLOBAL_PARAMS}
+
+
+def open_experiment(page: str, params: dict[str, Any]) -> None:
+    """Open `page` with exactly `params`, as a lesson's exact link does (settings it does not name at their
+    defaults, whatever this session set before)."""
+    info = _BY_URL_PATH.get(page)
+    if info is None:
+        raise NoSuchRoom(f"This server has no page {page!r}.")
+    st.switch_page(info.file, query_params={**{k: list(v) for k, v in params.items()}, EXACT_PARAM: "1"})
+
+
+# ----------------------------------------------------------------------------------------------- the panel
+def class_panel(page: PageInfo) -> None:
+    """The sidebar's Class panel for whoever this session is; a join link arriving joins first."""
+    STATE[PAGE] = page.url_path
+    code = st.query_params.get(ROOM_PARAM)
+    if code is not None:
+        del st.query_params[ROOM_PARAM]
+        if STATE.get(STUDENT, {}).get("code") != normalized_code(code):
+            _join(code)
+    if STATE.get(NOTICE):
+        kind, text = STATE.pop(NOTICE)
+        (st.success if kind == "done" else st.warning)(text, icon=":material/groups:")
+    if TEACHER in STATE:
+        _teacher_panel(page)
+    elif STUDENT in STATE:
+        _student_panel()
+    else:
+        _nobody_panel()
+
+
+def _nobody_panel() -> None:
+    with st.expander("Class", icon=":material/groups:"):
+        st.button("Start a class", key="room_start", on_click=_start, icon=":material/co_present:",
+                  help="A room for your class: students join with its code, you push an experiment to all of "
+                       "them and watch every run in the class view.", width="stretch")
+        with st.form("room_join_form", border=False):
+            typed = st.text_input("Join a class", placeholder="code, e.g. ACD479", max_chars=12, key="room_code")
+            if st.form_submit_button("Join", icon=":material/login:", width="stretch"):
+                _join(typed)
+                st.rerun()
+        with st.popover("Take back a class", icon=":material/key:", width="stretch"):
+            st.caption("After a reload: the class's code and the teacher key its panel showed.")
+            code = st.text_input("Code", key="room_back_code", max_chars=12)
+            key = st.text_input("Teacher key", key="room_back_key", type="password")
+            if st.button("Take it back", key="room_back"):
+                _take_back(code, key)
+                st.rerun()
+
+
+def _start() -> None:
+    try:
+        code, token = room_store().open()
+    except RoomError as error:
+        STATE[NOTICE] = ("refused", str(error))
+        return
+    STATE[TEACHER] = {"code": code, "token": token}
+
+
+def _take_back(code: str, key: str) -> None:
+    canonical = normalized_code(code) or code
+    try:
+        room_store().view(canonical, key)
+    except RoomError as error:
+        STATE[NOTICE] = ("refused", f"{error} Check the code." if isinstance(error, NoSuchRoom) else str(error))
+        return
+    STATE[TEACHER] = {"code": canonical, "token": key}
+
+
+def _join(code: str) -> None:
+    try:
+        student, name = room_store().join(code)
+    except RoomError as error:
+        STATE[NOTICE] = ("refused", _explained(error))
+        return
+    STATE[STUDENT] = {"code": normalized_code(code), "id": student, "name": name, "followed": 0,
+                      "reported_at": 0.0, "last": None}
+
+
+def _explained(error: RoomError) -> str:
+    if isinstance(error, NoSuchRoom):
+        return (f"{error} Check the code. (A class lives on the server that started it: with several servers and "
+                "no Ray cluster, open the join link on that one.)")
+    return str(error)
+
+
+def join_link(code: str) -> str:
+    base = (st.context.url or "").split("?")[0].rstrip("/")
+    root = base.rsplit("/", 1)[0] if base.count("/") > 2 else base  # the app's root, not the page's address
+    return f"{root}/?{ROOM_PARAM}={code}"
+
+
+def qr_png(link: str) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(link, error="m").save(buffer, kind="png", scale=8, border=2)
+    return buffer.getvalue()
+
+
+def _teacher_panel(page: PageInfo) -> None:
+    code = STATE[TEACHER]["code"]
+    with st.expander(f"Class {code}", icon=":material/co_present:", expanded=True):
+        st.html(f"<div style='font:700 2.4rem/1.1 monospace;letter-spacing:.12em;text-align:center'>{code}</div>")
+        link = join_link(code)
+        st.image(qr_png(link), caption="Students scan this, or open the link below", width="stretch")
+        st.code(link, language=None, wrap_lines=True)
+        pushable = page.spec is not None
+        st.button("Push this page to the class", key="room_push", on_click=_push, args=(page,), type="primary",
+                  icon=":material/cast_for_education:", disabled=not pushable, width="stretch",
+                  help="Every student's page opens this experiment, as it is set now." if pushable
+                  else "Open an experiment's page to push it.")
+        st.page_link("app_pages/classroom.py", label="Class view", icon=":material/groups:")
+        clear, close = st.columns(2)
+        clear.button("Clear", key="room_clear", icon=":material/delete_sweep:", on_click=_teacher_call, args=("clear",), width="stretch",
+                     help="Forget every run's results; students stay in the class.")
+        with close.popover("Close", icon=":material/logout:", width="stretch"):
+            st.caption("Every student leaves the class, and its results go.")
+            st.button("Close the class", key="room_close", on_click=_teacher_call, args=("close",), type="primary")
+        with st.expander("Teacher key"):
+            st.caption("Keep it to take this class back after a reload (Take back a class). Never show it to "
+                       "students: whoever holds it leads the class.")
+            st.code(STATE[TEACHER]["token"], language=None)
+
+
+def _push(page: PageInfo) -> None:
+    teacher = STATE[TEACHER]
+    try:
+        version = room_store().push(teacher["code"], teacher["token"], page.url_path, experiment_params())
+        STATE[NOTICE] = ("done", f"Pushed {page.title} to class {teacher['code']} (push {version}).")
+    except RoomError as error:
+        _teacher_error(error)
+
+
+def _teacher_call(action: str) -> None:
+    teacher = STATE[TEACHER]
+    try:
+        getattr(room_store(), action)(teacher["code"], teacher["token"])
+    except RoomError as error:
+        _teacher_error(error)
+        return
+    if action == "close":
+        del STATE[TEACHER]
+
+
+def _teacher_error(error: RoomError) -> None:
+    STATE[NOTICE] = ("refused", str(error))
+    if isinstance(error, (NoSuchRoom, RoomClosed)):
+        STATE.pop(TEACHER, None)
+
+
+def _student_panel() -> None:
+    student = STATE[STUDENT]
+    with st.container(border=True):
+        st.markdown(f":material/groups: In class **{student['code']}** as **{student['name']}**")
+        st.button("Leave the class", key="room_leave", on_click=lambda: STATE.pop(STUDENT, None),
+                  icon=":material/logout:")
+        _follow()
+
+
+@st.fragment(run_every=FOLLOW_EVERY_S)
+def _follow() -> None:
+    """Open the teacher's newest push as soon as it comes."""
+    student = STATE.get(STUDENT)
+    if student is None:
+        return
+    try:
+        push = room_store().current_push(student["code"], student["id"])
+    except RoomError as error:
+        STATE.pop(STUDENT, None)
+        STATE[NOTICE] = ("refused", _explained(error))
+        st.rerun(scope="app")
+    if push is not None and push.version > student["followed"]:
+        student["followed"] = push.version
+        open_experiment(push.page, push.params)
+
+
+# ----------------------------------------------------------------------------------------------- reports
+def report_run(snap: Snapshot) -> None:
+    """Called by every live area after it drew: a student's run reports to its room (at most every
+    REPORT_EVERY_S; a run that stopped reports once more, so its final result is the room's)."""
+    student = STATE.get(STUDENT)
+    if student is None:
+        return
+    now = time.monotonic()
+    key = (STATE.get(PAGE), snap.step, snap.status)
+    if key == student["last"] or (snap.busy and now - student["reported_at"] < REPORT_EVERY_S):
+        return
+    try:
+        room_store().report(student["code"], student["id"], run_report(snap, student["followed"]))
+    except TooFast:
+        return  # the next draw reports
+    except RoomError as error:
+        STATE.pop(STUDENT, None)
+        STATE[NOTICE] = ("refused", _explained(error))
+        return
+    student["reported_at"], student["last"] = now, key
+
+
+def run_report(snap: Snapshot, followed: int) -> dict[str, Any]:
+    """The report (engine.rooms.reports) of this session's run: the page, its address, its differences from
+    the push it followed, its learning rate, step, status and a thinned history."""
+    push = None
+    if followed:
+        try:
+            push = room_store().current_push(STATE[STUDENT]["code"], STATE[STUDENT]["id"])
+        except RoomError:
+            push = None
+    page, params = STATE.get(PAGE, "home"), experiment_params()
+    pushed = {k: list(v) for k, v in push.params.items()} if push is not None and push.page == page else {}
+    differences = {key: values for key, values in params.items() if pushed.get(key) != values}
+    differences.update({key: [] for key in pushed if key not in params})
+    lr = snap.hyperparameters.get("lr")
+    status = _STATUS.get(snap.status, "paused")
+    return {"page": page, "push_version": push.version if push is not None else 0, "params": params,
+            "differences": differences,
+            "learning_rate": float(lr) if isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0 else None,
+            "step": int(snap.step), "status": status, "metrics": thinned_history(snap, status == "diverged")}
+
+
+def thinned_history(snap: Snapshot, diverged: bool) -> dict[str, list[list[float]]]:
+    """Up to MAX_METRICS of the run's metrics, each at most MAX_POINTS points: the first, the last and evenly
+    spaced ones between (a non-finite value only as a diverged run's last point)."""
+    names = [n for n in PREFERRED_METRICS if n in snap.history]
+    names += [n for n in snap.history if n not in names]
+    metrics = {}
+    for name in names[:MAX_METRICS]:
+        series = snap.history[name]
+        steps, values = np.asarray(series.steps), np.asarray(series.values, dtype=float)
+        finite = np.isfinite(values)
+        keep = finite.copy()
+        if diverged and len(values) and not finite[-1]:
+            keep[-1] = True
+        steps, values = steps[keep], values[keep]
+        if len(steps) > MAX_POINTS:
+            chosen = np.unique(np.linspace(0, len(steps) - 1, MAX_POINTS).round().astype(int))
+            steps, values = steps[chosen], values[chosen]
+        if len(steps):
+            metrics[name] = [[int(s), float(v)] for s, v in zip(steps, values)]
+    return metrics
