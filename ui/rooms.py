@@ -152,7 +152,8 @@ def _teacher_panel(page: PageInfo) -> None:
                   else "Open an experiment's page to push it.")
         st.page_link("app_pages/classroom.py", label="Class view", icon=":material/groups:")
         clear, close = st.columns(2)
-        clear.button("Clear", key="room_clear", icon=":material/delete_sweep:", on_click=_teacher_call, args=("clear",), width="stretch",
+        clear.button("Clear", key="room_clear", icon=":material/delete_sweep:", on_click=_teacher_call,
+                     args=("clear",), width="stretch",
                      help="Forget every run's results; students stay in the class.")
         with close.popover("Close", icon=":material/logout:", width="stretch"):
             st.caption("Every student leaves the class, and its results go.")
