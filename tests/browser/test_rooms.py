@@ -1,0 +1,93 @@
+"""In Chromium, four sessions: a teacher starts a class and pushes the Playground; three students open the join
+link, land on it at once, set their own learning rates and train; the class view shows the three runs, each at
+the rate its student chose. A student who tries to take the class over with a made-up key is refused, and
+nothing reaches the others."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from scripts.browser import chromium, chromium_available, wait_until_rendered
+from ui.rooms import ROOM_PARAM
+
+if not chromium_available():
+    pytest.skip("no Chromium here: apt-get install -y chromium", allow_module_level=True)
+
+LR_MOVES = (-2, 2, 4)  # arrow presses on each student's learning-rate slider (options: engine LEARNING_RATES)
+
+
+def metric(page, label: str) -> str | None:
+    return page.evaluate("""(label) => { const box = [...document.querySelectorAll('[data-testid=stMetric]')]
+        .find(m => m.querySelector('[data-testid=stMetricLabel]').innerText.trim() === label);
+        return box ? box.querySelector('[data-testid=stMetricValue]').innerText : null; }""", label)
+
+
+def slider_value(page) -> str:
+    return page.locator(".st-key-pg_lr input[type=range]").get_attribute("aria-valuetext")
+
+
+def test_a_teacher_and_three_students_work_as_one_class(app_url):
+    with chromium(1400, 900) as browser:
+        teacher = browser.new_page()
+        teacher.goto(f"{app_url}/playground?pg_data=XOR")
+        wait_until_rendered(teacher)
+        side = teacher.locator("[data-testid=stSidebar]")
+        side.get_by_text("Class", exact=True).click()
+        side.get_by_role("button", name="Start a class").click()
+        push = side.get_by_role("button", name="Push this page to the class")
+        push.wait_for(timeout=30_000)
+        link = side.locator("[data-testid=stCode] code").first.inner_text().strip()
+        code = link.rsplit("=", 1)[1]
+        assert re.fullmatch(rf".*/\?{ROOM_PARAM}=[A-Z0-9]{{6}}", link)
+        assert side.locator("[data-testid=stImage] img").count() == 1  # the QR code
+        push.click()
+        side.get_by_text(f"Pushed Network Playground to class {code}").wait_for(timeout=30_000)
+
+        students, rates = [], []
+        for moves in LR_MOVES:
+            student = browser.new_page()
+            student.goto(link)
+            student.wait_for_url(re.compile(r"/playground\?.*pg_data=XOR"), timeout=30_000)  # the push, at once
+            wait_until_rendered(student)
+            student.locator("[data-testid=stSidebar]").get_by_text(re.compile(r"In class .* as ")).wait_for()
+            handle = student.locator(".st-key-pg_lr input[type=range]")
+            handle.focus()
+            for _ in range(abs(moves)):
+                handle.press("ArrowRight" if moves > 0 else "ArrowLeft")
+            student.wait_for_url(re.compile(r"pg_lr="), timeout=30_000)
+            rates.append(float(slider_value(student)))
+            student.get_by_role("button", name="Train").click()
+            students.append(student)
+        time.sleep(3)
+        for student in students:
+            student.get_by_role("button", name="Pause").click()
+        assert len(set(rates)) == 3
+
+        side.get_by_text("Class view").click()
+        teacher.wait_for_url(re.compile(r"/class"))
+        teacher.wait_for_function("() => [...document.querySelectorAll('[data-testid=stMetricValue]')]"
+                                  ".some(v => v.innerText === '3')", timeout=30_000)
+        assert metric(teacher, "Students") == "3"
+        teacher.wait_for_function("() => { const p = document.querySelector('.st-key-class_by_lr .js-plotly-plot');"
+                                  " return p && p._fullData[0].x.length === 3; }", timeout=30_000)
+        plotted = teacher.evaluate("() => Array.from(document.querySelector('.st-key-class_by_lr .js-plotly-plot')"
+                                   "._fullData[0].x)")
+        assert sorted(plotted) == pytest.approx(sorted(rates))
+        assert teacher.evaluate("() => document.querySelector('.st-key-class_curves .js-plotly-plot')"
+                                "._fullData.length") == 3
+
+        # A student leaves and tries to take the class over with a key it made up: refused.
+        forger = students[0]
+        forger_side = forger.locator("[data-testid=stSidebar]")
+        forger_side.get_by_role("button", name="Leave the class").click()
+        forger_side.get_by_text("Class", exact=True).click()
+        forger_side.get_by_role("button", name="Take back a class").click()
+        forger.get_by_label("Code").fill(code)
+        forger.get_by_label("Teacher key").fill("let-me-in")
+        forger.get_by_role("button", name="Take it back").click()
+        forger_side.get_by_text("Only the teacher of this class may do that.").wait_for(timeout=30_000)
+        assert forger_side.get_by_role("button", name="Push this page to the class").count() == 0
+        assert "/playground" in students[1].url  # the others stay where the teacher's push put them
