@@ -1,4 +1,5 @@
-"""A classroom on one server: N students train at once (issue 9, "Load").
+"""A classroom on one server: N students train at once (issue 9, "Load"). With `--room`, one class room
+(issue 22): a teacher leads 30 students (bench/classroom_room.py).
 
 Starts the app with `streamlit run app.py` on a free port and opens N
 concurrent sessions (N = 20; `--sessions N` or GRADSCAPE_CLASSROOM_SESSIONS),
@@ -529,12 +530,21 @@ def cpu_seconds(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=int(os.environ.get("GRADSCAPE_CLASSROOM_SESSIONS", "20")))
+    parser.add_argument("--sessions", type=int, default=None,
+                        help="students (default 20, or GRADSCAPE_CLASSROOM_SESSIONS; 30 with --room)")
+    parser.add_argument("--room", action="store_true",
+                        help="a class room instead: a teacher in Chromium and the students in one room "
+                             "(bench/classroom_room.py)")
     parser.add_argument("--jobs", choices=("threads", "processes"), default="threads",
                         help="where the server trains its jobs (engine.runtime.hosts)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes, with --jobs processes")
     args = parser.parse_args()
-    n = args.sessions
+    if args.room:
+        import classroom_room  # this folder is on the path: the bench runs as a script
+
+        classroom_room.main(args.sessions or 30, args.workers)
+        return
+    n = args.sessions or int(os.environ.get("GRADSCAPE_CLASSROOM_SESSIONS", "20"))
     host = {"GRADSCAPE_JOBS": args.jobs, "GRADSCAPE_WORKERS": str(args.workers)}
     (ROOT / "artifacts").mkdir(exist_ok=True)
     started = time.monotonic()

@@ -285,6 +285,15 @@ def interactions(context, url: str, script: PageScript, training: bool = False) 
     page = context.new_page()
     page.goto(f"{url}/{script.path}")
     wait_until_rendered(page)
+    times = timed_changes(page, script, training)
+    page.close()
+    return times
+
+
+def timed_changes(page, script: PageScript, training: bool = False, reload: bool = True) -> list[float]:
+    """CHANGES_PER_PAGE changes of the script's controls on `page` (open on the script's page), each timed.
+    A change that never shows is counted at the timeout, and the page reloaded (unless `reload` is False: a
+    reload is a new session, which would lose what the session holds, such as a class room)."""
     times = []
     for round_ in range(CHANGES_PER_PAGE // len(script.changes)):
         for change in script.changes:
@@ -296,9 +305,9 @@ def interactions(context, url: str, script: PageScript, training: bool = False) 
             except PlaywrightTimeout:  # counted at the timeout, and said: a change that never showed
                 times.append(TIMEOUT_S)
                 print(f"  ! {script.path}: {change.key} = {value}: no new chart within {TIMEOUT_S:g} s", flush=True)
-                page.reload()
-                wait_until_rendered(page)
-    page.close()
+                if reload:
+                    page.reload()
+                    wait_until_rendered(page)
     return times
 
 
