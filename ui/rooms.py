@@ -132,7 +132,9 @@ def join_link(code: str) -> str:
     return f"{root}/?{ROOM_PARAM}={code}"
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
 def qr_png(link: str) -> bytes:
+    """The join link's QR code (about 20 ms to make: once per link, not on every run of the teacher's page)."""
     buffer = io.BytesIO()
     segno.make(link, error="m").save(buffer, kind="png", scale=8, border=2)
     return buffer.getvalue()
