@@ -26,7 +26,8 @@ from ui.sharing import EXACT_PARAM, GLOBAL_PARAMS, ROOM_PARAM
 
 TEACHER, STUDENT, NOTICE, PAGE = "_room_teacher", "_room_student", "_room_notice", "_room_page"
 REPORT_EVERY_S = 0.6  # a student's run reports at most this often (the room takes 2 a second)
-FOLLOW_EVERY_S = 1.0  # how often a student's session asks for a new push
+FOLLOW_EVERY_S = 2.0  # how often a student's session asks for a new push (each ask is a fragment run on the
+# server: a class of 30 asking every second is 30 runs a second)
 # The metrics a report carries, most telling first (a page's history may hold more than MAX_METRICS).
 PREFERRED_METRICS = ("test_loss", "train_loss", "test_accuracy", "held_out_bpc", "loss", "val_loss",
                      "analogy_top1", "accuracy")
