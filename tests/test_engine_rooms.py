@@ -112,6 +112,14 @@ def test_an_idle_room_expires_after_two_hours_and_activity_keeps_it(room, clock)
     rooms.open()  # its place is free
 
 
+def test_a_room_idle_past_the_limit_is_gone_though_nobody_swept(room, clock):
+    rooms, code, token = room
+    clock.now += 2 * 3600
+    with pytest.raises(RoomClosed, match="2 h"):
+        rooms.push(code, token, "playground", {})  # the teacher coming back does not revive it
+    assert rooms.sweep() == 0
+
+
 def test_only_the_teachers_token_pushes_views_clears_and_closes(room):
     rooms, code, token = room
     student, _ = rooms.join(code)
@@ -170,6 +178,13 @@ def test_a_valid_report_round_trips_and_a_diverged_run_may_end_on_nan():
     assert diverged.diverged and math.isinf(diverged.last("loss"))
 
 
+def nested(depth: int) -> list:
+    inner: list = []
+    for _ in range(depth):
+        inner = [inner]
+    return inner
+
+
 BAD_REPORTS = {
     "not a dict": ([], "a dict"),
     "an unknown key": ({**report(), "name": "Ada"}, "unknown"),
@@ -192,6 +207,9 @@ BAD_REPORTS = {
     "a metric name with markup": (report(metrics={"<b>loss</b>": [[0, 0.5]]}), "metric"),
     "too many bytes": (report(params={f"k{i}": ["x" * 1900] for i in range(40)}), f"{MAX_REPORT_BYTES:,}"),
     "a value that is not JSON": (report(params={"pg_lr": [b"0.3"]}), "JSON"),
+    "a learning rate no float holds": (report(learning_rate=10**400), "learning_rate"),
+    "a value no float holds": (report(metrics={"loss": [[0, 10**400]]}), "pairs"),
+    "nesting deeper than Python's stack": (report(params={"pg_lr": nested(100_000)}), "JSON"),
 }
 
 
@@ -209,6 +227,8 @@ def test_a_bad_push_is_refused_and_changes_nothing(room):
         rooms.push(code, token, "playground", {"pg_lr": [1]})
     with pytest.raises(ReportRefused):
         rooms.push(code, token, "<script>", {})
+    with pytest.raises(ReportRefused, match=f"params is at most {MAX_REPORT_BYTES:,} bytes"):  # each value fits
+        rooms.push(code, token, "playground", {f"k{i}": ["x" * 2000] * 16 for i in range(80)})
     assert rooms.current_push(code, student).version == 1
 
 

@@ -1,7 +1,7 @@
 """Room codes, teacher tokens, student ids and the anonymous names students go by.
 
 A code is read off a projector and typed on a phone: 6 characters from an alphabet without look-alikes (no 0/O,
-1/I/L, 2/Z, 5/S, 8/B), 27^6 ≈ 387 million codes. It is public (the join link holds it): what guards a room is the
+1/I/L, 2/Z, 5/S, 8/B), 24^6 ≈ 191 million codes. It is public (the join link holds it): what guards a room is the
 teacher token (secrets.token_urlsafe, 192 bits), which only the teacher's session holds. Student ids are as long:
 a student cannot report as another one."""
 
@@ -36,6 +36,11 @@ def normalized_code(typed: str) -> str | None:
 
 
 def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_student_id() -> str:
+    """As long as a teacher token (and drawn the same way): it is what lets a session report as this student."""
     return secrets.token_urlsafe(24)
 
 

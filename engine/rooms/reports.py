@@ -74,12 +74,7 @@ def validate_report(raw: Any) -> RunReport:
         raise ReportRefused(f"a report has exactly the keys {', '.join(_KEYS)}: "
                             + "; ".join(part for part in (f"unknown {unknown}" if unknown else "",
                                                           f"missing {missing}" if missing else "") if part))
-    try:
-        size = len(json.dumps(raw, allow_nan=True).encode())
-    except (TypeError, ValueError) as error:
-        raise ReportRefused(f"a report is plain JSON data: {error}") from None
-    if size > MAX_REPORT_BYTES:
-        raise ReportRefused(f"a report is at most {MAX_REPORT_BYTES:,} bytes of JSON, not {size:,}")
+    checked_size("a report", raw)
     status = raw["status"]
     if status not in STATUSES:
         raise ReportRefused(f"status is one of {', '.join(STATUSES)}, not {status!r}")
@@ -101,6 +96,17 @@ def checked_page(page: Any) -> str:
     return page
 
 
+def checked_size(field: str, data: Any) -> None:
+    """Refuse `data` unless it is plain JSON of at most MAX_REPORT_BYTES (measured before anything else is
+    checked, so nothing larger is walked; a push's params are held to it too)."""
+    try:
+        size = len(json.dumps(data, allow_nan=True).encode())
+    except (TypeError, ValueError, RecursionError) as error:  # RecursionError: nested past Python's stack
+        raise ReportRefused(f"{field} is plain JSON data: {str(error)[:80]}") from None
+    if size > MAX_REPORT_BYTES:
+        raise ReportRefused(f"{field} is at most {MAX_REPORT_BYTES:,} bytes of JSON, not {size:,}")
+
+
 def checked_params(field: str, params: Any) -> dict[str, tuple[str, ...]]:
     """A query string as key -> values (the teacher's push is checked by the same rules)."""
     if not isinstance(params, dict) or len(params) > MAX_PARAMS:
@@ -119,7 +125,15 @@ def checked_params(field: str, params: Any) -> dict[str, tuple[str, ...]]:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """An int or a float (a bool is neither here), and one a float can hold: 10**400 is refused, not an
+    OverflowError later."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def _count(field: str, value: Any) -> int:

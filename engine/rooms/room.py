@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from engine.rooms import names
-from engine.rooms.reports import ReportRefused, RunReport, checked_page, checked_params, validate_report
+from engine.rooms.reports import ReportRefused, RunReport, checked_page, checked_params, checked_size, validate_report
 
 
 class RoomError(Exception):
@@ -149,6 +149,7 @@ class Rooms:
             return code, self._rooms[code].token
 
     def push(self, code: str, token: str, page: str, params: Mapping[str, Any]) -> int:
+        checked_size("params", params)  # it goes to every student on every follow: bounded like a report
         page, params = checked_page(page), checked_params("params", params)
         with self._lock:
             room = self._teachers(code, token)
@@ -180,11 +181,10 @@ class Rooms:
     def join(self, code: str) -> tuple[str, str]:
         with self._lock:
             now = self._clock()
-            self._sweep(now)
-            room = self._room(code)
+            room = self._room(code)  # sweeps first
             if len(room.students) >= self.limits.students:
                 raise RoomFull(f"Class {room.code} is full ({self.limits.students} students).")
-            student = names.new_token()
+            student = names.new_student_id()
             name = names.anonymous_name({s.name for s in room.students.values()}, self._rng)
             room.students[student] = _Student(len(room.students) + 1, name, now, float(self.limits.report_burst), now)
             self._changed(room)
@@ -236,6 +236,9 @@ class Rooms:
         room.active_at = self._clock()
 
     def _room(self, code: Any) -> _Room:
+        """The open room of `code`. Idle rooms go first, so one past limits.idle_s is gone whether or not anyone
+        swept since (a teacher coming back after the limit finds it ended, as its students do)."""
+        self._sweep(self._clock())
         canonical = names.normalized_code(code)
         if canonical in self._closed:
             raise RoomClosed(self._closed[canonical])

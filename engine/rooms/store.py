@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from engine.rooms.room import Rooms
+from engine.rooms.room import RoomError, Rooms
 
 ACTOR_NAME, NAMESPACE = "gradscape-rooms", "gradscape"
 CALL_TIMEOUT_S = 10.0
@@ -39,32 +39,54 @@ def room_store() -> Rooms:
         return _store
 
 
+class RoomsUnavailable(RoomError):
+    """The rooms' Ray actor did not answer (it timed out, or it died and took its rooms with it): a RoomError, so
+    a page that shows what a room refuses shows this too instead of failing."""
+
+
 class RayRooms:
     """The rooms in the cluster's named actor, with `Rooms`' methods. The actor runs its calls one at a time
     (each is a dict lookup under a lock), lives on when the replica that made it goes (detached) and asks for
-    no CPU of its own, so it never waits for a slot the training jobs hold."""
+    no CPU of its own, so it never waits for a slot the training jobs hold. If it dies, the call raises
+    RoomsUnavailable and the next one finds (or makes) the actor anew: its rooms are lost, new ones can start."""
 
     def __init__(self) -> None:
         import ray
 
         self._ray = ray
-        self._actor = ray.remote(Rooms).options(name=ACTOR_NAME, namespace=NAMESPACE, get_if_exists=True,
-                                                lifetime="detached", num_cpus=0).remote()
+        self._lock = threading.Lock()
+        self._actor: Any = None
+        self._reached()
+
+    def _reached(self) -> Any:
+        with self._lock:
+            if self._actor is None:
+                self._actor = self._ray.remote(Rooms).options(
+                    name=ACTOR_NAME, namespace=NAMESPACE, get_if_exists=True, lifetime="detached",
+                    num_cpus=0).remote()
+            return self._actor
 
     def __getattr__(self, method: str) -> Any:
         if method not in _METHODS:
             raise AttributeError(method)
 
-        def call(*args: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            actor, exceptions = self._reached(), self._ray.exceptions
             try:
-                return self._ray.get(getattr(self._actor, method).remote(*args), timeout=CALL_TIMEOUT_S)
-            except self._ray.exceptions.RayTaskError as error:
+                return self._ray.get(getattr(actor, method).remote(*args, **kwargs), timeout=CALL_TIMEOUT_S)
+            except exceptions.RayTaskError as error:
                 cause = error.cause if isinstance(getattr(error, "cause", None), Exception) else None
                 if cause is not None:
                     raise cause from None  # a RoomError (or a bug) raised in the actor, as Rooms raises it
                 raise
-            except self._ray.exceptions.GetTimeoutError:
-                raise TimeoutError(f"the class rooms' Ray actor did not answer {method} within "
-                                   f"{CALL_TIMEOUT_S:.0f} s") from None
+            except exceptions.GetTimeoutError:
+                raise RoomsUnavailable(f"The class rooms did not answer within {CALL_TIMEOUT_S:.0f} s: try again "
+                                       "in a moment.") from None
+            except exceptions.RayActorError:
+                with self._lock:
+                    if self._actor is actor:
+                        self._actor = None  # the next call finds or makes it anew
+                raise RoomsUnavailable("The class rooms stopped on the cluster and their classes ended: start or "
+                                       "join a class again.") from None
 
         return call
