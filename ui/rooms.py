@@ -17,7 +17,8 @@ import numpy as np
 import segno
 import streamlit as st
 
-from engine.rooms import NoSuchRoom, RoomClosed, RoomError, TooFast, room_store
+from engine.rooms import (NoSuchRoom, ReportRefused, RoomClosed, RoomError, RoomsUnavailable, TooFast,
+                          room_store)
 from engine.rooms.names import normalized_code
 from engine.rooms.reports import MAX_METRICS, MAX_POINTS
 from engine.runtime import JobStatus, Snapshot
@@ -210,6 +211,8 @@ def _follow() -> None:
         return
     try:
         push = room_store().current_push(student["code"], student["id"])
+    except RoomsUnavailable:
+        return  # a passing failure of the rooms' actor: ask again next time, still in the class
     except RoomError as error:
         STATE.pop(STUDENT, None)
         STATE[NOTICE] = ("refused", _explained(error))
@@ -232,8 +235,14 @@ def report_run(snap: Snapshot) -> None:
         return
     try:
         room_store().report(student["code"], student["id"], run_report(snap, student["followed"]))
-    except TooFast:
+    except (TooFast, RoomsUnavailable):
         return  # the next draw reports
+    except ReportRefused as error:  # this run's settings do not fit in a report: say so once, stay in class
+        if student.get("refused") != str(error):
+            student["refused"] = str(error)
+            STATE[NOTICE] = ("refused", f"This run cannot report to the class: {error}")
+        student["last"] = key
+        return
     except RoomError as error:
         STATE.pop(STUDENT, None)
         STATE[NOTICE] = ("refused", _explained(error))

@@ -12,10 +12,12 @@ nothing else. Room codes are public (they are in the join link); tokens and stud
 that got them. Nothing here imports streamlit: the pages reach rooms through ui.rooms.
 """
 
-from engine.rooms.reports import ReportRefused, RunReport, validate_report
-from engine.rooms.room import (NoSuchRoom, NotTeacher, Push, RoomClosed, RoomError, RoomFull, RoomLimits, Rooms,
-                               RoomView, StudentRun, TooFast, TooManyRooms)
+from engine.rooms.errors import (NoSuchRoom, NotTeacher, ReportRefused, RoomClosed, RoomError, RoomFull,
+                                 RoomsUnavailable, TooFast, TooManyRooms)
+from engine.rooms.reports import RunReport, validate_report
+from engine.rooms.room import Push, RoomLimits, Rooms, RoomView, StudentRun
 from engine.rooms.store import room_store
 
 __all__ = ["NoSuchRoom", "NotTeacher", "Push", "ReportRefused", "RoomClosed", "RoomError", "RoomFull", "RoomLimits",
-           "RoomView", "Rooms", "RunReport", "StudentRun", "TooFast", "TooManyRooms", "room_store", "validate_report"]
+           "RoomView", "Rooms", "RoomsUnavailable", "RunReport", "StudentRun", "TooFast", "TooManyRooms", "room_store",
+           "validate_report"]

@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from engine.rooms.errors import ReportRefused
+
 STATUSES = ("ready", "running", "paused", "done", "diverged", "failed")
 MAX_REPORT_BYTES = 64 * 1024
 MAX_PARAMS = 80
@@ -34,10 +36,6 @@ MAX_VALUES = 16
 MAX_VALUE_CHARS = 2000
 MAX_METRICS = 8
 MAX_POINTS = 120
-
-
-class ReportRefused(ValueError):
-    """A report that breaks a rule; the message names the field and the rule."""
 
 
 @dataclass(frozen=True)

@@ -29,35 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from engine.rooms import names
-from engine.rooms.reports import ReportRefused, RunReport, checked_page, checked_params, checked_size, validate_report
-
-
-class RoomError(Exception):
-    """Base of what a room refuses; the message is for the user, as it stands."""
-
-
-class NoSuchRoom(RoomError):
-    pass
-
-
-class RoomClosed(RoomError):
-    pass
-
-
-class RoomFull(RoomError):
-    pass
-
-
-class TooManyRooms(RoomError):
-    pass
-
-
-class NotTeacher(RoomError):
-    pass
-
-
-class TooFast(RoomError):
-    pass
+from engine.rooms.errors import (NoSuchRoom, NotTeacher, ReportRefused, RoomClosed, RoomError, RoomFull,  # noqa: F401
+                                 TooFast, TooManyRooms)
+from engine.rooms.reports import RunReport, checked_page, checked_params, checked_size, validate_report
 
 
 @dataclass(frozen=True)

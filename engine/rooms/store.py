@@ -15,7 +15,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from engine.rooms.room import RoomError, Rooms
+from engine.rooms.errors import RoomsUnavailable
+from engine.rooms.room import Rooms
 
 ACTOR_NAME, NAMESPACE = "gradscape-rooms", "gradscape"
 CALL_TIMEOUT_S = 10.0
@@ -37,11 +38,6 @@ def room_store() -> Rooms:
             else:
                 _store = Rooms()
         return _store
-
-
-class RoomsUnavailable(RoomError):
-    """The rooms' Ray actor did not answer (it timed out, or it died and took its rooms with it): a RoomError, so
-    a page that shows what a room refuses shows this too instead of failing."""
 
 
 class RayRooms:
