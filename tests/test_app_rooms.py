@@ -4,12 +4,19 @@ class view shows the run; a student holds no token and cannot push; clear and cl
 
 from __future__ import annotations
 
+import math
+import time
+
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.rooms import NotTeacher, RoomClosed, room_store
+from engine.common.history import Series
+from engine.rooms import NotTeacher, RoomClosed, TooFast, room_store, validate_report
+from engine.rooms.reports import MAX_POINTS
+from engine.runtime import JobStatus, Snapshot
 from tests.conftest import ROOT, metric
-from ui.rooms import STUDENT, TEACHER
+from ui.rooms import STUDENT, TEACHER, thinned_history
 
 
 def session(page: str = "home", **query) -> AppTest:
@@ -107,3 +114,66 @@ def test_a_teacher_takes_the_class_back_with_its_key_after_a_reload(teacher):
     reloaded.text_input(key="room_back_key").input(token)
     reloaded.button(key="room_back").click().run()
     assert reloaded.session_state[TEACHER] == {"code": code, "token": token}
+
+
+def test_a_long_history_is_thinned_to_the_first_the_last_and_evenly_spaced_points_the_room_takes():
+    steps = np.arange(1000)
+    losses = 1.0 / (1.0 + steps)
+    noisy = losses.copy()
+    noisy[300] = np.nan
+    noisy[-1] = np.inf  # the diverged run's last value
+    evaluated = np.array([0, 250, 500, 500, 750])  # an evaluation recorded twice at one step
+    snap = Snapshot(0, 999, 0.0, JobStatus.DIVERGED, "", {"train_loss": Series(steps, noisy),
+                                                          "test_accuracy": Series(evaluated, evaluated / 1000),
+                                                          "test_loss": Series(steps, losses)},
+                    None, {"lr": 3.0}, None, 0, 0.0, "CPU")
+    metrics = thinned_history(snap, diverged=True)
+    assert list(metrics) == ["test_loss", "train_loss", "test_accuracy"]  # the held-out loss first
+    assert metrics.pop("test_accuracy") == [[0, 0.0], [250, 0.25], [500, 0.5], [750, 0.75]]
+    for points in metrics.values():
+        kept = np.array([p[0] for p in points])
+        assert len(kept) <= MAX_POINTS and kept[0] == 0 and kept[-1] == 999 and (np.diff(kept) > 0).all()
+        assert np.diff(kept).max() <= 2 * np.diff(kept).min() + 2  # evenly spaced, not bunched
+    assert all(p[1] == pytest.approx(1.0 / (1 + p[0])) for p in metrics["test_loss"])
+    assert math.isinf(metrics["train_loss"][-1][1]) and 300 not in [p[0] for p in metrics["train_loss"]]
+    report = validate_report({"page": "playground", "push_version": 0, "params": {}, "differences": {},
+                              "learning_rate": 3.0, "step": 999, "status": "diverged", "metrics": metrics})
+    assert report.diverged and report.metrics["test_loss"][-1] == (999, pytest.approx(0.001))
+
+
+def _student_script():
+    """A student's session that reports once (what a live area does) and runs the follow fragment."""
+    import streamlit as st
+
+    from ui import rooms
+
+    student = st.session_state[rooms.STUDENT]
+    if st.session_state.get("send"):
+        rooms._send(student, st.session_state.send, ("playground", st.session_state.send["step"], "paused"))
+        st.session_state.send = None
+    rooms._follow()
+
+
+def test_a_final_report_the_room_refuses_as_too_fast_is_sent_by_the_follow_fragment():
+    """A stopped run draws no more: its last report, refused as too fast, must still reach the room."""
+    code, token = room_store().open()
+    try:
+        student, name = room_store().join(code)
+        report = {"page": "playground", "push_version": 0, "params": {}, "differences": {}, "learning_rate": 0.1,
+                  "step": 1, "status": "paused", "metrics": {}}
+        with pytest.raises(TooFast):
+            for step in range(1, 20):  # the burst, spent
+                room_store().report(code, student, {**report, "step": step})
+        at = AppTest.from_function(_student_script)
+        at.session_state[STUDENT] = {"code": code, "id": student, "name": name, "followed": 0, "push": None,
+                                     "reported_at": 0.0, "last": None, "pending": None}
+        at.session_state["send"] = {**report, "step": 500}
+        at.run()
+        assert not at.exception and at.session_state[STUDENT]["pending"] is not None
+        assert room_store().view(code, token).runs[0].report.step < 500
+        time.sleep(1.0)  # the room takes 2 reports a second
+        at.run()  # the follow fragment's next run (run_every does not fire in AppTest)
+        assert room_store().view(code, token).runs[0].report.step == 500
+        assert at.session_state[STUDENT]["pending"] is None and at.session_state[STUDENT]["last"][1] == 500
+    finally:
+        room_store().close(code, token)

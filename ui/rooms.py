@@ -118,7 +118,7 @@ def _join(code: str) -> None:
         STATE[NOTICE] = ("refused", _explained(error))
         return
     STATE[STUDENT] = {"code": normalized_code(code), "id": student, "name": name, "followed": 0,
-                      "reported_at": 0.0, "last": None}
+                      "push": None, "reported_at": 0.0, "last": None, "pending": None}
 
 
 def _explained(error: RoomError) -> str:
@@ -217,55 +217,57 @@ def _follow() -> None:
         STATE.pop(STUDENT, None)
         STATE[NOTICE] = ("refused", _explained(error))
         st.rerun(scope="app")
+    if student.get("pending"):  # a report the room refused as too fast: its run may have stopped since
+        _send(student, *student["pending"])
     if push is not None and push.version > student["followed"]:
         student["followed"] = push.version
+        student["push"] = {"version": push.version, "page": push.page,
+                           "params": {key: list(values) for key, values in push.params.items()}}
         open_experiment(push.page, push.params)
 
 
 # ----------------------------------------------------------------------------------------------- reports
 def report_run(snap: Snapshot) -> None:
     """Called by every live area after it drew: a student's run reports to its room (at most every
-    REPORT_EVERY_S; a run that stopped reports once more, so its final result is the room's)."""
+    REPORT_EVERY_S while it trains; a run that stopped reports once more, so its final result is the room's)."""
     student = STATE.get(STUDENT)
     if student is None:
         return
-    now = time.monotonic()
     key = (STATE.get(PAGE), snap.step, snap.status)
-    if key == student["last"] or (snap.busy and now - student["reported_at"] < REPORT_EVERY_S):
+    if key == student["last"] or (snap.busy and time.monotonic() - student["reported_at"] < REPORT_EVERY_S):
         return
+    _send(student, run_report(snap, student.get("push")), key)
+
+
+def _send(student: dict[str, Any], report: dict[str, Any], key: tuple) -> None:
+    """Report to the room. One it refuses as too fast (or while its Ray actor is briefly away) is kept, and the
+    follow fragment sends it: a stopped run draws no more, and its final result must not be lost."""
     try:
-        room_store().report(student["code"], student["id"], run_report(snap, student["followed"]))
+        room_store().report(student["code"], student["id"], report)
     except (TooFast, RoomsUnavailable):
-        return  # the next draw reports
+        student["pending"] = (report, key)
+        return
     except ReportRefused as error:  # this run's settings do not fit in a report: say so once, stay in class
         if student.get("refused") != str(error):
             student["refused"] = str(error)
             STATE[NOTICE] = ("refused", f"This run cannot report to the class: {error}")
-        student["last"] = key
-        return
     except RoomError as error:
         STATE.pop(STUDENT, None)
         STATE[NOTICE] = ("refused", _explained(error))
         return
-    student["reported_at"], student["last"] = now, key
+    student["reported_at"], student["last"], student["pending"] = time.monotonic(), key, None
 
 
-def run_report(snap: Snapshot, followed: int) -> dict[str, Any]:
+def run_report(snap: Snapshot, push: dict[str, Any] | None) -> dict[str, Any]:
     """The report (engine.rooms.reports) of this session's run: the page, its address, its differences from
-    the push it followed, its learning rate, step, status and a thinned history."""
-    push = None
-    if followed:
-        try:
-            push = room_store().current_push(STATE[STUDENT]["code"], STATE[STUDENT]["id"])
-        except RoomError:
-            push = None
+    the push it followed (`push`, as _follow keeps it), its learning rate, step, status and a thinned history."""
     page, params = STATE.get(PAGE, "home"), experiment_params()
-    pushed = {k: list(v) for k, v in push.params.items()} if push is not None and push.page == page else {}
+    pushed = push["params"] if push is not None and push["page"] == page else {}
     differences = {key: values for key, values in params.items() if pushed.get(key) != values}
     differences.update({key: [] for key in pushed if key not in params})
     lr = snap.hyperparameters.get("lr")
     status = _STATUS.get(snap.status, "paused")
-    return {"page": page, "push_version": push.version if push is not None else 0, "params": params,
+    return {"page": page, "push_version": push["version"] if push is not None else 0, "params": params,
             "differences": differences,
             "learning_rate": float(lr) if isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0 else None,
             "step": int(snap.step), "status": status, "metrics": thinned_history(snap, status == "diverged")}
@@ -284,6 +286,9 @@ def thinned_history(snap: Snapshot, diverged: bool) -> dict[str, list[list[float
         keep = finite.copy()
         if diverged and len(values) and not finite[-1]:
             keep[-1] = True
+        # A report's steps increase strictly (reports.py): a step recorded again (an evaluation repeated at a
+        # pause) is left out.
+        keep &= steps > np.maximum.accumulate(np.concatenate([[-1], steps[:-1]]))
         steps, values = steps[keep], values[keep]
         if len(steps) > MAX_POINTS:
             chosen = np.unique(np.linspace(0, len(steps) - 1, MAX_POINTS).round().astype(int))
