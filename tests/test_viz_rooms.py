@@ -73,3 +73,22 @@ def test_the_run_table_has_a_row_per_reported_run():
     table = figures.run_table(figures.class_runs(VIEW))
     assert table["student"] == ["Student 1", "Student 2", "Student 3", "Student 5"]
     assert table["η"] == [0.01, 0.1, 3.0, None] and table["status"][2] == "diverged"
+
+
+def test_losses_spanning_decades_are_drawn_on_a_log_axis_with_the_diverged_row_above_the_highest():
+    view = RoomView("ACDEFG", None, (run(1, 0.001, [0.7, 0.5]), run(2, 0.3, [0.7, 0.001]),
+                                     run(3, 10.0, [0.7, math.nan], status="diverged")), version=3, created_at=0.0)
+    fig = figures.loss_against_learning_rate(figures.class_runs(view))
+    assert_valid_as_built(fig)
+    finished, diverged = fig.data
+    assert fig.layout.yaxis.type == "log" and list(finished.y) == [0.5, 0.001]
+    low, high = fig.layout.yaxis.range  # in decades
+    assert low < math.log10(0.001) and math.log10(0.5) < math.log10(diverged.y[0]) < high
+    assert list(diverged.text) == ["η=10"]
+    # Within a decade and a half the axis stays linear from 0 (VIEW: 0.5 and 0.2).
+    assert figures.loss_against_learning_rate(figures.class_runs(VIEW)).layout.yaxis.type != "log"
+
+
+def test_the_accuracy_axis_starts_a_little_below_the_lowest_run():
+    fig = figures.accuracy_spread(figures.class_runs(VIEW))
+    assert list(fig.layout.xaxis.range) == [0.6, 1.02]  # runs at 70%, 80%, 95%

@@ -70,10 +70,20 @@ def _hover(run: ClassRun) -> str:
 def loss_against_learning_rate(runs: list[ClassRun], highlight: int | None = None, height: int = 420) -> go.Figure:
     """Each run's final loss at its learning rate (log axis); a diverged run as an ✕ on the top edge."""
     placed = [r for r in runs if r.learning_rate is not None]
-    finished = [r for r in placed if r.final_loss is not None and not r.diverged]
+    # The highlighted run last, so drawn on top of the runs at its learning rate.
+    finished = sorted((r for r in placed if r.final_loss is not None and not r.diverged),
+                      key=lambda r: r.no == highlight)
     diverged = [r for r in placed if r.diverged]
-    top = max([r.final_loss for r in finished], default=1.0) * 1.15 or 1.0
+    finals = [r.final_loss for r in finished]
+    # As the curves beside it: a log axis where the losses span more than 30x (the best runs, near 0 on a
+    # linear axis, are told apart); the diverged runs' row just above the highest.
+    log_y = len(finals) > 1 and min(finals) > 0 and max(finals) / min(finals) > 30
+    top = max(finals, default=1.0) * (2.0 if log_y else 1.15) or 1.0
     metric = next((r.loss_metric for r in finished), "loss") or "loss"
+    title = {"text": f"final {metric.replace('_', ' ')}"}
+    yaxis = ({**log_axis(finals, top, title=title, automargin=True),
+              "range": [math.log10(min(finals) / 1.5), math.log10(top * 1.3)]} if log_y
+             else {"title": title, "rangemode": "tozero", "range": [0, top * 1.05], "automargin": True})
     data = [{"type": "scatter", "mode": "markers", "name": "a student's run", "cliponaxis": False,
              "x": [r.learning_rate for r in finished], "y": [r.final_loss for r in finished],
              "customdata": [r.no for r in finished], "text": [_hover(r) for r in finished],
@@ -84,16 +94,15 @@ def loss_against_learning_rate(runs: list[ClassRun], highlight: int | None = Non
     if diverged:
         data.append({"type": "scatter", "mode": "markers+text", "name": "diverged",
                      "x": [r.learning_rate for r in diverged], "y": [top] * len(diverged),
-                     "customdata": [r.no for r in diverged], "text": ["diverged"] * len(diverged),
+                     "customdata": [r.no for r in diverged], "text": [f"η={r.learning_rate:g}" for r in diverged],
                      "textposition": "bottom center", "cliponaxis": False,
                      "hovertext": [_hover(r) for r in diverged],
                      "hovertemplate": "η %{x:.3g}: diverged<br>%{hovertext}<extra></extra>",
                      "marker": {"symbol": "x-thin", "size": 14, "color": DIVERGED, "line": {"width": 3}}})
     layout = {"height": height, "showlegend": bool(diverged),
               "xaxis": log_axis([r.learning_rate for r in placed], title={"text": "learning rate η (log)"}),
-              "yaxis": {"title": {"text": f"final {metric.replace('_', ' ')}"}, "rangemode": "tozero",
-                        "range": [0, top * 1.05]},
-              "legend": {"orientation": "h", "y": -0.2, "yanchor": "top"}}
+              "yaxis": yaxis, "margin": {"t": 50, "b": 80},
+              "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}}
     return figure_from_dicts(data, layout, "Final loss against each student's learning rate")
 
 
@@ -114,9 +123,9 @@ def loss_curves(runs: list[ClassRun], highlight: int | None = None, height: int 
     positive = values[values > 0]
     log_y = len(positive) > 1 and positive.max() / positive.min() > 30
     layout = {"height": height, "xaxis": {"title": {"text": "step"}},
-              "yaxis": log_axis(positive, title={"text": metric.replace("_", " ")}) if log_y
-              else {"title": {"text": metric.replace("_", " ")}, "rangemode": "tozero"},
-              "legend": {"orientation": "h", "y": -0.2, "yanchor": "top"}}
+              "yaxis": log_axis(positive, title={"text": metric.replace("_", " ")}, automargin=True) if log_y
+              else {"title": {"text": metric.replace("_", " ")}, "rangemode": "tozero", "automargin": True},
+              "margin": {"t": 50, "b": 80}, "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}}
     return figure_from_dicts(data, layout, f"Every run's {metric.replace('_', ' ')}")
 
 
@@ -129,14 +138,18 @@ def accuracy_spread(runs: list[ClassRun], highlight: int | None = None, height: 
              "orientation": "h", "boxpoints": False, "hoverinfo": "skip", "line": {"color": MUTED},
              "fillcolor": "rgba(0,158,115,0.12)", "width": 0.7},
             {"type": "scatter", "mode": "markers", "name": "runs", "x": [r.accuracy for r in measured],
-             "y": jitter, "customdata": [r.no for r in measured], "text": [_hover(r) for r in measured],
+             "y": jitter, "cliponaxis": False, "customdata": [r.no for r in measured],
+             "text": [_hover(r) for r in measured],
              "hovertemplate": "%{x:.1%}<br>%{text}<extra></extra>",
              "marker": {"size": [15 if r.no == highlight else 9 for r in measured],
                         "color": [HIGHLIGHT if r.no == highlight else OKABE_ITO[2] for r in measured],
                         "line": {"width": 1, "color": "white"}}}]
+    # From a little below the lowest (in steps of 10%): a class of runs at 90-100% is told apart, not squeezed
+    # at the right edge of 0-100%.
+    low = max(0.0, math.floor(min((r.accuracy for r in measured), default=0.0) * 10 - 0.5) / 10)
     layout = {"height": height, "showlegend": False,
-              "xaxis": {"title": {"text": "final accuracy"}, "tickformat": ".0%", "range": [0, 1.02]},
-              "yaxis": {"showticklabels": False, "range": [-0.6, 0.6], "zeroline": False}}
+              "xaxis": {"title": {"text": "final accuracy"}, "tickformat": ".0%", "range": [low, 1.02]},
+              "yaxis": {"showticklabels": False, "ticks": "", "range": [-0.6, 0.6], "zeroline": False}}
     return figure_from_dicts(data, layout, f"Accuracy across the class ({len(measured)} runs)")
 
 
