@@ -9,11 +9,13 @@ from engine.runtime.hosts import current_host
 from ui.catalog import CLASS_VIEW, HOME, PAGES
 from ui.jobs import where_slot
 from ui.rooms import class_panel
-from ui.sharing import (link_parameters, open_exact_link, open_old_labels, page_styles, presentation_requested,
+from ui.sharing import (link_parameters, open_exact_link, open_old_labels, page_styles, presenting,
                         report_unused_link_parameters, share_panel, show_share_link)
 
+# presenting(): the session's presentation toggle (else the link's ?present=): a page opened with query params of
+# its own (a class's push, a run opened big) keeps the projector's sidebar folded.
 st.set_page_config(page_title="Gradscape", page_icon=":material/insights:", layout="wide",
-                   initial_sidebar_state="collapsed" if presentation_requested() else "auto")
+                   initial_sidebar_state="collapsed" if presenting() else "auto")
 limit_threads()  # each script run is a fresh thread
 
 by_url_path = {info.url_path: info for info in [HOME, *PAGES, CLASS_VIEW]}

@@ -8,7 +8,7 @@ import streamlit as st
 from engine.rooms import RoomError, room_store
 from ui.catalog import HOME, PAGES
 from ui.exports import Charts
-from ui.rooms import TEACHER, open_experiment
+from ui.rooms import TEACHER, join_link, open_experiment, qr_png
 from viz import rooms as figures
 
 STATE = st.session_state
@@ -53,8 +53,9 @@ def live() -> None:
     for column, (label, value) in zip(st.columns([1.1, 0.8, 0.8, 0.8, 2.5]), cells.items()):
         column.metric(label, value)
     if not runs:
-        st.info(f"No run has reported yet. Students join at the link in the sidebar (code **{view.code}**); "
-                "push an experiment, and each run appears here as it trains.", icon=":material/hourglass_top:")
+        st.info("No run has reported yet. Push an experiment (sidebar, **Class**); each student's run appears "
+                "here as it trains.", icon=":material/hourglass_top:")
+        join_card(view.code)
         return
     numbers = [r.no for r in runs]
     if STATE.get(HIGHLIGHT) not in numbers:
@@ -68,16 +69,12 @@ def live() -> None:
     clicked(charts.show(figures.loss_curves(runs, highlight), f"class-{view.code}-curves", key="class_curves",
                         where=right, main_below=MAIN_BELOW, on_select="rerun", selection_mode="points"),
             "class_curves")
-    spread, table = st.columns([1, 2], gap="medium")
+    spread, pick = st.columns([1, 1], gap="medium")
     if any(r.accuracy is not None for r in runs):
         clicked(charts.show(figures.accuracy_spread(runs, highlight), f"class-{view.code}-accuracy",
                             key="class_accuracy", where=spread, on_select="rerun", selection_mode="points"),
                 "class_accuracy")
-    diverged = [r for r in runs if r.diverged]
-    if diverged:
-        spread.caption("Diverged: " + ", ".join(f"{r.name} (η = {r.learning_rate:g})" if r.learning_rate else r.name
-                                                for r in diverged))
-    with table:
+    with pick:
         names = {r.no: r.name for r in runs}
         chosen = st.selectbox("Open a run big", numbers, format_func=names.get, key=HIGHLIGHT,
                               help="Or click a run in a chart.")
@@ -85,11 +82,31 @@ def live() -> None:
         if st.button(f"Open {names[chosen]}'s run here", key="class_open_run", icon=":material/open_in_full:",
                      help="This session opens the student's page with the student's settings (and trains its own "
                           "copy: the student's run goes on untouched)."):
-            open_experiment(report.page, report.params)
-        st.dataframe(pd.DataFrame(figures.run_table(runs)), hide_index=True, width="stretch",
-                     column_config={"η": st.column_config.NumberColumn(format="%.3g"),
-                                    "final loss": st.column_config.NumberColumn(format="%.4g"),
-                                    "accuracy": st.column_config.NumberColumn(format="percent")})
+            try:
+                open_experiment(report.page, report.params)
+            except RoomError as error:  # a page this server lacks
+                st.warning(str(error))
+        diverged = [r for r in runs if r.diverged]
+        if diverged:
+            st.caption("Diverged: " + ", ".join(f"{r.name} (η = {r.learning_rate:g})" if r.learning_rate
+                                                else r.name for r in diverged))
+    table = figures.run_table(runs)
+    table["page"] = [TITLES.get(page, page) for page in table["page"]]
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch",
+                 column_config={"η": st.column_config.NumberColumn(format="%.3g"),
+                                "final loss": st.column_config.NumberColumn(format="%.4g"),
+                                "accuracy": st.column_config.NumberColumn(format="percent")})
+    with st.expander("Join this class: its code, link and QR code", icon=":material/qr_code_2:"):
+        join_card(view.code)
 
+
+def join_card(code: str) -> None:
+    """The code, the join link and its QR code, large: for the projector, where the sidebar is folded."""
+    link = join_link(code)
+    qr, words = st.columns([1, 2], gap="large", vertical_alignment="center")
+    qr.image(qr_png(link), width=320)
+    words.html(f"<div style='font:700 5rem/1.1 monospace;letter-spacing:.12em'>{code}</div>")
+    words.markdown(f"Scan it, or open **{link}**; or, in Gradscape, type the code under **Class** → **Join a "
+                   "class**.")
 
 live()

@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.common.history import Series
-from engine.rooms import NotTeacher, RoomClosed, TooFast, room_store, validate_report
+from engine.rooms import NotTeacher, RoomClosed, RoomLimits, room_store, validate_report
 from engine.rooms.reports import MAX_POINTS
 from engine.runtime import JobStatus, Snapshot
 from tests.conftest import ROOT, metric
@@ -68,9 +68,25 @@ def test_a_pushed_page_opens_for_the_student_who_trains_and_the_class_view_shows
     table = teacher.dataframe[0].value
     row = table.iloc[0]
     assert row["student"] == joined["name"] and row["step"] == 25 and row["η"] == pytest.approx(0.3)
-    assert row["changed from the push"] == "pg_act=ReLU"
+    assert row["changed from the push"] == "pg_act=ReLU" and row["page"] == "Network Playground"
     assert 0 < row["final loss"] < 1.0
     assert len(teacher.get("plotly_chart")) >= 2
+
+    # On the projector, the teacher opens the run big: the student's settings, still in presentation mode.
+    teacher.toggle(key="present").set_value(True).run()
+    teacher.button(key="class_open_run").click().run()
+    assert not teacher.exception and teacher.title[0].value == "Network Playground"
+    assert teacher.session_state["pg_act"] == "relu" and teacher.session_state["pg_lr"] == 0.3
+    assert teacher.session_state["present"] and "exact" not in teacher.query_params
+
+
+def test_the_class_view_shows_how_to_join_large_until_a_run_reports(teacher):
+    """On the projector the sidebar is folded: the class view itself shows the code, the link and the QR code."""
+    code = code_of(teacher)
+    teacher.switch_page("app_pages/classroom.py").run()
+    assert not teacher.exception and metric(teacher, "Students") == "0"
+    assert teacher.main.get("image") and any(code in element.proto.body for element in teacher.main.get("html"))
+    assert any(f"/?room={code}**" in m.value for m in teacher.main.markdown)
 
 
 def test_a_student_holds_no_token_and_its_forged_push_is_refused(teacher):
@@ -154,26 +170,27 @@ def _student_script():
     rooms._follow()
 
 
-def test_a_final_report_the_room_refuses_as_too_fast_is_sent_by_the_follow_fragment():
+def test_a_final_report_the_room_refuses_as_too_fast_is_sent_by_the_follow_fragment(monkeypatch):
     """A stopped run draws no more: its last report, refused as too fast, must still reach the room."""
-    code, token = room_store().open()
+    rooms = room_store()
+    code, token = rooms.open()
     try:
-        student, name = room_store().join(code)
+        monkeypatch.setattr(rooms, "limits", RoomLimits(reports_per_s=1e-6, report_burst=1))  # refills in days
+        student, name = rooms.join(code)
         report = {"page": "playground", "push_version": 0, "params": {}, "differences": {}, "learning_rate": 0.1,
                   "step": 1, "status": "paused", "metrics": {}}
-        with pytest.raises(TooFast):
-            for step in range(1, 20):  # the burst, spent
-                room_store().report(code, student, {**report, "step": step})
+        rooms.report(code, student, report)  # the one report of the burst
         at = AppTest.from_function(_student_script)
         at.session_state[STUDENT] = {"code": code, "id": student, "name": name, "followed": 0, "push": None,
                                      "reported_at": 0.0, "last": None, "pending": None}
         at.session_state["send"] = {**report, "step": 500}
         at.run()
         assert not at.exception and at.session_state[STUDENT]["pending"] is not None
-        assert room_store().view(code, token).runs[0].report.step < 500
-        time.sleep(1.0)  # the room takes 2 reports a second
+        assert rooms.view(code, token).runs[0].report.step == 1
+        monkeypatch.undo()  # 2 reports a second again
+        time.sleep(1.0)
         at.run()  # the follow fragment's next run (run_every does not fire in AppTest)
-        assert room_store().view(code, token).runs[0].report.step == 500
+        assert rooms.view(code, token).runs[0].report.step == 500
         assert at.session_state[STUDENT]["pending"] is None and at.session_state[STUDENT]["last"][1] == 500
     finally:
-        room_store().close(code, token)
+        rooms.close(code, token)

@@ -50,7 +50,9 @@ def open_experiment(page: str, params: dict[str, Any]) -> None:
     info = _BY_URL_PATH.get(page)
     if info is None:
         raise NoSuchRoom(f"This server has no page {page!r}.")
-    st.switch_page(info.file, query_params={**{k: list(v) for k, v in params.items()}, EXACT_PARAM: "1"})
+    # How this session shows pages (?present=, bound to a widget: Streamlit refuses to set it) is its own.
+    query = {key: list(values) for key, values in params.items() if key not in GLOBAL_PARAMS}
+    st.switch_page(info.file, query_params={**query, EXACT_PARAM: "1"})
 
 
 # ----------------------------------------------------------------------------------------------- the panel
@@ -129,8 +131,11 @@ def _explained(error: RoomError) -> str:
 
 
 def join_link(code: str) -> str:
+    """The app's root address (this page's own path taken off: the app may be served under a path of its own,
+    server.baseUrlPath, and the home page's address has no page path) with ?room=CODE."""
     base = (st.context.url or "").split("?")[0].rstrip("/")
-    root = base.rsplit("/", 1)[0] if base.count("/") > 2 else base  # the app's root, not the page's address
+    page = f"/{STATE.get(PAGE, HOME.url_path)}"
+    root = base[:-len(page)] if base.endswith(page) else base
     return f"{root}/?{ROOM_PARAM}={code}"
 
 
@@ -223,7 +228,10 @@ def _follow() -> None:
         student["followed"] = push.version
         student["push"] = {"version": push.version, "page": push.page,
                            "params": {key: list(values) for key, values in push.params.items()}}
-        open_experiment(push.page, push.params)
+        try:
+            open_experiment(push.page, push.params)
+        except NoSuchRoom as error:  # a page this server lacks (another version of the app pushed it)
+            STATE[NOTICE] = ("refused", str(error))
 
 
 # ----------------------------------------------------------------------------------------------- reports
