@@ -21,7 +21,9 @@ Measured (last line, one JSON object):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
 import threading
 import time
@@ -31,6 +33,7 @@ from classroom import percentile, tracebacks
 from scripts.browser import ROOT, chromium, free_port, running_app, wait_until_rendered
 from scripts.streamlit_client import StreamlitSession
 
+CLIENT_NICE = 15  # below the workers' (engine.runtime.processes.WORKER_NICE)
 JOIN_GAP_S = 0.3  # students do not all press Enter in the same millisecond
 LAND_TIMEOUT_S = 90.0
 WATCH_S = 30.0  # how long the class view is watched
@@ -116,11 +119,21 @@ def view_latencies(shown: dict[str, list[tuple[float, int]]], names: dict[str, s
     return latencies
 
 
+@contextlib.contextmanager
+def _clients_below_workers():
+    """The clients (the students and the teacher's Chromium) share the server's two cores here; in a class they
+    run on the students' own machines. From here on this thread, and what it starts (Chromium, the students'
+    thread), runs below the workers' priority, so the clients take what the server and its workers leave; the
+    server, started before, keeps its own (Linux keeps a nice value per thread)."""
+    os.nice(CLIENT_NICE)
+    yield
+
+
 def run_room(n: int, workers: int) -> dict:
     port = free_port()
     problems: list[str] = []
     env = {"GRADSCAPE_JOBS": "processes", "GRADSCAPE_WORKERS": str(workers)}
-    with running_app(port, env=env) as (url, _process), chromium(1400, 1000) as browser:
+    with running_app(port, env=env) as (url, _process), _clients_below_workers(), chromium(1400, 1000) as browser:
         teacher = browser.new_page()
         teacher.goto(f"{url}/playground")
         wait_until_rendered(teacher)
