@@ -273,12 +273,17 @@ def floor_first_chart(browser) -> float:
 
 
 def train_for_a_while(page, seconds: float = 1.5) -> None:
-    """Press Train (unless training) and let the network train for a moment."""
+    """Press Train (unless training) and let the network train for a moment: at least `seconds`, and until the
+    page shows a step past 0 (a change is then seen by its step counter going back; on a busy server the live
+    area may first show a step only seconds after Train)."""
     train = page.get_by_role("button", name="Train", exact=True)
     if train.count():
         train.click()
         page.wait_for_selector(IDLE)
     time.sleep(seconds)
+    deadline = time.monotonic() + TIMEOUT_S
+    while not step_counter(page) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def interactions(context, url: str, script: PageScript, training: bool = False) -> list[float]:
