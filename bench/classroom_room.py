@@ -30,7 +30,7 @@ import time
 
 import interaction
 from classroom import percentile, tracebacks
-from scripts.browser import ROOT, chromium, free_port, running_app, wait_until_rendered
+from scripts.browser import ROOT, chromium, free_port, running_app, start_class, wait_until_rendered
 from scripts.streamlit_client import StreamlitSession
 
 CLIENT_NICE = 15  # below the workers' (engine.runtime.processes.WORKER_NICE)
@@ -138,13 +138,7 @@ def run_room(n: int, workers: int) -> dict:
         teacher.goto(f"{url}/playground")
         wait_until_rendered(teacher)
         side = teacher.locator("[data-testid=stSidebar]")
-        side.get_by_text("Class", exact=True).click()
-        side.get_by_role("button", name="Start a class").click()
-        push = side.get_by_role("button", name="Push this page to the class")
-        push.wait_for(timeout=30_000)
-        code = side.locator("[data-testid=stCode] code").first.inner_text().strip().rsplit("=", 1)[1]
-        push.click()
-        side.get_by_text("Pushed Network Playground").wait_for(timeout=30_000)
+        _link, code = start_class(teacher)
         students = Class(url, code, n)
         students.thread.start()
         if not students.training.wait(n * JOIN_GAP_S + 2 * LAND_TIMEOUT_S):

@@ -142,3 +142,18 @@ def on_first_screen(box: dict) -> bool:
     return (box["width"] > 0 and box["left"] >= 0 and box["top"] >= 0
             and box["left"] + box["width"] <= box["screen_width"] + 0.5
             and box["top"] + box["height"] <= box["screen_height"] + 0.5)
+
+
+def start_class(page) -> tuple[str, str]:
+    """On `page` (a session on an experiment's page): start a class in the sidebar's Class panel and push the page
+    to it; (the join link, the code)."""
+    side = page.locator("[data-testid=stSidebar]")
+    side.get_by_text("Class", exact=True).click()
+    side.get_by_role("button", name="Start a class").click()
+    push = side.get_by_role("button", name="Push this page to the class")
+    push.wait_for(timeout=30_000)
+    link = side.locator("[data-testid=stCode] code").first.inner_text().strip()
+    code = link.rsplit("=", 1)[1]
+    push.click()
+    side.get_by_text(f"to class {code} (push 1)").wait_for(timeout=30_000)
+    return link, code

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from scripts.browser import chromium, chromium_available, wait_until_rendered
+from scripts.browser import chromium, chromium_available, start_class, wait_until_rendered
 from ui.rooms import ROOM_PARAM
 
 if not chromium_available():
@@ -35,15 +35,9 @@ def test_a_teacher_and_three_students_work_as_one_class(app_url):
         teacher.goto(f"{app_url}/playground?pg_data=XOR")
         wait_until_rendered(teacher)
         side = teacher.locator("[data-testid=stSidebar]")
-        side.get_by_text("Class", exact=True).click()
-        side.get_by_role("button", name="Start a class").click()
-        push = side.get_by_role("button", name="Push this page to the class")
-        push.wait_for(timeout=30_000)
-        link = side.locator("[data-testid=stCode] code").first.inner_text().strip()
-        code = link.rsplit("=", 1)[1]
-        assert re.fullmatch(rf".*/\?{ROOM_PARAM}=[A-Z0-9]{{6}}", link)
+        link, code = start_class(teacher)
+        assert re.fullmatch(rf".*/\?{ROOM_PARAM}={code}", link) and len(code) == 6
         assert side.locator("[data-testid=stImage] img").count() == 1  # the QR code
-        push.click()
         side.get_by_text(f"Pushed Network Playground to class {code}").wait_for(timeout=30_000)
 
         students, rates = [], []
