@@ -125,7 +125,11 @@ def show_sweep() -> None:
         "For hinges on 1-D inputs it lies several times above N: a hinge adds a new direction only where it falls "
         "between a pair of neighbouring inputs that no hinge separates yet, and most new hinges land where "
         "others already are. The test error peaks before it, where most gaps have just one hinge and Φ is worst "
-        "conditioned, and falls after it as more hinges share each gap.")
+        "conditioned, and falls after it as more hinges share each gap (random Fourier features show the "
+        "textbook picture: their peak sits at the threshold)."
+        if problem.family == "relu" else
+        "Fourier features are generic: about N of them already reach rank N, and the test error peaks right "
+        "there, where Φ is square and worst conditioned, then falls as more features share the fit.")
     later("gl_sweep_notes").caption(
         f"Least squares (solid) is the minimum-norm solution once the features outnumber the points. The "
         f"interpolation threshold is the median over refits of the smallest {size_name} at which Φ reaches rank "

@@ -8,7 +8,10 @@ fast is a sweep?
 - The random-features sweep of the page's default data (sin(πx), σ = 0.3, N = 40, seed 0) over widths 2 to
   2,400, each 8% above the last, 50 refits: the median test error's peak divided by the interpolation threshold
   (the median over refits of the smallest width whose features reach numerical rank N, singular values above
-  1e-6 of the largest; the training error is ~0 from there on), and that threshold over N.
+  1e-6 of the largest; the training error is ~0 from there on), and that threshold over N. The keys without a
+  prefix are the random Fourier features' (generic features: the textbook double descent, the peak at the
+  threshold); `relu_`: the same for random ReLU hinges, whose threshold lies at W ≈ 6 N and whose peak comes
+  long before it, near W ≈ N (the page says why).
 - sweep_seconds: the page's sweep (R = 50, N = 40, 40 widths from 1 to 1,600), best of 3, against the naive way
   (NumPy's lstsq, refit by refit and width by width) in the same run.
 - validation_split: the MLP's and the Playground's early stopping choose on validation points that are neither
@@ -42,6 +45,8 @@ SETTINGS = [Problem(function=f, family="poly", complexity=d, sigma=s)
             for f, d, s in (("sine", 1, 0.3), ("sine", 3, 0.3), ("step", 8, 0.5), ("cubic", 15, 0.1), ("abs", 5, 1.0))]
 SETTINGS += [Problem(function=f, family="relu", complexity=w, alpha=a, sigma=0.3)
              for f, w, a in (("sine", 10, 0.0), ("abs", 60, 0.0), ("step", 400, 1e-3), ("cubic", 2000, 0.0))]
+SETTINGS += [Problem(function=f, family="fourier", complexity=w, alpha=a, sigma=0.3)
+             for f, w, a in (("sine", 20, 0.0), ("step", 200, 0.0), ("abs", 800, 1e-3))]
 PEAK_WIDTHS = np.unique(np.round(np.geomspace(2, 2400, int(np.log(1200) / np.log(1.08)) + 1)).astype(int))
 
 
@@ -88,12 +93,16 @@ def validation_is_apart() -> bool:
 
 def main() -> None:
     rows = decomposition_gaps()
-    default = Problem(family="relu", n=40)
-    peak_sweep = sweep(default, 50, PEAK_WIDTHS)
-    threshold = peak_sweep.threshold
-    print({"threshold": threshold, "peak": peak_sweep.peak, "peak_test_mse": float(peak_sweep.test_mse[0].max()),
-           "min_test_mse": float(peak_sweep.test_mse[0].min()), "widest_test_mse": float(peak_sweep.test_mse[0, -1])},
-          flush=True)
+    peaks = {}
+    for family in ("fourier", "relu"):
+        default = Problem(family=family, n=40)
+        peak_sweep = sweep(default, 50, PEAK_WIDTHS)
+        peaks[family] = peak_sweep.peak, peak_sweep.threshold
+        test = peak_sweep.test_mse[0]
+        print({"family": family, "threshold": peak_sweep.threshold, "peak": peak_sweep.peak,
+               "peak_test_mse": float(test.max()), "min_test_mse": float(test.min()),
+               "widest_test_mse": float(test[-1])}, flush=True)
+    (peak, threshold), (relu_peak, relu_threshold) = peaks["fourier"], peaks["relu"]
     page_sweep = Problem(family="relu", n=40, complexity=1)  # its own width is one of the 40
     if len(page_sweep.sweep_sizes()) != 40:
         raise RuntimeError(f"the page's sweep has {len(page_sweep.sweep_sizes())} widths, not 40")
@@ -105,14 +114,18 @@ def main() -> None:
     naive = naive_sweep_seconds(page_sweep, 50)
     print(json.dumps({
         "decomposition_gap_se": max(row["gap_se"] for row in rows),
-        "peak_w_over_interpolation_w": round(peak_sweep.peak / threshold, 3),
+        "peak_w_over_interpolation_w": round(peak / threshold, 3),
         "interpolation_w_over_n": round(threshold / default.n, 2),
-        "peak_w_over_n": round(peak_sweep.peak / default.n, 2),
+        "peak_w_over_n": round(peak / default.n, 2),
+        "relu_peak_w_over_interpolation_w": round(relu_peak / relu_threshold, 3),
+        "relu_interpolation_w_over_n": round(relu_threshold / default.n, 2),
+        "relu_peak_w_over_n": round(relu_peak / default.n, 2),
         "refits": REFITS,
         "sweep_seconds": round(min(seconds), 3),
         "naive_sweep_seconds": round(naive, 3),
         "sweep_speedup": round(naive / min(seconds), 1),
-        "peak_width": peak_sweep.peak, "interpolation_width": threshold,
+        "peak_width": peak, "interpolation_width": threshold, "relu_peak_width": relu_peak,
+        "relu_interpolation_width": relu_threshold,
         "rank_tolerance": RANK_TOLERANCE,
         "validation_split": validation_is_apart(),
     }))

@@ -94,3 +94,32 @@ def test_a_job_picks_the_gpu_and_says_so(name):
         assert "cuda" in snapshot.device.lower() or "gpu" in snapshot.device.lower(), snapshot.device
     finally:
         job.stop()
+
+
+def test_the_gpu_worker_trains_every_gpu_job_and_the_cpu_workers_see_no_gpu():
+    """With worker processes (issue 16), the GPU belongs to one extra worker: a job that may use it trains there,
+    a job kept on the CPU trains in a CPU worker, whose process is started with no GPU visible."""
+    from engine.runtime.processes import ProcessHost
+
+    job_type, spec = EXPERIMENTS["playground"]
+    host = ProcessHost(2)
+    jobs = []
+    try:
+        assert host.accelerator_worker is not None and "GPU" in host.description
+        on_gpu = host.start(job_type, spec.config(), spec.hyperparameters(), seed=spec.job_seed())
+        on_cpu = host.start(job_type, spec.config(), spec.hyperparameters(), seed=spec.job_seed(), force_cpu=True)
+        jobs = [on_gpu, on_cpu]
+        for job in jobs:
+            job.wait_applied(job.step(3))
+        gpu_snap = on_gpu.wait_for(lambda s: s.step == 3 and not s.busy, timeout=120)
+        cpu_snap = on_cpu.wait_for(lambda s: s.step == 3 and not s.busy, timeout=120)
+        assert on_gpu.where == "the GPU worker", on_gpu.where
+        assert "CPU" in on_cpu.where, on_cpu.where
+        assert "cuda" in gpu_snap.device.lower() or "gpu" in gpu_snap.device.lower(), gpu_snap.device
+        assert "cuda" not in cpu_snap.device.lower() and "gpu" not in cpu_snap.device.lower(), cpu_snap.device
+        with open(f"/proc/{host.workers[0].process.pid}/environ", "rb") as environ:
+            assert b"CUDA_VISIBLE_DEVICES=\x00" in environ.read() + b"\x00"
+    finally:
+        for job in jobs:
+            job.stop()
+        host.shutdown()

@@ -29,6 +29,11 @@ def test_the_features_are_scaled_legendre_polynomials_and_hinges():
     brute = np.array([[max(0.0, faces[j] * (xi - bends[j])) for j in range(9)] for xi in x]) / 3.0
     assert np.allclose(relu.matrix(x, 9), brute)
     assert np.allclose(Features("relu", seed=3).hinges[0][:9], bends[:9])  # the seed fixes them
+    fourier = Features("fourier", seed=3, points=25)
+    omegas, phases = fourier.frequencies
+    brute = np.array([[np.sqrt(2) * np.cos(omegas[j] * xi + phases[j]) for j in range(9)] for xi in x]) / 3.0
+    assert np.allclose(fourier.matrix(x, 9), brute)
+    assert 0.8 * 50 < np.std(omegas) < 1.2 * 50  # ω ~ N(0, (2N)²)
 
 
 def test_training_sets_keep_their_draws_whatever_the_number_of_refits():
@@ -40,7 +45,7 @@ def test_training_sets_keep_their_draws_whatever_the_number_of_refits():
         assert np.all(np.abs(true_function(name, held_out_inputs())) <= 1.0 + 1e-12)
 
 
-@pytest.mark.parametrize("family, sizes", [("poly", [2, 9, 25]), ("relu", [5, 30, 120])])
+@pytest.mark.parametrize("family, sizes", [("poly", [2, 9, 25]), ("relu", [5, 30, 120]), ("fourier", [5, 20, 90])])
 @pytest.mark.parametrize("alpha", [0.0, 0.01])
 def test_a_sweep_matches_least_squares_and_ridge_solved_directly(family, sizes, alpha):
     """Every size of one nested sweep against NumPy: lstsq's minimum-norm solution (α = 0) or the ridge normal
@@ -113,6 +118,18 @@ def test_the_sweep_shows_the_u_curve_and_the_second_descent():
     ridge = sweep(Problem(family="relu", seed=0, alpha=1e-3), 50)
     assert ridge.test_mse[1].max() < test.max() / 5  # ridge flattens the peak
     assert np.allclose(ridge.test_mse[0], test)  # least squares drawn beside it is the same
+
+
+@pytest.mark.parametrize("n, seed", [(20, 1), (40, 0), (80, 2)])
+def test_the_double_descent_peak_of_random_fourier_features_is_at_the_interpolation_threshold(n, seed):
+    """Generic features: the median test error peaks where Φ first reaches rank N (at most one step of the page's
+    sweep away), about N, and falls again past it."""
+    result = sweep(Problem(family="fourier", n=n, seed=seed), 30)
+    test = result.test_mse[0]
+    at = int(np.searchsorted(result.sizes, result.threshold))
+    assert result.sizes[at] == result.threshold and n <= result.threshold <= 1.25 * n
+    assert abs(int(np.argmax(test)) - at) <= 1
+    assert test[-1] < test.max() / 10
 
 
 def test_shrinkage_factors_against_a_direct_ridge_solve():

@@ -569,8 +569,8 @@ def test_lesson_17_from_the_same_collapsed_start_the_non_saturating_gan_spreads_
     assert d_real > 0.7 and d_fake < 0.3  # D wins
 
 
-def test_lesson_18_bias_variance_and_the_double_descent_of_random_relu_features():
-    line, cubic, wiggly, relu_sweep, ridge_sweep = lesson("Bias, variance and double descent").presets
+def test_lesson_18_bias_variance_and_the_double_descent_of_random_features():
+    line, cubic, wiggly, fourier_sweep, relu_sweep, ridge_sweep = lesson("Bias, variance and double descent").presets
     measured = {}
     for name, preset in (("line", line), ("cubic", cubic), ("wiggly", wiggly)):
         open_preset(preset)
@@ -586,6 +586,12 @@ def test_lesson_18_bias_variance_and_the_double_descent_of_random_relu_features(
     assert measured["cubic"].test_mse < min(measured["line"].test_mse, measured["wiggly"].test_mse)
     assert measured["cubic"].test_mse < 0.12
 
+    open_preset(fourier_sweep)
+    problem = fourier_sweep.spec.problem()
+    result = sweep(problem, 50)
+    assert problem.n <= result.threshold <= 1.25 * problem.n
+    assert result.peak == result.threshold and result.test_mse[0].max() > 10 * result.test_mse[0].min()
+    assert result.test_mse[0, -1] < result.test_mse[0].max() / 10
     open_preset(relu_sweep)
     problem = relu_sweep.spec.problem()
     result = sweep(problem, 50)

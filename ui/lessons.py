@@ -468,15 +468,18 @@ LESSONS: tuple[Lesson, ...] = (
         "model removes. A straight line for sin(πx) is all bias; a degree-12 polynomial through 40 noisy points "
         "is all variance. Past the interpolation threshold, where the features first reach rank N and least "
         "squares fits every point, the minimum-norm solution's test error falls again: the second descent. "
-        "For ReLU hinges on 1-D inputs that threshold lies about six times above N (a new hinge adds a direction "
-        "only where it separates two inputs no hinge separates yet), and the test error peaks well before it, "
-        "where the hinges first number about as many as the points. Ridge flattens the peak.",
+        "Random Fourier features are generic: N of them (give or take a few) reach rank N, and the test error "
+        "peaks right there, the textbook picture. For ReLU hinges on 1-D inputs that threshold lies about six "
+        "times above N (a new hinge adds a direction only where it separates two inputs no hinge separates yet), "
+        "and the test error peaks well before it, where the hinges first number about as many as the points. "
+        "Ridge flattens the peak.",
         r"\mathbb E\big[(y - \hat f(x))^2\big] = \big(\mathbb E \hat f(x) - f(x)\big)^2 + "
         r"\operatorname{Var} \hat f(x) + \sigma^2, \qquad \hat w = \Phi^\top (\Phi \Phi^\top)^{+} y "
         r"\ \text{(minimum norm)}, \qquad \hat w_\alpha = \Phi^\top (\Phi \Phi^\top + \alpha I)^{-1} y",
         (Preset("Degree 1: a line for sin(πx)", GeneralizationSpec(degree=1)),
          Preset("Degree 3", GeneralizationSpec()),
          Preset("Degree 12", GeneralizationSpec(degree=12)),
+         Preset("The sweep over random Fourier features", SWEEP.replace(family="fourier")),
          Preset("The sweep over random ReLU features", SWEEP),
          Preset("… with ridge α = 0.001", SWEEP.replace(alpha=0.001))),
         ("Degree 1: bias² (about 0.2) is more than five times the variance; degree 12: the variance is more than "
@@ -484,7 +487,9 @@ LESSONS: tuple[Lesson, ...] = (
          "the three, about 0.11 against σ² = 0.09.",
          "In every setting the bars agree: bias² + variance + σ² equals the test error measured on noisy "
          "held-out labels within 3 standard errors.",
-         "The sweep: the training error reaches 0 at the interpolation threshold, between 4 and 8 times N, and "
+         "Fourier features: the interpolation threshold is within a quarter of N above N, and the median test "
+         "error peaks there, at least ten times above its lowest point, then falls again.",
+         "ReLU hinges: the training error reaches 0 at the interpolation threshold, between 4 and 8 times N, and "
          "stays there; the median test error first follows a U (lowest at a few hinges), rises to a peak at "
          "between 1 and 3 times N, and falls again past the threshold.",
          "With ridge α = 0.001 the dashed test error stays below 1 at every width: the peak is gone."),

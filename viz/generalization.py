@@ -101,21 +101,28 @@ def complexity_sweep(sizes: np.ndarray, alphas, train_mse: np.ndarray, test_mse:
     values = np.concatenate([test_mse.ravel(), train_mse.ravel(), [noise]])
     low = max(np.nanmin(np.where(values > 0, values, np.nan)), noise * 1e-3)
     shapes, annotations = [], []
+    on_axis = (lambda x: np.log10(max(x, 1))) if family != "poly" else (lambda x: x)  # noqa: E731
+    ends = on_axis(sizes.min()), on_axis(sizes.max())
+    middle = on_axis(min(threshold, current)) + on_axis(max(threshold, current)) if np.isfinite(threshold) else 0
     for x, text, color in ((threshold, f"interpolation threshold: rank N at {threshold:.0f}", TRUTH_COLOR),
                            (current, f"this model: {current}", OKABE_ITO[4])):
         if np.isfinite(x):
             shapes.append({"type": "line", "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1,
                            "line": {"color": color, "width": 1.5, "dash": "dash"}})
-            annotations.append({"x": np.log10(max(x, 1)) if family == "relu" else x, "yref": "paper", "y": 1,
-                                "yanchor": "bottom", "text": text, "showarrow": False,
-                                "xanchor": "right" if x == threshold else "left", "font": {"size": 12,
-                                                                                            "color": color}})
+            # The two labels point away from each other (they overlapped when the lines stood close), and inwards
+            # near the axis' ends.
+            share = (on_axis(x) - ends[0]) / max(ends[1] - ends[0], 1e-9)
+            away = "left" if 2 * on_axis(x) > middle or (x == threshold and x == current) else "right"
+            anchor = "left" if share < 0.3 else "right" if share > 0.7 else away
+            annotations.append({"x": on_axis(x), "yref": "paper", "y": 1, "yanchor": "bottom", "text": text,
+                                "showarrow": False, "xanchor": anchor, "font": {"size": 12, "color": color},
+                                "yshift": 16 if x == current and x == threshold else 0})
     shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": noise, "y1": noise,
                    "line": {"color": NOISE_COLOR, "width": 1.2, "dash": "dot"}})
     annotations.append({"xref": "paper", "x": 1, "xanchor": "right", "y": np.log10(noise), "yanchor": "top",
                         "text": "σ²: no model does better", "showarrow": False,
                         "font": {"size": 12, "color": NOISE_COLOR}})
-    xaxis = (log_axis(sizes[sizes > 0], title={"text": axis_name}) if family == "relu"
+    xaxis = (log_axis(sizes[sizes > 0], title={"text": axis_name}) if family != "poly"
              else {"title": {"text": axis_name}})
     layout = {"height": height, "xaxis": xaxis,
               "yaxis": log_axis(values, title={"text": "mean squared error (median over refits)"},

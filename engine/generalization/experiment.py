@@ -34,7 +34,7 @@ class Problem:
 
     @property
     def features(self) -> Features:
-        return Features(self.family, self.seed)
+        return Features(self.family, self.seed, self.n)
 
     def training_sets(self, refits: int) -> tuple[np.ndarray, np.ndarray]:
         return training_sets(self.function, self.sigma, self.n, refits, self.seed)
@@ -155,14 +155,14 @@ def independent_test_error(problem: Problem, refits: int, seed: int) -> tuple[fl
     """The expected test error measured the long way, as an oracle for `bias_variance`: `refits` training sets
     of another seed, each fitted alone and scored on 400 fresh uniformly random test inputs with fresh noise.
     (mean, its standard error)."""
-    other = Problem(**{**problem.__dict__, "seed": seed})
-    x, y = other.training_sets(refits)
+    x, y = Problem(**{**problem.__dict__, "seed": seed}).training_sets(refits)
     draws = generator(seed, "independent test points")
-    count = problem.features.count(problem.complexity)
+    features = problem.features  # the same model (its random features are part of it), fresh data
+    count = features.count(problem.complexity)
     errors = np.empty(refits)
     for r in range(refits):
         x_test = draws.uniform(-1.0, 1.0, 400)
         labels = true_function(problem.function, x_test) + problem.sigma * draws.standard_normal(400)
-        fitted = weights(other.features, problem.complexity, x[r], y[r], problem.alpha)
-        errors[r] = np.mean((labels - other.features.matrix(x_test, count) @ fitted) ** 2)
+        fitted = weights(features, problem.complexity, x[r], y[r], problem.alpha)
+        errors[r] = np.mean((labels - features.matrix(x_test, count) @ fitted) ** 2)
     return float(errors.mean()), float(errors.std(ddof=1) / np.sqrt(refits))

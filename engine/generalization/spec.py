@@ -39,13 +39,15 @@ CONTROLS: tuple[Control, ...] = (
             help="ε ~ N(0, σ²): σ² is the part of the test error no model can remove."),
     Control("n", "select_slider", "Training points N", 40, options=POINTS),
     Control("seed", "number", "Seed", 0, low=0, high=99_999,
-            help="Fixes the training sets, the test noise, the ReLU features' hinges and the MLP's weights."),
+            help="Fixes the training sets, the test noise, the random features (hinges, frequencies) and the MLP's "
+                 "weights."),
     # The least-squares model
     Control("family", "select", "Model", "poly", options=FAMILIES, labels=FAMILY_LABELS,
-            help="Both are linear in their weights, so every fit is exact linear algebra."),
+            help="All three are linear in their weights, so every fit is exact linear algebra. Random Fourier "
+                 "features: √2·cos(ωx + b), ω ~ N(0, (2N)²), b uniform on [0, 2π)."),
     Control("degree", "slider", "Degree D", 3, low=0, high=200, shown=lambda before: before["family"] == "poly"),
     Control("width", "select_slider", "Width W (features)", 20, options=WIDTHS,
-            shown=lambda before: before["family"] == "relu"),
+            shown=lambda before: before["family"] != "poly"),
     Control("alpha", "select_slider", "Ridge α", 0.0, options=ALPHAS, labels=ALPHA_LABELS,
             help="0: least squares, the minimum-norm solution once the features can fit every point. α > 0 adds "
                  "α‖w‖² to the squared error, and the sweep draws both."),
