@@ -79,17 +79,12 @@ with upsampling_tab:
     panel.draw("up_weights")
 
 spec: CnnSpec = panel.spec()
-job = experiment_job("cnn", CnnJob, spec)
-with buttons:
-    job_controls(job, key="cnn")
 # Accuracy against eps costs a few hundred attacks a measurement: the job measures it while its view is open.
 view = st.session_state.get("cnn_view", st.query_params.get("cnn_view", VIEWS[0]))
 curves_wanted = view == VIEWS[-1] and train_tab.open is not False
-if job.snapshot().hyperparameters.get("attack_curves") != curves_wanted:
-    try:
-        job.wait_applied(job.set_hyperparameters(attack_curves=curves_wanted), timeout=3.0)
-    except TimeoutError:
-        pass  # the live area catches up
+job = experiment_job("cnn", CnnJob, spec, shown={"attack_curves": curves_wanted})
+with buttons:
+    job_controls(job, key="cnn")
 
 
 def click_unit() -> None:

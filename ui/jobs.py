@@ -100,10 +100,12 @@ def session_job(name: str, factory: Callable[[], Job], config: Any, seed: int,
 
 
 def experiment_job(name: str, job_type: Callable[..., Job], spec: Spec, config: Any = None,
-                   problem: str | None = None) -> Job:
+                   problem: str | None = None, shown: dict[str, Any] | None = None) -> Job:
     """The page shape's job: this session's `job_type` job `name`, brought in line with `spec` (`config`: what
     the spec builds, if the page adds to it, such as an uploaded data set). A combination the engine refuses
-    (`spec.config()` raising ConfigError, or the page's own `problem`) keeps the model shown and says why."""
+    (`spec.config()` raising ConfigError, or the page's own `problem`) keeps the model shown and says why.
+    `shown`: live hyperparameters that follow what the page shows rather than the spec (the CNN's accuracy-under-
+    attack curves, measured only while their view is open)."""
     if config is None and problem is None:
         try:
             config = spec.config()
@@ -111,7 +113,7 @@ def experiment_job(name: str, job_type: Callable[..., Job], spec: Spec, config: 
             problem = str(error)
     if problem is not None:
         config = None
-    hyperparameters, seed = spec.hyperparameters(), spec.job_seed()
+    hyperparameters, seed = {**spec.hyperparameters(), **(shown or {})}, spec.job_seed()
     job = session_job(name, lambda: start_job(job_type, config if config is not None else spec.fallback_config(),
                                               hyperparameters, seed=seed, force_cpu=force_cpu()),
                       config=config, seed=seed, hyperparameters=hyperparameters)
