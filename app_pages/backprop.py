@@ -4,7 +4,6 @@ gradients against finite differences, and try computing one yourself. Everything
 run (a network of at most 3 × 4 units): no job."""
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from engine.backprop import formulas
@@ -13,6 +12,7 @@ from engine.backprop.network import permute_hidden_units, run, surface
 from engine.backprop.presets import PRESETS
 from engine.backprop.spec import BackpropSpec, weights_text
 from engine.common.limits import ConfigError
+from ui.backprop import gradient_check_panel, weight_tables
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
 from ui.sharing import later
@@ -20,8 +20,9 @@ from viz import backprop as figures
 
 STATE = st.session_state
 MAIN_BELOW = 20.0  # rem above the graph in presentation mode: title, stage controls, formula
-QUIZ_TOLERANCE = (1e-3, 0.01)
-ALL_STAGES = 10**6  # "the last stage", whatever the network's  # absolute, relative: an answer within either is right
+QUIZ_TOLERANCE = (1e-3, 0.01)  # absolute, relative: an answer within either is right
+ALL_STAGES = 10**6  # "the last stage", whatever the network's
+LIVE_EVERY_S, LIVE_STEPS = 0.5, 20  # Train live: 40 gradient steps a second (a step here is ~0.1 ms of NumPy)
 
 
 def set_weights(flat) -> None:
@@ -108,97 +109,104 @@ if picked and picked[0].get("customdata"):  # a click on the graph: that unit or
     kind, layer, j, i = picked[0]["customdata"]
     current = ("unit", layer, j) if kind == "unit" else ("edge", layer, j, i)
 
-quiz = st.session_state.get("bp_quiz_on", False)
+quiz = st.session_state.get("bp_quiz_on", False) and not STATE.get("bp_live")
 edges = [("edge", layer, j, i) for layer in range(1, len(arch.sizes))
          for j in range(arch.sizes[layer]) for i in range(arch.sizes[layer - 1])]
 quiz_edge = edges[STATE.get("bp_quiz_pick", 0) % len(edges)] if quiz else None
 charts = Charts()
 setting = f"{spec.data}-{'x'.join(map(str, arch.hidden)) or 'none'}-{arch.activation}-example{example + 1}"
-graph_col, surface_col = st.columns([1.5, 1])
-charts.show(figures.network_graph(arch, flat, p, example, forward_to=forward_to, deltas=deltas,
-                                          current=current, quiz=quiz_edge),
-                    f"backprop-graph-{setting}", key="bp_fig_graph", where=graph_col, on_select="rerun",
-                    selection_mode="points", main_below=MAIN_BELOW)
-charts.show(figures.decision_surface(arch, surface(arch, flat, data.extent), data.extent, data.x, data.y, p.loss),
-            f"backprop-surface-{setting}", key="bp_fig_surface", where=surface_col)
-with surface_col:
-    if arch.loss == "bce":
-        accuracy = float(np.mean((p.output > 0.5) == (data.y > 0.5)))
-        st.metric("Training accuracy", f"{accuracy:.0%}")
-    else:
-        st.metric("Largest error", f"{float(np.abs(p.output - data.y).max()):.3g}")
-
-# ---------------------------------------------------------------- the formulas
-lines = formulas.focus_lines(arch, flat, p, example, current, stage, spec.lr, quiz_edge)
-with later("bp_formulas").container(border=True):
-    for line in lines:
-        st.markdown(line)
-
-# ---------------------------------------------------------------- changing the weights
-gradient = p.mean_gradient()
-buttons = st.columns(4)
-buttons[0].button("Update once", key="bp_update", on_click=set_weights, args=(flat - spec.lr * gradient,),
-                  help="w ← w − η · mean ∂L/∂w over the examples", width="stretch")
 
 
-def train_steps(start, steps: int) -> None:
+def show_network(weights: np.ndarray, p) -> None:
+    """The graph with its numbers, the function over the data, and the formulas of the element in focus."""
+    graph_col, surface_col = st.columns([1.5, 1])
+    charts.show(figures.network_graph(arch, weights, p, example, forward_to=forward_to, deltas=deltas,
+                                      current=current, quiz=quiz_edge),
+                f"backprop-graph-{setting}", key="bp_fig_graph", where=graph_col, on_select="rerun",
+                selection_mode="points", main_below=MAIN_BELOW)
+    charts.show(figures.decision_surface(arch, surface(arch, weights, data.extent), data.extent, data.x, data.y,
+                                         p.loss),
+                f"backprop-surface-{setting}", key="bp_fig_surface", where=surface_col)
+    with surface_col:
+        if arch.loss == "bce":
+            accuracy = float(np.mean((p.output > 0.5) == (data.y > 0.5)))
+            st.metric("Training accuracy", f"{accuracy:.0%}")
+        else:
+            st.metric("Largest error", f"{float(np.abs(p.output - data.y).max()):.3g}")
+    with later("bp_formulas").container(border=True):
+        for line in formulas.focus_lines(arch, weights, p, example, current, stage, spec.lr, quiz_edge):
+            st.markdown(line)
+
+
+def descend(start, steps: int) -> np.ndarray:
+    """`steps` updates of gradient descent on the mean loss over the examples."""
     weights = np.asarray(start, dtype=np.float64)
     for _ in range(steps):
         weights = weights - spec.lr * run(arch, weights, data.x, data.y).mean_gradient()
-    set_weights(weights)
+    return weights
 
 
-buttons[1].button("Train 100 steps", key="bp_train", on_click=train_steps, args=(flat, 100), width="stretch")
+live = bool(STATE.get("bp_live"))
+if live:
+    # Training live: the weights move in session state, not in the URL-bound box (a widget's value cannot change
+    # once it is drawn); Stop writes them back there. Any other change of the page starts again from the box.
+    origin = (setting, spec.weights, spec.seed, spec.lr, spec.noise)
+    if STATE.get("bp_live_origin") != origin:
+        STATE.update(bp_live_origin=origin, bp_live_weights=flat, bp_live_steps=0)
+
+    @st.fragment(run_every=LIVE_EVERY_S)
+    def train_live() -> None:
+        weights = STATE["bp_live_weights"]
+        if STATE.pop("bp_live_drawn", False):  # the page's own run draws the weights as they are
+            weights = descend(weights, LIVE_STEPS)
+            STATE["bp_live_steps"] += LIVE_STEPS
+        STATE["bp_live_drawn"] = True
+        p = run(arch, weights, data.x, data.y)
+        if not np.isfinite(p.loss):
+            st.error("The loss is no longer a finite number: the learning rate is too large for these weights. "
+                     "Stop, then lower η.", icon=":material/error:")
+            return
+        STATE["bp_live_weights"] = weights
+        st.caption(f"Training live: step {STATE['bp_live_steps']:,}, mean loss {p.loss:.4g} "
+                   f"({LIVE_STEPS} steps of η = {spec.lr:g} every {LIVE_EVERY_S:g} s)")
+        show_network(weights, p)
+
+    STATE.pop("bp_live_drawn", None)
+    train_live()
+else:
+    show_network(flat, p)
+
+# ---------------------------------------------------------------- changing the weights
+def stop_or_start_live() -> None:
+    """Stop keeps the trained weights: they go into the weights box (and the link)."""
+    if not STATE.get("bp_live") and "bp_live_weights" in STATE:
+        set_weights(STATE.pop("bp_live_weights"))
+        STATE.pop("bp_live_origin", None)
+
+
+gradient = p.mean_gradient()
+buttons = st.columns(5)
+buttons[0].button("Update once", key="bp_update", on_click=set_weights, args=(flat - spec.lr * gradient,),
+                  help="w ← w − η · mean ∂L/∂w over the examples", width="stretch", disabled=live)
+buttons[1].button("Train 100 steps", key="bp_train", on_click=lambda: set_weights(descend(flat, 100)),
+                  width="stretch", disabled=live)
+buttons[2].toggle("Train live", key="bp_live", on_change=stop_or_start_live,
+                  help=f"{LIVE_STEPS} steps every {LIVE_EVERY_S:g} s, every number on the graph refreshed; turn it "
+                       "off to keep the weights it reached (they go into the weights box and the link).")
 if arch.hidden and arch.hidden[0] >= 2:
-    buttons[2].button("Swap units 1 and 2 of layer 1", key="bp_swap", width="stretch",
+    buttons[3].button("Swap units 1 and 2 of layer 1", key="bp_swap", width="stretch", disabled=live,
                       on_click=set_weights, args=(permute_hidden_units(arch, flat, 1, 0, 1),),
                       help="Weight-space symmetry: the function and the loss stay exactly the same.")
-buttons[3].button("Random start", key="bp_random", on_click=clear_weights, width="stretch")
+buttons[4].button("Random start", key="bp_random", on_click=clear_weights, width="stretch", disabled=live)
+if live:
+    st.caption("Turn off Train live to edit the weights, check the gradients or take the quiz.")
+    offer_exports(spec, "backprop", charts, setting=setting, details={"weights": weights_text(flat)})
+    st.stop()  # what follows edits or checks the weights in the box, which are not the ones training
 
 
-def sources(layer: int) -> list[str]:
-    """A weight table's columns: the units below, then the bias."""
-    return [f"from {formulas.unit_name(arch, layer - 1, i)}" for i in range(arch.sizes[layer - 1])] + ["bias"]
-
-
-def edit_layer(layer: int, key: str) -> None:
-    """Apply a weight table's edits to the flat vector."""
-    weights = [(w.copy(), b.copy()) for w, b in arch.unpack(flat)]
-    for row, changes in STATE[key]["edited_rows"].items():
-        for column, value in changes.items():
-            if value is None:
-                continue
-            w, b = weights[layer - 1]
-            if column == "bias":
-                b[int(row)] = float(value)
-            else:
-                w[int(row), sources(layer).index(column)] = float(value)
-    set_weights(np.concatenate([part for w, b in weights for part in (w.ravel(), b)]))
-
-
-with later("bp_edit").expander("Edit the weights", expanded=True):
-    tables = st.columns(len(arch.sizes) - 1)
-    version = abs(hash(spec.weights)) % 10**8  # a new table whenever the weights change elsewhere
-    for layer, (w, b) in enumerate(arch.unpack(flat), start=1):
-        frame = pd.DataFrame(np.column_stack([w, b]), columns=sources(layer),
-                             index=[f"to {formulas.unit_name(arch, layer, j)}" for j in range(w.shape[0])])
-        key = f"bp_edit_{layer}_{version}"
-        tables[layer - 1].data_editor(frame, key=key, on_change=edit_layer, args=(layer, key), width="stretch")
-
+weight_tables(arch, flat, spec.weights, set_weights)
 check = gradient_check(arch, flat, data.x, data.y)
-# Lazy: the table is sent only while the expander is open (its label holds the headline number).
-checked = later("bp_check").expander(f"Gradient check: backprop against finite differences, worst relative error "
-                                     f"{check.worst:.1e}", key="bp_check_open", on_change="rerun")
-with checked:
-    if checked.open:
-        st.dataframe(pd.DataFrame({"parameter": check.names, "backprop": check.backprop,
-                                   "finite difference": check.finite_difference,
-                                   "relative error": np.where(check.skipped, np.nan, check.relative_errors),
-                                   "skipped (ReLU kink)": check.skipped}), hide_index=True, width="stretch")
-    st.caption("The relative error is |finite difference − backprop| / max(|backprop|, 10⁻⁸), with the "
-               "fourth-order central difference (f(θ−2h) − 8f(θ−h) + 8f(θ+h) − f(θ+2h)) / 12h, h = 3·10⁻⁴, on the "
-               "mean loss over all examples. A parameter whose nudges move some ReLU unit across 0 is skipped: the "
-               "loss has a kink there and no derivative.")
+gradient_check_panel(check)
 
 with later("bp_quiz").expander("Predict the gradient", expanded=quiz):
     st.toggle("Quiz me", key="bp_quiz_on", help="One edge's gradient is hidden on the graph: compute it.")

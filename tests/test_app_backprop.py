@@ -76,3 +76,23 @@ def test_a_typed_weight_changes_the_function_and_the_quiz_judges_answers():
 def test_weights_that_do_not_fit_are_refused_with_the_count():
     at = open_page(bp_weights="1, 2")
     assert not at.exception and "must be 9 numbers for this network, not 2" in at.error[0].value
+
+
+def test_train_live_shows_its_weights_and_stop_keeps_them():
+    """While it trains live the graph shows the weights in training and nothing edits the box's; Stop puts the
+    weights it reached into the box (and the link)."""
+    at = open_page()
+    start = at.text_input(key="bp_weights").value
+    at.toggle(key="bp_live").set_value(True).run()
+    assert not at.exception
+    assert any("Training live: step 0" in caption.value for caption in at.caption)
+    assert at.button(key="bp_update").disabled and at.button(key="bp_train").disabled
+    assert not [e for e in at.expander if e.label.startswith("Gradient check")]  # nothing checks stale weights
+    arch = Architecture((2,), "relu", "bce")
+    data = examples("xor_bool", 0.0, 0)
+    trained = at.session_state["bp_live_weights"] - 0.3 * run(arch, at.session_state["bp_live_weights"], data.x,
+                                                               data.y).mean_gradient()
+    at.session_state["bp_live_weights"] = trained  # as a tick of the live fragment leaves them
+    at.toggle(key="bp_live").set_value(False).run()
+    assert at.text_input(key="bp_weights").value == weights_text(trained) != start
+    assert not at.button(key="bp_update").disabled

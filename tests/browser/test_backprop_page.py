@@ -59,3 +59,38 @@ def test_click_a_unit_step_back_and_type_a_weight():
         wait_until_rendered(page)
         assert "bp_weights=1%2C+1%2C+1%2C+1%2C+0%2C+-1%2C+10%2C+20" in page.url.replace("%20", "+")
         assert not page.locator("[data-testid=stException]").count()
+
+
+def test_train_live_refreshes_the_numbers_and_stop_keeps_the_weights_it_reached():
+    """Oracle: the weights Stop leaves in the box are plain gradient descent from the start, some whole number of
+    the live area's ticks long (NumPy, float64, rounded as the box rounds)."""
+    import numpy as np
+
+    from engine.backprop.data import examples
+    from engine.backprop.network import run
+    from engine.backprop.spec import BackpropSpec, weights_text
+
+    spec = BackpropSpec()
+    arch, data, start = spec.arch(), examples(spec.data, spec.noise, spec.seed), spec.flat()
+    with running_app() as (url, _process), chromium(height=1300) as browser:
+        page = browser.new_page()
+        page.goto(f"{url}/backprop")
+        wait_until_rendered(page)
+        graph_text = lambda: " ".join(page.locator(".st-key-bp_fig_graph text").all_text_contents())  # noqa: E731
+        before = graph_text()
+        page.locator(".st-key-bp_live label").click()
+        page.get_by_text("Training live: step 40,").wait_for(timeout=20_000)  # two ticks after the first draw
+        page.wait_for_function("() => document.body.innerText.includes('Training live: step 80,')", timeout=20_000)
+        assert graph_text() != before
+        page.locator(".st-key-bp_live label").click()
+        page.wait_for_function("() => !document.body.innerText.includes('Training live')", timeout=20_000)
+        wait_until_rendered(page)
+        typed = page.locator(".st-key-bp_weights input").input_value()
+        descent, candidates = np.asarray(start, dtype=np.float64), {}
+        for step in range(1, 2001):
+            descent = descent - spec.lr * run(arch, descent, data.x, data.y).mean_gradient()
+            if step % 20 == 0:
+                candidates[weights_text(descent)] = step
+        assert typed in candidates and candidates[typed] >= 80, typed
+        assert "bp_weights=" in page.url
+        assert not page.locator("[data-testid=stException]").count()

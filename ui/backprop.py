@@ -1,0 +1,61 @@
+"""The Backprop-by-hand page's weight tables and gradient-check panel (app_pages/backprop.py draws the rest)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from engine.backprop import formulas
+from engine.backprop.checks import GradientCheck
+from engine.backprop.network import Architecture
+from ui.sharing import later
+
+
+def weight_tables(arch: Architecture, flat: np.ndarray, weights_text: str,
+                  set_weights: Callable[[np.ndarray], None]) -> None:
+    """One editable table per layer (rows: the units it feeds; columns: the units below, then the bias); an edit
+    goes through `set_weights` with the whole flat vector."""
+
+    def sources(layer: int) -> list[str]:
+        return [f"from {formulas.unit_name(arch, layer - 1, i)}" for i in range(arch.sizes[layer - 1])] + ["bias"]
+
+    def edit_layer(layer: int, key: str) -> None:
+        weights = [(w.copy(), b.copy()) for w, b in arch.unpack(flat)]
+        for row, changes in st.session_state[key]["edited_rows"].items():
+            for column, value in changes.items():
+                if value is None:
+                    continue
+                w, b = weights[layer - 1]
+                if column == "bias":
+                    b[int(row)] = float(value)
+                else:
+                    w[int(row), sources(layer).index(column)] = float(value)
+        set_weights(np.concatenate([part for w, b in weights for part in (w.ravel(), b)]))
+
+    with later("bp_edit").expander("Edit the weights", expanded=True):
+        tables = st.columns(len(arch.sizes) - 1)
+        version = abs(hash(weights_text)) % 10**8  # a new table whenever the weights change elsewhere
+        for layer, (w, b) in enumerate(arch.unpack(flat), start=1):
+            frame = pd.DataFrame(np.column_stack([w, b]), columns=sources(layer),
+                                 index=[f"to {formulas.unit_name(arch, layer, j)}" for j in range(w.shape[0])])
+            key = f"bp_edit_{layer}_{version}"
+            tables[layer - 1].data_editor(frame, key=key, on_change=edit_layer, args=(layer, key), width="stretch")
+
+
+def gradient_check_panel(check: GradientCheck) -> None:
+    """The worst relative error in the expander's label; the table of every parameter only while it is open."""
+    checked = later("bp_check").expander(f"Gradient check: backprop against finite differences, worst relative "
+                                         f"error {check.worst:.1e}", key="bp_check_open", on_change="rerun")
+    with checked:
+        if checked.open:
+            st.dataframe(pd.DataFrame({"parameter": check.names, "backprop": check.backprop,
+                                       "finite difference": check.finite_difference,
+                                       "relative error": np.where(check.skipped, np.nan, check.relative_errors),
+                                       "skipped (ReLU kink)": check.skipped}), hide_index=True, width="stretch")
+        st.caption("The relative error is |finite difference − backprop| / max(|backprop|, 10⁻⁸), with the "
+                   "fourth-order central difference (f(θ−2h) − 8f(θ−h) + 8f(θ+h) − f(θ+2h)) / 12h, h = 3·10⁻⁴, on "
+                   "the mean loss over all examples. A parameter whose nudges move some ReLU unit across 0 is "
+                   "skipped: the loss has a kink there and no derivative.")
