@@ -12,7 +12,7 @@ from engine.backprop.network import permute_hidden_units, run, surface
 from engine.backprop.presets import PRESETS
 from engine.backprop.spec import BackpropSpec, weights_text
 from engine.common.limits import ConfigError
-from ui.backprop import gradient_check_panel, weight_tables
+from ui.backprop import drag_in_focus, gradient_check_panel, weight_tables
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
 from ui.sharing import later
@@ -136,6 +136,8 @@ def show_network(weights: np.ndarray, p) -> None:
     with later("bp_formulas").container(border=True):
         for line in formulas.focus_lines(arch, weights, p, example, current, stage, spec.lr, quiz_edge):
             st.markdown(line)
+        if not STATE.get("bp_live") and quiz_edge is None:  # (the quiz's own edge keeps its weight)
+            drag_in_focus(arch, weights, current, spec.weights, set_weights)
 
 
 def descend(start, steps: int) -> np.ndarray:

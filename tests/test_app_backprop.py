@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from engine.backprop.data import examples
 from engine.backprop.network import Architecture, run
 from engine.backprop.presets import PRESETS
-from engine.backprop.spec import weights_text
+from engine.backprop.spec import BackpropSpec, weights_text
 from tests import conftest
 from tests.conftest import metric
 
@@ -96,3 +96,13 @@ def test_train_live_shows_its_weights_and_stop_keeps_them():
     at.toggle(key="bp_live").set_value(False).run()
     assert at.text_input(key="bp_weights").value == weights_text(trained) != start
     assert not at.button(key="bp_update").disabled
+
+
+def test_the_bias_of_the_unit_in_focus_can_be_dragged():
+    at = open_page()
+    at.slider(key="bp_stage").set_value(3).run()  # the output unit's δ: the output unit in focus
+    next(s for s in at.slider if s.label == "Drag the bias of out").set_value(1.5).run()
+    after = np.array([float(v) for v in at.text_input(key="bp_weights").value.split(",")])
+    start = BackpropSpec().flat()  # the seed's random start, which the box held (empty)
+    assert after[-1] == 1.5 and np.array_equal(after[:-1], start[:-1])  # the output's bias is the last parameter
+    assert not at.exception

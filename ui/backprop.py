@@ -59,3 +59,28 @@ def gradient_check_panel(check: GradientCheck) -> None:
                    "fourth-order central difference (f(θ−2h) − 8f(θ−h) + 8f(θ+h) − f(θ+2h)) / 12h, h = 3·10⁻⁴, on "
                    "the mean loss over all examples. A parameter whose nudges move some ReLU unit across 0 is "
                    "skipped: the loss has a kink there and no derivative.")
+
+
+def drag_in_focus(arch: Architecture, flat: np.ndarray, focus: tuple | None, weights_text: str,
+                  set_weights: Callable[[np.ndarray], None]) -> None:
+    """A slider for the weight of the edge in focus (or the bias of the unit in focus): drag it, and the graph,
+    the function and the loss follow on release."""
+    if not focus or focus[0] not in ("edge", "unit") or focus[1] < 1:
+        return
+    weights = np.array(flat, dtype=np.float64)
+    w, b = arch.unpack(weights)[focus[1] - 1]  # views into `weights`
+    layer, j = focus[1], focus[2]
+    if focus[0] == "edge":
+        array, at = w, (j, focus[3])
+        label = f"Drag w, {formulas.unit_name(arch, layer - 1, focus[3])} → {formulas.unit_name(arch, layer, j)}"
+    else:
+        array, at, label = b, (j,), f"Drag the bias of {formulas.unit_name(arch, layer, j)}"
+    value = float(array[at])
+    reach = float(max(5.0, np.ceil(2 * abs(value))))
+
+    def moved(key: str) -> None:
+        array[at] = st.session_state[key]
+        set_weights(weights)
+
+    key = f"bp_drag_{'_'.join(map(str, focus[1:]))}_{abs(hash(weights_text)) % 10**8}"  # anew when the weights change
+    st.slider(label, -reach, reach, value, step=0.01, key=key, on_change=moved, args=(key,))
