@@ -107,7 +107,10 @@ def test_formulas_show_the_numbers_that_make_the_result():
     assert line.startswith("a = Σᵢ wᵢ zᵢ + b = 1 × 1 + 1 × 1 + (−1) = 1") and "ReLU(a) = 1" in line
     delta = p.delta[0][3, 1]
     assert formulas.backward(preset.arch, preset.weights, p, 3, 1, 1).endswith(formulas.number(delta))
-    assert "the mean over the 4 examples" in formulas.edge(preset.arch, p, 3, 1, 1, 0)
+    per_example = p.grad_w[0][:, 1, 0]
+    listed = ", ".join(formulas.number(g) for g in per_example)
+    assert (f"the mean over the 4 examples ({listed}), which the update uses: {formulas.number(per_example.mean())}"
+            in formulas.edge(preset.arch, p, 3, 1, 1, 0))
     stages = formulas.stages(preset.arch)
     assert stages[0] == ("start",) and stages[-1] == ("update",) and len(stages) == 1 + 2 + 3 + 1
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from engine.backprop.network import ACTIVATION_LABELS, Architecture, Pass, slope
 
+LISTED_EXAMPLES = 8  # a gradient's per-example values are listed up to this many examples (else their range)
+
 
 def number(value: float) -> str:
     """Four significant digits, a minus sign that reads as one, parentheses for negatives inside sums."""
@@ -64,8 +66,10 @@ def stages(arch: Architecture) -> list[tuple]:
 def edge(arch: Architecture, p: Pass, example: int, layer: int, j: int, i: int | None) -> str:
     """The gradient of the weight from unit i below to unit j of `layer` (i None: the bias)."""
     delta = p.delta[layer - 1][example, j]
-    mean = (p.delta[layer - 1][:, j] if i is None else p.grad_w[layer - 1][:, j, i]).mean()
-    batch = f"; the mean over the {len(p.y)} examples, which the update uses: {number(mean)}"
+    each = p.delta[layer - 1][:, j] if i is None else p.grad_w[layer - 1][:, j, i]
+    listed = (", ".join(number(g) for g in each) if len(each) <= LISTED_EXAMPLES else
+              f"from {number(each.min())} to {number(each.max())}")
+    batch = f"; the mean over the {len(p.y)} examples ({listed}), which the update uses: {number(each.mean())}"
     if i is None:
         return f"∂L/∂b = δ = {number(delta)} for this example{batch}"
     below = p.z[layer - 1][example, i]
