@@ -21,8 +21,9 @@ from engine.common.optimizers import OPTIMIZERS
 from engine.common.schedules import SCHEDULES
 from engine.playground.config import FEATURES, LOSSES
 from engine.playground.data import DATASETS
-from engine.playground.script import (ACTIVATION_CODE, DATA_CODE, FEATURE_CODE, INIT_CODE, LOSS_CODE, OPTIMIZER_CODE,
-                                      SCHEDULE_CODE, playground_script)
+from engine.playground.script import playground_script
+from engine.playground.script_code import (ACTIVATION_CODE, DATA_CODE, FEATURE_CODE, INIT_CODE, LOSS_CODE,
+                                           OPTIMIZER_CODE, SCHEDULE_CODE)
 from engine.playground.spec import PlaygroundSpec
 from engine.playground.trainer import PlaygroundTrainer
 from engine.runtime import train

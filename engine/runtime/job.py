@@ -20,10 +20,11 @@ divergence (engine.runtime.progress), turns at training with the other jobs (eng
 on how many train at once in this process (engine.runtime.cap). Where the job's process is (this one, a
 worker, a Ray actor) is the host's business (engine.runtime.hosts).
 
-A job whose trainer has a `state()` keeps a ring of checkpoints (engine.runtime.checkpoints): the initial one
-and one every k steps. `rewind()` goes back to the initial weights (the same run again, without rebuilding);
-`fork(step, **hyperparameters)` starts a second job, the branch, from the checkpoint at that step with the
-original's history up to there, so the two runs share data, initial weights and every step before the fork.
+A job whose trainer has a `state()` keeps a ring of checkpoints (engine.runtime.checkpoints; what the job does
+with them is engine.runtime.forking): the initial one and one every k steps. `rewind()` goes back to the initial
+weights (the same run again, without rebuilding); `fork(step, **hyperparameters)` starts a second job, the
+branch, from the checkpoint at that step with the original's history up to there, so the two runs share data,
+initial weights and every step before the fork.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ import torch
 from engine.common.device import describe_device, limit_threads, pick_device
 from engine.common.history import MetricHistory
 from engine.runtime.cap import RUNNING_JOBS, JobLimitReached, RunningJobs
-from engine.runtime.checkpoints import (Branch, Checkpoint, CheckpointRing, NotCheckpointable, history_from,
-                                        history_until)
+from engine.runtime.checkpoints import Branch, CheckpointRing
+from engine.runtime.forking import Forking
 from engine.runtime.progress import Progress
 from engine.runtime.snapshot import JobStatus, Snapshot, SnapshotBoard, freeze_visuals
 from engine.runtime.trainer import Trainer
@@ -70,7 +71,7 @@ def _stop_all_jobs() -> None:
         job.stop(timeout=2.0)
 
 
-class Job(Progress):
+class Job(Progress, Forking):
     """Base class of every live experiment. See the module docstring."""
 
     #: Hyperparameters the base class itself understands (subclasses add theirs).
@@ -197,24 +198,6 @@ class Job(Progress):
         weights and data order, so training again repeats the run; the hyperparameters stay as they are now);
         with a new seed (the next one), new initial weights and batches on the same data (a rebuild)."""
         return self._send("rewind", bool(new_seed))
-
-    def branch(self, step: int) -> Branch:
-        """What a fork at `step` starts from: the checkpoint at or before it and the history up to there.
-        Raises NotCheckpointable for an experiment without checkpoints."""
-        snap = self.snapshot()  # its history reaches the checkpoint's step: checkpoints after it are not offered
-        ring = self.checkpoints
-        initial = ring.initial()
-        if initial is None:
-            raise NotCheckpointable(snap.message or f"{self.trainer_type.__name__} cannot be checkpointed")
-        checkpoint = ring.at(min(int(step), snap.step))
-        return Branch(checkpoint, initial, history_until(snap.history, checkpoint.step))
-
-    def fork(self, step: int, **hyperparameters: Any) -> "Job":
-        """A new job in this process, the branch: this one's experiment from its checkpoint at (or the last
-        before) `step`, with these hyperparameters changed; READY, its history the original's up to there."""
-        return type(self)(self.config, {**self.hp, **hyperparameters}, seed=self.seed,
-                          force_cpu=self.device.type == "cpu", running_jobs=self._running_jobs, turns=self._turns,
-                          trainer_type=self.trainer_type, branch=self.branch(step))
 
     def stop(self, timeout: float = 5.0) -> None:
         """End the thread for good. Safe to call more than once and from any thread."""
@@ -422,41 +405,6 @@ class Job(Progress):
             self._take_checkpoint()
         except Exception as error:
             self._fail("setting up", error)
-
-    def _job_state(self) -> dict[str, Any]:
-        return {"epoch_loss_sum": self._epoch_loss_sum, "epoch_loss_count": self._epoch_loss_count,
-                "hyperparameters": dict(self.hp)}
-
-    def _take_checkpoint(self) -> None:
-        if not self._checkpointable:
-            return
-        try:
-            state = self.trainer.state()
-        except NotCheckpointable:
-            self._checkpointable = False  # the trainer will not learn how
-            return
-        self.checkpoints.add(Checkpoint.of(self._step, state, self._job_state()))
-
-    def _restart_from(self, checkpoint: Checkpoint, history: Any = None) -> None:
-        """Load `checkpoint` into the trainer and go on from its step, READY, with the hyperparameters the job
-        has now (those that differ from the checkpoint's applied anew) and the history up to that step."""
-        self.trainer.load_state(checkpoint.trainer_state())
-        self._builds += 1  # a history that is not the last one's continued (readers elsewhere: remote.make_delta)
-        self._step = self.trainer.steps_done = checkpoint.step
-        self._status, self._message, self._steps_left, self._epoch_goal = JobStatus.READY, "", 0, None
-        self._epoch_loss_sum = checkpoint.job["epoch_loss_sum"]
-        self._epoch_loss_count = checkpoint.job["epoch_loss_count"]
-        saved = checkpoint.job["hyperparameters"]
-        changed = {name: value for name, value in self.hp.items() if saved.get(name, object()) != value}
-        if changed:
-            self.apply_hyperparameters(changed)
-        history = history_until(self._history.frozen(), checkpoint.step) if history is None else history
-        self._history = history_from(history)
-        with torch.no_grad():
-            measured = self.evaluate()
-        self._history.record(checkpoint.step, {name: value for name, value in measured.items() if not len(
-            history.get(name, ())) or history[name].steps[-1] < checkpoint.step})
-        self.checkpoints.add(checkpoint)
 
     def _set_stopped(self) -> None:
         self._status = JobStatus.STOPPED
