@@ -35,7 +35,9 @@ def weight_tables(arch: Architecture, flat: np.ndarray, weights_text: str,
                     w[int(row), sources(layer).index(column)] = float(value)
         set_weights(np.concatenate([part for w, b in weights for part in (w.ravel(), b)]))
 
-    with later("bp_edit").expander("Edit the weights", expanded=True):
+    # Folded at first: two open grids cost every weight change ~70 ms more in the browser (a new grid each time),
+    # and the weights box, the drag slider and a click on the graph edit weights too.
+    with later("bp_edit").expander("Edit the weights in tables"):
         tables = st.columns(len(arch.sizes) - 1)
         version = abs(hash(weights_text)) % 10**8  # a new table whenever the weights change elsewhere
         for layer, (w, b) in enumerate(arch.unpack(flat), start=1):
