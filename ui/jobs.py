@@ -6,6 +6,7 @@ Every training page has one shape: controls (from its table) -> spec -> `experim
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -17,6 +18,9 @@ from engine.common.limits import ConfigError
 from engine.common.spec import Spec
 from engine.runtime import Job
 from engine.runtime.hosts import start_job
+
+log = logging.getLogger(__name__)
+APPLY_WAIT_S = 3.0  # how long a page run waits for its job to apply a change before drawing what there is
 
 REGISTRY_KEY = "_jobs"
 WHERE_KEY = "_where_slot"
@@ -93,9 +97,9 @@ def session_job(name: str, factory: Callable[[], Job], config: Any, seed: int,
         state.hp.update(changed)
     if ticket is not None:
         try:  # so this run already draws the rebuilt experiment
-            job.wait_applied(ticket, timeout=3.0)
-        except TimeoutError:
-            pass  # a slow rebuild; the live area catches up
+            job.wait_applied(ticket, timeout=APPLY_WAIT_S)
+        except TimeoutError:  # a slow rebuild; the live area catches up. Logged: a control then took > 3 s
+            log.warning("job %r applied no change within %.0f s (%s)", name, APPLY_WAIT_S, job.where)
     return job
 
 
