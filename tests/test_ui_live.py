@@ -111,3 +111,15 @@ def test_when_training_stops_while_the_job_still_works_the_page_reruns():
 def test_a_page_in_step_with_its_job_runs_once():
     at, runs = _live_page(busy_then=[True], unapplied_then=[False])
     assert runs == 1 and not at.exception
+
+
+def test_latest_text_formats_the_latest_value_or_says_not_yet():
+    class Measured:  # the one method latest_text reads
+        def latest(self, name: str) -> float:
+            return {"loss": 0.12345, "top1": 0.5}.get(name, float("nan"))
+
+    from ui.live import latest_text
+
+    assert latest_text(Measured(), "loss", "{:.3f}") == "0.123"
+    assert latest_text(Measured(), "top1", "{:.0%}") == "50%"
+    assert latest_text(Measured(), "held_out_bpc", "{:.3f}") == "–"  # not measured yet

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -142,6 +143,12 @@ def job_controls(job: Job, key: str, part_steps: Sequence[tuple[str, dict[str, A
     message = st.session_state.pop("_job_limit_message", None)
     if message:
         st.warning(message, icon=":material/hourglass_top:")
+
+
+def latest_text(snap: Snapshot, name: str, spec: str) -> str:
+    """The latest value of metric `name` formatted with `spec` ("{:.3f}"), or "–" before it was first measured."""
+    value = snap.latest(name)
+    return spec.format(value) if math.isfinite(value) else "–"
 
 
 def status_bar(snap: Snapshot, metrics: dict[str, str], epoch: bool = True) -> None:

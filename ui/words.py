@@ -12,7 +12,7 @@ from engine.runtime import Snapshot
 from engine.words.corpus import planted_analogies
 from engine.words.spec import CHARACTERS, TOKENS, VECTORS, WordsSpec
 from ui.exports import Charts, offer_exports
-from ui.live import status_bar
+from ui.live import latest_text, status_bar
 from viz import words as figures
 
 MAIN_BELOW = {TOKENS: 18.0, VECTORS: 24.0, CHARACTERS: 22.0}  # rem above the main chart in presentation mode
@@ -28,11 +28,9 @@ def vectors_setting(snap: Snapshot) -> str:
 def draw_vectors(snap: Snapshot, spec: WordsSpec, charts: Charts) -> None:
     """The word vectors' live area: both maps, neighbours and analogies, training curves (a tab each)."""
     v = snap.visuals
-    top1 = snap.latest("analogy_top1")
-    cells = {"Analogies top-1": f"{top1:.0%}" if math.isfinite(top1) else "–",
-             "PPMI + SVD": f"{snap.latest('ppmi_analogy_top1'):.0%}" if math.isfinite(
-                 snap.latest("ppmi_analogy_top1")) else "–",
-             "Loss": f"{snap.latest('loss'):.3f}" if math.isfinite(snap.latest("loss")) else "–"}
+    cells = {"Analogies top-1": latest_text(snap, "analogy_top1", "{:.0%}"),
+             "PPMI + SVD": latest_text(snap, "ppmi_analogy_top1", "{:.0%}"),
+             "Loss": latest_text(snap, "loss", "{:.3f}")}
     if v is not None:
         cells["Vocabulary"] = f"{v.vocabulary_size:,}"
     status_bar(snap, cells)
@@ -109,8 +107,7 @@ def chars_setting(snap: Snapshot) -> str:
 def draw_characters(snap: Snapshot, spec: WordsSpec, charts: Charts) -> None:
     """The character model's live area: bits per character, the next character, samples at three temperatures."""
     v = snap.visuals
-    held_out = snap.latest("held_out_bpc")
-    cells = {"Held-out bits/char": f"{held_out:.3f}" if math.isfinite(held_out) else "–"}
+    cells = {"Held-out bits/char": latest_text(snap, "held_out_bpc", "{:.3f}")}
     if v is not None:
         cells.update({"Bigram": f"{v.baselines.bigram_bpc:.3f}", "Unigram": f"{v.baselines.unigram_bpc:.3f}"})
     status_bar(snap, cells)
