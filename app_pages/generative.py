@@ -81,8 +81,7 @@ def setting(snap: Snapshot) -> str:
 # ----------------------------------------------------------------------------------------------- the VAE
 def latent_view(snap: Snapshot, live: Charts, shown: bool) -> None:
     v = snap.visuals
-    projected = " (first two principal components)" if v.projected else ""
-    panels = [figures.LatentPanel(v.latent_means, v.labels, f"VAE: held-out E[z|x]{projected}",
+    panels = [figures.LatentPanel(v.latent_means, v.labels, "VAE: held-out E[z|x]",
                                   posterior=(v.posterior_mean, v.posterior_std), path=v.interpolation_latent)]
     if v.ae_latent is not None:
         panels.append(figures.LatentPanel(v.ae_latent, v.labels, "Plain autoencoder: its codes", prior=False))
@@ -96,6 +95,7 @@ def latent_view(snap: Snapshot, live: Charts, shown: bool) -> None:
                   f"gen-manifold-{setting(snap)}-step{snap.step}", key="gen_fig_manifold", visible=shown)
         return
     (low, high), _ = v.manifold_range
+    projected = " (first two principal components)" if v.projected else ""
     grids, title = [v.manifold[::-1]], f"VAE decoded over z ∈ [{low:g}, {high:g}]²{projected}: the manifold"
     if v.ae_manifold is not None:  # side by side in one mosaic, a blank column between them
         blank = np.full((len(v.manifold), 1, 8, 8), np.nan, dtype=np.float32)

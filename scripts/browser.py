@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("GRADSCAPE_CHROMIUM", "/usr/bin/chromium")
 # As root in a container Chromium needs --no-sandbox; the network flags stop it from
 # calling home, which a closed network answers with floods of refused connections.
+PLOTLY_LAYOUT_LOOP = "Too many auto-margin redraws"  # plotly.js's console warning when it gives up on margins
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -69,14 +70,25 @@ def running_app(port: int | None = None, env: dict[str, str] | None = None,
 
 
 @contextlib.contextmanager
-def chromium(width: int = 1500, height: int = 1000):
-    """A Playwright browser on Debian's Chromium (Playwright's own download is not used)."""
+def chromium(width: int = 1500, height: int = 1000, allow_layout_loops: bool = False):
+    """A Playwright browser context on Debian's Chromium (Playwright's own download is not used).
+
+    A chart that plotly.js redraws again and again looking for margins that fit (it then logs "Too many
+    auto-margin redraws": seconds of a frozen tab) fails the block that showed it, unless `allow_layout_loops`
+    (a benchmark counts them instead: the context's `layout_loops` lists the pages' addresses)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield browser.new_context(viewport={"width": width, "height": height})
+            context = browser.new_context(viewport={"width": width, "height": height})
+            context.layout_loops = []
+            context.on("console", lambda message: context.layout_loops.append(message.page and message.page.url)
+                       if PLOTLY_LAYOUT_LOOP in message.text else None)
+            yield context
+            if context.layout_loops and not allow_layout_loops:
+                raise AssertionError(f"plotly.js redrew a chart in a loop ({PLOTLY_LAYOUT_LOOP!r}) on "
+                                     f"{sorted(set(map(str, context.layout_loops)))}")
         finally:
             browser.close()
 

@@ -15,7 +15,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.theme import DIVERGING, OKABE_ITO, TEST_COLOR, TRAIN_COLOR, downsample, figure_from_dicts, log_axis, styled
+from viz.theme import (
+    DIVERGING, OKABE_ITO, TEST_COLOR, TRAIN_COLOR, downsample, figure_from_dicts, legend_below, log_axis, styled,
+)
 
 ATTENTION_SCALE = [[0.0, "#ffffff"], [0.25, "#c6dbef"], [0.6, "#4a90c2"], [1.0, "#08306b"]]
 LINE_LEVELS = 6  # line widths/opacities the head view draws in (one trace each)
@@ -155,7 +157,7 @@ def training_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]], patter
     # Fixed ticks: otherwise Plotly lines the right axis's ticks up with the log axis's.
     fig.update_yaxes(title_text="accuracy · pattern score", range=[0, 1.02], tickmode="linear", tick0=0, dtick=0.2,
                      showgrid=False, secondary_y=True)
-    fig.update_layout(legend=dict(orientation="h", y=-0.3, yanchor="top"), margin=dict(r=70, b=110))
+    fig.update_layout(legend=legend_below(), margin=dict(r=70, b=110))
     return styled(fig, title, height=460)
 
 

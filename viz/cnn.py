@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.theme import DIVERGING, OKABE_ITO, SEQUENTIAL_SCALE, downsample, figure_from_dicts, log_axis
+from viz.theme import DIVERGING, OKABE_ITO, SEQUENTIAL_SCALE, downsample, figure_from_dicts, legend_below, log_axis
 
 GREYS = [[0.0, "#ffffff"], [1.0, "#000000"]]  # ink on paper: 0 white, 1 black, as the digits are drawn
 NETWORK_COLORS = {"CNN": OKABE_ITO[0], "MLP": OKABE_ITO[1], "CNN, adversarially trained": OKABE_ITO[2]}
@@ -159,7 +159,7 @@ def probability_bars(classes: Sequence[str], bars: Mapping[str, np.ndarray], tit
              "hovertemplate": f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>"} for i, (name, values) in
             enumerate(bars.items())]
     layout = {"barmode": "group", "yaxis": {"range": [0, 1], "tickformat": ".0%", "title": _title("probability")},
-              "xaxis": {"type": "category"}, "height": 300, "legend": {"orientation": "h", "y": -0.2},
+              "xaxis": {"type": "category"}, "height": 300, "legend": legend_below(),
               "margin": {"b": 80}}
     return figure_from_dicts(data, layout, title)
 
@@ -177,5 +177,5 @@ def attack_curves(eps_grid: np.ndarray, accuracy: Sequence[tuple[str, np.ndarray
                           "line": {"dash": "dash", "color": "#888"}},
                          {"type": "line", "x0": 0, "x1": 1, "xref": "paper", "y0": 0.5, "y1": 0.5,
                           "line": {"dash": "dot", "color": "#bbb"}}],
-              "height": 340, "legend": {"orientation": "h", "y": -0.25}, "margin": {"b": 90}}
+              "height": 340, "legend": legend_below(), "margin": {"b": 90}}
     return figure_from_dicts(data, layout, f"Accuracy under {attack.upper()} (measured at step {step:,})")

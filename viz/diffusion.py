@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.theme import OKABE_ITO, TEMPLATE, arrow_polyline, downsample, figure_from_dicts, log_axis, styled
+from viz.theme import OKABE_ITO, TEMPLATE, arrow_polyline, downsample, figure_from_dicts, legend_below, log_axis, styled
 
 DDPM_COLOR, DDIM_COLOR = "#D55E00", "#0072B2"
 SAMPLER_COLORS = {"ddpm": DDPM_COLOR, "ddim": DDIM_COLOR}
@@ -126,7 +126,7 @@ def forward_points(x_t: np.ndarray, x0: np.ndarray, t: int, alpha_bar: float) ->
               "line": {"color": "#1f2430", "width": 1, "dash": "dot"}, "hoverinfo": "skip"} for radius in (1, 2)]
     data = [_cloud(x0, "x<sub>0</sub> (data)", 3.5, DATA_COLOR, 0.5), *rings,
             _cloud(x_t, f"x<sub>t</sub>, t = {t}", 4, OKABE_ITO[0], 0.7)]
-    layout = {**_square_layout(), "legend": {"orientation": "h", "y": -0.14, "yanchor": "top"},
+    layout = {**_square_layout(), "legend": legend_below(),
               "margin": {"t": 50, "b": 60}, "height": 560}
     title = (f"x<sub>t</sub> = √ᾱ<sub>t</sub> x<sub>0</sub> + √(1−ᾱ<sub>t</sub>) ε at t = {t}: "
              f"√ᾱ = {np.sqrt(alpha_bar):.3f}, √(1−ᾱ) = {np.sqrt(1 - alpha_bar):.3f}")
@@ -203,7 +203,7 @@ def loss_curve(steps: np.ndarray, loss: np.ndarray, title: str = "Training loss 
                                  hovertemplate="step %{x}<br>%{y:.4f}<extra></extra>"))
     fig.update_yaxes(**log_axis(loss, title_text="loss"))
     fig.update_xaxes(title_text="step")
-    fig.update_layout(legend=dict(orientation="h", y=-0.25, yanchor="top"), margin=dict(b=80), hovermode="x unified")
+    fig.update_layout(legend=legend_below(), margin=dict(b=80), hovermode="x unified")
     return styled(fig, title, height=330)
 
 
@@ -232,7 +232,7 @@ def quality_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]],
     fig.update_yaxes(type="log", title_text="normalized score", exponentformat="power",
                      range=[np.log10(LOWEST_SCORE) - 0.1, np.log10(HIGHEST_SCORE) + 0.1])
     fig.update_xaxes(title_text="step", rangemode="tozero")
-    fig.update_layout(legend=dict(orientation="h", y=-0.25, yanchor="top"), margin=dict(b=80))
+    fig.update_layout(legend=legend_below(), margin=dict(b=80))
     return styled(fig, title, height=330)
 
 
@@ -258,7 +258,7 @@ def samples_vs_data(samples: np.ndarray, data: np.ndarray, sampler: str, title: 
     samples = np.asarray(samples)
     traces = [_cloud(data, "training data", 3.5, DATA_COLOR, 0.5),
               _cloud(samples, "samples", 3.5, SAMPLER_COLORS.get(sampler, OKABE_ITO[0]), 0.7, limit=None)]
-    layout = {**_square_layout(), "legend": {"orientation": "h", "y": -0.14, "yanchor": "top"},
+    layout = {**_square_layout(), "legend": legend_below(),
               "margin": {"t": 50, "b": 60}, "height": 520}
     outside = int((np.abs(samples) > EXTENT).any(axis=1).sum())
     if outside:  # an untrained network throws samples far away: say so rather than show an empty plot
@@ -350,7 +350,7 @@ def reverse_animation(frame_t: Sequence[int], ddpm: np.ndarray, ddim: np.ndarray
                       currentvalue=dict(prefix="t = ", font=dict(size=15, color="#1f2430")),
                       steps=[dict(label=str(t), method="animate", args=[[str(t)], step_args]) for t in frame_t])],
         # Below the slider: above the panels it would run into the title on a narrow page.
-        legend=dict(orientation="h", y=-0.3, yanchor="top", x=0),
+        legend=legend_below(x=0),
         margin=dict(t=90, b=170),
     )
     return styled(fig, title, height=680)

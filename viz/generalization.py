@@ -13,7 +13,7 @@ import numpy as np
 import plotly.colors as pc
 import plotly.graph_objects as go
 
-from viz.theme import OKABE_ITO, SEQUENTIAL_SCALE, downsample, figure_from_dicts, log_axis
+from viz.theme import OKABE_ITO, SEQUENTIAL_SCALE, downsample, figure_from_dicts, legend_below, log_axis
 
 TRUTH_COLOR, POINT_COLOR = "#1f2430", "#5f6672"
 TRAIN_COLOR, TEST_COLOR, BIAS_COLOR, VARIANCE_COLOR, NOISE_COLOR = (OKABE_ITO[0], OKABE_ITO[5], OKABE_ITO[2],
@@ -39,7 +39,7 @@ def _points(x, y, name: str, color: str = POINT_COLOR, symbol: str = "circle") -
 def _data_axes(height: int) -> dict:
     return {"height": height, "xaxis": {"title": {"text": "x"}, "range": [-1.02, 1.02], "zeroline": False},
             "yaxis": {"title": {"text": "y"}, "range": [-Y_LIMIT, Y_LIMIT], "zeroline": False},
-            "legend": {"orientation": "h", "y": -0.18, "yanchor": "top"}, "margin": {"t": 50, "b": 70}}
+            "legend": legend_below(), "margin": {"t": 50, "b": 70}}
 
 
 def fits_fan(grid: np.ndarray, truth: np.ndarray, fan: np.ndarray, mean_fit: np.ndarray, train_x: np.ndarray,
@@ -75,7 +75,7 @@ def decomposition_bars(bias2: float, variance: float, noise: float, test_mse: fl
                  "hovertemplate": "measured: %{y:.4g}<extra></extra>"})
     layout = {"height": height, "barmode": "stack", "yaxis": {"title": {"text": "mean squared error"},
                                                               "rangemode": "tozero"},
-              "legend": {"orientation": "h", "y": -0.12, "yanchor": "top"}, "margin": {"t": 50, "b": 90},
+              "legend": legend_below(), "margin": {"t": 50, "b": 90},
               "bargap": 0.35}
     return figure_from_dicts(data, layout, "Where the test error comes from")
 
@@ -128,7 +128,7 @@ def complexity_sweep(sizes: np.ndarray, alphas, train_mse: np.ndarray, test_mse:
               "yaxis": log_axis(values, title={"text": "mean squared error (median over refits)"},
                                 range=[np.log10(low), np.log10(np.nanmax(values)) + 0.1]),
               "shapes": shapes, "annotations": annotations, "hovermode": "x unified",
-              "legend": {"orientation": "h", "y": -0.18, "yanchor": "top"}, "margin": {"t": 70, "b": 90}}
+              "legend": legend_below(), "margin": {"t": 70, "b": 90}}
     return figure_from_dicts(data, layout, f"Error against model size ({refits} refits at each)")
 
 
@@ -168,7 +168,7 @@ def noise_against_ridge(copies: np.ndarray, differences: np.ndarray, height: int
             _line(copies, guide, "∝ 1/√M", POINT_COLOR, 1.5, "dot", hoverinfo="skip")]
     layout = {"height": height, "xaxis": log_axis(copies, title={"text": "noisy copies M"}),
               "yaxis": log_axis(differences, guide, title={"text": "relative difference"}),
-              "legend": {"orientation": "h", "y": -0.25, "yanchor": "top"}, "margin": {"t": 50, "b": 80}}
+              "legend": legend_below(), "margin": {"t": 50, "b": 80}}
     return figure_from_dicts(data, layout, "Input noise becomes L2")
 
 
@@ -192,7 +192,7 @@ def weight_histograms(ridge: np.ndarray, lasso: np.ndarray, height: int = 360) -
              f"{len(weights)} exactly 0", "xbins": bins, "marker": {"color": color}, "opacity": 0.65}
             for name, weights, color in (("L2 (ridge)", ridge, OKABE_ITO[0]), ("L1 (lasso)", lasso, OKABE_ITO[5]))]
     layout = {"height": height, "barmode": "overlay", "xaxis": {"title": {"text": "weight"}},
-              "yaxis": {"title": {"text": "weights"}}, "legend": {"orientation": "h", "y": -0.25, "yanchor": "top"},
+              "yaxis": {"title": {"text": "weights"}}, "legend": legend_below(),
               "margin": {"t": 50, "b": 80}}
     return figure_from_dicts(data, layout, "L1 against L2: the same training error")
 
@@ -234,5 +234,5 @@ def mlp_errors(history: Series, early_step: int, best_test_step: int, noise: flo
     layout = {"height": height, "xaxis": {"title": {"text": "step"}, "rangemode": "tozero"},
               "yaxis": log_axis(*(values for _, values in history.values()), title={"text": "mean squared error"}),
               "shapes": shapes, "annotations": annotations, "hovermode": "x unified",
-              "legend": {"orientation": "h", "y": -0.18, "yanchor": "top"}, "margin": {"t": 70, "b": 80}}
+              "legend": legend_below(), "margin": {"t": 70, "b": 80}}
     return figure_from_dicts(data, layout, "Errors while training")

@@ -13,7 +13,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.theme import CURVE_POINTS, OKABE_ITO, arrow_polyline, downsample, figure_from_dicts, metric_curves
+from viz.theme import (
+    CURVE_POINTS, OKABE_ITO, arrow_polyline, downsample, figure_from_dicts, legend_below, metric_curves,
+)
 
 REAL_COLOR, FAKE_COLOR = "#1b9e4b", "#7b3294"
 D_SCALE = [[0.0, "#c2a5cf"], [0.5, "#f7f7f7"], [1.0, "#a6dba0"]]
@@ -60,7 +62,7 @@ def gan_field(extent: float, heatmap: np.ndarray, real: np.ndarray, fake: np.nda
     if centres is not None:
         data.append(_points(centres, "modes", MODE_COLOR, 11, "circle-open", 0.9))
     layout = {**_square(extent), "height": height, "margin": {"t": 50, "b": 70, "l": 50, "r": 20},
-              "legend": {"orientation": "h", "y": -0.2, "yanchor": "top"}}
+              "legend": legend_below()}
     outside = int((np.abs(fake) > extent).any(axis=1).sum())
     if outside:
         layout["annotations"] = [{"xref": "paper", "yref": "paper", "x": 0.5, "y": 0.98, "yanchor": "top",
@@ -155,16 +157,18 @@ def latent_maps(panels: Sequence[LatentPanel], *, projected: bool, height: int =
     """The latent spaces side by side, one figure (one chart for the browser to lay out, not one per panel)."""
     gap = 0.08
     width = (1 - gap * (len(panels) - 1)) / len(panels)
-    axis_name = "PC" if projected else "z"
+    # Above 2 dimensions the planes are the first two principal components (said on the axes: a panel title is
+    # too narrow to say it too in presentation mode).
+    x_title, y_title = ("PC₁ (first principal component)", "PC₂") if projected else ("z₁", "z₂")
     data, layout, annotations = [], {}, []
     for index, panel in enumerate(panels):
         suffix = "" if index == 0 else str(index + 1)
         x0 = index * (width + gap)
         data += _latent_traces(panel, {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
         layout[f"xaxis{suffix}"] = {"domain": [x0, x0 + width], "anchor": f"y{suffix}", "zeroline": False,
-                                    "title": {"text": f"{axis_name}₁"}}
+                                    "title": {"text": x_title}}
         layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "zeroline": False, "scaleanchor": f"x{suffix}",
-                                    "scaleratio": 1, "title": {"text": f"{axis_name}₂", "standoff": 2}}
+                                    "scaleratio": 1, "title": {"text": y_title, "standoff": 2}}
         annotations.append({"text": f"<b>{panel.title}</b>", "x": x0 + width / 2, "y": 1.0, "xref": "paper",
                             "yref": "paper", "showarrow": False, "yanchor": "bottom", "font": {"size": 14}})
     seen: set[str] = set()
@@ -174,7 +178,7 @@ def latent_maps(panels: Sequence[LatentPanel], *, projected: bool, height: int =
             trace["showlegend"] = False
         seen.add(name)
     layout.update(height=height, annotations=annotations, margin={"t": 40, "b": 70, "l": 50, "r": 10},
-                  legend={"orientation": "h", "y": -0.16, "yanchor": "top"})
+                  legend=legend_below())
     return figure_from_dicts(data, layout, None)
 
 
@@ -194,7 +198,7 @@ def decoded_points(grid_points: np.ndarray, data: np.ndarray, title: str, height
     layout = {"height": height, "margin": {"t": 50, "b": 70, "l": 50, "r": 10},
               "xaxis": {"title": {"text": "x₁"}, "zeroline": False},
               "yaxis": {"title": {"text": "x₂"}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1},
-              "legend": {"orientation": "h", "y": -0.16, "yanchor": "top"}}
+              "legend": legend_below()}
     return figure_from_dicts(traces, layout, title)
 
 

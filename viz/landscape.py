@@ -13,7 +13,7 @@ from typing import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.theme import SEQUENTIAL_SCALE, TEST_COLOR, TRAIN_COLOR, downsample, figure_from_dicts
+from viz.theme import SEQUENTIAL_SCALE, TEST_COLOR, TRAIN_COLOR, downsample, figure_from_dicts, legend_below
 
 LOSS_COLORS = {"train": TRAIN_COLOR, "test": TEST_COLOR}
 PATH_COLOR, CURRENT_COLOR = "#ffffff", "#D55E00"
@@ -102,7 +102,7 @@ def loss_contour(alphas: np.ndarray, betas: np.ndarray, surface: np.ndarray, log
                         "constrain": "domain"},
               "yaxis": {"title": {"text": axis_titles[1]}, "range": [betas[0], betas[-1]], "showgrid": False,
                         "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
-              "legend": {"orientation": "h", "y": -0.16, "x": 0, "font": {"size": 13}}}
+              "legend": legend_below(x=0, font={"size": 13})}
     return figure_from_dicts(data, layout, title)
 
 

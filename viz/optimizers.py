@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from engine.optimizers.surfaces import Surface
 from engine.optimizers.theory import EigenDirection
 from engine.optimizers.trajectory import Trajectory, left_region_at
-from viz.theme import TEMPLATE, figure_from_dicts, log_axis, optimizer_color
+from viz.theme import TEMPLATE, figure_from_dicts, legend_below, log_axis, optimizer_color
 
 # Light greys under the paths, so every optimizer colour stands out on them.
 SURFACE_SCALE = [[0.0, "#fbfbfc"], [0.5, "#dfe3e8"], [1.0, "#a9b1bc"]]
@@ -409,6 +409,6 @@ def regime_chart(directions: Sequence[EigenDirection], learning_rates: dict[str,
         xaxis=dict(title="learning rate η (log scale)", range=[math.log10(lo), math.log10(hi)],
                    tickvals=[math.log10(t) for t in ticks], ticktext=[f"{t:g}" for t in ticks]),
         yaxis=dict(categoryorder="array", categoryarray=names[::-1]),
-        legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0),
+        legend=legend_below(xanchor="left", x=0),
     )
     return fig

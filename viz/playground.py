@@ -25,7 +25,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.theme import DIVERGING, TEST_COLOR, TRAIN_COLOR, class_color, downsample, figure_from_dicts, log_axis
+from viz.theme import (
+    DIVERGING, TEST_COLOR, TRAIN_COLOR, class_color, downsample, figure_from_dicts, legend_below, log_axis,
+)
 
 VALIDATION_COLOR = "#009E73"  # Okabe-Ito bluish green, apart from the train blue and the test vermillion
 
@@ -101,7 +103,7 @@ def decision_boundary(grid_x1: np.ndarray, grid_x2: np.ndarray | None, surface: 
         # Room for the y axis, the colour bar and the legend (a row per class: train and test side by side).
         "height": 470,
         "margin": {"l": 75, "r": 10 if task == "multiclass" else 95, "t": 50, "b": 88 + 16 * legend_rows},
-        "legend": {"orientation": "h", "y": -0.2, "x": 0, "font": {"size": 12}, "itemwidth": 30},
+        "legend": legend_below(x=0, font={"size": 12}, itemwidth=30),
     }
     return figure_from_dicts(data, layout, title)
 
@@ -185,7 +187,7 @@ def _function_fit(grid_x1, curve, x_train, y_train, x_test, y_test, show_test, t
                                 "line": {"color": "white", "width": 1}},
                      "hovertemplate": "bend at x₁=%{x:.3f}<extra></extra>"})
     layout = {"xaxis": {"title": _title("x₁")}, "yaxis": {"title": _title("y")}, "height": 470,
-              "margin": {"l": 75, "b": 95}, "legend": {"orientation": "h", "y": -0.2}}
+              "margin": {"l": 75, "b": 95}, "legend": legend_below()}
     return figure_from_dicts(data, layout, title)
 
 
@@ -337,7 +339,7 @@ def training_curves(history: dict, classification: bool, error_rate: bool = Fals
     layout["xaxis2" if classification else "xaxis"]["title"] = _title("step")
     layout.update(height=440 if classification else 330, hovermode="x unified",
                   margin={"l": 80, "b": 110} if classification else {"l": 66, "b": 102},
-                  legend={"orientation": "h", "y": -0.28 if classification else -0.4})
+                  legend=legend_below())
     default_title = ("Error rate" if error_rate else "Loss") + (" and accuracy" if classification else "")
     return figure_from_dicts(data, layout, title or default_title)
 

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from engine.rooms import RoomView
-from viz.theme import OKABE_ITO, figure_from_dicts, log_axis
+from viz.theme import OKABE_ITO, figure_from_dicts, legend_below, log_axis
 
 # The loss a run is judged by: held-out first (a class compares generalization), then what its page trains on.
 LOSS_METRICS = ("test_loss", "held_out_bpc", "val_loss", "loss", "train_loss")
@@ -102,7 +102,7 @@ def loss_against_learning_rate(runs: list[ClassRun], highlight: int | None = Non
     layout = {"height": height, "showlegend": bool(diverged),
               "xaxis": log_axis([r.learning_rate for r in placed], title={"text": "learning rate η (log)"}),
               "yaxis": yaxis, "margin": {"t": 50, "b": 80},
-              "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}}
+              "legend": legend_below()}
     return figure_from_dicts(data, layout, "Final loss against each student's learning rate")
 
 
@@ -125,7 +125,7 @@ def loss_curves(runs: list[ClassRun], highlight: int | None = None, height: int 
     layout = {"height": height, "xaxis": {"title": {"text": "step"}},
               "yaxis": log_axis(positive, title={"text": metric.replace("_", " ")}, automargin=True) if log_y
               else {"title": {"text": metric.replace("_", " ")}, "rangemode": "tozero", "automargin": True},
-              "margin": {"t": 50, "b": 80}, "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}}
+              "margin": {"t": 50, "b": 80}, "legend": legend_below()}
     return figure_from_dicts(data, layout, f"Every run's {metric.replace('_', ' ')}")
 
 

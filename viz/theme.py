@@ -60,8 +60,12 @@ def _register() -> None:
         paper_bgcolor="white", plot_bgcolor="white",
         colorway=OKABE_ITO,
         margin=dict(l=60, r=20, t=50, b=50),
-        xaxis=dict(showgrid=True, gridcolor="#e6e8ec", zeroline=False, linecolor="#9aa0aa", ticks="outside"),
-        yaxis=dict(showgrid=True, gridcolor="#e6e8ec", zeroline=False, linecolor="#9aa0aa", ticks="outside"),
+        # automargin as in the browser (Streamlit's theme turns it on): the axes' labels push the margins, and
+        # an exported figure leaves the same room between an axis' title and a legend below (legend_below).
+        xaxis=dict(showgrid=True, gridcolor="#e6e8ec", zeroline=False, linecolor="#9aa0aa", ticks="outside",
+                   automargin=True),
+        yaxis=dict(showgrid=True, gridcolor="#e6e8ec", zeroline=False, linecolor="#9aa0aa", ticks="outside",
+                   automargin=True),
         legend=dict(bgcolor="rgba(255,255,255,0.7)", borderwidth=0),
         hoverlabel=dict(font=dict(family=FONT_FAMILY, size=FONT_SIZE - 1)),
         colorscale=dict(diverging=DIVERGING, sequential=SEQUENTIAL),
@@ -86,6 +90,16 @@ def figure_from_dicts(data: list[dict], layout: dict, title: str | None, frames:
     if title is not None:
         layout["title"] = {"text": title}
     return go.Figure({"data": data, "layout": layout, "frames": list(frames)}, _validate=False)
+
+
+def legend_below(**extra: Any) -> dict:
+    """A horizontal legend under the plot, placed from the figure's bottom edge (yref "container"), not at a
+    fraction of the plot's height below it (yref "paper", y < 0). The paper offset made the legend's room depend
+    on the plot's height, which depends on the margins that the legend and the axes push (Streamlit's theme turns
+    the axes' automargin on): plotly.js then redrew some charts a dozen times looking for margins that fit
+    ("Too many auto-margin redraws"; 3 s for the VAE's latent map). From the container's bottom the legend reserves
+    a fixed height, which plotly.js stacks below the axis' ticks and title."""
+    return {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", **extra}
 
 
 def styled(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
@@ -212,6 +226,6 @@ def metric_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]], names: S
     annotations = [{"xref": "paper", "x": 1, "xanchor": "right", "y": value, "yanchor": "bottom", "text": text,
                     "showarrow": False, "font": {"size": 12, "color": "#5f6672"}} for value, text in lines]
     layout = {"height": height, "xaxis": {"title": {"text": "step"}, "rangemode": "tozero"}, "yaxis": yaxis,
-              "hovermode": "x unified", "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"},
+              "hovermode": "x unified", "legend": legend_below(),
               "margin": {"t": 50, "b": 80}, **({"shapes": shapes, "annotations": annotations} if lines else {})}
     return figure_from_dicts(data, layout, title)

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.theme import OKABE_ITO, figure_from_dicts, log_axis, metric_curves
+from viz.theme import OKABE_ITO, figure_from_dicts, legend_below, log_axis, metric_curves
 
 Series = Mapping[str, tuple[np.ndarray, np.ndarray]]  # metric name -> (steps, values)
 SGNS_COLOR, PPMI_COLOR = OKABE_ITO[0], OKABE_ITO[5]
@@ -67,7 +67,7 @@ def granularity(merges: np.ndarray, vocabulary: np.ndarray, tokens: np.ndarray, 
     every = np.concatenate([vocabulary, [characters[0], words[0]]])
     layout = {"height": height, "xaxis": log_axis(every, title={"text": "vocabulary size (distinct tokens)"}),
               "yaxis": {"title": {"text": "sequence length (tokens)"}, "rangemode": "tozero"},
-              "legend": {"orientation": "h", "y": -0.25, "yanchor": "top"}, "margin": {"t": 50, "b": 90}}
+              "legend": legend_below(), "margin": {"t": 50, "b": 90}}
     return figure_from_dicts(data, layout, title)
 
 
@@ -108,10 +108,9 @@ def embedding_map(points: np.ndarray, words: Sequence[str], groups: Sequence[str
                      "marker": {"size": 13, "color": "#1f2430", "symbol": "star"},
                      "hovertemplate": "%{text}<extra>your query</extra>"})
     first, second = (f"PC{k + 1} ({share:.0%} of the variance)" for k, share in enumerate(variance[:2]))
-    # The legend sits at the figure's foot, below the axis title, however short a projector makes the plot.
     layout = {"height": height, "xaxis": {"title": {"text": first}, "zeroline": False},
               "yaxis": {"title": {"text": second}, "zeroline": False},
-              "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},
+              "legend": legend_below(),
               "margin": {"t": 50, "b": 120}}
     return figure_from_dicts(data, layout, title)
 

@@ -59,3 +59,15 @@ def test_step_the_gan_apart_train_it_then_open_the_vae():
         assert "the manifold" in chart_text(page, "gen_fig_manifold")
         assert step_counter(page) >= 12
         assert not page.locator("[data-testid=stException]").count()
+
+
+def test_a_projected_latent_map_says_so_and_draws_at_once(app_url):
+    """Latent 3, seed 2 (digits): plotly.js used to redraw this map a dozen times looking for margins that fit
+    its legend (3 s of a frozen tab; `chromium` fails the test on that warning). Its axes name the projection."""
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{app_url}/generative?gen_seed=2&gen_latent=3")
+        wait_until_rendered(page)
+        page.locator(".st-key-gen_fig_latent .js-plotly-plot").wait_for(timeout=30_000)
+        titles = page.locator(".st-key-gen_fig_latent .xtitle, .st-key-gen_fig_latent .x2title").all_text_contents()
+        assert titles == 2 * ["PC₁ (first principal component)"]
