@@ -204,13 +204,16 @@ def commit(page, change: Change, value: str) -> float:
     if change.kind == "select":
         combobox, listbox = box.get_by_role("combobox"), page.get_by_role("listbox")
         option = listbox.get_by_role("option", name=value, exact=True)
-        for _ in range(5):  # ArrowDown opens the list; a box just closed or redrawn may need another try
-            combobox.press("ArrowDown")
+        for attempt in range(6):  # a click opens the list; a box just closed or redrawn may need another try
+            combobox.click() if attempt % 2 == 0 else combobox.press("ArrowDown")
             try:
                 option.wait_for(timeout=1000)
                 break
             except PlaywrightTimeout:
                 page.keyboard.press("Escape")
+        else:  # said, and counted as a change that never showed (the caller catches the timeout)
+            print(f"  ! {change.key}: its list of options did not open", flush=True)
+            raise PlaywrightTimeout(f"{change.key}: the list of options did not open")
         started = time.perf_counter()
         option.click()
         try:  # a click now and then does not take (the list redrawn under it): say so, not "no new chart"
@@ -351,6 +354,8 @@ def main() -> None:
                                          and not k.startswith("floor")), default=None)
     result["timeouts"] = timeouts
     result["layout_loops"] = len(warm.layout_loops)
+    for address in sorted(set(map(str, warm.layout_loops))):
+        print(f"  ! plotly.js redrew a chart in a loop on {address}", flush=True)
     print(json.dumps(result))
 
 

@@ -117,7 +117,8 @@ def decision_surface(arch: Architecture, surface: np.ndarray, extent, x: np.ndar
     data.append({"type": "scatter", "x": x[:, 0], "y": x[:, 1], "mode": "markers", "showlegend": False,
                  "marker": {"size": 9, "color": colors, "line": {"color": "white", "width": 1.5}},
                  "hovertemplate": "(%{x:.2f}, %{y:.2f})<extra></extra>"})
-    layout = {"height": height, "xaxis": {"title": {"text": "x1"}, "range": [x_min, x_max]},
-              "yaxis": {"title": {"text": "x2"}, "range": [y_min, y_max], "scaleanchor": "x"},
+    # Equal scales by narrowing the plot (constrain "domain"), not by widening the given ranges.
+    layout = {"height": height, "xaxis": {"title": {"text": "x1"}, "range": [x_min, x_max], "constrain": "domain"},
+              "yaxis": {"title": {"text": "x2"}, "range": [y_min, y_max], "scaleanchor": "x", "constrain": "domain"},
               "margin": {"t": 50, "b": 50}}
     return figure_from_dicts(data, layout, f"What it computes (loss {number(loss)})")

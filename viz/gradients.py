@@ -288,9 +288,10 @@ def eigenvalue_plane(eigenvalues: Sequence[CellEigenvalues], labels: Mapping[str
     sizes = np.abs(np.concatenate([np.asarray(e.values).ravel() for e in eigenvalues] + [np.empty(0)]))
     extent = 1.15 * max([1.0, radius or 0.0] + [float(sizes[np.isfinite(sizes)].max(initial=0.0))])
     return _figure(traces, title, HEIGHT + 40, legend=dict(font=dict(size=12)),
-                   xaxis=dict(title=_title("Re λ"), range=[-extent, extent], zeroline=True, zerolinecolor="#ccc"),
+                   xaxis=dict(title=_title("Re λ"), range=[-extent, extent], zeroline=True, zerolinecolor="#ccc",
+                              constrain="domain"),  # equal scales by narrowing the plot, not widening the range
                    yaxis=dict(title=_title("Im λ"), range=[-extent, extent], scaleanchor="x", scaleratio=1,
-                              zeroline=True, zerolinecolor="#ccc"))
+                              zeroline=True, zerolinecolor="#ccc", constrain="domain"))
 
 
 def linear_closed_form(t, scalar_measured, scalar_closed, w: float, matrix_measured=None, matrix_closed=None,
