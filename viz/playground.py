@@ -102,7 +102,7 @@ def decision_boundary(grid_x1: np.ndarray, grid_x2: np.ndarray | None, surface: 
                   "scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
         # Room for the y axis, the colour bar and the legend (a row per class: train and test side by side).
         "height": 470,
-        "margin": {"l": 75, "r": 10 if task == "multiclass" else 95, "t": 50, "b": 88 + 16 * legend_rows},
+        "margin": {"l": 75, "r": 10 if task == "multiclass" else 95, "t": 50, "b": 78 + 24 * legend_rows},
         "legend": legend_below(x=0, font={"size": 12}, itemwidth=30),
     }
     return figure_from_dicts(data, layout, title)

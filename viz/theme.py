@@ -102,6 +102,20 @@ def legend_below(**extra: Any) -> dict:
     return {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", **extra}
 
 
+LEGEND_FOOT_PX = 110  # an x axis' ticks and title (~72 px) and one row of legend (~29 px) below the plot
+
+
+def room_for_legend_below(fig: go.Figure) -> go.Figure:
+    """The figure with a bottom margin that holds an x axis and a legend_below, as the browser draws it: plotly.js
+    reserves the legend's room only after a first draw, and redrew every such chart once more to make it when the
+    margin was short (~50 ms a chart, at every control change). Only ever raised, so a figure kept between live
+    refreshes goes through this unchanged."""
+    legend = fig.layout.legend
+    if legend.yref == "container" and legend.orientation == "h" and (fig.layout.margin.b or 0) < LEGEND_FOOT_PX:
+        fig.layout.margin.b = LEGEND_FOOT_PX
+    return fig
+
+
 def styled(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
     fig.update_layout(template=TEMPLATE)
     if title is not None:
