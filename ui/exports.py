@@ -46,7 +46,7 @@ from engine.runtime import Snapshot
 from ui.sharing import fit_to_screen, presenting
 from viz.animation import gif_bytes
 from viz.export import STATIC_FORMATS, StaticExportUnavailable, find_chromium, html_report, render_static
-from viz.theme import chart_config, for_presentation, room_for_legend_below, safe_filename
+from viz.theme import chart_config, for_presentation, margins_for_one_draw, safe_filename
 
 _MAX_TABLE_TEXT = 160  # characters of one value in the report's tables
 
@@ -155,7 +155,7 @@ class Charts(dict):
         if not visible:
             self[name] = figure
             return None
-        self[name] = figure = room_for_legend_below(figure() if callable(figure) else figure)
+        self[name] = figure = margins_for_one_draw(figure() if callable(figure) else figure)
         # The camera button's file name leaves the step out (the Export panel's files keep it): plotly.js
         # draws a chart anew, not in place, whenever its config changes, which was every live refresh.
         config = chart_config(re.sub(r"-step\d+", "", name), image_format)

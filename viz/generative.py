@@ -23,11 +23,6 @@ WARP_COLOR = "rgba(123, 50, 148, 0.35)"
 ARROW_COLOR = "#2d1a3a"
 MODE_COLOR = "#1f2430"
 Series = Mapping[str, tuple[np.ndarray, np.ndarray]]  # metric name -> (steps, values)
-# A plot with equal scales widens one axis' range to fit its size, which moves the tick labels; with automargin
-# their width (y) or their overhang at the plot's sides (x) changed the size again, and plotly.js went round that
-# loop a dozen times (seconds of a frozen tab: the 8 Gaussians' codes at latent 3). So the y axis keeps the margin
-# it is given, and the x axis pushes only the bottom one (its ticks and title, with the legend stacked below).
-FIXED_LABEL_ROOM = {"x": {"automargin": "bottom"}, "y": {"automargin": False}}
 
 
 def _square(extent: float) -> dict:
@@ -171,9 +166,9 @@ def latent_maps(panels: Sequence[LatentPanel], *, projected: bool, height: int =
         x0 = index * (width + gap)
         data += _latent_traces(panel, {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
         layout[f"xaxis{suffix}"] = {"domain": [x0, x0 + width], "anchor": f"y{suffix}", "zeroline": False,
-                                    "title": {"text": x_title}, **FIXED_LABEL_ROOM["x"]}
+                                    "title": {"text": x_title}}
         layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "zeroline": False, "scaleanchor": f"x{suffix}",
-                                    "scaleratio": 1, "title": {"text": y_title, "standoff": 2}, **FIXED_LABEL_ROOM["y"]}
+                                    "scaleratio": 1, "title": {"text": y_title, "standoff": 2}}
         annotations.append({"text": f"<b>{panel.title}</b>", "x": x0 + width / 2, "y": 1.0, "xref": "paper",
                             "yref": "paper", "showarrow": False, "yanchor": "bottom", "font": {"size": 14}})
     seen: set[str] = set()
@@ -201,9 +196,8 @@ def decoded_points(grid_points: np.ndarray, data: np.ndarray, title: str, height
                "name": "decoded latent grid", "hoverinfo": "skip",
                "marker": {"size": 5, "color": colour, "colorscale": "Viridis", "opacity": 0.9}}]
     layout = {"height": height, "margin": {"t": 50, "b": 70, "l": 50, "r": 20},
-              "xaxis": {"title": {"text": "x₁"}, "zeroline": False, **FIXED_LABEL_ROOM["x"]},
-              "yaxis": {"title": {"text": "x₂"}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1,
-                        **FIXED_LABEL_ROOM["y"]},
+              "xaxis": {"title": {"text": "x₁"}, "zeroline": False},
+              "yaxis": {"title": {"text": "x₂"}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1},
               "legend": legend_below()}
     return figure_from_dicts(traces, layout, title)
 

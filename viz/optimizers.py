@@ -286,7 +286,9 @@ def _animation(layout: dict, visible, path_traces, head_traces) -> list[dict]:
                   "currentvalue": {"prefix": "step ", "font": {"size": 15, "color": "#1f2430"}},
                   "steps": [{"label": f["name"], "method": "animate", "args": [[f["name"]], still]}
                             for f in frames]}],
-        margin={**layout["margin"], "b": 120},
+        # Room for the buttons and the slider without pushing: placed at a fraction of the plot's height below it,
+        # a push moved them again, and plotly.js went round that loop (a lesson's Rosenbrock race at 1500 px).
+        margin={**layout["margin"], "b": 150},
     )
     return frames
 
@@ -365,7 +367,10 @@ def loss_and_distance(surface: Surface, trajectories: Sequence[Trajectory], heig
         "annotations": [{"text": text, "x": 0.5, "xanchor": "center", "xref": "paper", "y": top, "yanchor": "bottom",
                          "yref": "paper", "showarrow": False, "font": {"size": 16}}
                         for text, top in zip(titles, (1.0, 0.45))],
-        "height": height, "hovermode": "closest", "showlegend": False, "margin": {"t": 40, "l": 70, "r": 10},
+        "height": height, "hovermode": "closest", "showlegend": False,
+        # r: room for the last step's label at the axis' end (at 10 px its overhang pushed the margin, which moved
+        # the ticks, which took the overhang away: plotly.js went round that loop, seconds of a frozen tab)
+        "margin": {"t": 40, "l": 70, "r": 30},
     }
     return figure_from_dicts(data, layout, None)
 

@@ -103,16 +103,34 @@ def legend_below(**extra: Any) -> dict:
 
 
 LEGEND_FOOT_PX = 110  # an x axis' ticks and title (~72 px) and one row of legend (~29 px) below the plot
+# The margins a chart is drawn with in the browser where its layout sets none. Streamlit's theme, merged over
+# ours, sets l = r = 0, so the axes' labels (automargin) pushed the margins of nearly every chart after its first
+# draw and plotly.js drew it twice, at every change. Room for the usual labels: a y axis' ticks and title (56-81
+# px), an x axis. A colour bar or a legend at the side still pushes (one more draw for those).
+BROWSER_MARGINS = {"l": 90, "r": 20, "t": 50, "b": 75}
 
 
-def room_for_legend_below(fig: go.Figure) -> go.Figure:
-    """The figure with a bottom margin that holds an x axis and a legend_below, as the browser draws it: plotly.js
-    reserves the legend's room only after a first draw, and redrew every such chart once more to make it when the
-    margin was short (~50 ms a chart, at every control change). Only ever raised, so a figure kept between live
-    refreshes goes through this unchanged."""
+def margins_for_one_draw(fig: go.Figure) -> go.Figure:
+    """The figure with the margins it is drawn with (BROWSER_MARGINS where its layout sets none; room for a
+    legend_below, which plotly.js otherwise reserves only after a first draw), and equal-scale plots that keep
+    them. Only unset or short margins change, so a figure kept between live refreshes goes through this unchanged.
+
+    A plot with equal scales fits its ranges or its domain to its size, which moves its tick labels; with
+    automargin their width (y) or their overhang at the plot's sides (x) changed the size again, and plotly.js
+    went round that loop a dozen times (seconds of a frozen tab: the VAE's codes at latent 3, the Optimizers'
+    contour in a lesson). So such a y axis keeps the margin it is given, and its x axis pushes only the bottom one
+    (its ticks and title, with a legend stacked below)."""
+    for yaxis in fig.select_yaxes():
+        if yaxis.scaleanchor is not None:
+            yaxis.automargin = False
+            fig.layout["xaxis" + yaxis.scaleanchor.removeprefix("x")].automargin = "bottom"
+    margin = fig.layout.margin
+    for side, px in BROWSER_MARGINS.items():
+        if getattr(margin, side) is None:
+            setattr(margin, side, px)
     legend = fig.layout.legend
-    if legend.yref == "container" and legend.orientation == "h" and (fig.layout.margin.b or 0) < LEGEND_FOOT_PX:
-        fig.layout.margin.b = LEGEND_FOOT_PX
+    if legend.yref == "container" and legend.orientation == "h" and margin.b < LEGEND_FOOT_PX:
+        margin.b = LEGEND_FOOT_PX
     return fig
 
 

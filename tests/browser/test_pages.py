@@ -12,8 +12,7 @@ import time
 
 import pytest
 
-from scripts.browser import PLOTLY_LAYOUT_LOOP, chromium, chromium_available, running_app, step_counter, \
-    wait_until_rendered
+from scripts.browser import chromium, chromium_available, running_app, step_counter, wait_until_rendered
 from tests.conftest import ROOT
 from ui.catalog import HOME, PAGES
 
@@ -124,18 +123,3 @@ def test_closing_the_tab_stops_its_training_thread(browser):
         baseline = settled()
         train_then_close()
         assert settled() <= baseline
-
-
-def test_a_chart_plotly_redraws_in_a_loop_fails_the_block():
-    """What every browser test relies on: plotly.js's warning when it gives up looking for a chart's margins
-    (seconds of a frozen tab: the VAE's latent map did it with a legend placed below the plot) fails the block,
-    and a benchmark that allows it gets the count."""
-    warning = f"console.warn('WARN: {PLOTLY_LAYOUT_LOOP}.')"
-    with pytest.raises(AssertionError, match="in a loop"):
-        with chromium() as context:
-            context.new_page().evaluate(warning)
-    with chromium(allow_layout_loops=True) as context:
-        page = context.new_page()
-        page.evaluate(warning)
-        page.evaluate("console.warn('something else')")
-    assert len(context.layout_loops) == 1
