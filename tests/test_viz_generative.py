@@ -10,7 +10,7 @@ from engine.generative.gan_trainer import GanConfig, GanTrainer
 from engine.runtime import train
 from viz import generative as figures
 from viz.animation import gan_replay
-from viz.theme import arrow_polyline
+from viz.theme import BROWSER_MARGINS, LEGEND_FOOT_PX, arrow_polyline, margins_for_one_draw
 
 
 def validated(fig: go.Figure) -> go.Figure:
@@ -86,3 +86,19 @@ def test_the_gif_replays_the_run_up_to_its_last_step_in_at_most_48_frames():
     assert 40 <= len(frames) <= 48 and frames[0].size == (400, 434)  # 34 pixels of caption above the plot
     steps = [frame.step for frame in snapshot.visuals.film]
     assert steps[0] == 0 and steps[-1] == 200
+
+
+def test_charts_are_given_the_margins_they_are_drawn_with_and_equal_scales_keep_them():
+    """What Charts.show does to every chart (viz.theme.margins_for_one_draw): the latent maps (equal scales, a
+    legend below) keep their y margins and push only the bottom; unset margins get BROWSER_MARGINS; a chart's own
+    margins stay; a legend below gets its foot."""
+    rng = np.random.default_rng(0)
+    panels = [figures.LatentPanel(rng.normal(size=(30, 2)), None, "codes", prior=False)]
+    fig = margins_for_one_draw(figures.latent_maps(panels, projected=False))
+    assert fig.layout.yaxis.automargin is False and fig.layout.xaxis.automargin == "bottom"
+    assert fig.layout.legend.yref == "container" and fig.layout.margin.b == LEGEND_FOOT_PX
+    assert (fig.layout.margin.l, fig.layout.margin.t) == (50, 40)  # set by the figure itself
+    plain = margins_for_one_draw(go.Figure(go.Scatter(x=[0, 1], y=[1, 0])))
+    assert {side: getattr(plain.layout.margin, side) for side in "lrtb"} == BROWSER_MARGINS
+    assert plain.layout.yaxis.automargin is None  # no equal scales: left to the theme
+    assert margins_for_one_draw(fig) is fig and fig.layout.margin.b == LEGEND_FOOT_PX  # a second pass: unchanged

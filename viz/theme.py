@@ -105,8 +105,8 @@ def legend_below(**extra: Any) -> dict:
 LEGEND_FOOT_PX = 110  # an x axis' ticks and title (~72 px) and one row of legend (~29 px) below the plot
 # The margins a chart is drawn with in the browser where its layout sets none. Streamlit's theme, merged over
 # ours, sets l = r = 0, so the axes' labels (automargin) pushed the margins of nearly every chart after its first
-# draw and plotly.js drew it twice, at every change. Room for the usual labels: a y axis' ticks and title (56-81
-# px), an x axis. A colour bar or a legend at the side still pushes (one more draw for those).
+# draw and plotly.js drew it twice, at every change. Room for the usual labels: a y axis' ticks and title (56-93
+# px), an x axis' (~74 px). A colour bar or a legend at the side still pushes (one more draw for those).
 BROWSER_MARGINS = {"l": 90, "r": 20, "t": 50, "b": 75}
 
 
@@ -121,7 +121,7 @@ def margins_for_one_draw(fig: go.Figure) -> go.Figure:
     contour in a lesson). So such a y axis keeps the margin it is given, and its x axis pushes only the bottom one
     (its ticks and title, with a legend stacked below)."""
     for yaxis in fig.select_yaxes():
-        if yaxis.scaleanchor is not None:
+        if yaxis.scaleanchor is not None and yaxis.scaleanchor.startswith("x"):
             yaxis.automargin = False
             fig.layout["xaxis" + yaxis.scaleanchor.removeprefix("x")].automargin = "bottom"
     margin = fig.layout.margin
