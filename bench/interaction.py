@@ -14,7 +14,9 @@ Chromium), one user:
 Last line: one JSON object with `<page>_interaction_p95_s`, `<page>_first_chart_s`, `worst_interaction_p95_s`,
 `worst_first_chart_s`, `training_interaction_p95_s` (targets: 0.5 s, 2.0 s, and 0.75 s while training),
 `timeouts` (changes whose result never showed within 30 s; each counts as 30 s), `layout_loops` (charts plotly.js
-redrew in a loop looking for their margins, which froze the tab for seconds; target 0), and `floor_first_chart_s`: the
+redrew in a loop looking for their margins, which froze the tab for seconds; target 0), `charts_drawn_twice`
+(charts, after a change, whose margins did not hold their labels, colour bar or legend: plotly.js drew them a
+second time; target 0, each named), and `floor_first_chart_s`: the
 first chart of an app of one small chart (bench/one_chart_app.py), measured the same way, what Streamlit's
 frontend and plotly.js cost a new browser context before any page of ours runs.
 """
@@ -34,7 +36,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.browser import chromium, running_app, step_counter, wait_until_rendered  # noqa: E402
+from scripts.browser import (charts_drawn_twice, chromium, running_app, step_counter,  # noqa: E402
+                             wait_until_rendered)
 
 XOR_BY_HAND = "1, 1, 1, 1, 0, -1, 10, -20, -5"  # engine/backprop/presets.py's XOR, as its link writes it
 # Texts typed on the words page's Tokens tab: each learns its own merges
@@ -44,6 +47,7 @@ WORDS_TYPED = ("the cat sat on the mat; the cats sat on the mats, and the hat sa
 CHANGES_PER_PAGE = 21  # seven rounds of three controls
 TIMEOUT_S = 30.0
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
+DRAWN_TWICE: set[str] = set()  # "page: chart: r 30->131": charts plotly.js drew twice after a change (see main)
 
 # What shows a change, hashed in the page: for each element the selector finds, a chart's data (the traces'
 # coordinates and names: Plotly keeps them on its .js-plotly-plot element) or any other element's text (samples
@@ -311,6 +315,7 @@ def timed_changes(page, script: PageScript, training: bool = False, reload: bool
                 train_for_a_while(page)
             try:
                 times.append(timed_change(page, script, change, value, training))
+                DRAWN_TWICE.update(f"{script.label}: {chart}" for chart in charts_drawn_twice(page))
             except PlaywrightTimeout:  # counted at the timeout, and said: a change that never showed
                 times.append(TIMEOUT_S)
                 print(f"  ! {script.path}: {change.key} = {value}: no new chart within {TIMEOUT_S:g} s", flush=True)
@@ -354,6 +359,9 @@ def main() -> None:
                                          and not k.startswith("floor")), default=None)
     result["timeouts"] = timeouts
     result["layout_loops"] = len(warm.layout_loops)
+    result["charts_drawn_twice"] = len(DRAWN_TWICE)
+    for chart in sorted(DRAWN_TWICE):
+        print(f"  ! drawn twice (its margins too short): {chart}", flush=True)
     for address in sorted(set(map(str, warm.layout_loops))):
         print(f"  ! plotly.js redrew a chart in a loop on {address}", flush=True)
     print(json.dumps(result))

@@ -115,6 +115,24 @@ def step_counter(page) -> int | None:
     return int(text.replace(",", ""))
 
 
+# The charts shown whose margins plotly.js drew other than their layout's: what stands in a margin (labels, a
+# colour bar, a legend) needed more room than viz.theme.margins_for_one_draw gave it, and plotly.js drew the
+# chart a second time, at every change (20-70 ms each). "key: r 30->131" per chart.
+_DRAWN_TWICE_JS = """() => [...document.querySelectorAll('.js-plotly-plot')]
+    .filter(d => d.offsetParent && d._fullLayout).map(d => {
+        const set = d._fullLayout.margin, drawn = d._fullLayout._size;
+        const moved = ['l', 'r', 't', 'b'].filter(side => Math.abs(set[side] - drawn[side]) > 0.5)
+            .map(side => `${side} ${set[side]}->${Math.round(drawn[side])}`);
+        const key = d.closest('[class*=st-key-]')?.className.match(/st-key-(\\S+)/)?.[1];
+        return moved.length ? `${key}: ${moved.join(' ')}` : null;
+    }).filter(Boolean)"""
+
+
+def charts_drawn_twice(page) -> list[str]:
+    """The charts on the page that plotly.js drew with other margins than their layout's (a second draw)."""
+    return page.evaluate(_DRAWN_TWICE_JS)
+
+
 def train_one_epoch(page, key: str, steps: int, timeout_s: float = 60) -> int:
     """Press the page's Epoch button (`key`: its job-controls prefix, "at") and wait until the step counter
     reaches `steps`, the epoch's length; returns the step shown."""

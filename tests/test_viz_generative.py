@@ -10,7 +10,8 @@ from engine.generative.gan_trainer import GanConfig, GanTrainer
 from engine.runtime import train
 from viz import generative as figures
 from viz.animation import gan_replay
-from viz.theme import BROWSER_MARGINS, LEGEND_FOOT_PX, arrow_polyline, margins_for_one_draw
+from viz.theme import (BROWSER_MARGINS, FONT_SIZE, LEGEND_FOOT_PX, X_TICKS_PX, arrow_polyline, legend_below,
+                        margins_for_one_draw)
 
 
 def validated(fig: go.Figure) -> go.Figure:
@@ -91,14 +92,37 @@ def test_the_gif_replays_the_run_up_to_its_last_step_in_at_most_48_frames():
 def test_charts_are_given_the_margins_they_are_drawn_with_and_equal_scales_keep_them():
     """What Charts.show does to every chart (viz.theme.margins_for_one_draw): the latent maps (equal scales, a
     legend below) keep their y margins and push only the bottom; unset margins get BROWSER_MARGINS; a chart's own
-    margins stay; a legend below gets its foot."""
+    margins stay where they hold what stands in them; a legend below gets its foot; a second pass changes
+    nothing. (Whether the estimates fit what plotly.js draws is checked in the browser: test_pages.)"""
     rng = np.random.default_rng(0)
     panels = [figures.LatentPanel(rng.normal(size=(30, 2)), None, "codes", prior=False)]
     fig = margins_for_one_draw(figures.latent_maps(panels, projected=False))
     assert fig.layout.yaxis.automargin is False and fig.layout.xaxis.automargin == "bottom"
-    assert fig.layout.legend.yref == "container" and fig.layout.margin.b == LEGEND_FOOT_PX
+    assert fig.layout.legend.yref == "container" and fig.layout.margin.b >= LEGEND_FOOT_PX
     assert (fig.layout.margin.l, fig.layout.margin.t) == (50, 40)  # set by the figure itself
+    margins = fig.layout.margin.to_plotly_json()
+    assert margins_for_one_draw(fig) is fig and fig.layout.margin.to_plotly_json() == margins  # a second pass
     plain = margins_for_one_draw(go.Figure(go.Scatter(x=[0, 1], y=[1, 0])))
     assert {side: getattr(plain.layout.margin, side) for side in "lrtb"} == BROWSER_MARGINS
     assert plain.layout.yaxis.automargin is None  # no equal scales: left to the theme
-    assert margins_for_one_draw(fig) is fig and fig.layout.margin.b == LEGEND_FOOT_PX  # a second pass: unchanged
+
+
+def test_a_colour_bar_a_right_axis_and_a_long_legend_get_their_room():
+    def right(**colorbar):
+        heatmap = go.Heatmap(z=[[0, 1]], colorbar=colorbar)
+        return margins_for_one_draw(go.Figure(heatmap, layout={"margin": {"r": 10}})).layout.margin.r
+
+    assert right(x=0.5) == 10  # a bar inside the plot takes no margin
+    assert 60 < right() < right(title={"text": "attention weight"}) < 250  # the bar's labels, then its title
+    assert right(title={"text": "attention weight", "side": "right"}) < right(title={"text": "attention weight"})
+    twin = go.Figure([go.Scatter(y=[1, 2]), go.Scatter(y=[3, 4], yaxis="y2")],
+                     layout={"yaxis2": {"overlaying": "y", "side": "right", "title": {"text": "share"}}})
+    assert margins_for_one_draw(twin).layout.margin.r == BROWSER_MARGINS["l"]  # as much as a left axis
+
+    def foot(names):
+        lines = go.Figure([go.Scatter(y=[i, i], name=name) for i, name in enumerate(names)],
+                          layout={"legend": legend_below(), "xaxis": {"title": {"text": "step"}}})
+        return margins_for_one_draw(lines).layout.margin.b
+
+    assert foot(["train", "test"]) == LEGEND_FOOT_PX + (X_TICKS_PX + round(2.4 * FONT_SIZE) - BROWSER_MARGINS["b"])
+    assert foot([f"learning rate {i / 10:g}" for i in range(12)]) > foot(["train", "test"]) + 60  # 3+ rows

@@ -155,14 +155,14 @@ class Charts(dict):
         if not visible:
             self[name] = figure
             return None
-        self[name] = figure = margins_for_one_draw(figure() if callable(figure) else figure)
+        figure = figure() if callable(figure) else figure
+        if presenting():
+            for_presentation(figure)
+        self[name] = figure = margins_for_one_draw(figure)  # (for the text's size it is drawn at)
         # The camera button's file name leaves the step out (the Export panel's files keep it): plotly.js
         # draws a chart anew, not in place, whenever its config changes, which was every live refresh.
         config = chart_config(re.sub(r"-step\d+", "", name), image_format)
-        if not presenting():
-            return (where or st).plotly_chart(figure, key=key, config=config, **kwargs)
-        for_presentation(figure)
-        if main_below is None:
+        if not presenting() or main_below is None:
             return (where or st).plotly_chart(figure, key=key, config=config, **kwargs)
         with where if where is not None else contextlib.nullcontext():  # in the column asked for
             with fit_to_screen(f"{key}_screen", main_below, int(figure.layout.height or 450)):

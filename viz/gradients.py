@@ -113,7 +113,7 @@ def gradient_norms(layers: Sequence[str], weight_grad_norm, activation_grad_norm
                            name="‖∂L/∂h‖", line=dict(color=OKABE_ITO[4], dash="dot"),
                            hovertemplate="layer %{x}: ‖∂L/∂h‖ = %{y:.3g}<extra></extra>"))
     return _figure(traces, title, notes=_overflow_notes(layers, weight_grad_norm), legend=TOP_LEGEND,
-                   margin=dict(t=70), yaxis=_log_axis(weight_grad_norm, activation_grad_norm,
+                   margin=dict(t=70, l=100), yaxis=_log_axis(weight_grad_norm, activation_grad_norm,
                                                       title=_title("norm (log scale)")),
                    xaxis=dict(title=_title("layer (input ← output: the way gradients flow)"), type="category"))
 

@@ -322,7 +322,7 @@ def trajectory_surface_3d(surface: Surface, trajectories: Sequence[Trajectory], 
         fig.add_trace(trace)
     z_title = "log₁₀(f − f* + 10⁻³)" if surface.log_scale else "f"
     fig.update_layout(
-        template=TEMPLATE, height=height, margin=dict(l=0, r=0, t=30, b=0),
+        template=TEMPLATE, height=height, margin=dict(l=0, r=0, t=40, b=0),
         scene=dict(xaxis_title="x", yaxis_title="y", zaxis_title=z_title, aspectmode="manual",
                    aspectratio=dict(x=1, y=1, z=0.55), camera=dict(eye=_eye_behind(surface, start))),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),

@@ -102,35 +102,120 @@ def legend_below(**extra: Any) -> dict:
     return {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", **extra}
 
 
-LEGEND_FOOT_PX = 110  # an x axis' ticks and title (~72 px) and one row of legend (~29 px) below the plot
 # The margins a chart is drawn with in the browser where its layout sets none. Streamlit's theme, merged over
 # ours, sets l = r = 0, so the axes' labels (automargin) pushed the margins of nearly every chart after its first
 # draw and plotly.js drew it twice, at every change. Room for the usual labels: a y axis' ticks and title (56-93
-# px), an x axis' (~74 px). A colour bar or a legend at the side still pushes (one more draw for those).
-BROWSER_MARGINS = {"l": 90, "r": 20, "t": 50, "b": 75}
+# px), an x axis' (~74 px), the last x tick label's overhang (up to ~24 px).
+BROWSER_MARGINS = {"l": 90, "r": 30, "t": 50, "b": 75}
+LEGEND_ROW_EM = 2.6  # a row of a legend below the plot, in the figure's font sizes
+LEGEND_FOOT_PX = BROWSER_MARGINS["b"] + round(LEGEND_ROW_EM * FONT_SIZE)  # an x axis and one row of legend below
+X_TICKS_PX = 48  # below the plot: an x axis' tick labels, without a title
+# A character's width, in font sizes (digits and lower case, a few wide capitals): in the template's font (titles),
+# and in the narrower one Streamlit's theme gives tick labels and legends, at 12 px where the figure sets no size.
+CHAR_EM, THEME_CHAR_EM = 0.66, 0.5
+TICK_FONT_PX = 12
+# The width a legend below is laid out for: the narrowest chart with one, in a column of a page (a wider chart may
+# then leave a row's room empty above its legend: better than a second draw at every change).
+LEGEND_ROW_WIDTH_PX = 400
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _text_px(text: Any, font_px: float, char_em: float = CHAR_EM) -> float:
+    return char_em * font_px * len(_TAGS.sub("", str(text or "")))
+
+
+def _colorbars(fig: go.Figure) -> list[Any]:
+    """The colour bars the figure shows: its traces' own, and those of the colour axes they share."""
+    bars = []
+    for trace in fig.data:
+        scatter = trace.type.startswith("scatter")
+        axis = (trace.marker.coloraxis if scatter else getattr(trace, "coloraxis", None))
+        if axis:
+            shared = fig.layout[axis]
+            bars += [shared.colorbar] if shared.showscale is not False and shared.colorbar not in bars else []
+        elif (trace.marker.showscale if scatter else hasattr(trace, "showscale") and trace.showscale is not False):
+            bars.append(trace.marker.colorbar if scatter else trace.colorbar)
+    return bars
+
+
+def _colorbar_right_px(bar: Any, font_px: float) -> float:
+    """The right margin a colour bar takes (0 where it stands inside the plot): the bar, its tick labels and
+    its title (above the bar unless its side says otherwise)."""
+    if bar.x is not None and bar.x < 1:
+        return 0.0
+    labels = bar.ticktext or ["−0.25"]  # plotly's default ticks: a few characters
+    tick_px = TICK_FONT_PX * font_px / FONT_SIZE  # (larger in presentation mode)
+    width = 40 + (bar.thickness or 30) + max(_text_px(label, tick_px, THEME_CHAR_EM) for label in labels)
+    title = bar.title.text
+    if title and bar.title.side in (None, "top", "bottom"):
+        width = max(width, 55 + _text_px(title, font_px))
+    return width + (20 if title and bar.title.side == "right" else 0)
+
+
+def _legend_rows(fig: go.Figure, font_px: float) -> int:
+    """Rows a horizontal legend of the figure's named, shown traces takes at LEGEND_ROW_WIDTH_PX."""
+    entries = [trace.name for trace in fig.data if trace.showlegend is not False and trace.name]
+    widths = [40 + _text_px(name, font_px, THEME_CHAR_EM) for name in dict.fromkeys(entries)]
+    rows, used = 1, 0.0
+    for width in widths:
+        if used and used + width > LEGEND_ROW_WIDTH_PX:
+            rows, used = rows + 1, 0.0
+        used += width
+    return rows
 
 
 def margins_for_one_draw(fig: go.Figure) -> go.Figure:
-    """The figure with the margins it is drawn with (BROWSER_MARGINS where its layout sets none; room for a
-    legend_below, which plotly.js otherwise reserves only after a first draw), and equal-scale plots that keep
-    them. Only unset or short margins change, so a figure kept between live refreshes goes through this unchanged.
+    """The figure with the margins it is drawn with, so that plotly.js draws it once: BROWSER_MARGINS where its
+    layout sets none; where it sets some, at least the room of what stands in them (a colour bar at the right, an
+    x axis' labels and title, a legend below: plotly.js otherwise reserves it only after a first draw, at every
+    change); and equal-scale plots that keep them. Only unset or short margins change, so a figure kept between
+    live refreshes goes through this unchanged. The room of text is estimated from its length and the figure's
+    font size: an estimate short by a few pixels costs a second draw, not a clipped label.
 
     A plot with equal scales fits its ranges or its domain to its size, which moves its tick labels; with
     automargin their width (y) or their overhang at the plot's sides (x) changed the size again, and plotly.js
     went round that loop a dozen times (seconds of a frozen tab: the VAE's codes at latent 3, the Optimizers'
     contour in a lesson). So such a y axis keeps the margin it is given, and its x axis pushes only the bottom one
     (its ticks and title, with a legend stacked below)."""
+    layout = fig.layout
     for yaxis in fig.select_yaxes():
         if yaxis.scaleanchor is not None and yaxis.scaleanchor.startswith("x"):
             yaxis.automargin = False
-            fig.layout["xaxis" + yaxis.scaleanchor.removeprefix("x")].automargin = "bottom"
-    margin = fig.layout.margin
+            layout["xaxis" + yaxis.scaleanchor.removeprefix("x")].automargin = "bottom"
+    margin = layout.margin
     for side, px in BROWSER_MARGINS.items():
         if getattr(margin, side) is None:
             setattr(margin, side, px)
-    legend = fig.layout.legend
-    if legend.yref == "container" and legend.orientation == "h" and margin.b < LEGEND_FOOT_PX:
-        margin.b = LEGEND_FOOT_PX
+    font_px = layout.font.size or FONT_SIZE
+    right = max((_colorbar_right_px(bar, font_px) for bar in _colorbars(fig)), default=0.0)
+    if margin.r < right:
+        margin.r = round(right)
+    bottom = 0
+    # (a figure without traces yet still draws its x and y axes, with their titles)
+    for name in {getattr(trace, "xaxis", None) or "x" for trace in fig.data if hasattr(trace, "xaxis")} or {"x"}:
+        xaxis = layout["xaxis" + name.removeprefix("x")]
+        yaxis = layout["yaxis" + (xaxis.anchor or "y").removeprefix("y")] if xaxis.anchor != "free" else None
+        at_the_foot = yaxis is None or not yaxis.domain or yaxis.domain[0] == 0
+        if at_the_foot and xaxis.visible is not False and xaxis.showticklabels is not False and xaxis.side != "top":
+            bottom = max(bottom, X_TICKS_PX + (round(2.4 * font_px) if xaxis.title.text else 0))
+    for name in {getattr(trace, "yaxis", None) or "y" for trace in fig.data if hasattr(trace, "yaxis")} or {"y"}:
+        yaxis = layout["yaxis" + name.removeprefix("y")]
+        xaxis = layout["xaxis" + (yaxis.anchor or "x").removeprefix("x")] if yaxis.anchor != "free" else None
+        at_the_left = xaxis is None or not xaxis.domain or xaxis.domain[0] == 0
+        if yaxis.title.text and yaxis.showticklabels is not False and yaxis.automargin is not False:
+            # (an equal-scale plot's y axis keeps the margin it has)
+            room = BROWSER_MARGINS["l"] + 3 * (font_px - FONT_SIZE)
+            if yaxis.side == "right":
+                margin.r = max(margin.r, room)
+            elif at_the_left:
+                margin.l = max(margin.l, room)
+    legend = layout.legend
+    if legend.yref == "container" and legend.orientation == "h" and layout.showlegend is not False:
+        text_px = legend.font.size or TICK_FONT_PX * font_px / FONT_SIZE
+        rows = _legend_rows(fig, text_px)
+        bottom = max(bottom, BROWSER_MARGINS["b"]) + round(LEGEND_ROW_EM * max(font_px, text_px) * rows)
+    if margin.b < bottom:
+        margin.b = bottom
     return fig
 
 
