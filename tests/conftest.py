@@ -36,13 +36,17 @@ def processes_host():
 
 @pytest.fixture(scope="session")
 def ray_host():
-    """A real Ray, started here as the issue asks: `ray.init(num_cpus=2, include_dashboard=False)`."""
+    """A real Ray, started here as the issue asks: `ray.init(num_cpus=2, include_dashboard=False)`; or the
+    cluster at GRADSCAPE_TEST_RAY_ADDRESS (`ray://HOST:10001` runs the same tests through Ray Client, the
+    project shipped to the cluster as a web server on another machine would)."""
     import ray
 
     from engine.runtime.ray_host import RayHost, runtime_env
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env(None))
-    yield RayHost()
+    address = os.environ.get("GRADSCAPE_TEST_RAY_ADDRESS")
+    if address is None:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env(None))
+    yield RayHost(address)
     ray.shutdown()
 
 

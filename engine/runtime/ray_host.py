@@ -81,7 +81,15 @@ class RayHost(RemoteHost):
                                "server: pip install ray==2.60.0 (README, Beyond one machine).") from None
 
         if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env(address))
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                         runtime_env=runtime_env(address))
+            except ConnectionError as error:  # (a ray:// client server that refuses or never answers)
+                raise RuntimeError(
+                    f"Could not reach the Ray cluster at {address} ({error}). A cluster with token "
+                    "authentication (Ray's default since 2.59) needs RAY_AUTH_MODE=token and its token on this "
+                    "server too: RAY_AUTH_TOKEN, or ~/.ray/auth_token (`ray get-auth-token` prints it on the head); "
+                    "README, Beyond one machine.") from None
         self._ray = ray
         self._actor = ray.remote(RayActorService)
         self.cpus_per_job = _fraction("GRADSCAPE_RAY_CPUS_PER_JOB", 0.25)
