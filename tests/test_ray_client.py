@@ -54,7 +54,8 @@ def ray_head():
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
     head = subprocess.Popen(  # noqa: S603 - Ray's own command line, fixed arguments
         [RAY, "start", "--head", "--block", f"--port={gcs}", f"--ray-client-server-port={client}", "--num-cpus=1",
-         "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
+         "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats",
+         "--min-worker-port=20002", "--max-worker-port=20999"],  # (not the ports of a Ray this session runs)
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 90
