@@ -118,6 +118,10 @@ def test_a_colour_bar_a_right_axis_and_a_long_legend_get_their_room():
     twin = go.Figure([go.Scatter(y=[1, 2]), go.Scatter(y=[3, 4], yaxis="y2")],
                      layout={"yaxis2": {"overlaying": "y", "side": "right", "title": {"text": "share"}}})
     assert margins_for_one_draw(twin).layout.margin.r == BROWSER_MARGINS["l"]  # as much as a left axis
+    scene = margins_for_one_draw(go.Figure(go.Surface(z=[[0, 1], [1, 0]]), layout={"margin": {"l": 0, "b": 0}}))
+    assert (scene.layout.margin.l, scene.layout.margin.b) == (0, 0) and scene.layout.margin.r > 60  # no 2-D axes
+    empty = margins_for_one_draw(go.Figure(layout={"margin": {"b": 20}, "xaxis": {"title": {"text": "step"}}}))
+    assert empty.layout.margin.b > BROWSER_MARGINS["b"]  # no traces yet: its axes are drawn all the same
 
     def foot(names):
         lines = go.Figure([go.Scatter(y=[i, i], name=name) for i, name in enumerate(names)],

@@ -191,14 +191,16 @@ def margins_for_one_draw(fig: go.Figure) -> go.Figure:
     if margin.r < right:
         margin.r = round(right)
     bottom = 0
-    # (a figure without traces yet still draws its x and y axes, with their titles)
-    for name in {getattr(trace, "xaxis", None) or "x" for trace in fig.data if hasattr(trace, "xaxis")} or {"x"}:
-        xaxis = layout["xaxis" + name.removeprefix("x")]
+    # The 2-D axes the traces use (a figure without traces yet still draws x and y, with their titles; a 3-D
+    # scene or a table none)
+    empty = set() if fig.data else {""}
+    for name in {getattr(trace, "xaxis", None) or "x" for trace in fig.data if hasattr(trace, "xaxis")} or empty:
+        xaxis = layout["xaxis" + name.removeprefix("x")]  # ("" or "x": the first)
         yaxis = layout["yaxis" + (xaxis.anchor or "y").removeprefix("y")] if xaxis.anchor != "free" else None
         at_the_foot = yaxis is None or not yaxis.domain or yaxis.domain[0] == 0
         if at_the_foot and xaxis.visible is not False and xaxis.showticklabels is not False and xaxis.side != "top":
             bottom = max(bottom, X_TICKS_PX + (round(2.4 * font_px) if xaxis.title.text else 0))
-    for name in {getattr(trace, "yaxis", None) or "y" for trace in fig.data if hasattr(trace, "yaxis")} or {"y"}:
+    for name in {getattr(trace, "yaxis", None) or "y" for trace in fig.data if hasattr(trace, "yaxis")} or empty:
         yaxis = layout["yaxis" + name.removeprefix("y")]
         xaxis = layout["xaxis" + (yaxis.anchor or "x").removeprefix("x")] if yaxis.anchor != "free" else None
         at_the_left = xaxis is None or not xaxis.domain or xaxis.domain[0] == 0
