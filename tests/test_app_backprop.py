@@ -106,3 +106,29 @@ def test_the_bias_of_the_unit_in_focus_can_be_dragged():
     start = BackpropSpec().flat()  # the seed's random start, which the box held (empty)
     assert after[-1] == 1.5 and np.array_equal(after[:-1], start[:-1])  # the output's bias is the last parameter
     assert not at.exception
+
+
+def descended(spec: BackpropSpec, steps: int) -> np.ndarray:
+    """Plain gradient descent on the spec's data from its start (the oracle: NumPy, step by step)."""
+    arch, data, flat = spec.arch(), spec.examples(), spec.flat().astype(np.float64)
+    for _ in range(steps):
+        flat = flat - spec.lr * run(arch, flat, data.x, data.y).mean_gradient()
+    return flat
+
+
+def test_a_network_stuck_short_of_fitting_says_so_and_names_its_dead_unit():
+    """XOR with two ReLUs from seed 0: descent ends where one unit outputs 0 on every example and the loss is
+    ln 2 (every gradient ~0, 50% right). Seed 1's start learns XOR: no note there."""
+    stuck = descended(BackpropSpec(seed=0), 3000)
+    arch, data = BackpropSpec().arch(), BackpropSpec().examples()
+    p = run(arch, stuck, data.x, data.y)
+    assert abs(p.loss - np.log(2)) < 1e-6 and np.abs(p.mean_gradient()).max() < 1e-6
+    dead = [j for j in range(2) if not np.any(p.z[1][:, j])]
+    assert dead == [0]
+    at = open_page(bp_weights=weights_text(stuck))
+    notes = [i.value for i in at.info if i.value.startswith("**Stuck**")]
+    assert len(notes) == 1 and "h1.1 outputs 0 on every example" in notes[0]
+    at = open_page(bp_weights=weights_text(descended(BackpropSpec(seed=1), 3000)))
+    assert metric(at, "Training accuracy") == "100%" and not [i for i in at.info if i.value.startswith("**Stuck**")]
+    at = open_page()  # the seed's random start: still moving
+    assert not [i for i in at.info if i.value.startswith("**Stuck**")]

@@ -160,6 +160,13 @@ def loss_of(arch: Architecture, flat, x: np.ndarray, y: np.ndarray, dtype=np.flo
     return run(arch, flat, x, y, dtype).losses.mean()
 
 
+def dead_units(arch: Architecture, p: Pass) -> list[tuple[int, int]]:
+    """(layer, unit) of every hidden unit that outputs exactly 0 on every example of the pass (a ReLU below its
+    kink everywhere): no gradient flows back through it, so the weights into it never change."""
+    return [(layer, j) for layer in range(1, len(arch.sizes) - 1) for j in range(arch.sizes[layer])
+            if not np.any(p.z[layer][:, j])]
+
+
 def permute_hidden_units(arch: Architecture, flat, layer: int, first: int, second: int) -> np.ndarray:
     """The same function with hidden units `first` and `second` of hidden layer `layer` (1-based) swapped: their
     incoming rows and biases, and their columns in the layer above."""
