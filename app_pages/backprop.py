@@ -8,11 +8,11 @@ import streamlit as st
 
 from engine.backprop import formulas
 from engine.backprop.checks import gradient_check
-from engine.backprop.network import dead_units, permute_hidden_units, run, surface
+from engine.backprop.network import permute_hidden_units, run, surface
 from engine.backprop.presets import PRESETS
 from engine.backprop.spec import BackpropSpec, weights_text
 from engine.common.limits import ConfigError
-from ui.backprop import drag_in_focus, gradient_check_panel, weight_tables
+from ui.backprop import drag_in_focus, fit_and_stuck_note, gradient_check_panel, weight_tables
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
 from ui.sharing import later
@@ -23,9 +23,6 @@ MAIN_BELOW = 20.0  # rem above the graph in presentation mode: title, stage cont
 QUIZ_TOLERANCE = (1e-3, 0.01)  # absolute, relative: an answer within either is right
 ALL_STAGES = 10**6  # "the last stage", whatever the network's
 LIVE_EVERY_S, LIVE_STEPS = 0.5, 20  # Train live: 40 gradient steps a second (a step here is ~0.1 ms of NumPy)
-# Below this largest |mean ∂L/∂w| a step of η ≤ 3 moves no weight by more than 0.003: descent has stopped
-STUCK_GRADIENT = 1e-3
-FITTED_ERROR = 0.1  # a regression whose largest error is below this fits its data
 
 
 def set_weights(flat) -> None:
@@ -131,36 +128,12 @@ def show_network(weights: np.ndarray, p) -> None:
                                          p.loss),
                 f"backprop-surface-{setting}", key="bp_fig_surface", where=surface_col)
     with surface_col:
-        if arch.loss == "bce":
-            accuracy = float(np.mean((p.output > 0.5) == (data.y > 0.5)))
-            st.metric("Training accuracy", f"{accuracy:.0%}")
-            fitted = accuracy == 1.0
-        else:
-            largest = float(np.abs(p.output - data.y).max())
-            st.metric("Largest error", f"{largest:.3g}")
-            fitted = largest < FITTED_ERROR
-        stuck_note(p, fitted)
+        fit_and_stuck_note(arch, p)
     with later("bp_formulas").container(border=True):
         for line in formulas.focus_lines(arch, weights, p, example, current, stage, spec.lr, quiz_edge):
             st.markdown(line)
         if not STATE.get("bp_live") and quiz_edge is None:  # (the quiz's own edge keeps its weight)
             drag_in_focus(arch, weights, current, spec.weights, set_weights)
-
-
-def stuck_note(p, fitted: bool) -> None:
-    """Where gradient descent has stopped short of fitting the data (a stationary point that is not a solution,
-    such as XOR's with a dead ReLU), say so and why, rather than leave Train live moving nothing."""
-    largest = float(np.abs(p.mean_gradient()).max())
-    if fitted or largest >= STUCK_GRADIENT:
-        return
-    dead = [formulas.unit_name(arch, layer, j) for layer, j in dead_units(arch, p)]
-    st.info(f"**Stuck**: every gradient is almost 0 (the largest {largest:.1e}) but the network does not fit the "
-            "data, so gradient descent stops here." +
-            (f" {', '.join(dead)} output{'s' if len(dead) == 1 else ''} 0 on every example (a dead ReLU): no "
-             "gradient reaches the weights into "
-             f"{'it' if len(dead) == 1 else 'them'}." if dead else "") +
-            " Another start (Random start, another seed) or a smooth activation finds another way.",
-            icon=":material/block:")
 
 
 def descend(start, steps: int) -> np.ndarray:

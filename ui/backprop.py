@@ -10,8 +10,12 @@ import streamlit as st
 
 from engine.backprop import formulas
 from engine.backprop.checks import GradientCheck
-from engine.backprop.network import Architecture
+from engine.backprop.network import Architecture, Pass, dead_units
 from ui.sharing import later
+
+# Below this largest |mean ∂L/∂w| a step of η ≤ 3 moves no weight by more than 0.003: descent has stopped
+STUCK_GRADIENT = 1e-3
+FITTED_ERROR = 0.1  # a regression whose largest error is below this fits its data
 
 
 def weight_tables(arch: Architecture, flat: np.ndarray, weights_text: str,
@@ -86,3 +90,27 @@ def drag_in_focus(arch: Architecture, flat: np.ndarray, focus: tuple | None, wei
 
     key = f"bp_drag_{'_'.join(map(str, focus[1:]))}_{abs(hash(weights_text)) % 10**8}"  # anew when the weights change
     st.slider(label, -reach, reach, value, step=0.01, key=key, on_change=moved, args=(key,))
+
+
+def fit_and_stuck_note(arch: Architecture, p: Pass) -> None:
+    """How well the network fits its examples (accuracy, or a regression's largest error), and, where gradient
+    descent has stopped short of fitting them (a stationary point that is not a solution, such as XOR's with a
+    dead ReLU), that it is stuck and why, rather than leave Train live moving nothing."""
+    if arch.loss == "bce":
+        accuracy = float(np.mean((p.output > 0.5) == (p.y > 0.5)))
+        st.metric("Training accuracy", f"{accuracy:.0%}")
+        fitted = accuracy == 1.0
+    else:
+        largest_error = float(np.abs(p.output - p.y).max())
+        st.metric("Largest error", f"{largest_error:.3g}")
+        fitted = largest_error < FITTED_ERROR
+    largest = float(np.abs(p.mean_gradient()).max())
+    if fitted or largest >= STUCK_GRADIENT:
+        return
+    dead = [formulas.unit_name(arch, layer, j) for layer, j in dead_units(arch, p)]
+    st.info(f"**Stuck**: every gradient is almost 0 (the largest {largest:.1e}) but the network does not fit the "
+            "data, so gradient descent stops here." +
+            (f" {', '.join(dead)} output{'s' if len(dead) == 1 else ''} 0 on every example (a dead ReLU): no "
+             f"gradient reaches the weights into {'it' if len(dead) == 1 else 'them'}." if dead else "") +
+            " Another start (Random start, another seed) or a smooth activation finds another way.",
+            icon=":material/block:")
