@@ -34,6 +34,15 @@ def _branch_here(original: Job, name: str, key: str) -> None:
     st.session_state[f"{key}_branch"] = (branch_name, branch.snapshot().step, original.config, original.seed)
 
 
+def _rewind(job: Job) -> None:
+    """Rewind, and wait until the trainer has done it, so the rerun that follows shows step 0 (a busy trainer:
+    the live area catches up)."""
+    try:
+        job.wait_applied(job.rewind(), timeout=2.0)
+    except TimeoutError:
+        pass
+
+
 def _end_branch(key: str) -> None:
     """Stop the branch (its cache entry stays, stopped, until the session ends)."""
     branch = st.session_state.pop(f"{key}_branch", None)
@@ -76,7 +85,7 @@ def fork_controls(job: Job, name: str, key: str, branched: bool) -> None:
                           icon=":material/call_split:", width="stretch",
                           help="A second run from this checkpoint (the same data, weights and batches up to it): "
                                "change the controls, then train it")
-        right.button("Rewind", key=f"{key}_rewind", on_click=job.rewind, icon=":material/history:",
+        right.button("Rewind", key=f"{key}_rewind", on_click=_rewind, args=(job,), icon=":material/history:",
                      width="stretch", help="Back to the initial weights with the same seed: the same data order, "
                      "so training again repeats the run (with the hyperparameters set now)")
         if f"{key}_fork_error" in st.session_state:
