@@ -110,6 +110,13 @@ class AttentionTrainer(Trainer):
         return self.examples_seen / len(self.train_set)
 
     # ------------------------------------------------------------ training
+    CHECKPOINTED = ("model", "optimizer", "_batch_rng", "_order", "_cursor", "step", "examples_seen", "timeline")
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        # What was measured of other weights.
+        self._evaluation, self._evaluated_step, self._ablation, self._timeline_cache = None, -1, None, None
+
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         live = {k: changes[k] for k in ("lr", "batch_size") if changes.get(k) is not None}
         if live:

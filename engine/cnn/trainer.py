@@ -62,6 +62,12 @@ class CnnTrainer(Trainer):
     def epoch(self) -> float:
         return self.steps_done * self.hp["batch_size"] / len(self.data.train_x)
 
+    CHECKPOINTED = ("networks", "optimizers", "rng")
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self._curves, self._curves_at = None, -float("inf")  # measured on other weights
+
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         check_hyperparameters(changes)
         if "example" in changes and changes["example"] >= len(self.data.test_y):

@@ -152,6 +152,18 @@ class GanTrainer(Trainer):
         self.apply_hyperparameters(self.hp)
         self._record(0)
 
+    CHECKPOINTED = ("generator", "discriminator", "averaged", "g_optimizer", "d_optimizer", "rng", "measure_rng",
+                    "film_every")
+
+    def state(self) -> dict[str, Any]:
+        # The film's frames never change once recorded (read-only arrays): checkpoints share them, uncopied.
+        return {**super().state(), "film": tuple((frame.step, frame.heatmap, frame.fake) for frame in self.film)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self.film = [Frame(*frame) for frame in state["film"]]
+        self._measured = (-1, None)  # of other weights
+
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         check_hyperparameters(changes)
         for name, optimizer in (("lr_g", self.g_optimizer), ("lr_d", self.d_optimizer)):
@@ -204,8 +216,10 @@ class GanTrainer(Trainer):
         with torch.no_grad():
             heatmap = self.heatmap(FILM_CELLS)
             fake = self.averaged(self.shown_z[:FILM_POINTS])
-        self.film.append(Frame(step, heatmap.cpu().numpy().astype(np.float16),
-                               fake.cpu().numpy().astype(np.float16)))
+        frame = Frame(step, heatmap.cpu().numpy().astype(np.float16), fake.cpu().numpy().astype(np.float16))
+        frame.heatmap.setflags(write=False)
+        frame.fake.setflags(write=False)
+        self.film.append(frame)
 
     def heatmap(self, cells: int) -> torch.Tensor:
         """D(x) on a cells × cells grid over the square shown (row = y, ascending)."""

@@ -85,6 +85,8 @@ class VaeTrainer(Trainer):
     def epoch(self) -> float:
         return self.steps_done * self.hp["batch_size"] / len(self.data.train_x)
 
+    CHECKPOINTED = ("networks", "optimizers", "rng", "noise")
+
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         check_hyperparameters(changes)
         held_out = len(self.data.test_x)

@@ -95,6 +95,14 @@ class DeepTrainer(Trainer):
         self.theory = predicted_preactivation_sq(config, ds.input_dim, self.n_out,
                                                  float(self.x_train[:probe_size].square().mean()))
 
+    # ---- checkpoints
+    CHECKPOINTED = ("model", "optimizer", "rng", "_order", "_cursor", "_samples_seen", "_norm_window",
+                    "_window_steps", "history", "latest")
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self._evaluated_step, self._last_batch, self.weights = -1, None, WeightsCopy()  # of other weights
+
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         check_hyperparameters(changes)
         if "lr" in changes:

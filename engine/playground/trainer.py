@@ -94,30 +94,19 @@ class PlaygroundTrainer(Trainer):
         return grids
 
     # ---- checkpoints
+    CHECKPOINTED = ("model", "optimizer", "rng", "_order", "_cursor", "_samples_seen", "schedule", "_stopping",
+                    "_best_state", "_best_checked_at")  # the rng: the data order's and dropout's
+
     def state(self) -> dict[str, Any]:
-        return {
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict() if self.optimizer else None,
-            "rng": self.rng.get_state(),  # the data order's and dropout's
-            "order": self._order, "cursor": self._cursor, "samples_seen": self._samples_seen,
-            "steps_done": self.steps_done, "schedule": self.schedule,
-            "trajectory": (self.trajectory.interval, *self.trajectory.frozen()),
-            "stopping": self._stopping, "best_state": self._best_state, "best_checked_at": self._best_checked_at}
+        return {**super().state(), "trajectory": (self.trajectory.interval, *self.trajectory.frozen())}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        if self.optimizer is not None:
-            self.optimizer.load_state_dict(state["optimizer"])
-        self.rng.set_state(state["rng"])
-        self._order = state["order"].to(self.device)
-        self._cursor, self._samples_seen = state["cursor"], state["samples_seen"]
-        self.steps_done, self.schedule = state["steps_done"], state["schedule"]
+        super().load_state(state)
         interval, steps, vectors = state["trajectory"]
         self.trajectory = WeightTrajectory(self.trajectory.capacity)
         for step, vector in zip(steps, vectors):
             self.trajectory.maybe_record(step, lambda vector=vector: vector)
         self.trajectory.interval = interval
-        self._stopping, self._best_checked_at = state["stopping"], state["best_checked_at"]
-        self._best_state = {name: value.to(self.device) for name, value in state["best_state"].items()}
 
     # ---- live hyperparameters
     @staticmethod

@@ -8,9 +8,11 @@
     visuals = trainer.observe()                                    # a frozen dataclass of NumPy arrays
 
 A subclass supplies `setup`, `train_step` and, as it needs them, `evaluate`, `observe`,
-`apply_hyperparameters`, `epoch`, `on_epoch_end` and `explain_divergence`; and `state` / `load_state` for a
-run that can be forked and rewound (engine.runtime.checkpoints): everything training depends on, so that
-loading a state and training on gives exactly the losses the run that saved it went on to have. Its randomness
+`apply_hyperparameters`, `epoch`, `on_epoch_end` and `explain_divergence`; and, for a run that can be forked
+and rewound (engine.runtime.checkpoints), `CHECKPOINTED`: the names of the attributes training depends on
+(modules, optimizers, random generators, tensors, counters), so that loading a state and training on gives
+exactly the losses the run that saved it went on to have; `state` / `load_state` save and restore them (a
+trainer overrides them for what needs more, and to forget what it measured of other weights). Its randomness
 comes from `self.rng` (seeded from the seed), never from torch's global RNG, which other jobs' threads share.
 
 `observe` returns typed visuals: a frozen dataclass whose fields are NumPy arrays, numbers, strings or
@@ -64,15 +66,24 @@ class Trainer:
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         """Apply live changes to the optimizer or model; the caller then stores them in `self.hp`."""
 
+    #: The attributes a checkpoint saves (module docstring); none: the experiment cannot be checkpointed.
+    CHECKPOINTED: tuple[str, ...] = ()
+
     def state(self) -> dict[str, Any]:
         """Everything training on depends on: weights, optimizer state, random generators, the position in the
         data order, `steps_done`. The caller copies it (engine.runtime.checkpoints.copied)."""
-        raise NotCheckpointable(f"{type(self).__name__} cannot be checkpointed (it has no state())")
+        if not self.CHECKPOINTED:
+            raise NotCheckpointable(f"{type(self).__name__} cannot be checkpointed")
+        return {"steps_done": self.steps_done, **{name: _saved(getattr(self, name)) for name in self.CHECKPOINTED}}
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Go back to a `state()` (a copy: the trainer may keep its tensors). The hyperparameters are those the
         state was saved with until the caller applies others."""
-        raise NotCheckpointable(f"{type(self).__name__} cannot be checkpointed (it has no load_state())")
+        if not self.CHECKPOINTED:
+            raise NotCheckpointable(f"{type(self).__name__} cannot be checkpointed")
+        for name in self.CHECKPOINTED:
+            setattr(self, name, _restored(getattr(self, name), state[name], self.device))
+        self.steps_done = state["steps_done"]
 
     @property
     def epoch(self) -> float:
@@ -108,3 +119,35 @@ def train(trainer: Trainer, steps: int) -> list[dict[str, float]]:
             if done_because:
                 break
     return done
+
+
+def _saved(value: Any) -> Any:
+    """What a checkpoint keeps of one attribute: a module's or optimizer's state_dict, a generator's state,
+    the items of a dict of them, else the value itself (copied by the checkpoint)."""
+    if isinstance(value, (torch.nn.Module, torch.optim.Optimizer)):
+        return value.state_dict()
+    if isinstance(value, torch.Generator):
+        return value.get_state()
+    if isinstance(value, dict):
+        return {key: _saved(item) for key, item in value.items()}
+    return value
+
+
+def _restored(current: Any, saved: Any, device: torch.device) -> Any:
+    """`saved` loaded into the attribute's `current` value: modules, optimizers and generators in place (other
+    attributes hold them too, e.g. a dict of a trainer's networks), tensors back on the device they were on."""
+    if isinstance(current, (torch.nn.Module, torch.optim.Optimizer)):
+        current.load_state_dict(saved)
+        return current
+    if isinstance(current, torch.Generator):
+        current.set_state(saved)
+        return current
+    if isinstance(saved, dict):
+        within = current if isinstance(current, dict) else {}
+        return {key: _restored(within.get(key), item, device) for key, item in saved.items()}
+    if isinstance(saved, torch.Tensor):
+        return saved.to(current.device if isinstance(current, torch.Tensor) else device)
+    if isinstance(saved, (tuple, list)):
+        items = [_restored(None, item, device) for item in saved]
+        return type(saved)(*items) if hasattr(saved, "_fields") else type(saved)(items)  # a named tuple's fields
+    return saved

@@ -147,6 +147,16 @@ class CharModelTrainer(Trainer):
     def epoch(self) -> float:
         return self.chars_trained / len(self.train_ids)
 
+    CHECKPOINTED = ("model", "optimizer", "position", "rnn_state", "chars_trained", "updates")
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "streams": self.streams.shape[1]}  # how the text was cut: the batch size then
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self._cut_streams(state["streams"])
+        super().load_state(state)
+        self._evaluated_at, self._observed = -1, None  # of other weights
+
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         check_hyperparameters(changes)
         # The limits keep every stream at least 3 characters long (900 training characters at least, 256 streams
