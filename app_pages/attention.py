@@ -10,6 +10,7 @@ from engine.attention.tasks import parse_tokens
 from engine.runtime import Snapshot
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
+from ui.forks import branch_job, fork_controls, forked_curves
 from ui.jobs import experiment_job
 from ui.live import job_controls, live_area, status_bar
 from ui.sharing import later, presenting
@@ -64,9 +65,11 @@ later("at_intro").caption(
     "to look.")
 export_panel(AttentionSpec)
 spec = attention_controls()
-job = experiment_job("attention", AttentionJob, spec)
+job = branch_job("at", spec) or experiment_job("attention", AttentionJob, spec)
 config = job.config
 job_controls(job, key="at")
+with later("at_forks"):
+    fork_controls(job, "attention", "at")
 
 
 def request_ablation(job: AttentionJob) -> None:
@@ -190,8 +193,8 @@ def ablation_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
 
 
 def curves_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
-    history = {name: (series.steps, series.values) for name, series in snap.history.items()}
-    charts.show(lambda: figures.training_curves(history, PATTERN_NAMES[snap.config.task]),
+    charts.show(lambda: forked_curves("at", "curves", lambda run: figures.training_curves(
+        run.curves, PATTERN_NAMES[run.config.task]), snap),
                 f"attention-curves-{setting(snap)}-step{snap.step}", key="at_curves", visible=shown)
 
 

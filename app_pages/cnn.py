@@ -13,6 +13,7 @@ from engine.common.limits import ConfigError
 from engine.runtime import Snapshot
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
+from ui.forks import branch_job, fork_controls, forked_curves
 from ui.jobs import experiment_job
 from ui.live import job_controls, live_area, remembered, status_bar
 from ui.sharing import later
@@ -47,7 +48,7 @@ train_tab, arithmetic_tab, kernels_tab, upsampling_tab = st.tabs(TABS, key="cnn_
 charts = Charts()  # every tab's figures, for the Export panel
 
 with train_tab:
-    buttons, inspect = st.container(), later("cnn_inspect")
+    buttons, forks, inspect = st.container(), later("cnn_forks"), later("cnn_inspect")
     with inspect:
         example_col, shift_col, attack_col = st.columns([1.2, 1.6, 2])
         panel.draw("example", where=example_col)
@@ -82,9 +83,12 @@ spec: CnnSpec = panel.spec()
 # Accuracy against eps costs a few hundred attacks a measurement: the job measures it while its view is open.
 view = st.session_state.get("cnn_view", st.query_params.get("cnn_view", VIEWS[0]))
 curves_wanted = view == VIEWS[-1] and train_tab.open is not False
-job = experiment_job("cnn", CnnJob, spec, shown={"attack_curves": curves_wanted})
+shown = {"attack_curves": curves_wanted}
+job = branch_job("cnn", spec, shown=shown) or experiment_job("cnn", CnnJob, spec, shown=shown)
 with buttons:
     job_controls(job, key="cnn")
+with forks:
+    fork_controls(job, "cnn", "cnn")
 
 
 def click_unit() -> None:
@@ -154,8 +158,8 @@ def setting(snap: Snapshot) -> str:
 
 def curves_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v = snap.visuals
-    history = {name: (series.steps, series.values) for name, series in snap.history.items()}
-    charts.show(lambda: figures.learning_curves(history), f"cnn-curves-{setting(snap)}-step{snap.step}",
+    charts.show(lambda: forked_curves("cnn", "curves", lambda run: figures.learning_curves(run.curves), snap),
+                f"cnn-curves-{setting(snap)}-step{snap.step}",
                 key="cnn_fig_curves", visible=shown, main_below=MAIN_BELOW)
     st.caption(f"CNN: {v.cnn_parameters:,} parameters. MLP: one hidden layer of {v.mlp_hidden} units, "
                f"{v.mlp_parameters:,} parameters.")

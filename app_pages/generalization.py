@@ -17,6 +17,7 @@ from engine.generalization.spec import DATA_FIELDS, MLP_FIELDS, MODEL_FIELDS, VI
 from engine.runtime import Snapshot
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
+from ui.forks import branch_job, fork_controls, forked_curves
 from ui.jobs import experiment_job
 from ui.live import job_controls, live_area, status_bar
 from ui.sharing import later
@@ -200,8 +201,8 @@ def draw_mlp(snap: Snapshot) -> None:
                                         (v.train_x, v.train_y), (v.validation_x, v.validation_y), snap.step),
                 f"generalization-mlp-fit-{setting}-step{snap.step}", key="gl_fig_mlp_fit", where=fit_col,
                 main_below=MAIN_BELOW[EARLY_STOPPING])
-    history = {name: (series.steps, series.values) for name, series in snap.history.items()}
-    charts.show(lambda: figures.mlp_errors(history, v.early_step, v.best_test_step, problem.sigma**2),
+    charts.show(lambda: forked_curves("gl_mlp", "errors", lambda run: figures.mlp_errors(
+        run.curves, v.early_step, v.best_test_step, problem.sigma**2), snap),
                 f"generalization-mlp-errors-{setting}-step{snap.step}", key="gl_fig_mlp_errors", where=errors_col)
     if v.early_step > 0:
         optimism = v.early_test - v.best_test
@@ -215,7 +216,7 @@ def draw_mlp(snap: Snapshot) -> None:
 
 
 if view == EARLY_STOPPING:
-    job = experiment_job("generalization", MlpJob, spec)
+    job = branch_job("gl_mlp", spec) or experiment_job("generalization", MlpJob, spec)
     with tabs[EARLY_STOPPING]:
         later("gl_mlp_setup").caption(
             f"{spec.mlp_depth} hidden layer{'s' if spec.mlp_depth > 1 else ''} of {spec.mlp_width} "
@@ -223,6 +224,8 @@ if view == EARLY_STOPPING:
             f"set of the other tabs); {spec.validation} validation points drawn in addition; the test error is "
             "on 400 noisy held-out points.")
         job_controls(job, key="gl_mlp")
+        with later("gl_mlp_forks"):
+            fork_controls(job, "generalization", "gl_mlp")
         live_area(job, draw_mlp)
 else:
     with tabs[view]:

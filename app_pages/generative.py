@@ -14,6 +14,7 @@ from engine.generative.vae_trainer import VaeJob
 from engine.runtime import Snapshot
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
+from ui.forks import branch_job, fork_controls, forked_curves
 from ui.jobs import experiment_job
 from ui.live import job_controls, live_area, status_bar
 from ui.sharing import later
@@ -51,7 +52,7 @@ with tabs["VAE"]:
         "Encoder and decoder: two hidden layers of ReLU units each, trained with Adam. Digits are Bernoulli pixels "
         "(grey levels / 16); points are Gaussian around the decoded mean with σ = 0.1. Every term is in nats per "
         "example, held out; the −ELBO is reconstruction + KL with β = 1, a bound on −log p(x).")
-    vae_buttons = st.container()
+    vae_buttons, vae_forks = st.container(), later("gen_vae_forks")
     first_col, second_col = later("gen_examples").columns(2)
     panel.draw("first", where=first_col)
     panel.draw("second", where=second_col)
@@ -62,11 +63,12 @@ with tabs["GAN"]:
         "points with confidence: the non-saturating loss still spreads G over the data, the minimax loss's "
         "gradient fades exactly there. The points drawn and measured come from G's weights averaged over its "
         "last ~100 steps.")
-    gan_buttons = st.container()
+    gan_buttons, gan_forks = st.container(), later("gen_gan_forks")
     layers = panel.draw("show", where=later("gen_draw"))
 
 spec: GenerativeSpec = panel.spec()
-job = experiment_job(f"gen_{model.lower()}", VaeJob if model == "VAE" else GanJob, spec)
+key = f"gen_{model.lower()}"  # the job's name and its controls' key prefix
+job = branch_job(key, spec) or experiment_job(key, VaeJob if model == "VAE" else GanJob, spec)
 charts = Charts()
 
 
@@ -133,10 +135,9 @@ def samples_view(snap: Snapshot, live: Charts, shown: bool) -> None:
 
 
 def training_view(snap: Snapshot, live: Charts, shown: bool) -> None:
-    history = {name: (series.steps, series.values) for name, series in snap.history.items()}
-    live.show(lambda: figures.vae_terms(history), f"gen-elbo-{setting(snap)}-step{snap.step}", key="gen_fig_elbo",
-              visible=shown)
-    live.show(lambda: figures.encoder_gradients(history), f"gen-gradients-{setting(snap)}-step{snap.step}",
+    live.show(lambda: forked_curves(key, "elbo", lambda run: figures.vae_terms(run.curves), snap),
+              f"gen-elbo-{setting(snap)}-step{snap.step}", key="gen_fig_elbo", visible=shown)
+    live.show(lambda: figures.encoder_gradients(snap.curves), f"gen-gradients-{setting(snap)}-step{snap.step}",
               key="gen_fig_gradients", visible=shown)
     if not snap.hyperparameters.get("reparameterize", True):
         st.info("Without the reparameterization trick z is a plain sample: the reconstruction term sends the "
@@ -171,7 +172,6 @@ def draw_gan(snap: Snapshot) -> None:
     status_bar(snap, cells, epoch=False)
     if v is None:
         return
-    history = {name: (series.steps, series.values) for name, series in snap.history.items()}
     field_col, curves_col = st.columns([1.25, 1])
     charts.show(lambda: figures.gan_field(v.extent, v.heatmap, v.real, v.fake,
                                           warp=v.warp if "warp" in layers else None,
@@ -182,12 +182,13 @@ def draw_gan(snap: Snapshot) -> None:
                 main_below=MAIN_BELOW["GAN"])
     with curves_col:
         if v.coverage is not None:
-            charts.show(lambda: figures.gan_coverage(history, v.coverage.modes),
+            charts.show(lambda: forked_curves(key, "coverage", lambda run: figures.gan_coverage(
+                run.curves, v.coverage.modes), snap),
                         f"gen-gan-coverage-{setting(snap)}-step{snap.step}", key="gen_fig_coverage")
-        charts.show(lambda: figures.gan_outputs(history), f"gen-gan-outputs-{setting(snap)}-step{snap.step}",
-                    key="gen_fig_outputs")
-        charts.show(lambda: figures.gan_losses(history), f"gen-gan-losses-{setting(snap)}-step{snap.step}",
-                    key="gen_fig_losses")
+        charts.show(lambda: forked_curves(key, "outputs", lambda run: figures.gan_outputs(run.curves), snap),
+                    f"gen-gan-outputs-{setting(snap)}-step{snap.step}", key="gen_fig_outputs")
+        charts.show(lambda: forked_curves(key, "losses", lambda run: figures.gan_losses(run.curves), snap),
+                    f"gen-gan-losses-{setting(snap)}-step{snap.step}", key="gen_fig_losses")
     if v.coverage is not None:
         st.caption(f"Of 2,500 samples G(z), z ~ N(0, I), unfiltered: a sample is high quality within "
                    f"{HIGH_QUALITY_STDS:g} standard deviations of its nearest mode, and a mode is covered when at "
@@ -196,8 +197,10 @@ def draw_gan(snap: Snapshot) -> None:
 
 
 with (vae_buttons if model == "VAE" else gan_buttons):
-    job_controls(job, key=f"gen_{model.lower()}", part_steps=() if model == "VAE" else (
+    job_controls(job, key=key, part_steps=() if model == "VAE" else (
         ("Step D", {"one_part": "d"}, "One discriminator update, then pause"),
         ("Step G", {"one_part": "g"}, "One generator update, then pause")))
+with vae_forks if model == "VAE" else gan_forks:
+    fork_controls(job, key, key)
 with tabs[model]:
     live_area(job, draw_vae if model == "VAE" else draw_gan)

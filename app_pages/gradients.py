@@ -1,10 +1,12 @@
 """Gradient Flow: how gradients travel back through depth and through time, live."""
 
 import math
+from dataclasses import replace
 from functools import partial
 from typing import Any, Callable
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
@@ -17,6 +19,7 @@ from engine.gradients.spec import DEEP, TIME, GradientsSpec
 from engine.runtime import Snapshot
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
+from ui.forks import branch_job, fork_controls, forked_curves, shown_job
 from ui.jobs import experiment_job, find_job
 from ui.live import job_controls, live_area, remembered, status_bar
 from ui.sharing import later
@@ -90,6 +93,14 @@ def _offer(spec: GradientsSpec, charts: Charts, snap: Snapshot, setting: str,
                   animation=None if visuals is None else lambda: replay(snap), details=details)
 
 
+def _with_original(panel: Panel, panels_of: Callable[[Snapshot], list[Panel]], snap: Snapshot,
+                   leave_out: tuple[str, ...] = ()) -> Panel:
+    """A panel of curves that, while this mode's run is a branch, also shows its original run's (ui.forks)."""
+    def build(run: Snapshot) -> go.Figure:
+        return next(p for p in panels_of(run) if p.key == panel.key).build()
+    return replace(panel, build=lambda: forked_curves(key, panel.key, build, snap, leave_out))
+
+
 def draw_deep(spec: GradientsSpec, snap: Snapshot) -> None:
     charts = Charts()
     _draw_deep(snap, charts)
@@ -114,7 +125,7 @@ def _draw_deep(snap: Snapshot, charts: Charts) -> None:
     st.subheader("While training")
     loss_curve, update_ratio, gradient_norms, flat_units = training_panels(snap)
     left, right = st.columns(2, gap="medium")
-    _show(charts, loss_curve, left)
+    _show(charts, _with_original(loss_curve, training_panels, snap, leave_out=("‖∇L‖ (all parameters)",)), left)
     _show(charts, update_ratio, left)
     _show(charts, gradient_norms, right, main_below=MAIN_BELOW)
     _show(charts, flat_units, right)
@@ -166,7 +177,7 @@ def _draw_time(snap: Snapshot, charts: Charts) -> None:
     _show(charts, through_time, left, main_below=MAIN_BELOW)
     _show(charts, eigenvalues, right)
     left, right = st.columns(2, gap="medium")
-    _show(charts, accuracy, left)
+    _show(charts, _with_original(accuracy, time_panels, snap), left)
     _show(charts, gradient_norms, right)
     left, right = st.columns([1.5, 1], gap="medium")
     _show(charts, linear, left)
@@ -179,12 +190,15 @@ JOBS = {DEEP: DeepJob, TIME: RecurrentJob}  # one job per mode, "gradients_<mode
 st.title("Gradient Flow")
 export_panel(GradientsSpec)  # before the controls: an imported settings file sets them
 spec = gradients_controls()
-job = experiment_job(f"gradients_{spec.mode}", JOBS[spec.mode], spec)  # a job per mode, of the mode's type
-for other in JOBS.keys() - {spec.mode}:  # one experiment at a time: the hidden mode's job pauses
-    other_job = find_job(f"gradients_{other}")
+name, key = f"gradients_{spec.mode}", f"gf_{spec.mode}"  # a job per mode, of the mode's type
+job = branch_job(key, spec) or experiment_job(name, JOBS[spec.mode], spec)
+for other in JOBS.keys() - {spec.mode}:  # one experiment at a time: the hidden mode's run pauses
+    other_job = find_job(shown_job(f"gf_{other}", f"gradients_{other}"))
     if other_job is not None and other_job.snapshot().busy:
         other_job.pause()
-job_controls(job, key=f"gf_{spec.mode}")
+job_controls(job, key=key)
+with later(f"{key}_forks"):
+    fork_controls(job, name, key)
 
 
 if spec.mode == DEEP:

@@ -1,5 +1,8 @@
 """Network Playground: build a network, pick data, and watch it learn."""
 
+from functools import partial
+
+import plotly.graph_objects as go
 import streamlit as st
 
 from engine.common.layers import INIT_SCHEMES
@@ -13,7 +16,7 @@ from engine.playground.trainer import PlaygroundJob, PlaygroundVisuals
 from engine.runtime import Snapshot
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
-from ui.forks import branch_job, fork_controls
+from ui.forks import branch_job, fork_controls, forked_curves
 from ui.jobs import experiment_job
 from ui.live import job_controls, live_area, status_bar
 from ui.sharing import later
@@ -21,6 +24,8 @@ from viz import playground as figures
 from viz.animation import playground_replay
 
 MAIN_BELOW = 15.0  # rem above the decision boundary in presentation mode: title, buttons, numbers
+# A branch's chart compares the two runs' train and test curves, not the noisy minibatch or the validation line.
+LEAVE_OUT_OF_FORKS = {f"{curve} {what}" for curve in ("minibatch", "validation") for what in ("loss", "error rate")}
 
 
 def _on_upload() -> None:
@@ -126,15 +131,14 @@ try:
 except ValueError as error:
     problem = str(error)
 # After "Branch here" the controls drive the branch, and the original run stays for comparison (ui.forks).
-job, original, fork_step = branch_job("playground", "pg", spec, config) if not problem else (None, None, None)
-if job is None:
-    job = experiment_job("playground", PlaygroundJob, spec, config, problem)
+job = (None if problem else branch_job("pg", spec, config)) or experiment_job("playground", PlaygroundJob, spec,
+                                                                              config, problem)
 if problem:
     config, dataset = job.config, make_dataset(job.config.data)
 
 job_controls(job, key="pg")
 with later("pg_forks"):  # on a projector the network and its output come first
-    fork_controls(job, "playground", "pg", branched=original is not None)
+    fork_controls(job, "playground", "pg")
 counts = parameter_counts(config, n_outputs(config, dataset))
 with later("pg_details"):
     # A plain link (st.page_link needs the app's navigation, which a page tested on its own does not have)
@@ -146,6 +150,13 @@ with later("pg_details"):
         st.markdown("\n".join(["| layer | parameters | n_in·n_out + n_out (+ 2·n_out batch norm) |", "|---|--:|---|",
                                *(f"| {name} | {count:,} | {formula} |" for name, count, formula in counts)]))
     st.toggle("Show test points", True, key="pg_show_test")
+
+
+def training_curves(snap: Snapshot, classification: bool, error_rate: bool) -> go.Figure:
+    """A run's loss (and accuracy) curves; the validation loss where early stopping watches it."""
+    history = {name: (series.steps, series.values) for name, series in snap.history.items()
+               if name != "val_loss" or snap.hyperparameters.get("patience")}
+    return figures.training_curves(history, classification, error_rate=error_rate)
 
 
 def draw(snap: Snapshot) -> None:
@@ -184,11 +195,8 @@ def draw(snap: Snapshot) -> None:
         title=f"Output at step {snap.step:,}", kinks=visuals.kinks)
     charts.show(boundary, f"output-{setting}-step{snap.step}", key="pg_boundary", where=right, main_below=MAIN_BELOW)
     curves, confusion = st.columns([1.6, 1], gap="medium")
-    history = {name: (series.steps, series.values) for name, series in snap.history.items()
-               if name != "val_loss" or snap.hyperparameters.get("patience")}  # what early stopping watches
-    reference = {name: (s.steps, s.values) for name, s in original.snapshot().history.items()} if original else None
-    charts.show(figures.training_curves(history, classification, error_rate=perceptron, original=reference,
-                                        fork_step=fork_step),
+    curves_of = partial(training_curves, classification=classification, error_rate=perceptron)
+    charts.show(forked_curves("pg", "curves", curves_of, snap, leave_out=LEAVE_OUT_OF_FORKS),
                 f"curves-{setting}-step{snap.step}", key="pg_curves", where=curves)
     if stopping is not None:
         curves.caption(f"Early stopping watches the validation loss ({len(data.x_val)} points kept apart from the "

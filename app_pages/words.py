@@ -14,6 +14,7 @@ from engine.words.vectors import WordVectorsJob
 from engine.words.charlm import CharModelJob
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
+from ui.forks import branch_job, fork_controls
 from ui.jobs import experiment_job
 from ui.live import job_controls, live_area
 from ui.sharing import later, presenting
@@ -48,12 +49,12 @@ with st.sidebar:
 with tabs[TOKENS]:
     panel.draw("bpe_text", where=later("wd_typed"), height=90)
 with tabs[VECTORS]:
-    vector_buttons = st.container()
+    vector_buttons, vector_forks = st.container(), later("wd_vectors_forks")
     query_cols = st.columns([1.3, 1, 1, 1, 1.5], gap="medium")
     for field, column in zip(("word", "a", "b", "c", "relation"), query_cols):
         panel.draw(field, where=column)
 with tabs[CHARACTERS]:
-    char_buttons = st.container()
+    char_buttons, char_forks = st.container(), later("wd_chars_forks")
     prefix_col, temperature_col = st.columns([1, 1.3])
     panel.draw("prefix", where=prefix_col)
     panel.draw("temperature", where=temperature_col)
@@ -151,10 +152,13 @@ if part == TOKENS:
         show_tokens()
     offer_exports(spec, "words", charts, setting=f"bpe-{spec.bpe_from}-{spec.merges}")
 else:
-    job = experiment_job(f"words_{'vectors' if part == VECTORS else 'chars'}",
-                         WordVectorsJob if part == VECTORS else CharModelJob, spec)
+    which = "vectors" if part == VECTORS else "chars"
+    name, key = f"words_{which}", f"wd_{which}"
+    job = branch_job(key, spec) or experiment_job(name, WordVectorsJob if part == VECTORS else CharModelJob, spec)
     with (vector_buttons if part == VECTORS else char_buttons):
-        job_controls(job, key=f"wd_{'vectors' if part == VECTORS else 'chars'}")
+        job_controls(job, key=key)
+    with vector_forks if part == VECTORS else char_forks:
+        fork_controls(job, name, key)
     with tabs[part]:
         draw = draw_vectors if part == VECTORS else draw_characters
         live_area(job, lambda snap: draw(snap, spec, charts))

@@ -59,7 +59,7 @@ def points_samples_tab(snap: Snapshot, charts: Charts, shown: bool) -> None:
                 name(snap, "samples"), key="df_samples", visible=shown, main_below=MAIN_BELOW)
             samples_caption(snap)
     with right:
-        history = {k: (s.steps, s.values) for k, s in snap.history.items()}
+        history = snap.curves
         marks = tuple(len(history[k][0]) if k in history else 0 for k in ("mmd_norm", "energy_norm"))
         charts.show(lambda: remembered("df_quality", marks, lambda: figures.quality_curves(history)),
                     name(snap, "quality"), key="df_quality", visible=shown)

@@ -12,6 +12,7 @@ from engine.runtime import Snapshot
 from engine.words.corpus import planted_analogies
 from engine.words.spec import CHARACTERS, TOKENS, VECTORS, WordsSpec
 from ui.exports import Charts, offer_exports
+from ui.forks import forked_curves
 from ui.live import latest_text, status_bar
 from viz import words as figures
 
@@ -84,13 +85,12 @@ def draw_vectors(snap: Snapshot, spec: WordsSpec, charts: Charts) -> None:
                              for name in ("skip-gram top-1", "PPMI + SVD top-1")})
     with views[2]:
         shown = views[2].open is not False
-        history = {name: (series.steps, series.values) for name, series in snap.history.items()}
-        if "analogy_top1" in history:
-            live.show(lambda: figures.analogy_scores(history, snap.latest("ppmi_analogy_top1"),
-                                                     len(planted_analogies())),
+        if "analogy_top1" in snap.history:
+            live.show(lambda: forked_curves("wd_vectors", "scores", lambda run: figures.analogy_scores(
+                run.curves, snap.latest("ppmi_analogy_top1"), len(planted_analogies())), snap),
                       f"words-analogies-{setting}-step{snap.step}", key="wd_fig_scores", visible=shown)
-        live.show(lambda: figures.sgns_loss(history), f"words-loss-{setting}-step{snap.step}", key="wd_fig_loss",
-                  visible=shown)
+        live.show(lambda: forked_curves("wd_vectors", "loss", lambda run: figures.sgns_loss(run.curves), snap),
+                  f"words-loss-{setting}-step{snap.step}", key="wd_fig_loss", visible=shown)
     offer_exports(spec, "words", live, snap, setting=setting)
 
 
@@ -116,10 +116,9 @@ def draw_characters(snap: Snapshot, spec: WordsSpec, charts: Charts) -> None:
     if v.problem:
         st.warning(v.problem, icon=":material/text_fields:")
     setting = chars_setting(snap)
-    history = {name: (series.steps, series.values) for name, series in snap.history.items()}
     curve_col, next_col = st.columns([1.3, 1])
-    charts.show(lambda: figures.bits_per_character(history, v.baselines.unigram_bpc, v.baselines.bigram_bpc,
-                                                   v.baselines.bigram_k),
+    charts.show(lambda: forked_curves("wd_chars", "bpc", lambda run: figures.bits_per_character(
+        run.curves, v.baselines.unigram_bpc, v.baselines.bigram_bpc, v.baselines.bigram_k), snap),
                 f"words-bpc-{setting}-step{snap.step}", key="wd_fig_bpc", where=curve_col,
                 main_below=MAIN_BELOW[CHARACTERS])
     after = repr(v.prefix[-12:]) if v.prefix else "a newline"

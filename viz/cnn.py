@@ -146,7 +146,7 @@ def learning_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.
                         "title": _title("accuracy")},
               "xaxis2": {"domain": [0, 1], "anchor": "y2", "title": _title("step")},
               "yaxis2": {"domain": [0, 0.45], "anchor": "x2", **log_axis(*losses, title=_title("loss"))},
-              "height": 440, "hovermode": "x unified", "legend": {"orientation": "h", "y": 1.12},
+              "height": 440, "hovermode": "x unified", "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom"},
               "margin": {"l": 80, "b": 60, "t": 90}}
     return figure_from_dicts(data, layout, "Held-out accuracy and loss: the CNN against an MLP of its size")
 

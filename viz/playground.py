@@ -284,13 +284,12 @@ SUBPLOT_LAYOUTS = {classification: _subplot_layout(classification) for classific
 
 
 def training_curves(history: dict, classification: bool, error_rate: bool = False,
-                    title: str | None = None, original: dict | None = None, fork_step: int | None = None) -> go.Figure:
+                    title: str | None = None) -> go.Figure:
     """Minibatch loss (faint), train, validation (dashed) and test loss (log scale), and accuracy when it applies.
 
     history: name -> (steps, values) arrays, as in a job snapshot. `error_rate`: the "losses" are error rates
-    (the perceptron rule's), drawn on a linear axis from 0, where reaching no mistakes shows. A branch (a run
-    forked at `fork_step`) passes its `original`'s history: its train and test curves from the fork on, dotted
-    in the same colours, and a vertical line at the fork, so the two runs compare on the same axes.
+    (the perceptron rule's), drawn on a linear axis from 0, where reaching no mistakes shows. A branch and its
+    original run compare on it through `viz.forks.with_original`.
     """
     what = "error rate" if error_rate else "loss"
     series = [("loss", f"minibatch {what}", "#b9bec7", 1, 1), ("train_loss", f"train {what}", TRAIN_COLOR, 2.5, 1),
@@ -312,22 +311,7 @@ def training_curves(history: dict, classification: bool, error_rate: bool = Fals
                      "hovertemplate": f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>",
                      "xaxis": "x" if row == 1 else "x2", "yaxis": "y" if row == 1 else "y2"})
     losses = [np.asarray(history[n][1]) for n in ("loss", "train_loss", "val_loss", "test_loss") if n in history]
-    for name, label, color, _, row in series[1:] if original else ():
-        if name == "val_loss" or name not in original:
-            continue
-        steps, values = (np.asarray(a) for a in original[name])
-        after = steps >= (fork_step or 0)
-        steps, values = downsample(steps[after], values[after], CURVE_POINTS)
-        data.append({"type": "scatter", "x": steps, "y": _f32(values), "mode": "lines", "name": f"original: {label}",
-                     "line": {"color": color, "width": 1.5, "dash": "dot"},
-                     "hovertemplate": f"original: {label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>",
-                     "xaxis": "x" if row == 1 else "x2", "yaxis": "y" if row == 1 else "y2"})
-        losses += [values] if row == 1 else []
     layout = copy.deepcopy(SUBPLOT_LAYOUTS[classification])
-    if fork_step is not None:
-        layout["shapes"] = [{"type": "line", "x0": fork_step, "x1": fork_step, "xref": xref, "y0": 0, "y1": 1,
-                             "yref": f"{yref} domain", "line": {"color": "#7f7f7f", "width": 1, "dash": "dash"}}
-                            for xref, yref in (("x", "y"), ("x2", "y2"))[:1 + classification]]
     if error_rate:
         highest = max((float(np.nanmax(v)) for v in losses if len(v)), default=0.0)
         layout["yaxis"].update(range=[0, max(0.05, min(1.0, highest * 1.1))], tickformat=".0%", title=_title(what))

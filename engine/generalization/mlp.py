@@ -102,6 +102,8 @@ class MlpTrainer(Trainer):
     def epoch(self) -> float:
         return float(self.steps_done)  # full batch: every step is an epoch
 
+    CHECKPOINTED = ("network", "optimizer", "early", "best_test", "early_test", "early_fit", "_since_improved")
+
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         if "lr" in changes:
             for group in self.optimizer.param_groups:

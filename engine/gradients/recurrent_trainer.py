@@ -101,6 +101,14 @@ class RecurrentTrainer(Trainer):
         return LinearCase(np.arange(config.seq_len + 1), config.spectral_radius, scalar_measured, scalar_closed,
                           matrix_measured, matrix_closed)
 
+    # What was measured by a checkpoint's step (the gradients through time, the eigenvalues) is saved with it.
+    CHECKPOINTED = ("models", "optimizers", "rng", "_sequences_seen", "stopped", "gradients", "gradients_step",
+                    "eigenvalues")
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self._evaluated_step, self.weights = -1, WeightsCopy()  # of other weights
+
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         check_hyperparameters(changes)
         if "lr" in changes:

@@ -62,6 +62,11 @@ class Snapshot:
         return self.series(name).last
 
     @property
+    def curves(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The history as viz's curve charts take it: name -> (steps, values)."""
+        return {name: (series.steps, series.values) for name, series in self.history.items()}
+
+    @property
     def is_running(self) -> bool:
         return self.status is JobStatus.RUNNING
 

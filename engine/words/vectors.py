@@ -176,6 +176,11 @@ class WordVectorsTrainer(Trainer):
     def epoch(self) -> float:
         return self.epochs_done + self.cursor / max(1, len(self.order))
 
+    # The pass under way is saved whole (the tokens subsampling kept, their order): ~7 MB a checkpoint on the
+    # template corpus, so the ring keeps ~9 of them.
+    CHECKPOINTED = ("input_vectors", "output_vectors", "rng", "subsampling", "epochs_done", "kept_tokens",
+                    "kept_sentence_of", "order", "cursor")
+
     def apply_hyperparameters(self, changes: dict[str, Any]) -> None:
         check_hyperparameters(changes)
         if "subsample" in changes and changes["subsample"] != self.hp["subsample"]:
