@@ -89,7 +89,9 @@ def same(a, b) -> bool:
 
 def run(trainer: Trainer, steps: int) -> tuple[list[dict], dict, object, float]:
     """Each step's metrics, then the evaluation, the visuals and the epoch at the end."""
-    return train(trainer, steps), trainer.evaluate(), trainer.observe(), trainer.epoch
+    metrics = train(trainer, steps)
+    with torch.no_grad():  # as a job evaluates and observes
+        return metrics, trainer.evaluate(), trainer.observe(), trainer.epoch
 
 
 @pytest.mark.parametrize("name", TRAINERS)
