@@ -131,8 +131,8 @@ try:
 except ValueError as error:
     problem = str(error)
 # After "Branch here" the controls drive the branch, and the original run stays for comparison (ui.forks).
-job = (None if problem else branch_job("pg", spec, config)) or experiment_job("playground", PlaygroundJob, spec,
-                                                                              config, problem)
+branch = None if problem else branch_job("pg", spec, config)
+job = branch or experiment_job("playground", PlaygroundJob, spec, config, problem)
 if problem:
     config, dataset = job.config, make_dataset(job.config.data)
 
@@ -154,7 +154,7 @@ with later("pg_details"):
 
 def training_curves(snap: Snapshot, classification: bool, error_rate: bool) -> go.Figure:
     """A run's loss (and accuracy) curves; the validation loss where early stopping watches it."""
-    history = {name: (series.steps, series.values) for name, series in snap.history.items()
+    history = {name: curve for name, curve in snap.curves.items()
                if name != "val_loss" or snap.hyperparameters.get("patience")}
     return figures.training_curves(history, classification, error_rate=error_rate)
 
