@@ -149,6 +149,25 @@ def test_the_ring_keeps_step_0_and_stays_within_its_byte_budget():
     assert float(ring.checkpoints[0].trainer["w"].sum()) == 0
 
 
+class Records:
+    """A trainer's own object holding arrays (as a probe history does), one of them shared read-only."""
+
+    def __init__(self):
+        self.columns = [np.zeros(100), np.zeros(50, dtype=np.float32)]
+        self.frozen = np.zeros(1000)
+        self.frozen.setflags(write=False)
+        self.itself = self  # a cycle is counted once
+
+
+def test_a_checkpoint_counts_the_arrays_inside_a_trainers_own_objects():
+    records = Records()
+    checkpoint = Checkpoint.of(0, {"records": records, "w": torch.zeros(10)}, {})
+    assert checkpoint.nbytes == 100 * 8 + 50 * 4 + 10 * 4  # the read-only array is shared, not counted
+    copy = checkpoint.trainer["records"]
+    assert copy is not records and copy.columns[0] is not records.columns[0] and copy.itself is copy
+    assert copy.frozen is records.frozen
+
+
 def train_job(job, steps):
     ticket = job.step(steps)
     return job.wait_for(lambda s: s.commands_applied >= ticket and not s.busy, timeout=60)

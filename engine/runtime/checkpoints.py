@@ -8,15 +8,16 @@ back to) and, while its checkpoints fit in `max_bytes` and `max_count`, one ever
 longer fit it keeps every other one and takes them half as often (as `WeightTrajectory` does), so a run of any
 length can be forked anywhere along it, at most `every` steps from the point asked for.
 
-Bytes are those of the tensors and writable arrays copied; read-only NumPy arrays (a weight trajectory's
-vectors, which never change once recorded) are shared with the trainer, not copied, and not counted.
+Bytes are those of the tensors and writable arrays copied, also inside the trainer's own objects (a probe
+history, an attention timeline); read-only NumPy arrays (a weight trajectory's vectors, a GAN film's frames, which
+never change once recorded) are shared with the trainer, not copied, and not counted.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -50,7 +51,28 @@ def copied(value: Any) -> tuple[Any, int]:
     if isinstance(value, (list, tuple)):
         items = [copied(item) for item in value]
         return type(value)(item for item, _ in items), sum(n for _, n in items)
-    return copy.deepcopy(value), 0
+    # An object of the trainer's own (a probe history, a timeline): copied deep, but its read-only arrays shared.
+    arrays = list(_arrays_in(value, set()))
+    clone = copy.deepcopy(value, {id(a): a for a in arrays if isinstance(a, np.ndarray) and not a.flags.writeable})
+    return clone, sum(a.element_size() * a.nelement() if isinstance(a, torch.Tensor) else
+                      a.nbytes if a.flags.writeable else 0 for a in arrays)
+
+
+def _arrays_in(value: Any, seen: set[int]) -> Iterator[np.ndarray | torch.Tensor]:
+    """The arrays and tensors an object holds, through its attributes and containers, each once."""
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _arrays_in(item, seen)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            yield from _arrays_in(item, seen)
+    elif hasattr(value, "__dict__") and not isinstance(value, type):
+        yield from _arrays_in(vars(value), seen)
 
 
 @dataclass(frozen=True)
