@@ -8,7 +8,7 @@ from engine.cnn.arithmetic import stack_arithmetic
 from engine.cnn.kernels import IMAGE_LABELS, KERNEL_PURPOSE, KERNELS, apply_kernel, parse_kernel, sandbox_images
 from engine.cnn.spec import KERNEL_LABELS, TYPED, CnnSpec
 from engine.cnn.trainer import CnnJob
-from engine.cnn.upsampling import upsampling_study
+from engine.cnn.upsampling import EXPLAINED, upsampling_study
 from engine.common.limits import ConfigError
 from engine.runtime import Snapshot
 from ui.controls import ControlPanel
@@ -133,10 +133,7 @@ def kernel_view(shown: bool) -> None:
 
 def upsampling_view(shown: bool) -> None:
     study = remembered("cnn_upsampling", (), upsampling_study, figure=False)
-    st.markdown("A stride-2 transposed convolution paints each input cell's kernel onto the output, 2 cells "
-                "apart. With kernel 3 the paintings overlap unevenly (1, 2 or 4 of them per cell): a checkerboard, "
-                "even for a constant input. Kernel 4 overlaps evenly, which is enough only while its taps are "
-                "alike: with random weights its pattern comes back. Resizing and then convolving stays clean.")
+    st.markdown(EXPLAINED)
     for input_name in study.inputs:
         charts.show(lambda name=input_name: cnn_tools.upsampling_figure(study, spec.up_weights, name),
                     f"cnn-upsampling-{spec.up_weights}-{input_name}", key=f"cnn_fig_up_{input_name}", visible=shown)
@@ -150,16 +147,10 @@ with upsampling_tab:
     upsampling_view(upsampling_tab.open is not False)
 
 
-def setting(snap: Snapshot) -> str:
-    """The experiment in file names: e.g. digits-2x16-k3-max."""
-    c = snap.config
-    return f"{c.dataset}-{c.conv_layers}x{c.channels}-k{c.kernel}-{c.pooling}" + ("-adv" if c.adversarial else "")
-
-
 def curves_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v = snap.visuals
     charts.show(lambda: forked_curves("cnn", "curves", lambda run: figures.learning_curves(run.curves), snap),
-                f"cnn-curves-{setting(snap)}-step{snap.step}",
+                f"cnn-curves-{snap.config.setting}-step{snap.step}",
                 key="cnn_fig_curves", visible=shown, main_below=MAIN_BELOW)
     st.caption(f"CNN: {v.cnn_parameters:,} parameters. MLP: one hidden layer of {v.mlp_hidden} units, "
                f"{v.mlp_parameters:,} parameters.")
@@ -171,23 +162,23 @@ def maps_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
     charts.show(lambda: figures.mosaic([("filters", list(v.filters), [str(i + 1) for i in range(len(v.filters))],
                                          "signed")], f"Layer 1's {len(v.filters)} learned {k}×{k} filters",
                                        row_height=90),
-                f"cnn-filters-{setting(snap)}-step{snap.step}", key="cnn_fig_filters", visible=shown)
+                f"cnn-filters-{snap.config.setting}-step{snap.step}", key="cnn_fig_filters", visible=shown)
     charts.show(lambda: figures.feature_maps(v.feature_maps, v.image, f"Feature maps of held-out image "
                                              f"{v.example + 1} (a {v.classes[v.label]})"),
-                f"cnn-maps-{setting(snap)}-step{snap.step}", key="cnn_fig_maps", visible=shown)
+                f"cnn-maps-{snap.config.setting}-step{snap.step}", key="cnn_fig_maps", visible=shown)
 
 
 def mistakes_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v = snap.visuals
     charts.show(lambda: confusion_matrix(v.confusion, labels=v.classes),
-                f"cnn-confusion-{setting(snap)}-step{snap.step}", key="cnn_fig_confusion", visible=shown)
+                f"cnn-confusion-{snap.config.setting}-step{snap.step}", key="cnn_fig_confusion", visible=shown)
     if not len(v.mistakes):
         st.success("The CNN gets every held-out image right.", icon=":material/check:")
         return
     titles = [f"{v.classes[t]} → {v.classes[p]}" for t, p in zip(v.mistake_labels, v.mistake_predictions)]
     charts.show(lambda: figures.mosaic([("", list(v.mistakes), titles, "grey")],
                                        "Held-out images the CNN gets wrong (true → predicted)", row_height=120),
-                f"cnn-mistakes-{setting(snap)}-step{snap.step}", key="cnn_fig_mistakes", visible=shown)
+                f"cnn-mistakes-{snap.config.setting}-step{snap.step}", key="cnn_fig_mistakes", visible=shown)
 
 
 def shift_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
@@ -202,11 +193,12 @@ def shift_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
                                       ["image", f"shifted ({s.dy}, {s.dx})", f"shift(conv x), ch {s.channel + 1}",
                                        "conv(shift x)"], "Shift, then convolve = convolve, then shift",
                                       ["grey", "grey", "activation", "activation"]),
-                f"cnn-shift-{setting(snap)}-step{snap.step}", key="cnn_fig_shift", visible=shown)
+                f"cnn-shift-{snap.config.setting}-step{snap.step}", key="cnn_fig_shift", visible=shown)
     charts.show(lambda: figures.probability_bars(v.classes, {"CNN": s.cnn_before, "CNN, shifted": s.cnn_after,
                                                              "MLP": s.mlp_before, "MLP, shifted": s.mlp_after},
                                                  f"Held-out image {v.example + 1}: class probabilities"),
-                f"cnn-shift-probabilities-{setting(snap)}-step{snap.step}", key="cnn_fig_shift_bars", visible=shown)
+                f"cnn-shift-probabilities-{snap.config.setting}-step{snap.step}", key="cnn_fig_shift_bars",
+                visible=shown)
 
 
 def attack_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
@@ -220,20 +212,20 @@ def attack_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
                                       ["image", "perturbation (grey levels)", "adversarial", "CNN saliency |∂L/∂x|",
                                        "MLP saliency"], "The example, its attack, and where the loss is sensitive",
                                       ["grey", "signed", "grey", "activation", "activation"], height=240),
-                f"cnn-attack-{a.attack}-eps{a.eps:g}-{setting(snap)}-step{snap.step}", key="cnn_fig_attack",
+                f"cnn-attack-{a.attack}-eps{a.eps:g}-{snap.config.setting}-step{snap.step}", key="cnn_fig_attack",
                 visible=shown)
     if a.curves is None:
         st.info("Measuring the accuracy against eps…", icon=":material/hourglass_top:")
     else:
         charts.show(lambda: figures.attack_curves(a.curves.eps_grid, a.curves.accuracy, a.curves.attack, a.eps,
                                                   a.curves.step),
-                    f"cnn-robustness-{a.attack}-{setting(snap)}-step{a.curves.step}", key="cnn_fig_robustness",
+                    f"cnn-robustness-{a.attack}-{snap.config.setting}-step{a.curves.step}", key="cnn_fig_robustness",
                     visible=shown)
 
 
 def draw(snap: Snapshot) -> None:
     if train_tab.open is False:
-        offer_exports(spec, "cnn", charts, snap, setting=setting(snap))
+        offer_exports(spec, "cnn", charts, snap, setting=snap.config.setting)
         return
     mlp = snap.latest("mlp_test_accuracy")
     status_bar(snap, {"CNN held-out": f"{snap.latest('test_accuracy'):.1%}", "MLP held-out": f"{mlp:.1%}"})
@@ -244,7 +236,7 @@ def draw(snap: Snapshot) -> None:
     for tab, view in zip(tabs, (curves_view, maps_view, mistakes_view, shift_view, attack_view)):
         with tab:
             view(snap, live, tab.open is not False)
-    offer_exports(spec, "cnn", live, snap, setting=setting(snap), weights=snap.visuals.state)
+    offer_exports(spec, "cnn", live, snap, setting=snap.config.setting, weights=snap.visuals.state)
 
 
 with train_tab:

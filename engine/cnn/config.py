@@ -39,6 +39,12 @@ class CnnConfig(CnnShape):
         check_choice("activation", self.activation, ACTIVATIONS)
         check("cnn.eps", self.train_eps)
 
+    @property
+    def setting(self) -> str:
+        """The experiment in file names: e.g. digits-2x16-k3-max."""
+        return (f"{self.dataset}-{self.conv_layers}x{self.channels}-k{self.kernel}-{self.pooling}"
+                + ("-adv" if self.adversarial else ""))
+
 
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "lr": 3e-3, "batch_size": 64,

@@ -22,6 +22,11 @@ METHODS = {
 }
 # (padding, output_padding) that make a stride-2 transposed convolution of an n x n map exactly 2n x 2n:
 # out = 2(n − 1) − 2·padding + kernel + output_padding.
+# What the page says above the study's figures.
+EXPLAINED = ("A stride-2 transposed convolution paints each input cell's kernel onto the output, 2 cells apart. With "
+             "kernel 3 the paintings overlap unevenly (1, 2 or 4 of them per cell): a checkerboard, even for a "
+             "constant input. Kernel 4 overlaps evenly, which is enough only while its taps are alike: with random "
+             "weights its pattern comes back. Resizing and then convolving stays clean.")
 TRANSPOSED_PADDING = {3: (1, 1), 4: (1, 0)}
 WEIGHTINGS = ("ones", "random")
 INPUT_SIZE = 8
