@@ -182,7 +182,7 @@ def start_class(page) -> tuple[str, str]:
     side.get_by_role("button", name="Start a class").click()
     push = side.get_by_role("button", name="Push this page to the class")
     push.wait_for(timeout=30_000)
-    link = side.locator("[data-testid=stCode] code").first.inner_text().strip()
+    link = side.locator("[data-testid=stCode] code").filter(has_text="room=").first.inner_text().strip()
     code = link.rsplit("=", 1)[1]
     push.click()
     side.get_by_text(f"to class {code} (push 1)").wait_for(timeout=30_000)

@@ -108,6 +108,11 @@ def share_panel(page: PageInfo):
     on its first page, in the way of that page's first chart."""
     panel = st.expander("Share and present", icon=":material/share:", expanded=presentation_requested(),
                         key="share_panel", on_change="rerun")
+    if presenting() and not presentation_requested():
+        # A page switch (a followed push, a run opened big) cannot carry ?present= (Streamlit refuses a
+        # widget-bound parameter in st.switch_page): setting the toggle to the value it keeps writes it back
+        # into the address, so the link and a reload stay in presentation mode.
+        st.session_state[PRESENT_KEY] = True
     with panel:
         link = None
         if panel.open:

@@ -1,7 +1,7 @@
 """In Chromium, four sessions: a teacher starts a class and pushes the Playground; three students open the join
 link, land on it at once, set their own learning rates and train; the class view shows the three runs, each at
-the rate its student chose. A student who tries to take the class over with a made-up key is refused, and
-nothing reaches the others."""
+the rate its student chose; opened big on the projector, a run keeps presentation mode in the address. A student
+who tries to take the class over with a made-up key is refused, and nothing reaches the others."""
 
 from __future__ import annotations
 
@@ -72,6 +72,13 @@ def test_a_teacher_and_three_students_work_as_one_class(app_url):
         assert sorted(plotted) == pytest.approx(sorted(rates))
         assert teacher.evaluate("() => document.querySelector('.st-key-class_curves .js-plotly-plot')"
                                 "._fullData.length") == 3
+
+        # On the projector: presentation mode on, a run opened big keeps it in the address (a reload keeps it).
+        side.get_by_text("Share and present").click()
+        side.get_by_text("Presentation mode").click()
+        teacher.wait_for_url(re.compile(r"/class\?present=true"), timeout=30_000)
+        teacher.locator(".st-key-class_open_run button").first.click()
+        teacher.wait_for_url(re.compile(r"/playground\?(.*&)?present=true"), timeout=30_000)
 
         # A student leaves and tries to take the class over with a key it made up: refused.
         forger = students[0]
