@@ -23,7 +23,7 @@ from viz.animation import gan_replay
 from viz.diffusion import digit_grid, digit_mosaic
 
 # rem above the main chart in presentation mode: title, tabs, buttons, numbers (and the VAE's view tabs)
-MAIN_BELOW = {"VAE": 24.0, "GAN": 19.0}
+MAIN_BELOW = {"VAE": 22.0, "GAN": 18.5}
 VAE_VIEWS = ["Latent space", "Samples and reconstructions", "Training"]
 
 st.title("Generative models")
@@ -89,7 +89,7 @@ def latent_view(snap: Snapshot, live: Charts, shown: bool) -> None:
         panels.append(figures.LatentPanel(v.ae_latent, v.labels, "Plain autoencoder: its codes", prior=False))
     live.show(lambda: figures.latent_maps(panels, projected=v.projected),
               f"gen-latent-{setting(snap)}-step{snap.step}", key="gen_fig_latent", visible=shown,
-              main_below=MAIN_BELOW["VAE"])
+              main_below=MAIN_BELOW["VAE"], legend_aside=True)
     st.markdown(f"Example A: reconstruction term **{v.example_recon:.1f}** nats, KL **{v.example_kl:.2f}** nats "
                 f"({'Bernoulli pixels' if v.likelihood == 'bernoulli' else 'Gaussian, σ = 0.1'}).")
     if v.data != "digits":
@@ -179,7 +179,7 @@ def draw_gan(snap: Snapshot) -> None:
                                           centres=v.centres if "modes" in layers else None,
                                           title=f"{LOSS_LABELS[v.loss]} GAN, step {snap.step:,}"),
                 f"gen-gan-field-{setting(snap)}-step{snap.step}", key="gen_fig_field", where=field_col,
-                main_below=MAIN_BELOW["GAN"])
+                main_below=MAIN_BELOW["GAN"], legend_aside=True)
     with curves_col:
         if v.coverage is not None:
             charts.show(lambda: forked_curves(key, "coverage", lambda run: figures.gan_coverage(

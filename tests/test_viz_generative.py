@@ -10,7 +10,9 @@ from engine.generative.gan_trainer import GanConfig, GanTrainer
 from engine.runtime import train
 from viz import generative as figures
 from viz.animation import gan_replay
-from viz.theme import (BROWSER_MARGINS, FONT_SIZE, LEGEND_FOOT_PX, X_TICKS_PX, arrow_polyline, legend_below,
+from viz.theme import (BROWSER_MARGINS, FONT_SIZE, LEGEND_FOOT_PX, LEGEND_PAD_PX, LEGEND_ROW_EM, LEGEND_SYMBOL_PX,
+                        PRESENTATION_TICK_FONT_SIZE, TICK_FONT_PX, X_TICKS_PX, arrow_polyline, for_presentation,
+                        legend_below,
                         margins_for_one_draw)
 
 
@@ -129,4 +131,25 @@ def test_a_colour_bar_a_right_axis_and_a_long_legend_get_their_room():
         return margins_for_one_draw(lines).layout.margin.b
 
     assert foot(["train", "test"]) == LEGEND_FOOT_PX + (X_TICKS_PX + round(2.4 * FONT_SIZE) - BROWSER_MARGINS["b"])
-    assert foot([f"learning rate {i / 10:g}" for i in range(12)]) > foot(["train", "test"]) + 60  # 3+ rows
+    row = LEGEND_ROW_EM * TICK_FONT_PX  # plotly.js: entries in one row while they fit the plot's width, else in
+    # columns as wide as the widest entry: 12 of ~142 px in the 280 px of a 400 px chart: one a row
+    rates = foot([f"learning rate {i / 10:g}" for i in range(12)])
+    assert rates - foot(["train", "test"]) == round(12 * row) - round(row)
+    assert foot(list("abcde")) == foot(["train", "test"])  # five short ones (46 px) fit one row, six do not
+    assert foot(list("abcdef")) == foot(["train", "test"]) + round(2 * row) - round(row)
+
+
+def test_a_legend_beside_the_plot_takes_room_at_the_right_and_none_below():
+    """In presentation mode a square plot's legend may stand beside it (Charts.show(legend_aside=True)): beside
+    its colour bar, in the right margin; the bottom keeps only the x axis' room."""
+    field = figures.gan_field(3.0, np.zeros((8, 8)), np.zeros((4, 2)), np.ones((4, 2)), warp=None, arrows=None,
+                              centres=np.zeros((2, 2)), title="GAN")
+    below = margins_for_one_draw(go.Figure(field))
+    beside = margins_for_one_draw(for_presentation(go.Figure(field), legend_aside=True))
+    assert beside.layout.legend.orientation == "v" and beside.layout.legend.xref == "container"
+    bar = margins_for_one_draw(for_presentation(go.Figure(field).update_layout(showlegend=False))).layout.margin.r
+    widest = LEGEND_SYMBOL_PX + 0.5 * PRESENTATION_TICK_FONT_SIZE * len("generated G(z)")
+    assert beside.layout.margin.r == round(bar + widest + 2 * LEGEND_PAD_PX)
+    assert beside.layout.margin.b < below.layout.margin.b
+    again = for_presentation(go.Figure(beside), legend_aside=True)  # a figure kept between refreshes: unchanged
+    assert margins_for_one_draw(again).layout.to_plotly_json() == beside.layout.to_plotly_json()

@@ -57,7 +57,7 @@ def gan_field(extent: float, heatmap: np.ndarray, real: np.ndarray, fake: np.nda
     data += [_points(real, "real data", REAL_COLOR, 5, opacity=0.7), _points(fake, "generated G(z)", FAKE_COLOR, 5)]
     if arrows is not None and len(arrows):
         x, y = arrow_polyline(fake[:len(arrows)], arrows, 0.12 * extent)
-        data.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": "G's gradient (−∂loss/∂x)",
+        data.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": "G's gradient",
                      "line": {"color": ARROW_COLOR, "width": 1.5}, "hoverinfo": "skip"})
     if centres is not None:
         data.append(_points(centres, "modes", MODE_COLOR, 11, "circle-open", 0.9))

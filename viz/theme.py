@@ -7,6 +7,7 @@ same colour for the same thing on every page: an optimizer, a class, a layer.
 
 from __future__ import annotations
 
+import math
 import copy
 import functools
 import re
@@ -21,6 +22,9 @@ FONT_FAMILY = "Inter, 'Source Sans Pro', 'DejaVu Sans', Arial, sans-serif"
 FONT_SIZE = 15
 PRESENTATION_FONT_SIZE = 20  # presentation mode: read from the back of a room
 PRESENTATION_SMALL_FONT_SIZE = 17
+PRESENTATION_TICK_FONT_SIZE = 14  # tick labels and legends (12 px in normal mode: Streamlit's theme's)
+MARGIN_PAD_PX = 8  # between the plot and its axes (Streamlit's theme's in normal mode: 0.5 rem)
+TITLE_STANDOFF_PX = 24  # between an axis' tick labels and its title (Streamlit's theme's in normal mode: 1.5 rem)
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -102,21 +106,33 @@ def legend_below(**extra: Any) -> dict:
     return {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", **extra}
 
 
+def legend_beside(**extra: Any) -> dict:
+    """A vertical legend at the figure's right edge, beside the plot (and beside its colour bar, which stands just
+    right of the plot): for a plot with equal scales in a box wider than tall, whose height a legend below would
+    take (presentation mode on a projector's wide screen). margins_for_one_draw gives it its room."""
+    return {"orientation": "v", "xref": "container", "x": 1, "xanchor": "right", "yref": "paper", "y": 0.5,
+            "yanchor": "middle", **extra}
+
+
 # The margins a chart is drawn with in the browser where its layout sets none. Streamlit's theme, merged over
 # ours, sets l = r = 0, so the axes' labels (automargin) pushed the margins of nearly every chart after its first
 # draw and plotly.js drew it twice, at every change. Room for the usual labels: a y axis' ticks and title (56-93
 # px), an x axis' (~74 px), the last x tick label's overhang (up to ~24 px).
 BROWSER_MARGINS = {"l": 90, "r": 30, "t": 50, "b": 75}
-LEGEND_ROW_EM = 2.6  # a row of a legend below the plot, in the figure's font sizes
-LEGEND_FOOT_PX = BROWSER_MARGINS["b"] + round(LEGEND_ROW_EM * FONT_SIZE)  # an x axis and one row of legend below
 X_TICKS_PX = 48  # below the plot: an x axis' tick labels, without a title
 # A character's width, in font sizes (digits and lower case, a few wide capitals): in the template's font (titles),
 # and in the narrower one Streamlit's theme gives tick labels and legends, at 12 px where the figure sets no size.
 CHAR_EM, THEME_CHAR_EM = 0.66, 0.5
 TICK_FONT_PX = 12
-# The width a legend below is laid out for: the narrowest chart with one, in a column of a page (a wider chart may
-# then leave a row's room empty above its legend: better than a second draw at every change).
-LEGEND_ROW_WIDTH_PX = 400
+# A legend below the plot, as plotly.js lays it out: rows 1.6 of its font size apart, 10 px of padding, each entry
+# 40 px (its symbol) and its text wide, in rows as wide as the plot (wrapped in columns as wide as the widest
+# entry, or in groups side by side). Measured: one row 29 px, two 48, five 105 at 12 px.
+LEGEND_ROW_EM, LEGEND_PAD_PX, LEGEND_SYMBOL_PX, LEGEND_GAP_PX = 1.6, 10, 40, 5
+# The width a chart with a legend below is taken to have: the narrowest with one, in a column of a page (a wider
+# chart may then leave a row empty under its legend: better than a second draw at every change); in presentation
+# mode the same column is 1.3 to 1.45 times as wide (larger side margins, no sidebar).
+LEGEND_FIGURE_WIDTH_PX, PRESENTATION_WIDTH_SCALE = 400, 1.3
+LEGEND_FOOT_PX = BROWSER_MARGINS["b"] + round(LEGEND_ROW_EM * TICK_FONT_PX) + LEGEND_PAD_PX  # an x axis, a legend row
 _TAGS = re.compile(r"<[^>]+>")
 
 
@@ -152,16 +168,39 @@ def _colorbar_right_px(bar: Any, font_px: float) -> float:
     return width + (20 if title and bar.title.side == "right" else 0)
 
 
-def _legend_rows(fig: go.Figure, font_px: float) -> int:
-    """Rows a horizontal legend of the figure's named, shown traces takes at LEGEND_ROW_WIDTH_PX."""
-    entries = [trace.name for trace in fig.data if trace.showlegend is not False and trace.name]
-    widths = [40 + _text_px(name, font_px, THEME_CHAR_EM) for name in dict.fromkeys(entries)]
-    rows, used = 1, 0.0
-    for width in widths:
-        if used and used + width > LEGEND_ROW_WIDTH_PX:
-            rows, used = rows + 1, 0.0
-        used += width
-    return rows
+def _legend_entries(fig: go.Figure, font_px: float) -> dict[str, list[float]]:
+    """The legend's entries (the figure's named, shown traces), by group: their widths (an ungrouped trace is a
+    group of its own)."""
+    entries: dict[str, list[float]] = {}
+    for trace in fig.data:
+        if trace.showlegend is not False and trace.name:
+            group = entries.setdefault(trace.legendgroup or f"\0{trace.name}", [])
+            group.append(LEGEND_SYMBOL_PX + _text_px(trace.name, font_px, THEME_CHAR_EM))
+    return entries
+
+
+def _legend_widths(fig: go.Figure, font_px: float) -> list[float]:
+    return [width for group in _legend_entries(fig, font_px).values() for width in group]
+
+
+def _legend_rows(fig: go.Figure, font_px: float, room_px: float) -> int:
+    """Rows a horizontal legend takes in `room_px` (the plot's width), as plotly.js lays it out: in one row if
+    every entry fits; else, where traces are grouped (legendgroup), each group a column of its entries, groups
+    side by side; else in columns as wide as the widest entry."""
+    entries = _legend_entries(fig, font_px)
+    widths = [width for group in entries.values() for width in group]
+    if not widths or sum(widths) + LEGEND_GAP_PX * (len(widths) - 1) <= room_px:
+        return 1
+    if not any(trace.legendgroup for trace in fig.data):
+        columns = max(1, int((room_px + LEGEND_GAP_PX) // (max(widths) + LEGEND_GAP_PX)))
+        return math.ceil(len(widths) / columns)
+    rows, row_rows, used = 0, 0, 0.0
+    for group in entries.values():
+        width = max(group) + LEGEND_GAP_PX
+        if used and used + width > room_px:
+            rows, row_rows, used = rows + row_rows, 0, 0.0
+        row_rows, used = max(row_rows, len(group)), used + width
+    return rows + row_rows
 
 
 def margins_for_one_draw(fig: go.Figure) -> go.Figure:
@@ -187,7 +226,11 @@ def margins_for_one_draw(fig: go.Figure) -> go.Figure:
         if getattr(margin, side) is None:
             setattr(margin, side, px)
     font_px = layout.font.size or FONT_SIZE
+    legend = layout.legend
+    legend_px = legend.font.size or TICK_FONT_PX * font_px / FONT_SIZE  # (Streamlit's theme's size where unset)
     right = max((_colorbar_right_px(bar, font_px) for bar in _colorbars(fig)), default=0.0)
+    if legend.orientation == "v" and legend.xref == "container" and layout.showlegend is not False:
+        right += max(_legend_widths(fig, legend_px), default=0.0) + 2 * LEGEND_PAD_PX  # beside the bar
     if margin.r < right:
         margin.r = round(right)
     bottom = 0
@@ -199,7 +242,8 @@ def margins_for_one_draw(fig: go.Figure) -> go.Figure:
         yaxis = layout["yaxis" + (xaxis.anchor or "y").removeprefix("y")] if xaxis.anchor != "free" else None
         at_the_foot = yaxis is None or not yaxis.domain or yaxis.domain[0] == 0
         if at_the_foot and xaxis.visible is not False and xaxis.showticklabels is not False and xaxis.side != "top":
-            bottom = max(bottom, X_TICKS_PX + (round(2.4 * font_px) if xaxis.title.text else 0))
+            ticks = X_TICKS_PX + 2 * (font_px - FONT_SIZE)  # (larger in presentation mode)
+            bottom = max(bottom, ticks + (round(2.4 * font_px) if xaxis.title.text else 0))
     for name in {getattr(trace, "yaxis", None) or "y" for trace in fig.data if hasattr(trace, "yaxis")} or empty:
         yaxis = layout["yaxis" + name.removeprefix("y")]
         xaxis = layout["xaxis" + (yaxis.anchor or "x").removeprefix("x")] if yaxis.anchor != "free" else None
@@ -211,11 +255,10 @@ def margins_for_one_draw(fig: go.Figure) -> go.Figure:
                 margin.r = max(margin.r, room)
             elif at_the_left:
                 margin.l = max(margin.l, room)
-    legend = layout.legend
     if legend.yref == "container" and legend.orientation == "h" and layout.showlegend is not False:
-        text_px = legend.font.size or TICK_FONT_PX * font_px / FONT_SIZE
-        rows = _legend_rows(fig, text_px)
-        bottom = max(bottom, BROWSER_MARGINS["b"]) + round(LEGEND_ROW_EM * max(font_px, text_px) * rows)
+        width = LEGEND_FIGURE_WIDTH_PX * (PRESENTATION_WIDTH_SCALE if font_px >= PRESENTATION_FONT_SIZE else 1)
+        rows = _legend_rows(fig, legend_px, width - margin.l - margin.r)
+        bottom = max(bottom, BROWSER_MARGINS["b"]) + round(LEGEND_ROW_EM * legend_px * rows) + LEGEND_PAD_PX
     if margin.b < bottom:
         margin.b = bottom
     return fig
@@ -230,18 +273,36 @@ def styled(fig: go.Figure, title: str | None = None, height: int | None = None) 
     return fig
 
 
-def for_presentation(fig: go.Figure) -> go.Figure:
-    """The figure with text sized for a projector: the template's text at PRESENTATION_FONT_SIZE, and the
-    smaller text a figure sets itself (legends, annotations, a slider's label) at least
-    PRESENTATION_SMALL_FONT_SIZE. Sizes are set, not multiplied, so a figure kept between live refreshes
-    can go through this again unchanged."""
+def for_presentation(fig: go.Figure, legend_aside: bool = False) -> go.Figure:
+    """The figure with text sized for a projector: the template's text at PRESENTATION_FONT_SIZE, the smaller
+    text a figure sets itself (annotations, a slider's label) at least PRESENTATION_SMALL_FONT_SIZE, tick labels
+    and legends at least PRESENTATION_TICK_FONT_SIZE; with `legend_aside`, a legend below moves beside the plot
+    (legend_beside).
+    Sizes are set, not multiplied, so a figure kept between live refreshes can go through this again unchanged."""
+    if legend_aside and fig.layout.legend.yref == "container" and fig.layout.legend.orientation == "h":
+        fig.update_layout(legend=legend_beside())
     fig.update_layout(font_size=PRESENTATION_FONT_SIZE, title_font_size=PRESENTATION_FONT_SIZE + 3,
                       hoverlabel_font_size=PRESENTATION_FONT_SIZE - 1)
     small = PRESENTATION_SMALL_FONT_SIZE
-    for font in [fig.layout.legend.font, *(a.font for a in fig.layout.annotations),
-                 *(s.currentvalue.font for s in fig.layout.sliders)]:
+    for font in [*(a.font for a in fig.layout.annotations), *(s.currentvalue.font for s in fig.layout.sliders)]:
         if font.size is not None and font.size < small:
             font.size = small
+    # What the figure leaves unset of its tick labels, legend and axis titles takes Streamlit's theme's size, in
+    # rem: it grows with the screen (tick labels 13.5 px at 1280 wide, 18 at 1920; a title's standoff 27 px, 36;
+    # the axes' padding 9 px, 12), past the room margins_for_one_draw gives them, and plotly.js drew most charts
+    # twice on a large screen. Set here in px, they are as large on every projector.
+    if fig.layout.margin.pad is None:
+        fig.layout.margin.pad = MARGIN_PAD_PX
+    axes = [*fig.select_xaxes(), *fig.select_yaxes()]
+    for font in [fig.layout.legend.font, *(axis.tickfont for axis in axes), *(bar.tickfont for bar in _colorbars(fig))]:
+        if font.size is None or font.size < PRESENTATION_TICK_FONT_SIZE:
+            font.size = PRESENTATION_TICK_FONT_SIZE
+    for axis in axes:
+        if axis.title.standoff is None:
+            axis.title.standoff = TITLE_STANDOFF_PX
+    for font in [*(axis.title.font for axis in axes), *(bar.title.font for bar in _colorbars(fig))]:
+        if font.size is None:
+            font.size = PRESENTATION_FONT_SIZE
     return fig
 
 

@@ -79,7 +79,9 @@ CONTROLS: tuple[Control, ...] = (
     Control("gan_batch", "select_slider", "Batch size", 256, options=BATCH_SIZES, help="Changes live."),
     Control("gan_speed", "select_slider", "Speed limit (steps/s)", "max", options=SPEEDS,
             help="5 or 1 step a second is slow motion: watch each step move the points."),
-    Control("show", "pills", "Draw", GAN_LAYERS, options=GAN_LAYERS, labels=GAN_LAYER_LABELS),
+    Control("show", "pills", "Draw", GAN_LAYERS, options=GAN_LAYERS, labels=GAN_LAYER_LABELS,
+            help="G's gradient: an arrow from each of some generated points along −∂(G's loss)/∂x, the way G's "
+                 "loss pushes that point (D's verdict, through D's gradient)."),
 )
 VAE_FIELDS = ("vae_data", "vae_word", "latent", "vae_width", "ae", "beta", "reparam", "vae_lr", "vae_batch",
               "vae_speed", "first", "second")
