@@ -184,6 +184,19 @@ def test_training_lowers_the_loss_and_answers_more_planted_analogies(templates):
     assert end["ppmi_analogy_top1"] == start["ppmi_analogy_top1"]  # fixed: computed once
 
 
+def test_a_seed_built_again_shares_its_corpus_read_only_and_trains_the_same():
+    """The corpus, its token stream and the PPMI baseline are made once per config and seed (corpus_and_baseline):
+    a second trainer on them shares them, and trains exactly as the first did after the first trained."""
+    config = WordVectorsConfig(dimensions=30, vocabulary=500)
+    first = WordVectorsTrainer(config, seed=4)
+    metrics = train(first, 30)
+    second = WordVectorsTrainer(config, seed=4)
+    assert second.tokens is first.tokens and second.ppmi_unit is first.ppmi_unit
+    assert not second.ppmi_unit.flags.writeable
+    assert train(second, 30) == metrics
+    assert WordVectorsTrainer(config, seed=5).tokens is not first.tokens  # another seed: another corpus
+
+
 @pytest.mark.parametrize("change", [{"dimensions": 0}, {"window": 11}, {"vocabulary": 9}, {"corpus": "wiki"},
                                     {"corpus": "pasted", "text": ""}, {"corpus": "pasted", "text": "x " * 150_000},
                                     {"dimensions": 2.5}])
