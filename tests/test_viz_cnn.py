@@ -44,7 +44,10 @@ def test_tiles_learning_curves_attacks_and_probabilities_draw_what_they_are_give
     fig = figures.learning_curves(history)
     assert_valid_as_built(fig)
     assert [(t.name, t.yaxis) for t in fig.data] == [("CNN", "y"), ("MLP", "y"), ("CNN", "y2"), ("MLP", "y2")]
-    assert np.allclose(fig.data[1].y, steps / 200)
+    assert np.allclose(fig.data[1].y, steps / 200) and not fig.layout.annotations
+    empty = figures.learning_curves({key: (np.array([]), np.array([])) for key in history})  # before a step
+    assert_valid_as_built(empty)
+    assert "Press Train" in empty.layout.annotations[0].text and empty.layout.xaxis2.showticklabels is False
     grid = np.array([0.0, 1.0, 2.0])
     fig = figures.attack_curves(grid, (("CNN", np.array([1.0, 0.6, 0.2])), ("MLP", np.array([1.0, 0.5, 0.1]))),
                                 "fgsm", 1.0, 300)

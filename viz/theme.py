@@ -189,7 +189,9 @@ def _legend_rows(fig: go.Figure, font_px: float, room_px: float) -> int:
     side by side; else in columns as wide as the widest entry."""
     entries = _legend_entries(fig, font_px)
     widths = [width for group in entries.values() for width in group]
-    if not widths or sum(widths) + LEGEND_GAP_PX * (len(widths) - 1) <= room_px:
+    if not widths:
+        return 0  # (no entry yet: plotly.js draws no legend)
+    if sum(widths) + LEGEND_GAP_PX * (len(widths) - 1) <= room_px:
         return 1
     if not any(trace.legendgroup for trace in fig.data):
         columns = max(1, int((room_px + LEGEND_GAP_PX) // (max(widths) + LEGEND_GAP_PX)))
@@ -258,7 +260,8 @@ def margins_for_one_draw(fig: go.Figure) -> go.Figure:
     if legend.yref == "container" and legend.orientation == "h" and layout.showlegend is not False:
         width = LEGEND_FIGURE_WIDTH_PX * (PRESENTATION_WIDTH_SCALE if font_px >= PRESENTATION_FONT_SIZE else 1)
         rows = _legend_rows(fig, legend_px, width - margin.l - margin.r)
-        bottom = max(bottom, BROWSER_MARGINS["b"]) + round(LEGEND_ROW_EM * legend_px * rows) + LEGEND_PAD_PX
+        if rows:
+            bottom = max(bottom, BROWSER_MARGINS["b"]) + round(LEGEND_ROW_EM * legend_px * rows) + LEGEND_PAD_PX
     if margin.b < bottom:
         margin.b = bottom
     return fig
