@@ -103,7 +103,7 @@ def loss_against_learning_rate(runs: list[ClassRun], highlight: int | None = Non
               "xaxis": log_axis([r.learning_rate for r in placed], title={"text": "learning rate η (log)"}),
               "yaxis": yaxis, "margin": {"t": 50, "b": 80},
               "legend": legend_below()}
-    return figure_from_dicts(data, layout, "Final loss against each student's learning rate")
+    return figure_from_dicts(data, layout, "Final loss against η")
 
 
 def loss_curves(runs: list[ClassRun], highlight: int | None = None, height: int = 420) -> go.Figure:
