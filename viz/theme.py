@@ -7,9 +7,9 @@ same colour for the same thing on every page: an optimizer, a class, a layer.
 
 from __future__ import annotations
 
-import math
 import copy
 import functools
+import math
 import re
 from typing import Any, Mapping, Sequence
 
@@ -280,8 +280,8 @@ def for_presentation(fig: go.Figure, legend_aside: bool = False) -> go.Figure:
     """The figure with text sized for a projector: the template's text at PRESENTATION_FONT_SIZE, the smaller
     text a figure sets itself (annotations, a slider's label) at least PRESENTATION_SMALL_FONT_SIZE, tick labels
     and legends at least PRESENTATION_TICK_FONT_SIZE; with `legend_aside`, a legend below moves beside the plot
-    (legend_beside).
-    Sizes are set, not multiplied, so a figure kept between live refreshes can go through this again unchanged."""
+    (legend_beside). Sizes are set, not multiplied, so a figure kept between live refreshes can go through this
+    again unchanged."""
     if legend_aside and fig.layout.legend.yref == "container" and fig.layout.legend.orientation == "h":
         fig.update_layout(legend=legend_beside())
     fig.update_layout(font_size=PRESENTATION_FONT_SIZE, title_font_size=PRESENTATION_FONT_SIZE + 3,

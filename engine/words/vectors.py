@@ -147,7 +147,7 @@ def corpus_and_baseline(config: WordVectorsConfig, seed: int) -> tuple[Vocabular
                           "longer text")
     ppmi_unit = ask.unit_rows(ppmi_vectors(tokens, sentence_of, len(vocabulary), config.window, config.dimensions,
                                            seed))
-    ppmi_unit.flags.writeable = False
+    ppmi_unit.flags.writeable = False  # (the rest is read through torch, whose tensors cannot be made read-only)
     return vocabulary, torch.from_numpy(tokens), torch.from_numpy(sentence_of), ppmi_unit
 
 
