@@ -14,10 +14,10 @@ reading once a second costs one observation a second. A page's job names its tra
     class PlaygroundJob(Job):
         trainer_type = PlaygroundTrainer
 
-The job builds `self.trainer` from its config, hyperparameters, seed and device (torch's global RNG seeded
-with the seed, under a lock), and keeps the runtime's own rules: commands, epochs, stop conditions and
-divergence (engine.runtime.progress), turns at training with the other jobs (engine.runtime.turns) and a cap
-on how many train at once in this process (engine.runtime.cap). Where the job's process is (this one, a
+The job builds `self.trainer` from its config, hyperparameters, seed and device (the trainer seeds what its
+modules draw), and keeps the runtime's own rules: commands, epochs, stop conditions and divergence
+(engine.runtime.progress), turns at training with the other jobs (engine.runtime.turns) and a cap on how many
+train at once in this process (engine.runtime.cap). Where the job's process is (this one, a
 worker, a Ray actor) is the host's business (engine.runtime.hosts).
 
 A job whose trainer has a `state()` keeps a ring of checkpoints (engine.runtime.checkpoints; what the job does
@@ -55,10 +55,6 @@ from engine.runtime.turns import TRAINING_TURNS, TURN_SLICE_S, TrainingTurns
 log = logging.getLogger(__name__)
 
 PUBLISH_INTERVAL_S = 0.1  # also the shortest time between two observations while training
-
-# Serializes seeding torch's global RNG together with model construction, so two
-# jobs built at the same moment in different threads still get their own seeds.
-_GLOBAL_RNG_LOCK = threading.Lock()
 
 # Every job alive in this process, so interpreter exit can stop their threads
 # first (a daemon thread killed inside a torch kernel aborts the process).
@@ -392,9 +388,7 @@ class Job(Progress, Forking):
         self.checkpoints.start()
         branch, self._branch = self._branch, None
         try:
-            with _GLOBAL_RNG_LOCK:
-                torch.manual_seed(self.seed)
-                self.setup()
+            self.setup()
             self.apply_hyperparameters(dict(self.hp))
             if branch is not None:
                 self.checkpoints.start(branch.initial, branch.checkpoint)

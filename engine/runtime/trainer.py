@@ -13,7 +13,8 @@ and rewound (engine.runtime.checkpoints), `CHECKPOINTED`: the names of the attri
 (modules, optimizers, random generators, tensors, counters), so that loading a state and training on gives
 exactly the losses the run that saved it went on to have; `state` / `load_state` save and restore them (a
 trainer overrides them for what needs more, and to forget what it measured of other weights). Its randomness
-comes from `self.rng` (seeded from the seed), never from torch's global RNG, which other jobs' threads share.
+comes from `self.rng` (seeded from the seed), never from torch's global RNG, which other jobs' threads share
+(but for the modules' initial weights, drawn in `setup` from the global RNG seeded with the seed, under a lock).
 
 `observe` returns typed visuals: a frozen dataclass whose fields are NumPy arrays, numbers, strings or
 tuples of them, never a live tensor or model. They pickle (what a worker process sends back), and
@@ -23,11 +24,17 @@ tuples of them, never a live tensor or model. They pickle (what a worker process
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import torch
 
 from engine.runtime.checkpoints import NotCheckpointable
+
+# Module initializers (nn.Linear, nn.LSTM, ...) draw from torch's global generator: a trainer seeds it with its seed
+# and builds under this lock, so its initial weights are its seed's, whatever was built before it (in another job's
+# thread, or in an earlier test).
+_GLOBAL_RNG_LOCK = threading.Lock()
 
 
 class Trainer:
@@ -49,7 +56,9 @@ class Trainer:
         self.steps_done = 0  # training steps completed (inside `train_step`: before the current one)
         self.training = False  # whether a job is training it now: more steps follow (set before each
         # `evaluate` and `observe`; a costly measurement may then wait)
-        self.setup()
+        with _GLOBAL_RNG_LOCK:  # (module initializers draw from torch's global generator)
+            torch.manual_seed(self.seed)
+            self.setup()
 
     def setup(self) -> None:
         raise NotImplementedError
