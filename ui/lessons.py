@@ -430,8 +430,8 @@ LESSONS: tuple[Lesson, ...] = (
          "smoothly from one to the next. The −ELBO falls from about 54 to under 25.5 nats per digit (Bernoulli "
          "pixels).",
          "The autoencoder's codes sit wherever its training put them, off-centre and at their own scale; its "
-         "decoder, fed the same prior samples z ~ N(0, I), draws some digits far more often than others (its most "
-         "frequent digit about twice as often as the VAE's).",
+         "decoder, fed the same prior samples z ~ N(0, I), draws some digits far more often than others and some "
+         "hardly ever, where the VAE draws every digit about as often.",
          "Without the trick the reconstruction term sends the encoder exactly zero gradient: only the KL term "
          "trains it, every q(z|x) becomes N(0, I), the KL falls to 0, no latent unit stays active, and every "
          "decoded sample is the same average digit.",
@@ -453,9 +453,9 @@ LESSONS: tuple[Lesson, ...] = (
         ("Non-saturating: the purple points leave the centre, reach the ring and spread along it: by step 5,000 "
          "seven or eight of the eight modes are covered, over 90% of the samples high quality. The warped latent "
          "grid shows how G stretches one plane over separate blobs.",
-         "Minimax, same seed, same start: the points reach the ring but settle on the three modes nearest where "
-         "they arrived and stay there; five modes stay empty, while the samples are as sharp as in the healthy "
-         "run (about 90% high quality): a collapse, not a blur.",
+         "Minimax, same seed, same start: the points settle on at most three modes (or short of the ring), and "
+         "five or more modes stay empty: a collapse. Where exactly they settle can differ from one "
+         "computer to another: floating-point rounding differs between CPUs, and the game amplifies it.",
          "What D says: in the healthy game D(real) and D(G(z)) hover near ½; in the collapsed one D wins (about "
          "0.75 against 0.25), and that is exactly where the minimax loss gives G the least gradient.",
          "Press Step D and Step G to play the game one move at a time, or set the speed to 5 steps a second."),
