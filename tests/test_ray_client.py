@@ -48,7 +48,8 @@ DRIVER = textwrap.dedent("""
 @pytest.fixture()
 def ray_head():
     """`ray start --head --block` with a client server, token authentication on (Ray's default for new clusters
-    since 2.59), on free ports; yields (the ray:// address, the environment a driver needs) and stops it."""
+    since 2.59), on free ports; yields (the ray:// address, the environment a driver needs, its temp dir) and
+    stops it."""
     gcs, client = free_port(), free_port()
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
@@ -67,7 +68,7 @@ def ray_head():
                 if head.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("`ray start --head` did not bring its client server up") from None
                 time.sleep(0.5)
-        yield f"ray://127.0.0.1:{client}", env
+        yield f"ray://127.0.0.1:{client}", env, Path(temp)
     finally:
         os.killpg(head.pid, signal.SIGKILL)  # the head's processes are its group (SIGTERM: a 30 s shutdown)
         head.wait(30)
@@ -77,10 +78,13 @@ def ray_head():
 
 
 def test_a_job_trains_on_the_cluster_through_ray_client(ray_head):
-    address, env = ray_head
+    address, env, temp = ray_head
     driver = subprocess.run([sys.executable, "-c", DRIVER, address], cwd=ROOT, env=env,  # noqa: S603
                             capture_output=True, text=True, timeout=180)
-    assert driver.returncode == 0, driver.stderr[-3000:]
+    # (a failure says why the head's client server for this driver stopped: its log goes with the temp dir)
+    logs = "".join(f"\n--- {log.name}:\n{log.read_text(errors='replace')[-2000:]}"
+                   for log in sorted(temp.glob("session_latest/logs/ray_client_server_*.err")))
+    assert driver.returncode == 0, driver.stderr[-3000:] + logs
     lines = dict(line.split(" ", 1) for line in driver.stdout.splitlines() if line.startswith(("WHERE", "STEPS")))
     assert lines["WHERE"].startswith("Ray cluster: node "), lines
     steps, running = lines["STEPS"].split()
