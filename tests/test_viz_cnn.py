@@ -45,7 +45,7 @@ def test_tiles_learning_curves_attacks_and_probabilities_draw_what_they_are_give
     assert_valid_as_built(fig)
     assert [(t.name, t.yaxis) for t in fig.data] == [("CNN", "y"), ("MLP", "y"), ("CNN", "y2"), ("MLP", "y2")]
     assert np.allclose(fig.data[1].y, steps / 200) and not fig.layout.annotations
-    empty = figures.learning_curves({key: (np.array([]), np.array([])) for key in history})  # before a step
+    empty = figures.learning_curves({key: (np.array([0]), np.array([0.5])) for key in history})  # step 0 only
     assert_valid_as_built(empty)
     assert "Press Train" in empty.layout.annotations[0].text and empty.layout.xaxis2.showticklabels is False
     grid = np.array([0.0, 1.0, 2.0])

@@ -148,7 +148,8 @@ def learning_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.
               "yaxis2": {"domain": [0, 0.45], "anchor": "x2", **log_axis(*losses, title=_title("loss"))},
               "height": 440, "hovermode": "x unified", "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom"},
               "margin": {"l": 80, "b": 60, "t": 90}}
-    if not any(len(trace["x"]) for trace in data):  # before the first step: say what will be drawn, not -1 .. 1
+    # Before training (step 0 alone draws no line): say what will be drawn, not an empty -1 .. 1 step axis.
+    if all(len(trace["x"]) < 2 for trace in data):
         layout["xaxis2"]["showticklabels"] = False
         layout["annotations"] = [{"text": "Press Train (or Step): both networks' held-out accuracy and loss are "
                                           "drawn here as they learn", "xref": "paper", "yref": "paper", "x": 0.5,
