@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 
 def pick_device(force_cpu: bool = False) -> torch.device:
@@ -53,4 +54,20 @@ def limit_threads() -> None:
     two BLAS threads and 0.03-0.08 s with one, so it gets the same count (~3 ms a call).
     """
     torch.set_num_threads(torch_threads_per_job())
-    threadpool_limits(torch_threads_per_job(), user_api="blas")
+    _blas_libraries().limit(limits=torch_threads_per_job())
+
+
+_blas: tuple[int, ThreadpoolController | None] = (-1, None)  # (len(sys.modules) at the scan, its BLAS libraries)
+
+
+def _blas_libraries() -> ThreadpoolController:
+    """The process's BLAS libraries. threadpoolctl finds them by walking every loaded shared library (2-15 ms in a
+    web server; limit_threads runs at every page run and live refresh), and a new one arrives only with an import,
+    so the walk is redone only when modules were imported since the last."""
+    global _blas
+    modules, controller = _blas
+    if controller is None or modules != len(sys.modules):
+        modules = len(sys.modules)  # (read before the walk: an import during it is caught next time)
+        controller = ThreadpoolController().select(user_api="blas")
+        _blas = modules, controller
+    return controller
