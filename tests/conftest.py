@@ -1,3 +1,4 @@
+import base64
 import dataclasses
 import os
 import pickle
@@ -109,6 +110,16 @@ def open_page(page: str, timeout: float = 60, **query):
 def metric(at, label: str) -> str:
     """The value a page's metric with this label shows."""
     return next(m.value for m in at.metric if m.label == label)
+
+
+def plotted(values) -> np.ndarray:
+    """A trace's array as numbers, also where the figure holds it as a plotly.js typed array (base64, as
+    viz.theme.unchecked_figure sends animation frames)."""
+    if isinstance(values, dict) and "bdata" in values:
+        dtype = {"f4": np.float32, "f8": np.float64}[values["dtype"]]
+        array = np.frombuffer(base64.b64decode(values["bdata"]), dtype=dtype)
+        return array.reshape([int(n) for n in values["shape"].split(",")]) if "shape" in values else array
+    return np.asarray(values)
 
 
 def assert_valid_as_built(fig) -> None:

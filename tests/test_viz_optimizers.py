@@ -14,7 +14,7 @@ from engine.optimizers.surfaces import FIXED_SURFACES, quadratic
 from engine.optimizers.table import RACE_OPTIMIZERS, OptimizerSpec
 from engine.optimizers.theory import EigenDirection
 from viz import optimizers as vt
-from tests.conftest import assert_valid_as_built
+from tests.conftest import assert_valid_as_built, plotted
 from viz.theme import optimizer_color
 
 QUAD = quadratic(10.0, 0.0)
@@ -105,8 +105,8 @@ def test_animation_frames_grow_each_path_up_to_the_frame_step():
         k = int(frame.name)
         paths, heads = frame.data[:2], frame.data[2:]
         for traj, path, head in zip(trajs, paths, heads):
-            assert (head.x[0], head.y[0]) == pytest.approx(tuple(traj.points[k]), rel=1e-6)
-            drawn = np.column_stack([path.x, path.y])
+            assert (plotted(head.x)[0], plotted(head.y)[0]) == pytest.approx(tuple(traj.points[k]), rel=1e-6)
+            drawn = np.column_stack([plotted(path.x), plotted(path.y)])
             assert len(drawn) >= 1 and drawn[-1] == pytest.approx(traj.points[k], rel=1e-5, abs=0.1)
             assert len(drawn) <= vt.MAX_FRAME_POINTS + 1
     assert int(fig.frames[-1].name) == 300

@@ -9,6 +9,8 @@ from typing import Collection
 import numpy as np
 import plotly.graph_objects as go
 
+from viz.theme import unchecked_figure
+
 FORK_LINE = {"color": "#7f7f7f", "width": 1, "dash": "dash"}
 ORIGINAL_RUN = "original run"
 
@@ -44,5 +46,4 @@ def with_original(figure: go.Figure, original: go.Figure, fork_step: int, leave_
     layout["shapes"] = [*layout.get("shapes", ()), *(
         {"type": "line", "x0": fork_step, "x1": fork_step, "xref": x, "y0": 0, "y1": 1, "yref": f"{y} domain",
          "line": FORK_LINE} for x, y in dict.fromkeys(plots))]
-    return go.Figure({"data": data, "layout": layout, "frames": [f.to_plotly_json() for f in figure.frames]},
-                     _validate=False)
+    return unchecked_figure(data, layout, [f.to_plotly_json() for f in figure.frames])
