@@ -20,10 +20,12 @@ from ui.rooms import STUDENT, TEACHER, thinned_history
 
 
 def session(page: str = "home", **query) -> AppTest:
+    """A session on `page`, its sidebar's Class panel open (closed, it draws nothing inside)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
     if page != "home":
         at.switch_page(f"app_pages/{page}.py")
     at.query_params.update(query)
+    at.session_state["room_panel"] = True
     return at.run()
 
 
@@ -39,6 +41,15 @@ def teacher() -> AppTest:
 
 def code_of(teacher: AppTest) -> str:
     return teacher.session_state[TEACHER]["code"]
+
+
+def test_the_class_panel_draws_its_controls_only_while_open():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    assert [e.label for e in at.sidebar.expander].count("Class") == 1
+    assert not [b for b in at.sidebar.button if b.key == "room_start"] and not at.sidebar.text_input
+    at.session_state["room_panel"] = True  # (the browser's click on its header)
+    at.run()
+    assert at.button(key="room_start") and at.text_input(key="room_code")
 
 
 def test_a_pushed_page_opens_for_the_student_who_trains_and_the_class_view_shows_the_run(teacher):

@@ -54,7 +54,9 @@ def presentation_requested() -> bool:
 
 def presenting() -> bool:
     """Whether this run shows the page in presentation mode."""
-    return bool(st.session_state.get(PRESENT_KEY, presentation_requested()))
+    if PRESENT_KEY in st.session_state:  # (reading the URL costs ~0.5 ms, and charts ask at every draw)
+        return bool(st.session_state[PRESENT_KEY])
+    return presentation_requested()
 
 
 def fit_to_screen(key: str, above_rem: float, height: int):

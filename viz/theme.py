@@ -170,60 +170,94 @@ def _text_px(text: Any, font_px: float, char_em: float = CHAR_EM) -> float:
     return char_em * font_px * len(_TAGS.sub("", str(text or "")))
 
 
-def _colorbars(fig: go.Figure) -> list[Any]:
-    """The colour bars the figure shows: its traces' own, and those of the colour axes they share."""
-    bars = []
-    for trace in fig.data:
-        scatter = trace.type.startswith("scatter")
-        axis = (trace.marker.coloraxis if scatter else getattr(trace, "coloraxis", None))
+def _raw(fig: go.Figure) -> tuple[dict, list[dict]]:
+    """The figure's layout and traces as Plotly keeps them, its own dicts: through Plotly's objects, every property
+    read builds and checks objects (margins_for_one_draw took 2-6 ms a chart that way, at every chart's every draw:
+    6% of the web server's time in a class of 40)."""
+    return fig.layout._props, [trace._props for trace in fig.data]
+
+
+def _dig(props: Any, path: str) -> Any:
+    """props["a"]["b"] for path "a.b", None where a level is missing."""
+    for key in path.split("."):
+        if not isinstance(props, dict):
+            return None
+        props = props.get(key)
+    return props
+
+
+@functools.cache
+def _trace_has(trace_type: str, prop: str) -> bool:
+    """Whether traces of this type have the property at all (a heatmap shows a colour bar unless told not to;
+    a bar chart has none to show)."""
+    return hasattr(go.Figure({"data": [{"type": trace_type}]}).data[0], prop)
+
+
+def _axis_names(traces: list[dict], letter: str) -> set[str]:
+    """The 2-D axes ("x", "x2", ...) the traces use; a figure without traces yet still draws x and y with their
+    titles; a 3-D scene or a table uses none."""
+    cartesian = [trace for trace in traces if _trace_has(trace.get("type", "scatter"), letter + "axis")]
+    return {trace.get(letter + "axis") or letter for trace in cartesian} or (set() if traces else {letter})
+
+
+def _colorbar_paths(layout: dict, traces: list[dict]) -> list[tuple[int | None, str]]:
+    """Where the colour bars the figure shows are: its traces' own (trace index, path), and those of the colour
+    axes they share (None, path in the layout)."""
+    paths: list[tuple[int | None, str]] = []
+    for index, trace in enumerate(traces):
+        kind = trace.get("type", "scatter")
+        scatter = kind.startswith("scatter")
+        axis = _dig(trace, "marker.coloraxis") if scatter else trace.get("coloraxis")
         if axis:
-            shared = fig.layout[axis]
-            bars += [shared.colorbar] if shared.showscale is not False and shared.colorbar not in bars else []
-        elif (trace.marker.showscale if scatter else hasattr(trace, "showscale") and trace.showscale is not False):
-            bars.append(trace.marker.colorbar if scatter else trace.colorbar)
-    return bars
+            if _dig(layout, f"{axis}.showscale") is not False and (None, f"{axis}.colorbar") not in paths:
+                paths.append((None, f"{axis}.colorbar"))
+        elif (_dig(trace, "marker.showscale") if scatter else
+              _trace_has(kind, "showscale") and trace.get("showscale") is not False):
+            paths.append((index, "marker.colorbar" if scatter else "colorbar"))
+    return paths
 
 
-def _colorbar_right_px(bar: Any, font_px: float) -> float:
+def _colorbars(fig: go.Figure) -> list[Any]:
+    """The colour bars the figure shows, as Plotly's objects (to set their fonts)."""
+    return [(fig.layout if index is None else fig.data[index])[path] for index, path in _colorbar_paths(*_raw(fig))]
+
+
+def _colorbar_right_px(bar: dict, font_px: float) -> float:
     """The right margin a colour bar takes (0 where it stands inside the plot): the bar, its tick labels and
     its title (above the bar unless its side says otherwise)."""
-    if bar.x is not None and bar.x < 1:
+    if bar.get("x") is not None and bar["x"] < 1:
         return 0.0
-    labels = bar.ticktext or ["−0.25"]  # plotly's default ticks: a few characters
+    labels = bar.get("ticktext") or ["−0.25"]  # plotly's default ticks: a few characters
     tick_px = TICK_FONT_PX * font_px / FONT_SIZE  # (larger in presentation mode)
-    width = 40 + (bar.thickness or 30) + max(_text_px(label, tick_px, THEME_CHAR_EM) for label in labels)
-    title = bar.title.text
-    if title and bar.title.side in (None, "top", "bottom"):
+    width = 40 + (bar.get("thickness") or 30) + max(_text_px(label, tick_px, THEME_CHAR_EM) for label in labels)
+    title, side = _dig(bar, "title.text"), _dig(bar, "title.side")
+    if title and side in (None, "top", "bottom"):
         width = max(width, 55 + _text_px(title, font_px))
-    return width + (20 if title and bar.title.side == "right" else 0)
+    return width + (20 if title and side == "right" else 0)
 
 
-def _legend_entries(fig: go.Figure, font_px: float) -> dict[str, list[float]]:
+def _legend_entries(traces: list[dict], font_px: float) -> dict[str, list[float]]:
     """The legend's entries (the figure's named, shown traces), by group: their widths (an ungrouped trace is a
     group of its own)."""
     entries: dict[str, list[float]] = {}
-    for trace in fig.data:
-        if trace.showlegend is not False and trace.name:
-            group = entries.setdefault(trace.legendgroup or f"\0{trace.name}", [])
-            group.append(LEGEND_SYMBOL_PX + _text_px(trace.name, font_px, THEME_CHAR_EM))
+    for trace in traces:
+        if trace.get("showlegend") is not False and trace.get("name"):
+            group = entries.setdefault(trace.get("legendgroup") or f"\0{trace['name']}", [])
+            group.append(LEGEND_SYMBOL_PX + _text_px(trace["name"], font_px, THEME_CHAR_EM))
     return entries
 
 
-def _legend_widths(fig: go.Figure, font_px: float) -> list[float]:
-    return [width for group in _legend_entries(fig, font_px).values() for width in group]
-
-
-def _legend_rows(fig: go.Figure, font_px: float, room_px: float) -> int:
+def _legend_rows(traces: list[dict], font_px: float, room_px: float) -> int:
     """Rows a horizontal legend takes in `room_px` (the plot's width), as plotly.js lays it out: in one row if
     every entry fits; else, where traces are grouped (legendgroup), each group a column of its entries, groups
     side by side; else in columns as wide as the widest entry."""
-    entries = _legend_entries(fig, font_px)
+    entries = _legend_entries(traces, font_px)
     widths = [width for group in entries.values() for width in group]
     if not widths:
         return 0  # (no entry yet: plotly.js draws no legend)
     if sum(widths) + LEGEND_GAP_PX * (len(widths) - 1) <= room_px:
         return 1
-    if not any(trace.legendgroup for trace in fig.data):
+    if not any(trace.get("legendgroup") for trace in traces):
         columns = max(1, int((room_px + LEGEND_GAP_PX) // (max(widths) + LEGEND_GAP_PX)))
         return math.ceil(len(widths) / columns)
     rows, row_rows, used = 0, 0, 0.0
@@ -248,52 +282,58 @@ def margins_for_one_draw(fig: go.Figure) -> go.Figure:
     went round that loop a dozen times (seconds of a frozen tab: the VAE's codes at latent 3, the Optimizers'
     contour in a lesson). So such a y axis keeps the margin it is given, and its x axis pushes only the bottom one
     (its ticks and title, with a legend stacked below)."""
-    layout = fig.layout
-    for yaxis in fig.select_yaxes():
-        if yaxis.scaleanchor is not None and yaxis.scaleanchor.startswith("x"):
-            yaxis.automargin = False
-            layout["xaxis" + yaxis.scaleanchor.removeprefix("x")].automargin = "bottom"
-    margin = layout.margin
-    for side, px in BROWSER_MARGINS.items():
-        if getattr(margin, side) is None:
-            setattr(margin, side, px)
-    font_px = layout.font.size or FONT_SIZE
-    legend = layout.legend
-    legend_px = legend.font.size or TICK_FONT_PX * font_px / FONT_SIZE  # (Streamlit's theme's size where unset)
-    right = max((_colorbar_right_px(bar, font_px) for bar in _colorbars(fig)), default=0.0)
-    if legend.orientation == "v" and legend.xref == "container" and layout.showlegend is not False:
-        right += max(_legend_widths(fig, legend_px), default=0.0) + 2 * LEGEND_PAD_PX  # beside the bar
-    if margin.r < right:
-        margin.r = round(right)
+    layout, traces = _raw(fig)
+    automargin = {}  # axis -> the automargin it is drawn with, where this sets it
+    for name in (key for key in layout if re.fullmatch(r"yaxis\d*", key)):
+        anchor = _dig(layout, f"{name}.scaleanchor")
+        if anchor is not None and anchor.startswith("x"):
+            automargin[name] = False
+            automargin["xaxis" + anchor.removeprefix("x")] = "bottom"
+    given = layout.get("margin") or {}
+    margin = {side: px if given.get(side) is None else given[side] for side, px in BROWSER_MARGINS.items()}
+    font_px = _dig(layout, "font.size") or FONT_SIZE
+    legend = layout.get("legend") or {}
+    legend_px = _dig(legend, "font.size") or TICK_FONT_PX * font_px / FONT_SIZE  # (Streamlit's theme's where unset)
+    right = max((_colorbar_right_px(_dig(layout if index is None else traces[index], path) or {}, font_px)
+                 for index, path in _colorbar_paths(layout, traces)), default=0.0)
+    if legend.get("orientation") == "v" and legend.get("xref") == "container" and layout.get("showlegend") is not False:
+        widths = [width for group in _legend_entries(traces, legend_px).values() for width in group]
+        right += max(widths, default=0.0) + 2 * LEGEND_PAD_PX  # beside the bar
+    if margin["r"] < right:
+        margin["r"] = round(right)
     bottom = 0
-    # The 2-D axes the traces use (a figure without traces yet still draws x and y, with their titles; a 3-D
-    # scene or a table none)
-    empty = set() if fig.data else {""}
-    for name in {getattr(trace, "xaxis", None) or "x" for trace in fig.data if hasattr(trace, "xaxis")} or empty:
-        xaxis = layout["xaxis" + name.removeprefix("x")]  # ("" or "x": the first)
-        yaxis = layout["yaxis" + (xaxis.anchor or "y").removeprefix("y")] if xaxis.anchor != "free" else None
-        at_the_foot = yaxis is None or not yaxis.domain or yaxis.domain[0] == 0
-        if at_the_foot and xaxis.visible is not False and xaxis.showticklabels is not False and xaxis.side != "top":
+    for name in _axis_names(traces, "x"):
+        xaxis = layout.get("xaxis" + name.removeprefix("x")) or {}  # ("" or "x": the first)
+        yaxis = layout.get("yaxis" + (xaxis.get("anchor") or "y").removeprefix("y")) or {}
+        at_the_foot = xaxis.get("anchor") == "free" or not yaxis.get("domain") or yaxis["domain"][0] == 0
+        if (at_the_foot and xaxis.get("visible") is not False and xaxis.get("showticklabels") is not False
+                and xaxis.get("side") != "top"):
             ticks = X_TICKS_PX + 2 * (font_px - FONT_SIZE)  # (larger in presentation mode)
-            bottom = max(bottom, ticks + (round(2.4 * font_px) if xaxis.title.text else 0))
-    for name in {getattr(trace, "yaxis", None) or "y" for trace in fig.data if hasattr(trace, "yaxis")} or empty:
-        yaxis = layout["yaxis" + name.removeprefix("y")]
-        xaxis = layout["xaxis" + (yaxis.anchor or "x").removeprefix("x")] if yaxis.anchor != "free" else None
-        at_the_left = xaxis is None or not xaxis.domain or xaxis.domain[0] == 0
-        if yaxis.title.text and yaxis.showticklabels is not False and yaxis.automargin is not False:
+            bottom = max(bottom, ticks + (round(2.4 * font_px) if _dig(xaxis, "title.text") else 0))
+    for name in _axis_names(traces, "y"):
+        key = "yaxis" + name.removeprefix("y")
+        yaxis = layout.get(key) or {}
+        xaxis = layout.get("xaxis" + (yaxis.get("anchor") or "x").removeprefix("x")) or {}
+        at_the_left = yaxis.get("anchor") == "free" or not xaxis.get("domain") or xaxis["domain"][0] == 0
+        if (_dig(yaxis, "title.text") and yaxis.get("showticklabels") is not False
+                and automargin.get(key, yaxis.get("automargin")) is not False):
             # (an equal-scale plot's y axis keeps the margin it has)
             room = BROWSER_MARGINS["l"] + 3 * (font_px - FONT_SIZE)
-            if yaxis.side == "right":
-                margin.r = max(margin.r, room)
+            if yaxis.get("side") == "right":
+                margin["r"] = max(margin["r"], room)
             elif at_the_left:
-                margin.l = max(margin.l, room)
-    if legend.yref == "container" and legend.orientation == "h" and layout.showlegend is not False:
+                margin["l"] = max(margin["l"], room)
+    if legend.get("yref") == "container" and legend.get("orientation") == "h" and layout.get("showlegend") is not False:
         width = LEGEND_FIGURE_WIDTH_PX * (PRESENTATION_WIDTH_SCALE if font_px >= PRESENTATION_FONT_SIZE else 1)
-        rows = _legend_rows(fig, legend_px, width - margin.l - margin.r)
+        rows = _legend_rows(traces, legend_px, width - margin["l"] - margin["r"])
         if rows:
             bottom = max(bottom, BROWSER_MARGINS["b"]) + round(LEGEND_ROW_EM * legend_px * rows) + LEGEND_PAD_PX
-    if margin.b < bottom:
-        margin.b = bottom
+    margin["b"] = max(margin["b"], bottom)
+    # Written into the layout's own dict, which Plotly's objects read through (numbers, False and "bottom", values
+    # Plotly takes): its update_layout, with its checks and callbacks, took 1.5 ms a chart.
+    for axis, value in automargin.items():
+        layout.setdefault(axis, {})["automargin"] = value
+    layout["margin"] = {**given, **margin}
     return fig
 
 
@@ -304,6 +344,7 @@ def styled(fig: go.Figure, title: str | None = None, height: int | None = None) 
     if height is not None:
         fig.update_layout(height=height)
     return fig
+
 
 
 def for_presentation(fig: go.Figure, legend_aside: bool = False) -> go.Figure:
