@@ -19,8 +19,11 @@ st.set_page_config(page_title="Gradscape", page_icon=":material/insights:", layo
 limit_threads()  # each script run is a fresh thread
 
 by_url_path = {info.url_path: info for info in [HOME, *PAGES, CLASS_VIEW]}
-navigation = st.navigation([st.Page(info.file, title=info.title, icon=info.icon, url_path=info.url_path,
-                                    default=info is HOME) for info in by_url_path.values()])
+if "_pages" not in st.session_state:  # (made once a session: each checks its file, ~4 ms a run in all; not shared
+    # between sessions, as st.navigation marks the one it returns callable for that run)
+    st.session_state._pages = [st.Page(info.file, title=info.title, icon=info.icon, url_path=info.url_path,
+                                       default=info is HOME) for info in by_url_path.values()]
+navigation = st.navigation(st.session_state._pages)
 page = by_url_path.get(navigation.url_path, HOME)
 open_old_labels(page)
 arrived = link_parameters()
