@@ -43,6 +43,10 @@ def test_the_sweep_marks_the_threshold_and_the_model_where_they_are():
     assert {"test error", "training error", "test error, ridge α = 0.001", "variance (mean)"} <= names
     assert fig.layout.xaxis.type == "log"
     assert any("interpolation threshold" in a.text for a in fig.layout.annotations)
+    # where bias²'s estimate is <= 0 (the log axis draws no line there), a marker on the axis' floor says so
+    unresolved = traces(fig)["bias² not resolved (estimate ≤ 0)"]
+    assert list(unresolved.x) == list(result.sizes[result.bias2[0] <= 0]) and len(unresolved.x) > 0
+    assert np.allclose(np.log10(unresolved.y), fig.layout.yaxis.range[0])
 
 
 def test_the_regularization_figures():

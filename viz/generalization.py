@@ -100,6 +100,16 @@ def complexity_sweep(sizes: np.ndarray, alphas, train_mse: np.ndarray, test_mse:
                      _line(sizes, positive(variance[a]), "variance (mean)", VARIANCE_COLOR, 1.5, "dot")]
     values = np.concatenate([test_mse.ravel(), train_mse.ravel(), [noise]])
     low = max(np.nanmin(np.where(values > 0, values, np.nan)), noise * 1e-3)
+    # bias² is estimated without bias (the mean fit's squared error less variance / refits), so where the variance
+    # is large its estimate can fall to 0 or below, which a log axis cannot draw: marked on the axis' floor.
+    unresolved = np.flatnonzero(~(bias2[list(alphas).index(0)] > 0)) if 0 in list(alphas) else np.array([], int)
+    if unresolved.size:
+        data.append({"type": "scatter", "x": np.asarray(sizes[unresolved], dtype=np.float32),
+                     "y": np.full(unresolved.size, low, dtype=np.float32), "mode": "markers", "cliponaxis": False,
+                     "name": "bias² not resolved (estimate ≤ 0)",
+                     "marker": {"symbol": "triangle-down-open", "size": 9, "color": BIAS_COLOR},
+                     "hovertemplate": f"{axis_name} %{{x}}<br>bias² not resolved: its estimate is ≤ 0, the "
+                                      f"variance too large for {refits} refits to measure it<extra></extra>"})
     shapes, annotations = [], []
     on_axis = (lambda x: np.log10(max(x, 1))) if family != "poly" else (lambda x: x)  # noqa: E731
     ends = on_axis(sizes.min()), on_axis(sizes.max())
