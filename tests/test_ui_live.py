@@ -54,10 +54,11 @@ def test_the_period_is_capped_and_sessions_that_left_stop_counting():
     assert areas.period("unknown", now=40.5) == 0.5
 
 
-def _live_page(busy_then: list[bool], unapplied_then: list[bool], works_on: bool = False):
-    """A page with only a live area, over a stub job whose snapshots and pending commands follow the lists
-    (the last value repeats), polling while busy (or always, `works_on`, as Diffusion does while it
-    measures); returns the AppTest and how many whole-page runs it made."""
+def _live_page(busy_then: list[bool], unapplied_then: list[bool], works_on: bool = False, controls: bool = False):
+    """A page with a live area (and, with `controls`, the job's buttons above it, as every page has), over a
+    stub job whose snapshots and pending commands follow the lists (the last value repeats), polling while busy
+    (or always, `works_on`, as Diffusion does while it measures); returns the AppTest and how many whole-page
+    runs it made."""
     from streamlit.testing.v1 import AppTest
 
     def page():
@@ -66,9 +67,11 @@ def _live_page(busy_then: list[bool], unapplied_then: list[bool], works_on: bool
         import streamlit as st
 
         from engine.runtime import JobStatus, Snapshot
-        from ui.live import live_area
+        from ui.live import job_controls, live_area
 
         class StubJob:
+            where = "the web server's process"
+
             def __init__(self, busy, unapplied):
                 self._busy = itertools.chain(busy, itertools.repeat(busy[-1]))
                 self._unapplied = itertools.chain(unapplied, itertools.repeat(unapplied[-1]))
@@ -84,12 +87,14 @@ def _live_page(busy_then: list[bool], unapplied_then: list[bool], works_on: bool
         if "job" not in st.session_state:
             st.session_state.job = StubJob(st.session_state.busy_then, st.session_state.unapplied_then)
         st.session_state.runs = st.session_state.get("runs", 0) + 1
+        if st.session_state.controls:
+            job_controls(st.session_state.job, key="stub")
         live_area(st.session_state.job, lambda snap: st.write("training" if snap.busy else "paused"),
                   polls=(lambda snap: True) if st.session_state.works_on else (lambda snap: snap.busy))
 
     at = AppTest.from_function(page)
     at.session_state.busy_then, at.session_state.unapplied_then = busy_then, unapplied_then
-    at.session_state.works_on = works_on
+    at.session_state.works_on, at.session_state.controls = works_on, controls
     at.run()
     return at, at.session_state.runs
 
@@ -106,6 +111,15 @@ def test_when_training_stops_while_the_job_still_works_the_page_reruns():
     # Paused while the page polls on (Diffusion measures the last step): the Pause button must turn to Train.
     at, runs = _live_page(busy_then=[True, False], unapplied_then=[False], works_on=True)
     assert runs == 2 and not at.exception
+
+
+def test_a_pause_applied_between_the_buttons_and_the_live_area_reruns_the_page():
+    # The buttons were drawn while the job trained (Pause); the trainer applied the pause before the live area
+    # read the job (a busy class's server: seen as a Pause button under "paused" for 30 s). The page must run
+    # again so the button says Train.
+    at, runs = _live_page(busy_then=[True, False], unapplied_then=[False], controls=True)
+    assert runs == 2 and not at.exception
+    assert [b.label for b in at.button][0] == "Train"
 
 
 def test_a_page_in_step_with_its_job_runs_once():

@@ -113,11 +113,17 @@ def _command(job: Job, action: str, changes: dict[str, Any] | None = None) -> No
         pass  # the trainer is busy; the live area will catch up
 
 
+_CONTROLS_SHOWN = "_controls_shown"  # id(job) -> the snapshot this run's job_controls drew its buttons from
+
+
 def job_controls(job: Job, key: str, part_steps: Sequence[tuple[str, dict[str, Any], str]] = ()) -> None:
     """Train/Pause, Step (one minibatch), Epoch (one epoch), Reset. A model of several parts (a GAN) passes
     `part_steps` instead of Epoch: (label, the live settings that make the next step update only that part,
     help) for each, e.g. ("Step D", {"one_part": "d"}, ...)."""
     snap = job.snapshot()
+    # (the live area below compares the job with this, not with a later snapshot: a command applied in between
+    # would otherwise leave Pause showing on a paused job, with no rerun to mend it)
+    st.session_state.setdefault(_CONTROLS_SHOWN, {})[id(job)] = snap
     running = snap.status is JobStatus.RUNNING
     can_train = snap.status in (JobStatus.READY, JobStatus.PAUSED, JobStatus.DONE, JobStatus.RUNNING)
     middle = [("Step", "step", None, "Train on one minibatch, then pause", ":material/skip_next:")]
@@ -186,7 +192,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     the number of students watching and the cost of this page's refresh
     (once a second for a few, every few seconds for a full class).
     """
-    shown = job.snapshot()  # what the controls above were drawn from
+    shown = st.session_state.get(_CONTROLS_SHOWN, {}).pop(id(job), None) or job.snapshot()  # the controls' job
     # A click the trainer has not applied yet (a busy server): refresh until it shows.
     catching_up = job.has_unapplied_commands()
     polling = polls(shown) or catching_up
