@@ -54,12 +54,11 @@ def test_the_period_is_capped_and_sessions_that_left_stop_counting():
     assert areas.period("unknown", now=40.5) == 0.5
 
 
-def _live_page(busy_then: list[bool], unapplied_then: list[bool], works_on: bool = False, controls: bool = False,
-               steps_then: tuple[int, ...] = (0,), awaited: int | None = None):
+def _live_page(busy_then: list[bool], unapplied_then: list[bool], works_on: bool = False, controls: bool = False):
     """A page with a live area (and, with `controls`, the job's buttons above it, as every page has), over a
-    stub job whose snapshots (busy, step) and pending commands follow the lists (the last value repeats),
-    polling while busy (or always, `works_on`, as Diffusion does while it measures); `awaited`: a Train click
-    waits to see the counter pass this step. Returns the AppTest and how many whole-page runs it made."""
+    stub job whose snapshots and pending commands follow the lists (the last value repeats), polling while busy
+    (or always, `works_on`, as Diffusion does while it measures); returns the AppTest and how many whole-page
+    runs it made."""
     from streamlit.testing.v1 import AppTest
 
     def page():
@@ -73,24 +72,20 @@ def _live_page(busy_then: list[bool], unapplied_then: list[bool], works_on: bool
         class StubJob:
             where = "the web server's process"
 
-            def __init__(self, busy, unapplied, steps):
+            def __init__(self, busy, unapplied):
                 self._busy = itertools.chain(busy, itertools.repeat(busy[-1]))
                 self._unapplied = itertools.chain(unapplied, itertools.repeat(unapplied[-1]))
-                self._steps = itertools.chain(steps, itertools.repeat(steps[-1]))
 
             def snapshot(self, fresh=False):
                 busy = next(self._busy)
-                return Snapshot(0, next(self._steps), 0.0, JobStatus.RUNNING if busy else JobStatus.PAUSED, "", {},
-                                {}, {}, None, 0, 0.0, "CPU", busy=busy)
+                return Snapshot(0, 0, 0.0, JobStatus.RUNNING if busy else JobStatus.PAUSED, "", {}, {}, {}, None,
+                                0, 0.0, "CPU", busy=busy)
 
             def has_unapplied_commands(self):
                 return next(self._unapplied)
 
         if "job" not in st.session_state:
-            st.session_state.job = StubJob(st.session_state.busy_then, st.session_state.unapplied_then,
-                                           st.session_state.steps_then)
-            if st.session_state.awaited is not None:  # as the Train button's callback leaves it
-                st.session_state["_awaited_step"] = {id(st.session_state.job): st.session_state.awaited}
+            st.session_state.job = StubJob(st.session_state.busy_then, st.session_state.unapplied_then)
         st.session_state.runs = st.session_state.get("runs", 0) + 1
         if st.session_state.controls:
             job_controls(st.session_state.job, key="stub")
@@ -100,7 +95,6 @@ def _live_page(busy_then: list[bool], unapplied_then: list[bool], works_on: bool
     at = AppTest.from_function(page)
     at.session_state.busy_then, at.session_state.unapplied_then = busy_then, unapplied_then
     at.session_state.works_on, at.session_state.controls = works_on, controls
-    at.session_state.steps_then, at.session_state.awaited = steps_then, awaited
     at.run()
     return at, at.session_state.runs
 
@@ -126,27 +120,6 @@ def test_a_pause_applied_between_the_buttons_and_the_live_area_reruns_the_page()
     at, runs = _live_page(busy_then=[True, False], unapplied_then=[False], controls=True)
     assert runs == 2 and not at.exception
     assert [b.label for b in at.button][0] == "Train"
-
-
-def test_after_train_the_live_area_catches_up_at_once_and_reruns_the_page_when_the_first_step_shows():
-    # Train was applied but its first step came after the page was drawn (step 0): the live area refreshes at the
-    # fastest rate, not a full class's period, and once the counter moved the page runs again (normal period).
-    at, runs = _live_page(busy_then=[True], unapplied_then=[False], controls=True, steps_then=(0, 3), awaited=0)
-    assert runs == 2 and not at.exception and at.session_state["_awaited_step"] == {}
-    # ...and not before it moved: no page rerun while the counter still shows the click's step
-    at, runs = _live_page(busy_then=[True], unapplied_then=[False], controls=True, steps_then=(0,), awaited=0)
-    assert runs == 1 and not at.exception and list(at.session_state["_awaited_step"].values()) == [0]
-
-
-def test_a_live_area_catching_up_with_a_click_refreshes_at_the_fastest_rate_whatever_the_class(monkeypatch):
-    from ui import live
-
-    areas = LiveAreas(share=0.25, fastest=0.5, slowest=10.0)
-    monkeypatch.setattr(live, "LIVE_AREAS", areas)  # (the server's own is left to the other tests)
-    for i in range(60):  # a full class, each refresh costly: its fair period is the slowest
-        areas.refreshed(f"class-{i}", 0.2)
-    assert live.live_period("class-0", catching_up=False) == 10.0
-    assert live.live_period("class-0", catching_up=True) == 0.5
 
 
 def test_a_page_in_step_with_its_job_runs_once():

@@ -97,8 +97,6 @@ def _command(job: Job, action: str, changes: dict[str, Any] | None = None) -> No
     already shows its effect. `changes`: live settings sent first (a step of one part of a model)."""
     try:
         before = job.snapshot().step
-        if action in ("play", "step", "epoch"):  # shown once the counter passes it (live_area)
-            st.session_state.setdefault(_AWAITED_STEP, {})[id(job)] = before
         if changes:
             job.set_hyperparameters(**changes)
         ticket = {"play": job.play, "pause": job.pause, "step": job.step, "epoch": job.step_epoch,
@@ -116,7 +114,6 @@ def _command(job: Job, action: str, changes: dict[str, Any] | None = None) -> No
 
 
 _CONTROLS_SHOWN = "_controls_shown"  # id(job) -> the snapshot this run's job_controls drew its buttons from
-_AWAITED_STEP = "_awaited_step"  # id(job) -> the step a Train, Step or Epoch click waits to see passed
 
 
 def job_controls(job: Job, key: str, part_steps: Sequence[tuple[str, dict[str, Any], str]] = ()) -> None:
@@ -183,12 +180,6 @@ def _session_id() -> str:
     return st.session_state.setdefault("_live_session", uuid.uuid4().hex)
 
 
-def live_period(session: str, catching_up: bool) -> float:
-    """Seconds between a live area's refreshes: the class's fair share (LIVE_AREAS), or the fastest while it
-    catches up with its session's click (a few refreshes a click, in the session that clicked)."""
-    return LIVE_AREAS.fastest if catching_up else LIVE_AREAS.period(session)
-
-
 def live_area(job: Job, draw: Callable[[Snapshot], None],
               polls: Callable[[Snapshot], bool] = lambda snap: snap.busy) -> None:
     """Draw the job's latest snapshot, refreshing while it trains (or while `polls(snapshot)`: a page
@@ -199,22 +190,14 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     a click the trainer applied late takes effect, the whole page reruns once
     so the controls show it. It refreshes as often as `LIVE_AREAS` allows for
     the number of students watching and the cost of this page's refresh
-    (once a second for a few, every few seconds for a full class), except
-    while it catches up with a click: then at the fastest rate until the click shows.
+    (once a second for a few, every few seconds for a full class).
     """
     shown = st.session_state.get(_CONTROLS_SHOWN, {}).pop(id(job), None) or job.snapshot()  # the controls' job
-    # A click the trainer has not applied yet, or a Train/Step whose first step the page has not shown yet (a
-    # busy server): refresh at once until it shows, not at a full class's period (up to 10 s).
-    awaited_steps = st.session_state.setdefault(_AWAITED_STEP, {})
-    awaited = awaited_steps.get(id(job))
-    unapplied = job.has_unapplied_commands()
-    awaiting = awaited is not None and shown.step <= awaited and (shown.busy or unapplied)
-    if not awaiting:
-        awaited_steps.pop(id(job), None)
-    catching_up = unapplied or awaiting
+    # A click the trainer has not applied yet (a busy server): refresh until it shows.
+    catching_up = job.has_unapplied_commands()
     polling = polls(shown) or catching_up
     session = _session_id()
-    every = live_period(session, catching_up) if polling else None
+    every = LIVE_AREAS.period(session) if polling else None
     runs = {"count": 0}  # this whole-page run draws the fragment once; every later call is its own rerun
 
     @st.fragment(run_every=every)
@@ -227,17 +210,15 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
         report_run(snap)  # a student's run, to its class room (ui.rooms)
         # When the controls no longer match the job (training stopped, or a late click took effect),
         # rerun the whole page once so they show it.
-        caught_up = not awaiting or snap.step > awaited or not snap.busy
         if polling and not job.has_unapplied_commands() and (
-                (catching_up and caught_up) or not polls(snap) or snap.busy != shown.busy):
-            awaited_steps.pop(id(job), None)
+                catching_up or not polls(snap) or snap.busy != shown.busy):
             st.rerun(scope="app")
         if polling:
             LIVE_AREAS.refreshed(session, time.thread_time() - started)
             # Streamlit sets a fragment's interval only in a whole-page run (no public call changes it from the
             # fragment's own rerun), so when the class watching has grown or shrunk enough to change this
             # area's period by a third, the page reruns once with the new one.
-            if runs["count"] > 1 and not catching_up and not every / 1.3 < LIVE_AREAS.period(session) < every * 1.3:
+            if runs["count"] > 1 and not every / 1.3 < LIVE_AREAS.period(session) < every * 1.3:
                 st.rerun(scope="app")
 
     _live()
