@@ -88,6 +88,8 @@ def complexity_sweep(sizes: np.ndarray, alphas, train_mse: np.ndarray, test_mse:
     other views show, as vertical lines; σ², the floor, as a horizontal one. Ridge, when α > 0, dashed."""
     axis_name = "degree D" if family == "poly" else "width W (features)"
     positive = lambda values: np.where(values > 0, values, np.nan)  # noqa: E731 - log axis
+    values = np.concatenate([test_mse.ravel(), train_mse.ravel(), [noise]])
+    low = max(np.nanmin(np.where(values > 0, values, np.nan)), noise * 1e-3)
     data = []
     for a, alpha in enumerate(alphas):
         dash, suffix = ("solid", "") if alpha == 0 else ("dash", f", ridge α = {alpha:g}")
@@ -98,18 +100,16 @@ def complexity_sweep(sizes: np.ndarray, alphas, train_mse: np.ndarray, test_mse:
         if alpha == 0:
             data += [_line(sizes, positive(bias2[a]), "bias² (mean)", BIAS_COLOR, 1.5, "dot"),
                      _line(sizes, positive(variance[a]), "variance (mean)", VARIANCE_COLOR, 1.5, "dot")]
-    values = np.concatenate([test_mse.ravel(), train_mse.ravel(), [noise]])
-    low = max(np.nanmin(np.where(values > 0, values, np.nan)), noise * 1e-3)
-    # bias² is estimated without bias (the mean fit's squared error less variance / refits), so where the variance
-    # is large its estimate can fall to 0 or below, which a log axis cannot draw: marked on the axis' floor.
-    unresolved = np.flatnonzero(~(bias2[list(alphas).index(0)] > 0)) if 0 in list(alphas) else np.array([], int)
-    if unresolved.size:
-        data.append({"type": "scatter", "x": np.asarray(sizes[unresolved], dtype=np.float32),
-                     "y": np.full(unresolved.size, low, dtype=np.float32), "mode": "markers", "cliponaxis": False,
-                     "name": "bias² not resolved (estimate ≤ 0)",
-                     "marker": {"symbol": "triangle-down-open", "size": 9, "color": BIAS_COLOR},
-                     "hovertemplate": f"{axis_name} %{{x}}<br>bias² not resolved: its estimate is ≤ 0, the "
-                                      f"variance too large for {refits} refits to measure it<extra></extra>"})
+            # bias² is estimated without bias (the mean fit's squared error less variance / refits), so where the
+            # variance is large its estimate can fall to 0 or below, which a log axis cannot draw: marked on its floor.
+            unresolved = np.flatnonzero(~(bias2[a] > 0))
+            if unresolved.size:
+                data.append({"type": "scatter", "x": np.asarray(sizes[unresolved], dtype=np.float32),
+                             "y": np.full(unresolved.size, low, dtype=np.float32), "mode": "markers",
+                             "cliponaxis": False, "name": "bias² not resolved (estimate ≤ 0)",
+                             "marker": {"symbol": "triangle-down-open", "size": 9, "color": BIAS_COLOR},
+                             "hovertemplate": f"{axis_name} %{{x}}<br>bias² not resolved: its estimate is ≤ 0, the "
+                                              f"variance too large for {refits} refits to measure it<extra></extra>"})
     shapes, annotations = [], []
     on_axis = (lambda x: np.log10(max(x, 1))) if family != "poly" else (lambda x: x)  # noqa: E731
     ends = on_axis(sizes.min()), on_axis(sizes.max())

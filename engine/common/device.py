@@ -51,7 +51,8 @@ def limit_threads() -> None:
     runs torch calls this first (job threads, each script run, each live refresh).
     NumPy's and SciPy's OpenBLAS pool is one for the process and starts with every
     core too: an SVD of 60 × 5,000 word vectors took 0.5-1.9 s on two busy cores with
-    two BLAS threads and 0.03-0.08 s with one, so it gets the same count (~3 ms a call).
+    two BLAS threads and 0.03-0.08 s with one, so it gets the same count (~0.01 ms a call: the
+    libraries are found once, _blas_libraries).
     """
     torch.set_num_threads(torch_threads_per_job())
     _blas_libraries().limit(limits=torch_threads_per_job())
