@@ -87,6 +87,35 @@ def test_a_job_asking_first_overtakes_the_queue():
     assert turns.training() == 0
 
 
+def test_wake_ends_a_wait_for_a_turn_at_once_and_the_waiter_keeps_its_place():
+    turns = TrainingTurns(width=1)
+    holder, early, late = object(), object(), object()
+    assert turns.take(holder, timeout=0)
+    results = []
+    waiter = threading.Thread(target=lambda: results.append((turns.take(early, timeout=5), time.monotonic())))
+    waiter.start()
+    time.sleep(0.1)  # `early` is waiting in line
+    woken = time.monotonic()
+    turns.wake(early)
+    waiter.join(1)
+    assert results and not results[0][0] and results[0][1] - woken < 0.1
+    assert not turns.take(late, timeout=0)  # in line behind `early`
+    turns.give_back(holder)
+    assert not turns.take(late, timeout=0.1)
+    assert turns.take(early, timeout=0)  # its place was kept: the turn is its
+    turns.give_back(early)
+    assert turns.take(late, timeout=0)
+    turns.give_back(late)
+    assert turns.take(holder, timeout=0)
+    turns.wake(late)  # a job not in line: nothing to end, and its next wait is not cut short
+    started = time.monotonic()
+    assert not turns.take(late, timeout=0.2)
+    assert time.monotonic() - started >= 0.19
+    turns.give_back(late)
+    turns.give_back(holder)
+    assert turns.training() == 0
+
+
 def test_asking_soon_again_and_again_cannot_keep_a_waiting_job_from_its_turn_past_the_longest_wait():
     turns = TrainingTurns(width=1, longest_wait_s=0.2)
     greedy, queued = object(), object()
@@ -156,11 +185,13 @@ def test_pause_and_stop_are_applied_while_waiting_for_a_turn(no_leaked_threads):
         other.wait_applied(other.play())
         time.sleep(0.1)
         assert other.snapshot().step == 0
+        asked = time.monotonic()
         other.wait_applied(other.pause(), timeout=1)
+        assert time.monotonic() - asked < 0.2  # the command wakes its wait for a turn (a wait of up to 1 s)
         other.play()
         started = time.monotonic()
         other.stop(timeout=2)
-        assert not other.alive and time.monotonic() - started < 1
+        assert not other.alive and time.monotonic() - started < 0.2
     finally:
         turns.give_back(hog)
         other.stop()

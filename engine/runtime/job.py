@@ -91,7 +91,7 @@ class Job(Progress, Forking):
         self._tickets = itertools.count(1)
         self._sent = 0  # the last ticket handed out
         self._applied = 0
-        self._board = SnapshotBoard()
+        self._board = SnapshotBoard(on_visuals_wanted=lambda: self._turns.wake(self))
         # Trainer-thread state.
         self._status = JobStatus.READY
         self._message = ""
@@ -207,6 +207,7 @@ class Job(Progress, Forking):
         ticket = next(self._tickets)
         self._sent = ticket
         self._commands.put((ticket, kind, arg))
+        self._turns.wake(self)  # a job waiting for its turn applies it now
         return ticket
 
     def wait_applied(self, ticket: int, timeout: float = 10.0) -> Snapshot:
@@ -274,10 +275,12 @@ class Job(Progress, Forking):
                 if now < next_step_at:
                     continue
             if turn_ends is None:
-                # Wait for a turn in short pieces, so that commands (pause, stop) are applied meanwhile, and a
-                # page waiting for visuals gets them without waiting for a turn (observing is a reader's work,
-                # done as often as readers ask, not training).
-                if not self._turns.take(self, timeout=0.05, first=self._jump_queue):
+                # Wait for a turn until a command (pause, stop) or a reader's wish for visuals wakes the wait: they
+                # are applied meanwhile, and a page waiting for visuals gets them without waiting for a turn
+                # (observing is a reader's work, done as often as readers ask, not training).
+                wanted = self._board.visuals_wanted.is_set()
+                if not self._turns.take(self, timeout=max(0.0, self._next_observe - time.monotonic()) if wanted
+                                         else 1.0, first=self._jump_queue):
                     if self._board.visuals_wanted.is_set() and time.monotonic() >= self._next_observe:
                         self._publish(observe=True, evaluate=False)
                     continue

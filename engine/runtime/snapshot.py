@@ -78,11 +78,12 @@ class SnapshotBoard:
     """Where a job's thread pins its latest snapshot and readers wait for one: the only state they share,
     with `visuals_wanted`, a reader's request for the visuals of the current step."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_visuals_wanted: Callable[[], None] = lambda: None) -> None:
         self._changed = threading.Condition()
         self._latest: Snapshot | None = None
         self._version = 0
         self.visuals_wanted = threading.Event()  # the job observes (at most every PUBLISH_INTERVAL_S) when set
+        self._on_visuals_wanted = on_visuals_wanted  # wakes the job, which may be waiting for its turn
 
     @property
     def last(self) -> Snapshot | None:
@@ -110,7 +111,7 @@ class SnapshotBoard:
         if not fresh or not snap.busy or snap.visuals_step >= snap.step:
             return snap
         step = snap.step
-        self.visuals_wanted.set()
+        self._want_visuals()
         try:
             return self.wait_for(lambda s: s.visuals_step >= step or not s.busy, FRESH_WAIT_S)
         except TimeoutError:
@@ -125,7 +126,7 @@ class SnapshotBoard:
             while True:
                 snap = self._latest
                 if want_visuals:
-                    self.visuals_wanted.set()
+                    self._want_visuals()
                 if snap is not None and predicate(snap):
                     return snap
                 remaining = deadline - time.monotonic()
@@ -133,6 +134,11 @@ class SnapshotBoard:
                     raise TimeoutError(f"condition not met within {timeout}s; last status "
                                        f"{snap.status.value if snap else None}, step {snap.step if snap else None}")
                 self._changed.wait(remaining)
+
+    def _want_visuals(self) -> None:
+        if not self.visuals_wanted.is_set():
+            self.visuals_wanted.set()
+            self._on_visuals_wanted()
 
 
 def _freeze(value: Any) -> None:

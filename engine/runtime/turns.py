@@ -34,24 +34,33 @@ class TrainingTurns:
     Two ways to go ahead of the queue: `first` (someone pressed Train, Step or Epoch and waits to see it)
     goes to the front; `soon` (work a page shows but nobody clicked for: the Diffusion samples, drawn
     again and again) goes ahead of every waiting job except those that have waited `longest_wait_s`, so
-    however often it asks, no one waits much longer than that."""
+    however often it asks, no one waits much longer than that.
+
+    Each waiting thread sleeps on a wakeup of its own, woken when its turn may have come (`give_back`) or when
+    something else needs it (`wake`: a command, a reader asking for visuals). Waking every waiter at every
+    handover, or having them poll, cost a worker of forty jobs a third of its steps (measured: with 8 jobs,
+    1,750 steps/s together against 2,970 for one alone; threads that only woke to check cost 19%)."""
 
     def __init__(self, width: int = 1, longest_wait_s: float = 0.5):
         self.width, self.longest_wait_s = width, longest_wait_s
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._waiting: collections.deque[Job] = collections.deque()
         self._since: dict[Job, float] = {}  # when each waiting holder asked
+        self._wakeups: dict[Job, threading.Condition] = {}  # each waiting holder's own, on `_lock`
+        self._woken: set[Job] = set()  # waiting holders asked to stop waiting (see `wake`)
         self._holders: set[Job] = set()
 
     def take(self, job: "Job", timeout: float, first: bool = False, soon: bool = False) -> bool:
-        """Wait up to `timeout` s for `job`'s turn; False if it has not come (the job keeps its place)."""
+        """Wait up to `timeout` s for `job`'s turn; False if it has not come, or `wake` was called (the job
+        keeps its place)."""
         now = time.monotonic()
         deadline = now + timeout
-        with self._changed:
+        with self._lock:
             if job in self._holders:
                 return True
             if job not in self._waiting:
                 self._since[job] = now
+                self._wakeups[job] = threading.Condition(self._lock)
                 if first:
                     self._waiting.appendleft(job)
                 elif soon:
@@ -61,32 +70,45 @@ class TrainingTurns:
                 else:
                     self._waiting.append(job)
             while True:
-                free = self.width - len(self._holders)
-                if free > 0 and job in itertools.islice(self._waiting, free):
-                    self._waiting.remove(job)
-                    del self._since[job]
+                if job in itertools.islice(self._waiting, self._free()):
+                    self._leave_queue(job)
                     self._holders.add(job)
                     return True
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if job in self._woken or remaining <= 0:
+                    self._woken.discard(job)
                     return False
-                self._changed.wait(remaining)
+                self._wakeups[job].wait(remaining)
+
+    def wake(self, job: "Job") -> None:
+        """Make `job`'s wait for its turn (now or its next one) return False at once, keeping its place: it has
+        something else to do (a command came, a reader wants its visuals). Nothing for a job not waiting."""
+        with self._lock:
+            if job in self._wakeups:
+                self._woken.add(job)
+                self._wakeups[job].notify()
 
     def give_back(self, job: "Job") -> None:
         """End `job`'s turn (if it has one) and leave the queue: the next job's turn begins."""
-        with self._changed:
+        with self._lock:
             if job in self._holders or job in self._waiting:
                 self._holders.discard(job)
-                try:
-                    self._waiting.remove(job)
-                    del self._since[job]
-                except ValueError:
-                    pass
-                self._changed.notify_all()
+                if job in self._waiting:
+                    self._leave_queue(job)
+                for waiting in itertools.islice(self._waiting, self._free()):  # only those whose turn it is
+                    self._wakeups[waiting].notify()
 
     def training(self) -> int:
-        with self._changed:
+        with self._lock:
             return len(self._holders)
+
+    def _free(self) -> int:
+        return max(0, self.width - len(self._holders))
+
+    def _leave_queue(self, job: "Job") -> None:
+        self._waiting.remove(job)
+        del self._since[job], self._wakeups[job]
+        self._woken.discard(job)
 
 
 TRAINING_TURNS = TrainingTurns()
