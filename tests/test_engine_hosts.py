@@ -247,6 +247,33 @@ def test_a_method_that_is_not_a_job_command_is_refused(processes_host):
 
 
 
+def test_plain_reads_close_together_make_one_round_trip_and_a_command_ends_the_reuse(processes_host):
+    from engine.runtime.remote import REUSE_READ_S
+
+    job = make_job(host=processes_host)
+    reads = []
+    call = job._channel.call
+    job._channel.call = lambda method, *args, **kw: (reads.append(method) if method == "delta" else None,
+                                                      call(method, *args, **kw))[1]
+    try:
+        job.wait_applied(job.play(), timeout=30)
+        time.sleep(REUSE_READ_S)
+        reads.clear()
+        first = job.snapshot()
+        assert job.snapshot() is first and reads == ["delta"]  # within REUSE_READ_S: the same answer
+        job.snapshot(fresh=True)  # a fresh read always asks
+        assert reads == ["delta", "delta"]
+        time.sleep(REUSE_READ_S)
+        job.snapshot()
+        assert reads.count("delta") == 3  # a read later than that asks again
+        ticket = job.pause()
+        job.wait_applied(ticket, timeout=30)
+        assert not job.has_unapplied_commands()  # the read after a command asks over there, not the reuse
+        assert job.snapshot().status is JobStatus.PAUSED
+    finally:
+        job.stop()
+
+
 def test_the_host_settings_are_read_as_documented_and_bad_values_are_named(monkeypatch):
     from engine.runtime.hosts import host_kind, worker_count
 

@@ -102,9 +102,10 @@ def _command(job: Job, action: str, changes: dict[str, Any] | None = None) -> No
         ticket = {"play": job.play, "pause": job.pause, "step": job.step, "epoch": job.step_epoch,
                   "reset": job.reset}[action]()
         if action in ("step", "epoch"):
-            job.wait_for(lambda s: s.commands_applied >= ticket and not s.busy, timeout=2.0)
+            job.wait_for(lambda s: s.commands_applied >= ticket and not s.busy, timeout=2.0, visuals=False)
         elif action == "play":  # until its first steps are out, so the page shows the counter moving
-            job.wait_for(lambda s: s.commands_applied >= ticket and (s.step > before or not s.busy), timeout=2.0)
+            job.wait_for(lambda s: s.commands_applied >= ticket and (s.step > before or not s.busy), timeout=2.0,
+                         visuals=False)
         else:
             job.wait_applied(ticket, timeout=2.0)
     except JobLimitReached as error:

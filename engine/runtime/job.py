@@ -212,7 +212,8 @@ class Job(Progress, Forking):
 
     def wait_applied(self, ticket: int, timeout: float = 10.0) -> Snapshot:
         """Block until the command with this ticket has been applied and published."""
-        return self.wait_for(lambda s: s.commands_applied >= ticket or s.status is JobStatus.STOPPED, timeout)
+        return self.wait_for(lambda s: s.commands_applied >= ticket or s.status is JobStatus.STOPPED, timeout,
+                             visuals=False)
 
     @property
     def alive(self) -> bool:
@@ -233,10 +234,12 @@ class Job(Progress, Forking):
         (engine.runtime.snapshot.SnapshotBoard.read)."""
         return self._board.read(fresh=fresh and self.alive)
 
-    def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float = 10.0) -> Snapshot:
-        """Block until a published snapshot satisfies `predicate` (for tests, benches, scripts). A waiter may
-        be waiting for visuals: while it waits, the job observes as often as it may."""
-        return self._board.wait_for(predicate, timeout, want_visuals=True)
+    def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float = 10.0,
+                 visuals: bool = True) -> Snapshot:
+        """Block until a published snapshot satisfies `predicate`. A waiter may be waiting for visuals: while it
+        waits, the job observes as often as it may; `visuals=False` for one that waits for a command or a step
+        only (a click: observing for it would delay the very step it waits for)."""
+        return self._board.wait_for(predicate, timeout, want_visuals=visuals)
 
     def wait_version(self, version: int, timeout: float = 10.0) -> Snapshot:
         return self.wait_for(lambda s: s.version > version, timeout)
