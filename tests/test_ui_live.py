@@ -127,6 +127,60 @@ def test_a_page_in_step_with_its_job_runs_once():
     assert runs == 1 and not at.exception
 
 
+def test_a_train_whose_first_step_comes_after_the_click_s_wait_is_caught_up_with_plain_reads():
+    # A busy class: Train's first step had not come when the callback stopped waiting. Until it shows, the live
+    # area refreshes at the fastest rate (not the class's period of up to 10 s) with reads that ask the job for
+    # no visuals; once the step counter passed the click's, the page runs once more and reads fresh again.
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import streamlit as st
+
+        from engine.runtime import JobStatus, Snapshot
+        from ui.live import job_controls, live_area
+
+        class StubJob:
+            where = "the web server's process"
+
+            def snapshot(self, fresh=False):
+                st.session_state.reads.append(fresh)
+                running = st.session_state.running
+                return Snapshot(0, st.session_state.step_now, 0.0, JobStatus.RUNNING if running else JobStatus.PAUSED,
+                                "", {}, {}, {}, None, 0, 0.0, "CPU", busy=running)
+
+            def has_unapplied_commands(self):
+                return False
+
+            def play(self):
+                st.session_state.running = True
+                return 1
+
+            pause = step = step_epoch = reset = play  # (the callback looks them all up)
+
+            def wait_for(self, predicate, timeout, visuals=True):
+                raise TimeoutError  # the first step did not come within the wait
+
+        if "job" not in st.session_state:
+            st.session_state.job = StubJob()
+        st.session_state.runs = st.session_state.get("runs", 0) + 1
+        job_controls(st.session_state.job, key="stub")
+        live_area(st.session_state.job, lambda snap: st.write(f"step {snap.step}"))
+
+    at = AppTest.from_function(page)
+    at.session_state.reads, at.session_state.running, at.session_state.step_now = [], False, 0
+    at.run()
+    at.button(key="stub_play").click().run()
+    assert not at.exception and at.session_state.runs == 2
+    assert at.session_state.reads[-1] is False  # the live area's read during the catch-up: no visuals asked
+    assert at.markdown[-1].value == "step 0" and "_live_catch_up" in at.session_state
+    at.session_state.step_now = 3  # the first steps came
+    at.session_state.reads = []
+    at.run()
+    assert not at.exception and at.session_state.runs == 4  # caught up: the page ran once more, at its own pace
+    assert at.session_state.reads[-1] is True and not at.session_state["_live_catch_up"]
+    assert at.markdown[-1].value == "step 3"
+
+
 def test_latest_text_formats_the_latest_value_or_says_not_yet():
     class Measured:  # the one method latest_text reads
         def latest(self, name: str) -> float:
