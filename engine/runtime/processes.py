@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from engine.common.device import pick_device
-from engine.common.warm import warm_up
 from engine.runtime.remote import JobService, RemoteHost, TrainerLost
 
 log = logging.getLogger(__name__)
@@ -305,7 +304,6 @@ def main(argv: list[str]) -> None:
     fd, index, count = (int(a) for a in argv)
     os.nice(WORKER_NICE)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal stops the server, not us
-    warm_up()  # before the first request, not inside the first job of each kind (requests wait in the socket)
     try:
         _serve(Connection(fd))
     finally:
