@@ -21,7 +21,7 @@ import torch
 from engine.common.history import MetricHistory
 from engine.runtime import JobLimitReached, JobStatus
 from engine.runtime.processes import workers_of
-from engine.runtime.remote import Known, apply_delta, make_delta, reuse_unchanged
+from engine.runtime.deltas import Known, apply_delta, make_delta, reuse_unchanged
 from engine.runtime.snapshot import Snapshot
 from tests.test_engine_jobs import make_job
 

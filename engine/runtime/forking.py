@@ -71,7 +71,7 @@ class Forking:
         """Load `checkpoint` into the trainer and go on from its step, READY, with the hyperparameters the job
         has now (those that differ from the checkpoint's applied anew) and the history up to that step."""
         self.trainer.load_state(checkpoint.trainer_state())
-        self._builds += 1  # a history that is not the last one's continued (readers elsewhere: remote.make_delta)
+        self._builds += 1  # a history that is not the last one's continued (readers elsewhere: deltas.make_delta)
         self._step = self.trainer.steps_done = checkpoint.step
         self._status, self._message, self._steps_left, self._epoch_goal = JobStatus.READY, "", 0, None
         self._epoch_loss_sum = checkpoint.job["epoch_loss_sum"]
