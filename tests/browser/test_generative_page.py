@@ -53,6 +53,9 @@ def test_step_the_gan_apart_train_it_then_open_the_vae():
         assert "gen_model=GAN" not in page.url  # the address (a link, a reload) now opens the VAE
         wait_until_rendered(page)
         assert train_one_epoch(page, "gen_vae", 12) >= 12  # 1,437 training digits in batches of 128
+        # The Epoch's page run may still be redrawing (on a loaded machine the page runs once more when the live
+        # area sees the epoch done): while it does, the last run's chart is there beside the new one.
+        wait_until_rendered(page)
         page.locator(".st-key-gen_fig_latent .js-plotly-plot").wait_for(timeout=30_000)
         labels = page.locator(".st-key-gen_fig_latent .textpoint").all_text_contents()
         assert sorted(labels) == sorted(2 * [str(d) for d in range(10)])  # each cloud labelled, VAE and autoencoder
