@@ -8,6 +8,7 @@ import copy
 import dataclasses
 import math
 import re
+import time
 
 import numpy as np
 import pytest
@@ -318,6 +319,47 @@ def test_a_rebuild_that_keeps_the_data_reuses_its_held_out_reference():
     assert reference.floors == fresh.floors and reference.ceilings == fresh.ceilings
     for other in (dict(small, n_points=2000), dict(small, seed=4322)):
         assert DiffusionTrainer(default_config("moons", T=100, **other)).quality_reference() is not reference
+
+
+def test_trainers_asking_for_one_reference_at_once_build_it_once_and_a_given_up_build_passes_on(monkeypatch):
+    """A class opening the page together: every trainer of the same data asks for the held-out reference at about
+    the same moment. One builds it, the others wait and get that one; a build given up (a reset came) leaves it
+    to the next asker."""
+    import threading
+
+    measure, builds, gate = PointQualityReference.measure, [], threading.Event()
+
+    def slow_measure(*args, interrupt=None, **kwargs):
+        builds.append(threading.current_thread().name)
+        gate.wait(10)  # every other trainer asks while this one builds
+        if interrupt is not None:
+            interrupt()
+        return measure(*args, interrupt=interrupt, **kwargs)
+
+    monkeypatch.setattr(PointQualityReference, "measure", slow_measure)
+    small = dict(n_points=1000, width=16, depth=1, seed=4400)  # a seed no other test uses: nothing measured yet
+    trainers = [DiffusionTrainer(default_config("moons", T=100, **small)) for _ in range(4)]
+
+    def give_up():
+        raise RuntimeError("reset")
+
+    got: dict[int, object] = {}
+    threads = [threading.Thread(target=lambda i=i: got.__setitem__(i, trainers[i].quality_reference()), name=f"t{i}")
+               for i in range(1, 4)]
+    quitter = threading.Thread(target=lambda: pytest.raises(RuntimeError, trainers[0].quality_reference,
+                                                            interrupt=give_up), name="t0")
+    quitter.start()
+    while not builds:
+        time.sleep(0.01)
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    assert builds == ["t0"]  # the others wait for the build under way
+    gate.set()
+    for thread in [quitter, *threads]:
+        thread.join(30)
+    assert len(builds) == 2 and builds[0] == "t0"  # given up; then one of the waiters built it, once
+    assert got[1] is got[2] is got[3]
 
 
 def test_judge_is_confident_on_real_digits_not_on_noise_and_is_sklearns_model():

@@ -202,3 +202,46 @@ def test_training_goes_on_while_a_long_measurement_runs_and_a_stop_cuts_it_short
     assert training.visuals.measuring and training.visuals.measurement is None  # still measuring step 1
     job.stop(timeout=30)
     assert not job.alive
+
+
+class HoldersTurns(RecordedTurns):
+    """Training turns that also say who holds one now."""
+
+    def __init__(self):
+        super().__init__()
+        self.holding = set()
+
+    def take(self, holder, timeout, first=False, soon=False):
+        taken = super().take(holder, timeout, first, soon)
+        if taken:
+            self.holding.add(holder)
+        return taken
+
+    def give_back(self, holder):
+        self.holding.discard(holder)
+        super().give_back(holder)
+
+
+def test_measuring_holds_no_turn_while_it_builds_the_reference_or_scores_its_samples(no_leaked_threads, monkeypatch):
+    """Only the network passes take turns: the held-out reference and the scoring are large tensor operations, and
+    a measuring thread that held its turn through them kept every other job of its process from training for
+    seconds."""
+    from engine.diffusion.quality import PointQualityReference
+
+    turns, measuring_holds = HoldersTurns(), []
+    compare = PointQualityReference._compare
+
+    def watched_compare(*args):
+        measuring_holds.append(bool(turns.holding - {job}))  # a holder other than the trainer: the measurer
+        return compare(*args)
+
+    monkeypatch.setattr(PointQualityReference, "_compare", staticmethod(watched_compare))
+    job = DiffusionJob(default_config("moons", **SMALL), seed=4500, force_cpu=True, turns=turns)  # nothing built
+    try:
+        job.step(1)
+        job.wait_for(lambda s: measured(s) is not None, timeout=120)
+        assert len(measuring_holds) >= 9  # the reference (4 floors, 4 ceilings) and the samples' score
+        assert not any(measuring_holds)
+        assert any(holder is not job for holder in turns.askers)  # while its passes did take turns
+    finally:
+        job.stop()

@@ -171,10 +171,17 @@ class DiffusionJob(Job):
         return min(max(1, int(self.hp.get("sampler_steps") or 1)), self.trainer.schedule.T)
 
     def _check_cancelled(self, *_: Any) -> None:
-        """Before each network pass of a measurement: give up if a reset or stop is waiting, and go on
-        in turns with the training of every job (a slice at a time, like a job's steps)."""
+        """Give up the measurement if a reset or stop is waiting."""
         if self._cancel.is_set():
             raise MeasurementCancelled
+
+    def _take_measuring_turn(self, *_: Any) -> None:
+        """Before each network pass of a measurement: give up if a reset or stop is waiting, and go on
+        in turns with the training of every job (a slice at a time, like a job's steps). Only the passes take
+        turns (many small steps of Python, like training's): the held-out reference and the scoring are a few
+        large tensor operations, and a measuring thread that held its turn through them stopped every job of its
+        worker for seconds (a class's Train clicks waited up to 9 s for a first step)."""
+        self._check_cancelled()
         ends = self._measuring_turn_ends
         if ends is not None and time.monotonic() < ends:
             return
@@ -222,9 +229,10 @@ class DiffusionJob(Job):
                 measuring.prepare(trainer, interrupt=self._check_cancelled)
                 if request.network is None:
                     continue
-                request.network.register_forward_pre_hook(self._check_cancelled)
+                request.network.register_forward_pre_hook(self._take_measuring_turn)
                 measurement, metrics = measuring.measure(trainer, request.network, request.step, request.sampler,
-                                                         request.steps, request.ddim_steps)
+                                                         request.steps, request.ddim_steps,
+                                                         passes_done=self._end_measuring_turn)
                 found: dict[str, Any] = {"measurement": measurement, "measure_error": None}
             except MeasurementCancelled:  # a reset or a stop is waiting
                 continue

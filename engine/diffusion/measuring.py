@@ -56,9 +56,11 @@ def prepare(trainer: DiffusionTrainer, interrupt: Callable[..., None] | None = N
 
 
 def measure(trainer: DiffusionTrainer, network: torch.nn.Module, step: int, sampler: str, steps: int,
-            ddim_steps: int) -> tuple[Measurement, dict[str, float]]:
+            ddim_steps: int, passes_done: Callable[[], None] = lambda: None) -> tuple[Measurement, dict[str, float]]:
     """Samples, their quality and the reverse process of `network` (a copy of the averaged network of
-    `step`): the measurement, and the metrics to record in the history at `step`."""
+    `step`): the measurement, and the metrics to record in the history at `step`. `passes_done` is called once
+    the network's passes are over, before the samples are scored (the job's measuring thread gives its turn at
+    training back there: scoring is large tensor operations, not steps)."""
     # The trainer, seen with the copied network: its data, schedule and references, nothing that trains.
     view = copy.copy(trainer)
     view.network = view.ema_network = network
@@ -67,6 +69,7 @@ def measure(trainer: DiffusionTrainer, network: torch.nn.Module, step: int, samp
     if isinstance(trainer.data, DigitsData):
         data = trainer.data
         samples, reverse = _draw_both(view, sampler, ddim_steps, step, DIGIT_SAMPLES, DIGIT_STRIP, DIGIT_STRIP_FRAMES)
+        passes_done()
         mean, scale = float(data.standardizer.mean), data.standardizer.scale
         strips = replace(reverse, ddpm=digit_images(reverse.ddpm, mean, scale),
                          ddim=digit_images(reverse.ddim, mean, scale))
@@ -79,6 +82,7 @@ def measure(trainer: DiffusionTrainer, network: torch.nn.Module, step: int, samp
     eps = np.stack([field.eps.numpy() for field in fields] + [np.zeros_like(fields[0].eps.numpy())])
     reverse = replace(reverse, field_x=fields[0].xs.numpy(), field_y=fields[0].ys.numpy(),
                       field_eps=eps.astype(np.float32))
+    passes_done()
     quality = view.quality(samples)
     measurement = Measurement(samples=samples.numpy().astype(np.float32), reverse=reverse, **drawn)
     return measurement, {name: quality[name] for name in ("mmd_norm", "energy_norm", "mmd", "energy")}

@@ -38,21 +38,41 @@ from engine.runtime import Trainer
 # They are never changed once built, so every trainer may share them.
 REFERENCES_KEPT = 32
 _references: OrderedDict[tuple, Any] = OrderedDict()
+_building: dict[tuple, threading.Event] = {}  # keys being built, set when the build ends (built or given up)
 _references_lock = threading.Lock()
 
 
-def _shared_reference(key: tuple, build: Callable[[], Any]) -> Any:
-    """The reference or judge built for `key` before, else `build()` (kept for the next trainer asking)."""
-    with _references_lock:
-        if key in _references:
-            _references.move_to_end(key)
-            return _references[key]
-    built = build()  # outside the lock: it takes seconds, and may be interrupted
-    with _references_lock:
-        _references[key] = built
-        while len(_references) > REFERENCES_KEPT:
-            _references.popitem(last=False)
-    return built
+def _shared_reference(key: tuple, build: Callable[[], Any], interrupt: Callable[[], None] | None = None) -> Any:
+    """The reference or judge built for `key` before, else `build()` (kept for the next trainer asking).
+
+    One build a key at a time: the others asking meanwhile wait for it (calling `interrupt` while they wait), and
+    build it themselves only if it was given up. A class opening the page together made every worker build the
+    same reference once per student, seconds of CPU each."""
+    while True:
+        with _references_lock:
+            if key in _references:
+                _references.move_to_end(key)
+                return _references[key]
+            building = _building.get(key)
+            mine = building is None
+            if mine:
+                building = _building[key] = threading.Event()
+        if not mine:
+            while not building.wait(0.05):
+                if interrupt is not None:
+                    interrupt()
+            continue
+        try:
+            built = build()  # outside the lock: it takes seconds, and may be interrupted
+            with _references_lock:
+                _references[key] = built
+                while len(_references) > REFERENCES_KEPT:
+                    _references.popitem(last=False)
+            return built
+        finally:
+            with _references_lock:
+                del _building[key]
+            building.set()
 
 
 @dataclass(frozen=True)
@@ -246,7 +266,7 @@ class DiffusionTrainer(Trainer):
         if self._quality_reference is None or self._quality_reference.repeats < repeats:
             self._quality_reference = _shared_reference((*self.data_key(), "held-out", repeats), lambda: (
                 PointQualityReference.measure(self.data.draw, _stream(self.seed, "held-out"), repeats,
-                                              QUALITY_SAMPLE_SIZE, interrupt=interrupt)))
+                                              QUALITY_SAMPLE_SIZE, interrupt=interrupt)), interrupt)
         return self._quality_reference
 
     def data_key(self) -> tuple:
