@@ -126,6 +126,7 @@ def test_digit_mosaic_places_each_image_with_a_gap():
     assert np.allclose(z[9:17, 18:26], images[1, 2])
     assert np.isnan(z[8]).all() and np.isnan(z[:, 17]).all()
     assert list(fig.layout.xaxis.ticktext) == ["a", "b", "c"]
+    assert_valid_as_built(fig)
     strip = figures.denoising_strip(images.transpose(1, 0, 2, 3), [9, 4, 0], "strip")  # (k=3, n=2)
     assert np.allclose(np.asarray(strip.data[0].z, dtype=float), z, equal_nan=True)
     grid = figures.digit_grid(images.reshape(6, 8, 8), "grid", columns=4)

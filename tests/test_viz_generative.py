@@ -58,8 +58,16 @@ def test_latent_maps_put_each_panel_on_its_own_axes_with_one_legend_entry_per_ki
     assert {trace.xaxis for trace in fig.data} == {"x", "x2"}
     legend = [trace.name for trace in fig.data if trace.showlegend is not False]
     assert sorted(legend) == ["interpolation A → B", "prior N(0, I): 1σ, 2σ", "q(z | A): 1σ, 2σ"]
-    labels_drawn = [trace.text[0] for trace in fig.data if trace.mode == "text"]
-    assert len(labels_drawn) == 20  # each digit's cloud labelled in both panels
+    labels_drawn = [text for trace in fig.data if trace.mode == "text" for text in trace.text]
+    assert sorted(labels_drawn) == sorted(2 * [f"<b>{d}</b>" for d in range(10)])  # each cloud, in both panels
+    codes_drawn = [trace for trace in fig.data if trace.mode == "markers"]
+    for trace in codes_drawn:  # every code at its place, in its digit's colour, its digit in the hover
+        np.testing.assert_allclose(np.column_stack([trace.x, trace.y]), codes.astype(np.float32))
+        assert list(trace.customdata) == list(labels)
+        assert list(trace.marker.color) == [figures.DIGIT_COLORS[d] for d in labels]
+    centre_of_3 = [(x, y) for trace in fig.data if trace.mode == "text" for x, y, t in zip(trace.x, trace.y, trace.text)
+                   if t == "<b>3</b>"][0]
+    np.testing.assert_allclose(centre_of_3, np.median(codes[labels == 3].astype(np.float32), axis=0), rtol=1e-5)
     assert [a.text for a in fig.layout.annotations] == ["<b>VAE</b>", "<b>AE</b>"]
 
 
