@@ -153,7 +153,10 @@ def test_loss_curve_smooths_with_a_running_mean():
     smooth = trace(fig, "mean of 10")
     expected = [loss[i - 9:i + 1].mean() for i in range(9, 1000)]
     assert np.allclose(smooth.y, expected) and smooth.x[0] == 10
-    assert len(figures.loss_curve(np.empty(0), np.empty(0)).data) == 0
+    assert_valid_as_built(fig)
+    empty = figures.loss_curve(np.empty(0), np.empty(0))
+    assert len(empty.data) == 0
+    assert_valid_as_built(empty)
 
 
 def test_judge_curve_and_class_shares():

@@ -196,24 +196,23 @@ def judge_class_shares(shares: np.ndarray, title: str = "What the judge reads in
 
 # -------------------------------------------------------------------- training
 def loss_curve(steps: np.ndarray, loss: np.ndarray, title: str = "Training loss ‖ε − ε̂‖²") -> go.Figure:
-    """Minibatch loss (faint) and its running mean over ~1 % of the run (log scale)."""
+    """Minibatch loss (faint) and its running mean over ~1 % of the run (log scale).
+
+    Plain dicts (viz.theme.figure_from_dicts): every student's live refresh draws it again."""
     steps, loss = np.asarray(steps), np.asarray(loss)
-    fig = go.Figure()
+    data = []
     if len(loss):
         window = min(len(loss), max(5, len(loss) // 100))
         smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-        shown_steps, shown = downsample(steps, loss)
-        fig.add_trace(go.Scatter(x=shown_steps, y=shown, mode="lines", name="minibatch",
-                                 line=dict(color="#c9ced6", width=1),
-                                 hovertemplate="step %{x}<br>%{y:.4f}<extra></extra>"))
-        smooth_steps, smooth = downsample(steps[window - 1:], smooth)
-        fig.add_trace(go.Scatter(x=smooth_steps, y=smooth, mode="lines", name=f"mean of {window}",
-                                 line=dict(color=OKABE_ITO[0], width=2.5),
-                                 hovertemplate="step %{x}<br>%{y:.4f}<extra></extra>"))
-    fig.update_yaxes(**log_axis(loss, title_text="loss"))
-    fig.update_xaxes(title_text="step")
-    fig.update_layout(legend=legend_below(), margin=dict(b=80), hovermode="x unified")
-    return styled(fig, title, height=330)
+        hover = "step %{x}<br>%{y:.4f}<extra></extra>"
+        for (x, y), name, line in ((downsample(steps, loss), "minibatch", {"color": "#c9ced6", "width": 1}),
+                                   (downsample(steps[window - 1:], smooth), f"mean of {window}",
+                                    {"color": OKABE_ITO[0], "width": 2.5})):
+            data.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": name, "line": line,
+                         "hovertemplate": hover})
+    layout = {"yaxis": log_axis(loss, title={"text": "loss"}), "xaxis": {"title": {"text": "step"}},
+              "legend": legend_below(), "margin": {"b": 80}, "hovermode": "x unified", "height": 330}
+    return figure_from_dicts(data, layout, title)
 
 
 def quality_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]],
