@@ -46,8 +46,8 @@ def _shared_reference(key: tuple, build: Callable[[], Any], interrupt: Callable[
     """The reference or judge built for `key` before, else `build()` (kept for the next trainer asking).
 
     One build a key at a time: the others asking meanwhile wait for it (calling `interrupt` while they wait), and
-    build it themselves only if it was given up. A class opening the page together made every worker build the
-    same reference once per student, seconds of CPU each."""
+    build it themselves only if it was given up. A class opening the page together made each worker build the
+    same reference once for every student on it, seconds of CPU each."""
     while True:
         with _references_lock:
             if key in _references:
