@@ -19,10 +19,14 @@ Ray is not in requirements.txt (a class on one machine does not need it); `pip i
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from typing import Any
 
 from engine.runtime.remote import CALL_TIMEOUT_S, JobService, RemoteHost, TrainerLost
+
+log = logging.getLogger(__name__)
 
 PLACE_TIMEOUT_S = 60.0  # the first answer of a new actor: its process starts and imports torch
 MAX_CONCURRENCY = 16  # readers and commands served at once by one actor
@@ -68,6 +72,28 @@ class RayChannel:
         ray.kill(self.actor)  # its training thread goes with its process
 
 
+# A ray:// client server starts a server of its own for each client; seen in full test runs: that process died
+# as it started (Ray's proxy logs "Initialization failure from server" and psutil's ZombieProcess, the process's
+# log empty; Ray forks it with PR_SET_PDEATHSIG from a gRPC thread). A new client gets a new one.
+CONNECT_ATTEMPTS = 3
+
+
+def _connect(ray: Any, address: str | None) -> None:
+    """ray.init, tried again when a ray:// cluster could not start this client's server; ConnectionError
+    otherwise, or when every attempt failed."""
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env(address))
+            return
+        except ConnectionError as error:
+            if attempt == CONNECT_ATTEMPTS or "Initialization failure from server" not in str(error):
+                raise
+            log.warning("Ray cluster at %s: its client server failed to start ours (%s); trying again", address,
+                        str(error).splitlines()[0])
+            ray.shutdown()
+            time.sleep(1.0)
+
+
 class RayHost(RemoteHost):
     """Jobs as actors on a Ray cluster (see the module docstring)."""
 
@@ -82,8 +108,7 @@ class RayHost(RemoteHost):
 
         if not ray.is_initialized():
             try:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                         runtime_env=runtime_env(address))
+                _connect(ray, address)
             except ConnectionError as error:  # (a ray:// client server that refuses or never answers)
                 raise RuntimeError(
                     f"Could not reach the Ray cluster at {address} ({error}). A cluster with token "
