@@ -14,7 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.theme import OKABE_ITO, TEMPLATE, arrow_polyline, downsample, figure_from_dicts, legend_below, log_axis, styled
+from viz.theme import (OKABE_ITO, TEMPLATE, arrow_polyline, downsample, figure_from_dicts, legend_below, log_axis,
+                        metric_curves, styled)
 
 DDPM_COLOR, DDIM_COLOR = "#D55E00", "#0072B2"
 SAMPLER_COLORS = {"ddpm": DDPM_COLOR, "ddim": DDIM_COLOR}
@@ -196,23 +197,12 @@ def judge_class_shares(shares: np.ndarray, title: str = "What the judge reads in
 
 # -------------------------------------------------------------------- training
 def loss_curve(steps: np.ndarray, loss: np.ndarray, title: str = "Training loss ‖ε − ε̂‖²") -> go.Figure:
-    """Minibatch loss (faint) and its running mean over ~1 % of the run (log scale).
-
-    Plain dicts (viz.theme.figure_from_dicts): every student's live refresh draws it again."""
+    """Minibatch loss (faint) and its running mean over ~1 % of the run (log scale): viz.theme.metric_curves,
+    plain dicts (every student's live refresh draws it)."""
     steps, loss = np.asarray(steps), np.asarray(loss)
-    data = []
-    if len(loss):
-        window = min(len(loss), max(5, len(loss) // 100))
-        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-        hover = "step %{x}<br>%{y:.4f}<extra></extra>"
-        for (x, y), name, line in ((downsample(steps, loss), "minibatch", {"color": "#c9ced6", "width": 1}),
-                                   (downsample(steps[window - 1:], smooth), f"mean of {window}",
-                                    {"color": OKABE_ITO[0], "width": 2.5})):
-            data.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": name, "line": line,
-                         "hovertemplate": hover})
-    layout = {"yaxis": log_axis(loss, title={"text": "loss"}), "xaxis": {"title": {"text": "step"}},
-              "legend": legend_below(), "margin": {"b": 80}, "hovermode": "x unified", "height": 330}
-    return figure_from_dicts(data, layout, title)
+    window = max(5, len(loss) // 100)  # metric_curves' running mean
+    return metric_curves({"loss": (steps, loss)}, [("loss", f"mean of {window}", OKABE_ITO[0])],
+                         yaxis=log_axis(loss, title={"text": "loss"}), title=title, height=330, smooth=True)
 
 
 def quality_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]],
