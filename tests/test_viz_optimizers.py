@@ -52,10 +52,37 @@ def test_contour_draws_every_path_in_its_colour_with_start_and_minimum():
     for traj in trajs:
         (path,) = traces_named(fig, traj.label)
         assert path.line.color == optimizer_color(traj.kind)
-        assert np.allclose(np.column_stack([path.x, path.y]), traj.points)  # 61 points: all drawn
+        drawn = np.column_stack([path.x, path.y])
+        assert drawn[0] == pytest.approx(traj.points[0]) and drawn[-1] == pytest.approx(traj.points[-1])
+        assert_dots_apart(drawn, traj.points, path.customdata)
     assert traces_named(fig, "start")[0].x == (QUAD.start[0],)
     assert (traces_named(fig, "minimum")[0].x, traces_named(fig, "minimum")[0].y) == ((0.0,), (0.0,))
     assert fig.layout.xaxis.range == QUAD.x_range and fig.layout.yaxis.scaleanchor == "x"
+
+
+def assert_dots_apart(drawn, points, customdata, gap=vt.MIN_DOT_GAP, span=(6.0, 6.0)):
+    """Brute force: the dots drawn are steps of the path, in order, each labelled with its step; every step left
+    out lies within `gap` of the view of the dot drawn before it, and each dot drawn is at least `gap` from the
+    one before it (the last, the path's end, excepted)."""
+    steps = np.asarray(customdata)[:, 0].astype(int)
+    assert (np.diff(steps) > 0).all() and np.allclose(drawn, points[steps])
+    scaled = points / np.asarray(span)
+    for before, after in zip(steps[:-1], steps[1:]):
+        assert np.hypot(*(scaled[after] - scaled[before])) >= gap or after == len(points) - 1
+        for left_out in range(before + 1, after):
+            assert np.hypot(*(scaled[left_out] - scaled[before])) < gap
+
+
+def test_a_path_leaves_out_the_dots_that_would_fall_on_the_one_before():
+    # Newton lands on the minimum of a quadratic in one step and stays: 61 steps, 3 dots (start, landing, end)
+    trajs = runs(QUAD, ["gd", "newton"])
+    fig = vt.trajectory_contour(QUAD, trajs, QUAD.start)
+    for traj in trajs:
+        (path,) = traces_named(fig, traj.label)
+        assert_dots_apart(np.column_stack([path.x, path.y]), traj.points, path.customdata)
+    (newton,) = traces_named(fig, "Newton")
+    assert len(newton.x) == 3
+    assert 10 < len(traces_named(fig, "GD")[0].x) < 61
 
 
 def decode_png(uri):

@@ -31,6 +31,11 @@ MAX_FRAMES = 50
 # a race of many optimizers gets fewer frames, so the contour costs about the same whatever the race.
 FRAME_TRACE_BUDGET = 300
 MAX_FRAME_POINTS = 500
+# A path draws a step's dot only this far (a fraction of the view's width or height) from the last dot drawn:
+# closer dots draw over each other (a dot is ~1% of the view wide), and a run that converged piles a hundred
+# steps onto one spot, each an SVG marker the browser styles and lays out again at every change (the default
+# race: 604 dots -> 180, the same picture).
+MIN_DOT_GAP = 0.003
 
 
 # ----------------------------------------------------------------- helpers
@@ -89,6 +94,21 @@ def _thin(n: int, max_points: int) -> np.ndarray:
     if n <= max_points:
         return np.arange(n)
     return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+
+
+def _apart(pts: np.ndarray, keep: np.ndarray, x_range, y_range) -> np.ndarray:
+    """Of the points `keep` indexes, the first, the last, and each one at least MIN_DOT_GAP of the view away from
+    the one kept before it."""
+    if len(keep) <= 2:
+        return keep
+    scaled = (pts[keep] / [x_range[1] - x_range[0], y_range[1] - y_range[0]]).tolist()
+    chosen, (last_x, last_y) = [0], scaled[0]
+    for i, (x, y) in enumerate(scaled[1:-1], start=1):
+        if math.hypot(x - last_x, y - last_y) >= MIN_DOT_GAP:
+            chosen.append(i)
+            last_x, last_y = x, y
+    chosen.append(len(keep) - 1)
+    return keep[chosen]
 
 
 def _divergence_label(traj: Trajectory, x_range, y_range) -> tuple[np.ndarray, str] | None:
@@ -200,8 +220,8 @@ def trajectory_contour(surface: Surface, trajectories: Sequence[Trajectory], sta
     for traj in trajectories:
         color = optimizer_color(traj.kind)
         pts, steps = _visible_path(traj, x_range, y_range)
-        visible.append((pts, steps))
-        keep = _frame_points(len(pts)) if animate else _thin(len(pts), 2000)
+        keep = _apart(pts, _frame_points(len(pts)) if animate else _thin(len(pts), 2000), x_range, y_range)
+        visible.append((pts, steps, keep))
         path_traces.append(len(data))
         data.append({"type": "scatter", "x": pts[keep, 0], "y": pts[keep, 1],
                      "customdata": _hover_data(traj, steps[keep]), "mode": "lines+markers",
@@ -211,7 +231,7 @@ def trajectory_contour(surface: Surface, trajectories: Sequence[Trajectory], sta
                      "unselected": {"marker": {"opacity": 1}},
                      "hovertemplate": f"<b>{traj.label}</b><br>step %{{customdata[0]}}<br>(%{{x:.4g}}, %{{y:.4g}})"
                                       "<br>f = %{customdata[1]:.4g}<extra></extra>"})
-    for traj, (pts, _) in zip(trajectories, visible):
+    for traj, (pts, _, _) in zip(trajectories, visible):
         head_traces.append(len(data))
         data.append({"type": "scatter", "x": pts[-1:, 0], "y": pts[-1:, 1], "mode": "markers",
                      "legendgroup": traj.kind, "showlegend": False, "hoverinfo": "skip", "cliponaxis": False,
@@ -255,14 +275,15 @@ def trajectory_contour(surface: Surface, trajectories: Sequence[Trajectory], sta
 def _animation(layout: dict, visible, path_traces, head_traces) -> list[dict]:
     """Frames that grow every path step by step; a slider to scrub and a play button (added to `layout`).
 
-    A frame draws a prefix of the same points the full path trace holds (so the
-    trace's hover data still lines up), in float32 to keep the page light.
+    A frame draws a prefix of the same points the full path trace holds (`visible`: each path's points, their
+    steps and the indices of those drawn; so the trace's hover data still lines up), in float32 to keep the page
+    light.
     """
-    last = max(int(steps[-1]) for _, steps in visible)
+    last = max(int(steps[-1]) for _, steps, _ in visible)
     frames_wanted = min(last, MAX_FRAMES, max(10, FRAME_TRACE_BUDGET // (2 * len(visible))))
     frame_steps = np.unique(np.linspace(0, last, frames_wanted + 1).round().astype(int))
     kept = [(pts[keep].astype(np.float32), steps[keep], pts.astype(np.float32), steps)
-            for (pts, steps), keep in ((v, _frame_points(len(v[0]))) for v in visible)]
+            for pts, steps, keep in visible]
     frames = []
     for k in frame_steps:
         paths, heads = [], []
