@@ -82,6 +82,14 @@ _CHANGED_JS = """([selector, before, stepBefore]) => {
     return step < stepBefore;
 }"""
 
+# What a page shows when a change never showed: the script's state, its metrics, its status line, its buttons.
+_SHOWING_JS = """() => [document.querySelector('[data-testid=stApp]')?.dataset.testScriptState,
+    ...[...document.querySelectorAll('[data-testid=stMetric]')].map(m => m.innerText.replace(/\\s+/g, ' ')),
+    ...[...document.querySelectorAll('[data-testid=stCaptionContainer]')].map(c => c.innerText)
+        .filter(text => text.startsWith('Status')),
+    'buttons: ' + [...new Set([...document.querySelectorAll('[data-testid=stMain] button[data-testid^=stBaseButton]')]
+        .map(b => b.querySelector('[data-testid=stMarkdownContainer]')?.innerText).filter(Boolean))].join(', ')]
+    .join(' | ')"""
 
 def chart(key: str) -> str:
     """The selector of the chart whose Streamlit key is `key`."""
@@ -327,7 +335,8 @@ def timed_changes(page, script: PageScript, training: bool = False, reload: bool
                 DRAWN_TWICE.update(f"{script.label}: {chart}" for chart in charts_drawn_twice(page))
             except PlaywrightTimeout:  # counted at the timeout, and said: a change that never showed
                 times.append(TIMEOUT_S)
-                print(f"  ! {script.path}: {change.key} = {value}: no new chart within {TIMEOUT_S:g} s", flush=True)
+                print(f"  ! {script.path}: {change.key} = {value}: no new chart within {TIMEOUT_S:g} s "
+                      f"(showing: {page.evaluate(_SHOWING_JS)})", flush=True)
                 if reload:
                     page.reload()
                     wait_until_rendered(page)
