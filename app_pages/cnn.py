@@ -80,10 +80,18 @@ with upsampling_tab:
     panel.draw("up_weights")
 
 spec: CnnSpec = panel.spec()
-# Accuracy against eps costs a few hundred attacks a measurement: the job measures it while its view is open.
-view = st.session_state.get("cnn_view", st.query_params.get("cnn_view", VIEWS[0]))
-curves_wanted = view == VIEWS[-1] and train_tab.open is not False
-shown = {"attack_curves": curves_wanted}
+
+
+def measured_for(view: str | None) -> dict[str, bool]:
+    """The live settings that make the job measure what `view` shows, only while it is open: accuracy against eps
+    costs a few hundred attacks a measurement, the shift view two passes of both networks over every held-out
+    image."""
+    return {"attack_curves": view == VIEWS[-1], "shift_view": view == VIEWS[3]}
+
+
+view = st.session_state.get("cnn_view", st.query_params.get("cnn_view", VIEWS[0])) \
+    if train_tab.open is not False else None
+shown = measured_for(view)
 job = branch_job("cnn", spec, shown=shown) or experiment_job("cnn", CnnJob, spec, shown=shown)
 with buttons:
     job_controls(job, key="cnn")
@@ -183,12 +191,18 @@ def mistakes_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
 
 def shift_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v, s = snap.visuals, snap.visuals.shift
-    how = "circularly (as circular padding wraps)" if s.circular else "away from the border (zero padding)"
-    st.markdown(f"**Equivariance**, measured {how} on the held-out images:")
-    st.dataframe([layer.row() for layer in s.layers], width="stretch", hide_index=True)
-    st.markdown(f"**Invariance**: shifted by ({s.dy}, {s.dx}) px, the held-out accuracy is **{s.cnn_accuracy:.1%}** "
-                f"for the CNN and **{s.mlp_accuracy:.1%}** for the MLP; their class probabilities move by "
-                f"**{s.cnn_change:.2f}** and **{s.mlp_change:.2f}** (total variation, mean over images).")
+    if s is None:  # measured while this view is open (hp shift_view): not yet
+        if shown:
+            st.info("Shifting the held-out images…", icon=":material/hourglass_top:")
+        return
+    if shown:
+        how = "circularly (as circular padding wraps)" if s.circular else "away from the border (zero padding)"
+        st.markdown(f"**Equivariance**, measured {how} on the held-out images:")
+        st.dataframe([layer.row() for layer in s.layers], width="stretch", hide_index=True)
+        st.markdown(f"**Invariance**: shifted by ({s.dy}, {s.dx}) px, the held-out accuracy is "
+                    f"**{s.cnn_accuracy:.1%}** for the CNN and **{s.mlp_accuracy:.1%}** for the MLP; their class "
+                    f"probabilities move by **{s.cnn_change:.2f}** and **{s.mlp_change:.2f}** (total variation, mean "
+                    "over images).")
     charts.show(lambda: figures.tiles([v.image, s.shifted, s.shifted_map, s.map_of_shifted],
                                       ["image", f"shifted ({s.dy}, {s.dx})", f"shift(conv x), ch {s.channel + 1}",
                                        "conv(shift x)"], "Shift, then convolve = convolve, then shift",
@@ -204,10 +218,11 @@ def shift_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
 def attack_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
     v, a = snap.visuals, snap.visuals.attack
     predicted = int(np.argmax(a.probabilities))
-    st.markdown(f"{a.attack.upper()} at eps = {a.eps:g} grey levels: the CNN now says **{v.classes[predicted]}** "
-                f"({a.probabilities[predicted]:.0%}) for this {v.classes[v.label]}.  FGSM: "
-                "$x' = x + \\epsilon\\,\\mathrm{sign}(\\nabla_x L)$, a step *up* the loss (course note 004 writes a "
-                "minus sign, which would make the example easier).")
+    if shown:
+        st.markdown(f"{a.attack.upper()} at eps = {a.eps:g} grey levels: the CNN now says "
+                    f"**{v.classes[predicted]}** ({a.probabilities[predicted]:.0%}) for this {v.classes[v.label]}.  "
+                    "FGSM: $x' = x + \\epsilon\\,\\mathrm{sign}(\\nabla_x L)$, a step *up* the loss (course note 004 "
+                    "writes a minus sign, which would make the example easier).")
     charts.show(lambda: figures.tiles([v.image, a.perturbation, a.adversarial, a.saliency, a.mlp_saliency],
                                       ["image", "perturbation (grey levels)", "adversarial", "CNN saliency |∂L/∂x|",
                                        "MLP saliency"], "The example, its attack, and where the loss is sensitive",
@@ -215,7 +230,8 @@ def attack_view(snap: Snapshot, charts: Charts, shown: bool) -> None:
                 f"cnn-attack-{a.attack}-eps{a.eps:g}-{snap.config.setting}-step{snap.step}", key="cnn_fig_attack",
                 visible=shown)
     if a.curves is None:
-        st.info("Measuring the accuracy against eps…", icon=":material/hourglass_top:")
+        if shown:
+            st.info("Measuring the accuracy against eps…", icon=":material/hourglass_top:")
     else:
         charts.show(lambda: figures.attack_curves(a.curves.eps_grid, a.curves.accuracy, a.curves.attack, a.eps,
                                                   a.curves.step),
@@ -233,6 +249,11 @@ def draw(snap: Snapshot) -> None:
         return
     live = Charts(charts)
     tabs = st.tabs(VIEWS, key="cnn_view", on_change="rerun", bind="query-params")
+    if measured_for(st.session_state.get("cnn_view")) != shown:
+        # A view was opened in this live area (a click reruns the area alone): the job learns what to measure in a
+        # whole-page run, which then draws the view. (Before, the attack curves said "Measuring…" until some
+        # other control reran the whole page.)
+        st.rerun(scope="app")
     for tab, view in zip(tabs, (curves_view, maps_view, mistakes_view, shift_view, attack_view)):
         with tab:
             view(snap, live, tab.open is not False)

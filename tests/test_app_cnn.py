@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from engine.cnn.arithmetic import output_size
 from tests import conftest
 from tests.conftest import metric
+from ui.jobs import REGISTRY_KEY
 
 
 def open_page(**query) -> AppTest:
@@ -32,6 +33,14 @@ def test_the_cnn_trains_and_a_new_shift_is_measured_without_a_reset():
     assert metric(at, "Step") == "1"  # what the page inspects changes live: the training goes on where it was
     at.selectbox(key="cnn_data").set_value("shapes").run()
     assert metric(at, "Step") == "0" and not at.exception  # a new data set is a new experiment
+
+
+def test_the_shift_view_is_measured_only_while_it_is_open():
+    at = open_page()  # the learning curves
+    assert not at.exception and at.session_state[REGISTRY_KEY]["cnn"].hp["shift_view"] is False
+    assert "Shift, then convolve = convolve, then shift" not in chart_titles(at)
+    at = open_page(cnn_view="Shift")
+    assert at.session_state[REGISTRY_KEY]["cnn"].hp["shift_view"] is True
 
 
 def test_the_arithmetic_shows_each_layers_size_and_explains_an_empty_output():

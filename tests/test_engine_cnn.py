@@ -116,8 +116,9 @@ def test_bim_stays_in_the_eps_box_and_hurts_at_least_as_much_as_fgsm():
 
 def test_the_trainer_learns_digits_and_its_views_match_their_oracles():
     trainer = CnnTrainer(CnnConfig(adversarial=True), {"example": 3, "shift_y": 2, "shift_x": 0}, seed=0)
-    assert trainer.observe().attack.curves is None  # measured only while a page shows them
-    trainer.hp["attack_curves"] = True
+    unshown = trainer.observe()
+    assert unshown.attack.curves is None and unshown.shift is None  # measured only while a page shows them
+    trainer.hp.update(attack_curves=True, shift_view=True)
     # The adversarial copy starts where the CNN starts.
     for a, b in zip(trainer.cnn.parameters(), trainer.robust.parameters()):
         assert torch.equal(a, b)
@@ -169,7 +170,7 @@ def test_a_live_job_trains_and_takes_a_new_shift_without_a_reset():
     try:
         job.step(20)
         job.wait_for(lambda s: s.step >= 20 and not s.busy, timeout=30)
-        job.wait_applied(job.set_hyperparameters(shift_y=-3, shift_x=1))
+        job.wait_applied(job.set_hyperparameters(shift_y=-3, shift_x=1, shift_view=True))
         snap = job.snapshot(fresh=True)
         assert snap.status is not JobStatus.FAILED and snap.step == 20
         assert (snap.visuals.shift.dy, snap.visuals.shift.dx) == (-3, 1)

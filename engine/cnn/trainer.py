@@ -147,7 +147,8 @@ class CnnTrainer(Trainer):
             feature_maps=tuple(m[0].detach().cpu().numpy() for m in maps), confusion=confusion,
             mistakes=data.test_x[wrong, 0].cpu().numpy(), mistake_labels=truth[wrong],
             mistake_predictions=guessed[wrong],
-            shift=self._shift_view(example, maps[0][0]), attack=self._attack_view(x, y),
+            shift=self._shift_view(example, maps[0][0]) if self.hp["shift_view"] else None,
+            attack=self._attack_view(x, y),
             state={name: value.detach().cpu().clone() for name, value in self.cnn.state_dict().items()})
 
     def _shift_view(self, example: int, first_maps: torch.Tensor) -> ShiftView:

@@ -74,7 +74,7 @@ class CnnVisuals:
     mistakes: np.ndarray  # (m, H, W) held-out images the CNN gets wrong (at most MISTAKES_SHOWN)
     mistake_labels: np.ndarray  # (m,) true
     mistake_predictions: np.ndarray  # (m,) predicted
-    shift: ShiftView
+    shift: ShiftView | None  # None unless a page shows it (hp shift_view)
     attack: AttackView
     state: dict[str, torch.Tensor]  # the CNN's state_dict (CPU copies): the weights export
 
