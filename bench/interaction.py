@@ -91,6 +91,7 @@ _SHOWING_JS = """() => [document.querySelector('[data-testid=stApp]')?.dataset.t
         .map(b => b.querySelector('[data-testid=stMarkdownContainer]')?.innerText).filter(Boolean))].join(', ')]
     .join(' | ')"""
 
+
 def chart(key: str) -> str:
     """The selector of the chart whose Streamlit key is `key`."""
     return f".st-key-{key} .js-plotly-plot"
