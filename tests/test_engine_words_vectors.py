@@ -42,6 +42,21 @@ def test_subsampling_drops_words_with_probability_one_minus_root_t_over_f():
     assert np.all(drop_probability(counts, 1.0) == 0)  # every share is below 1
 
 
+def test_the_vocabulary_ranks_by_count_then_alphabet_and_encodes_as_a_loop_over_sentences_would():
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(12)]
+    sentences = tuple(tuple(words[int(i)] for i in rng.zipf(1.6, size=rng.integers(0, 9)) % 12) for _ in range(60))
+    vocabulary = Vocabulary.build(sentences, cap=7)
+    counts = {word: sum(sentence.count(word) for sentence in sentences) for word in words}
+    expected = sorted((word for word in words if counts[word]), key=lambda word: (-counts[word], word))[:7]
+    assert vocabulary.words == tuple(expected) and vocabulary.counts.tolist() == [counts[w] for w in expected]
+    tokens, sentence_of = vocabulary.encode(sentences)
+    kept = [(vocabulary.index[word], number) for number, sentence in enumerate(sentences) for word in sentence
+            if word in vocabulary.index]  # oracle: the loop over sentences, out-of-vocabulary words dropped
+    assert tokens.tolist() == [t for t, _ in kept] and sentence_of.tolist() == [n for _, n in kept]
+    assert any(not sentence for sentence in sentences) and len(set(sum(sentences, ()))) > 7  # both cases met
+
+
 def test_negative_sampling_gradients_match_autograd():
     g = torch.Generator().manual_seed(0)
     v, u_pos = (torch.randn(7, 5, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(2))

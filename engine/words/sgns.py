@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable
+from itertools import chain, repeat
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -39,7 +40,7 @@ class Vocabulary:
 
     @classmethod
     def build(cls, sentences: Iterable[Iterable[str]], cap: int) -> Vocabulary:
-        counter = Counter(word for sentence in sentences for word in sentence)
+        counter = Counter(chain.from_iterable(sentences))
         ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:cap]
         return cls(tuple(word for word, _ in ranked), np.array([count for _, count in ranked], dtype=np.int64))
 
@@ -50,16 +51,15 @@ class Vocabulary:
     def index(self) -> dict[str, int]:
         return {word: i for i, word in enumerate(self.words)}
 
-    def encode(self, sentences: Iterable[Iterable[str]]) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """The corpus as one stream of word indices and each token's sentence number; words outside the
         vocabulary are dropped, as word2vec drops words below its min-count (the window then reaches past them)."""
-        index = self.index
-        tokens, sentence_of = [], []
-        for number, sentence in enumerate(sentences):
-            known = [index[word] for word in sentence if word in index]
-            tokens += known
-            sentence_of += [number] * len(known)
-        return np.array(tokens, dtype=np.int64), np.array(sentence_of, dtype=np.int64)
+        lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+        # (one pass in C over the ~300,000 words of the template corpus: a loop per sentence took twice as long)
+        words = np.fromiter(map(self.index.get, chain.from_iterable(sentences), repeat(-1)), dtype=np.int64,
+                            count=int(lengths.sum()))
+        known = words >= 0
+        return words[known], np.repeat(np.arange(len(sentences), dtype=np.int64), lengths)[known]
 
 
 def drop_probability(counts: np.ndarray, t: float) -> np.ndarray:
