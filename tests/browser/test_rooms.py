@@ -84,8 +84,15 @@ def test_a_teacher_and_three_students_work_as_one_class(app_url):
         forger = students[0]
         forger_side = forger.locator("[data-testid=stSidebar]")
         forger_side.get_by_role("button", name="Leave the class").click()
+        # (each click waits for the rerun the one before caused: a rerun that lands after a click redraws the
+        # panel and can drop what the click opened)
+        forger_side.get_by_text(re.compile(r"In class .* as ")).wait_for(state="detached", timeout=30_000)
+        wait_until_rendered(forger)
         forger_side.get_by_text("Class", exact=True).click()
-        forger_side.get_by_role("button", name="Take back a class").click()
+        take_back = forger_side.get_by_role("button", name="Take back a class")
+        take_back.wait_for(timeout=30_000)
+        wait_until_rendered(forger)
+        take_back.click()
         forger.get_by_label("Code").fill(code)
         forger.get_by_label("Teacher key").fill("let-me-in")
         forger.get_by_role("button", name="Take it back").click()
