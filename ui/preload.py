@@ -8,9 +8,8 @@ crashed first page loads of a class ("partially initialized module 'pandas' has 
 'Series'", "cannot import name 'Charts' from 'ui.exports'"). This module's own import lock lets one
 thread import the whole tree while the sessions that arrive with it wait.
 
-It also imports what torch imports only when first used: torch.optim imports torch._dynamo (~1.5 s
-on a 2-core machine) when the process builds its first optimizer. A server pays that once, at its
-start, instead of the first user who opens a training page.
+It also imports what torch and scikit-learn import only when first used (engine.preload says what and
+why): a server pays that once, at its start, instead of the first user who opens a training page.
 """
 
 import contextlib
@@ -19,17 +18,15 @@ import pkgutil
 
 import pandas  # noqa: F401 - Plotly uses it when it is in sys.modules: it must be whole by then
 import PIL.Image  # noqa: F401 - likewise
-import sklearn.datasets  # noqa: F401 - ~2 s: the digits and sample photos (CNN, Diffusion) load through it
-import torch._dynamo  # noqa: F401 - see above: torch.optim's lazy import
 
 with contextlib.suppress(ImportError):  # Streamlit's emoji table (a ~1 s regex), imported at the first widget
     import streamlit.emojis  # noqa: F401 - whose label or icon is not plain ASCII (the Playground's x₁, x₂)
 
-import engine
+import engine.preload  # noqa: F401 - every engine module, and torch's and scikit-learn's lazy imports
 import ui
 import viz
 
-for _package in (engine, viz, ui):
+for _package in (viz, ui):
     for _module in pkgutil.walk_packages(_package.__path__, f"{_package.__name__}."):
         importlib.import_module(_module.name)
 
