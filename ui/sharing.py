@@ -40,7 +40,7 @@ _PRESENTATION_CSS = """
 html {font-size: clamp(18px, 1.25vw, 24px)}
 [data-testid='stMainBlockContainer'] {max-width: 100%; padding: 2.25rem 2.5rem 4rem}
 [data-testid='stHeader'] {background: transparent}
-[data-testid='stMainBlockContainer'] h1 {font-size: 1.9rem; padding: 0 0 0.2rem}
+[data-testid='stMainBlockContainer'] h1 {font-size: 1.9rem; padding: 0 0 0.45rem; margin-top: -0.25rem}
 [data-testid='stMainBlockContainer'] :is(h2, h3) {font-size: 1.35rem; padding: 0.25rem 0}
 [data-testid='stMetricValue'] {font-size: 1.6rem}
 [data-testid='stMainBlockContainer'] [data-testid='stVerticalBlock'] {gap: 0.6rem}
