@@ -116,7 +116,8 @@ def show_sweep() -> None:
     charts.show(lambda: figures.complexity_sweep(
         result.sizes, result.alphas, result.train_mse, result.test_mse, result.bias2, result.variance,
         family=problem.family, threshold=threshold, current=problem.complexity, noise=problem.sigma**2,
-        refits=result.refits), f"generalization-sweep-{setting}", key="gl_fig_sweep", main_below=MAIN_BELOW[SWEEP])
+        refits=result.refits), f"generalization-sweep-{setting}", key="gl_fig_sweep", main_below=MAIN_BELOW[SWEEP],
+        wide=True)
     where = (f"{threshold:.0f}, {threshold / problem.n:.1f} times N" if math.isfinite(threshold)
              else "beyond the widest model here")
     family_note = (

@@ -44,7 +44,7 @@ def test_the_sweep_and_the_regularization_views():
     assert any("interpolation threshold" in caption.value and "times N" in caption.value for caption in at.caption)
     at.select_slider(key="gl_alpha").set_value(0.001).run()
     sweep = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert any(trace["name"] == "test error, ridge α = 0.001" for trace in sweep["data"])
+    assert any(trace["name"] == "test error (median), ridge α = 0.001" for trace in sweep["data"])
     at = open_page(gl_view="Regularization", gl_degree="8")
     assert not at.exception and "Input noise becomes L2" in chart_titles(at)
     assert any("set ridge α above 0" in info.value for info in at.info)

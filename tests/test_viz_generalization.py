@@ -40,13 +40,21 @@ def test_the_sweep_marks_the_threshold_and_the_model_where_they_are():
     verticals = [shape.x0 for shape in fig.layout.shapes if shape.x0 == shape.x1 and shape.yref == "paper"]
     assert verticals == [result.threshold, 30]
     names = set(traces(fig))
-    assert {"test error", "training error", "test error, ridge α = 0.001", "variance (mean)"} <= names
+    assert {"test error (median)", "training error (median)", "test error (median), ridge α = 0.001",
+            "variance (mean)"} <= names
     assert fig.layout.xaxis.type == "log"
     assert any("interpolation threshold" in a.text for a in fig.layout.annotations)
     # where bias²'s estimate is <= 0 (the log axis draws no line there), a marker on the axis' floor says so
     unresolved = traces(fig)["bias² not resolved (estimate ≤ 0)"]
     assert list(unresolved.x) == list(result.sizes[result.bias2[0] <= 0]) and len(unresolved.x) > 0
-    assert np.allclose(np.log10(unresolved.y), fig.layout.yaxis.range[0])
+    low, high = fig.layout.yaxis.range
+    assert np.allclose(np.log10(unresolved.y), low) and np.all(np.log10(unresolved.y) > low)  # inside: drawn
+    # where the mean variance is above the axis (the line leaves the chart), a marker on its ceiling holds the value
+    ceiling = 10 ** high
+    above = traces(fig)["variance above the chart"]
+    assert list(above.x) == list(result.sizes[result.variance[0] > ceiling]) and len(above.x) > 0
+    assert np.allclose(np.log10(above.y), high) and np.all(np.log10(above.y) < high)
+    assert np.allclose(above.customdata, result.variance[0][result.variance[0] > ceiling], rtol=1e-6)
 
 
 def test_the_regularization_figures():

@@ -10,10 +10,9 @@ from engine.generative.gan_trainer import GanConfig, GanTrainer
 from engine.runtime import train
 from viz import generative as figures
 from viz.animation import gan_replay
-from viz.theme import (BROWSER_MARGINS, FONT_SIZE, LEGEND_FOOT_PX, LEGEND_PAD_PX, LEGEND_ROW_EM, LEGEND_SYMBOL_PX,
-                        PRESENTATION_TICK_FONT_SIZE, TICK_FONT_PX, X_TICKS_PX, arrow_polyline, for_presentation,
-                        legend_below,
-                        margins_for_one_draw)
+from viz.theme import (BROWSER_MARGINS, FONT_SIZE, LEGEND_FOOT_PX, LEGEND_GAP_PX, LEGEND_PAD_PX, LEGEND_ROW_EM,
+                        LEGEND_SYMBOL_PX, PRESENTATION_TICK_FONT_SIZE, TICK_FONT_PX, WIDE_FIGURE_WIDTH_PX, X_TICKS_PX,
+                        arrow_polyline, for_presentation, legend_below, margins_for_one_draw)
 
 
 def validated(fig: go.Figure) -> go.Figure:
@@ -145,6 +144,15 @@ def test_a_colour_bar_a_right_axis_and_a_long_legend_get_their_room():
     assert rates - foot(["train", "test"]) == round(12 * row) - round(row)
     assert foot(list("abcde")) == foot(["train", "test"])  # five short ones (46 px) fit one row, six do not
     assert foot(list("abcdef")) == foot(["train", "test"]) + round(2 * row) - round(row)
+    # a chart across the main area (wide) is taken at WIDE_FIGURE_WIDTH_PX: the twelve rates in four columns
+    wide = go.Figure([go.Scatter(y=[i, i], name=f"learning rate {i / 10:g}") for i in range(12)],
+                     layout={"legend": legend_below(), "xaxis": {"title": {"text": "step"}}})
+    room = WIDE_FIGURE_WIDTH_PX - BROWSER_MARGINS["l"] - BROWSER_MARGINS["r"]
+    columns = int((room + LEGEND_GAP_PX) // (LEGEND_SYMBOL_PX + 0.5 * TICK_FONT_PX * len("learning rate 1.1")
+                                              + LEGEND_GAP_PX))
+    assert columns == 4
+    wide_foot = margins_for_one_draw(wide, wide=True).layout.margin.b
+    assert wide_foot == foot(["train", "test"]) + round(3 * row) - round(row)
 
 
 def test_a_legend_beside_the_plot_takes_room_at_the_right_and_none_below():

@@ -148,19 +148,20 @@ class Charts(dict):
 
     def show(self, figure: go.Figure | Callable[[], go.Figure], name: str, *, key: str, where: Any = None,
              image_format: str = "png", visible: bool = True, main_below: float | None = None,
-             legend_aside: bool = False, **kwargs: Any) -> Any:
+             legend_aside: bool = False, wide: bool = False, **kwargs: Any) -> Any:
         """`figure` may be a function that builds it: a hidden one is then built only if an export asks.
         In presentation mode text is sized for a projector, the page's main chart (`main_below`: the
         rem of page above it) fills the rest of the screen's height (ui.sharing.fit_to_screen), and with
         `legend_aside` its legend stands beside the plot instead of below it (for a plot with equal scales
-        that the screen's width leaves room beside, its height none)."""
+        that the screen's width leaves room beside, its height none). `wide`: drawn across the main area, not in
+        a column (a legend below is then given the room of fewer rows)."""
         if not visible:
             self[name] = figure
             return None
         figure = figure() if callable(figure) else figure
         if presenting():
             for_presentation(figure, legend_aside)
-        self[name] = figure = margins_for_one_draw(figure)  # (for the text's size it is drawn at)
+        self[name] = figure = margins_for_one_draw(figure, wide)  # (for the text's size it is drawn at)
         # The camera button's file name leaves the step out (the Export panel's files keep it): plotly.js
         # draws a chart anew, not in place, whenever its config changes, which was every live refresh.
         config = chart_config(re.sub(r"-step\d+", "", name), image_format)

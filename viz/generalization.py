@@ -80,6 +80,11 @@ def decomposition_bars(bias2: float, variance: float, noise: float, test_mse: fl
     return figure_from_dicts(data, layout, "Where the test error comes from")
 
 
+# Markers on an axis' floor or ceiling stand this far inside it (in decades): plotly.js hides a point outside the
+# range when the trace is not clipped, and a value rounded on its way there (float32) fell just outside.
+EDGE_INSET = 1e-6
+
+
 def complexity_sweep(sizes: np.ndarray, alphas, train_mse: np.ndarray, test_mse: np.ndarray, bias2: np.ndarray,
                      variance: np.ndarray, *, family: str, threshold: float, current: int, noise: float, refits: int,
                      height: int = 520) -> go.Figure:
@@ -90,12 +95,15 @@ def complexity_sweep(sizes: np.ndarray, alphas, train_mse: np.ndarray, test_mse:
     positive = lambda values: np.where(values > 0, values, np.nan)  # noqa: E731 - log axis
     values = np.concatenate([test_mse.ravel(), train_mse.ravel(), [noise]])
     low = max(np.nanmin(np.where(values > 0, values, np.nan)), noise * 1e-3)
+    top = np.log10(np.nanmax(values)) + 0.1  # (the axis follows the errors: a mean variance can be 10⁶ near the
+    # threshold, where one refit of a near-singular Φ is wild, and drawn to it the errors would be a flat line)
     data = []
     for a, alpha in enumerate(alphas):
         dash, suffix = ("solid", "") if alpha == 0 else ("dash", f", ridge α = {alpha:g}")
-        data += [_line(sizes, positive(test_mse[a]), f"test error{suffix}", TEST_COLOR, 3 if alpha == 0 else 2.5, dash,
+        data += [_line(sizes, positive(test_mse[a]), f"test error (median){suffix}", TEST_COLOR,
+                       3 if alpha == 0 else 2.5, dash,
                        hovertemplate=f"{axis_name} %{{x}}<br>test error %{{y:.3g}}<extra></extra>"),
-                 _line(sizes, positive(train_mse[a]), f"training error{suffix}", TRAIN_COLOR, 2.5, dash,
+                 _line(sizes, positive(train_mse[a]), f"training error (median){suffix}", TRAIN_COLOR, 2.5, dash,
                        hovertemplate=f"{axis_name} %{{x}}<br>training error %{{y:.3g}}<extra></extra>")]
         if alpha == 0:
             data += [_line(sizes, positive(bias2[a]), "bias² (mean)", BIAS_COLOR, 1.5, "dot"),
@@ -105,11 +113,21 @@ def complexity_sweep(sizes: np.ndarray, alphas, train_mse: np.ndarray, test_mse:
             unresolved = np.flatnonzero(~(bias2[a] > 0))
             if unresolved.size:
                 data.append({"type": "scatter", "x": np.asarray(sizes[unresolved], dtype=np.float32),
-                             "y": np.full(unresolved.size, low, dtype=np.float32), "mode": "markers",
+                             "y": np.full(unresolved.size, 10 ** (np.log10(low) + EDGE_INSET)), "mode": "markers",
                              "cliponaxis": False, "name": "bias² not resolved (estimate ≤ 0)",
                              "marker": {"symbol": "triangle-down-open", "size": 9, "color": BIAS_COLOR},
                              "hovertemplate": f"{axis_name} %{{x}}<br>bias² not resolved: its estimate is ≤ 0, the "
                                               f"variance too large for {refits} refits to measure it<extra></extra>"})
+            # ... and where the variance is above the axis, a marker on its ceiling says so, with the value.
+            above = np.flatnonzero(variance[a] > 10 ** top)
+            if above.size:
+                data.append({"type": "scatter", "x": np.asarray(sizes[above], dtype=np.float32),
+                             "y": np.full(above.size, 10 ** (top - EDGE_INSET)), "mode": "markers",
+                             "cliponaxis": False, "name": "variance above the chart",
+                             "customdata": np.asarray(variance[a][above], dtype=np.float32),
+                             "marker": {"symbol": "triangle-up-open", "size": 9, "color": VARIANCE_COLOR},
+                             "hovertemplate": f"{axis_name} %{{x}}<br>variance (mean) %{{customdata:.3g}}, above the "
+                                              "chart: a few wild refits raise the mean<extra></extra>"})
     shapes, annotations = [], []
     on_axis = (lambda x: np.log10(max(x, 1))) if family != "poly" else (lambda x: x)  # noqa: E731
     ends = on_axis(sizes.min()), on_axis(sizes.max())
@@ -126,7 +144,8 @@ def complexity_sweep(sizes: np.ndarray, alphas, train_mse: np.ndarray, test_mse:
             anchor = "left" if share < 0.3 else "right" if share > 0.7 else away
             annotations.append({"x": on_axis(x), "yref": "paper", "y": 1, "yanchor": "bottom", "text": text,
                                 "showarrow": False, "xanchor": anchor, "font": {"size": 12, "color": color},
-                                "yshift": 16 if x == current and x == threshold else 0})
+                                # (above the ceiling's markers, which stand out of the plot by half their size)
+                                "yshift": 22 if x == current and x == threshold else 6})
     shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": noise, "y1": noise,
                    "line": {"color": NOISE_COLOR, "width": 1.2, "dash": "dot"}})
     annotations.append({"xref": "paper", "x": 1, "xanchor": "right", "y": np.log10(noise), "yanchor": "top",
@@ -135,8 +154,10 @@ def complexity_sweep(sizes: np.ndarray, alphas, train_mse: np.ndarray, test_mse:
     xaxis = (log_axis(sizes[sizes > 0], title={"text": axis_name}) if family != "poly"
              else {"title": {"text": axis_name}})
     layout = {"height": height, "xaxis": xaxis,
-              "yaxis": log_axis(values, title={"text": "mean squared error (median over refits)"},
-                                range=[np.log10(low), np.log10(np.nanmax(values)) + 0.1]),
+              # (the errors' median over refits and the parts' mean are said in the legend: a title that long ran
+              # past a projector's plot, into the chart's title)
+              "yaxis": log_axis(values, title={"text": "mean squared error"},
+                                range=[np.log10(low), top]),
               "shapes": shapes, "annotations": annotations, "hovermode": "x unified",
               "legend": legend_below(), "margin": {"t": 70, "b": 90}}
     return figure_from_dicts(data, layout, f"Error against model size ({refits} refits at each)")

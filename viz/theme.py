@@ -162,6 +162,10 @@ LEGEND_ROW_EM, LEGEND_PAD_PX, LEGEND_SYMBOL_PX, LEGEND_GAP_PX = 1.6, 10, 40, 5
 # chart may then leave a row empty under its legend: better than a second draw at every change); in presentation
 # mode the same column is 1.3 to 1.45 times as wide (larger side margins, no sidebar).
 LEGEND_FIGURE_WIDTH_PX, PRESENTATION_WIDTH_SCALE = 400, 1.3
+# ... and a chart drawn across the page's main area (Charts.show(wide=True)): narrowest in a 1280 px window with the
+# sidebar open (~820 px). Taken at 400 px, the Generalization sweep's six entries were six rows for the one they take:
+# 140 px of a projector's 720 below an empty axis title, and a plot squashed to ~120 px.
+WIDE_FIGURE_WIDTH_PX = 760
 LEGEND_FOOT_PX = BROWSER_MARGINS["b"] + round(LEGEND_ROW_EM * TICK_FONT_PX) + LEGEND_PAD_PX  # an x axis, a legend row
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -269,7 +273,7 @@ def _legend_rows(traces: list[dict], font_px: float, room_px: float) -> int:
     return rows + row_rows
 
 
-def margins_for_one_draw(fig: go.Figure) -> go.Figure:
+def margins_for_one_draw(fig: go.Figure, wide: bool = False) -> go.Figure:
     """The figure with the margins it is drawn with, so that plotly.js draws it once: BROWSER_MARGINS where its
     layout sets none; where it sets some, at least the room of what stands in them (a colour bar at the right, an
     x axis' labels and title, a legend below: plotly.js otherwise reserves it only after a first draw, at every
@@ -281,7 +285,9 @@ def margins_for_one_draw(fig: go.Figure) -> go.Figure:
     automargin their width (y) or their overhang at the plot's sides (x) changed the size again, and plotly.js
     went round that loop a dozen times (seconds of a frozen tab: the VAE's codes at latent 3, the Optimizers'
     contour in a lesson). So such a y axis keeps the margin it is given, and its x axis pushes only the bottom one
-    (its ticks and title, with a legend stacked below)."""
+    (its ticks and title, with a legend stacked below).
+
+    `wide`: the chart is drawn across the page's main area, not in a column (a legend below then takes fewer rows)."""
     layout, traces = _raw(fig)
     automargin = {}  # axis -> the automargin it is drawn with, where this sets it
     for name in (key for key in layout if re.fullmatch(r"yaxis\d*", key)):
@@ -324,7 +330,8 @@ def margins_for_one_draw(fig: go.Figure) -> go.Figure:
             elif at_the_left:
                 margin["l"] = max(margin["l"], room)
     if legend.get("yref") == "container" and legend.get("orientation") == "h" and layout.get("showlegend") is not False:
-        width = LEGEND_FIGURE_WIDTH_PX * (PRESENTATION_WIDTH_SCALE if font_px >= PRESENTATION_FONT_SIZE else 1)
+        width = ((WIDE_FIGURE_WIDTH_PX if wide else LEGEND_FIGURE_WIDTH_PX)
+                 * (PRESENTATION_WIDTH_SCALE if font_px >= PRESENTATION_FONT_SIZE else 1))
         rows = _legend_rows(traces, legend_px, width - margin["l"] - margin["r"])
         if rows:
             bottom = max(bottom, BROWSER_MARGINS["b"]) + round(LEGEND_ROW_EM * legend_px * rows) + LEGEND_PAD_PX

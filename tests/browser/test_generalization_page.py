@@ -19,7 +19,7 @@ def metric(page, label: str) -> float:
 # The sweep's least-squares training error as Plotly drew it: (width, error) where the error is drawn.
 TRAINING_ERROR = """() => {
     const gd = document.querySelector('.st-key-gl_fig_sweep .js-plotly-plot');
-    const t = gd._fullData.find(t => t.name === 'training error');
+    const t = gd._fullData.find(t => t.name === 'training error (median)');
     return Array.from(t.x).map((x, i) => [x, t.y[i]]);
 }"""
 
