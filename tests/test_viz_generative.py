@@ -10,9 +10,10 @@ from engine.generative.gan_trainer import GanConfig, GanTrainer
 from engine.runtime import train
 from viz import generative as figures
 from viz.animation import gan_replay
-from viz.theme import (BROWSER_MARGINS, FONT_SIZE, LEGEND_FOOT_PX, LEGEND_GAP_PX, LEGEND_PAD_PX, LEGEND_ROW_EM,
-                        LEGEND_SYMBOL_PX, PRESENTATION_TICK_FONT_SIZE, TICK_FONT_PX, WIDE_FIGURE_WIDTH_PX, X_TICKS_PX,
-                        arrow_polyline, for_presentation, legend_below, margins_for_one_draw)
+from viz.theme import (BROWSER_MARGINS, COLORBAR_XPAD_PX, FONT_SIZE, LEGEND_FOOT_PX, LEGEND_GAP_PX, LEGEND_PAD_PX,
+                        LEGEND_ROW_EM, LEGEND_SYMBOL_PX, PRESENTATION_TICK_FONT_SIZE, TICK_FONT_PX,
+                        WIDE_FIGURE_WIDTH_PX, X_TICKS_PX, arrow_polyline, for_presentation, legend_below,
+                        margins_for_one_draw)
 
 
 def validated(fig: go.Figure) -> go.Figure:
@@ -153,6 +154,19 @@ def test_a_colour_bar_a_right_axis_and_a_long_legend_get_their_room():
     assert columns == 4
     wide_foot = margins_for_one_draw(wide, wide=True).layout.margin.b
     assert wide_foot == foot(["train", "test"]) + round(3 * row) - round(row)
+
+
+def test_on_a_projector_a_colour_axis_bar_stands_off_the_plot_in_px_and_a_traces_own_as_plotly_puts_it():
+    """Streamlit's theme pads a shared colour axis' bar by 1.5 rem, which grows with the screen (36 px at 1920 wide,
+    past the margin estimated: the Attention model view drawn twice); a trace's own bar keeps plotly.js's padding."""
+    shared = for_presentation(go.Figure(go.Heatmap(z=[[0, 1]], coloraxis="coloraxis"),
+                                        layout={"coloraxis": {"colorbar": {"title": {"text": "attention"}}}}))
+    assert shared.layout.coloraxis.colorbar.xpad == COLORBAR_XPAD_PX
+    own = for_presentation(go.Figure(go.Heatmap(z=[[0, 1]], colorbar={"title": {"text": "loss"}})))
+    assert own.data[0].colorbar.xpad is None
+    set_here = for_presentation(go.Figure(go.Heatmap(z=[[0, 1]], coloraxis="coloraxis"),
+                                          layout={"coloraxis": {"colorbar": {"xpad": 4}}}))
+    assert set_here.layout.coloraxis.colorbar.xpad == 4  # a figure's own padding stays
 
 
 def test_a_legend_beside_the_plot_takes_room_at_the_right_and_none_below():

@@ -26,6 +26,7 @@ PRESENTATION_SMALL_FONT_SIZE = 17
 PRESENTATION_TICK_FONT_SIZE = 14  # tick labels and legends (12 px in normal mode: Streamlit's theme's)
 MARGIN_PAD_PX = 8  # between the plot and its axes (Streamlit's theme's in normal mode: 0.5 rem)
 TITLE_STANDOFF_PX = 24  # between an axis' tick labels and its title (Streamlit's theme's in normal mode: 1.5 rem)
+COLORBAR_XPAD_PX = 27  # between the plot and a colour axis' bar (Streamlit's theme's: 1.5 rem, 27 px at 1280 wide)
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -370,7 +371,8 @@ def for_presentation(fig: go.Figure, legend_aside: bool = False) -> go.Figure:
             font.size = small
     # What the figure leaves unset of its tick labels, legend and axis titles takes Streamlit's theme's size, in
     # rem: it grows with the screen (tick labels 13.5 px at 1280 wide, 18 at 1920; a title's standoff 27 px, 36;
-    # the axes' padding 9 px, 12), past the room margins_for_one_draw gives them, and plotly.js drew most charts
+    # the axes' padding 9 px, 12; a colour bar's distance from the plot 27 px, 36), past the room margins_for_one_draw
+    # gives them, and plotly.js drew most charts
     # twice on a large screen. Set here in px, they are as large on every projector.
     if fig.layout.margin.pad is None:
         fig.layout.margin.pad = MARGIN_PAD_PX
@@ -384,6 +386,10 @@ def for_presentation(fig: go.Figure, legend_aside: bool = False) -> go.Figure:
     for font in [*(axis.title.font for axis in axes), *(bar.title.font for bar in _colorbars(fig))]:
         if font.size is None:
             font.size = PRESENTATION_FONT_SIZE
+    # (the theme pads only a shared colour axis' bar so: 36 px at 1920 wide drew the Attention model view twice)
+    for index, path in _colorbar_paths(*_raw(fig)):
+        if index is None and fig.layout[path].xpad is None:
+            fig.layout[path].xpad = COLORBAR_XPAD_PX
     return fig
 
 

@@ -71,9 +71,8 @@ def test_every_page_fits_projectors_in_presentation_mode_and_its_window_in_norma
                 page.screenshot(path=str(SHOTS / f"{info.url_path}-{width}x{height}.png"))
                 assert boxes, f"{where}: no chart drawn"
                 problems += [f"{where} clipped {describe(b)}" for b in boxes if clipped(b)]
-                if width < 1920:  # (there a colour bar stands 2% of a wide plot's width, ~30 px, off it)
-                    problems += [f"{where} drawn twice (margins short of what stands in them): {chart}"
-                                 for chart in charts_drawn_twice(page)]
+                problems += [f"{where} drawn twice (margins short of what stands in them): {chart}"
+                             for chart in charts_drawn_twice(page)]
                 if root_font_px(page) <= normal_font:
                     problems.append(f"{where}: text {root_font_px(page)} px, not larger than normal {normal_font} px")
                 main = [b for b in boxes if page.locator(f".st-key-{b['key']}_screen").count()]  # fit_to_screen's
