@@ -371,9 +371,9 @@ def for_presentation(fig: go.Figure, legend_aside: bool = False) -> go.Figure:
             font.size = small
     # What the figure leaves unset of its tick labels, legend and axis titles takes Streamlit's theme's size, in
     # rem: it grows with the screen (tick labels 13.5 px at 1280 wide, 18 at 1920; a title's standoff 27 px, 36;
-    # the axes' padding 9 px, 12; a colour bar's distance from the plot 27 px, 36), past the room margins_for_one_draw
-    # gives them, and plotly.js drew most charts
-    # twice on a large screen. Set here in px, they are as large on every projector.
+    # the axes' padding 9 px, 12; a colour axis' bar's distance from the plot 27 px, 36), past the room
+    # margins_for_one_draw gives them, and plotly.js drew most charts twice on a large screen. Set here in px, they
+    # are as large on every projector.
     if fig.layout.margin.pad is None:
         fig.layout.margin.pad = MARGIN_PAD_PX
     axes = [*fig.select_xaxes(), *fig.select_yaxes()]
