@@ -189,9 +189,12 @@ def hessian_spectrum(eigenvalues: np.ndarray, learning_rate: float | None, stabl
                                  "yref": "y2 domain", "fillcolor": fill, "line": {"width": 0}, "layer": "below"}
                                 for x0, x1, fill in ((10**low, stable_step, "rgba(0,158,115,0.18)"),
                                                      (stable_step, 10**high, "rgba(213,94,0,0.15)"))]
-        for (name, value), colour, symbol in zip(points.items(), ("#000000", "#D55E00"), ("triangle-up", "line-ns")):
-            data.append({"type": "scatter", "x": [value], "y": [0.5], "mode": "markers+text",
-                         "text": [f"{name} = {value:.3g}"], "textposition": "top center", "name": name,
+        # The learning rate's label above its mark, the stable step's below: apart however close the two come,
+        # and free to run past the strip's ends (near them a centred label was cut at the plot's edge).
+        for (name, value), colour, symbol, side in zip(points.items(), ("#000000", "#D55E00"),
+                                                       ("triangle-up", "line-ns"), ("top", "bottom")):
+            data.append({"type": "scatter", "x": [value], "y": [0.5], "mode": "markers+text", "cliponaxis": False,
+                         "text": [f"{name} = {value:.3g}"], "textposition": f"{side} center", "name": name,
                          "showlegend": False, "marker": {"size": 16, "color": colour, "symbol": symbol,
                                                          "line": {"width": 3, "color": colour}},
                          "hovertemplate": f"{name} = %{{x:.4g}}<extra></extra>", "xaxis": "x2", "yaxis": "y2"})
