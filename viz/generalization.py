@@ -85,6 +85,16 @@ def decomposition_bars(bias2: float, variance: float, noise: float, test_mse: fl
 EDGE_INSET = 1e-6
 
 
+def _edge_markers(x: np.ndarray, edge: float, inward: int, name: str, symbol: str, color: str, hovertemplate: str,
+                  **extra) -> dict:
+    """Markers on a log axis' floor (inward +1) or ceiling (inward -1), `edge` in decades, for values it cannot
+    draw there; drawn on the edge, unclipped, so half of each stands outside the plot."""
+    y = np.full(len(x), 10 ** (edge + inward * EDGE_INSET))
+    return {"type": "scatter", "x": np.asarray(x, dtype=np.float32), "y": y, "mode": "markers", "cliponaxis": False,
+            "name": name,
+            "marker": {"symbol": symbol, "size": 9, "color": color}, "hovertemplate": hovertemplate, **extra}
+
+
 def complexity_sweep(sizes: np.ndarray, alphas, train_mse: np.ndarray, test_mse: np.ndarray, bias2: np.ndarray,
                      variance: np.ndarray, *, family: str, threshold: float, current: int, noise: float, refits: int,
                      height: int = 520) -> go.Figure:
@@ -112,22 +122,17 @@ def complexity_sweep(sizes: np.ndarray, alphas, train_mse: np.ndarray, test_mse:
             # variance is large its estimate can fall to 0 or below, which a log axis cannot draw: marked on its floor.
             unresolved = np.flatnonzero(~(bias2[a] > 0))
             if unresolved.size:
-                data.append({"type": "scatter", "x": np.asarray(sizes[unresolved], dtype=np.float32),
-                             "y": np.full(unresolved.size, 10 ** (np.log10(low) + EDGE_INSET)), "mode": "markers",
-                             "cliponaxis": False, "name": "bias² not resolved (estimate ≤ 0)",
-                             "marker": {"symbol": "triangle-down-open", "size": 9, "color": BIAS_COLOR},
-                             "hovertemplate": f"{axis_name} %{{x}}<br>bias² not resolved: its estimate is ≤ 0, the "
-                                              f"variance too large for {refits} refits to measure it<extra></extra>"})
+                data.append(_edge_markers(
+                    sizes[unresolved], np.log10(low), +1, "bias² not resolved (estimate ≤ 0)", "triangle-down-open",
+                    BIAS_COLOR, f"{axis_name} %{{x}}<br>bias² not resolved: its estimate is ≤ 0, the variance too "
+                                f"large for {refits} refits to measure it<extra></extra>"))
             # ... and where the variance is above the axis, a marker on its ceiling says so, with the value.
             above = np.flatnonzero(variance[a] > 10 ** top)
             if above.size:
-                data.append({"type": "scatter", "x": np.asarray(sizes[above], dtype=np.float32),
-                             "y": np.full(above.size, 10 ** (top - EDGE_INSET)), "mode": "markers",
-                             "cliponaxis": False, "name": "variance above the chart",
-                             "customdata": np.asarray(variance[a][above], dtype=np.float32),
-                             "marker": {"symbol": "triangle-up-open", "size": 9, "color": VARIANCE_COLOR},
-                             "hovertemplate": f"{axis_name} %{{x}}<br>variance (mean) %{{customdata:.3g}}, above the "
-                                              "chart: a few wild refits raise the mean<extra></extra>"})
+                data.append(_edge_markers(
+                    sizes[above], top, -1, "variance above the chart", "triangle-up-open", VARIANCE_COLOR,
+                    f"{axis_name} %{{x}}<br>variance (mean) %{{customdata:.3g}}, above the chart: a few wild refits "
+                    "raise the mean<extra></extra>", customdata=np.asarray(variance[a][above], dtype=np.float32)))
     shapes, annotations = [], []
     on_axis = (lambda x: np.log10(max(x, 1))) if family != "poly" else (lambda x: x)  # noqa: E731
     ends = on_axis(sizes.min()), on_axis(sizes.max())
