@@ -230,7 +230,12 @@ def commit(page, change: Change, value: str) -> float:
             print(f"  ! {change.key}: its list of options did not open", flush=True)
             raise PlaywrightTimeout(f"{change.key}: the list of options did not open")
         started = time.perf_counter()
-        option.click()
+        try:  # (Playwright's own 30 s wait hid why a change never showed: a list redrawn under the click)
+            option.click(timeout=5000)
+        except PlaywrightTimeout as error:
+            print(f"  ! {change.key}: the option {value!r} could not be clicked: {str(error).splitlines()[0]}",
+                  flush=True)
+            raise
         try:  # a click now and then does not take (the list redrawn under it): say so, not "no new chart"
             page.wait_for_function("([box, value]) => document.querySelector(`.st-key-${box} input[role=combobox]`)"
                                    "?.value === value", arg=[change.key, value], timeout=2000)

@@ -7,6 +7,7 @@ Every training page has one shape: controls (from its table) -> spec -> `experim
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -21,6 +22,14 @@ from engine.runtime.hosts import start_job
 
 log = logging.getLogger(__name__)
 APPLY_WAIT_S = 3.0  # how long a page run waits for its job to apply a change before drawing what there is
+# A click or a change whose effect the page could not show yet (the trainer had not applied it, or Train's first
+# step had not come, within the run's wait) makes the live area refresh at the fastest rate until it shows, for at most
+# this long, with plain reads: under a full class a live area's fair period is up to 10 s, and Train on a busy
+# server showed its first step only a period later (the classroom bench's tail). Plain reads ask the job for no
+# visuals: fresh ones, twice a second from every catching-up tab, kept the jobs observing instead of training,
+# and the first step never came (tried and reverted).
+CATCH_UP_S = 10.0
+CATCH_UP_KEY = "_live_catch_up"  # id(job) -> (the step at the click or None, when the catch-up ends)
 
 REGISTRY_KEY = "_jobs"
 WHERE_KEY = "_where_slot"
@@ -100,7 +109,15 @@ def session_job(name: str, factory: Callable[[], Job], config: Any, seed: int,
             job.wait_applied(ticket, timeout=APPLY_WAIT_S)
         except TimeoutError:  # a slow rebuild; the live area catches up. Logged: a control then took > 3 s
             log.warning("job %r applied no change within %.0f s (%s)", name, APPLY_WAIT_S, job.where)
+            catch_up(job, None)
     return job
+
+
+def catch_up(job: Job, step: int | None) -> None:
+    """What this run asked of `job` could not be shown yet (its trainer had not applied it within the wait): the
+    live area (ui.live) refreshes at the fastest rate until it shows, for at most CATCH_UP_S. `step`: the step at a
+    Train click, which the counter must pass; None where the change being applied is enough (a rebuild)."""
+    st.session_state.setdefault(CATCH_UP_KEY, {})[id(job)] = (step, time.monotonic() + CATCH_UP_S)
 
 
 def experiment_job(name: str, job_type: Callable[..., Job], spec: Spec, config: Any = None,

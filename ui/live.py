@@ -13,7 +13,7 @@ import streamlit as st
 
 from engine.common.device import limit_threads
 from engine.runtime import Job, JobLimitReached, JobStatus, Snapshot
-from ui.jobs import show_where
+from ui.jobs import CATCH_UP_KEY, catch_up, show_where
 from ui.rooms import report_run
 from ui.sharing import presenting
 
@@ -32,14 +32,6 @@ UI_REFRESH_S = 1.0
 LIVE_SHARE = 0.25
 MAX_REFRESH_S = 10.0
 _ACTIVE_S = 10.0  # a live area that has not refreshed for this long (or 3 periods) no longer counts
-# A click whose effect the page could not show yet (the trainer had not applied it, or Train's first step had not
-# come, within the callback's wait) makes the live area refresh at the fastest rate until it shows, for at most
-# this long, with plain reads: under a full class a live area's fair period is up to 10 s, and Train on a busy
-# server showed its first step only a period later (the classroom bench's tail). Plain reads ask the job for no
-# visuals: fresh ones, twice a second from every catching-up tab, kept the jobs observing instead of training,
-# and the first step never came (tried and reverted).
-CATCH_UP_S = 10.0
-_CATCH_UP = "_live_catch_up"  # id(job) -> (the step at the click, when the catch-up ends)
 
 
 @dataclass
@@ -120,7 +112,7 @@ def _command(job: Job, action: str, changes: dict[str, Any] | None = None) -> No
     except JobLimitReached as error:
         st.session_state["_job_limit_message"] = str(error)
     except TimeoutError:  # the trainer is busy: the live area catches up
-        st.session_state.setdefault(_CATCH_UP, {})[id(job)] = (before, time.monotonic() + CATCH_UP_S)
+        catch_up(job, before)
 
 
 _CONTROLS_SHOWN = "_controls_shown"  # id(job) -> the snapshot this run's job_controls drew its buttons from
@@ -205,10 +197,10 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     shown = st.session_state.get(_CONTROLS_SHOWN, {}).pop(id(job), None) or job.snapshot()  # the controls' job
     # A click the trainer has not applied yet (a busy server): refresh until it shows.
     catching_up = job.has_unapplied_commands()
-    click_step, hurry_until = st.session_state.get(_CATCH_UP, {}).get(id(job), (None, 0.0))
-    hurry = time.monotonic() < hurry_until  # a click not shown yet: at the fastest rate, for a while (CATCH_UP_S)
+    click_step, hurry_until = st.session_state.get(CATCH_UP_KEY, {}).get(id(job), (None, 0.0))
+    hurry = time.monotonic() < hurry_until  # not shown yet: at the fastest rate, for a while (ui.jobs)
     if not hurry:
-        st.session_state.get(_CATCH_UP, {}).pop(id(job), None)
+        st.session_state.get(CATCH_UP_KEY, {}).pop(id(job), None)
     polling = polls(shown) or catching_up or hurry
     session = _session_id()
     every = UI_REFRESH_S if hurry else LIVE_AREAS.period(session) if polling else None
@@ -219,12 +211,12 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
         limit_threads()  # a fragment rerun is a fresh thread too
         started = time.thread_time()
         runs["count"] += 1
-        snap = job.snapshot(fresh=not hurry)  # the visuals of the step the counter shows (see CATCH_UP_S)
+        snap = job.snapshot(fresh=not hurry)  # the visuals of the step the counter shows (see ui.jobs.CATCH_UP_S)
         draw(snap)
         report_run(snap)  # a student's run, to its class room (ui.rooms)
         if hurry and (time.monotonic() >= hurry_until or not job.has_unapplied_commands() and (
                 not snap.busy or click_step is None or snap.step > click_step)):
-            st.session_state.get(_CATCH_UP, {}).pop(id(job), None)  # shown, or given up: back to the class's pace
+            st.session_state.get(CATCH_UP_KEY, {}).pop(id(job), None)  # shown, or given up: back to the class's pace
             st.rerun(scope="app")
         # When the controls no longer match the job (training stopped, or a late click took effect),
         # rerun the whole page once so they show it.
