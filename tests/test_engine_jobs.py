@@ -178,6 +178,27 @@ def test_target_loss_stops_the_job_as_done(host):
         job.stop()
 
 
+def test_the_speed_shown_after_a_reset_is_never_negative(host):
+    # A page's change rebuilds its job (step back to 0) and Train starts it again: the speed was measured across
+    # the reset, and the Playground showed "Steps/s -304" for the first half second (seen in the class room bench).
+    job = make(host, lam=1e-6)
+    try:
+        job.play()
+        job.wait_for(lambda s: s.step > 200)
+        job.wait_applied(job.pause())
+        time.sleep(0.6)  # past the rate's half-second window, so the reset's publish measures one
+        job.wait_applied(job.reset())
+        job.wait_applied(job.play())
+        rates = []
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            rates.append(job.snapshot().steps_per_second)
+            time.sleep(0.02)
+        assert min(rates) >= 0 and max(rates) > 0
+    finally:
+        job.stop()
+
+
 def test_speed_limit_paces_training(host):
     job = make_job(config={"lam": 1e-6}, hyperparameters={"max_steps_per_second": 20}, host=host)
     try:

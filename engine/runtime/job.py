@@ -429,7 +429,9 @@ class Job(Progress, Forking):
             except Exception as error:
                 self._fail(f"measuring step {self._step}", error)
         mark_time, mark_step = self._rate_mark
-        if now - mark_time >= 0.5:
+        if self._step < mark_step:  # the counter went back (a rebuild, a rewind): no rate across it
+            self._rate, self._rate_mark = 0.0, (now, self._step)
+        elif now - mark_time >= 0.5:
             self._rate = (self._step - mark_step) / (now - mark_time)
             self._rate_mark = (now, self._step)
         if self._status is not JobStatus.RUNNING:
