@@ -49,6 +49,7 @@ WORDS_TYPED = ("the cat sat on the mat; the cats sat on the mats, and the hat sa
 CHANGES_PER_PAGE = 21  # seven rounds of three controls
 TIMEOUT_S = 30.0
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
+TRAIN_TAKES_S = 12.0  # how long Train may take to turn into Pause before the bench says so and presses it again
 DRAWN_TWICE: set[str] = set()  # "page: chart: r 30->131": charts plotly.js drew twice after a change (see main)
 
 # What shows a change, hashed in the page: for each element the selector finds, a chart's data (the traces'
@@ -311,6 +312,14 @@ def train_for_a_while(page, seconds: float = 1.5) -> None:
     if train.count():
         train.click()
         page.wait_for_selector(IDLE)
+        try:  # Train turns into Pause once the job trains (on a busy server up to ui.jobs.CATCH_UP_S later)
+            train.wait_for(state="detached", timeout=TRAIN_TAKES_S * 1000)
+        except PlaywrightTimeout:  # said, and pressed again as a user would: the next change is not timed against a
+            # job that never trained (a step counter that cannot go back from 0: the 30 s changes of the room bench)
+            print(f"  ! Train did not take within {TRAIN_TAKES_S:g} s (showing: {page.evaluate(_SHOWING_JS)}); "
+                  "pressed again", flush=True)
+            train.click()
+            page.wait_for_selector(IDLE)
     time.sleep(seconds)
     deadline = time.monotonic() + TIMEOUT_S
     while not step_counter(page) and time.monotonic() < deadline:
