@@ -305,5 +305,5 @@ def thinned_history(snap: Snapshot, diverged: bool) -> dict[str, list[list[float
             chosen = np.unique(np.linspace(0, len(steps) - 1, MAX_POINTS).round().astype(int))
             steps, values = steps[chosen], values[chosen]
         if len(steps):
-            metrics[name] = [[int(s), float(v)] for s, v in zip(steps, values)]
+            metrics[name] = [[s, v] for s, v in zip(steps.astype(np.int64).tolist(), values.tolist())]
     return metrics
