@@ -234,8 +234,8 @@ def commit(page, change: Change, value: str) -> float:
         try:  # (Playwright's own 30 s wait hid why a change never showed: a list redrawn under the click)
             option.click(timeout=5000)
         except PlaywrightTimeout as error:
-            print(f"  ! {change.key}: the option {value!r} could not be clicked: {str(error).splitlines()[0]}",
-                  flush=True)
+            why = [line.strip() for line in str(error).splitlines()[1:] if line.strip()][-3:]  # Playwright's log
+            print(f"  ! {change.key}: the option {value!r} could not be clicked: {' / '.join(why)}", flush=True)
             raise
         try:  # a click now and then does not take (the list redrawn under it): say so, not "no new chart"
             page.wait_for_function("([box, value]) => document.querySelector(`.st-key-${box} input[role=combobox]`)"
