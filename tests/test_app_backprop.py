@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.backprop.data import examples
@@ -37,6 +38,39 @@ def test_a_preset_solves_xor_and_swapping_units_keeps_the_loss():
     assert json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["title"]["text"] == title  # same loss
     label = next(e.label for e in at.expander if e.label.startswith("Gradient check"))
     assert float(label.rsplit(" ", 1)[1]) <= 1e-6
+
+
+@pytest.mark.parametrize("width", [2, 3, 4])
+def test_the_labels_of_a_falling_and_a_rising_edge_that_would_overlap_stand_on_either_side(width):
+    # XOR's crossing pair (2-2-1) had its labels 0.2 apart at 40% of the way: on a projector (1280x720) the two
+    # two-line labels overlapped. Geometry, from the units' positions: two labels of one layer's edges nearer
+    # than CLOSE_LABELS, one edge falling and one rising, stand beside their markers, the falling one's left.
+    from viz.backprop import CLOSE_LABELS, network_graph, positions
+
+    arch = Architecture(hidden=(width,))
+    flat = arch.initial(np.random.default_rng(0))
+    data = examples("xor_bool")
+    p = run(arch, flat, data.x, data.y)
+    every = {(layer, j) for layer in range(1, len(arch.sizes)) for j in range(arch.sizes[layer])}
+    figure = network_graph(arch, flat, p, 0, forward_to=len(arch.sizes) - 1, deltas=every, current=None)
+    labels = {(a["x"], a["y"]): a["xanchor"] for a in figure.layout.annotations if a["text"].startswith("w ")}
+    where = positions(arch)
+    edges = []  # (layer, the label's x and y at 40% of the way, whether the edge rises: 1, falls: -1 or is level: 0)
+    for layer in range(1, len(arch.sizes)):
+        for (x1, y1) in where[layer]:
+            for (x0, y0) in where[layer - 1]:
+                edges.append((layer, x0 + 0.4 * (x1 - x0), y0 + 0.4 * (y1 - y0), np.sign(y1 - y0)))
+    assert len(labels) == len(edges)  # every edge labelled (none of these is dense)
+    beside = set()
+    for a, (layer, x, y, rise) in enumerate(edges):
+        for other_layer, _, other_y, other_rise in edges[a + 1:]:
+            if other_layer == layer and rise * other_rise < 0 and abs(y - other_y) < CLOSE_LABELS:
+                beside.add((x, y))
+                beside.add((x, other_y))
+    for _layer, x, y, rise in edges:
+        side = labels[min(labels, key=lambda at: abs(at[0] - x) + abs(at[1] - y))]
+        assert side == ({-1.0: "right", 1.0: "left"}[rise] if (x, y) in beside else "center")
+    assert width != 2 or len(beside) == 2  # XOR's crossing pair
 
 
 def test_stepping_through_reveals_the_backward_pass_and_an_update_lowers_the_loss():

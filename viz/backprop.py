@@ -16,6 +16,9 @@ from viz.theme import DIVERGING, OKABE_ITO, figure_from_dicts
 
 POSITIVE, NEGATIVE = "#0b4f8a", "#b35806"
 DENSE_EDGES = 12  # above this many weights, only the edges into the unit or layer in focus carry labels
+CLOSE_LABELS = 0.25  # labels of one layer's edges nearer than this (in y) stand beside their markers, not on them
+LABEL_GAP_PX = 9  # between a label beside its marker and the marker's centre (the marker is 14 px wide)
+LABEL_DROP_PX = 12  # how far a label beside its marker moves toward the crossing, away from the units' circles
 NODE_COLOR, REACHED_COLOR, CURRENT_COLOR = "#eef1f5", "#fff3d6", OKABE_ITO[1]
 
 
@@ -33,7 +36,7 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
     layers = arch.unpack(flat)
     dense = sum(w.size for w, _ in layers) > DENSE_EDGES
     largest = max(1e-9, max(float(np.abs(w).max()) for w, _ in layers))
-    data, mid_x, mid_y, mid_text, mid_hover, mid_data, mid_line = [], [], [], [], [], [], []
+    data, mid_x, mid_y, mid_text, mid_hover, mid_data, mid_line, mid_rise = [], [], [], [], [], [], [], []
     for layer, (w, _) in enumerate(layers, start=1):
         for j in range(w.shape[0]):
             for i in range(w.shape[1]):
@@ -57,15 +60,19 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
                 mid_text.append(text)
                 mid_data.append(["edge", layer, j, i])
                 mid_line.append(CURRENT_COLOR if is_current else "#ffffff")
+                mid_rise.append(float(np.sign(y1 - y0)))
     # Clickable markers on the edges; their labels are annotations, which can have a background.
     data.append({"type": "scatter", "x": mid_x, "y": mid_y, "mode": "markers", "hovertext": mid_hover,
                  "customdata": mid_data, "name": "edges", "showlegend": False,
                  "marker": {"size": 14, "color": "rgba(255,255,255,0)", "line": {"color": mid_line, "width": 2}},
                  "hovertemplate": "%{hovertext}<extra>click: its formula</extra>"})
+    sides = _label_sides([edge[1] for edge in mid_data], mid_y, mid_rise)
     labels = [{"x": x, "y": y, "text": text, "showarrow": False, "font": {"size": 11},
+               "xanchor": side, "xshift": {"right": -LABEL_GAP_PX, "left": LABEL_GAP_PX}.get(side, 0),
+               "yshift": {"right": -LABEL_DROP_PX, "left": LABEL_DROP_PX}.get(side, 0),
                "bgcolor": "rgba(255,255,255,0.9)", "borderpad": 1,
                "bordercolor": color if color != "#ffffff" else "rgba(0,0,0,0)"}
-              for x, y, text, color in zip(mid_x, mid_y, mid_text, mid_line) if text]
+              for x, y, text, color, side in zip(mid_x, mid_y, mid_text, mid_line, sides) if text]
     node_x, node_y, node_text, node_data, node_fill, node_line = [], [], [], [], [], []
     for layer, units in enumerate(where):
         for j, (x, y) in enumerate(units):
@@ -94,6 +101,20 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
               "annotations": labels}
     return figure_from_dicts(data, layout, f"Example {example + 1}: y = {number(p.y[example])}, "
                                            f"loss {number(p.losses[example])}")
+
+
+def _label_sides(layers: list[int], ys: list[float], rises: list[float]) -> list[str]:
+    """Each edge label's xanchor. A falling and a rising edge of one layer whose labels (at 40% of the way) are
+    nearer than CLOSE_LABELS in y, such as XOR's crossing pair (0.2 apart: two-line labels overlap on a projector),
+    have theirs beside their markers: the falling edge's to the left, the rising edge's to the right. Every other
+    label stands on its marker; a horizontal edge's too (to its left or right it would cover a unit)."""
+    sides = ["center"] * len(ys)
+    for a in range(len(ys)):
+        for b in range(a + 1, len(ys)):
+            if layers[a] == layers[b] and rises[a] * rises[b] < 0 and abs(ys[a] - ys[b]) < CLOSE_LABELS:
+                for edge in (a, b):
+                    sides[edge] = "right" if rises[edge] < 0 else "left"
+    return sides
 
 
 def decision_surface(arch: Architecture, surface: np.ndarray, extent, x: np.ndarray, y: np.ndarray, loss: float,
