@@ -18,7 +18,7 @@ POSITIVE, NEGATIVE = "#0b4f8a", "#b35806"
 DENSE_EDGES = 12  # above this many weights, only the edges into the unit or layer in focus carry labels
 CLOSE_LABELS = 0.25  # labels of one layer's edges nearer than this (in y) stand beside their markers, not on them
 LABEL_GAP_PX = 9  # between a label beside its marker and the marker's centre (the marker is 14 px wide)
-LABEL_DROP_PX = 12  # how far a label beside its marker moves toward the crossing, away from the units' circles
+LABEL_DROP_PX = 12  # a falling edge's label beside its marker moves this far down, a rising one's up: off the circles
 NODE_COLOR, REACHED_COLOR, CURRENT_COLOR = "#eef1f5", "#fff3d6", OKABE_ITO[1]
 
 
@@ -106,7 +106,8 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
 def _label_sides(layers: list[int], ys: list[float], rises: list[float]) -> list[str]:
     """Each edge label's xanchor. A falling and a rising edge of one layer whose labels (at 40% of the way) are
     nearer than CLOSE_LABELS in y, such as XOR's crossing pair (0.2 apart: two-line labels overlap on a projector),
-    have theirs beside their markers: the falling edge's to the left, the rising edge's to the right. Every other
+    have theirs beside their markers: the falling edge's to the left, the rising edge's to the right (and
+    LABEL_DROP_PX down or up: seen in Chromium, XOR's pair then clears the input units' circles). Every other
     label stands on its marker; a horizontal edge's too (to its left or right it would cover a unit)."""
     sides = ["center"] * len(ys)
     for a in range(len(ys)):
