@@ -418,7 +418,7 @@ def test_word_points_fill_the_glyphs_drawn_by_pillows_font():
     scale = 2.0 / max(width, height)
     columns = torch.floor(points[:, 0] / scale + width / 2).long().clamp(0, width - 1)
     rows = torch.floor(-(points[:, 1] / scale - height / 2)).long().clamp(0, height - 1)
-    assert bool(torch.from_numpy(mask)[rows, columns].all())
+    assert mask[rows.numpy(), columns.numpy()].all()  # (the mask is read-only: cached for every caller)
     # An independently drawn copy of the word has ink where the points are.
     image = Image.new("L", (right - left + 4, bottom - top + 4), 0)
     ImageDraw.Draw(image).text((2 - left, 2 - top), word, fill=255, font=font)
