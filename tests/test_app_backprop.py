@@ -73,6 +73,20 @@ def test_the_labels_of_a_falling_and_a_rising_edge_that_would_overlap_stand_on_e
     assert width != 2 or len(beside) == 2  # XOR's crossing pair
 
 
+def test_in_a_dense_network_a_label_makes_room_only_for_labels_that_are_shown():
+    # Beyond DENSE_EDGES weights only the edges into the unit in focus carry labels: x2 -> h1.2's label (rising)
+    # has no shown neighbour, though x1 -> h1.3's (falling, unlabelled) lies 0.2 below it; it stays on its marker.
+    from viz.backprop import network_graph
+
+    arch = Architecture(hidden=(4, 4))
+    flat = arch.initial(np.random.default_rng(0))
+    data = examples("xor_bool")
+    figure = network_graph(arch, flat, run(arch, flat, data.x, data.y), 0, forward_to=3, deltas=set(),
+                           current=("unit", 1, 1))
+    shown = [a for a in figure.layout.annotations if a["text"].startswith("w ")]
+    assert len(shown) == 2 and {a["xanchor"] for a in shown} == {"center"}
+
+
 def test_stepping_through_reveals_the_backward_pass_and_an_update_lowers_the_loss():
     at = open_page()
     at.slider(key="bp_stage").set_value(0).run()

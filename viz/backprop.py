@@ -66,7 +66,7 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
                  "customdata": mid_data, "name": "edges", "showlegend": False,
                  "marker": {"size": 14, "color": "rgba(255,255,255,0)", "line": {"color": mid_line, "width": 2}},
                  "hovertemplate": "%{hovertext}<extra>click: its formula</extra>"})
-    sides = _label_sides([edge[1] for edge in mid_data], mid_y, mid_rise)
+    sides = _label_sides([edge[1] for edge in mid_data], mid_y, mid_rise, [bool(text) for text in mid_text])
     labels = [{"x": x, "y": y, "text": text, "showarrow": False, "font": {"size": 11},
                "xanchor": side, "xshift": {"right": -LABEL_GAP_PX, "left": LABEL_GAP_PX}.get(side, 0),
                "yshift": {"right": -LABEL_DROP_PX, "left": LABEL_DROP_PX}.get(side, 0),
@@ -103,16 +103,18 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
                                            f"loss {number(p.losses[example])}")
 
 
-def _label_sides(layers: list[int], ys: list[float], rises: list[float]) -> list[str]:
+def _label_sides(layers: list[int], ys: list[float], rises: list[float], shown: list[bool]) -> list[str]:
     """Each edge label's xanchor. A falling and a rising edge of one layer whose labels (at 40% of the way) are
     nearer than CLOSE_LABELS in y, such as XOR's crossing pair (0.2 apart: two-line labels overlap on a projector),
     have theirs beside their markers: the falling edge's to the left, the rising edge's to the right (and
     LABEL_DROP_PX down or up: seen in Chromium, XOR's pair then clears the input units' circles). Every other
-    label stands on its marker; a horizontal edge's too (to its left or right it would cover a unit)."""
+    label stands on its marker; a horizontal edge's too (to its left or right it would cover a unit). Only labels
+    `shown` count: in a dense network an edge out of focus has none to make room for."""
     sides = ["center"] * len(ys)
     for a in range(len(ys)):
         for b in range(a + 1, len(ys)):
-            if layers[a] == layers[b] and rises[a] * rises[b] < 0 and abs(ys[a] - ys[b]) < CLOSE_LABELS:
+            if shown[a] and shown[b] and layers[a] == layers[b] and rises[a] * rises[b] < 0 \
+                    and abs(ys[a] - ys[b]) < CLOSE_LABELS:
                 for edge in (a, b):
                     sides[edge] = "right" if rises[edge] < 0 else "left"
     return sides
