@@ -22,7 +22,7 @@ import PIL.Image  # noqa: F401 - likewise
 with contextlib.suppress(ImportError):  # Streamlit's emoji table (a ~1 s regex), imported at the first widget
     import streamlit.emojis  # noqa: F401 - whose label or icon is not plain ASCII (the Playground's x₁, x₂)
 
-import engine.preload  # noqa: F401 - every engine module, and torch's and scikit-learn's lazy imports
+import engine.preload  # every engine module, and torch's and scikit-learn's lazy imports
 import ui
 import viz
 
@@ -42,3 +42,6 @@ from engine.runtime.hosts import current_host  # noqa: E402 - after the tree, as
 
 with contextlib.suppress(ValueError, RuntimeError):  # a wrong setting: app.py says so on the page
     current_host()
+
+# Last: everything above stays for the server's life, and the garbage collector need not walk it again.
+engine.preload.tune_garbage_collector()

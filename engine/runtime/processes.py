@@ -304,7 +304,9 @@ def main(argv: list[str]) -> None:
     fd, index, count = (int(a) for a in argv)
     os.nice(WORKER_NICE)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal stops the server, not us
-    import engine.preload  # noqa: F401 - before the first request: engine.preload says why
+    import engine.preload  # before the first request: engine.preload says why
+
+    engine.preload.tune_garbage_collector()
     try:
         _serve(Connection(fd))
     finally:
