@@ -250,6 +250,8 @@ async def _click_until(session: StreamlitSession, room: Classroom, label: str, w
                              f"(showing: status {_status(session) or '?'}, step {_step(session)}, "
                              f"button {shown or '?'})")
         room.clicks.append((session.name, f"{what}@{session.page}", timeout))  # censored: at least this long
+        print(f"{session.name}: {what} on {session.page} timed out; its last messages:", *session.recent,
+              sep="\n  ", file=sys.stderr)
         return False
     room.clicks.append((session.name, f"{what}@{session.page}", seen - sent))
     return True

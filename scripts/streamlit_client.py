@@ -25,6 +25,7 @@ Every exception element (`st.exception` / a script error) is kept in
 from __future__ import annotations
 
 import asyncio
+import collections
 import re
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 FULL_RUN_DONE = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR}
 _STATUS = re.compile(r"Status: \*\*(\w+)\*\*")
 _SEED = re.compile(r"· seed (\d+)\s*$")
+RECENT_MESSAGES = 200
 
 
 @dataclass
@@ -94,6 +96,8 @@ class StreamlitSession:
         self._last_full_run = ""  # the run id of the last whole-page run that started, and of the last that finished
         self._finished_full_run = ""
         self.closed = False
+        # The last messages in brief, for a bench to print when a page did not show what it waited for.
+        self.recent: collections.deque[str] = collections.deque(maxlen=RECENT_MESSAGES)
 
     # ------------------------------------------------------------ connection
     async def connect(self) -> None:
@@ -134,6 +138,9 @@ class StreamlitSession:
         context.timezone, context.timezone_offset, context.locale = "UTC", 0, "en-US"
         context.url = f"{self.base_url}/{self.page}" + (f"?{self.query_string}" if self.query_string else "")
         context.is_embedded, context.color_scheme = False, "light"
+        self.recent.append(f"{time.monotonic():.3f} > rerun" + (f" fragment={fragment_id[:8]}" if fragment_id else "")
+                           + "".join(f" trigger={state.id[-24:]}" for state in widget_states)
+                           + (f" page={page}" if page is not None else ""))
         await self._send(message)
 
     # -------------------------------------------------------------- actions
@@ -231,6 +238,7 @@ class StreamlitSession:
 
     def _handle(self, message: ForwardMsg, now: float) -> None:
         kind = message.WhichOneof("type")
+        self.recent.append(f"{now:.3f} {_brief(message, kind)}")
         if kind == "new_session":
             self._run_id = message.metadata.run.script_run_id
             self._run_fragments = tuple(message.metadata.run.fragment_ids)
@@ -308,3 +316,30 @@ class StreamlitSession:
     def _disarm_all(self) -> None:
         for fragment_id in list(self._timers):
             self._disarm(fragment_id)
+
+
+def _brief(message: ForwardMsg, kind: str) -> str:
+    """One line per message: what it is, its run or delta path, and for buttons and text what they say."""
+    if kind == "new_session":
+        run = message.metadata.run
+        return f"new_session run={run.script_run_id[:8]} fragments={list(run.fragment_ids)}"
+    if kind == "script_finished":
+        return f"script_finished {ForwardMsg.ScriptFinishedStatus.Name(message.script_finished)}"
+    if kind == "auto_rerun":
+        return f"auto_rerun {message.auto_rerun.fragment_id[:8]} every {message.auto_rerun.interval:g} s"
+    if kind == "stop_auto_rerun":
+        return f"stop_auto_rerun {[f[:8] for f in message.stop_auto_rerun.fragment_ids]}"
+    if kind != "delta":
+        return kind
+    delta = message.delta
+    path = ".".join(map(str, message.metadata.delta_path))
+    what = delta.WhichOneof("type")
+    if what == "new_element":
+        element = delta.new_element
+        what = element.WhichOneof("type")
+        inner = getattr(element, what)
+        texts = (getattr(inner, "label", ""), getattr(inner, "body", ""))
+        text = " = ".join(t for t in texts if isinstance(t, str) and t)
+        if text:
+            what += f" {text[:48]!r}"
+    return f"delta {path} {what}" + (f" fragment={delta.fragment_id[:8]}" if delta.fragment_id else "")
