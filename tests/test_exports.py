@@ -3,6 +3,7 @@ settings file or weights file that does not fit is refused without changing anyt
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -291,3 +292,44 @@ def test_files_prepared_before_a_settings_change_are_no_longer_offered():
     at.button(key="export_at_prepare_report").click().run()  # made again: for the new settings
     (_, report, _), = at.session_state["_exports_at_"].prepared.values()
     assert "Download HTML report" in downloads(at) and "<th>at_seed</th><td><code>5</code>" in report.decode()
+
+
+def test_live_refreshes_leave_the_panel_alone_and_a_file_prepared_while_training_stays():
+    """Drawn by the whole-page run, not by each refresh of the live area (a quarter of a training page's
+    messages were the panel's, sent again every second); the refreshes drop none of it (the light client drops
+    what a fragment run did not redraw, as the browser does), and a file prepared mid-training stays offered."""
+    from scripts.browser import running_app
+    from scripts.streamlit_client import StreamlitSession
+
+    seen: list[tuple[str, str, str]] = []  # (fragment id, element type, label) of every element received
+
+    def watch(session, path, element, at) -> None:
+        kind = element.WhichOneof("type")
+        seen.append((session.elements[path].fragment_id, kind, getattr(getattr(element, kind), "label", "")))
+
+    def refreshes() -> int:
+        return sum(1 for fragment, kind, label in seen if fragment and kind == "metric" and label == "Step")
+
+    async def tour(url: str) -> None:
+        session = StreamlitSession(url, "t", on_element=watch)
+        await session.connect()
+        try:
+            assert (await session.open("playground")).ok
+            assert session.button("Prepare figures") is not None
+            await session.click("Train")
+            await session.until(lambda s: s.button("Pause") is not None, 30)
+            seen.clear()
+            await session.until(lambda s: refreshes() >= 3, 30)
+            assert not [label for fragment, kind, label in seen if fragment and label.startswith(("Prepare", "Down"))]
+            assert session.button("Prepare figures") is not None and session.metric("Step") not in (None, "0")
+            await session.click("Prepare metric history (CSV)")
+            downloads = lambda s: [b.label for b in s.of_type("download_button")]  # noqa: E731
+            await session.until(lambda s: "Download metric history (CSV)" in downloads(s), 30)
+            seen.clear()
+            await session.until(lambda s: refreshes() >= 2, 30)
+            assert "Download metric history (CSV)" in downloads(session) and not session.exceptions
+        finally:
+            await session.close()
+
+    with running_app(env={"GRADSCAPE_JOBS": "threads"}) as (url, _):
+        asyncio.run(tour(url))

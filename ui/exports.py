@@ -13,6 +13,11 @@ what the page shows. Nothing is rendered until asked: each export has a Prepare 
 the file from what the page shows then, and a download of it (only the few-hundred-byte settings
 file is made on every draw). A change of the page's settings drops the files prepared before it.
 
+Inside a live area (ui.live) `offer_exports` only keeps the offer: the live area draws the panel once, after its
+first draw in a whole-page run (`draw_kept_panels`), and its refreshes leave the panel alone. Redrawn with every
+refresh, the panel's eleven elements were a quarter of the messages a training page sent a second, and the
+web server's event loop, which sends every session's messages, was the class's bottleneck.
+
 A page whose experiment can be rerun outside Gradscape also offers it as a Python script (`script=`: a function
 returning the script's text, called only when asked; the Playground's is engine.playground.script).
 
@@ -26,11 +31,12 @@ everything or nothing, and a refusal names the setting and the limit.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -87,10 +93,36 @@ class _Slot:
     body: Any = None  # the panel's container, made by export_panel in this run
     prepared: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)  # kind -> (file name, data, label)
     prepared_for: dict[str, Any] = field(default_factory=dict)  # the settings the prepared files were made with
+    kept: bool = False  # an offer made inside a live area, whose panel this run has not drawn yet
+
+
+_SLOT_PREFIX = "_exports_"  # + the spec's prefix: a page's _Slot in session_state
 
 
 def _slot(prefix: str) -> _Slot:
-    return st.session_state.setdefault(f"_exports_{prefix}", _Slot())
+    return st.session_state.setdefault(f"{_SLOT_PREFIX}{prefix}", _Slot())
+
+
+_IN_LIVE_AREA = contextvars.ContextVar("in_live_area", default=False)  # each script run is a thread of its own
+
+
+@contextlib.contextmanager
+def offers_kept() -> Iterator[None]:
+    """While a live area draws: `offer_exports` keeps the offer, and `draw_kept_panels` draws its panel later."""
+    token = _IN_LIVE_AREA.set(True)
+    try:
+        yield
+    finally:
+        _IN_LIVE_AREA.reset(token)
+
+
+def draw_kept_panels() -> None:
+    """Draw the panels of the offers made inside a live area in this whole-page run, outside the live area, so
+    the area's refreshes (which keep the offer up to date) do not send them again."""
+    for key, slot in list(st.session_state.items()):
+        if isinstance(key, str) and key.startswith(_SLOT_PREFIX) and isinstance(slot, _Slot) and slot.kept:
+            slot.kept = False
+            _draw_panel(slot, key.removeprefix(_SLOT_PREFIX))
 
 
 # --------------------------------------------------------------------------- a page's settings
@@ -219,13 +251,10 @@ def offer_exports(spec: Spec, page: str, figures: Mapping[str, go.Figure], snaps
         # Files made before the settings changed show another experiment than the page and the panel now name.
         slot.prepared.clear()
         slot.prepared_for = slot.offer.controls
-    if slot.body is not None:
-        try:
-            panel = slot.body.container()
-        except StreamlitInvalidLayoutContextError:
-            return  # a live refresh after a whole run cut short by a click: the next whole run draws the panel
-        with panel:
-            _draw_exports(slot, prefix)
+    if _IN_LIVE_AREA.get():
+        slot.kept = True
+    else:
+        _draw_panel(slot, prefix)
 
 
 # --------------------------------------------------------------------------- the panel
@@ -278,10 +307,9 @@ _SLOW = {  # kind -> (label, icon, MIME type)
 
 
 def _slow_export(slot: _Slot, prefix: str, kind: str, unavailable: str | None = None) -> None:
-    """A Prepare button (makes the file now, with a spinner), then the download of what it made.
-
-    Two steps rather than a download that generates on click: a live area redraws the panel twice
-    a second, which would drop such a download before it ran; a prepared file survives redraws."""
+    """A Prepare button (makes the file now, with a spinner, from what the page shows), then the download of
+    what it made. Two steps rather than a download that generates on click: a figures zip takes seconds (Chromium
+    draws them) and the spinner says so, and a prepared file survives the page's reruns."""
     label, icon, mime = _SLOW[kind]
     if unavailable:
         st.caption(unavailable)
@@ -330,10 +358,21 @@ def export_panel(spec_type: type[Spec]) -> None:
                                                        "nothing.")
 
 
+def _draw_panel(slot: _Slot, prefix: str) -> None:
+    if slot.body is None:
+        return
+    try:
+        panel = slot.body.container()
+    except StreamlitInvalidLayoutContextError:
+        return  # a whole run cut short by a click: the next whole run draws the panel
+    with panel:
+        _draw_exports(slot, prefix)
+
+
 def _draw_exports(slot: _Slot, prefix: str) -> None:
     offer = slot.offer
-    at_step = "" if offer.step is None else f" at step {offer.step:,}"
-    st.caption(f"Exports **{offer.setting or offer.page}**{at_step}. Prepare makes a file from what the page "
+    # (no step here: the panel is not redrawn while the model trains; each file's name says its step)
+    st.caption(f"Exports **{offer.setting or offer.page}**. Prepare makes a file from what the page "
                "shows at that moment.")
     chromium = None if find_chromium() else "PNG, SVG and PDF need Chromium: `apt-get install chromium`."
     _slow_export(slot, prefix, "figures", chromium if offer.figures else "No figures on the page yet.")

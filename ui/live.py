@@ -13,6 +13,7 @@ import streamlit as st
 
 from engine.common.device import limit_threads
 from engine.runtime import Job, JobLimitReached, JobStatus, Snapshot
+from ui.exports import draw_kept_panels, offers_kept
 from ui.jobs import CATCH_UP_KEY, catch_up, show_where
 from ui.rooms import report_run
 from ui.sharing import presenting
@@ -212,7 +213,8 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
         started = time.thread_time()
         runs["count"] += 1
         snap = job.snapshot(fresh=not hurry)  # the visuals of the step the counter shows (see ui.jobs.CATCH_UP_S)
-        draw(snap)
+        with offers_kept():  # the Export panel is drawn below, once, not by every refresh
+            draw(snap)
         report_run(snap)  # a student's run, to its class room (ui.rooms)
         if hurry and (time.monotonic() >= hurry_until or not job.has_unapplied_commands() and (
                 not snap.busy or click_step is None or snap.step > click_step)):
@@ -232,6 +234,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
                 st.rerun(scope="app")
 
     _live()
+    draw_kept_panels()
 
 
 def remembered(name: str, sources: tuple, build: Callable[[], T], *, figure: bool = True) -> T:
