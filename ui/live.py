@@ -165,8 +165,10 @@ def status_bar(snap: Snapshot, metrics: dict[str, str], epoch: bool = True) -> N
     page's own headline numbers."""
     cells = {"Step": f"{snap.step:,}", **({"Epoch": f"{snap.epoch:,.1f}"} if epoch else {}), **metrics,
              "Steps/s": f"{snap.steps_per_second:,.0f}" if snap.busy else "–"}
-    for column, (label, value) in zip(st.columns(len(cells)), cells.items()):
-        column.metric(label, value)
+    # One row container, not st.columns: a column is a block of its own, sent with every live refresh
+    row = st.container(horizontal=True, gap="small")
+    for label, value in cells.items():
+        row.metric(label, value)
     st.caption(f"Status: **{_STATUS_TEXT[snap.status]}** · {snap.device} · seed {snap.seed}")
     if snap.status is JobStatus.DIVERGED:
         st.error(snap.message, icon=":material/error:")

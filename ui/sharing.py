@@ -140,9 +140,15 @@ def show_share_link(link, page: PageInfo) -> None:
         link.code(share_link(page), language=None, wrap_lines=True)
 
 
+# The status bar's numbers (ui.live.status_bar: metrics in one row container) share the row equally, as columns
+# would: sized by their text, they shifted sideways whenever a number gained a digit.
+_EQUAL_METRICS_CSS = ("[data-testid='stHorizontalBlock'] > [data-testid='stElementContainer']"
+                      ":has(> [data-testid='stMetric']) {flex: 1 1 0}\n")
+
+
 def page_styles() -> str:
-    """CSS for presentation mode and the controls hidden by the URL."""
-    rules = [_PRESENTATION_CSS] if presenting() else []
+    """CSS for the status bar, presentation mode and the controls hidden by the URL."""
+    rules = [_EQUAL_METRICS_CSS] + ([_PRESENTATION_CSS] if presenting() else [])
     rules += [f".st-key-{key} {{display: none !important}}" for key in hidden_keys()]
     return "".join(rules)
 
