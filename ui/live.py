@@ -180,6 +180,18 @@ def status_bar(snap: Snapshot, metrics: dict[str, str], epoch: bool = True) -> N
         st.warning(snap.message)
 
 
+# A whole-page run that stops the live area's refreshes (Pause, Step or Reset while training) can be lost on its way
+# to the browser: the browser's refresh timer, armed by the run before, fires before the new run arrives; the server
+# handles that fragment rerun after the new run's script ended but before its messages were sent (its event loop
+# lags under a class), starts a new script runner for it, and drops what the old one had not sent yet (Streamlit
+# ignores a replaced runner's events), its end included. The page then showed Pause for good over a paused job
+# (the classroom bench's "pause: no update within 30 s", traced message by message). Such a stale refresh comes
+# within the event loop's lag of the run, and no refresh is due after it: the first refresh of a live area within
+# this long of a whole-page run that stopped its refreshes runs the whole page again, which sends all of it.
+STALE_REFRESH_S = 5.0
+_POLLED = "_live_polled"  # id(job) -> whether the last whole-page run's live area refreshed
+
+
 def _session_id() -> str:
     """An id of this browser session, for LIVE_AREAS (Streamlit's own is not public)."""
     return st.session_state.setdefault("_live_session", uuid.uuid4().hex)
@@ -195,7 +207,9 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     a click the trainer applied late takes effect, the whole page reruns once
     so the controls show it. It refreshes as often as `LIVE_AREAS` allows for
     the number of students watching and the cost of this page's refresh
-    (once a second for a few, every few seconds for a full class).
+    (once a second for a few, every few seconds for a full class). A refresh
+    that comes just after a whole-page run stopped the refreshes reruns the
+    whole page (see STALE_REFRESH_S).
     """
     shown = st.session_state.get(_CONTROLS_SHOWN, {}).pop(id(job), None) or job.snapshot()  # the controls' job
     # A click the trainer has not applied yet (a busy server): refresh until it shows.
@@ -208,12 +222,18 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     session = _session_id()
     every = UI_REFRESH_S if hurry else LIVE_AREAS.period(session) if polling else None
     runs = {"count": 0}  # this whole-page run draws the fragment once; every later call is its own rerun
+    polled = st.session_state.setdefault(_POLLED, {})
+    stopped_refreshing = every is None and polled.get(id(job), False)
+    polled[id(job)] = every is not None
+    whole_run_at = time.monotonic()
 
     @st.fragment(run_every=every)
     def _live() -> None:
         limit_threads()  # a fragment rerun is a fresh thread too
         started = time.thread_time()
         runs["count"] += 1
+        if runs["count"] == 2 and stopped_refreshing and time.monotonic() - whole_run_at < STALE_REFRESH_S:
+            st.rerun(scope="app")  # a stale refresh timer's: this run may not have reached the browser
         snap = job.snapshot(fresh=not hurry)  # the visuals of the step the counter shows (see ui.jobs.CATCH_UP_S)
         with offers_kept():  # the Export panel is drawn below, once, not by every refresh
             draw(snap)
