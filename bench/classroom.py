@@ -67,7 +67,9 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 import tomllib
@@ -184,6 +186,8 @@ class Classroom:
     sessions: list[StreamlitSession] = dataclasses.field(default_factory=list)
     deadline: float = math.inf  # no new page is opened after this (monotonic time)
     skipped: int = 0  # page visits left out because the tour ran out of time
+    server_pid: int = 0
+    stacks_dumped: bool = False  # the server's threads, printed at the first click that never showed
 
     def mark_running(self, session: str, page: str, training: bool) -> None:
         pages = self.running.setdefault(session, set())
@@ -252,9 +256,22 @@ async def _click_until(session: StreamlitSession, room: Classroom, label: str, w
         room.clicks.append((session.name, f"{what}@{session.page}", timeout))  # censored: at least this long
         print(f"{session.name}: {what} on {session.page} timed out; its last messages:", *session.recent,
               sep="\n  ", file=sys.stderr)
+        if not room.stacks_dumped:
+            room.stacks_dumped = True
+            await asyncio.to_thread(_dump_stacks, room.server_pid)
         return False
     room.clicks.append((session.name, f"{what}@{session.page}", seen - sent))
     return True
+
+
+def _dump_stacks(pid: int) -> None:
+    """What every thread of the server and its workers is doing (py-spy, where installed), to stderr."""
+    if shutil.which("py-spy") is None:
+        return
+    for process in (pid, *workers_of(pid)):
+        dump = subprocess.run(["py-spy", "dump", "--pid", str(process)], capture_output=True, text=True,  # noqa: S603,S607
+                              timeout=60, check=False)
+        print(f"py-spy dump of {process}:", dump.stdout, dump.stderr, sep="\n", file=sys.stderr)
 
 
 async def _open(session: StreamlitSession, room: Classroom, page: str, query: str = "") -> bool:
@@ -557,7 +574,7 @@ def main() -> None:
 
     port = free_port()
     with running_app(port, env={"GRADSCAPE_MAX_RUNNING_JOBS": str(cap), **host}) as (url, process):
-        pid = process.pid
+        pid = room.server_pid = process.pid
         cold = settled_threads(pid, timeout_s=20, quiet_s=3)
         asyncio.run(warm_up(url))
         time.sleep(ttl + 1)
