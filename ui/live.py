@@ -185,13 +185,11 @@ def status_bar(snap: Snapshot, metrics: dict[str, str], epoch: bool = True) -> N
 # handles that fragment rerun after the new run's script ended but before its messages were sent (its event loop
 # lags under a class), starts a new script runner for it, and drops what the old one had not sent yet (Streamlit
 # ignores a replaced runner's events), its end included. The page then showed Pause for good over a paused job
-# (the classroom bench's "pause: no update within 30 s", traced message by message). Such stale refreshes come
-# within the event loop's lag of the run, one per timer period, and no refresh is due after it: each refresh of a
-# live area within this long of the run that stopped its refreshes runs the whole page again, which sends all of it
-# (a repair run can be cut short the same way by the next stale refresh; the last one, after which the browser has
-# a whole run and its timer is gone, is not).
+# (the classroom bench's "pause: no update within 30 s", traced message by message). Such a stale refresh comes
+# within the event loop's lag of the run, and no refresh is due after it: the first refresh of a live area within
+# this long of a whole-page run that stopped its refreshes runs the whole page again, which sends all of it.
 STALE_REFRESH_S = 5.0
-_REFRESHES_STOPPED = "_live_refreshes_stopped"  # id(job) -> None while its live area refreshes, else when they stopped
+_POLLED = "_live_polled"  # id(job) -> whether the last whole-page run's live area refreshed
 
 
 def _session_id() -> str:
@@ -224,20 +222,18 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     session = _session_id()
     every = UI_REFRESH_S if hurry else LIVE_AREAS.period(session) if polling else None
     runs = {"count": 0}  # this whole-page run draws the fragment once; every later call is its own rerun
-    stopped = st.session_state.setdefault(_REFRESHES_STOPPED, {})
-    if every is not None:
-        stopped[id(job)] = None
-    elif id(job) in stopped and stopped[id(job)] is None:  # this run stops them
-        stopped[id(job)] = time.monotonic()
-    stopped_at = stopped.get(id(job))
+    polled = st.session_state.setdefault(_POLLED, {})
+    stopped_refreshing = every is None and polled.get(id(job), False)
+    polled[id(job)] = every is not None
+    whole_run_at = time.monotonic()
 
     @st.fragment(run_every=every)
     def _live() -> None:
         limit_threads()  # a fragment rerun is a fresh thread too
         started = time.thread_time()
         runs["count"] += 1
-        if runs["count"] > 1 and stopped_at is not None and time.monotonic() - stopped_at < STALE_REFRESH_S:
-            st.rerun(scope="app")  # a stale refresh timer's: the whole run may not have reached the browser
+        if runs["count"] == 2 and stopped_refreshing and time.monotonic() - whole_run_at < STALE_REFRESH_S:
+            st.rerun(scope="app")  # a stale refresh timer's: this run may not have reached the browser
         snap = job.snapshot(fresh=not hurry)  # the visuals of the step the counter shows (see ui.jobs.CATCH_UP_S)
         with offers_kept():  # the Export panel is drawn below, once, not by every refresh
             draw(snap)
