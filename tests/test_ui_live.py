@@ -245,40 +245,50 @@ def test_latest_text_formats_the_latest_value_or_says_not_yet():
     assert latest_text(Measured(), "held_out_bpc", "{:.3f}") == "–"  # not measured yet
 
 
-def test_a_stale_refresh_just_after_pause_reruns_the_whole_page_and_a_later_one_does_not():
-    """The browser's refresh timer, armed while the model trained, can fire after Pause was sent and before the
-    Pause run reached it; on a lagging server that refresh made Streamlit drop the rest of the Pause run (its Train
-    button, its end), and the page showed Pause for good. Such a refresh, sent here as the timer would, reruns the
-    whole page (so it is all sent again); one after STALE_REFRESH_S (a widget in a paused live area) stays a
-    refresh of the live area alone."""
+def test_a_refresh_before_the_run_s_own_timer_could_fire_reruns_the_whole_page_and_a_later_one_does_not():
+    """The browser's refresh timer, armed while the model trained, can fire after a click was sent and before the
+    click's run reached it; on a lagging server that refresh made Streamlit drop the rest of the run (its Train
+    button, its end, its new timer), and the page showed Pause for good. Such a refresh, sent here as the timer
+    would, reruns the whole page (so it is all sent again), after Pause and after a run that keeps the refreshes
+    on; one that comes after the run's own timer could have fired stays a refresh of the live area alone."""
     import asyncio
 
     from scripts.browser import running_app
     from scripts.streamlit_client import StreamlitSession
-    from ui.live import STALE_REFRESH_S
+    from ui.live import STALE_REFRESH_S, UI_REFRESH_S
 
-    async def stale_refreshes(url: str) -> tuple[int, int]:
+    async def whole_runs_after_a_refresh(session: StreamlitSession, live: str, wait: float) -> int:
+        await asyncio.sleep(wait)
+        before = session._full_runs_started
+        await session.rerun(fragment_id=live, is_auto_rerun=True)
+        await asyncio.sleep(2.0)
+        assert not session.exceptions
+        return session._full_runs_started - before
+
+    async def stale_refreshes(url: str) -> tuple[int, ...]:
         session = StreamlitSession(url, "t")
         await session.connect()
         try:
             assert (await session.open("playground")).ok
+            live = lambda: next(shown.fragment_id for shown in session.elements.values()  # noqa: E731
+                                if shown.element.WhichOneof("type") == "metric" and shown.fragment_id)
             await session.click("Train")
             await session.until(lambda s: s.button("Pause") is not None, 30)
+            started = session._full_runs_started
+            await session.rerun()  # a whole-page run that keeps the refreshes on (a control changed while training)
+            await session.until(lambda s: s._full_runs_started > started and s._finished_full_run == s._last_full_run,
+                                30)
+            found = [await whole_runs_after_a_refresh(session, live(), 0.0),
+                     await whole_runs_after_a_refresh(session, live(), UI_REFRESH_S + 0.5)]
+            assert session.button("Pause") is not None
             await session.click("Pause")
             await session.until(lambda s: s.button("Train") is not None and "paused" in str(s.status_line()), 30)
-            live = next(shown.fragment_id for shown in session.elements.values()
-                        if shown.element.WhichOneof("type") == "metric" and shown.fragment_id)
-            whole_runs = []
-            for wait in (0.0, STALE_REFRESH_S + 0.5):
-                await asyncio.sleep(wait)
-                before = session._full_runs_started
-                await session.rerun(fragment_id=live, is_auto_rerun=True)
-                await asyncio.sleep(2.0)
-                whole_runs.append(session._full_runs_started - before)
-                assert session.button("Train") is not None and not session.exceptions
-            return tuple(whole_runs)
+            found += [await whole_runs_after_a_refresh(session, live(), 0.0),
+                      await whole_runs_after_a_refresh(session, live(), STALE_REFRESH_S)]
+            assert session.button("Train") is not None
+            return tuple(found)
         finally:
             await session.close()
 
     with running_app(env={"GRADSCAPE_JOBS": "threads"}) as (url, _):
-        assert asyncio.run(stale_refreshes(url)) == (1, 0)
+        assert asyncio.run(stale_refreshes(url)) == (1, 0, 1, 0)
