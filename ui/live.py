@@ -30,7 +30,11 @@ UI_REFRESH_S = 1.0
 # thread at a time, and the trainers and the clicks need the rest), split evenly between the
 # sessions watching: with more students each one's live area refreshes less often, and a page
 # that costs more to draw (a loss surface, every attention head) less often than a light one.
-LIVE_SHARE = 0.25
+# The share counts the script's CPU only; each element a refresh sends also costs the web server's
+# one event loop a message (a class of 40: thousands a second), and that loop's lag is the clicks' tail:
+# 0.25 -> 0.15 took the classroom bench's median click from 1.35 / 0.94 s to 0.71 / 0.72 s (p95 4.80 / 2.77
+# -> 2.35 / 2.74 s, two interleaved pairs); a class's refreshes come every 2-4 s instead of 1.25-2.5 s.
+LIVE_SHARE = 0.15
 MAX_REFRESH_S = 10.0
 _ACTIVE_S = 10.0  # a live area that has not refreshed for this long (or 3 periods) no longer counts
 
