@@ -328,6 +328,10 @@ def test_live_refreshes_leave_the_panel_alone_and_a_file_prepared_while_training
             seen.clear()
             await session.until(lambda s: refreshes() >= 2, 30)
             assert "Download metric history (CSV)" in downloads(session) and not session.exceptions
+            # Another page next: its panel only (the Playground's offer, kept by its refreshes, is not drawn here)
+            assert (await session.open("attention")).ok
+            panels = [m.body for m in session.of_type("markdown") if m.body.startswith("Exports **")]
+            assert len(panels) == 1 and "circle" not in panels[0] and not session.exceptions, panels
         finally:
             await session.close()
 

@@ -14,7 +14,7 @@ the file from what the page shows then, and a download of it (only the few-hundr
 file is made on every draw). A change of the page's settings drops the files prepared before it.
 
 Inside a live area (ui.live) `offer_exports` only keeps the offer: the live area draws the panel once, after its
-first draw in a whole-page run (`draw_kept_panels`), and its refreshes leave the panel alone. Redrawn with every
+first draw in a whole-page run (`draw_panels`), and its refreshes leave the panel alone. Redrawn with every
 refresh, the panel's eleven elements were a quarter of the messages a training page sent a second, and the
 web server's event loop, which sends every session's messages, was the class's bottleneck.
 
@@ -93,36 +93,32 @@ class _Slot:
     body: Any = None  # the panel's container, made by export_panel in this run
     prepared: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)  # kind -> (file name, data, label)
     prepared_for: dict[str, Any] = field(default_factory=dict)  # the settings the prepared files were made with
-    kept: bool = False  # an offer made inside a live area, whose panel this run has not drawn yet
-
-
-_SLOT_PREFIX = "_exports_"  # + the spec's prefix: a page's _Slot in session_state
 
 
 def _slot(prefix: str) -> _Slot:
-    return st.session_state.setdefault(f"{_SLOT_PREFIX}{prefix}", _Slot())
+    return st.session_state.setdefault(f"_exports_{prefix}", _Slot())
 
 
-_IN_LIVE_AREA = contextvars.ContextVar("in_live_area", default=False)  # each script run is a thread of its own
+# The offers made while a live area draws, or None outside one (each script run is a thread of its own)
+_KEPT: contextvars.ContextVar[list[tuple[_Slot, str]] | None] = contextvars.ContextVar("kept_offers", default=None)
 
 
 @contextlib.contextmanager
-def offers_kept() -> Iterator[None]:
-    """While a live area draws: `offer_exports` keeps the offer, and `draw_kept_panels` draws its panel later."""
-    token = _IN_LIVE_AREA.set(True)
+def offers_kept() -> Iterator[list[tuple[_Slot, str]]]:
+    """While a live area draws: `offer_exports` keeps its offer in the list yielded, and draws no panel."""
+    kept: list[tuple[_Slot, str]] = []
+    token = _KEPT.set(kept)
     try:
-        yield
+        yield kept
     finally:
-        _IN_LIVE_AREA.reset(token)
+        _KEPT.reset(token)
 
 
-def draw_kept_panels() -> None:
-    """Draw the panels of the offers made inside a live area in this whole-page run, outside the live area, so
-    the area's refreshes (which keep the offer up to date) do not send them again."""
-    for key, slot in list(st.session_state.items()):
-        if isinstance(key, str) and key.startswith(_SLOT_PREFIX) and isinstance(slot, _Slot) and slot.kept:
-            slot.kept = False
-            _draw_panel(slot, key.removeprefix(_SLOT_PREFIX))
+def draw_panels(kept: list[tuple[_Slot, str]]) -> None:
+    """Draw the panels of the offers a live area kept in this whole-page run, outside the live area, so its
+    refreshes (which keep the offer up to date) do not send them again."""
+    for slot, prefix in kept:
+        _draw_panel(slot, prefix)
 
 
 # --------------------------------------------------------------------------- a page's settings
@@ -251,8 +247,9 @@ def offer_exports(spec: Spec, page: str, figures: Mapping[str, go.Figure], snaps
         # Files made before the settings changed show another experiment than the page and the panel now name.
         slot.prepared.clear()
         slot.prepared_for = slot.offer.controls
-    if _IN_LIVE_AREA.get():
-        slot.kept = True
+    kept = _KEPT.get()
+    if kept is not None:
+        kept.append((slot, prefix))
     else:
         _draw_panel(slot, prefix)
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from engine.common.device import limit_threads
 from engine.runtime import Job, JobLimitReached, JobStatus, Snapshot
-from ui.exports import draw_kept_panels, offers_kept
+from ui.exports import draw_panels, offers_kept
 from ui.jobs import CATCH_UP_KEY, catch_up, show_where
 from ui.rooms import report_run
 from ui.sharing import presenting
@@ -228,7 +228,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     polling = polls(shown) or catching_up or hurry
     session = _session_id()
     every = UI_REFRESH_S if hurry else LIVE_AREAS.period(session) if polling else None
-    runs = {"count": 0}  # this whole-page run draws the fragment once; every later call is its own rerun
+    runs: dict[str, Any] = {"count": 0}  # this whole-page run draws the fragment once; every later call reruns it
     polled = st.session_state.setdefault(_POLLED, {})
     timer_was_armed = polled.get(id(job), False)
     polled[id(job)] = every is not None
@@ -242,7 +242,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
         if runs["count"] == 2 and timer_was_armed and time.monotonic() < stale_before:
             st.rerun(scope="app")  # a stale timer's refresh: this run may not have reached the browser
         snap = job.snapshot(fresh=not hurry)  # the visuals of the step the counter shows (see ui.jobs.CATCH_UP_S)
-        with offers_kept():  # the Export panel is drawn below, once, not by every refresh
+        with offers_kept() as runs["offers"]:  # the Export panel is drawn below, once, not by every refresh
             draw(snap)
         report_run(snap)  # a student's run, to its class room (ui.rooms)
         if hurry and (time.monotonic() >= hurry_until or not job.has_unapplied_commands() and (
@@ -263,7 +263,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
                 st.rerun(scope="app")
 
     _live()
-    draw_kept_panels()
+    draw_panels(runs["offers"])  # the offers of this whole-page run's draw only (never a page left before)
 
 
 def remembered(name: str, sources: tuple, build: Callable[[], T], *, figure: bool = True) -> T:
