@@ -274,12 +274,18 @@ def test_a_refresh_before_the_run_s_own_timer_could_fire_reruns_the_whole_page_a
                                 if shown.element.WhichOneof("type") == "metric" and shown.fragment_id)
             await session.click("Train")
             await session.until(lambda s: s.button("Pause") is not None, 30)
-            started = session._full_runs_started
-            await session.rerun()  # a whole-page run that keeps the refreshes on (a control changed while training)
-            await session.until(lambda s: s._full_runs_started > started and s._finished_full_run == s._last_full_run,
-                                30)
-            found = [await whole_runs_after_a_refresh(session, live(), 0.0),
-                     await whole_runs_after_a_refresh(session, live(), UI_REFRESH_S + 0.5)]
+            # A stale refresh counts as one only within the refresh period (1 s) of the run's drawing its live area,
+            # in the server's clock: a loaded machine (a whole test suite beside it) can take longer than that to
+            # finish the run and reach the refresh, so it is tried up to three times, each after a new run.
+            for _attempt in range(3):
+                started = session._full_runs_started
+                await session.rerun()  # a whole-page run that keeps the refreshes on (a control changed while training)
+                await session.until(lambda s, started=started: s._full_runs_started > started
+                                    and s._finished_full_run == s._last_full_run, 30)
+                found = [await whole_runs_after_a_refresh(session, live(), 0.0)]
+                if found == [1]:
+                    break
+            found.append(await whole_runs_after_a_refresh(session, live(), UI_REFRESH_S + 0.5))
             assert session.button("Pause") is not None
             await session.click("Pause")
             await session.until(lambda s: s.button("Train") is not None and "paused" in str(s.status_line()), 30)
