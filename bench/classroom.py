@@ -258,13 +258,13 @@ async def _click_until(session: StreamlitSession, room: Classroom, label: str, w
               sep="\n  ", file=sys.stderr)
         if not room.stacks_dumped:
             room.stacks_dumped = True
-            await asyncio.to_thread(_dump_stacks, room.server_pid)
+            await asyncio.to_thread(dump_stacks, room.server_pid)
         return False
     room.clicks.append((session.name, f"{what}@{session.page}", seen - sent))
     return True
 
 
-def _dump_stacks(pid: int) -> None:
+def dump_stacks(pid: int) -> None:
     """What every thread of the server and its workers is doing (py-spy, where installed), to stderr."""
     if shutil.which("py-spy") is None:
         return

@@ -29,7 +29,7 @@ import threading
 import time
 
 import interaction
-from classroom import percentile, tracebacks
+from classroom import dump_stacks, percentile, tracebacks
 from scripts.browser import ROOT, chromium, free_port, running_app, start_class, wait_until_rendered
 from scripts.streamlit_client import StreamlitSession
 
@@ -133,7 +133,7 @@ def run_room(n: int, workers: int) -> dict:
     port = free_port()
     problems: list[str] = []
     env = {"GRADSCAPE_JOBS": "processes", "GRADSCAPE_WORKERS": str(workers)}
-    with running_app(port, env=env) as (url, _process), _clients_below_workers(), chromium(1400, 1000) as browser:
+    with running_app(port, env=env) as (url, process), _clients_below_workers(), chromium(1400, 1000) as browser:
         teacher = browser.new_page()
         teacher.goto(f"{url}/playground")
         wait_until_rendered(teacher)
@@ -145,7 +145,8 @@ def run_room(n: int, workers: int) -> dict:
             problems.append("the students did not all land and train in time")
         print(f"room {code}: {len(students.names)} of {n} students landed on the pushed page and train", flush=True)
 
-        changes = interaction.timed_changes(teacher, PLAYGROUND, training=True, reload=False)
+        changes = interaction.timed_changes(teacher, PLAYGROUND, training=True, reload=False,
+                                            on_timeout=lambda: dump_stacks(process.pid))
         problems += [f"a teacher's change never showed ({interaction.TIMEOUT_S:g} s)" for t in changes
                      if t >= interaction.TIMEOUT_S]
         print(f"teacher's changes while the class trains: {[round(t, 2) for t in changes]}", flush=True)

@@ -29,6 +29,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 from urllib.parse import quote
@@ -335,20 +336,25 @@ def interactions(context, url: str, script: PageScript, training: bool = False) 
     return times
 
 
-def timed_changes(page, script: PageScript, training: bool = False, reload: bool = True) -> list[float]:
+def timed_changes(page, script: PageScript, training: bool = False, reload: bool = True,
+                  on_timeout: Callable[[], None] | None = None) -> list[float]:
     """CHANGES_PER_PAGE changes of the script's controls on `page` (open on the script's page), each timed.
-    A change that never shows is counted at the timeout, and the page reloaded (unless `reload` is False: a
-    reload is a new session, which would lose what the session holds, such as a class room)."""
+    A change that never shows (or, while training, whose Train never took) is counted at the timeout, and the
+    page reloaded (unless `reload` is False: a reload is a new session, which would lose what the session holds,
+    such as a class room). `on_timeout` is called at the first such change (the room bench dumps the server's
+    stacks there)."""
     times = []
     for round_ in range(CHANGES_PER_PAGE // len(script.changes)):
         for change in script.changes:
             value = change.values[round_ % len(change.values)]
-            if training:  # a change rebuilds the network, which then waits: train it again first
-                train_for_a_while(page)
             try:
+                if training:  # a change rebuilds the network, which then waits: train it again first
+                    train_for_a_while(page)
                 times.append(timed_change(page, script, change, value, training))
                 DRAWN_TWICE.update(f"{script.label}: {chart}" for chart in charts_drawn_twice(page))
             except PlaywrightTimeout:  # counted at the timeout, and said: a change that never showed
+                if on_timeout is not None and TIMEOUT_S not in times:
+                    on_timeout()
                 times.append(TIMEOUT_S)
                 print(f"  ! {script.path}: {change.key} = {value}: no new chart within {TIMEOUT_S:g} s "
                       f"(showing: {page.evaluate(_SHOWING_JS)})", flush=True)
