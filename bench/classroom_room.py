@@ -145,8 +145,11 @@ def run_room(n: int, workers: int) -> dict:
             problems.append("the students did not all land and train in time")
         print(f"room {code}: {len(students.names)} of {n} students landed on the pushed page and train", flush=True)
 
-        changes = interaction.timed_changes(teacher, PLAYGROUND, training=True, reload=False,
-                                            on_timeout=lambda: dump_stacks(process.pid))
+        def stuck() -> None:  # the first change that never showed: what the page and the server were doing
+            teacher.screenshot(path=str(ROOT / "artifacts" / "classroom-room-teacher-stuck.png"), full_page=True)
+            dump_stacks(process.pid)
+
+        changes = interaction.timed_changes(teacher, PLAYGROUND, training=True, reload=False, on_timeout=stuck)
         problems += [f"a teacher's change never showed ({interaction.TIMEOUT_S:g} s)" for t in changes
                      if t >= interaction.TIMEOUT_S]
         print(f"teacher's changes while the class trains: {[round(t, 2) for t in changes]}", flush=True)
