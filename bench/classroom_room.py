@@ -135,6 +135,13 @@ def run_room(n: int, workers: int) -> dict:
     env = {"GRADSCAPE_JOBS": "processes", "GRADSCAPE_WORKERS": str(workers)}
     with running_app(port, env=env) as (url, process), _clients_below_workers(), chromium(1400, 1000) as browser:
         teacher = browser.new_page()
+        # What the teacher's browser said (a page whose every later change never showed looked alive)
+        said: list[str] = []
+        teacher.on("console", lambda message: said.append(f"console {message.type}: {message.text[:300]}")
+                   if message.type in ("error", "warning") else None)
+        teacher.on("pageerror", lambda error: said.append(f"page error: {str(error)[:300]}"))
+        teacher.on("websocket", lambda socket: socket.on("close", lambda _: said.append(
+            f"websocket closed at {time.monotonic():.1f}: {socket.url}")))
         teacher.goto(f"{url}/playground")
         wait_until_rendered(teacher)
         side = teacher.locator("[data-testid=stSidebar]")
@@ -147,6 +154,7 @@ def run_room(n: int, workers: int) -> dict:
 
         def stuck() -> None:  # the first change that never showed: what the page and the server were doing
             teacher.screenshot(path=str(ROOT / "artifacts" / "classroom-room-teacher-stuck.png"), full_page=True)
+            print(f"the teacher's browser said ({time.monotonic():.1f}):", *said[-20:], sep="\n  ", flush=True)
             dump_stacks(process.pid)
 
         changes = interaction.timed_changes(teacher, PLAYGROUND, training=True, reload=False, on_timeout=stuck)
