@@ -21,6 +21,7 @@ Measured (last line, one JSON object):
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -142,6 +143,13 @@ def run_room(n: int, workers: int) -> dict:
         teacher.on("pageerror", lambda error: said.append(f"page error: {str(error)[:300]}"))
         teacher.on("websocket", lambda socket: socket.on("close", lambda _: said.append(
             f"websocket closed at {time.monotonic():.1f}: {socket.url}")))
+        # ... and its last websocket frames: whether its clicks went out, and whether anything came back
+        frames: collections.deque = collections.deque(maxlen=40)
+        cdp = teacher.context.new_cdp_session(teacher)
+        cdp.send("Network.enable")
+        for event, arrow in (("Network.webSocketFrameSent", ">"), ("Network.webSocketFrameReceived", "<")):
+            cdp.on(event, lambda e, arrow=arrow: frames.append(
+                f"{e['timestamp']:.1f} {arrow} {len(e['response']['payloadData'])} B"))
         teacher.goto(f"{url}/playground")
         wait_until_rendered(teacher)
         side = teacher.locator("[data-testid=stSidebar]")
@@ -155,6 +163,7 @@ def run_room(n: int, workers: int) -> dict:
         def stuck() -> None:  # the first change that never showed: what the page and the server were doing
             teacher.screenshot(path=str(ROOT / "artifacts" / "classroom-room-teacher-stuck.png"), full_page=True)
             print(f"the teacher's browser said ({time.monotonic():.1f}):", *said[-20:], sep="\n  ", flush=True)
+            print("its last websocket frames (CDP's clock; > sent, < received):", *frames, sep="\n  ", flush=True)
             dump_stacks(process.pid)
 
         changes = interaction.timed_changes(teacher, PLAYGROUND, training=True, reload=False, on_timeout=stuck)
