@@ -7,6 +7,7 @@ import ui.preload  # noqa: F401 - first: the modules every page uses, imported b
 from engine.common.device import describe_device, limit_threads, pick_device
 from engine.runtime.hosts import current_host
 from ui.catalog import CLASS_VIEW, HOME, PAGES
+from ui.delivery import wait_until_sent
 from ui.jobs import where_slot
 from ui.rooms import class_panel
 from ui.sharing import (link_parameters, open_exact_link, open_old_labels, page_styles, presenting,
@@ -50,3 +51,4 @@ notice = st.empty()
 navigation.run()
 report_unused_link_parameters(arrived, page, notice)
 show_share_link(link, page)
+wait_until_sent()  # the next run of this session starts once this one was sent (ui.delivery)

@@ -14,6 +14,7 @@ from engine.backprop.spec import BackpropSpec, weights_text
 from engine.common.limits import ConfigError
 from ui.backprop import drag_in_focus, fit_and_stuck_note, gradient_check_panel, weight_tables
 from ui.controls import ControlPanel
+from ui.delivery import fragment
 from ui.exports import Charts, export_panel, offer_exports
 from ui.sharing import later
 from viz import backprop as figures
@@ -152,7 +153,7 @@ if live:
     if STATE.get("bp_live_origin") != origin:
         STATE.update(bp_live_origin=origin, bp_live_weights=flat, bp_live_steps=0)
 
-    @st.fragment(run_every=LIVE_EVERY_S)
+    @fragment(run_every=LIVE_EVERY_S)
     def train_live() -> None:
         weights = STATE["bp_live_weights"]
         if STATE.pop("bp_live_drawn", False):  # the page's own run draws the weights as they are

@@ -7,6 +7,7 @@ import streamlit as st
 
 from engine.rooms import RoomError, room_store
 from ui.catalog import HOME, PAGES
+from ui.delivery import fragment
 from ui.exports import Charts
 from ui.rooms import TEACHER, join_link, open_experiment, qr_png
 from viz import rooms as figures
@@ -37,7 +38,7 @@ def clicked(event, key: str) -> None:
         STATE[HIGHLIGHT] = numbers[0]
 
 
-@st.fragment(run_every=REFRESH_S)
+@fragment(run_every=REFRESH_S)
 def live() -> None:
     try:
         view = room_store().view(teacher["code"], teacher["token"])

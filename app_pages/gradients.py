@@ -18,6 +18,7 @@ from engine.gradients.recurrent_trainer import RecurrentJob, TimeVisuals
 from engine.gradients.spec import DEEP, TIME, GradientsSpec
 from engine.runtime import Snapshot
 from ui.controls import ControlPanel
+from ui.delivery import fragment
 from ui.exports import Charts, export_panel, offer_exports
 from ui.forks import branch_job, fork_controls, forked_curves, shown_job
 from ui.jobs import experiment_job, find_job
@@ -210,7 +211,7 @@ if spec.mode == DEEP:
             help="Now: the latest probe (refreshed every few seconds while training). At initialization: one "
                  "forward and one backward pass before any update.")
 
-        @st.fragment(run_every=MOMENT_REFRESH_S if job.snapshot().busy else None)
+        @fragment(run_every=MOMENT_REFRESH_S if job.snapshot().busy else None)
         def moment() -> None:
             draw_moment(job.snapshot(fresh=True))
 

@@ -1,7 +1,9 @@
 """The app uses only Streamlit's public API, so an upgrade cannot break it without a test noticing: no module of
 app.py, app_pages/, ui/, viz/ or engine/ imports from `streamlit.runtime` or `streamlit.proto`, or a name that
 starts with an underscore from Streamlit, or reaches an underscore attribute of `st`. (scripts/streamlit_client.py,
-the classroom bench's light client, speaks Streamlit's wire protocol on purpose.)"""
+the classroom bench's light client, speaks Streamlit's wire protocol on purpose.) One module must reach inside:
+ui/delivery.py holds a script run until its messages have left the session's queue, which no public call tells;
+it may use what it names below and no more, and tests/test_ui_delivery.py fails if an upgrade moves those parts."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import pytest
 from tests.conftest import ROOT
 
 PRIVATE_PACKAGES = ("streamlit.runtime", "streamlit.proto")
+INSIDE_STREAMLIT = {"ui/delivery.py": ["from streamlit.runtime import Runtime",
+                                      "from streamlit.runtime.scriptrunner import get_script_run_ctx"]}
 APP_MODULES = sorted([ROOT / "app.py", *(path for folder in ("app_pages", "ui", "viz", "engine")
                                         for path in (ROOT / folder).rglob("*.py"))])
 
@@ -48,4 +52,5 @@ def test_the_check_finds_each_kind_of_internal():
 
 @pytest.mark.parametrize("path", APP_MODULES, ids=lambda path: str(path.relative_to(ROOT)))
 def test_no_app_module_uses_streamlit_internals(path):
-    assert internals(path.read_text()) == []
+    found = [use.split(": ", 1)[1] for use in internals(path.read_text())]
+    assert found == INSIDE_STREAMLIT.get(str(path.relative_to(ROOT)), [])

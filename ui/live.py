@@ -13,6 +13,7 @@ import streamlit as st
 
 from engine.common.device import limit_threads
 from engine.runtime import Job, JobLimitReached, JobStatus, Snapshot
+from ui.delivery import fragment
 from ui.exports import draw_panels, offers_kept
 from ui.jobs import CATCH_UP_KEY, catch_up, show_where
 from ui.rooms import report_run
@@ -234,7 +235,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     polled[id(job)] = every is not None
     stale_before = time.monotonic() + (every if every is not None else STALE_REFRESH_S)
 
-    @st.fragment(run_every=every)
+    @fragment(run_every=every)
     def _live() -> None:
         limit_threads()  # a fragment rerun is a fresh thread too
         started = time.thread_time()

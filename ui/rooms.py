@@ -23,6 +23,7 @@ from engine.rooms.names import normalized_code
 from engine.rooms.reports import MAX_METRICS, MAX_POINTS
 from engine.runtime import JobStatus, Snapshot
 from ui.catalog import HOME, PAGES, PageInfo
+from ui.delivery import fragment
 from ui.sharing import EXACT_PARAM, GLOBAL_PARAMS, ROOM_PARAM
 
 TEACHER, STUDENT, NOTICE, PAGE = "_room_teacher", "_room_student", "_room_notice", "_room_page"
@@ -211,7 +212,7 @@ def _student_panel() -> None:
         _follow()
 
 
-@st.fragment(run_every=FOLLOW_EVERY_S)
+@fragment(run_every=FOLLOW_EVERY_S)
 def _follow() -> None:
     """Open the teacher's newest push as soon as it comes."""
     student = STATE.get(STUDENT)

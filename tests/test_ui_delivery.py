@@ -1,0 +1,63 @@
+"""ui.delivery: a script run ends only once its messages left the session's queue, so a page keeps arriving
+while the server's event loop lags (a class's load), where a plain `st.fragment` refresh lost every run."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import time
+
+from scripts.browser import running_app
+from scripts.streamlit_client import StreamlitSession
+from tests.conftest import ROOT
+from tests.test_no_streamlit_internals import APP_MODULES
+
+WATCH_S = 10.0
+LOOP_TURN_S = "0.2"  # a turn of the loop: enough that a plain fragment loses most of its runs
+
+
+def refreshes_shown(fragment: str) -> list[tuple[float, int]]:
+    """(seconds since the page loaded, refresh count) of each new count a client saw over WATCH_S on
+    tests/apps/lagging_loop.py."""
+    async def watch(url: str) -> list[tuple[float, int]]:
+        session = StreamlitSession(url, fragment)
+        await session.connect()
+        try:
+            assert (await session.open("")).ok
+            seen: list[tuple[float, int]] = []
+            start = time.monotonic()
+            while time.monotonic() < start + WATCH_S:
+                value = session.metric("Refreshes")
+                if value is not None and (not seen or int(value) != seen[-1][1]):
+                    seen.append((round(time.monotonic() - start, 2), int(value)))
+                await asyncio.sleep(0.05)
+            assert not session.exceptions
+            return seen
+        finally:
+            await session.close()
+
+    env = {"LOOP_TURN_S": LOOP_TURN_S, "FRAGMENT": fragment, "PYTHONPATH": str(ROOT)}
+    with running_app(env=env, script="tests/apps/lagging_loop.py") as (url, _):
+        return asyncio.run(watch(url))
+
+
+def test_every_refresh_arrives_while_the_loop_lags_where_a_plain_fragment_lost_most():
+    """The page counts its script runs: each one the client sees is one more than the last it saw (no run was
+    thrown away), and they keep coming. The same page with `st.fragment` shows runs lost (a gap in the counts)
+    or none after the first: the oracle that this loop's lag is the one that lost them."""
+    plain, delivered = refreshes_shown("plain"), refreshes_shown("delivery")
+    counts = [count for _, count in delivered]
+    assert len(counts) >= 4 and counts == list(range(1, len(counts) + 1)), delivered
+    assert delivered[-1][0] > WATCH_S / 2, delivered  # still arriving in the second half of the watch
+    plain_counts = [count for _, count in plain]
+    assert len(plain_counts) <= 1 or any(b - a > 1 for a, b in zip(plain_counts, plain_counts[1:])), plain
+
+
+def test_every_fragment_of_the_app_is_made_by_ui_delivery():
+    made_here = []
+    for path in APP_MODULES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "fragment" and isinstance(node.value, ast.Name) \
+                    and node.value.id == "st":
+                made_here.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert [where.split(":")[0] for where in made_here] == ["ui/delivery.py"], made_here

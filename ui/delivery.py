@@ -1,0 +1,75 @@
+"""A script run ends only once what it drew has left its session's queue for the browser.
+
+Streamlit hands a run's messages to the web server's one event loop, which puts them in the session's queue;
+a loop coroutine sends the queued messages out (one message per turn of the loop, for all sessions in turn).
+Two things throw a run's messages away before they are sent, and both do it more the busier the loop is:
+
+- a new run of the same session clears what is still queued (the newer run draws it again), and
+- a refresh that reaches the loop after a run ended, but before the loop handled that run's messages, starts a
+  new script runner, and Streamlit ignores the old runner's messages from then on.
+
+A refresh timer fires whether or not the last run arrived, so under a class's load a page could start runs
+faster than the loop sent them and lose nearly all of them: in a room bench run that left the teacher's page
+dead (nothing sent to it for the rest of the run), the server had made 85,000 messages and thrown away 85% of
+them, and the loop took 1-2 s a turn. A run that waits here instead holds its session's next run back until
+its messages were sent (a refresh or click that comes meanwhile becomes a rerun of the same runner, which
+loses nothing), so a session never runs faster than its page can be sent, and waiting threads leave the
+interpreter to the loop and the runs whose output it is sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+import time
+from typing import Any, Callable
+
+import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+SEND_TIMEOUT_S = 10.0  # past this, a run ends without its messages sent (a stuck loop must not hold runs for good)
+_POLL_S = 0.05  # how often the loop looks at the session's queue again
+
+
+def wait_until_sent(timeout_s: float = SEND_TIMEOUT_S) -> bool:
+    """Block this script run until every message it has drawn so far has left its session's queue (or the
+    session closed): True, or False after `timeout_s`. Outside a server (AppTest) it returns True at once."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return True
+    runtime = Runtime.instance()
+    # (Streamlit's private parts: its version is pinned, and tests/test_ui_delivery.py fails if they move)
+    loop = runtime._get_async_objs().eventloop if hasattr(runtime, "_get_async_objs") else None
+    if not isinstance(loop, asyncio.AbstractEventLoop):  # AppTest's runtime is a mock
+        return True
+    sent = threading.Event()
+    deadline = time.monotonic() + timeout_s
+
+    def check() -> None:  # on the loop: after the run's messages so far (the loop takes callbacks in order)
+        active = runtime._session_mgr.get_active_session_info(ctx.session_id)
+        if active is None or active.session._browser_queue.is_empty():
+            sent.set()
+        elif time.monotonic() < deadline:
+            loop.call_later(_POLL_S, check)
+
+    try:
+        loop.call_soon_threadsafe(check)
+    except RuntimeError:  # the loop is closed: the server is stopping, and nothing more will be sent
+        return True
+    return sent.wait(timeout_s)
+
+
+def fragment(run_every: float | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """`st.fragment(run_every=...)` whose reruns wait until they were sent. (A whole-page run waits at its end,
+    in app.py; the fragment's part of it does not wait on its own.) Every fragment of the app is made here."""
+    def decorate(body: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(body)
+        def run_then_send(*args: Any, **kwargs: Any) -> None:
+            body(*args, **kwargs)
+            ctx = get_script_run_ctx()
+            if ctx is not None and ctx.fragment_ids_this_run:  # a rerun of fragments alone
+                wait_until_sent()
+        return st.fragment(run_every=run_every)(run_then_send)
+    return decorate
