@@ -185,21 +185,6 @@ def status_bar(snap: Snapshot, metrics: dict[str, str], epoch: bool = True) -> N
         st.warning(snap.message)
 
 
-# A whole-page run made while the browser's refresh timer ticks (Pause, Step or Reset while training; any click on a
-# page that refreshes on) can be lost on its way to the browser: the timer, armed by the run before, fires before the
-# new run arrives; the server handles that fragment rerun after the new run's script ended but before its messages
-# were sent (its event loop lags under a class), starts a new script runner for it, and drops what the old one had not
-# sent yet (Streamlit ignores a replaced runner's events), the run's end and its new timer included. The page then
-# showed Pause for good over a paused job (the classroom bench's "pause: no update within 30 s", traced message by
-# message), or, where the run kept the refreshes on (Diffusion measuring after Pause), stopped refreshing. So the
-# first refresh after such a run, when it comes before the run's own timer could have fired (within its period, or
-# within this long where the run stopped the refreshes), is a stale timer's, and it runs the whole page again, which
-# sends all of it. (Once: a second stale refresh can cut the repair short the same way; repairing on every one cost a
-# whole-page run per tick and made the lag worse.)
-STALE_REFRESH_S = 5.0
-_POLLED = "_live_polled"  # id(job) -> whether the last whole-page run's live area refreshed
-
-
 def _session_id() -> str:
     """An id of this browser session, for LIVE_AREAS (Streamlit's own is not public)."""
     return st.session_state.setdefault("_live_session", uuid.uuid4().hex)
@@ -215,9 +200,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     a click the trainer applied late takes effect, the whole page reruns once
     so the controls show it. It refreshes as often as `LIVE_AREAS` allows for
     the number of students watching and the cost of this page's refresh
-    (once a second for a few, every few seconds for a full class). A refresh
-    that comes before the whole-page run's own timer could have fired reruns
-    the whole page (see STALE_REFRESH_S).
+    (once a second for a few, every few seconds for a full class).
     """
     shown = st.session_state.get(_CONTROLS_SHOWN, {}).pop(id(job), None) or job.snapshot()  # the controls' job
     # A click the trainer has not applied yet (a busy server): refresh until it shows.
@@ -230,18 +213,12 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     session = _session_id()
     every = UI_REFRESH_S if hurry else LIVE_AREAS.period(session) if polling else None
     runs: dict[str, Any] = {"count": 0}  # this whole-page run draws the fragment once; every later call reruns it
-    polled = st.session_state.setdefault(_POLLED, {})
-    timer_was_armed = polled.get(id(job), False)
-    polled[id(job)] = every is not None
-    stale_before = time.monotonic() + (every if every is not None else STALE_REFRESH_S)
 
     @fragment(run_every=every)
     def _live() -> None:
         limit_threads()  # a fragment rerun is a fresh thread too
         started = time.thread_time()
         runs["count"] += 1
-        if runs["count"] == 2 and timer_was_armed and time.monotonic() < stale_before:
-            st.rerun(scope="app")  # a stale timer's refresh: this run may not have reached the browser
         snap = job.snapshot(fresh=not hurry)  # the visuals of the step the counter shows (see ui.jobs.CATCH_UP_S)
         with offers_kept() as runs["offers"]:  # the Export panel is drawn below, once, not by every refresh
             draw(snap)
