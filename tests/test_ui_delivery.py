@@ -1,5 +1,5 @@
 """ui.delivery: a script run ends only once its messages left the session's queue, so a page keeps arriving
-while the server's event loop lags (a class's load), where a plain `st.fragment` refresh lost every run."""
+while the server's event loop lags (a class's load), where a plain `st.fragment` lost most of its runs."""
 
 from __future__ import annotations
 
