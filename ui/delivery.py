@@ -19,8 +19,8 @@ waiting threads leave the interpreter to the loop and the runs whose output it i
 
 from __future__ import annotations
 
-import asyncio
 import functools
+import logging
 import threading
 import time
 from typing import Any, Callable
@@ -29,10 +29,23 @@ import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+log = logging.getLogger(__name__)
+
 SEND_TIMEOUT_S = 10.0  # past this, a run ends without its messages sent (a stuck loop must not hold runs for good)
 # The loop looks at the session's queue again after 5 ms, then twice as long each time up to 50 ms: the send loop
 # usually empties it within a few ms, and a class's waiting sessions must not flood the loop with checks.
 _FIRST_POLL_S, _LAST_POLL_S = 0.005, 0.05
+
+
+_warned: list[Exception] = []
+
+
+def _warn_once(error: Exception) -> None:
+    if _warned:
+        return
+    _warned.append(error)
+    log.error("ui.delivery cannot see Streamlit's message queue (%s): runs no longer wait until they are sent, "
+              "and a class's pages can stop updating under load. Pin streamlit as requirements.txt does.", error)
 
 
 def wait_until_sent(timeout_s: float = SEND_TIMEOUT_S) -> bool:
@@ -42,18 +55,33 @@ def wait_until_sent(timeout_s: float = SEND_TIMEOUT_S) -> bool:
     if ctx is None or not Runtime.exists():
         return True
     runtime = Runtime.instance()
-    # (Streamlit's private parts: its version is pinned, and tests/test_ui_delivery.py fails if they move)
-    loop = runtime._get_async_objs().eventloop if hasattr(runtime, "_get_async_objs") else None
-    if not isinstance(loop, asyncio.AbstractEventLoop):  # AppTest's runtime is a mock
+    if type(runtime) is not Runtime:  # AppTest's runtime is a mock: no loop, nothing to send
         return True
+    # Streamlit's private parts (its version is pinned in requirements.txt). If an upgrade moves them, say so in
+    # the server's log, once, and end runs as Streamlit does (tests/test_ui_delivery.py fails too).
+    def this_session() -> Any:
+        return runtime._session_mgr.get_active_session_info(ctx.session_id)
+
+    try:
+        loop = runtime._get_async_objs().eventloop
+        this_session()
+    except AttributeError as error:
+        _warn_once(error)
+        return False
     sent = threading.Event()
     deadline = time.monotonic() + timeout_s
 
     def check(poll_s: float) -> None:  # on the loop: after the run's messages so far (it takes callbacks in order)
-        active = runtime._session_mgr.get_active_session_info(ctx.session_id)
-        if active is None or active.session._browser_queue.is_empty():
+        try:
+            active = this_session()
+            if active is None or active.session._browser_queue.is_empty():
+                sent.set()
+                return
+        except AttributeError as error:
+            _warn_once(error)
             sent.set()
-        elif time.monotonic() < deadline:
+            return
+        if time.monotonic() < deadline:
             loop.call_later(poll_s, check, min(2 * poll_s, _LAST_POLL_S))
 
     try:
