@@ -150,7 +150,8 @@ def accuracy_spread(runs: list[ClassRun], highlight: int | None = None, height: 
     layout = {"height": height, "showlegend": False,
               "xaxis": {"title": {"text": "final accuracy"}, "tickformat": ".0%", "range": [low, 1.02]},
               "yaxis": {"showticklabels": False, "ticks": "", "range": [-0.6, 0.6], "zeroline": False}}
-    return figure_from_dicts(data, layout, f"Accuracy across the class ({len(measured)} runs)")
+    runs = f"{len(measured)} run" + ("" if len(measured) == 1 else "s")
+    return figure_from_dicts(data, layout, f"Accuracy across the class ({runs})")
 
 
 def run_table(runs: list[ClassRun]) -> dict[str, list]:
