@@ -54,8 +54,9 @@ TRAIN_TAKES_S = 12.0  # how long Train may take to turn into Pause before the be
 DRAWN_TWICE: set[str] = set()  # "page: chart: r 30->131": charts plotly.js drew twice after a change (see main)
 
 # What shows a change, hashed in the page: for each element the selector finds, a chart's data (the traces'
-# coordinates and names: Plotly keeps them on its .js-plotly-plot element) or any other element's text (samples
-# drawn as HTML); null while nothing matches or a chart has no data yet.
+# coordinates and names: Plotly keeps them on its .js-plotly-plot element, and the pictures behind its axes:
+# point clouds drawn on the server, viz.raster) or any other element's text (samples drawn as HTML); null while
+# nothing matches or a chart has no data yet.
 _SIGNATURE_JS = """selector => {
     const boxes = [...document.querySelectorAll(selector)];
     if (!boxes.length) return null;
@@ -63,7 +64,8 @@ _SIGNATURE_JS = """selector => {
     for (const box of boxes) {
         if (!box.classList.contains('js-plotly-plot')) { parts.push(box.innerText); continue; }
         if (!box.data || !box.data.length) return null;
-        parts.push(box.data.map(t => [t.name, t.x, t.y, t.z, t.text]));
+        parts.push(box.data.map(t => [t.name, t.x, t.y, t.z, t.text]),
+                   (box.layout.images || []).map(image => image.source));
     }
     const text = JSON.stringify(parts);
     let hash = 0;

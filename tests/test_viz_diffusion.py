@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
@@ -11,6 +12,7 @@ from PIL import Image
 from engine.diffusion.noise_schedule import make_schedule
 from tests.conftest import assert_valid_as_built
 from viz import diffusion as figures
+from viz.raster import hex_rgb
 
 
 def trace(fig, name_part: str):
@@ -31,12 +33,33 @@ def test_schedule_curves_show_beta_alpha_bar_and_snr():
     assert "ᾱ<sub>T</sub>" in fig.layout.title.text
 
 
+def cloud_picture(fig, index: int = 0) -> np.ndarray:
+    """The layout image's RGBA pixels (the point clouds, drawn on the server: viz.raster)."""
+    source = fig.layout.images[index].source
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).convert("RGBA")).astype(int)
+
+
+def pixel_of(points: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the pixels under points of the −3.5..3.5 square."""
+    height, width = pixels.shape[:2]
+    return ((figures.EXTENT - points[:, 1]) / (2 * figures.EXTENT) * height).astype(int), \
+        ((points[:, 0] + figures.EXTENT) / (2 * figures.EXTENT) * width).astype(int)
+
+
 def test_forward_points_draw_x_t_over_the_data_and_the_prior_rings():
     rng = np.random.default_rng(0)
-    x0, x_t = rng.normal(size=(300, 2)), rng.normal(size=(300, 2))
+    x0 = rng.normal(size=(300, 2)) * 0.3 - 1.5  # apart: x_0 lower left, x_t upper right
+    x_t = rng.normal(size=(300, 2)) * 0.3 + 1.5
     fig = figures.forward_points(x_t, x0, 40, 0.25)
-    assert np.allclose(trace(fig, "x<sub>t</sub>").x, x_t[:, 0])
-    assert np.allclose(trace(fig, "x<sub>0</sub>").y, x0[:, 1])
+    assert_valid_as_built(fig)
+    pixels = cloud_picture(fig)
+    image = fig.layout.images[0]
+    assert (image.x, image.y, image.sizex, image.sizey, image.layer) == (-3.5, 3.5, 7.0, 7.0, "below")
+    for points, color, name in ((x_t, figures.OKABE_ITO[0], "x<sub>t</sub>"),
+                                (x0, figures.DATA_COLOR, "x<sub>0</sub>")):
+        under = pixels[pixel_of(points, pixels)]
+        assert (under[:, 3] > 0).all() and np.abs(under[:, :3] - hex_rgb(color)).max() <= 40  # each point, its colour
+        assert trace(fig, name).marker.color == color  # and its line in the legend
     ring = trace(fig, "N(0, I)")
     assert np.allclose(np.hypot(ring.x, ring.y), 1.0)
     assert "√ᾱ = 0.500" in fig.layout.title.text
@@ -55,22 +78,24 @@ def test_a_long_schedule_is_drawn_with_fewer_points_on_the_same_curves():
     assert [shape.x0 for shape in fig.layout.shapes] == [700] * 3  # t marked on every panel
 
 
-def test_point_clouds_are_svg_and_thinned_to_points_of_the_data():
-    """No WebGL (the browser made a context at every redraw), and at most CLOUD_POINTS of a big set: its own points,
-    spread over the whole set; the samples tab keeps all its samples."""
+def test_point_clouds_are_one_picture_of_points_of_the_data():
+    """No point is an SVG marker (~0.15 s of the browser's time per 1,000 at every redraw) nor WebGL (a new
+    context at every redraw): the clouds are one picture, and a big set is thinned to CLOUD_POINTS of its own
+    points, spread over the whole set; the samples tab keeps all its samples."""
     rng = np.random.default_rng(1)
     x0, x_t = rng.normal(size=(8000, 2)), rng.normal(size=(8000, 2))
     forward = figures.forward_points(x_t, x0, 40, 0.25)
     samples = figures.samples_vs_data(rng.normal(size=(2000, 2)), x0, "ddim", "2,000 samples")
     for fig in (forward, samples):
         assert_valid_as_built(fig)
-        assert {t.type for t in fig.data} == {"scatter"}
-    shown = trace(forward, "x<sub>0</sub>")
-    assert len(shown.x) == figures.CLOUD_POINTS
+        assert len(fig.layout.images) == 1
+        assert all(t.type == "scatter" and (t.mode == "lines" or list(t.x) == [None]) for t in fig.data)
+    shown = figures._cloud(x0, "x0", 3.5, "#000000", 0.5).points
+    assert len(shown) == figures.CLOUD_POINTS
     kept = {tuple(p) for p in x0.astype(np.float32)}
-    assert all((x, y) in kept for x, y in zip(shown.x, shown.y))
-    assert shown.x[0] == np.float32(x0[0, 0]) and shown.x[-1] == np.float32(x0[-1, 0])
-    assert len(trace(samples, "samples").x) == 2000 and len(trace(samples, "training data").x) == figures.CLOUD_POINTS
+    assert all(tuple(p) in kept for p in shown)
+    assert tuple(shown[0]) == tuple(x0[0].astype(np.float32)) and tuple(shown[-1]) == tuple(x0[-1].astype(np.float32))
+    assert len(figures._cloud(x0, "samples", 3.5, "#000000", 0.5, limit=None).points) == 8000
 
 
 def test_field_arrows_point_along_minus_eps_and_the_longest_fills_09_cells():
@@ -112,9 +137,12 @@ def test_reverse_animation_frames_hold_each_samplers_points_and_growing_paths():
         assert kept.sum() == index + 1 and np.allclose(np.asarray(path.x)[kept], ddpm[: index + 1, 0, 0])
         arrows_x, _ = figures.field_arrows(xs, ys, eps[index])
         assert np.allclose(frame.data[0].x, arrows_x, equal_nan=True)
-        assert list(frame.traces) == list(range(2, 2 + 2 * per_panel))  # after the two static data traces
+        assert list(frame.traces) == list(range(1, 1 + 2 * per_panel))  # after the data's legend entry
     # Before any frame is played the figure shows the last one: the samples.
-    assert np.allclose(fig.data[3].x, ddpm[-1, :, 0])
+    assert np.allclose(fig.data[2].x, ddpm[-1, :, 0])
+    # The data is one picture behind both panels
+    assert [(image.xref, image.yref) for image in fig.layout.images] == [("x", "y"), ("x2", "y2")]
+    assert fig.layout.images[0].source == fig.layout.images[1].source
     assert "DDPM: 20" in fig.layout.annotations[0].text and "DDIM: 4" in fig.layout.annotations[1].text
 
 
@@ -171,7 +199,6 @@ def test_samples_outside_the_view_are_counted_on_the_plot():
     data = np.zeros((100, 2))
     samples = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, -250.0], [3.4, -3.4]])
     fig = figures.samples_vs_data(samples, data, "ddim", "samples")
-    assert np.allclose(trace(fig, "samples").x, samples[:, 0])
     (note,) = fig.layout.annotations
     assert note.text.startswith("2 of 4 samples lie outside") and "250" in note.text
     assert not figures.samples_vs_data(samples[[0, 3]], data, "ddim", "samples").layout.annotations

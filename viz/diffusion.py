@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from viz.raster import Cloud, cloud_image, legend_entry
 from viz.theme import (OKABE_ITO, TEMPLATE, arrow_polyline, downsample, figure_from_dicts, legend_below, log_axis,
                         metric_curves, styled)
 
@@ -26,10 +27,10 @@ EXTENT = 3.5
 LOWEST_SCORE = 1e-3  # normalized scores are drawn on a log axis; lower ones (incl. < 0) sit on this line
 HIGHEST_SCORE = 10.0  # an untrained network's samples can score thousands; they sit on this line
 QUALITY_TARGET = 0.03
-# Point sets are drawn as SVG markers: with WebGL the browser created a context on every redraw, 0.4 s of a
-# control change's 0.9 s in headless Chromium. Drawing SVG markers costs the browser ~0.15 s per 1,000 points,
-# so the forward process shows 1,000 of the data and of x_t (larger and more opaque: the same shapes as 5,000),
-# the samples tab all 2,000 samples over 1,000 of the data, and the reverse process 1,000 of the data.
+# Point sets are pictures drawn here (viz.raster): as SVG markers they cost the browser ~0.15 s per 1,000 points
+# at every redraw (with WebGL, a new context at every redraw: worse). The forward process shows 1,000 of the data
+# and of x_t (larger and more opaque: the same shapes as 5,000), the samples tab all its samples over 1,000 of the
+# data, and the reverse process 1,000 of the data behind its animated points (those stay markers: frames move them).
 CLOUD_POINTS = 1000
 SCHEDULE_POINTS = 500  # per schedule curve: more than a panel's width in pixels
 
@@ -56,12 +57,16 @@ def _thin(points: np.ndarray, limit: int) -> np.ndarray:
 
 
 def _cloud(points: np.ndarray, name: str, size: float, color: str, opacity: float,
-           limit: int | None = CLOUD_POINTS) -> dict:
-    """A point set as SVG markers, at most `limit` of them."""
+           limit: int | None = CLOUD_POINTS) -> Cloud:
+    """A point set to draw as a picture (viz.raster), at most `limit` of its points."""
     points = np.asarray(points, dtype=np.float32)
-    points = points if limit is None else _thin(points, limit)
-    return {"type": "scatter", "x": points[:, 0], "y": points[:, 1], "mode": "markers", "name": name,
-            "marker": {"size": size, "color": color, "opacity": opacity}, "hoverinfo": "skip"}
+    return Cloud(points if limit is None else _thin(points, limit), name, color, size, opacity)
+
+
+def _cloud_image(clouds: Sequence[Cloud], panel: int = 1) -> dict:
+    """The clouds as one picture behind panel `panel`'s axes (the square of _square_layout)."""
+    suffix = "" if panel == 1 else str(panel)
+    return cloud_image(clouds, (-EXTENT, EXTENT), (-EXTENT, EXTENT), xref=f"x{suffix}", yref=f"y{suffix}")
 
 
 # ----------------------------------------------------------------------- schedule
@@ -125,9 +130,10 @@ def forward_points(x_t: np.ndarray, x0: np.ndarray, t: int, alpha_bar: float) ->
               "y": (radius * np.sin(angle)).astype(np.float32), "mode": "lines", "name": "N(0, I): 1σ and 2σ",
               "legendgroup": "prior", "showlegend": radius == 1,
               "line": {"color": "#1f2430", "width": 1, "dash": "dot"}, "hoverinfo": "skip"} for radius in (1, 2)]
-    data = [_cloud(x0, "x<sub>0</sub> (data)", 3.5, DATA_COLOR, 0.5), *rings,
-            _cloud(x_t, f"x<sub>t</sub>, t = {t}", 4, OKABE_ITO[0], 0.7)]
-    layout = {**_square_layout(), "legend": legend_below(),
+    clouds = [_cloud(x0, "x<sub>0</sub> (data)", 3.5, DATA_COLOR, 0.5),
+              _cloud(x_t, f"x<sub>t</sub>, t = {t}", 4, OKABE_ITO[0], 0.7)]
+    data = [legend_entry(clouds[0]), *rings, legend_entry(clouds[1])]
+    layout = {**_square_layout(), "legend": legend_below(), "images": [_cloud_image(clouds)],
               "margin": {"t": 50, "b": 60}, "height": 560}
     title = (f"x<sub>t</sub> = √ᾱ<sub>t</sub> x<sub>0</sub> + √(1−ᾱ<sub>t</sub>) ε at t = {t}: "
              f"√ᾱ = {np.sqrt(alpha_bar):.3f}, √(1−ᾱ) = {np.sqrt(1 - alpha_bar):.3f}")
@@ -254,9 +260,9 @@ def samples_vs_data(samples: np.ndarray, data: np.ndarray, sampler: str, title: 
 
     Plain dicts (viz.theme.figure_from_dicts): it is redrawn with every measurement while training."""
     samples = np.asarray(samples)
-    traces = [_cloud(data, "training data", 3.5, DATA_COLOR, 0.5),
+    clouds = [_cloud(data, "training data", 3.5, DATA_COLOR, 0.5),
               _cloud(samples, "samples", 3.5, SAMPLER_COLORS.get(sampler, OKABE_ITO[0]), 0.7, limit=None)]
-    layout = {**_square_layout(), "legend": legend_below(),
+    layout = {**_square_layout(), "legend": legend_below(), "images": [_cloud_image(clouds)],
               "margin": {"t": 50, "b": 60}, "height": 520}
     outside = int((np.abs(samples) > EXTENT).any(axis=1).sum())
     if outside:  # an untrained network throws samples far away: say so rather than show an empty plot
@@ -264,7 +270,7 @@ def samples_vs_data(samples: np.ndarray, data: np.ndarray, sampler: str, title: 
                                   "showarrow": False, "text": f"{outside:,} of {len(samples):,} samples lie outside "
                                                               f"this view (farthest at {np.abs(samples).max():,.3g})",
                                   "font": {"size": 13, "color": "#5f6672"}, "bgcolor": "rgba(255,255,255,0.8)"}]
-    return figure_from_dicts(traces, layout, title)
+    return figure_from_dicts([legend_entry(cloud) for cloud in clouds], layout, title)
 
 
 # --------------------------------------------------------------- reverse process
@@ -300,10 +306,9 @@ def reverse_animation(frame_t: Sequence[int], ddpm: np.ndarray, ddim: np.ndarray
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.05,
                         subplot_titles=[f"DDPM: {frame_t[0]} stochastic steps",
                                         f"DDIM: {ddim_steps} deterministic steps"])
-    if data is not None:
-        for col in (1, 2):
-            fig.add_trace({**_cloud(data, "training data", 3, DATA_COLOR, 0.25), "showlegend": col == 1},
-                          row=1, col=col)
+    data_cloud = None if data is None else _cloud(data, "training data", 3, DATA_COLOR, 0.25)
+    if data_cloud is not None:
+        fig.add_trace(legend_entry(data_cloud), row=1, col=1)
     paths = min(paths, ddpm.shape[1])
 
     def frame_traces(i: int) -> list[dict]:
@@ -336,6 +341,9 @@ def reverse_animation(frame_t: Sequence[int], ddpm: np.ndarray, ddim: np.ndarray
     animated = list(range(first, len(fig.data)))
     fig.frames = [go.Frame(data=frame_traces(i), traces=animated, name=str(t)) for i, t in enumerate(frame_t)]
     fig.update_layout(_square_layout(panels=2))
+    if data_cloud is not None:  # one picture of the data, behind both panels
+        behind = _cloud_image([data_cloud])
+        fig.update_layout(images=[behind, {**behind, "xref": "x2", "yref": "y2"}])
     step_args = dict(frame=dict(duration=0, redraw=False), mode="immediate", transition=dict(duration=0))
     play = dict(frame=dict(duration=350, redraw=False), transition=dict(duration=0), mode="immediate")
     fig.update_layout(

@@ -6,10 +6,7 @@ Pure functions: engine data in, `go.Figure` out. Colours come from
 
 from __future__ import annotations
 
-import base64
 import math
-import struct
-import zlib
 from typing import Sequence
 
 import numpy as np
@@ -18,6 +15,7 @@ import plotly.graph_objects as go
 from engine.optimizers.surfaces import Surface
 from engine.optimizers.theory import EigenDirection
 from engine.optimizers.trajectory import Trajectory, left_region_at
+from viz.raster import png_data_uri
 from viz.theme import TEMPLATE, figure_from_dicts, legend_below, log_axis, optimizer_color
 
 # Light greys under the paths, so every optimizer colour stands out on them.
@@ -182,19 +180,6 @@ def contour_image(z: np.ndarray, levels: int = CONTOUR_LEVELS) -> str:
     *line, alpha = CONTOUR_LINE
     pixels[edge] = (1 - alpha) * pixels[edge] + alpha * np.array(line, dtype=float)
     return png_data_uri(pixels[::-1].round().astype(np.uint8))  # image rows run top (max y) to bottom
-
-
-def png_data_uri(rgb: np.ndarray) -> str:
-    """Encode an (h, w, 3) uint8 array as a PNG data URI (no imaging library needed)."""
-    h, w, _ = rgb.shape
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    raw = b"".join(b"\x00" + rgb[row].tobytes() for row in range(h))  # filter type 0 on every row
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-           + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def trajectory_contour(surface: Surface, trajectories: Sequence[Trajectory], start, *, resolution: int = 400,
