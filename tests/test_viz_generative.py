@@ -1,10 +1,13 @@
 """The Generative models page's figures draw what they are given (and Plotly's validation keeps them as built)."""
 
+import base64
+import io
 from types import SimpleNamespace
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from PIL import Image
 
 from engine.generative.gan_trainer import GanConfig, GanTrainer
 from engine.runtime import train
@@ -33,7 +36,18 @@ def test_the_gan_field_draws_d_the_points_the_warp_the_arrows_and_the_modes():
     traces = {trace.name: trace for trace in fig.data}
     np.testing.assert_allclose(traces["D(x)"].z, heatmap, rtol=1e-6)
     assert traces["D(x)"].zmin == 0 and traces["D(x)"].zmax == 1
-    assert len(traces["generated G(z)"].x) == 30 and len(traces["real data"].x) == 20 and len(traces["modes"].x) == 8
+    assert len(traces["modes"].x) == 8
+    # The points: one picture over the heatmap spanning the square, each point drawn in its colour
+    (image,) = fig.layout.images
+    assert (image.x, image.y, image.sizex, image.sizey, image.layer) == (-3.0, 3.0, 6.0, 6.0, "above")
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(image.source.split(",", 1)[1]))).convert("RGBA"))
+    height, width = pixels.shape[:2]
+    for points, name in ((real, "real data"), (fake, "generated G(z)")):
+        inside = points[(np.abs(points) < 3).all(axis=1)]
+        under = pixels[((3 - inside[:, 1]) / 6 * height).astype(int), ((inside[:, 0] + 3) / 6 * width).astype(int)]
+        assert (under[:, 3] > 0).all()
+        assert list(traces[name].x) == [None]  # its line in the legend
+    assert (pixels[..., 3] > 0).mean() < 0.1  # the rest of the picture lets the heatmap through
     # The warp: each of the 6 grid lines, then a gap.
     warp_x = np.asarray(traces["G(latent grid)"].x, dtype=float)
     assert len(warp_x) == 6 * 6 and np.isnan(warp_x).sum() == 6

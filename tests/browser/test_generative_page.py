@@ -7,23 +7,43 @@ import pytest
 
 from scripts.browser import chart_text, chromium, chromium_available, running_app, step_counter, train_one_epoch, \
     wait_until_rendered
+from viz.generative import FAKE_COLOR
+from viz.raster import hex_rgb
 
 if not chromium_available():
     pytest.skip("no Chromium here: apt-get install -y chromium", allow_module_level=True)
 
-# The GAN field's traces as Plotly drew them: name -> number of points (heatmap: cells).
+# The GAN field's traces as Plotly drew them: name -> number of points (heatmap: cells; the points are a picture).
 FIELD_TRACES = """() => {
     const gd = document.querySelector('.st-key-gen_fig_field .js-plotly-plot');
     return Object.fromEntries(gd._fullData.map(t => [t.name, t.type === 'heatmap' ? t.z.length * t.z[0].length
                                                                                : (t.x || []).length]));
 }"""
-FAKE_MEAN_RADIUS = """() => {
+# The generated points as the browser shows them: the pixels of the field's picture (viz.raster) in G's colour,
+# mapped back to the plane through the picture's place on the axes: how many, and their mean distance from 0.
+FAKE_PIXELS = """async ([r, g, b]) => {
     const gd = document.querySelector('.st-key-gen_fig_field .js-plotly-plot');
-    const fake = gd._fullData.find(t => t.name === 'generated G(z)');
-    let sum = 0;
-    for (let i = 0; i < fake.x.length; i++) sum += Math.hypot(fake.x[i], fake.y[i]);
-    return sum / fake.x.length;
+    const image = gd.layout.images[0];
+    const picture = new Image();
+    picture.src = image.source;
+    await picture.decode();
+    const canvas = document.createElement('canvas');
+    [canvas.width, canvas.height] = [picture.width, picture.height];
+    const context = canvas.getContext('2d');
+    context.drawImage(picture, 0, 0);
+    const pixels = context.getImageData(0, 0, picture.width, picture.height).data;
+    let count = 0, sum = 0;
+    for (let i = 0; i < pixels.length; i += 4) {
+        const off = Math.abs(pixels[i] - r) + Math.abs(pixels[i + 1] - g) + Math.abs(pixels[i + 2] - b);
+        if (pixels[i + 3] < 128 || off > 60) continue;
+        const col = (i / 4) % picture.width, row = Math.floor(i / 4 / picture.width);
+        sum += Math.hypot(image.x + (col + 0.5) / picture.width * image.sizex,
+                          image.y - (row + 0.5) / picture.height * image.sizey);
+        count += 1;
+    }
+    return {count, meanRadius: sum / count};
 }"""
+FAKE_RGB = hex_rgb(FAKE_COLOR).tolist()
 
 
 def test_step_the_gan_apart_train_it_then_open_the_vae():
@@ -34,10 +54,11 @@ def test_step_the_gan_apart_train_it_then_open_the_vae():
         page.locator(".st-key-gen_gan_step_d button").first.click()
         page.wait_for_function("() => /GAN, step 1\\b/.test(document.body.innerText)", timeout=30_000)
         traces = page.evaluate(FIELD_TRACES)
-        assert traces["D(x)"] == 64 * 64 and traces["generated G(z)"] == 600 and traces["real data"] == 600
-        assert traces["modes"] == 8 and traces["G(latent grid)"] > 0 and traces["G's gradient"] > 0
-        start_radius = page.evaluate(FAKE_MEAN_RADIUS)
-        assert start_radius < 1.0  # an untrained generator puts its points near the centre, inside the ring
+        assert traces["D(x)"] == 64 * 64 and traces["modes"] == 8
+        assert traces["G(latent grid)"] > 0 and traces["G's gradient"] > 0
+        fake = page.evaluate(FAKE_PIXELS, FAKE_RGB)
+        assert fake["count"] > 100  # 600 points drawn (bunched up near the centre: they overlap)
+        assert fake["meanRadius"] < 1.0  # an untrained generator puts its points near the centre, inside the ring
 
         page.locator(".st-key-gen_gan_play button").first.click()
         page.wait_for_function("() => { const m = document.body.innerText.match(/GAN, step ([\\d,]+)/);"
@@ -45,7 +66,7 @@ def test_step_the_gan_apart_train_it_then_open_the_vae():
         page.locator(".st-key-gen_gan_pause button").first.click()
         wait_until_rendered(page)
         # The generator has moved its points out to the ring of radius 2.
-        assert abs(page.evaluate(FAKE_MEAN_RADIUS) - 2.0) < 0.3
+        assert abs(page.evaluate(FAKE_PIXELS, FAKE_RGB)["meanRadius"] - 2.0) < 0.3
         assert "Mode coverage of 2,500 samples" in chart_text(page, "gen_fig_coverage")
 
         page.get_by_role("tab", name="VAE", exact=True).click()
