@@ -13,6 +13,7 @@ from engine.generative.gan_trainer import GanConfig, GanTrainer
 from engine.runtime import train
 from viz import generative as figures
 from viz.animation import gan_replay
+from viz.raster import hex_rgb
 from viz.theme import (BROWSER_MARGINS, COLORBAR_XPAD_PX, FONT_SIZE, LEGEND_FOOT_PX, LEGEND_GAP_PX, LEGEND_PAD_PX,
                         LEGEND_ROW_EM, LEGEND_SYMBOL_PX, PRESENTATION_TICK_FONT_SIZE, TICK_FONT_PX,
                         WIDE_FIGURE_WIDTH_PX, X_TICKS_PX, arrow_polyline, for_presentation, legend_below,
@@ -74,11 +75,24 @@ def test_latent_maps_put_each_panel_on_its_own_axes_with_one_legend_entry_per_ki
     assert sorted(legend) == ["interpolation A → B", "prior N(0, I): 1σ, 2σ", "q(z | A): 1σ, 2σ"]
     labels_drawn = [text for trace in fig.data if trace.mode == "text" for text in trace.text]
     assert sorted(labels_drawn) == sorted(2 * [f"<b>{d}</b>" for d in range(10)])  # each cloud, in both panels
-    codes_drawn = [trace for trace in fig.data if trace.mode == "markers"]
-    for trace in codes_drawn:  # every code at its place, in its digit's colour, its digit in the hover
+    hover = [trace for trace in fig.data if trace.mode == "markers"]
+    assert len(hover) == 2
+    for trace in hover:  # every code's digit in the hover, the markers themselves not drawn
         np.testing.assert_allclose(np.column_stack([trace.x, trace.y]), codes.astype(np.float32))
-        assert list(trace.customdata) == list(labels)
-        assert list(trace.marker.color) == [figures.DIGIT_COLORS[d] for d in labels]
+        assert list(trace.customdata) == list(labels) and trace.marker.opacity == 0
+    for image, x_axis, y_axis in zip(fig.layout.images, (fig.layout.xaxis, fig.layout.xaxis2),
+                                     (fig.layout.yaxis, fig.layout.yaxis2)):
+        # the codes' picture spans each panel's fixed ranges, which hold every code and the prior's 2σ circle
+        assert (image.x, image.y) == (x_axis.range[0], y_axis.range[1])
+        assert (image.sizex, image.sizey) == (x_axis.range[1] - x_axis.range[0], y_axis.range[1] - y_axis.range[0])
+        assert x_axis.range[0] < min(codes[:, 0].min(), -2) and y_axis.range[1] > max(codes[:, 1].max(), 2)
+        pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(image.source.split(",", 1)[1]))).convert("RGBA"))
+        height, width = pixels.shape[:2]
+        rows = ((y_axis.range[1] - codes[:, 1]) / image.sizey * height).astype(int)
+        cols = ((codes[:, 0] - x_axis.range[0]) / image.sizex * width).astype(int)
+        assert (pixels[rows, cols, 3] > 0).all()  # every code drawn
+        last = labels == 9  # the last digit's codes lie over the others: their own colour
+        assert np.abs(pixels[rows[last], cols[last], :3].astype(int) - hex_rgb(figures.DIGIT_COLORS[9])).max() <= 40
     centre_of_3 = [(x, y) for trace in fig.data if trace.mode == "text" for x, y, t in zip(trace.x, trace.y, trace.text)
                    if t == "<b>3</b>"][0]
     np.testing.assert_allclose(centre_of_3, np.median(codes[labels == 3].astype(np.float32), axis=0), rtol=1e-5)
