@@ -50,7 +50,8 @@ def test_overlapping_discs_composite_as_translucent_markers_do():
 
 
 def test_points_land_at_their_coordinates_and_those_outside_the_box_are_dropped():
-    pixels = cloud_pixels([disc([[0.05, 9.95], [9.95, 0.05], [12.0, 5.0], [-3.0, 5.0]], 1)], BOX, BOX, WIDTH)
+    far = [[12.0, 5.0], [-3.0, 5.0], [np.nan, 5.0], [np.inf, 5.0], [1e30, -1e30]]  # (a diverged sampler's)
+    pixels = cloud_pixels([disc([[0.05, 9.95], [9.95, 0.05], *far], 1)], BOX, BOX, WIDTH)
     lit = np.argwhere(pixels[..., 3] > 0)
     assert lit.tolist() == [[0, 0], [99, 99]]  # top-left is (x min, y max); nothing wraps round from outside
 

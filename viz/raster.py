@@ -2,13 +2,15 @@
 
 A point drawn as an SVG marker costs the browser ~0.15 ms at every redraw (a node to create, style and lay out):
 the Diffusion page's 2,000 points took a third of a control change's time. Drawn here into one PNG, a cloud of any
-size costs the browser one image, and the server a few milliseconds. What a picture gives up: hover on single
-points (the clouds here have none) and sharpness when zoomed far in.
+size costs the browser one image, and the server ~20 ms for 2,000 points (~1 ms as plain coordinates: a class of
+students on the GAN page spends that at each live refresh). What a picture gives up: hover on single points (a
+page that hovers them keeps an undrawn trace of them) and sharpness when zoomed far in.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from dataclasses import dataclass
 from typing import Sequence
@@ -16,10 +18,11 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-CLOUD_PIXELS = 720  # the picture's width: sharp on a plot of ~380 px, still fine at a projector's ~700
+CLOUD_PIXELS = 560  # the picture's width: sharp on a plot of ~380 px, fine at a projector's ~700
 # The plot area (px) at which a disc of `size` looks like Plotly's marker of that size: a square chart ~550 px
 # high in a page's column on a 1,500 px window. Larger plots (a projector) show the discs larger, as a picture.
 PLOT_PIXELS = 380
+SUBPIXEL = 4  # a disc's centre is placed to a quarter of a picture's pixel
 
 
 def png_data_uri(pixels: np.ndarray) -> str:
@@ -57,31 +60,47 @@ def cloud_pixels(clouds: Sequence[Cloud], x_range: Sequence[float], y_range: Seq
     pixel's coverage falls from 1 to 0 over the pixel across the disc's rim."""
     (x0, x1), (y0, y1) = x_range, y_range
     height = max(1, round(width * (y1 - y0) / (x1 - x0)))
-    rgb, alpha = np.zeros((height * width, 3)), np.zeros(height * width)  # premultiplied colour, coverage
+    # premultiplied colour and coverage, float32: the picture's whole-image passes are most of its cost
+    rgb, alpha = np.zeros((height * width, 3), np.float32), np.zeros(height * width, np.float32)
     for cloud in clouds:
         points = np.asarray(cloud.points, dtype=float).reshape(-1, 2)
-        radius = cloud.size / 2 * width / PLOT_PIXELS
-        offsets = np.arange(-int(np.ceil(radius + 0.5)), int(np.ceil(radius + 0.5)) + 1)
-        col = (points[:, 0] - x0) / (x1 - x0) * width  # pixel coordinates, continuous: pixel j spans [j, j + 1)
-        row = (y1 - points[:, 1]) / (y1 - y0) * height
-        cols = np.floor(col)[:, None, None] + offsets[None, None, :]
-        rows = np.floor(row)[:, None, None] + offsets[None, :, None]
-        distance = np.hypot(cols + 0.5 - col[:, None, None], rows + 0.5 - row[:, None, None])
-        coverage = np.clip(radius + 0.5 - distance, 0.0, 1.0)
-        inside = (coverage > 0) & (cols >= 0) & (cols < width) & (rows >= 0) & (rows < height)
-        index = (rows * width + cols)[inside].astype(np.int64)
+        # pixel coordinates, continuous (pixel j spans [j, j + 1)), to a SUBPIXEL-th of a pixel: each point is
+        # then one of SUBPIXEL² precomputed stamps of coverage, not a distance per pixel per point
+        col = np.round((points[:, 0] - x0) / (x1 - x0) * width * SUBPIXEL)
+        row = np.round((y1 - points[:, 1]) / (y1 - y0) * height * SUBPIXEL)
+        finite = np.isfinite(col) & np.isfinite(row) & (np.abs(col) < 1e9) & (np.abs(row) < 1e9)
+        col, row = col[finite].astype(np.int64), row[finite].astype(np.int64)
+        offsets, stamps = _stamps(cloud.size / 2 * width / PLOT_PIXELS, cloud.opacity)
+        cols = (col // SUBPIXEL)[:, None, None] + offsets[None, None, :]
+        rows = (row // SUBPIXEL)[:, None, None] + offsets[None, :, None]
+        weights = stamps[row % SUBPIXEL, col % SUBPIXEL]  # (points, stamp rows, stamp columns)
+        inside = (cols >= 0) & (cols < width) & (rows >= 0) & (rows < height) & (weights < 0)
         # n translucent discs over one pixel let (1 - a c1)(1 - a c2)... of what is behind through: summed as
         # logs, then composited over the clouds before, on the pixels this one touches
-        log_through = np.bincount(index, np.log1p(-cloud.opacity * coverage[inside]), minlength=height * width)
+        log_through = np.bincount((rows * width + cols)[inside], weights[inside], minlength=height * width)
         touched = np.flatnonzero(log_through)
-        through = np.exp(log_through[touched])
-        rgb[touched] = hex_rgb(cloud.color)[None, :] * (1.0 - through)[:, None] + rgb[touched] * through[:, None]
-        alpha[touched] = 1.0 - through + alpha[touched] * through
+        through = np.exp(log_through[touched]).astype(np.float32)
+        color = hex_rgb(cloud.color).astype(np.float32)
+        rgb[touched] = color * (1 - through)[:, None] + rgb[touched] * through[:, None]
+        alpha[touched] = 1 - through + alpha[touched] * through
     rgba = np.zeros((height * width, 4), dtype=np.uint8)
     shown = np.flatnonzero(alpha)
     rgba[shown, :3] = np.clip(rgb[shown] / alpha[shown, None], 0, 255).round()  # straight (not premultiplied)
     rgba[shown, 3] = np.round(255 * alpha[shown])
     return rgba.reshape(height, width, 4)
+
+
+@functools.lru_cache(maxsize=64)
+def _stamps(radius: float, opacity: float) -> tuple[np.ndarray, np.ndarray]:
+    """A disc of `radius` pixels centred at each of SUBPIXEL x SUBPIXEL positions within a pixel: the pixel
+    offsets it reaches, and log(1 - opacity x coverage) of each pixel (SUBPIXEL, SUBPIXEL, offsets, offsets).
+    A pixel's coverage falls from 1 to 0 across the disc's rim (anti-aliased)."""
+    reach = int(np.ceil(radius + 0.5))
+    offsets = np.arange(-reach, reach + 1)
+    at = np.arange(SUBPIXEL) / SUBPIXEL  # the disc's centre within its pixel
+    distance = np.hypot(offsets[None, None, None, :] + 0.5 - at[None, :, None, None],
+                        offsets[None, None, :, None] + 0.5 - at[:, None, None, None])
+    return offsets, np.log1p(-opacity * np.clip(radius + 0.5 - distance, 0.0, 1.0))
 
 
 def cloud_image(clouds: Sequence[Cloud], x_range: Sequence[float], y_range: Sequence[float], *, xref: str = "x",
