@@ -1,10 +1,15 @@
 """Playground figures on small inputs whose right drawing is known."""
 
+import base64
+import io
+
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 
 from viz import playground as figures
-from viz.theme import TEMPLATE, chart_config, downsample, safe_filename
+from viz.raster import hex_rgb
+from viz.theme import TEMPLATE, chart_config, class_color, downsample, safe_filename
 
 
 def test_decision_boundary_draws_the_surface_and_both_point_sets():
@@ -15,8 +20,21 @@ def test_decision_boundary_draws_the_surface_and_both_point_sets():
     fig = figures.decision_boundary(g, g, surface, "binary", x, y, x, y)
     heatmap = next(t for t in fig.data if isinstance(t, go.Heatmap))
     np.testing.assert_array_equal(np.asarray(heatmap.z), surface)
-    names = [t.name for t in fig.data if isinstance(t, go.Scatter) and t.mode == "markers"]
-    assert names == ["train class 0", "train class 1", "test class 0", "test class 1"]
+    names = [t.name for t in fig.data if isinstance(t, go.Scatter) and t.mode == "markers" and list(t.x) == [None]]
+    assert names == ["train class 0", "train class 1", "test class 0", "test class 1"]  # the legend's entries
+    hover = [t for t in fig.data if isinstance(t, go.Scatter) and t.mode == "markers" and t.marker.opacity == 0]
+    assert [t.name for t in hover] == ["train (hover)", "test (hover)"]
+    for t in hover:  # every point's class and place in the hover, its marker not drawn
+        np.testing.assert_array_equal(np.column_stack([t.x, t.y]), x)
+        assert list(t.customdata) == [0, 1] and "class %{customdata}" in t.hovertemplate
+    # The points themselves: a picture over the surface, spanning the grid; the class 1 point (0.5, 0) in its
+    # colour at its place, ringed (the test point: an open circle over the train point's filled one)
+    (image,) = fig.layout.images
+    assert (image.x, image.y, image.sizex, image.sizey, image.layer) == (-1, 1, 2, 2, "above")
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(image.source.split(",", 1)[1]))).convert("RGBA"))
+    row, col = pixels.shape[0] // 2, int(0.75 * pixels.shape[1])
+    assert pixels[row, col, 3] >= 250 and np.abs(pixels[row, col, :3] - hex_rgb(class_color(1))).max() <= 24
+    assert pixels[:, : pixels.shape[1] // 8, 3].max() == 0  # nothing drawn far from the points
     boundary = next(t for t in fig.data if isinstance(t, go.Scatter) and t.mode == "lines")
     drawn = ~np.isnan(np.asarray(boundary.x, dtype=float))
     np.testing.assert_allclose(np.asarray(boundary.x)[drawn], 0, atol=1e-6)  # P(class 1) = 0.5 where x1 = 0

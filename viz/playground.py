@@ -25,6 +25,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from viz.raster import Cloud, cloud_image, hex_rgb
 from viz.theme import (
     DIVERGING, TEST_COLOR, TRAIN_COLOR, class_color, downsample, figure_from_dicts, legend_below, log_axis,
 )
@@ -89,9 +90,9 @@ def decision_boundary(grid_x1: np.ndarray, grid_x2: np.ndarray | None, surface: 
         line_x1, line_x2 = level_line(g1, g2, z, 0.5)
         data.append({"type": "scatter", "x": _f32(line_x1), "y": _f32(line_x2), "mode": "lines",
                      "line": {"color": "#333", "width": 2}, "hoverinfo": "skip", "showlegend": False})
-    data += _points(x_train, y_train, task, "train", filled=True)
+    clouds = _points(x_train, y_train, task, "train", filled=True, traces=data)
     if show_test:
-        data += _points(x_test, y_test, task, "test", filled=False)
+        clouds += _points(x_test, y_test, task, "test", filled=False, traces=data)
     legend_rows = surface.shape[-1] if task == "multiclass" else 2 if task == "binary" else 1
     layout = {
         # Equal units on both axes; "domain": the plot area shrinks to keep them, instead of the axes running
@@ -105,6 +106,9 @@ def decision_boundary(grid_x1: np.ndarray, grid_x2: np.ndarray | None, surface: 
         "margin": {"l": 75, "r": 10 if task == "multiclass" else 95, "t": 50, "b": 78 + 24 * legend_rows},
         "legend": legend_below(x=0, font={"size": 12}, itemwidth=30),
     }
+    if clouds:  # over the surface, which is a trace (a picture below the traces would lie under it)
+        box = (float(g1[0]), float(g1[-1])), (float(g2[0]), float(g2[-1]))
+        layout["images"] = [{**cloud_image(clouds, *box, plot_pixels=BOUNDARY_PIXELS), "layer": "above"}]
     return figure_from_dicts(data, layout, title)
 
 
@@ -144,27 +148,55 @@ def level_line(grid_x1: np.ndarray, grid_x2: np.ndarray, z: np.ndarray, level: f
     return line[..., 0].ravel(), line[..., 1].ravel()
 
 
-def _points(x: np.ndarray, y: np.ndarray, task: str, name: str, filled: bool) -> list[dict]:
+MARKER_SIZE = 7
+BOUNDARY_PIXELS = 220  # the decision boundary's plot, px, beside the network on a 1,500 px window
+REGRESSION_SHADES = 21  # targets in [-1, 1] drawn in this many shades of DIVERGING
+
+
+def _points(x: np.ndarray, y: np.ndarray, task: str, name: str, filled: bool, traces: list[dict]) -> list[Cloud]:
+    """A data set's points as clouds to draw as a picture (viz.raster: the ~500 SVG markers were redrawn at every
+    live refresh), after adding to `traces` their legend entries and one undrawn trace that keeps their hover.
+    Train points are filled discs with an outline, test points open circles, as Plotly draws those markers."""
     if len(x) == 0:
         return []
     x = _f32(x)
     symbol = "circle" if filled else "circle-open"
     if task == "regression":
-        return [{"type": "scatter", "x": x[:, 0], "y": x[:, 1], "mode": "markers", "name": name,
-                 "marker": {"color": _f32(y), "colorscale": DIVERGING, "cmin": -1, "cmax": 1, "size": 7,
-                            "symbol": symbol, "line": {"color": "#222", "width": 1}},
-                 "hovertemplate": f"{name}: target %{{marker.color:.2f}}<extra></extra>"}]
-    traces = []
-    for c in np.unique(y):
-        mask = y == c
-        color = class_color(int(c))
-        traces.append({
-            "type": "scatter", "x": x[mask, 0], "y": x[mask, 1], "mode": "markers", "name": f"{name} class {c}",
-            "legendgroup": name,
-            "marker": {"color": color, "size": 7, "symbol": symbol,
-                       "line": {"color": "white" if filled else color, "width": 1 if filled else 2}},
-            "hovertemplate": f"{name}, class {c}<br>x₁=%{{x:.2f}}, x₂=%{{y:.2f}}<extra></extra>"})
-    return traces
+        targets = np.clip(np.asarray(y, dtype=float), -1, 1)
+        shades = np.round((targets + 1) / 2 * (REGRESSION_SHADES - 1)).astype(int)
+        groups = [(shades == k, _shade(k / (REGRESSION_SHADES - 1))) for k in np.unique(shades)]
+        outline = "#222222"
+        traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "name": name,
+                       "marker": {"color": _shade(0.5) if filled else outline, "size": MARKER_SIZE, "symbol": symbol,
+                                  "line": {"color": outline, "width": 1}}, "hoverinfo": "skip"})
+        hover, about = f"{name}: target %{{customdata:.2f}}", _f32(y)
+    else:
+        groups, outline = [(y == c, class_color(int(c))) for c in np.unique(y)], "#ffffff"
+        for c, (_, color) in zip(np.unique(y), groups):
+            traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers",
+                           "name": f"{name} class {c}", "legendgroup": name, "hoverinfo": "skip",
+                           "marker": {"color": color, "size": MARKER_SIZE, "symbol": symbol,
+                                      "line": {"color": "white" if filled else color, "width": 1 if filled else 2}}})
+        hover, about = f"{name}, class %{{customdata}}", np.asarray(y)
+    traces.append({"type": "scatter", "x": x[:, 0], "y": x[:, 1], "mode": "markers", "name": f"{name} (hover)",
+                   "showlegend": False, "customdata": about, "marker": {"size": MARKER_SIZE, "opacity": 0,
+                                                                       "maxdisplayed": 1},
+                   "hovertemplate": hover + "<br>x₁=%{x:.2f}, x₂=%{y:.2f}<extra></extra>"})
+    clouds = []
+    for chosen, color in groups:
+        if filled:  # a disc, and its 1 px outline around it
+            clouds += [Cloud(x[chosen], name, color, MARKER_SIZE, 1.0),
+                       Cloud(x[chosen], name, outline, MARKER_SIZE + 1, 1.0, ring=1.0)]
+        else:  # an open circle: a 2 px ring
+            clouds.append(Cloud(x[chosen], name, color, MARKER_SIZE + 2, 1.0, ring=2.0))
+    return clouds
+
+
+def _shade(at: float) -> str:
+    """DIVERGING's colour at `at` in [0, 1], as #rrggbb."""
+    stops = np.array([stop for stop, _ in DIVERGING])
+    rgb = np.array([hex_rgb(color) for _, color in DIVERGING])
+    return "#" + "".join(f"{round(float(np.interp(at, stops, rgb[:, i]))):02x}" for i in range(3))
 
 
 def _function_fit(grid_x1, curve, x_train, y_train, x_test, y_test, show_test, title, kinks) -> go.Figure:

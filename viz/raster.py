@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import io
+import threading
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -19,8 +21,9 @@ import numpy as np
 from PIL import Image
 
 CLOUD_PIXELS = 560  # the picture's width: sharp on a plot of ~380 px, fine at a projector's ~700
-# The plot area (px) at which a disc of `size` looks like Plotly's marker of that size: a square chart ~550 px
-# high in a page's column on a 1,500 px window. Larger plots (a projector) show the discs larger, as a picture.
+# The plot area (px) at which a disc of `size` looks like Plotly's marker of that size, unless a chart says its
+# own: a square chart ~550 px high in a page's column on a 1,500 px window. Larger plots (a projector) show the
+# discs larger, as a picture.
 PLOT_PIXELS = 380
 SUBPIXEL = 4  # a disc's centre is placed to a quarter of a picture's pixel
 
@@ -44,20 +47,22 @@ def hex_rgb(color: str) -> np.ndarray:
 @dataclass(frozen=True)
 class Cloud:
     """A point set drawn as discs: `size` is the disc's diameter in px on a plot of PLOT_PIXELS (Plotly's
-    marker.size), `opacity` each disc's (overlapping discs darken as overlapping translucent markers do)."""
+    marker.size), `opacity` each disc's (overlapping discs darken as overlapping translucent markers do). A
+    marker with an outline is two clouds: the filled disc, then the outline's ring over it."""
 
     points: np.ndarray  # (n, 2) data coordinates
     name: str
     color: str  # "#rrggbb"
     size: float
     opacity: float
+    ring: float = 0.0  # > 0: only a ring this many px wide inside the disc's edge (an open marker, an outline)
 
 
 def cloud_pixels(clouds: Sequence[Cloud], x_range: Sequence[float], y_range: Sequence[float],
-                 width: int = CLOUD_PIXELS) -> np.ndarray:
+                 width: int = CLOUD_PIXELS, plot_pixels: float = PLOT_PIXELS) -> np.ndarray:
     """The clouds, later ones over earlier ones, as an (h, w, 4) uint8 RGBA picture of the box x_range x y_range
-    (rows from the top, max y, down; h from equal scales on both axes). Each disc's edge is anti-aliased: a
-    pixel's coverage falls from 1 to 0 over the pixel across the disc's rim."""
+    (rows from the top, max y, down; h from equal scales on both axes), its discs sized for a plot `plot_pixels`
+    wide. Each disc's edge is anti-aliased: a pixel's coverage falls from 1 to 0 over the pixel across its rim."""
     (x0, x1), (y0, y1) = x_range, y_range
     height = max(1, round(width * (y1 - y0) / (x1 - x0)))
     # premultiplied colour and coverage, float32: the picture's whole-image passes are most of its cost
@@ -70,7 +75,8 @@ def cloud_pixels(clouds: Sequence[Cloud], x_range: Sequence[float], y_range: Seq
         row = np.round((y1 - points[:, 1]) / (y1 - y0) * height * SUBPIXEL)
         finite = np.isfinite(col) & np.isfinite(row) & (np.abs(col) < 1e9) & (np.abs(row) < 1e9)
         col, row = col[finite].astype(np.int64), row[finite].astype(np.int64)
-        offsets, stamps = _stamps(cloud.size / 2 * width / PLOT_PIXELS, cloud.opacity)
+        scale = width / plot_pixels
+        offsets, stamps = _stamps(cloud.size / 2 * scale, cloud.opacity, cloud.ring * scale)
         cols = (col // SUBPIXEL)[:, None, None] + offsets[None, None, :]
         rows = (row // SUBPIXEL)[:, None, None] + offsets[None, :, None]
         weights = stamps[row % SUBPIXEL, col % SUBPIXEL]  # (points, stamp rows, stamp columns)
@@ -91,25 +97,47 @@ def cloud_pixels(clouds: Sequence[Cloud], x_range: Sequence[float], y_range: Seq
 
 
 @functools.lru_cache(maxsize=64)
-def _stamps(radius: float, opacity: float) -> tuple[np.ndarray, np.ndarray]:
-    """A disc of `radius` pixels centred at each of SUBPIXEL x SUBPIXEL positions within a pixel: the pixel
-    offsets it reaches, and log(1 - opacity x coverage) of each pixel (SUBPIXEL, SUBPIXEL, offsets, offsets).
-    A pixel's coverage falls from 1 to 0 across the disc's rim (anti-aliased)."""
+def _stamps(radius: float, opacity: float, ring: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A disc of `radius` pixels (or its outer ring `ring` pixels wide) centred at each of SUBPIXEL x SUBPIXEL
+    positions within a pixel: the pixel offsets it reaches, and log(1 - opacity x coverage) of each pixel
+    (SUBPIXEL, SUBPIXEL, offsets, offsets). A pixel's coverage falls from 1 to 0 across each rim (anti-aliased)."""
     reach = int(np.ceil(radius + 0.5))
     offsets = np.arange(-reach, reach + 1)
     at = np.arange(SUBPIXEL) / SUBPIXEL  # the disc's centre within its pixel
     distance = np.hypot(offsets[None, None, None, :] + 0.5 - at[None, :, None, None],
                         offsets[None, None, :, None] + 0.5 - at[:, None, None, None])
-    return offsets, np.log1p(-opacity * np.clip(radius + 0.5 - distance, 0.0, 1.0))
+    coverage = np.clip(radius + 0.5 - distance, 0.0, 1.0)
+    if ring > 0:
+        coverage -= np.clip(radius - ring + 0.5 - distance, 0.0, 1.0)
+    return offsets, np.log1p(-np.minimum(opacity * coverage, 1 - 1e-6))  # (an opaque disc: log of ~0, not of 0)
 
 
 def cloud_image(clouds: Sequence[Cloud], x_range: Sequence[float], y_range: Sequence[float], *, xref: str = "x",
-                yref: str = "y") -> dict:
+                yref: str = "y", plot_pixels: float = PLOT_PIXELS) -> dict:
     """The clouds as a layout image spanning the box x_range x y_range of the axes (xref, yref), behind the
-    traces. The axes must show that box at equal scales (a fixed range, scaleanchor)."""
-    return {"source": png_data_uri(cloud_pixels(clouds, x_range, y_range)), "xref": xref, "yref": yref,
+    traces, its discs sized for a plot of about `plot_pixels` (the chart's usual size on a desktop page). The axes
+    must show that box at equal scales (a fixed range, scaleanchor). The same clouds in the same box give the
+    picture drawn before (a page's live refresh redraws fixed data sets over a new surface)."""
+    points = [np.ascontiguousarray(cloud.points, dtype=np.float32) for cloud in clouds]
+    key = (tuple((hashlib.blake2b(p.tobytes(), digest_size=16).digest(), p.shape, cloud.color, cloud.size,
+                  cloud.opacity, cloud.ring) for p, cloud in zip(points, clouds)),
+           tuple(map(float, x_range)), tuple(map(float, y_range)), float(plot_pixels))
+    with _drawn_lock:
+        source = _drawn.get(key)
+    if source is None:
+        source = png_data_uri(cloud_pixels(clouds, x_range, y_range, plot_pixels=plot_pixels))
+        with _drawn_lock:
+            _drawn[key] = source
+            while len(_drawn) > DRAWN_KEPT:
+                _drawn.pop(next(iter(_drawn)))
+    return {"source": source, "xref": xref, "yref": yref,
             "x": x_range[0], "y": y_range[1], "sizex": x_range[1] - x_range[0], "sizey": y_range[1] - y_range[0],
             "sizing": "stretch", "layer": "below"}
+
+
+DRAWN_KEPT = 256  # pictures kept (~40 KB each); the oldest goes first
+_drawn: dict[tuple, str] = {}  # shared by every session's script thread
+_drawn_lock = threading.Lock()
 
 
 def legend_entry(cloud: Cloud, **trace: object) -> dict:
