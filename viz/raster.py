@@ -2,9 +2,10 @@
 
 A point drawn as an SVG marker costs the browser ~0.15 ms at every redraw (a node to create, style and lay out):
 the Diffusion page's 2,000 points took a third of a control change's time. Drawn here into one PNG, a cloud of any
-size costs the browser one image, and the server ~20 ms for 2,000 points (~1 ms as plain coordinates: a class of
-students on the GAN page spends that at each live refresh). What a picture gives up: hover on single points (a
-page that hovers them keeps an undrawn trace of them) and sharpness when zoomed far in.
+size costs the browser one image, and the server ~20 ms for 2,000 points (~1 ms as plain coordinates), paid per
+student at each live refresh where the points move (the GAN's); a fixed data set's picture is drawn once and
+reused (the Playground's). What a picture gives up: hover on single points (a page that hovers them keeps an
+undrawn trace of them) and sharpness when zoomed far in.
 """
 
 from __future__ import annotations
