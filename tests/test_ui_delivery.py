@@ -16,9 +16,11 @@ WATCH_S = 10.0
 LOOP_TURN_S = "0.2"  # a turn of the loop: enough that a plain fragment loses most of its runs
 
 
-def refreshes_shown(fragment: str) -> list[tuple[float, int]]:
+def refreshes_shown(fragment: str, loop_turn_s: str = LOOP_TURN_S, moved: bool = False,
+                    warnings: list[int] | None = None) -> list[tuple[float, int]]:
     """(seconds since the page loaded, refresh count) of each new count a client saw over WATCH_S on
-    tests/apps/lagging_loop.py."""
+    tests/apps/lagging_loop.py (`moved`: as if Streamlit had moved its private parts; `warnings` gets the
+    page's last count of ui.delivery's log lines about them)."""
     async def watch(url: str) -> list[tuple[float, int]]:
         session = StreamlitSession(url, fragment)
         await session.connect()
@@ -32,11 +34,13 @@ def refreshes_shown(fragment: str) -> list[tuple[float, int]]:
                     seen.append((round(time.monotonic() - start, 2), int(value)))
                 await asyncio.sleep(0.05)
             assert not session.exceptions
+            if warnings is not None:
+                warnings.append(int(session.metric("Warnings")))
             return seen
         finally:
             await session.close()
 
-    env = {"LOOP_TURN_S": LOOP_TURN_S, "FRAGMENT": fragment, "PYTHONPATH": str(ROOT)}
+    env = {"LOOP_TURN_S": loop_turn_s, "FRAGMENT": fragment, "MOVED": "1" if moved else "0", "PYTHONPATH": str(ROOT)}
     with running_app(env=env, script="tests/apps/lagging_loop.py") as (url, _):
         return asyncio.run(watch(url))
 
@@ -51,6 +55,15 @@ def test_every_refresh_arrives_while_the_loop_lags_where_a_plain_fragment_lost_m
     assert delivered[-1][0] > WATCH_S / 2, delivered  # still arriving in the second half of the watch
     plain_counts = [count for _, count in plain]
     assert len(plain_counts) <= 1 or any(b - a > 1 for a, b in zip(plain_counts, plain_counts[1:])), plain
+
+
+def test_if_streamlit_moved_its_private_parts_pages_still_run_and_the_log_says_so_once():
+    """An upgrade that moves what ui.delivery reads must not stop a page: runs end as Streamlit's own do (no
+    waiting, no exception on the page), and the server's log says why, once, not at every run."""
+    warnings: list[int] = []
+    counts = [count for _, count in refreshes_shown("delivery", loop_turn_s="0.004", moved=True, warnings=warnings)]
+    assert len(counts) >= 8 and counts == list(range(1, len(counts) + 1)), counts  # every 0.5 s, none lost
+    assert warnings == [1]
 
 
 def test_every_fragment_of_the_app_is_made_by_ui_delivery():

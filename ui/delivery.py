@@ -48,6 +48,13 @@ def _warn_once(error: Exception) -> None:
               "and a class's pages can stop updating under load. Pin streamlit as requirements.txt does.", error)
 
 
+def streamlit_private_parts(runtime: Runtime, session_id: str) -> tuple[Any, Any]:
+    """The server's event loop and the session's queue of messages for its browser (None once the session
+    closed): the only Streamlit private parts the app uses (its version is pinned in requirements.txt)."""
+    active = runtime._session_mgr.get_active_session_info(session_id)
+    return runtime._get_async_objs().eventloop, None if active is None else active.session._browser_queue
+
+
 def wait_until_sent(timeout_s: float = SEND_TIMEOUT_S) -> bool:
     """Block this script run until every message it has drawn so far has left its session's queue (or the
     session closed): True, or False after `timeout_s`. Outside a server (AppTest) it returns True at once."""
@@ -57,14 +64,10 @@ def wait_until_sent(timeout_s: float = SEND_TIMEOUT_S) -> bool:
     runtime = Runtime.instance()
     if type(runtime) is not Runtime:  # AppTest's runtime is a mock: no loop, nothing to send
         return True
-    # Streamlit's private parts (its version is pinned in requirements.txt). If an upgrade moves them, say so in
-    # the server's log, once, and end runs as Streamlit does (tests/test_ui_delivery.py fails too).
-    def this_session() -> Any:
-        return runtime._session_mgr.get_active_session_info(ctx.session_id)
-
+    # If an upgrade moved Streamlit's private parts, say so in the server's log, once, and end runs as Streamlit
+    # does (tests/test_ui_delivery.py fails too, and checks that a page still works then).
     try:
-        loop = runtime._get_async_objs().eventloop
-        this_session()
+        loop, _ = streamlit_private_parts(runtime, ctx.session_id)
     except AttributeError as error:
         _warn_once(error)
         return False
@@ -73,15 +76,14 @@ def wait_until_sent(timeout_s: float = SEND_TIMEOUT_S) -> bool:
 
     def check(poll_s: float) -> None:  # on the loop: after the run's messages so far (it takes callbacks in order)
         try:
-            active = this_session()
-            if active is None or active.session._browser_queue.is_empty():
-                sent.set()
-                return
+            _, queue = streamlit_private_parts(runtime, ctx.session_id)
         except AttributeError as error:
             _warn_once(error)
             sent.set()
             return
-        if time.monotonic() < deadline:
+        if queue is None or queue.is_empty():
+            sent.set()
+        elif time.monotonic() < deadline:
             loop.call_later(poll_s, check, min(2 * poll_s, _LAST_POLL_S))
 
     try:

@@ -1,6 +1,7 @@
 """A page whose live area refreshes while the web server's event loop lags, as under a class's load
 (tests/test_ui_delivery.py). LOOP_TURN_S: how long one turn of the loop takes (callbacks that each hold it a few
-ms are kept queued); FRAGMENT: "delivery" (ui.delivery.fragment, the app's) or "plain" (st.fragment)."""
+ms are kept queued); FRAGMENT: "delivery" (ui.delivery.fragment, the app's) or "plain" (st.fragment); MOVED=1:
+as if a Streamlit upgrade had moved the private parts ui.delivery reads (each read raises AttributeError)."""
 
 import os
 import threading
@@ -9,6 +10,7 @@ import time
 import streamlit as st
 from streamlit.runtime import Runtime
 
+import ui.delivery
 from ui.delivery import fragment
 
 REFRESH_S = 0.5
@@ -38,6 +40,13 @@ def lag_the_loop() -> None:
     threading.Thread(target=keep_queued, daemon=True).start()
 
 
+def moved(*_: object) -> None:
+    raise AttributeError("'Runtime' object has no attribute '_session_mgr'")
+
+
+if os.environ.get("MOVED") == "1":
+    ui.delivery.streamlit_private_parts = moved
+
 refresh = fragment(run_every=REFRESH_S) if os.environ["FRAGMENT"] == "delivery" else st.fragment(run_every=REFRESH_S)
 
 
@@ -46,6 +55,7 @@ def live() -> None:
     st.session_state.runs = st.session_state.get("runs", 0) + 1
     time.sleep(0.05)  # a refresh's drawing
     st.metric("Refreshes", st.session_state.runs)
+    st.metric("Warnings", len(ui.delivery._warned))  # ui.delivery's log lines about moved private parts
 
 
 lag_the_loop()
