@@ -199,6 +199,9 @@ def test_samples_outside_the_view_are_counted_on_the_plot():
     data = np.zeros((100, 2))
     samples = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, -250.0], [3.4, -3.4]])
     fig = figures.samples_vs_data(samples, data, "ddim", "samples")
+    pixels = cloud_picture(fig)
+    shown = pixels[pixel_of(samples[[3]], pixels)]  # the one inside the view but away from the data, drawn
+    assert shown[0, 3] > 0 and np.abs(shown[0, :3] - hex_rgb(figures.SAMPLER_COLORS["ddim"])).max() <= 40
     (note,) = fig.layout.annotations
     assert note.text.startswith("2 of 4 samples lie outside") and "250" in note.text
     assert not figures.samples_vs_data(samples[[0, 3]], data, "ddim", "samples").layout.annotations
