@@ -1,4 +1,5 @@
-"""The garbage collector of a server process (engine.preload.tune_garbage_collector), in a fresh interpreter."""
+"""What a server or worker process does at its start (engine.preload): the garbage collector tuned for a server, and
+the warm-up of the first jobs, each in a fresh interpreter."""
 
 import subprocess
 import sys
@@ -28,3 +29,28 @@ def test_tuned_collector_skips_the_imports_and_still_frees_later_cycles():
                          timeout=120)  # (this Python, a fixed script)
     frozen, few_left, young, freed = out.stdout.split()
     assert (frozen, few_left, young, freed) == ("True", "True", str(YOUNG_COLLECTION_AFTER), "True")
+
+
+def test_the_first_word_vectors_job_finds_its_corpus_made_by_the_warm_up():
+    """What the Words page's default job makes first (its corpus and PPMI baseline, engine.words.vectors.
+    corpus_and_baseline) is made by the warm-up thread: the job the page then starts, from the page's own spec,
+    shares those very arrays and sets up faster than the warm-up took."""
+    script = textwrap.dedent("""
+        import time
+        import engine.preload
+        from engine.words.spec import VECTORS, WordsSpec
+        from engine.words.vectors import WordVectorsTrainer, corpus_and_baseline
+        started = time.perf_counter()
+        engine.preload.warm_first_jobs().join()
+        warm = time.perf_counter() - started
+        made = corpus_and_baseline.cache_info().currsize
+        spec, refused = WordsSpec.from_query({"wd_part": VECTORS})  # the page opened on Word vectors
+        started = time.perf_counter()
+        trainer = WordVectorsTrainer(spec.config(), seed=spec.job_seed())
+        setup = time.perf_counter() - started
+        shared = trainer.tokens is corpus_and_baseline(spec.config(), spec.job_seed())[1]
+        print(made, corpus_and_baseline.cache_info().misses, shared, setup < warm / 2, not refused)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,  # noqa: S603
+                         timeout=120)  # (this Python, a fixed script)
+    assert out.stdout.split() == ["1", "1", "True", "True", "True"]

@@ -41,7 +41,8 @@ threading.Thread(target=learned_on_bundled, args=("shakespeare", MOST_MERGES), n
 from engine.runtime.hosts import current_host  # noqa: E402 - after the tree, as everything else here
 
 with contextlib.suppress(ValueError, RuntimeError):  # a wrong setting: app.py says so on the page
-    current_host()
+    if current_host().name == "threads":  # jobs train in this process: its first word vectors are made now
+        engine.preload.warm_first_jobs()
 
 # Last: everything above stays for the server's life, and the garbage collector need not walk it again.
 engine.preload.tune_garbage_collector()

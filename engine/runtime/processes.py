@@ -307,6 +307,7 @@ def main(argv: list[str]) -> None:
     import engine.preload  # before the first request: engine.preload says why
 
     engine.preload.tune_garbage_collector()
+    engine.preload.warm_first_jobs()
     try:
         _serve(Connection(fd))
     finally:
