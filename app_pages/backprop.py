@@ -16,7 +16,7 @@ from ui.backprop import drag_in_focus, fit_and_stuck_note, gradient_check_panel,
 from ui.controls import ControlPanel
 from ui.delivery import fragment
 from ui.exports import Charts, export_panel, offer_exports
-from ui.sharing import later
+from ui.sharing import later, presenting
 from viz import backprop as figures
 
 STATE = st.session_state
@@ -122,7 +122,7 @@ def show_network(weights: np.ndarray, p) -> None:
     """The graph with its numbers, the function over the data, and the formulas of the element in focus."""
     graph_col, surface_col = st.columns([1.5, 1])
     charts.show(figures.network_graph(arch, weights, p, example, forward_to=forward_to, deltas=deltas,
-                                      current=current, quiz=quiz_edge),
+                                      current=current, quiz=quiz_edge, projector=presenting()),
                 f"backprop-graph-{setting}", key="bp_fig_graph", where=graph_col, on_select="rerun",
                 selection_mode="points", main_below=MAIN_BELOW)
     charts.show(figures.decision_surface(arch, surface(arch, weights, data.extent), data.extent, data.x, data.y,

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.backprop.data import examples
+from engine.backprop.formulas import number
 from engine.backprop.network import Architecture, run
 from engine.backprop.presets import PRESETS
 from engine.backprop.spec import BackpropSpec, weights_text
@@ -40,42 +41,50 @@ def test_a_preset_solves_xor_and_swapping_units_keeps_the_loss():
     assert float(label.rsplit(" ", 1)[1]) <= 1e-6
 
 
-@pytest.mark.parametrize("width", [2, 3, 4])
-def test_the_labels_of_a_falling_and_a_rising_edge_that_would_overlap_stand_on_either_side(width):
-    # XOR's crossing pair (2-2-1) had its labels 0.2 apart at 40% of the way: on a projector (1280x720) the two
-    # two-line labels overlapped. Geometry, from the units' positions: two labels of one layer's edges nearer
-    # than CLOSE_LABELS, one edge falling and one rising, stand beside their markers, the falling one's left.
-    from viz.backprop import CLOSE_LABELS, network_graph, positions
+@pytest.mark.parametrize("hidden", [(1,), (2,), (3,), (4,), (2, 2), (1, 2), (1, 1, 1)])
+@pytest.mark.parametrize("projector", [False, True])
+def test_edge_labels_clear_the_units_and_each_other_and_each_sits_by_its_edge(hidden, projector):
+    # 2-4-1's eight first-layer labels, all at 40% of the way, overlapped in a heap (and on the units) at every
+    # size. Geometry from the units' positions and the plot area the labels are placed for: every label's box
+    # (label_box, which Chromium's boxes are within: tests/browser/test_backprop_page.py) clears every unit's
+    # circle and every other label, and its centre is on its edge or at most three of its half heights above or
+    # below it, at a point of the edge between its units.
+    from viz.backprop import (LABEL_FONT_PX, PLOT_PX, PROJECTOR_LABEL_FONT_PX, PROJECTOR_PLOT_PX, UNIT_PX,
+                              label_box, network_graph, positions)
 
-    arch = Architecture(hidden=(width,))
+    arch = Architecture(hidden=hidden)
     flat = arch.initial(np.random.default_rng(0))
     data = examples("xor_bool")
-    p = run(arch, flat, data.x, data.y)
     every = {(layer, j) for layer in range(1, len(arch.sizes)) for j in range(arch.sizes[layer])}
-    figure = network_graph(arch, flat, p, 0, forward_to=len(arch.sizes) - 1, deltas=every, current=None)
-    labels = {(a["x"], a["y"]): a["xanchor"] for a in figure.layout.annotations if a["text"].startswith("w ")}
+    figure = network_graph(arch, flat, run(arch, flat, data.x, data.y), 0, forward_to=len(arch.sizes) - 1,
+                           deltas=every, current=None, projector=projector)
+    font, (width, height) = (PROJECTOR_LABEL_FONT_PX, PROJECTOR_PLOT_PX) if projector else (LABEL_FONT_PX, PLOT_PX)
+    rows = max(arch.sizes)
+    sx, sy = width / (len(arch.sizes) - 0.2), (height or figure.layout.height - 50) / (rows + 0.2)
     where = positions(arch)
-    edges = []  # (layer, the label's x and y at 40% of the way, whether the edge rises: 1, falls: -1 or is level: 0)
-    for layer in range(1, len(arch.sizes)):
-        for (x1, y1) in where[layer]:
-            for (x0, y0) in where[layer - 1]:
-                edges.append((layer, x0 + 0.4 * (x1 - x0), y0 + 0.4 * (y1 - y0), np.sign(y1 - y0)))
-    assert len(labels) == len(edges)  # every edge labelled (none of these is dense)
-    beside = set()
-    for a, (layer, x, y, rise) in enumerate(edges):
-        for other_layer, _, other_y, other_rise in edges[a + 1:]:
-            if other_layer == layer and rise * other_rise < 0 and abs(y - other_y) < CLOSE_LABELS:
-                beside.add((x, y))
-                beside.add((x, other_y))
-    for _layer, x, y, rise in edges:
-        side = labels[min(labels, key=lambda at: abs(at[0] - x) + abs(at[1] - y))]
-        assert side == ({-1.0: "right", 1.0: "left"}[rise] if (x, y) in beside else "center")
-    assert width != 2 or len(beside) == 2  # XOR's crossing pair
+    edges = [(where[layer - 1][i], where[layer][j]) for layer in range(1, len(arch.sizes))
+             for j in range(arch.sizes[layer]) for i in range(arch.sizes[layer - 1])]
+    labels = [a for a in figure.layout.annotations if a.text.startswith("w ")]
+    assert len(labels) == (len(edges) if not projector or len(edges) <= 6 else 0)  # else only those in focus
+    boxes = []
+    for label in labels:
+        w, h = label_box(label.text, font)
+        x, y = label.x * sx, label.y * sy + label.yshift
+        boxes.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
+        assert any(abs((x1 - x0) * (label.y - y0) - (y1 - y0) * (label.x - x0)) < 1e-9 and x0 < label.x < x1
+                   for (x0, y0), (x1, y1) in edges)  # its marker: on an edge, between its units
+        assert abs(label.yshift) <= 3 * (h / 2 + 6) + 1e-9
+    for index, (left, bottom, right, top) in enumerate(boxes):
+        for ux, uy in (xy for units in where for xy in units):
+            nearest = (min(max(ux * sx, left), right), min(max(uy * sy, bottom), top))
+            assert np.hypot(ux * sx - nearest[0], uy * sy - nearest[1]) >= UNIT_PX / 2 - 1e-6
+        for other in boxes[index + 1:]:
+            assert min(right, other[2]) <= max(left, other[0]) or min(top, other[3]) <= max(bottom, other[1])
 
 
-def test_in_a_dense_network_a_label_makes_room_only_for_labels_that_are_shown():
-    # Beyond DENSE_EDGES weights only the edges into the unit in focus carry labels: x2 -> h1.2's label (rising)
-    # has no shown neighbour, though x1 -> h1.3's (falling, unlabelled) lies 0.2 below it; it stays on its marker.
+def test_in_a_dense_network_only_the_edges_in_focus_carry_labels_and_every_edge_keeps_its_hover():
+    # Beyond DENSE_EDGES weights only the edges into the unit in focus carry labels (h1.2's two); every edge's
+    # marker still says its numbers on hover.
     from viz.backprop import network_graph
 
     arch = Architecture(hidden=(4, 4))
@@ -83,8 +92,11 @@ def test_in_a_dense_network_a_label_makes_room_only_for_labels_that_are_shown():
     data = examples("xor_bool")
     figure = network_graph(arch, flat, run(arch, flat, data.x, data.y), 0, forward_to=3, deltas=set(),
                            current=("unit", 1, 1))
-    shown = [a for a in figure.layout.annotations if a["text"].startswith("w ")]
-    assert len(shown) == 2 and {a["xanchor"] for a in shown} == {"center"}
+    shown = [a["text"] for a in figure.layout.annotations if a["text"].startswith("w ")]
+    first = arch.unpack(flat)[0][0]
+    assert sorted(shown) == sorted(f"w {number(w)}" for w in first[1])
+    (markers,) = [trace for trace in figure.data if trace.name == "edges"]
+    assert len(markers.hovertext) == 2 * 4 + 4 * 4 + 4
 
 
 def test_stepping_through_reveals_the_backward_pass_and_an_update_lowers_the_loss():

@@ -12,13 +12,22 @@ import plotly.graph_objects as go
 
 from engine.backprop.formulas import number, unit_name
 from engine.backprop.network import Architecture, Pass
-from viz.theme import DIVERGING, OKABE_ITO, figure_from_dicts
+from viz.theme import DIVERGING, OKABE_ITO, PRESENTATION_SMALL_FONT_SIZE, figure_from_dicts
 
 POSITIVE, NEGATIVE = "#0b4f8a", "#b35806"
-DENSE_EDGES = 12  # above this many weights, only the edges into the unit or layer in focus carry labels
-CLOSE_LABELS = 0.25  # labels of one layer's edges nearer than this (in y) stand beside their markers, not on them
-LABEL_GAP_PX = 9  # between a label beside its marker and the marker's centre (the marker is 14 px wide)
-LABEL_DROP_PX = 12  # a falling edge's label beside its marker moves this far down, a rising one's up: off the circles
+# Above this many weights (on a projector, PROJECTOR_DENSE_EDGES), only the edges into the unit or layer in focus
+# carry labels: their labels would not fit between the units.
+DENSE_EDGES, PROJECTOR_DENSE_EDGES = 12, 6
+# Where an edge's label (and the marker a click finds it by) goes: one of these fractions of the way along the edge,
+# on it or LABEL_SHIFTS steps above or below it, where its box clears every unit and every other label
+# (label_places), in a plot area of at least PLOT_PX (px wide, and high if not the layout's: the graph's column on a
+# 1280 px screen; on a projector, presentation mode's graph on a 1280 x 720 one). Larger screens give more room.
+LABEL_AT = (0.4, 0.5, 0.3, 0.6, 0.35, 0.45, 0.55, 0.65, 0.25, 0.7, 0.75, 0.2, 0.8)
+LABEL_SHIFTS = (0, 1, -1, 2, -2, 3, -3)
+LABEL_FONT_PX, PLOT_PX = 11, (460, None)
+PROJECTOR_LABEL_FONT_PX, PROJECTOR_PLOT_PX = PRESENTATION_SMALL_FONT_SIZE, (665, 310)
+UNIT_PX = 92  # the units' markers' diameter
+LABEL_ROUNDS = 4
 NODE_COLOR, REACHED_COLOR, CURRENT_COLOR = "#eef1f5", "#fff3d6", OKABE_ITO[1]
 
 
@@ -29,14 +38,17 @@ def positions(arch: Architecture) -> list[list[tuple[float, float]]]:
 
 def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to: int,
                   deltas: set[tuple[int, int]], current: tuple | None, quiz: tuple | None = None,
-                  height: int = 520) -> go.Figure:
+                  height: int = 520, projector: bool = False) -> go.Figure:
     """`forward_to`: the last layer whose a and z are shown; `deltas`: the units (layer, j) whose δ is shown;
-    `current`: ("unit", l, j) or ("edge", l, j, i) to outline; `quiz`: an edge whose gradient is hidden."""
+    `current`: ("unit", l, j) or ("edge", l, j, i) to outline; `quiz`: an edge whose gradient is hidden;
+    `projector`: the edges' labels sized and placed for presentation mode."""
     where = positions(arch)
     layers = arch.unpack(flat)
-    dense = sum(w.size for w, _ in layers) > DENSE_EDGES
+    dense = sum(w.size for w, _ in layers) > (PROJECTOR_DENSE_EDGES if projector else DENSE_EDGES)
     largest = max(1e-9, max(float(np.abs(w).max()) for w, _ in layers))
-    data, mid_x, mid_y, mid_text, mid_hover, mid_data, mid_line, mid_rise = [], [], [], [], [], [], [], []
+    rows = max(arch.sizes)
+    height = max(height, 130 * rows + 60)
+    data, ends, texts, hovers, edge_data, outlines = [], [], [], [], [], []
     for layer, (w, _) in enumerate(layers, start=1):
         for j in range(w.shape[0]):
             for i in range(w.shape[1]):
@@ -51,28 +63,28 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
                 text = f"w {number(w[j, i])}"
                 if (layer, j) in deltas:
                     text += "<br>∂L/∂w ?" if quiz == ("edge", layer, j, i) else f"<br>∂L/∂w {number(gradient)}"
-                # labels at 40% of the way, so the labels of edges that meet at a unit do not overlap there
-                mid_hover.append(text)
+                hovers.append(text)
                 if dense and not (is_current or current in (("unit", layer, j), ("forward", layer))):
                     text = ""  # out of focus: the hover still says it
-                mid_x.append(x0 + 0.4 * (x1 - x0))
-                mid_y.append(y0 + 0.4 * (y1 - y0))
-                mid_text.append(text)
-                mid_data.append(["edge", layer, j, i])
-                mid_line.append(CURRENT_COLOR if is_current else "#ffffff")
-                mid_rise.append(float(np.sign(y1 - y0)))
+                ends.append(((x0, y0), (x1, y1)))
+                texts.append(text)
+                edge_data.append(["edge", layer, j, i])
+                outlines.append(CURRENT_COLOR if is_current else "#ffffff")
+    font_px, (plot_width, plot_height) = (PROJECTOR_LABEL_FONT_PX, PROJECTOR_PLOT_PX) if projector else \
+        (LABEL_FONT_PX, PLOT_PX)
+    scale = (plot_width / (len(arch.sizes) - 0.2), (plot_height or height - 50) / (rows + 0.2))  # px per unit
+    places = label_places(ends, texts, [xy for units in where for xy in units], scale, font_px)
+    mid_x = [x0 + t * (x1 - x0) for ((x0, _), (x1, _)), (t, _) in zip(ends, places)]
+    mid_y = [y0 + t * (y1 - y0) for ((_, y0), (_, y1)), (t, _) in zip(ends, places)]
     # Clickable markers on the edges; their labels are annotations, which can have a background.
-    data.append({"type": "scatter", "x": mid_x, "y": mid_y, "mode": "markers", "hovertext": mid_hover,
-                 "customdata": mid_data, "name": "edges", "showlegend": False,
-                 "marker": {"size": 14, "color": "rgba(255,255,255,0)", "line": {"color": mid_line, "width": 2}},
+    data.append({"type": "scatter", "x": mid_x, "y": mid_y, "mode": "markers", "hovertext": hovers,
+                 "customdata": edge_data, "name": "edges", "showlegend": False,
+                 "marker": {"size": 14, "color": "rgba(255,255,255,0)", "line": {"color": outlines, "width": 2}},
                  "hovertemplate": "%{hovertext}<extra>click: its formula</extra>"})
-    sides = _label_sides([edge[1] for edge in mid_data], mid_y, mid_rise, [bool(text) for text in mid_text])
-    labels = [{"x": x, "y": y, "text": text, "showarrow": False, "font": {"size": 11},
-               "xanchor": side, "xshift": {"right": -LABEL_GAP_PX, "left": LABEL_GAP_PX}.get(side, 0),
-               "yshift": {"right": -LABEL_DROP_PX, "left": LABEL_DROP_PX}.get(side, 0),
+    labels = [{"x": x, "y": y, "yshift": shift, "text": text, "showarrow": False, "font": {"size": font_px},
                "bgcolor": "rgba(255,255,255,0.9)", "borderpad": 1,
                "bordercolor": color if color != "#ffffff" else "rgba(0,0,0,0)"}
-              for x, y, text, color, side in zip(mid_x, mid_y, mid_text, mid_line, sides) if text]
+              for x, y, (_, shift), text, color in zip(mid_x, mid_y, places, texts, outlines) if text]
     node_x, node_y, node_text, node_data, node_fill, node_line = [], [], [], [], [], []
     for layer, units in enumerate(where):
         for j, (x, y) in enumerate(units):
@@ -91,10 +103,9 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
             node_line.append(CURRENT_COLOR if current in (("unit", layer, j), ("forward", layer)) else "#5f6672")
     data.append({"type": "scatter", "x": node_x, "y": node_y, "mode": "markers+text", "text": node_text,
                  "textfont": {"size": 13}, "customdata": node_data, "name": "units", "showlegend": False,
-                 "marker": {"size": 92, "color": node_fill, "line": {"color": node_line, "width": 3}},
+                 "marker": {"size": UNIT_PX, "color": node_fill, "line": {"color": node_line, "width": 3}},
                  "hovertemplate": "%{text}<extra>click: its formulas</extra>"})
-    rows = max(arch.sizes)
-    layout = {"height": max(height, 130 * rows + 60),
+    layout = {"height": height,
               "xaxis": {"visible": False, "range": [-0.4, len(arch.sizes) - 0.6]},
               "yaxis": {"visible": False, "range": [-(rows - 1) / 2 - 0.6, (rows - 1) / 2 + 0.6]},
               "margin": {"t": 40, "b": 10, "l": 10, "r": 10}, "dragmode": False, "clickmode": "event+select",
@@ -103,21 +114,72 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
                                            f"loss {number(p.losses[example])}")
 
 
-def _label_sides(layers: list[int], ys: list[float], rises: list[float], shown: list[bool]) -> list[str]:
-    """Each edge label's xanchor. A falling and a rising edge of one layer whose labels (at 40% of the way) are
-    nearer than CLOSE_LABELS in y, such as XOR's crossing pair (0.2 apart: two-line labels overlap on a projector),
-    have theirs beside their markers: the falling edge's to the left, the rising edge's to the right (and
-    LABEL_DROP_PX down or up: seen in Chromium, XOR's pair then clears the input units' circles). Every other
-    label stands on its marker; a horizontal edge's too (to its left or right it would cover a unit). Only labels
-    `shown` count: in a dense network an edge out of focus has none to make room for."""
-    sides = ["center"] * len(ys)
-    for a in range(len(ys)):
-        for b in range(a + 1, len(ys)):
-            if shown[a] and shown[b] and layers[a] == layers[b] and rises[a] * rises[b] < 0 \
-                    and abs(ys[a] - ys[b]) < CLOSE_LABELS:
-                for edge in (a, b):
-                    sides[edge] = "right" if rises[edge] < 0 else "left"
-    return sides
+def label_box(text: str, font_px: float) -> tuple[float, float]:
+    """(width, height) in px that plotly.js gives an annotation of `text` ("<br>" between lines), a little
+    generously: a character of its sans-serif font half the font's size wide on average (0.45 measured in Chromium
+    for these labels), a line 1.2 of it high, and the border."""
+    lines = text.split("<br>")
+    return max(map(len, lines)) * 0.5 * font_px + 4, len(lines) * 1.2 * font_px + 4
+
+
+def label_places(edges: list[tuple[tuple[float, float], tuple[float, float]]], texts: list[str],
+                 units: list[tuple[float, float]], scale: tuple[float, float],
+                 font_px: float) -> list[tuple[float, float]]:
+    """For each edge ((x0, y0), (x1, y1)), where its label goes: (the fraction of the way along it, px up from the
+    edge), one of LABEL_AT on the edge or LABEL_SHIFTS of the label's half height (and a gap) above or below it.
+    Each label in turn takes the first place at which its box (label_box) reaches into no unit's circle and no
+    other label (else the place where it reaches in least), and the labels take turns again while one moves (a
+    label placed early may block a later one's only free place). `scale`: px per unit of x and of y. An edge
+    without a text gets (LABEL_AT[0], 0)."""
+    along = np.array(LABEL_AT)
+    centres = np.array(units, dtype=float) * scale
+    candidates: list[tuple[list[tuple[float, float]], np.ndarray, np.ndarray] | None] = []
+    for ((x0, y0), (x1, y1)), text in zip(edges, texts):
+        if not text:
+            candidates.append(None)
+            continue
+        width, height = label_box(text, font_px)
+        shifts = np.array(LABEL_SHIFTS) * (height / 2 + 6)  # one step clears the edge's marker (14 px)
+        x = np.tile((x0 + along * (x1 - x0)) * scale[0], len(shifts))
+        y = np.add.outer(shifts, (y0 + along * (y1 - y0)) * scale[1]).ravel()
+        boxes = np.column_stack([x - width / 2, y - height / 2, x + width / 2, y + height / 2])
+        places = [(float(t), float(shift)) for shift in shifts for t in along]
+        candidates.append((places, boxes, _into_circles(boxes, centres)))
+    chosen: dict[int, int] = {}  # label -> its candidate
+    for _ in range(LABEL_ROUNDS):
+        moved = False
+        for index, candidate in enumerate(candidates):
+            if candidate is None:
+                continue
+            _, boxes, into_units = candidate
+            others = [candidates[other][1][pick] for other, pick in chosen.items() if other != index]
+            reach = into_units + _into_boxes(boxes, np.array(others).reshape(-1, 4))
+            free = np.flatnonzero(reach <= 0)
+            best = int(free[0]) if len(free) else int(np.argmin(reach))
+            if index not in chosen or reach[best] < reach[chosen[index]]:
+                moved = moved or index in chosen
+                chosen[index] = best
+        if not moved:
+            break
+    return [candidate[0][chosen[index]] if candidate else (LABEL_AT[0], 0.0)
+            for index, candidate in enumerate(candidates)]
+
+
+def _into_circles(boxes: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """For each box (left, bottom, right, top), how far the units' circles (UNIT_PX wide, at `centres`) reach
+    into it, summed: 0 when they stay outside."""
+    nearest_x = np.clip(centres[None, :, 0], boxes[:, None, 0], boxes[:, None, 2])
+    nearest_y = np.clip(centres[None, :, 1], boxes[:, None, 1], boxes[:, None, 3])
+    distance = np.hypot(centres[None, :, 0] - nearest_x, centres[None, :, 1] - nearest_y)
+    return np.maximum(0.0, UNIT_PX / 2 - distance).sum(axis=1)
+
+
+def _into_boxes(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """For each box, how far the `others` reach into it, summed: for each, the smaller of their overlaps across
+    and up; 0 when apart."""
+    across = np.minimum(boxes[:, None, 2], others[None, :, 2]) - np.maximum(boxes[:, None, 0], others[None, :, 0])
+    up = np.minimum(boxes[:, None, 3], others[None, :, 3]) - np.maximum(boxes[:, None, 1], others[None, :, 1])
+    return np.maximum(0.0, np.minimum(across, up)).sum(axis=1)
 
 
 def decision_surface(arch: Architecture, surface: np.ndarray, extent, x: np.ndarray, y: np.ndarray, loss: float,

@@ -1,8 +1,10 @@
 """Backprop by hand in Chromium: a hand-built XOR opened from its link, a click on a unit of the graph shows its
-formulas with the numbers in, stepping back hides the backward pass, and a typed weight changes the function."""
+formulas with the numbers in, stepping back hides the backward pass, a typed weight changes the function, Train live,
+and the edges' labels clear each other and the units on a laptop and a small projector."""
 
 from __future__ import annotations
 
+import math
 from urllib.parse import quote
 
 import pytest
@@ -15,6 +17,29 @@ if not chromium_available():
 
 XOR = "1, 1, 1, 1, 0, -1, 10, -20, -5"
 UNITS = ".st-key-bp_fig_graph .scatterlayer .trace:last-child path.point"
+# Each edge label's box and each unit's circle (centre, diameter) as Chromium lays them out, in px.
+DRAWN_JS = """() => {
+    const graph = document.querySelector('.st-key-bp_fig_graph');
+    const labels = [...graph.querySelectorAll('g.annotation rect.bg')].map(r => r.getBoundingClientRect())
+        .map(b => [b.left, b.top, b.right, b.bottom]);
+    const units = [...graph.querySelectorAll('.scatterlayer .trace:last-child path.point')]
+        .map(p => p.getBoundingClientRect()).map(b => [b.left + b.width / 2, b.top + b.height / 2, b.width]);
+    return {labels, units};
+}"""
+
+
+def overlaps(page) -> list[str]:
+    """Every edge label drawn over another or over a unit's circle (a pixel of slack for anti-aliasing)."""
+    drawn = page.evaluate(DRAWN_JS)
+    found = []
+    for index, (left, top, right, bottom) in enumerate(drawn["labels"]):
+        for cx, cy, diameter in drawn["units"]:
+            if math.hypot(cx - min(max(cx, left), right), cy - min(max(cy, top), bottom)) < diameter / 2 - 1:
+                found.append(f"label {index} over the unit at ({cx:.0f}, {cy:.0f})")
+        for other, (o_left, o_top, o_right, o_bottom) in enumerate(drawn["labels"][index + 1:], start=index + 1):
+            if min(right, o_right) - max(left, o_left) > 1 and min(bottom, o_bottom) - max(top, o_top) > 1:
+                found.append(f"labels {index} and {other}")
+    return found
 
 
 def accuracy(page) -> str:
@@ -94,3 +119,13 @@ def test_train_live_refreshes_the_numbers_and_stop_keeps_the_weights_it_reached(
         assert typed in candidates and candidates[typed] >= 80, typed
         assert "bp_weights=" in page.url
         assert not page.locator("[data-testid=stException]").count()
+
+        # Every weight's label readable: 2-4-1's twelve on a 1280 px laptop, 2-2-1's six on a 1280 x 720 projector
+        # (their boxes as drawn; before, 2-4-1's first-layer labels lay in a heap over each other and the units).
+        for viewport, query, labels in (({"width": 1280, "height": 800}, "bp_width=4", 12),
+                                        ({"width": 1280, "height": 720}, "present=true", 6)):
+            page.set_viewport_size(viewport)
+            page.goto(f"{url}/backprop?{query}")
+            wait_until_rendered(page)
+            page.wait_for_function(f"() => ({DRAWN_JS})().labels.length === {labels}", timeout=20_000)
+            assert overlaps(page) == [], query
