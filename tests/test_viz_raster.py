@@ -80,3 +80,24 @@ def test_png_round_trip_keeps_rgb_exactly_and_rgba_within_its_palette():
     assert np.array_equal(back[..., 3] == 0, rgba[..., 3] == 0)  # what is empty stays empty
     seen = rgba[..., 3] >= 64
     assert np.abs(back[..., 3] - rgba[..., 3]).max() <= 32 and np.abs(back[seen, :3] - rgba[seen, :3]).max() <= 32
+
+
+def test_a_picture_is_drawn_once_per_key_and_the_oldest_goes_when_the_cache_is_full(monkeypatch):
+    from viz import raster
+
+    monkeypatch.setattr(raster, "_drawn", {})
+    monkeypatch.setattr(raster, "DRAWN_KEPT", 2)
+    drawn = []
+
+    def draw(value: int):
+        drawn.append(value)
+        return np.full((2, 2, 3), value, dtype=np.uint8)
+
+    first = raster.kept_picture(("test", raster.content_key(np.zeros(3))), lambda: draw(1))
+    assert raster.kept_picture(("test", raster.content_key(np.zeros(3))), lambda: draw(9)) == first  # kept
+    assert decode(first)[0, 0, 0] == 1 and drawn == [1]
+    assert raster.content_key(np.zeros(3)) != raster.content_key(np.ones(3)) != raster.content_key(np.ones(4))
+    raster.kept_picture(("test", raster.content_key(np.ones(3))), lambda: draw(2))
+    raster.kept_picture(("test", raster.content_key(np.ones(4))), lambda: draw(3))  # the first key goes
+    raster.kept_picture(("test", raster.content_key(np.zeros(3))), lambda: draw(4))
+    assert drawn == [1, 2, 3, 4]

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from engine.optimizers.surfaces import Surface
 from engine.optimizers.theory import EigenDirection
 from engine.optimizers.trajectory import Trajectory, left_region_at
-from viz.raster import png_data_uri
+from viz.raster import content_key, kept_picture
 from viz.theme import TEMPLATE, figure_from_dicts, legend_below, log_axis, optimizer_color
 
 # Light greys under the paths, so every optimizer colour stands out on them.
@@ -167,7 +167,12 @@ def contour_bands(z: np.ndarray, levels: int = CONTOUR_LEVELS) -> np.ndarray:
 
 def contour_image(z: np.ndarray, levels: int = CONTOUR_LEVELS) -> str:
     """A filled-contour picture of z (rows = increasing y) as a PNG data URI: each band filled
-    with SURFACE_SCALE's colour at its middle, and a thin line wherever the band changes."""
+    with SURFACE_SCALE's colour at its middle, and a thin line wherever the band changes. Drawn once per
+    surface (viz.raster.kept_picture): every control change but a new function keeps it (13 ms a drawing)."""
+    return kept_picture(("contour", content_key(z), levels), lambda: _contour_pixels(z, levels))
+
+
+def _contour_pixels(z: np.ndarray, levels: int) -> np.ndarray:
     bands = contour_bands(z, levels)
     stops = np.array([p for p, _ in SURFACE_SCALE])
     rgb_stops = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for _, c in SURFACE_SCALE], dtype=float)
@@ -179,7 +184,7 @@ def contour_image(z: np.ndarray, levels: int = CONTOUR_LEVELS) -> str:
     edge[1:, :] |= bands[1:, :] != bands[:-1, :]
     *line, alpha = CONTOUR_LINE
     pixels[edge] = (1 - alpha) * pixels[edge] + alpha * np.array(line, dtype=float)
-    return png_data_uri(pixels[::-1].round().astype(np.uint8))  # image rows run top (max y) to bottom
+    return pixels[::-1].round().astype(np.uint8)  # image rows run top (max y) to bottom
 
 
 def trajectory_contour(surface: Surface, trajectories: Sequence[Trajectory], start, *, resolution: int = 400,

@@ -16,7 +16,7 @@ import hashlib
 import io
 import threading
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Hashable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -119,25 +119,38 @@ def cloud_image(clouds: Sequence[Cloud], x_range: Sequence[float], y_range: Sequ
     traces, its discs sized for a plot of about `plot_pixels` (the chart's usual size on a desktop page). The axes
     must show that box at equal scales (a fixed range, scaleanchor). The same clouds in the same box give the
     picture drawn before (a page's live refresh redraws fixed data sets over a new surface)."""
-    points = [np.ascontiguousarray(cloud.points, dtype=np.float32) for cloud in clouds]
-    key = (tuple((hashlib.blake2b(p.tobytes(), digest_size=16).digest(), p.shape, cloud.color, cloud.size,
-                  cloud.opacity, cloud.ring) for p, cloud in zip(points, clouds)),
+    key = (tuple((content_key(np.asarray(cloud.points, dtype=np.float32)), cloud.color, cloud.size, cloud.opacity,
+                  cloud.ring) for cloud in clouds),
            tuple(map(float, x_range)), tuple(map(float, y_range)), float(plot_pixels))
-    with _drawn_lock:
-        source = _drawn.get(key)
-    if source is None:
-        source = png_data_uri(cloud_pixels(clouds, x_range, y_range, plot_pixels=plot_pixels))
-        with _drawn_lock:
-            _drawn[key] = source
-            while len(_drawn) > DRAWN_KEPT:
-                _drawn.pop(next(iter(_drawn)))
+    source = kept_picture(("clouds", key), lambda: cloud_pixels(clouds, x_range, y_range, plot_pixels=plot_pixels))
     return {"source": source, "xref": xref, "yref": yref,
             "x": x_range[0], "y": y_range[1], "sizex": x_range[1] - x_range[0], "sizey": y_range[1] - y_range[0],
             "sizing": "stretch", "layer": "below"}
 
 
+def kept_picture(key: Hashable, draw: Callable[[], np.ndarray]) -> str:
+    """The PNG data URI (png_data_uri) of the pixels `draw()` gives, drawn once for each `key` (which must say
+    everything the pixels depend on, e.g. a hash of the data) while it is among the last DRAWN_KEPT pictures: a
+    page redraws the same picture at each control change or live refresh that leaves its data alone."""
+    with _drawn_lock:
+        source = _drawn.get(key)
+    if source is None:
+        source = png_data_uri(draw())
+        with _drawn_lock:
+            _drawn[key] = source
+            while len(_drawn) > DRAWN_KEPT:
+                _drawn.pop(next(iter(_drawn)))
+    return source
+
+
+def content_key(array: np.ndarray) -> tuple:
+    """What identifies an array's content in a picture's key: its shape, dtype and a hash of its bytes."""
+    array = np.ascontiguousarray(array)
+    return array.shape, array.dtype.str, hashlib.blake2b(array.tobytes(), digest_size=16).digest()
+
+
 DRAWN_KEPT = 256  # pictures kept (~40 KB each); the oldest goes first
-_drawn: dict[tuple, str] = {}  # shared by every session's script thread
+_drawn: dict[Hashable, str] = {}  # shared by every session's script thread
 _drawn_lock = threading.Lock()
 
 
