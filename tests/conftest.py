@@ -116,7 +116,7 @@ def plotted(values) -> np.ndarray:
     """A trace's array as numbers, also where the figure holds it as a plotly.js typed array (base64, as
     viz.theme.unchecked_figure sends animation frames)."""
     if isinstance(values, dict) and "bdata" in values:
-        dtype = {"f4": np.float32, "f8": np.float64}[values["dtype"]]
+        dtype = np.dtype(values["dtype"])  # plotly.js's names ("f4", "i1", "u2") are NumPy's too
         array = np.frombuffer(base64.b64decode(values["bdata"]), dtype=dtype)
         return array.reshape([int(n) for n in values["shape"].split(",")]) if "shape" in values else array
     return np.asarray(values)

@@ -7,7 +7,7 @@ import pytest
 from engine.cnn.arithmetic import StackLayer, output_size, receptive_field, stack_arithmetic, window_taps
 from engine.cnn.kernels import KERNELS, apply_kernel
 from engine.cnn.upsampling import METHODS, upsampling_study
-from tests.conftest import assert_valid_as_built
+from tests.conftest import assert_valid_as_built, plotted
 from viz import cnn_tools as figures
 from viz.theme import DIVERGING, for_presentation
 
@@ -35,9 +35,9 @@ def test_stack_figure_slides_the_window_and_shows_the_clicked_units_field():
     assert fig.frames[0].name == "(0, 0)" and fig.frames[-1].name == "(19, 19)"
     taps = trace(fig, "taps")
     assert set(zip(taps.y, taps.x)) == set(window_taps(STACK[0], 0, 0))
-    last_taps = fig.frames[-1].data[0]
-    assert set(zip(last_taps.y, last_taps.x)) == set(window_taps(STACK[0], 19, 19))
-    assert cells_inside(fig.frames[-1].data[2].x, fig.frames[-1].data[2].y) == (19, 19, 19, 19)
+    last_taps, last_window = fig.frames[-1].data[0], fig.frames[-1].data[2]  # (frames hold typed arrays)
+    assert set(zip(plotted(last_taps.y), plotted(last_taps.x))) == set(window_taps(STACK[0], 19, 19))
+    assert cells_inside(plotted(last_window.x), plotted(last_window.y)) == (19, 19, 19, 19)
     assert len(fig.layout.sliders[0].steps) == 64
     # bottom: the clicked unit of the last layer, the cells it depends on and its dashed field
     field = receptive_field(20, STACK, 3, 5)

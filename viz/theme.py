@@ -99,24 +99,70 @@ def figure_from_dicts(data: list[dict], layout: dict, title: str | None, frames:
 
 
 def unchecked_figure(data: list[dict], layout: dict, frames: Sequence[dict] = ()) -> go.Figure:
-    """A figure from dicts in Plotly's canonical form, without Plotly's per-property validation. Plotly checks
-    frames even when told not to (its frames validator takes no `_validate`), passing each numpy array through
-    narwhals, and again on the way to the browser (~0.2 ms an array; the Optimizers page's race of 38 frames holds
-    600 at every change: 75 ms): so frames' float arrays come as the typed arrays Plotly would have made of them,
-    encoded here, which it takes as they are. (A frame's `data[i].x` then reads as that typed array.)"""
-    return go.Figure({"data": data, "layout": layout, "frames": typed_arrays(list(frames))}, _validate=False)
+    """A figure from dicts in Plotly's canonical form, without Plotly's per-property validation. Its animation
+    frames stay plain dicts (FramedFigure), their float arrays encoded here as the typed arrays Plotly would make of
+    them (it passes every numpy array through narwhals on the way to the browser: ~0.2 ms an array, and the
+    Optimizers page's race of 38 frames holds 600). (A frame's `data[i].x` then reads as that typed array.)"""
+    return FramedFigure({"data": data, "layout": layout}, frames=typed_arrays(list(frames)), _validate=False)
 
 
-_TYPED_ARRAY = {"float32": "f4", "float64": "f8"}  # (plotly.js's names of the dtypes encoded here)
+class FramedFigure(go.Figure):
+    """A go.Figure whose animation frames stay the plain dicts they were given as until something asks for
+    `frames`. Given frames, Plotly makes an object of each frame and of each of its traces, checking them even when
+    told not to (its frames' validator takes no `_validate`), and copies them all again whenever it hands the
+    figure out as a dict (`to_dict`, which st.plotly_chart calls): ~30 ms of the Optimizers page's ~70 ms run at
+    every change (38 frames of 8 traces), for frames nothing on the server reads. Shown, serialized, pickled and
+    exported as the go.Figure with those frames is; reading or setting `frames` makes them Plotly's objects."""
+
+    def __init__(self, data: Any = None, layout: Any = None, frames: Any = None, **kwargs: Any):
+        if isinstance(data, dict) and "frames" in data:  # (how a copy or an unpickled figure arrives)
+            data = dict(data)
+            frames = data.pop("frames")
+        super().__init__(data, layout, **kwargs)
+        self._plain_frames = list(frames or ())
+
+    @property
+    def frames(self) -> tuple:
+        return self["frames"]
+
+    @frames.setter
+    def frames(self, new_frames: Any) -> None:
+        self._plain_frames = []
+        go.Figure.frames.fset(self, new_frames)
+
+    def __getitem__(self, prop: Any) -> Any:
+        if prop == "frames" and self._plain_frames:  # asked for: Plotly's objects from now on
+            frames, self._plain_frames = self._plain_frames, []
+            go.Figure.frames.fset(self, frames)
+        return super().__getitem__(prop)
+
+    def to_dict(self) -> dict:
+        result = super().to_dict()
+        if self._plain_frames:
+            result["frames"] = self._plain_frames  # (nothing changes them: shared, not copied)
+        return result
+
+
+# plotly.js's names of the dtypes it reads as typed arrays; an int64 or uint64 array is first narrowed, as Plotly
+# narrows it, to the smallest of these that holds its values.
+_TYPED_ARRAY = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4", "uint32": "u4",
+                "float32": "f4", "float64": "f8"}
+_NARROWER = {"int64": ("int8", "int16", "int32"), "uint64": ("uint8", "uint16", "uint32")}
 _NOT_TYPED = {"geojson", "layer", "layers", "range"}  # keys whose arrays Plotly sends as they are
 
 
 def typed_arrays(value: Any) -> Any:
-    """`value` with every float numpy array in it (in dicts, lists and tuples) as a plotly.js typed array, the
+    """`value` with every numeric numpy array in it (in dicts, lists and tuples) as a plotly.js typed array, the
     base64 form Plotly sends a numpy array in (except under the keys it leaves alone); other values as they are."""
-    if isinstance(value, np.ndarray) and value.dtype.name in _TYPED_ARRAY and value.size:
-        spec = {"dtype": _TYPED_ARRAY[value.dtype.name],
-                "bdata": base64.b64encode(np.ascontiguousarray(value)).decode("ascii")}
+    if isinstance(value, np.ndarray) and value.size:
+        name = value.dtype.name
+        if name in _NARROWER:
+            low, high = value.min(), value.max()
+            name = next((n for n in _NARROWER[name] if np.iinfo(n).min <= low and high <= np.iinfo(n).max), name)
+            value = value.astype(name)
+        if name not in _TYPED_ARRAY:
+            return value
+        spec = {"dtype": _TYPED_ARRAY[name], "bdata": base64.b64encode(np.ascontiguousarray(value)).decode("ascii")}
         if value.ndim > 1:
             spec["shape"] = ", ".join(map(str, value.shape))
         return spec
