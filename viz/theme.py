@@ -145,9 +145,12 @@ class FramedFigure(go.Figure):
 
 # plotly.js's names of the dtypes it reads as typed arrays; an int64 or uint64 array is first narrowed, as Plotly
 # narrows it, to the smallest of these that holds its values.
-_TYPED_ARRAY = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4", "uint32": "u4",
-                "float32": "f4", "float64": "f8"}
-_NARROWER = {"int64": ("int8", "int16", "int32"), "uint64": ("uint8", "uint16", "uint32")}
+# (Keyed by the dtype itself: its `.name` is built anew at each call, 10 us, and a race's frames hold 600 arrays.)
+_TYPED_ARRAY = {np.dtype(name): short for name, short in (("int8", "i1"), ("uint8", "u1"), ("int16", "i2"),
+                                                          ("uint16", "u2"), ("int32", "i4"), ("uint32", "u4"),
+                                                          ("float32", "f4"), ("float64", "f8"))}
+_NARROWER = {np.dtype(wide): tuple(map(np.iinfo, narrow)) for wide, narrow in (
+    ("int64", ("int8", "int16", "int32")), ("uint64", ("uint8", "uint16", "uint32")))}
 _NOT_TYPED = {"geojson", "layer", "layers", "range"}  # keys whose arrays Plotly sends as they are
 
 
@@ -155,14 +158,14 @@ def typed_arrays(value: Any) -> Any:
     """`value` with every numeric numpy array in it (in dicts, lists and tuples) as a plotly.js typed array, the
     base64 form Plotly sends a numpy array in (except under the keys it leaves alone); other values as they are."""
     if isinstance(value, np.ndarray) and value.size:
-        name = value.dtype.name
-        if name in _NARROWER:
+        if value.dtype in _NARROWER:
             low, high = value.min(), value.max()
-            name = next((n for n in _NARROWER[name] if np.iinfo(n).min <= low and high <= np.iinfo(n).max), name)
-            value = value.astype(name)
-        if name not in _TYPED_ARRAY:
+            fits = next((info for info in _NARROWER[value.dtype] if info.min <= low and high <= info.max), None)
+            value = value if fits is None else value.astype(fits.dtype)
+        if value.dtype not in _TYPED_ARRAY:
             return value
-        spec = {"dtype": _TYPED_ARRAY[name], "bdata": base64.b64encode(np.ascontiguousarray(value)).decode("ascii")}
+        spec = {"dtype": _TYPED_ARRAY[value.dtype],
+                "bdata": base64.b64encode(np.ascontiguousarray(value)).decode("ascii")}
         if value.ndim > 1:
             spec["shape"] = ", ".join(map(str, value.shape))
         return spec
