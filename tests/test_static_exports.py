@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, plotted
 from ui.catalog import PAGES
 from viz import diffusion as diffusion_figures
 from viz.export import find_chromium, render_static, static_figure
@@ -70,9 +70,9 @@ def test_a_static_animation_shows_the_frame_its_slider_stands_at():
     fig.layout.sliders[0].active = 1  # t = 10
     still = static_figure(fig)
     frame = fig.frames[1]
-    for position, trace in zip(frame.traces, frame.data):
-        assert np.array_equal(still.data[position].x, trace.x, equal_nan=True)
-        assert np.array_equal(still.data[position].y, trace.y, equal_nan=True)
+    for position, trace in zip(frame.traces, frame.data):  # (a frame holds typed arrays)
+        assert np.array_equal(plotted(still.data[position].x), plotted(trace.x), equal_nan=True)
+        assert np.array_equal(plotted(still.data[position].y), plotted(trace.y), equal_nan=True)
     assert not still.frames and not still.layout.updatemenus and not still.layout.sliders
     assert fig.frames and fig.layout.sliders  # the page's own figure keeps its animation
     svg = render_static({"reverse": still}, ["svg"])["reverse.svg"]

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from engine.diffusion.noise_schedule import make_schedule
-from tests.conftest import assert_valid_as_built
+from tests.conftest import assert_valid_as_built, plotted
 from viz import diffusion as figures
 from viz.raster import hex_rgb
 
@@ -129,17 +129,18 @@ def test_reverse_animation_frames_hold_each_samplers_points_and_growing_paths():
     assert [f.name for f in fig.frames] == ["20", "15", "10", "5", "0"]
     assert [s.label for s in fig.layout.sliders[0].steps] == ["20", "15", "10", "5", "0"]
     per_panel = 1 + 1 + 3  # field, points, paths
-    for index, frame in enumerate(fig.frames):
+    for index, frame in enumerate(fig.frames):  # (frames hold typed arrays)
         ddpm_points, ddim_points = frame.data[1], frame.data[1 + per_panel]
-        assert np.allclose(ddpm_points.x, ddpm[index, :, 0]) and np.allclose(ddim_points.y, ddim[index, :, 1])
-        path = frame.data[2]  # the first point's DDPM path so far
-        kept = ~np.isnan(np.asarray(path.x, dtype=float))
-        assert kept.sum() == index + 1 and np.allclose(np.asarray(path.x)[kept], ddpm[: index + 1, 0, 0])
+        assert np.allclose(plotted(ddpm_points.x), ddpm[index, :, 0])
+        assert np.allclose(plotted(ddim_points.y), ddim[index, :, 1])
+        path_x = plotted(frame.data[2].x)  # the first point's DDPM path so far
+        kept = ~np.isnan(path_x)
+        assert kept.sum() == index + 1 and np.allclose(path_x[kept], ddpm[: index + 1, 0, 0])
         arrows_x, _ = figures.field_arrows(xs, ys, eps[index])
-        assert np.allclose(frame.data[0].x, arrows_x, equal_nan=True)
+        assert np.allclose(plotted(frame.data[0].x), arrows_x, equal_nan=True)
         assert list(frame.traces) == list(range(1, 1 + 2 * per_panel))  # after the data's legend entry
     # Before any frame is played the figure shows the last one: the samples.
-    assert np.allclose(fig.data[2].x, ddpm[-1, :, 0])
+    assert np.allclose(plotted(fig.data[2].x), ddpm[-1, :, 0])
     # The data is one picture behind both panels
     assert [(image.xref, image.yref) for image in fig.layout.images] == [("x", "y"), ("x2", "y2")]
     assert fig.layout.images[0].source == fig.layout.images[1].source
