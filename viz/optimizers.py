@@ -25,8 +25,8 @@ CONTOUR_LINE = (60, 70, 85, 0.35)  # r, g, b, opacity of the level lines
 REGIME_COLORS = {"monotone": "#009E73", "oscillating": "#E69F00", "diverging": "#D55E00", "escaping": "#CC79A7"}
 LOG_FLOOR = 1e-16  # f − f* and distances below this are drawn at this value (a log axis has no zero)
 MAX_FRAMES = 50
-# Plotly validates every trace of every animation frame (~0.3 ms each, even for a figure built from dicts):
-# a race of many optimizers gets fewer frames, so the contour costs about the same whatever the race.
+# Every trace of every animation frame is sent at each change and kept by plotly.js: a race of many optimizers gets
+# fewer frames, so the contour weighs about the same whatever the race (~230 KB).
 FRAME_TRACE_BUDGET = 300
 MAX_FRAME_POINTS = 500
 # A path draws a step's dot only this far (a fraction of the view's width or height) from the last dot drawn:
