@@ -65,6 +65,9 @@ def test_edge_labels_clear_the_units_and_each_other_and_each_sits_by_its_edge(hi
     edges = [(where[layer - 1][i], where[layer][j]) for layer in range(1, len(arch.sizes))
              for j in range(arch.sizes[layer]) for i in range(arch.sizes[layer - 1])]
     labels = [a for a in figure.layout.annotations if a.text.startswith("w ")]
+    (units,) = [trace for trace in figure.data if trace.name == "units"]
+    diameter = units.marker.size  # larger on a projector where there is room, never smaller than on a desk
+    assert UNIT_PX <= diameter and (projector or diameter == UNIT_PX)
     assert len(labels) == (len(edges) if not projector or len(edges) <= 6 else 0)  # else only those in focus
     boxes = []
     for label in labels:
@@ -77,7 +80,7 @@ def test_edge_labels_clear_the_units_and_each_other_and_each_sits_by_its_edge(hi
     for index, (left, bottom, right, top) in enumerate(boxes):
         for ux, uy in (xy for units in where for xy in units):
             nearest = (min(max(ux * sx, left), right), min(max(uy * sy, bottom), top))
-            assert np.hypot(ux * sx - nearest[0], uy * sy - nearest[1]) >= UNIT_PX / 2 - 1e-6
+            assert np.hypot(ux * sx - nearest[0], uy * sy - nearest[1]) >= diameter / 2 - 1e-6
         for other in boxes[index + 1:]:
             assert min(right, other[2]) <= max(left, other[0]) or min(top, other[3]) <= max(bottom, other[1])
 

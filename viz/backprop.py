@@ -26,7 +26,10 @@ LABEL_AT = (0.4, 0.5, 0.3, 0.6, 0.35, 0.45, 0.55, 0.65, 0.25, 0.7, 0.75, 0.2, 0.
 LABEL_SHIFTS = (0, 1, -1, 2, -2, 3, -3)
 LABEL_FONT_PX, PLOT_PX = 11, (460, None)
 PROJECTOR_LABEL_FONT_PX, PROJECTOR_PLOT_PX = PRESENTATION_SMALL_FONT_SIZE, (665, 310)
-UNIT_PX = 92  # the units' markers' diameter
+UNIT_PX, UNIT_FONT_PX = 92, 13  # the units' markers' diameter and text
+# On a projector a unit grows to fill up to this share of the room between units (in the plot it is placed for) and
+# at most PROJECTOR_UNIT_PX, its text with it: a unit's numbers are what a class reads from the back of the room.
+PROJECTOR_UNIT_ROOM, PROJECTOR_UNIT_PX = 0.85, 120
 LABEL_ROUNDS = 4
 NODE_COLOR, REACHED_COLOR, CURRENT_COLOR = "#eef1f5", "#fff3d6", OKABE_ITO[1]
 
@@ -73,7 +76,10 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
     font_px, (plot_width, plot_height) = (PROJECTOR_LABEL_FONT_PX, PROJECTOR_PLOT_PX) if projector else \
         (LABEL_FONT_PX, PLOT_PX)
     scale = (plot_width / (len(arch.sizes) - 0.2), (plot_height or height - 50) / (rows + 0.2))  # px per unit
-    places = label_places(ends, texts, [xy for units in where for xy in units], scale, font_px)
+    unit_px = UNIT_PX
+    if projector:
+        unit_px = int(min(PROJECTOR_UNIT_PX, max(UNIT_PX, PROJECTOR_UNIT_ROOM * min(scale))))
+    places = label_places(ends, texts, [xy for units in where for xy in units], scale, font_px, unit_px)
     mid_x = [x0 + t * (x1 - x0) for ((x0, _), (x1, _)), (t, _) in zip(ends, places)]
     mid_y = [y0 + t * (y1 - y0) for ((_, y0), (_, y1)), (t, _) in zip(ends, places)]
     # Clickable markers on the edges; their labels are annotations, which can have a background.
@@ -102,8 +108,9 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
             node_fill.append(REACHED_COLOR if 0 < layer <= forward_to else NODE_COLOR)
             node_line.append(CURRENT_COLOR if current in (("unit", layer, j), ("forward", layer)) else "#5f6672")
     data.append({"type": "scatter", "x": node_x, "y": node_y, "mode": "markers+text", "text": node_text,
-                 "textfont": {"size": 13}, "customdata": node_data, "name": "units", "showlegend": False,
-                 "marker": {"size": UNIT_PX, "color": node_fill, "line": {"color": node_line, "width": 3}},
+                 "textfont": {"size": round(UNIT_FONT_PX * unit_px / UNIT_PX)}, "customdata": node_data,
+                 "name": "units", "showlegend": False,
+                 "marker": {"size": unit_px, "color": node_fill, "line": {"color": node_line, "width": 3}},
                  "hovertemplate": "%{text}<extra>click: its formulas</extra>"})
     layout = {"height": height,
               "xaxis": {"visible": False, "range": [-0.4, len(arch.sizes) - 0.6]},
@@ -123,14 +130,14 @@ def label_box(text: str, font_px: float) -> tuple[float, float]:
 
 
 def label_places(edges: list[tuple[tuple[float, float], tuple[float, float]]], texts: list[str],
-                 units: list[tuple[float, float]], scale: tuple[float, float],
-                 font_px: float) -> list[tuple[float, float]]:
+                 units: list[tuple[float, float]], scale: tuple[float, float], font_px: float,
+                 unit_px: float = UNIT_PX) -> list[tuple[float, float]]:
     """For each edge ((x0, y0), (x1, y1)), where its label goes: (the fraction of the way along it, px up from the
     edge), one of LABEL_AT on the edge or LABEL_SHIFTS of the label's half height (and a gap) above or below it.
     Each label in turn takes the first place at which its box (label_box) reaches into no unit's circle and no
     other label (else the place where it reaches in least), and the labels take turns again while one moves (a
-    label placed early may block a later one's only free place). `scale`: px per unit of x and of y. An edge
-    without a text gets (LABEL_AT[0], 0)."""
+    label placed early may block a later one's only free place). `scale`: px per unit of x and of y; `unit_px`: the
+    units' diameter. An edge without a text gets (LABEL_AT[0], 0)."""
     along = np.array(LABEL_AT)
     centres = np.array(units, dtype=float) * scale
     candidates: list[tuple[list[tuple[float, float]], np.ndarray, np.ndarray] | None] = []
@@ -144,7 +151,7 @@ def label_places(edges: list[tuple[tuple[float, float], tuple[float, float]]], t
         y = np.add.outer(shifts, (y0 + along * (y1 - y0)) * scale[1]).ravel()
         boxes = np.column_stack([x - width / 2, y - height / 2, x + width / 2, y + height / 2])
         places = [(float(t), float(shift)) for shift in shifts for t in along]
-        candidates.append((places, boxes, _into_circles(boxes, centres)))
+        candidates.append((places, boxes, _into_circles(boxes, centres, unit_px)))
     chosen: dict[int, int] = {}  # label -> its candidate
     for _ in range(LABEL_ROUNDS):
         moved = False
@@ -165,13 +172,13 @@ def label_places(edges: list[tuple[tuple[float, float], tuple[float, float]]], t
             for index, candidate in enumerate(candidates)]
 
 
-def _into_circles(boxes: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """For each box (left, bottom, right, top), how far the units' circles (UNIT_PX wide, at `centres`) reach
+def _into_circles(boxes: np.ndarray, centres: np.ndarray, diameter: float) -> np.ndarray:
+    """For each box (left, bottom, right, top), how far the units' circles (`diameter` px wide, at `centres`) reach
     into it, summed: 0 when they stay outside."""
     nearest_x = np.clip(centres[None, :, 0], boxes[:, None, 0], boxes[:, None, 2])
     nearest_y = np.clip(centres[None, :, 1], boxes[:, None, 1], boxes[:, None, 3])
     distance = np.hypot(centres[None, :, 0] - nearest_x, centres[None, :, 1] - nearest_y)
-    return np.maximum(0.0, UNIT_PX / 2 - distance).sum(axis=1)
+    return np.maximum(0.0, diameter / 2 - distance).sum(axis=1)
 
 
 def _into_boxes(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
