@@ -100,7 +100,7 @@ def figure_from_dicts(data: list[dict], layout: dict, title: str | None, frames:
 
 def unchecked_figure(data: list[dict], layout: dict, frames: Sequence[dict] = ()) -> go.Figure:
     """A figure from dicts in Plotly's canonical form, without Plotly's per-property validation. Its animation
-    frames stay plain dicts (FramedFigure), their float arrays encoded here as the typed arrays Plotly would make of
+    frames stay plain dicts (FramedFigure), their numeric arrays encoded here as the typed arrays Plotly would make of
     them (it passes every numpy array through narwhals on the way to the browser: ~0.2 ms an array, and the
     Optimizers page's race of 38 frames holds 600). (A frame's `data[i].x` then reads as that typed array.)"""
     return FramedFigure({"data": data, "layout": layout}, frames=typed_arrays(list(frames)), _validate=False)
@@ -112,7 +112,10 @@ class FramedFigure(go.Figure):
     told not to (its frames' validator takes no `_validate`), and copies them all again whenever it hands the
     figure out as a dict (`to_dict`, which st.plotly_chart calls): ~30 ms of the Optimizers page's ~70 ms run at
     every change (38 frames of 8 traces), for frames nothing on the server reads. Shown, serialized, pickled and
-    exported as the go.Figure with those frames is; reading or setting `frames` makes them Plotly's objects."""
+    exported as the go.Figure with those frames is; reading or setting `frames` makes them Plotly's objects.
+    It leans on how Plotly's BaseFigure keeps frames (`frames`' setter, `__getitem__`, `to_dict`; plotly is pinned
+    in requirements.txt): if an upgrade changes that, tests/test_viz_theme.py's comparison with Plotly's own JSON
+    fails."""
 
     def __init__(self, data: Any = None, layout: Any = None, frames: Any = None, **kwargs: Any):
         if isinstance(data, dict) and "frames" in data:  # (how a copy or an unpickled figure arrives)
