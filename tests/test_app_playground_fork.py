@@ -65,3 +65,23 @@ def test_rewind_goes_back_to_the_initial_weights():
     at.button(key="pg_rewind").click().run()
     assert metric(at, "Step") == "0"
     assert not at.exception
+
+
+def fork_label(at: AppTest) -> str:
+    return next(e.label for e in at.expander if e.label.startswith("Fork and rewind"))
+
+
+def test_the_fork_label_counts_checkpoints_only_when_it_cannot_go_stale():
+    """The label is drawn once per whole-page run while the job trains on: while it trains, no count; paused, the
+    checkpoints it has."""
+    at = open_page()
+    train_epochs(at, 3)
+    assert fork_label(at).startswith("Fork and rewind: 2 checkpoints, steps 0–50, every 50 steps, ")
+    at.button(key="pg_play").click().run()
+    try:
+        assert fork_label(at) == ("Fork and rewind: checkpoints are kept as it trains (pause to fork from the "
+                                  "newest)")
+    finally:
+        at.button(key="pg_pause").click().run()
+    assert not at.exception
+

@@ -22,7 +22,7 @@ from engine.gradients.recurrent_trainer import RecurrentConfig, RecurrentTrainer
 from engine.playground.config import PlaygroundConfig
 from engine.playground.trainer import PlaygroundJob, PlaygroundTrainer
 from engine.runtime import JobStatus, Trainer, train
-from engine.runtime.checkpoints import Checkpoint, CheckpointRing, NotCheckpointable
+from engine.runtime.checkpoints import Checkpoint, CheckpointRing, CheckpointSummary, NotCheckpointable
 from engine.words.charlm import CharModelConfig, CharModelTrainer
 from engine.words.vectors import WordVectorsConfig, WordVectorsTrainer
 from tests.test_engine_jobs import Quadratic, make_job
@@ -249,3 +249,13 @@ def test_fork_and_rewind_pass_through_a_worker_process(processes_host):
         original.stop()
         if branch is not None:
             branch.stop()
+
+
+def test_the_summary_says_a_small_networks_checkpoints_in_kilobytes():
+    mb = 2 ** 20
+    assert CheckpointSummary((0,), 10_000, 50, 64 * mb).describe() == (
+        "1 checkpoint, step 0, every 50 steps, 10 KB of 64 MB")
+    assert CheckpointSummary((0, 50, 1_500), int(3.1 * mb), 100, 64 * mb).describe() == (
+        "3 checkpoints, steps 0–1,500, every 100 steps, 3.1 MB of 64 MB")
+    assert CheckpointSummary((0,), 300, 50, 64 * mb).describe().endswith("1 KB of 64 MB")  # never "0 KB"
+

@@ -16,7 +16,7 @@ import streamlit as st
 
 from engine.common.limits import ConfigError
 from engine.common.spec import Spec
-from engine.runtime import Job, Snapshot
+from engine.runtime import Job, JobStatus, Snapshot
 from engine.runtime.checkpoints import NotCheckpointable
 from ui.jobs import find_job, job_for_page, session_job
 from ui.live import remembered
@@ -98,10 +98,14 @@ def forked_curves(key: str, chart: str, build: Callable[[Snapshot], go.Figure], 
 def fork_controls(job: Job, name: str, key: str) -> None:
     """Branch here (a checkpoint's step; then change the controls and train the branch), end the branch, and
     Rewind: the checkpoints are those of the page's last full run (pause to see the newest)."""
-    checkpoints = job.snapshot().checkpoints
+    snap = job.snapshot()
+    checkpoints = snap.checkpoints
     branched = f"{key}_branch" in st.session_state
-    with st.expander(f"Fork and rewind: {checkpoints.describe() if checkpoints else 'no checkpoints'}",
-                     expanded=branched):
+    if snap.status is JobStatus.RUNNING:  # this label is drawn once, then the job trains on: no count to go stale
+        summary = "checkpoints are kept as it trains (pause to fork from the newest)"
+    else:
+        summary = checkpoints.describe() if checkpoints else "no checkpoints"
+    with st.expander(f"Fork and rewind: {summary}", expanded=branched):
         left, middle, right = st.columns([2, 1, 1], vertical_alignment="bottom")
         if branched:
             left.caption("The controls now drive the branch; the original run is paused, its curves dotted.")

@@ -104,11 +104,13 @@ class CheckpointSummary:
     max_bytes: int
 
     def describe(self) -> str:
-        """E.g. "12 checkpoints, steps 0–550, every 50 steps, 3.1 MB of 64 MB"."""
+        """E.g. "12 checkpoints, steps 0–550, every 50 steps, 3.1 MB of 64 MB" (a small network's: "12 KB of")."""
         count = len(self.steps)
         span = f"step {self.steps[0]:,}" if count == 1 else f"steps {self.steps[0]:,}–{self.steps[-1]:,}"
+        kilobytes = max(1, round(self.nbytes / 2**10))  # (under 0.1 MB: "0.0 MB" said nothing)
+        size = f"{self.nbytes / 2**20:.1f} MB" if self.nbytes >= 2**20 / 10 else f"{kilobytes} KB"
         return (f"{count} checkpoint{'s' * (count != 1)}, {span}, every {self.every:,} steps, "
-                f"{self.nbytes / 2**20:.1f} MB of {self.max_bytes / 2**20:.0f} MB")
+                f"{size} of {self.max_bytes / 2**20:.0f} MB")
 
 
 class CheckpointRing:
