@@ -101,6 +101,33 @@ def test_the_map_draws_the_queried_words_last_and_out_of_their_groups():
     assert plain["country"].marker.color != plain["capital"].marker.color
 
 
+def test_the_querys_labels_where_its_words_crowd_cover_neither_each_other_nor_a_star():
+    rng = np.random.default_rng(0)
+    spread = rng.uniform(0, 10, size=(60, 2))  # the map's other words set its scale
+    crowd = np.array([[5.0, 5.0], [5.08, 5.04], [4.95, 4.92], [9.0, 1.0]])  # king, man, woman; paris far off
+    query = ["king", "man", "woman", "paris"]
+    points, words = np.vstack([spread, crowd]), [f"w{i}" for i in range(60)] + query
+    index = [60, 61, 62, 63]
+    fig = figures.embedding_map(points, words, ["g"] * 64, [0.5, 0.2], highlight=query,
+                                sides=1, title="t")
+    positions = list(fig.data[-1].textposition)
+    assert positions == figures.query_text_positions(points, index, query)
+    assert positions[3] == "top center"  # a word alone keeps the usual place
+    # The oracle: every label's box and every star's, in pixels of a laptop's map, drawn from the positions.
+    scale = np.array(figures.MAP_PLOT_PX) / np.ptp(points, axis=0)
+    centres = (points[index] - points.min(axis=0)) * scale
+    labels = [figures.query_label_box(c, p, w) for c, p, w in zip(centres, positions, query)]
+    half = figures.QUERY_STAR_PX / 2
+    stars = [(x - half, y - half, x + half, y + half) for x, y in centres]
+    for i, label in enumerate(labels):
+        for j in range(len(labels)):
+            if i != j:
+                assert not figures._overlap(label, labels[j]) and not figures._overlap(label, stars[j])
+    # All on top (as before) would have stacked them: the test means something only if they do crowd.
+    stacked = [figures.query_label_box(c, "top center", w) for c, w in zip(centres, query[:3])]
+    assert figures._overlap(stacked[0], stacked[1])
+
+
 def test_ranked_words_list_the_best_on_top_and_darken_the_expected_answer():
     sgns = [("madrid", 0.91), ("rome", 0.5), ("spain", 0.2)]
     ppmi = [("spain", 0.7), ("madrid", 0.6)]

@@ -21,6 +21,12 @@ MODEL_COLOR, BIGRAM_COLOR, UNIGRAM_COLOR = OKABE_ITO[0], OKABE_ITO[5], "#5f6672"
 # Token backgrounds: pale, distinguishable neighbours, dark text readable on each.
 TOKEN_SHADES = ("#dbeafe", "#fde2c4", "#d1fae5", "#fce7f3", "#e0e7ff", "#fef3c7")
 SIDE_SYMBOLS = ("circle", "diamond-open")
+# The query's labels on a map: where each may go around its star, in order of preference, and what a map's plot
+# area is on a laptop (a half-width column), to tell in data units when two labels would cover each other.
+QUERY_TEXT_POSITIONS = ("top center", "bottom center", "middle right", "middle left", "top right", "top left",
+                        "bottom right", "bottom left")
+QUERY_FONT_PX, QUERY_STAR_PX = 16, 13
+MAP_PLOT_PX = (460, 390)
 WORD_MARK = "▁"  # engine.words.bpe.WORD_BOUNDARY: drawn grey, so a token reads as the word it starts
 
 
@@ -103,9 +109,10 @@ def embedding_map(points: np.ndarray, words: Sequence[str], groups: Sequence[str
     index = [i for i, word in enumerate(words) if word in chosen]
     if index:  # last, so on top of every other word
         data.append({"type": "scatter", "x": points[index, 0], "y": points[index, 1], "mode": "markers+text",
-                     "name": "your query", "text": [words[i] for i in index], "textposition": "top center",
-                     "textfont": {"size": 16, "color": "#1f2430"},
-                     "marker": {"size": 13, "color": "#1f2430", "symbol": "star"},
+                     "name": "your query", "text": [words[i] for i in index],
+                     "textposition": query_text_positions(points, index, [words[i] for i in index]),
+                     "textfont": {"size": QUERY_FONT_PX, "color": "#1f2430"},
+                     "marker": {"size": QUERY_STAR_PX, "color": "#1f2430", "symbol": "star"},
                      "hovertemplate": "%{text}<extra>your query</extra>"})
     first, second = (f"PC{k + 1} ({share:.0%} of the variance)" for k, share in enumerate(variance[:2]))
     layout = {"height": height, "xaxis": {"title": {"text": first}, "zeroline": False},
@@ -113,6 +120,44 @@ def embedding_map(points: np.ndarray, words: Sequence[str], groups: Sequence[str
               "legend": legend_below(),
               "margin": {"t": 50, "b": 120}}
     return figure_from_dicts(data, layout, title)
+
+
+def query_label_box(centre: np.ndarray, position: str, text: str) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) in pixels, y up, of a query label drawn at `position` (Plotly's textposition)
+    around a star at `centre`; its width estimated from the characters (~0.6 em each)."""
+    width, height, gap = 0.6 * QUERY_FONT_PX * len(text), 1.2 * QUERY_FONT_PX, QUERY_STAR_PX / 2 + 1
+    vertical, horizontal = position.split()
+    x, y = centre
+    left = {"center": x - width / 2, "right": x + gap, "left": x - gap - width}[horizontal]
+    bottom = {"middle": y - height / 2, "top": y + gap, "bottom": y - gap - height}[vertical]
+    return left, bottom, left + width, bottom + height
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def query_text_positions(points: np.ndarray, index: Sequence[int], texts: Sequence[str]) -> list[str]:
+    """A textposition for each queried word's label (the words at `points[index]`), so that where the query's
+    words crowd (king, man and woman often do) no label covers another, nor another query word's star: in order,
+    each takes the first of QUERY_TEXT_POSITIONS clear of those placed before it and of the stars (the plot's
+    scale estimated from the extent of all `points` on a laptop's map, MAP_PLOT_PX); where none is, the
+    first."""
+    low, span = points.min(axis=0), np.ptp(points, axis=0)
+    span = np.where(span > 0, span, 1.0)
+    centres = (points[list(index)] - low) / span * np.array(MAP_PLOT_PX)
+    stars = [(x - QUERY_STAR_PX / 2, y - QUERY_STAR_PX / 2, x + QUERY_STAR_PX / 2, y + QUERY_STAR_PX / 2)
+             for x, y in centres]
+    placed: list[tuple[float, float, float, float]] = []
+    positions = []
+    for number, (centre, text) in enumerate(zip(centres, texts)):
+        others = [box for other, box in enumerate(stars) if other != number]
+        boxes = {position: query_label_box(centre, position, text) for position in QUERY_TEXT_POSITIONS}
+        position = next((position for position, box in boxes.items()
+                         if not any(_overlap(box, taken) for taken in placed + others)), QUERY_TEXT_POSITIONS[0])
+        positions.append(position)
+        placed.append(boxes[position])
+    return positions
 
 
 def ranked_words(sgns: Sequence[tuple[str, float]], ppmi: Sequence[tuple[str, float]], *, title: str,
