@@ -102,6 +102,18 @@ def test_ablation_heatmap_and_positional_view():
     assert np.array_equal(np.array(fig.data[1].z), [[1, 0, 1], [0, 1, 1], [1, 1, 2]])
 
 
+@pytest.mark.parametrize("layers, heads", [(1, 1), (2, 4)])
+def test_every_heads_matrix_has_square_cells_under_its_title(layers, heads):
+    """A matrix reads as one: each y axis is scaled to its x axis (square cells), shrinking toward its title; the
+    figure gives a row of heads at least the height of a head's square on a laptop's main column."""
+    fig = figures.model_view(np.full((layers, heads, 8, 8), 1 / 8), list("abcdefgh"), list("abcdefgh"))
+    for cell in range(1, layers * heads + 1):
+        suffix = "" if cell == 1 else str(cell)
+        y = fig.layout[f"yaxis{suffix}"]
+        assert (y.scaleanchor, y.constrain, y.constraintoward) == (f"x{suffix}", "domain", "top")
+    assert fig.layout.height >= layers * min(figures.MODEL_VIEW_ROW_PX, figures.MAIN_WIDTH_PX / heads)
+
+
 def test_the_model_view_built_without_validation_is_what_plotlys_validation_makes_of_it():
     """model_view skips Plotly's per-property checks (it is redrawn at every live refresh); Plotly's own
     validator is the oracle that every property exists and is written in Plotly's form."""

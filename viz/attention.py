@@ -20,6 +20,9 @@ from viz.theme import (
 )
 
 ATTENTION_SCALE = [[0.0, "#ffffff"], [0.25, "#c6dbef"], [0.6, "#4a90c2"], [1.0, "#08306b"]]
+# The model view's row of heads: tall enough for a square matrix of a head, which is at most as wide as the main
+# column (~880 px on a 1280 px laptop) shared by the heads of a layer, plus its tick labels and the next row's titles.
+MODEL_VIEW_ROW_PX, MAIN_WIDTH_PX, ROW_LABELS_PX = 400, 880, 60
 LINE_LEVELS = 6  # line widths/opacities the head view draws in (one trace each)
 
 
@@ -70,18 +73,21 @@ def model_view(attention: np.ndarray, query_labels: Sequence[str], key_labels: S
                              "showlegend": False, "marker": {"size": 5, "color": TEST_COLOR, "symbol": "circle"},
                              "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
             layout[f"xaxis{suffix}"] = {
-                "anchor": f"y{suffix}", "domain": _domain(left, left + width), "showgrid": False,
+                "anchor": f"y{suffix}", "domain": _domain(left, left + width), "showgrid": False, "constrain": "domain",
                 "showticklabels": True, "tickfont": {"size": 11 if n_keys > 12 else 13}, **_position_ticks(key_labels),
                 **({"title": {"text": "key (looked at)"}} if layer == layers - 1 else {})}
             layout[f"yaxis{suffix}"] = {
                 "anchor": f"x{suffix}", "domain": _domain(top - height, top), "showgrid": False,
-                "autorange": "reversed", "showticklabels": head == 0,
+                # square cells: a matrix reads as one (a single head filled the page's width with 8 flat bars)
+                "scaleanchor": f"x{suffix}", "constrain": "domain", "constraintoward": "top", "autorange": "reversed",
+                "showticklabels": head == 0,
                 "tickfont": {"size": 11 if n_queries > 12 else 13}, **_position_ticks(query_labels),
                 **({"title": {"text": "query (looks)"}} if head == 0 else {})}
             titles.append({"text": name + (" (off)" if (layer, head) in off else ""), "x": left + width / 2,
                            "y": top, "xref": "paper", "yref": "paper", "xanchor": "center", "yanchor": "bottom",
                            "showarrow": False, "font": {"size": 16}})
-    layout.update(annotations=titles, height=max(320, 60 + 260 * layers),
+    row_px = min(MODEL_VIEW_ROW_PX, max(200, MAIN_WIDTH_PX // heads + ROW_LABELS_PX))
+    layout.update(annotations=titles, height=max(320, 60 + row_px * layers),
                   coloraxis={"colorscale": ATTENTION_SCALE, "cmin": 0, "cmax": 1,
                              "colorbar": {"title": {"text": "attention"}, "thickness": 14}})
     return figure_from_dicts(data, layout, title)
