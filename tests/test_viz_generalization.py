@@ -55,6 +55,8 @@ def test_the_sweep_marks_the_threshold_and_the_model_where_they_are():
     assert list(above.x) == list(result.sizes[result.variance[0] > ceiling]) and len(above.x) > 0
     assert np.allclose(np.log10(above.y), high) and np.all(np.log10(above.y) < high)
     assert np.allclose(above.customdata, result.variance[0][result.variance[0] > ceiling], rtol=1e-6)
+    # a label on every decade shown, however far below it the training error falls past the threshold
+    assert fig.layout.yaxis.dtick == 1 and min(result.train_mse.ravel()) < 10 ** (low - 10)
 
 
 def test_the_regularization_figures():
