@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 import numpy as np
 
 from tests.conftest import assert_valid_as_built
 from viz import words as figures
+from viz.theme import BROWSER_MARGINS, for_presentation
 
 
 def traces(fig) -> dict:
@@ -81,8 +83,8 @@ def test_the_map_joins_each_pair_and_colours_a_relation_alike_with_a_marker_per_
     assert country.color == capital.color and male.color == female.color and country.color != male.color
     assert country.symbol != capital.symbol and male.symbol == country.symbol and female.symbol == capital.symbol
     assert drawn["country"].textfont.color == country.color
-    assert fig.layout.xaxis.title.text == "PC1 (42% of the variance)"
-    assert fig.layout.yaxis.title.text == "PC2 (19% of the variance)"
+    assert fig.layout.xaxis.title.text == "PC1 (42%)"
+    assert fig.layout.yaxis.title.text == "PC2 (19%)"
 
 
 def test_the_map_draws_the_queried_words_last_and_out_of_their_groups():
@@ -126,6 +128,15 @@ def test_the_querys_labels_where_its_words_crowd_cover_neither_each_other_nor_a_
     # All on top (as before) would have stacked them: the test means something only if they do crowd.
     stacked = [figures.query_label_box(c, "top center", w) for c, w in zip(centres, query[:3])]
     assert figures._overlap(stacked[0], stacked[1])
+
+
+def test_on_a_projector_the_maps_legend_stands_beside_it_and_the_room_kept_below_is_the_plots():
+    """On a 1280x720 projector the map's plot was ~15 px tall under a legend of four rows and its room."""
+    desk = figures.embedding_map(POINTS, WORDS, GROUPS, [0.5, 0.2], title="t")
+    assert desk.layout.margin.b > BROWSER_MARGINS["b"] and desk.layout.legend.orientation == "h"
+    beside = for_presentation(copy.deepcopy(desk), legend_aside=True)
+    assert beside.layout.legend.orientation == "v" and beside.layout.margin.b == BROWSER_MARGINS["b"]
+    assert for_presentation(copy.deepcopy(beside), legend_aside=True).to_dict() == beside.to_dict()  # kept: the same
 
 
 def test_ranked_words_list_the_best_on_top_and_darken_the_expected_answer():

@@ -51,14 +51,14 @@ def draw_vectors(snap: Snapshot, spec: WordsSpec, charts: Charts) -> None:
         live.show(lambda: figures.embedding_map(v.sgns_projection, v.words, v.groups, v.sgns_variance, pairs=pairs,
                                                 highlight=query, sides=sides, title=f"Skip-gram, step {snap.step:,}"),
                   f"words-map-{setting}-step{snap.step}", key="wd_fig_map", where=left, visible=shown,
-                  main_below=MAIN_BELOW[VECTORS])
+                  main_below=MAIN_BELOW[VECTORS], legend_aside=True)
         live.show(lambda: figures.embedding_map(v.ppmi_projection, v.words, v.groups, v.ppmi_variance, pairs=pairs,
                                                 highlight=query, sides=sides, title="PPMI + SVD (LSA)"),
                   f"words-map-ppmi-{setting}", key="wd_fig_map_ppmi", where=right, visible=shown,
-                  main_below=MAIN_BELOW[VECTORS])
-        st.caption("Each word's vector projected on the first two principal components of the words shown (their "
-                   "share of the variance on each axis). Grey segments join planted pairs: where they run "
-                   "parallel, a − b + c lands near d.")
+                  main_below=MAIN_BELOW[VECTORS], legend_aside=True)
+        st.caption("Each word's vector projected on the first two principal components of the words shown, PC1 and "
+                   "PC2 (in brackets, each one's share of the variance). Grey segments join planted pairs: where they "
+                   "run parallel, a − b + c lands near d.")
     with views[1]:
         shown = views[1].open is not False
         left, right = st.columns(2)

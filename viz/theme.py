@@ -415,6 +415,8 @@ def for_presentation(fig: go.Figure, legend_aside: bool = False) -> go.Figure:
     again unchanged."""
     if legend_aside and fig.layout.legend.yref == "container" and fig.layout.legend.orientation == "h":
         fig.update_layout(legend=legend_beside())
+        if (fig.layout.margin.b or 0) > BROWSER_MARGINS["b"]:  # the room a figure kept for its legend below is the
+            fig.layout.margin.b = BROWSER_MARGINS["b"]  # plot's now (the words map's: all of it, on a 720p screen)
     fig.update_layout(font_size=PRESENTATION_FONT_SIZE, title_font_size=PRESENTATION_FONT_SIZE + 3,
                       hoverlabel_font_size=PRESENTATION_FONT_SIZE - 1)
     small = PRESENTATION_SMALL_FONT_SIZE

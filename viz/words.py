@@ -114,7 +114,9 @@ def embedding_map(points: np.ndarray, words: Sequence[str], groups: Sequence[str
                      "textfont": {"size": QUERY_FONT_PX, "color": "#1f2430"},
                      "marker": {"size": QUERY_STAR_PX, "color": "#1f2430", "symbol": "star"},
                      "hovertemplate": "%{text}<extra>your query</extra>"})
-    first, second = (f"PC{k + 1} ({share:.0%} of the variance)" for k, share in enumerate(variance[:2]))
+    # (short: a long title ran past a 720p projector's short plot into the chart's title; the page's caption says
+    # the share is of the variance)
+    first, second = (f"PC{k + 1} ({share:.0%})" for k, share in enumerate(variance[:2]))
     layout = {"height": height, "xaxis": {"title": {"text": first}, "zeroline": False},
               "yaxis": {"title": {"text": second}, "zeroline": False},
               "legend": legend_below(),
