@@ -43,7 +43,8 @@ def test_a_preset_solves_xor_and_swapping_units_keeps_the_loss():
 
 @pytest.mark.parametrize("hidden", [(1,), (2,), (3,), (4,), (2, 2), (1, 2), (1, 1, 1)])
 @pytest.mark.parametrize("projector", [False, True])
-def test_edge_labels_clear_the_units_and_each_other_and_each_sits_by_its_edge(hidden, projector):
+@pytest.mark.parametrize("example", [0, 3])  # (2-2-1's fourth on a projector had a label cut off below the plot)
+def test_edge_labels_clear_the_units_and_each_other_and_each_sits_by_its_edge(hidden, projector, example):
     # 2-4-1's eight first-layer labels, all at 40% of the way, overlapped in a heap (and on the units) at every
     # size. Geometry from the units' positions and the plot area the labels are placed for: every label's box
     # (label_box, which Chromium's boxes are within: tests/browser/test_backprop_page.py) clears every unit's
@@ -56,7 +57,7 @@ def test_edge_labels_clear_the_units_and_each_other_and_each_sits_by_its_edge(hi
     flat = arch.initial(np.random.default_rng(0))
     data = examples("xor_bool")
     every = {(layer, j) for layer in range(1, len(arch.sizes)) for j in range(arch.sizes[layer])}
-    figure = network_graph(arch, flat, run(arch, flat, data.x, data.y), 0, forward_to=len(arch.sizes) - 1,
+    figure = network_graph(arch, flat, run(arch, flat, data.x, data.y), example, forward_to=len(arch.sizes) - 1,
                            deltas=every, current=None, projector=projector)
     font, (width, height) = (PROJECTOR_LABEL_FONT_PX, PROJECTOR_PLOT_PX) if projector else (LABEL_FONT_PX, PLOT_PX)
     rows = max(arch.sizes)
@@ -77,6 +78,10 @@ def test_edge_labels_clear_the_units_and_each_other_and_each_sits_by_its_edge(hi
         assert any(abs((x1 - x0) * (label.y - y0) - (y1 - y0) * (label.x - x0)) < 1e-9 and x0 < label.x < x1
                    for (x0, y0), (x1, y1) in edges)  # its marker: on an edge, between its units
         assert abs(label.yshift) <= 3 * (h / 2 + 6) + 1e-9
+    x_range, y_range = figure.layout.xaxis.range, figure.layout.yaxis.range  # and inside the plot, not cut off
+    for left, bottom, right, top in boxes:
+        assert x_range[0] * sx <= left and right <= x_range[1] * sx
+        assert y_range[0] * sy <= bottom and top <= y_range[1] * sy
     for index, (left, bottom, right, top) in enumerate(boxes):
         for ux, uy in (xy for units in where for xy in units):
             nearest = (min(max(ux * sx, left), right), min(max(uy * sy, bottom), top))

@@ -23,7 +23,10 @@ DENSE_EDGES, PROJECTOR_DENSE_EDGES = 12, 6
 # (label_places), in a plot area of at least PLOT_PX (px wide, and high if not the layout's: the graph's column on a
 # 1280 px screen; on a projector, presentation mode's graph on a 1280 x 720 one). Larger screens give more room.
 LABEL_AT = (0.4, 0.5, 0.3, 0.6, 0.35, 0.45, 0.55, 0.65, 0.25, 0.7, 0.75, 0.2, 0.8)
-LABEL_SHIFTS = (0, 1, -1, 2, -2, 3, -3)
+# (whole steps first, then quarter steps between them: a 720p projector's 2-2-1 has room for its four two-line
+# labels between the input and hidden units only in a quarter step's window)
+LABEL_SHIFTS = (0, 1, -1, 2, -2, 3, -3, *sorted((q / 4 * sign for q in range(1, 12) if q % 4 for sign in (1, -1)),
+                                                key=abs))
 LABEL_FONT_PX, PLOT_PX = 11, (460, None)
 PROJECTOR_LABEL_FONT_PX, PROJECTOR_PLOT_PX = PRESENTATION_SMALL_FONT_SIZE, (665, 310)
 UNIT_PX, UNIT_FONT_PX = 92, 13  # the units' markers' diameter and text
@@ -79,7 +82,9 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
     unit_px = UNIT_PX
     if projector:
         unit_px = int(min(PROJECTOR_UNIT_PX, max(UNIT_PX, PROJECTOR_UNIT_ROOM * min(scale))))
-    places = label_places(ends, texts, [xy for units in where for xy in units], scale, font_px, unit_px)
+    x_range, y_range = [-0.4, len(arch.sizes) - 0.6], [-(rows - 1) / 2 - 0.6, (rows - 1) / 2 + 0.6]
+    places = label_places(ends, texts, [xy for units in where for xy in units], scale, font_px, unit_px,
+                          bounds=(x_range[0], y_range[0], x_range[1], y_range[1]))
     mid_x = [x0 + t * (x1 - x0) for ((x0, _), (x1, _)), (t, _) in zip(ends, places)]
     mid_y = [y0 + t * (y1 - y0) for ((_, y0), (_, y1)), (t, _) in zip(ends, places)]
     # Clickable markers on the edges; their labels are annotations, which can have a background.
@@ -113,8 +118,7 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
                  "marker": {"size": unit_px, "color": node_fill, "line": {"color": node_line, "width": 3}},
                  "hovertemplate": "%{text}<extra>click: its formulas</extra>"})
     layout = {"height": height,
-              "xaxis": {"visible": False, "range": [-0.4, len(arch.sizes) - 0.6]},
-              "yaxis": {"visible": False, "range": [-(rows - 1) / 2 - 0.6, (rows - 1) / 2 + 0.6]},
+              "xaxis": {"visible": False, "range": x_range}, "yaxis": {"visible": False, "range": y_range},
               "margin": {"t": 40, "b": 10, "l": 10, "r": 10}, "dragmode": False, "clickmode": "event+select",
               "annotations": labels}
     return figure_from_dicts(data, layout, f"Example {example + 1}: y = {number(p.y[example])}, "
@@ -131,13 +135,15 @@ def label_box(text: str, font_px: float) -> tuple[float, float]:
 
 def label_places(edges: list[tuple[tuple[float, float], tuple[float, float]]], texts: list[str],
                  units: list[tuple[float, float]], scale: tuple[float, float], font_px: float,
-                 unit_px: float = UNIT_PX) -> list[tuple[float, float]]:
+                 unit_px: float = UNIT_PX,
+                 bounds: tuple[float, float, float, float] | None = None) -> list[tuple[float, float]]:
     """For each edge ((x0, y0), (x1, y1)), where its label goes: (the fraction of the way along it, px up from the
     edge), one of LABEL_AT on the edge or LABEL_SHIFTS of the label's half height (and a gap) above or below it.
-    Each label in turn takes the first place at which its box (label_box) reaches into no unit's circle and no
-    other label (else the place where it reaches in least), and the labels take turns again while one moves (a
-    label placed early may block a later one's only free place). `scale`: px per unit of x and of y; `unit_px`: the
-    units' diameter. An edge without a text gets (LABEL_AT[0], 0)."""
+    Each label in turn takes the first place at which its box (label_box) reaches into no unit's circle, no
+    other label and not out of the plot's `bounds` (left, bottom, right, top, in data units: a label below the
+    lowest unit was cut off) (else the place where it reaches in or out least), and the labels take turns again
+    while one moves (a label placed early may block a later one's only free place). `scale`: px per unit of x and
+    of y; `unit_px`: the units' diameter. An edge without a text gets (LABEL_AT[0], 0)."""
     along = np.array(LABEL_AT)
     centres = np.array(units, dtype=float) * scale
     candidates: list[tuple[list[tuple[float, float]], np.ndarray, np.ndarray] | None] = []
@@ -151,14 +157,25 @@ def label_places(edges: list[tuple[tuple[float, float], tuple[float, float]]], t
         y = np.add.outer(shifts, (y0 + along * (y1 - y0)) * scale[1]).ravel()
         boxes = np.column_stack([x - width / 2, y - height / 2, x + width / 2, y + height / 2])
         places = [(float(t), float(shift)) for shift in shifts for t in along]
-        candidates.append((places, boxes, _into_circles(boxes, centres, unit_px)))
+        outside = 0.0 if bounds is None else _outside(boxes, np.array(bounds, dtype=float) * np.tile(scale, 2))
+        candidates.append((places, boxes, _into_circles(boxes, centres, unit_px) + outside))
+    labelled = [index for index, candidate in enumerate(candidates) if candidate is not None]
+    # In the edges' order, then the labels with the fewest places clear of the units first (where four two-line
+    # labels share the room between two layers, the order decides whether each finds one): the better of the two.
+    fewest_first = sorted(labelled, key=lambda index: int((candidates[index][2] <= 0).sum()))
+    chosen = min((_placed(candidates, order) for order in (labelled, fewest_first)), key=lambda c: c[1])[0]
+    return [candidate[0][chosen[index]] if candidate else (LABEL_AT[0], 0.0)
+            for index, candidate in enumerate(candidates)]
+
+
+def _placed(candidates: list, order: list[int]) -> tuple[dict[int, int], float]:
+    """label_places' turns, the labels taking theirs in `order`: each label's candidate, and how far the labels
+    reach into the units, each other and out of the plot, in all."""
     chosen: dict[int, int] = {}  # label -> its candidate
     for _ in range(LABEL_ROUNDS):
         moved = False
-        for index, candidate in enumerate(candidates):
-            if candidate is None:
-                continue
-            _, boxes, into_units = candidate
+        for index in order:
+            _, boxes, into_units = candidates[index]
             others = [candidates[other][1][pick] for other, pick in chosen.items() if other != index]
             reach = into_units + _into_boxes(boxes, np.array(others).reshape(-1, 4))
             free = np.flatnonzero(reach <= 0)
@@ -168,8 +185,9 @@ def label_places(edges: list[tuple[tuple[float, float], tuple[float, float]]], t
                 chosen[index] = best
         if not moved:
             break
-    return [candidate[0][chosen[index]] if candidate else (LABEL_AT[0], 0.0)
-            for index, candidate in enumerate(candidates)]
+    boxes = np.array([candidates[index][1][pick] for index, pick in chosen.items()]).reshape(-1, 4)
+    overlaps = _into_boxes(boxes, boxes) - np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])  # (self)
+    return chosen, float(sum(candidates[index][2][pick] for index, pick in chosen.items()) + overlaps.sum())
 
 
 def _into_circles(boxes: np.ndarray, centres: np.ndarray, diameter: float) -> np.ndarray:
@@ -179,6 +197,12 @@ def _into_circles(boxes: np.ndarray, centres: np.ndarray, diameter: float) -> np
     nearest_y = np.clip(centres[None, :, 1], boxes[:, None, 1], boxes[:, None, 3])
     distance = np.hypot(centres[None, :, 0] - nearest_x, centres[None, :, 1] - nearest_y)
     return np.maximum(0.0, diameter / 2 - distance).sum(axis=1)
+
+
+def _outside(boxes: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """For each box (left, bottom, right, top), how far it reaches out of `bounds` (the same), summed over sides."""
+    return (np.maximum(0.0, bounds[0] - boxes[:, 0]) + np.maximum(0.0, bounds[1] - boxes[:, 1])
+            + np.maximum(0.0, boxes[:, 2] - bounds[2]) + np.maximum(0.0, boxes[:, 3] - bounds[3]))
 
 
 def _into_boxes(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
