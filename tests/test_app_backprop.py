@@ -78,6 +78,17 @@ def test_edge_labels_clear_the_units_and_each_other_and_each_sits_by_its_edge(hi
         assert any(abs((x1 - x0) * (label.y - y0) - (y1 - y0) * (label.x - x0)) < 1e-9 and x0 < label.x < x1
                    for (x0, y0), (x1, y1) in edges)  # its marker: on an edge, between its units
         assert abs(label.yshift) <= 3 * (h / 2 + 6) + 1e-9
+    # ... off the other edges (one lying along another edge reads as that edge's): where it crosses one, at most
+    # this much of it (2-2-1 on a projector: its diagonals cross between the units, where two labels must be)
+    t = np.linspace(0, 1, 2001)
+    for label, (left, bottom, right, top) in zip(labels, boxes):
+        for (x0, y0), (x1, y1) in edges:
+            if abs((x1 - x0) * (label.y - y0) - (y1 - y0) * (label.x - x0)) < 1e-9 and x0 < label.x < x1:
+                continue  # its own
+            x, y = (x0 + t * (x1 - x0)) * sx, (y0 + t * (y1 - y0)) * sy
+            under = ((left <= x) & (x <= right) & (bottom <= y) & (y <= top)).mean() * np.hypot(x[-1] - x[0],
+                                                                                                 y[-1] - y[0])
+            assert under <= 25
     x_range, y_range = figure.layout.xaxis.range, figure.layout.yaxis.range  # and inside the plot, not cut off
     for left, bottom, right, top in boxes:
         assert x_range[0] * sx <= left and right <= x_range[1] * sx
@@ -88,6 +99,27 @@ def test_edge_labels_clear_the_units_and_each_other_and_each_sits_by_its_edge(hi
             assert np.hypot(ux * sx - nearest[0], uy * sy - nearest[1]) >= diameter / 2 - 1e-6
         for other in boxes[index + 1:]:
             assert min(right, other[2]) <= max(left, other[0]) or min(top, other[3]) <= max(bottom, other[1])
+
+
+def test_the_length_of_an_edge_under_a_label_is_what_points_along_it_say():
+    # (label_places keeps a label off other edges by it: one lying on another edge reads as that edge's)
+    from viz.backprop import _crossing
+
+    rng = np.random.default_rng(1)
+    corners = rng.uniform(0, 10, (40, 2, 2))
+    boxes = np.column_stack([corners[:, :, 0].min(1), corners[:, :, 1].min(1), corners[:, :, 0].max(1),
+                             corners[:, :, 1].max(1)])
+    segments = rng.uniform(0, 10, (30, 4))
+    segments[:5, 2] = segments[:5, 0]  # upright
+    segments[5:10, 3] = segments[5:10, 1]  # level, as an edge between two units side by side is
+    t = np.linspace(0, 1, 100_001)
+    expected = np.zeros(len(boxes))
+    for x0, y0, x1, y1 in segments:
+        x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+        inside = ((boxes[:, [0]] <= x) & (x <= boxes[:, [2]]) & (boxes[:, [1]] <= y) & (y <= boxes[:, [3]]))
+        expected += inside.mean(axis=1) * np.hypot(x1 - x0, y1 - y0)
+    np.testing.assert_allclose(_crossing(boxes, segments), expected, atol=1e-3)
+    assert (expected > 0).sum() > 20  # most boxes are crossed: the oracle checks lengths, not zeros
 
 
 def test_in_a_dense_network_only_the_edges_in_focus_carry_labels_and_every_edge_keeps_its_hover():

@@ -139,14 +139,17 @@ def label_places(edges: list[tuple[tuple[float, float], tuple[float, float]]], t
                  bounds: tuple[float, float, float, float] | None = None) -> list[tuple[float, float]]:
     """For each edge ((x0, y0), (x1, y1)), where its label goes: (the fraction of the way along it, px up from the
     edge), one of LABEL_AT on the edge or LABEL_SHIFTS of the label's half height (and a gap) above or below it.
-    Each label in turn takes the first place at which its box (label_box) reaches into no unit's circle, no
-    other label and not out of the plot's `bounds` (left, bottom, right, top, in data units: a label below the
-    lowest unit was cut off) (else the place where it reaches in or out least), and the labels take turns again
-    while one moves (a label placed early may block a later one's only free place). `scale`: px per unit of x and
-    of y; `unit_px`: the units' diameter. An edge without a text gets (LABEL_AT[0], 0)."""
+    Each label in turn takes, of the places at which its box (label_box) reaches into no unit's circle, no other
+    label and not out of the plot's `bounds` (left, bottom, right, top, in data units: a label below the lowest
+    unit was cut off), the first that covers least of the other edges (else the place where it reaches in or out
+    least), and the labels take turns again while one moves (a label placed early may block a later one's only
+    free place). `scale`: px per unit of x and of y; `unit_px`: the units' diameter. An edge without a text gets
+    (LABEL_AT[0], 0)."""
     along = np.array(LABEL_AT)
     centres = np.array(units, dtype=float) * scale
-    candidates: list[tuple[list[tuple[float, float]], np.ndarray, np.ndarray] | None] = []
+    segments = np.array([(x0, y0, x1, y1) for (x0, y0), (x1, y1) in edges], dtype=float).reshape(-1, 4) \
+        * np.tile(scale, 2)
+    candidates: list[tuple[list[tuple[float, float]], np.ndarray, np.ndarray, np.ndarray] | None] = []
     for ((x0, y0), (x1, y1)), text in zip(edges, texts):
         if not text:
             candidates.append(None)
@@ -158,7 +161,8 @@ def label_places(edges: list[tuple[tuple[float, float], tuple[float, float]]], t
         boxes = np.column_stack([x - width / 2, y - height / 2, x + width / 2, y + height / 2])
         places = [(float(t), float(shift)) for shift in shifts for t in along]
         outside = 0.0 if bounds is None else _outside(boxes, np.array(bounds, dtype=float) * np.tile(scale, 2))
-        candidates.append((places, boxes, _into_circles(boxes, centres, unit_px) + outside))
+        foreign = np.delete(segments, len(candidates), axis=0)
+        candidates.append((places, boxes, _into_circles(boxes, centres, unit_px) + outside, _crossing(boxes, foreign)))
     labelled = [index for index, candidate in enumerate(candidates) if candidate is not None]
     # In the edges' order, then the labels with the fewest places clear of the units first (where four two-line
     # labels share the room between two layers, the order decides whether each finds one): the better of the two.
@@ -168,26 +172,29 @@ def label_places(edges: list[tuple[tuple[float, float], tuple[float, float]]], t
             for index, candidate in enumerate(candidates)]
 
 
-def _placed(candidates: list, order: list[int]) -> tuple[dict[int, int], float]:
+def _placed(candidates: list, order: list[int]) -> tuple[dict[int, int], tuple[float, float]]:
     """label_places' turns, the labels taking theirs in `order`: each label's candidate, and how far the labels
-    reach into the units, each other and out of the plot, in all."""
+    reach into the units, each other and out of the plot, in all, then how much of other edges they cover."""
     chosen: dict[int, int] = {}  # label -> its candidate
     for _ in range(LABEL_ROUNDS):
         moved = False
         for index in order:
-            _, boxes, into_units = candidates[index]
+            _, boxes, into_units, crossing = candidates[index]
             others = [candidates[other][1][pick] for other, pick in chosen.items() if other != index]
             reach = into_units + _into_boxes(boxes, np.array(others).reshape(-1, 4))
             free = np.flatnonzero(reach <= 0)
-            best = int(free[0]) if len(free) else int(np.argmin(reach))
-            if index not in chosen or reach[best] < reach[chosen[index]]:
+            # where it can, clear of all that and covering as little of another edge as it can (a label lying on
+            # another edge reads as that edge's), the earliest such place
+            best = int(free[np.argmin(crossing[free])]) if len(free) else int(np.argmin(reach))
+            if index not in chosen or (reach[best], crossing[best]) < (reach[chosen[index]], crossing[chosen[index]]):
                 moved = moved or index in chosen
                 chosen[index] = best
         if not moved:
             break
     boxes = np.array([candidates[index][1][pick] for index, pick in chosen.items()]).reshape(-1, 4)
     overlaps = _into_boxes(boxes, boxes) - np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])  # (self)
-    return chosen, float(sum(candidates[index][2][pick] for index, pick in chosen.items()) + overlaps.sum())
+    hard = sum(candidates[index][2][pick] for index, pick in chosen.items()) + overlaps.sum()
+    return chosen, (float(hard), float(sum(candidates[index][3][pick] for index, pick in chosen.items())))
 
 
 def _into_circles(boxes: np.ndarray, centres: np.ndarray, diameter: float) -> np.ndarray:
@@ -203,6 +210,24 @@ def _outside(boxes: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """For each box (left, bottom, right, top), how far it reaches out of `bounds` (the same), summed over sides."""
     return (np.maximum(0.0, bounds[0] - boxes[:, 0]) + np.maximum(0.0, bounds[1] - boxes[:, 1])
             + np.maximum(0.0, boxes[:, 2] - bounds[2]) + np.maximum(0.0, boxes[:, 3] - bounds[3]))
+
+
+def _crossing(boxes: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    """For each box (left, bottom, right, top), the length of the `segments` (x0, y0, x1, y1) inside it, summed
+    (Liang-Barsky clipping)."""
+    if not len(segments):
+        return np.zeros(len(boxes))
+    x0, y0, x1, y1 = (segments[None, :, k] for k in range(4))
+    enter, leave = np.zeros((len(boxes), len(segments))), np.ones((len(boxes), len(segments)))
+    for start, delta, low, high in ((x0, x1 - x0, boxes[:, 0, None], boxes[:, 2, None]),
+                                    (y0, y1 - y0, boxes[:, 1, None], boxes[:, 3, None])):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a, b = (low - start) / delta, (high - start) / delta
+        parallel = delta == 0  # (inside the slab or not at all)
+        inside = (low <= start) & (start <= high)
+        enter = np.maximum(enter, np.where(parallel, np.where(inside, 0.0, 2.0), np.minimum(a, b)))
+        leave = np.minimum(leave, np.where(parallel, np.where(inside, 1.0, -1.0), np.maximum(a, b)))
+    return (np.maximum(0.0, leave - enter) * np.hypot(x1 - x0, y1 - y0)).sum(axis=1)
 
 
 def _into_boxes(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
