@@ -161,7 +161,7 @@ def complexity_sweep(sizes: np.ndarray, alphas, train_mse: np.ndarray, test_mse:
     layout = {"height": height, "xaxis": xaxis,
               # (the errors' median over refits and the parts' mean are said in the legend: a title that long ran
               # past a projector's plot, into the chart's title)
-              # (ticks for the range shown: a training error of 10⁻³⁰ below it spaced them three decades apart)
+              # (ticks for the range shown: a training error of 10⁻³⁰ below it spaced them four decades apart)
               "yaxis": log_axis(np.clip(values, low, None), title={"text": "mean squared error"},
                                 range=[np.log10(low), top]),
               "shapes": shapes, "annotations": annotations, "hovermode": "x unified",
