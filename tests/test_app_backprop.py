@@ -73,11 +73,12 @@ def test_edge_labels_clear_the_units_and_each_other_and_each_sits_by_its_edge(hi
     boxes = []
     for label in labels:
         w, h = label_box(label.text, font)
-        x, y = label.x * sx, label.y * sy + label.yshift
+        shift = -label.ay if label.showarrow else 0.0  # off its edge: hung from its marker by a leader
+        x, y = label.x * sx, label.y * sy + shift
         boxes.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
         assert any(abs((x1 - x0) * (label.y - y0) - (y1 - y0) * (label.x - x0)) < 1e-9 and x0 < label.x < x1
                    for (x0, y0), (x1, y1) in edges)  # its marker: on an edge, between its units
-        assert abs(label.yshift) <= 3 * (h / 2 + 6) + 1e-9
+        assert abs(shift) <= 3 * (h / 2 + 6) + 1e-9 and label.ax == 0
     # ... off the other edges (one lying along another edge reads as that edge's): where it crosses one, at most
     # this much of it (2-2-1 on a projector: its diagonals cross between the units, where two labels must be)
     t = np.linspace(0, 1, 2001)

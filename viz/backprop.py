@@ -35,6 +35,7 @@ UNIT_PX, UNIT_FONT_PX = 92, 13  # the units' markers' diameter and text
 PROJECTOR_UNIT_ROOM, PROJECTOR_UNIT_PX = 0.85, 120
 LABEL_ROUNDS = 4
 NODE_COLOR, REACHED_COLOR, CURRENT_COLOR = "#eef1f5", "#fff3d6", OKABE_ITO[1]
+EDGE_MARKER_PX, LEADER_COLOR = 14, "#9aa1ab"  # the clickable marker on an edge; the line to its label, if off it
 
 
 def positions(arch: Architecture) -> list[list[tuple[float, float]]]:
@@ -90,11 +91,15 @@ def network_graph(arch: Architecture, flat, p: Pass, example: int, *, forward_to
     # Clickable markers on the edges; their labels are annotations, which can have a background.
     data.append({"type": "scatter", "x": mid_x, "y": mid_y, "mode": "markers", "hovertext": hovers,
                  "customdata": edge_data, "name": "edges", "showlegend": False,
-                 "marker": {"size": 14, "color": "rgba(255,255,255,0)", "line": {"color": outlines, "width": 2}},
+                 "marker": {"size": EDGE_MARKER_PX, "color": "rgba(255,255,255,0)",
+                            "line": {"color": outlines, "width": 2}},
                  "hovertemplate": "%{hovertext}<extra>click: its formula</extra>"})
-    labels = [{"x": x, "y": y, "yshift": shift, "text": text, "showarrow": False, "font": {"size": font_px},
-               "bgcolor": "rgba(255,255,255,0.9)", "borderpad": 1,
-               "bordercolor": color if color != "#ffffff" else "rgba(0,0,0,0)"}
+    # A label off its edge hangs from the edge's marker by a thin leader (its box centred at the leader's end), so
+    # it is not read as the weight of an edge it happens to stand near.
+    labels = [{"x": x, "y": y, "text": text, "font": {"size": font_px}, "showarrow": bool(shift), "ax": 0,
+               "ay": -shift, "axref": "pixel", "ayref": "pixel", "arrowhead": 0, "arrowwidth": 1,
+               "arrowcolor": LEADER_COLOR, "standoff": EDGE_MARKER_PX / 2, "bgcolor": "rgba(255,255,255,0.9)",
+               "borderpad": 1, "bordercolor": color if color != "#ffffff" else "rgba(0,0,0,0)"}
               for x, y, (_, shift), text, color in zip(mid_x, mid_y, places, texts, outlines) if text]
     node_x, node_y, node_text, node_data, node_fill, node_line = [], [], [], [], [], []
     for layer, units in enumerate(where):
