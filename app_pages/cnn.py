@@ -100,8 +100,8 @@ def arithmetic_view(shown: bool) -> None:
         st.error(f"{error}.", icon=":material/front_hand:")
         return
     table = report.table()
-    if table:
-        st.dataframe(table, width="stretch", hide_index=True)
+    if table:  # (static: its text wraps, so every column fits the page; a data frame scrolled the last two away)
+        st.table(table, hide_index=True)
     if report.problem:
         st.warning(report.problem, icon=":material/block:")
     if not report.rows:
