@@ -89,3 +89,16 @@ def test_the_mlp_figures_mark_both_minima():
                           (v.validation_x, v.validation_y), 60)
     assert_valid_as_built(fit)
     assert f"early stopped (step {v.early_step:,})" in traces(fit)
+
+
+def test_the_mlps_errors_before_training_say_what_will_be_drawn():
+    # (step 0 alone draws no line: the log axis ran 10⁻³ to 10³ over nothing)
+    history = {name: (np.array([0]), np.array([0.5])) for name in ("loss", "validation_mse", "test_mse")}
+    empty = figures.mlp_errors(history, 0, 0, 0.09)
+    assert_valid_as_built(empty)
+    assert "Press Train" in empty.layout.annotations[-1].text
+    assert empty.layout.xaxis.showticklabels is False and empty.layout.yaxis.showticklabels is False
+    history = {name: (np.array([0, 10]), np.array([0.5, 0.4])) for name in history}
+    trained = figures.mlp_errors(history, 0, 0, 0.09)
+    assert not trained.layout.annotations and trained.layout.yaxis.showticklabels is not False
+

@@ -12,7 +12,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.theme import DIVERGING, OKABE_ITO, SEQUENTIAL_SCALE, downsample, figure_from_dicts, legend_below, log_axis
+from viz.theme import (DIVERGING, OKABE_ITO, SEQUENTIAL_SCALE, awaiting_training, downsample, figure_from_dicts,
+                        legend_below, log_axis)
 
 GREYS = [[0.0, "#ffffff"], [1.0, "#000000"]]  # ink on paper: 0 white, 1 black, as the digits are drawn
 NETWORK_COLORS = {"CNN": OKABE_ITO[0], "MLP": OKABE_ITO[1], "CNN, adversarially trained": OKABE_ITO[2]}
@@ -150,10 +151,8 @@ def learning_curves(history: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.
               "margin": {"l": 80, "b": 60, "t": 90}}
     # Before training (step 0 alone draws no line): say what will be drawn, not an empty -1 .. 1 step axis.
     if all(len(trace["x"]) < 2 for trace in data):
-        layout["xaxis2"]["showticklabels"] = False
-        layout["annotations"] = [{"text": "Press Train (or Step): both networks' held-out accuracy and loss are "
-                                          "drawn here as they learn", "xref": "paper", "yref": "paper", "x": 0.5,
-                                  "y": 0.5, "showarrow": False, "font": {"size": 14, "color": "#5f6672"}}]
+        awaiting_training(layout, "Press Train (or Step): both networks' held-out accuracy and loss are drawn here "
+                                  "as they learn", ("xaxis2",))
     return figure_from_dicts(data, layout, "Held-out accuracy and loss: the CNN against an MLP of its size")
 
 

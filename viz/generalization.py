@@ -13,7 +13,8 @@ import numpy as np
 import plotly.colors as pc
 import plotly.graph_objects as go
 
-from viz.theme import OKABE_ITO, SEQUENTIAL_SCALE, downsample, figure_from_dicts, legend_below, log_axis
+from viz.theme import (OKABE_ITO, SEQUENTIAL_SCALE, awaiting_training, downsample, figure_from_dicts, legend_below,
+                        log_axis)
 
 TRUTH_COLOR, POINT_COLOR = "#1f2430", "#5f6672"
 TRAIN_COLOR, TEST_COLOR, BIAS_COLOR, VARIANCE_COLOR, NOISE_COLOR = (OKABE_ITO[0], OKABE_ITO[5], OKABE_ITO[2],
@@ -272,4 +273,7 @@ def mlp_errors(history: Series, early_step: int, best_test_step: int, noise: flo
               "yaxis": log_axis(*(values for _, values in history.values()), title={"text": "mean squared error"}),
               "shapes": shapes, "annotations": annotations, "hovermode": "x unified",
               "legend": legend_below(), "margin": {"t": 70, "b": 80}}
+    if all(len(trace["x"]) < 2 for trace in data):  # (before training: a log axis over nothing, ticks 10⁻³ to 10³)
+        awaiting_training(layout, "Press Train (or Step): the training,<br>validation and test errors are drawn<br>"
+                                  "here as the MLP learns", ("xaxis", "yaxis"))
     return figure_from_dicts(data, layout, "Errors while training")

@@ -179,6 +179,18 @@ def typed_arrays(value: Any) -> Any:
     return value
 
 
+def awaiting_training(layout: dict, text: str, axes: Sequence[str]) -> dict:
+    """The layout of a chart of training curves before it has any (step 0 alone draws no line): `text` says what
+    will be drawn there (break it with <br> for a chart in a column), and the `axes` (layout keys, "xaxis",
+    "yaxis2") show no tick labels or grid for a range that means nothing yet."""
+    for axis in axes:
+        layout[axis] = {**layout.get(axis, {}), "showticklabels": False, "showgrid": False}
+    layout["annotations"] = [*layout.get("annotations", []),
+                             {"text": text, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5, "showarrow": False,
+                              "font": {"size": 14, "color": "#5f6672"}}]
+    return layout
+
+
 def legend_below(**extra: Any) -> dict:
     """A horizontal legend under the plot, placed from the figure's bottom edge (yref "container"), not at a
     fraction of the plot's height below it (yref "paper", y < 0). The paper offset made the legend's room depend
