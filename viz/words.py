@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.theme import OKABE_ITO, figure_from_dicts, legend_below, log_axis, metric_curves
+from viz.theme import CHAR_EM, OKABE_ITO, figure_from_dicts, legend_below, log_axis, metric_curves
 
 Series = Mapping[str, tuple[np.ndarray, np.ndarray]]  # metric name -> (steps, values)
 SGNS_COLOR, PPMI_COLOR = OKABE_ITO[0], OKABE_ITO[5]
@@ -126,8 +126,8 @@ def embedding_map(points: np.ndarray, words: Sequence[str], groups: Sequence[str
 
 def query_label_box(centre: np.ndarray, position: str, text: str) -> tuple[float, float, float, float]:
     """(left, bottom, right, top) in pixels, y up, of a query label drawn at `position` (Plotly's textposition)
-    around a star at `centre`; its width estimated from the characters (~0.6 em each)."""
-    width, height, gap = 0.6 * QUERY_FONT_PX * len(text), 1.2 * QUERY_FONT_PX, QUERY_STAR_PX / 2 + 1
+    around a star at `centre`; its width estimated from the characters as the theme estimates its font's."""
+    width, height, gap = CHAR_EM * QUERY_FONT_PX * len(text), 1.2 * QUERY_FONT_PX, QUERY_STAR_PX / 2 + 1
     vertical, horizontal = position.split()
     x, y = centre
     left = {"center": x - width / 2, "right": x + gap, "left": x - gap - width}[horizontal]
