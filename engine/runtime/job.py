@@ -30,10 +30,12 @@ initial weights and every step before the fork.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import itertools
 import logging
 import math
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -65,6 +67,14 @@ _LIVE_JOBS: "weakref.WeakSet[Job]" = weakref.WeakSet()
 def _stop_all_jobs() -> None:
     for job in list(_LIVE_JOBS):
         job.stop(timeout=2.0)
+
+
+def name_os_thread(name: str) -> None:
+    """Gives the calling thread `name` in the operating system too (its first 15 bytes, Linux's limit), where
+    `top -H`, py-spy and /proc/<pid>/task/*/comm show which threads are training (Python 3.14 does this itself
+    for every thread; 3.11 and 3.12 do not)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)  # 15: PR_SET_NAME
 
 
 class Job(Progress, Forking):
@@ -246,6 +256,7 @@ class Job(Progress, Forking):
 
     # ----------------------------------------------------------------- thread
     def _loop(self) -> None:
+        name_os_thread(self._thread.name)
         try:
             self._train_in_turns()
         finally:
