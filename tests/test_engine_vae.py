@@ -224,7 +224,10 @@ def test_prior_sample_scores_are_shares_of_a_judge_fitted_on_the_training_digits
         prior_sample_scores(VaeTrainer(VaeConfig(data="ring", width=16), seed=0))
 
 
-def test_the_job_runs_the_trainer_with_its_defaults():
+def test_the_job_runs_the_trainer_with_its_defaults(no_leaked_threads):
     job = VaeJob(VaeConfig(width=16), {"beta": 0.5}, force_cpu=True)
-    assert job.hp["beta"] == 0.5 and job.hp["lr"] == 3e-3 and job.hp["reparameterize"] is True
-    assert VaeJob.trainer_type is VaeTrainer
+    try:
+        assert job.hp["beta"] == 0.5 and job.hp["lr"] == 3e-3 and job.hp["reparameterize"] is True
+        assert VaeJob.trainer_type is VaeTrainer
+    finally:
+        job.stop()
