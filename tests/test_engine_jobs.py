@@ -369,12 +369,15 @@ def test_visuals_are_observed_only_as_often_as_a_reader_asks_and_a_fresh_read_sh
         time.sleep(1.0)  # training, nobody reading: ~10 publishes, none of them observes
         assert job.snapshot().visuals_id - before <= 1
         assert job.snapshot().visuals_step < job.snapshot().step - 100  # what plain reads get meanwhile
-        before = job.snapshot().visuals_id
+        before, shown = job.snapshot().visuals_id, set()
         for _ in range(10):  # a page refreshing five times a second
             asked_at = job.snapshot().step
             snap = job.snapshot(fresh=True)
             assert snap.visuals_step >= asked_at and snap.visuals["updates"] == snap.visuals_step
+            shown.add(snap.visuals_step)
             time.sleep(0.2)
-        assert 10 <= job.snapshot().visuals_id - before <= 12  # one observation per read (a pause may add one)
+        # one observation per read that found the visuals behind (each step shown was observed; a read between
+        # two steps of a starved thread needs none), and a pause may add one
+        assert len(shown) >= 5 and len(shown) <= job.snapshot().visuals_id - before <= 12
     finally:
         job.stop()
