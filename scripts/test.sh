@@ -16,4 +16,11 @@ python3 -m pip install -q -r requirements-dev.txt
 echo "== ruff (style, bugs, bandit security rules)"
 python3 -m ruff check .
 echo "== pytest"
-python3 -m pytest -q "$@"
+if [ $# -gt 0 ]; then  # the tests named, as named
+  exec python3 -m pytest -q "$@"
+fi
+# Most tests wait on something (a browser, a server, a worker process): two at a time (pytest-xdist; worksteal keeps
+# a module's tests together, so a browser module starts its server once) take ~60% of the time one at a time does on
+# two cores. The tests marked `alone` measure timing with many sessions at once: they run afterwards, on their own.
+python3 -m pytest -q -n 2 --dist worksteal -m "not alone"
+python3 -m pytest -q -m alone

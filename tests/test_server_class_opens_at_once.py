@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from scripts.browser import running_app
 from scripts.streamlit_client import StreamlitSession
 from tests.conftest import ROOT
@@ -34,6 +36,7 @@ async def open_together(url: str) -> list[str]:
     return problems
 
 
+@pytest.mark.alone  # ten sessions at once
 def test_ten_sessions_open_every_page_at_once_on_a_fresh_server():
     (ROOT / "artifacts").mkdir(exist_ok=True)
     with running_app() as (url, process):

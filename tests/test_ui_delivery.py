@@ -7,6 +7,8 @@ import ast
 import asyncio
 import time
 
+import pytest
+
 from scripts.browser import running_app
 from scripts.streamlit_client import StreamlitSession
 from tests.conftest import ROOT
@@ -45,6 +47,7 @@ def refreshes_shown(fragment: str, loop_turn_s: str = LOOP_TURN_S, moved: bool =
         return asyncio.run(watch(url))
 
 
+@pytest.mark.alone  # counts refreshes against a timed event loop
 def test_every_refresh_arrives_while_the_loop_lags_where_a_plain_fragment_lost_most():
     """The page counts its script runs: each one the client sees is one more than the last it saw (no run was
     thrown away), and they keep coming. The same page with `st.fragment` shows runs lost (a gap in the counts)

@@ -29,6 +29,7 @@ def slider_value(page) -> str:
     return page.locator(".st-key-pg_lr input[type=range]").get_attribute("aria-valuetext")
 
 
+@pytest.mark.alone  # four pages of one server at once
 def test_a_teacher_and_three_students_work_as_one_class(app_url):
     with chromium(1400, 900) as browser:
         teacher = browser.new_page()
