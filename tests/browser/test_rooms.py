@@ -76,6 +76,7 @@ def test_a_teacher_and_three_students_work_as_one_class(app_url):
 
         # On the projector: presentation mode on, a run opened big keeps it in the address (a reload keeps it).
         side.get_by_text("Share and present").click()
+        wait_until_rendered(teacher)  # the panel's rerun (it fills the link) first: see below
         side.get_by_text("Presentation mode").click()
         teacher.wait_for_url(re.compile(r"/class\?present=true"), timeout=30_000)
         teacher.locator(".st-key-class_open_run button").first.click()
