@@ -19,8 +19,9 @@ echo "== pytest"
 if [ $# -gt 0 ]; then  # the tests named, as named
   exec python3 -m pytest -q "$@"
 fi
-# Most tests wait on something (a browser, a server, a worker process): two at a time (pytest-xdist; worksteal keeps
-# a module's tests together, so a browser module starts its server once) take ~60% of the time one at a time does on
-# two cores. The tests marked `alone` measure timing with many sessions at once: they run afterwards, on their own.
-python3 -m pytest -q -n 2 --dist worksteal -m "not alone"
+# Most tests wait on something (a browser, a server, a worker process): two at a time (pytest-xdist; loadfile keeps
+# a module on one worker, so a browser module starts its server once) took 950 s where one at a time took 1,604 s on
+# two cores (worksteal: 1,162 s). The tests marked `alone` measure timing with many sessions at once: they run
+# afterwards, on their own. The slowest are listed at the end: keep the whole under ~25 minutes.
+python3 -m pytest -q -n 2 --dist loadfile -m "not alone" --durations=12
 python3 -m pytest -q -m alone
