@@ -20,8 +20,9 @@ if [ $# -gt 0 ]; then  # the tests named, as named
   exec python3 -m pytest -q "$@"
 fi
 # Most tests wait on something (a browser, a server, a worker process): two at a time (pytest-xdist; loadfile keeps
-# a module on one worker, so a browser module starts its server once) took 950 s where one at a time took 1,604 s on
-# two cores (worksteal: 1,162 s). The tests marked `alone` measure timing with many sessions at once: they run
-# afterwards, on their own. The slowest are listed at the end: keep the whole under ~25 minutes.
+# a module on one worker, so a browser module starts its server once) they took 811 s on two cores, and the tests
+# marked `alone` 120 s after them, where all one at a time took 1,604 s (worksteal: 1,162 s for the first part).
+# The `alone` tests measure timing with many sessions at once, so they run on their own. The slowest are listed at
+# the end: keep the whole under ~25 minutes.
 python3 -m pytest -q -n 2 --dist loadfile -m "not alone" --durations=12
 python3 -m pytest -q -m alone

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -105,7 +106,7 @@ def test_closing_the_tab_stops_its_training_thread(browser):
             names = []
             for task in os.listdir(f"/proc/{process.pid}/task"):
                 try:
-                    names.append(open(f"/proc/{process.pid}/task/{task}/comm").read().strip())
+                    names.append(Path(f"/proc/{process.pid}/task/{task}/comm").read_text().strip())
                 except FileNotFoundError:  # the thread ended while listed
                     pass
             return [name for name in names if name.startswith("gradscape-")]
