@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 
@@ -56,6 +57,14 @@ def limit_threads() -> None:
     """
     torch.set_num_threads(torch_threads_per_job())
     _blas_libraries().limit(limits=torch_threads_per_job())
+
+
+def name_os_thread(name: str) -> None:
+    """Gives the calling thread `name` in the operating system too (its first 15 bytes, Linux's limit), where
+    `top -H`, py-spy and /proc/<pid>/task/*/comm show which threads are training (Python 3.14 does this itself
+    for every thread; 3.11 and 3.12 do not)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)  # 15: PR_SET_NAME
 
 
 _blas: tuple[int, ThreadpoolController | None] = (-1, None)  # (len(sys.modules) at the scan, its BLAS libraries)

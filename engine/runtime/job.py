@@ -30,12 +30,10 @@ initial weights and every step before the fork.
 from __future__ import annotations
 
 import atexit
-import ctypes
 import itertools
 import logging
 import math
 import queue
-import sys
 import threading
 import time
 import weakref
@@ -44,7 +42,7 @@ from typing import Any, Callable
 
 import torch
 
-from engine.common.device import describe_device, limit_threads, pick_device
+from engine.common.device import describe_device, limit_threads, name_os_thread, pick_device
 from engine.common.history import MetricHistory
 from engine.runtime.cap import RUNNING_JOBS, JobLimitReached, RunningJobs
 from engine.runtime.checkpoints import Branch, CheckpointRing
@@ -67,14 +65,6 @@ _LIVE_JOBS: "weakref.WeakSet[Job]" = weakref.WeakSet()
 def _stop_all_jobs() -> None:
     for job in list(_LIVE_JOBS):
         job.stop(timeout=2.0)
-
-
-def name_os_thread(name: str) -> None:
-    """Gives the calling thread `name` in the operating system too (its first 15 bytes, Linux's limit), where
-    `top -H`, py-spy and /proc/<pid>/task/*/comm show which threads are training (Python 3.14 does this itself
-    for every thread; 3.11 and 3.12 do not)."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)  # 15: PR_SET_NAME
 
 
 class Job(Progress, Forking):

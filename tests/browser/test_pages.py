@@ -100,7 +100,7 @@ def test_closing_the_tab_stops_its_training_thread(browser):
     """No thread outlives its session: the job's thread ends soon after its tab closes.
 
     Reads the names of the server's OS threads (a job's thread is named `gradscape-<job>` there too,
-    engine.runtime.job.name_os_thread): one trains while the tab is open, none is left after it closes."""
+    engine.common.device.name_os_thread): one trains while the tab is open, none is left after it closes."""
     with running_app() as (url, process):
         def training_threads() -> list[str]:
             names = []
