@@ -167,6 +167,21 @@ def test_a_checkpoint_counts_the_arrays_inside_a_trainers_own_objects():
     assert copy is not records and copy.columns[0] is not records.columns[0] and copy.itself is copy
     assert copy.frozen is records.frozen
 
+def test_a_tuple_of_numbers_and_read_only_arrays_is_shared_and_one_holding_anything_writable_is_copied():
+    frozen = np.arange(3.0)
+    frozen.setflags(write=False)
+    trajectory = (4, (0, 1, 2), (frozen, frozen))  # a weight trajectory's interval, steps and vectors
+    checkpoint = Checkpoint.of(0, {"trajectory": trajectory}, {})
+    assert checkpoint.trainer["trajectory"][1] is trajectory[1] and checkpoint.trainer["trajectory"][2] is trajectory[2]
+    assert checkpoint.nbytes == 0
+    writable, tensor = np.arange(3.0), torch.zeros(2)
+    checkpoint = Checkpoint.of(0, {"mixed": (1, frozen, writable, tensor)}, {})
+    writable[0], tensor[0] = 9.0, 9.0  # training on changes them: the checkpoint must not
+    kept = checkpoint.trainer["mixed"]
+    assert kept[1] is frozen and kept[2][0] == 0.0 and kept[3][0] == 0.0
+    assert checkpoint.nbytes == 3 * 8 + 2 * 4
+
+
 
 def train_job(job, steps):
     ticket = job.step(steps)

@@ -306,6 +306,8 @@ class Job(Progress, Forking):
 
     def _drain_commands(self, block_for: float | None) -> bool:
         """Apply queued commands; False once a stop was received."""
+        if not block_for and self._commands.empty():  # between two steps: no exception raised and caught
+            return True
         try:
             command = self._commands.get(timeout=block_for) if block_for else self._commands.get_nowait()
         except queue.Empty:
