@@ -59,13 +59,14 @@ class PlaygroundTrainer(Trainer):
         config.validate(self.dataset)
         device = self.device
         self.x_train, self.y_train = torch.tensor(ds.x_train, device=device), torch.tensor(ds.y_train, device=device)
+        self.n_train = len(ds.x_train)  # (a tensor's len() is Python code in torch, and read three times a step)
         self.x_test, self.y_test = torch.tensor(ds.x_test, device=device), torch.tensor(ds.y_test, device=device)
         self.x_val, self.y_val = torch.tensor(ds.x_val, device=device), torch.tensor(ds.y_val, device=device)
         self.n_out = n_outputs(config, ds)
         self.model = PlaygroundNet(config, self.n_out, self.rng).to(device)
         self.optimizer = make_optimizer(self.config.optimizer, self.model.parameters(), self.hp)
         self.schedule = self._schedule(self.hp)
-        self._order = torch.randperm(len(self.x_train), generator=self.rng).to(device)
+        self._order = torch.randperm(self.n_train, generator=self.rng).to(device)
         self._cursor, self._samples_seen = 0, 0
         self._grid = self._make_grids()
         self.trajectory = WeightTrajectory()
@@ -132,7 +133,7 @@ class PlaygroundTrainer(Trainer):
 
     @property
     def epoch(self) -> float:
-        return self._samples_seen / len(self.x_train)
+        return self._samples_seen / self.n_train
 
     def on_epoch_end(self, epoch: int, mean_loss: float) -> str | None:
         """Returns why training is done, if it is now: the perceptron rule converged, or early stopping."""
@@ -172,7 +173,7 @@ class PlaygroundTrainer(Trainer):
 
     # ---- training
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        n = len(self.x_train)
+        n = self.n_train
         size = min(int(self.hp["batch_size"]), n)
         if self._cursor + size > n:  # start a new epoch's permutation; batches stay full-sized
             rest = self._order[self._cursor:]
