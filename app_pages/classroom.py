@@ -9,7 +9,7 @@ from engine.rooms import RoomError, room_store
 from ui.catalog import HOME, PAGES
 from ui.delivery import fragment
 from ui.exports import Charts
-from ui.rooms import TEACHER, join_link, open_experiment, qr_png
+from ui.rooms import TEACHER, join_link, open_experiment, show_qr
 from viz import rooms as figures
 
 STATE = st.session_state
@@ -105,7 +105,7 @@ def join_card(code: str) -> None:
     """The code, the join link and its QR code, large: for the projector, where the sidebar is folded."""
     link = join_link(code)
     qr, words = st.columns([1, 2], gap="large", vertical_alignment="center")
-    qr.image(qr_png(link), width=320)
+    show_qr(link, "320px", where=qr)
     words.html(f"<div style='font:700 5rem/1.1 monospace;letter-spacing:.12em'>{code}</div>")
     words.markdown(f"Scan it, or open **{link}**; or, in Gradscape, type the code under **Class** → **Join a "
                    "class**.")

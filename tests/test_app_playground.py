@@ -29,6 +29,25 @@ def test_page_opens_with_the_default_experiment():
     assert parameters_label(at) == "Parameters: 25 in total"
 
 
+
+def test_the_sidebar_says_where_the_pages_model_trains_and_drops_it_on_a_page_without_one():
+    """The line has its place in the sidebar from the run's start (holding the last run's words until the page
+    sets them, so nothing under it moves as the page runs); a page that trains nothing leaves it empty."""
+    at = AppTest.from_file(str(conftest.ROOT / "app.py"), default_timeout=60)
+    at.switch_page("app_pages/playground.py").run()
+
+    def where() -> list[str]:
+        return [c.value for c in at.sidebar.caption if c.value.startswith("This page's model trains in")]
+
+    assert where() == ["This page's model trains in **the web server's process**."]
+    at.run()
+    assert len(where()) == 1
+    at.switch_page("app_pages/home.py").run()
+    assert not at.exception and where() == []
+    at.switch_page("app_pages/playground.py").run()
+    assert len(where()) == 1
+
+
 def test_step_and_epoch_buttons_train_and_show_the_new_step():
     at = open_page()
     at.button(key="pg_step").click().run()

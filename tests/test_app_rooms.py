@@ -55,7 +55,8 @@ def test_the_class_panel_draws_its_controls_only_while_open():
 def test_a_pushed_page_opens_for_the_student_who_trains_and_the_class_view_shows_the_run(teacher):
     code = code_of(teacher)
     assert any(code in element.proto.body for element in teacher.sidebar.get("html"))  # the code, large
-    assert teacher.sidebar.get("image")  # the QR code
+    assert any("alt='QR code of " in e.proto.body and f"?room={code}'" in e.proto.body
+               for e in teacher.sidebar.get("html"))  # the QR code (tests/browser/test_rooms.py reads it)
     student = session(room=code.lower())  # the join link, typed in lower case
     joined = student.session_state[STUDENT]
     assert joined["code"] == code and len(joined["name"].split()) == 2 and "room" not in student.query_params
@@ -96,7 +97,8 @@ def test_the_class_view_shows_how_to_join_large_until_a_run_reports(teacher):
     code = code_of(teacher)
     teacher.switch_page("app_pages/classroom.py").run()
     assert not teacher.exception and metric(teacher, "Students") == "0"
-    assert teacher.main.get("image") and any(code in element.proto.body for element in teacher.main.get("html"))
+    assert any(f"?room={code}'" in e.proto.body and "join-qr" in e.proto.body for e in teacher.main.get("html"))
+    assert any(code in element.proto.body for element in teacher.main.get("html"))
     assert any(f"/?room={code}**" in m.value for m in teacher.main.markdown)
 
 

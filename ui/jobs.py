@@ -67,15 +67,33 @@ def find_job(name: str) -> Job | None:
     return job_for_page(name, None) if name in session_jobs() else None
 
 
-def where_slot(slot: Any) -> None:
-    """Where this run's page says where its job trains: a place in the sidebar that app.py keeps for it."""
-    st.session_state[WHERE_KEY] = slot
+def where_slot() -> None:
+    """Keep the place in the sidebar where this run's page says where its job trains (`show_where`). It shows the
+    last run's line until the page sets this run's: a place left empty until the page ran let everything under
+    it in the sidebar (Share and present, Class, the page's controls) jump up and back down at each rerun, and a
+    button that had just appeared under the pointer moved away (the teacher's Push, measured)."""
+    last = st.session_state.get(WHERE_KEY, (None, "", False))[1]
+    slot = st.empty()
+    if last:
+        slot.caption(last)
+    st.session_state[WHERE_KEY] = (slot, last, False)
 
 
 def show_where(job: Job) -> None:
     """"This page's model trains in worker 2 of 7 (CPU)", in the sidebar beside the device."""
-    slot = st.session_state.get(WHERE_KEY) or st.sidebar
-    slot.caption(f"This page's model trains in **{job.where}**.")
+    slot, _, _ = st.session_state.get(WHERE_KEY, (None, "", False))
+    text = f"This page's model trains in **{job.where}**."
+    (slot or st.sidebar).caption(text)
+    if slot is not None:
+        st.session_state[WHERE_KEY] = (slot, text, True)
+
+
+def end_where() -> None:
+    """After the page ran: the line goes where this run's page trains nothing (the home page, a lesson)."""
+    slot, _, shown = st.session_state.get(WHERE_KEY, (None, "", False))
+    if slot is not None and not shown:
+        slot.empty()
+        st.session_state[WHERE_KEY] = (slot, "", False)
 
 
 def force_cpu() -> bool:

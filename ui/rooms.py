@@ -8,7 +8,7 @@ the panel); a student opens the join link again."""
 
 from __future__ import annotations
 
-import io
+import html
 import math
 import time
 from typing import Any
@@ -65,15 +65,21 @@ def class_panel(page: PageInfo) -> None:
         del st.query_params[ROOM_PARAM]
         if STATE.get(STUDENT, {}).get("code") != normalized_code(code):
             _join(code)
-    if STATE.get(NOTICE):
-        kind, text = STATE.pop(NOTICE)
-        (st.success if kind == "done" else st.warning)(text, icon=":material/groups:")
     if TEACHER in STATE:
         _teacher_panel(page)
     elif STUDENT in STATE:
         _student_panel()
     else:
         _nobody_panel()
+    _notice()  # (the teacher's is drawn in the panel, under Push)
+
+
+def _notice() -> None:
+    """What the last click did ("Pushed ... (push 2)", a refusal), under the buttons: drawn above them, it moved
+    them down as it came and back up at the next run."""
+    if STATE.get(NOTICE):
+        kind, text = STATE.pop(NOTICE)
+        (st.success if kind == "done" else st.warning)(text, icon=":material/groups:")
 
 
 def _nobody_panel() -> None:
@@ -144,26 +150,37 @@ def join_link(code: str) -> str:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def qr_png(link: str) -> bytes:
-    """The join link's QR code (about 20 ms to make: once per link, not on every run of the teacher's page)."""
-    buffer = io.BytesIO()
-    segno.make(link, error="m").save(buffer, kind="png", scale=8, border=2)
-    return buffer.getvalue()
+def _qr_svg_uri(link: str) -> str:
+    return segno.make(link, error="m").svg_data_uri(border=2, omitsize=True, dark="#000", light="#fff")
+
+
+def show_qr(link: str, width: str, where: Any = st) -> None:
+    """The join link's QR code, `width` wide (CSS), in a box as tall as it is wide before the picture is drawn:
+    an st.image, of no height until its PNG had loaded, pushed the buttons below it ~250 px down half a second
+    after they appeared, under the teacher's pointer. Vector (SVG), so sharp on a projector; made once per link.
+    (st.html keeps no inline <svg>: it is a picture's data address.)"""
+    where.html(f"<div class='join-qr' style='width:{width};max-width:100%;aspect-ratio:1'><img "
+               f"src='{_qr_svg_uri(link)}' alt='QR code of {html.escape(link)}' "
+               "style='display:block;width:100%;height:100%'></div>")
 
 
 def _teacher_panel(page: PageInfo) -> None:
     code = STATE[TEACHER]["code"]
     with st.expander(f"Class {code}", icon=":material/co_present:", expanded=True):
         st.html(f"<div style='font:700 2.4rem/1.1 monospace;letter-spacing:.12em;text-align:center'>{code}</div>")
-        link = join_link(code)
-        st.image(qr_png(link), caption="Students scan this, or open the link below", width="stretch")
-        st.code(link, language=None, wrap_lines=True)
+        # The buttons first, where Start a class was: what is drawn after them (the QR code, the link's code block,
+        # whose component a browser loads on first use) cannot move them from under the teacher's pointer.
         pushable = page.spec is not None
         st.button("Push this page to the class", key="room_push", on_click=_push, args=(page,), type="primary",
                   icon=":material/cast_for_education:", disabled=not pushable, width="stretch",
                   help="Every student's page opens this experiment, as it is set now." if pushable
                   else "Open an experiment's page to push it.")
         st.page_link("app_pages/classroom.py", label="Class view", icon=":material/groups:")
+        _notice()
+        link = join_link(code)
+        show_qr(link, "100%")
+        st.caption("Students scan this, or open the link below")
+        st.code(link, language=None, wrap_lines=True)
         clear, close = st.columns(2)
         clear.button("Clear", key="room_clear", icon=":material/delete_sweep:", on_click=_teacher_call,
                      args=("clear",), width="stretch",
