@@ -8,7 +8,7 @@ from engine.common.device import describe_device, limit_threads, pick_device
 from engine.runtime.hosts import current_host
 from ui.catalog import CLASS_VIEW, HOME, PAGES
 from ui.delivery import wait_until_sent
-from ui.jobs import end_where, where_slot
+from ui.jobs import where_slot
 from ui.rooms import class_panel
 from ui.sharing import (link_parameters, open_exact_link, open_old_labels, page_styles, presenting,
                         report_unused_link_parameters, share_panel, show_share_link)
@@ -49,7 +49,6 @@ with st.sidebar:
 st.html("<style>[data-stale='true']{opacity:1 !important;transition:none !important}" + page_styles() + "</style>")
 notice = st.empty()
 navigation.run()
-end_where()
 report_unused_link_parameters(arrived, page, notice)
 show_share_link(link, page)
 wait_until_sent()  # the next run of this session starts once this one was sent (ui.delivery)

@@ -346,8 +346,10 @@ def export_panel(spec_type: type[Spec]) -> None:
         if slot.message:
             kind, text = slot.message
             (st.error if kind == "error" else st.success)(text)
-        slot.body = st.empty()
-        slot.body.caption("The exports appear once the page has drawn its figures.")
+        # A container, not an st.empty: until the page has drawn (its end of the run) the panel keeps showing the
+        # last run's exports. An empty slot blanked them for the run, and with the panel open every control change
+        # pulled the page's controls under it ~500 px up and back down.
+        slot.body = st.container()
         uploader = f"export_{prefix}import"
         st.file_uploader("Import settings (JSON)", type=["json"], key=uploader, on_change=_on_import,
                          args=(spec_type, uploader), help="A settings file exported from this page: every control "

@@ -68,32 +68,23 @@ def find_job(name: str) -> Job | None:
 
 
 def where_slot() -> None:
-    """Keep the place in the sidebar where this run's page says where its job trains (`show_where`). It shows the
-    last run's line until the page sets this run's: a place left empty until the page ran let everything under
-    it in the sidebar (Share and present, Class, the page's controls) jump up and back down at each rerun, and a
-    button that had just appeared under the pointer moved away (the teacher's Push, measured)."""
-    last = st.session_state.get(WHERE_KEY, (None, "", False))[1]
-    slot = st.empty()
-    if last:
-        slot.caption(last)
-    st.session_state[WHERE_KEY] = (slot, last, False)
+    """Keep the place in the sidebar where this run's page says where its job trains (`show_where`). A container,
+    not an st.empty: a browser shows a container's last words until the run replaces them (or, where the page
+    trains nothing, drops them at its end). An empty slot was blank until the page had run, so everything under
+    it in the sidebar (Share and present, Class, the page's controls) jumped up and back down at each rerun, and
+    a button that had just appeared under the pointer moved away (the teacher's Push, measured)."""
+    st.session_state[WHERE_KEY] = [st.container(), False]  # (the place, whether this run's page has said it)
 
 
 def show_where(job: Job) -> None:
     """"This page's model trains in worker 2 of 7 (CPU)", in the sidebar beside the device."""
-    slot, _, _ = st.session_state.get(WHERE_KEY, (None, "", False))
+    place = st.session_state.get(WHERE_KEY)
     text = f"This page's model trains in **{job.where}**."
-    (slot or st.sidebar).caption(text)
-    if slot is not None:
-        st.session_state[WHERE_KEY] = (slot, text, True)
-
-
-def end_where() -> None:
-    """After the page ran: the line goes where this run's page trains nothing (the home page, a lesson)."""
-    slot, _, shown = st.session_state.get(WHERE_KEY, (None, "", False))
-    if slot is not None and not shown:
-        slot.empty()
-        st.session_state[WHERE_KEY] = (slot, "", False)
+    if place is None:
+        st.sidebar.caption(text)
+    elif not place[1]:  # (once a run: a page that draws two jobs' controls says the first's)
+        place[0].caption(text)
+        place[1] = True
 
 
 def force_cpu() -> bool:
