@@ -133,6 +133,31 @@ def charts_drawn_twice(page) -> list[str]:
     return page.evaluate(_DRAWN_TWICE_JS)
 
 
+# Every keyed element (its Streamlit key, "st-key-...") inside `scope`: the distances from the top of `scope` it
+# stood at, over `seconds` of frames; collected in window.positionsAt once they are over.
+_RECORD_POSITIONS_JS = """([scope, seconds]) => { const seen = {}, started = performance.now();
+    window.positionsAt = null;
+    const frame = () => { const box = document.querySelector(scope);
+      if (box) for (const e of box.querySelectorAll('[class*="st-key-"]')) {
+        const key = [...e.classList].find(c => c.startsWith('st-key-')).slice(7), rect = e.getBoundingClientRect();
+        if (rect.height > 0) (seen[key] ??= new Set()).add(Math.round(rect.y - box.getBoundingClientRect().y)); }
+      if (performance.now() - started < seconds * 1000) requestAnimationFrame(frame);
+      else window.positionsAt = Object.fromEntries(Object.entries(seen).map(([key, ys]) => [key, [...ys]])); };
+    requestAnimationFrame(frame); }"""
+
+
+def record_positions(page, scope: str, seconds: float) -> None:
+    """Start recording where every keyed element inside `scope` (a selector: "[data-testid=stMain]") stands at
+    every frame for `seconds`; `recorded_positions` gives them. What a run or a refresh moves under the pointer
+    shows as a key with more than one position (docs/CONVENTIONS.md: nothing moves under the pointer)."""
+    page.evaluate(_RECORD_POSITIONS_JS, [scope, seconds])
+
+
+def recorded_positions(page) -> dict[str, list[int]]:
+    """Once the recording is over: each key's distinct distances from the top of the scope, in px."""
+    return page.wait_for_function("() => window.positionsAt", timeout=60_000).json_value()
+
+
 def train_one_epoch(page, key: str, steps: int, timeout_s: float = 60) -> int:
     """Press the page's Epoch button (`key`: its job-controls prefix, "at") and wait until the step counter
     reaches `steps`, the epoch's length; returns the step shown."""

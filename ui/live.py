@@ -142,7 +142,12 @@ def job_controls(job: Job, key: str, part_steps: Sequence[tuple[str, dict[str, A
                        ":material/fast_forward:"))
     cols = st.columns([1.3, *([1] * (len(middle) + 1)), max(1, 4 - len(middle))])
     # Two keys, not one button relabelled: a click that reaches the server after the rerun that turned
-    # Pause into Train would otherwise run Train's callback, and the job would start again.
+    # Pause into Train would otherwise run Train's callback, and the job would start again. A browser keeps the
+    # button of the other key under the new one until the run ends (an element of another key is another
+    # element): for that second the row was two buttons tall and everything under it moved down and back up.
+    # The later of the two is the old one: hidden.
+    play, pause = f".st-key-{key}_play", f".st-key-{key}_pause"
+    st.html(f"<style>{play} ~ {pause}, {pause} ~ {play} {{display: none}}</style>")
     cols[0].button("Pause" if running else "Train", key=f"{key}_pause" if running else f"{key}_play",
                    type="primary", width="stretch",
                    icon=":material/pause:" if running else ":material/play_arrow:",

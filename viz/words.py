@@ -233,9 +233,10 @@ def _visible(character: str) -> str:
 
 def sample_html(prefix: str, text: str, highlighted: bool = False) -> str:
     """A generated sample as the page shows it: the prefix it continues in grey, then the sample, whitespace and
-    line breaks kept, escaped (a sample is never markup)."""
+    line breaks kept, escaped (a sample is never markup). Its box is always as tall (a longer sample scrolls): new
+    samples every refresh while the model trains, of other line counts, moved what stands under them each time."""
     border = "#1f2430" if highlighted else "rgba(31,36,48,.2)"
     return (f'<div style="font-family:\'DejaVu Sans Mono\',monospace;font-size:.95rem;white-space:pre-wrap;'
             f'line-height:1.35;border:{2 if highlighted else 1}px solid {border};border-radius:6px;padding:8px 10px;'
-            f'max-height:22rem;overflow-y:auto"><span style="color:#8a93a3">{html.escape(prefix)}</span>'
+            f'height:22rem;overflow-y:auto"><span style="color:#8a93a3">{html.escape(prefix)}</span>'
             f"{html.escape(text)}</div>")

@@ -13,22 +13,14 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from scripts.browser import chromium, chromium_available, start_class, wait_until_rendered
+from scripts.browser import (chromium, chromium_available, record_positions, recorded_positions, start_class,
+                             wait_until_rendered)
 from ui.rooms import ROOM_PARAM
 
 if not chromium_available():
     pytest.skip("no Chromium here: apt-get install -y chromium", allow_module_level=True)
 
 LR_MOVES = (-2, 2, 4)  # arrow presses on each student's learning-rate slider (options: engine LEARNING_RATES)
-
-
-# Records the vertical position of the teacher panel's Push button at every frame for 5 s (null before it exists).
-RECORD_PUSH_BUTTON_JS = """() => { window.pushAt = []; const started = performance.now();
-    const frame = () => { const push = [...document.querySelectorAll('[data-testid=stSidebar] button')]
-        .find(b => b.innerText.includes('Push this page'));
-      window.pushAt.push(push ? Math.round(push.getBoundingClientRect().y) : null);
-      if (performance.now() - started < 5000) requestAnimationFrame(frame); };
-    requestAnimationFrame(frame); }"""
 
 
 def metric(page, label: str) -> str | None:
@@ -48,12 +40,12 @@ def test_a_teacher_and_three_students_work_as_one_class(app_url):
         teacher.goto(f"{app_url}/playground?pg_data=XOR")
         wait_until_rendered(teacher)
         side = teacher.locator("[data-testid=stSidebar]")
-        teacher.evaluate(RECORD_PUSH_BUTTON_JS)
+        record_positions(teacher, "[data-testid=stSidebarUserContent]", 5)
         link, code = start_class(teacher)
         assert re.fullmatch(rf".*/\?{ROOM_PARAM}={code}", link) and len(code) == 6
         # Where Push stood at every frame from its first: it never moved under the teacher's pointer (a QR code
         # loaded late above it moved it ~250 px, the sidebar's line of where the job trains 61 px).
-        assert len({y for y in teacher.evaluate("window.pushAt") if y is not None}) == 1
+        assert len(recorded_positions(teacher)["room_push"]) == 1
         qr = side.locator(".join-qr")  # the QR code reads as the join link
         qr.scroll_into_view_if_needed()
         assert [code.text for code in zxingcpp.read_barcodes(Image.open(io.BytesIO(qr.screenshot())))] == [link]

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from scripts.browser import chromium, chromium_available, wait_until_rendered
+from scripts.browser import (chromium, chromium_available, record_positions, recorded_positions,
+                             wait_until_rendered)
 from ui.catalog import PAGES
 
 if not chromium_available():
@@ -95,18 +96,6 @@ def test_a_link_with_a_label_from_before_a_relabelling_opens_its_option(app_url,
         page.close()
 
 
-# Every keyed element of the sidebar: its distance from the top of the sidebar's content, at every frame for 4 s.
-RECORD_SIDEBAR_JS = """() => { window.sidebarAt = {}; const started = performance.now();
-    const frame = () => { const content = document.querySelector('[data-testid=stSidebarUserContent]');
-      for (const e of content.querySelectorAll('[class*="st-key-"]')) {
-        const key = [...e.classList].find(c => c.startsWith('st-key-')), box = e.getBoundingClientRect();
-        if (box.height > 0) (window.sidebarAt[key] ??= new Set()).add(
-          Math.round(box.y - content.getBoundingClientRect().y)); }
-      if (performance.now() - started < 4000) requestAnimationFrame(frame);
-      else window.sidebarDone = Object.fromEntries(Object.entries(window.sidebarAt).map(([k, s]) => [k, [...s]])); };
-    requestAnimationFrame(frame); }"""
-
-
 def test_nothing_in_the_sidebar_moves_while_a_change_reruns_the_page_with_the_export_panel_open(app_url, browser):
     """The panels that a run fills late (the exports, where the job trains) keep the last run's content until
     then: blanked for the run, they pulled every control under them up and back down (~500 px)."""
@@ -117,13 +106,13 @@ def test_nothing_in_the_sidebar_moves_while_a_change_reruns_the_page_with_the_ex
         page.locator("[data-testid=stSidebar]").get_by_text("Export", exact=True).click()
         page.get_by_role("button", name="Download settings (JSON)").wait_for()
         time.sleep(1)  # (the panel opens in an animation)
-        page.evaluate(RECORD_SIDEBAR_JS)
+        record_positions(page, "[data-testid=stSidebarUserContent]", 4)
         box = page.locator(".st-key-pg_seed input")
         box.fill("5")
         box.press("Enter")
         page.wait_for_url("**pg_seed=5**")
-        positions = page.wait_for_function("() => window.sidebarDone", timeout=10_000).json_value()
-        assert "st-key-pg_data" in positions and "st-key-export_pg_json" in positions
+        positions = recorded_positions(page)
+        assert "pg_data" in positions and "export_pg_json" in positions
         assert {key: ys for key, ys in positions.items() if len(ys) > 1} == {}
     finally:
         page.close()

@@ -13,7 +13,8 @@ from engine.words import bpe
 from engine.words.corpus import planted_groups
 from engine.words.spec import SAMPLE_TEXT
 from engine.words.texts import bundled_text
-from scripts.browser import chart_text, chromium, chromium_available, step_counter, wait_until_rendered
+from scripts.browser import (chart_text, chromium, chromium_available, record_positions, recorded_positions,
+                             step_counter, wait_until_rendered)
 from tests.conftest import ROOT
 
 if not chromium_available():
@@ -153,7 +154,9 @@ def test_the_character_model_trains_samples_and_predicts_after_a_prefix(app_url)
         wait_until_rendered(page)
         page.locator(".st-key-wd_chars_play button").first.click()
         wait_for_metric(page, "Held-out bits/char", "^\\d", timeout_ms=60_000)
-        page.wait_for_timeout(3000)
+        record_positions(page, "[data-testid=stMain]", 3)  # new samples each refresh: nothing under them moves
+        moved = {key: ys for key, ys in recorded_positions(page).items() if len(ys) > 1}
+        assert moved == {}
         paused(page, "wd_chars")
         assert step_counter(page) > 0
         drawn = traces(page, "wd_fig_bpc")
