@@ -29,7 +29,6 @@ def test_page_opens_with_the_default_experiment():
     assert parameters_label(at) == "Parameters: 25 in total"
 
 
-
 def test_the_sidebar_says_where_the_pages_model_trains_and_drops_it_on_a_page_without_one():
     """The line has its place in the sidebar from the run's start (holding the last run's words until the page
     sets them, so nothing under it moves as the page runs); a page that trains nothing leaves it empty."""
