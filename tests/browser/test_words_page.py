@@ -147,13 +147,26 @@ def test_word_vectors_train_map_the_planted_words_and_answer_analogies(app_url):
         assert not page.locator("[data-testid=stException]").count()
 
 
+# After Train, the browser keeps the Train button (its key) after the new Pause until the run ends; ui.live hides
+# the later of the two. Which one was shown whenever both stood there ("pause", or "play" were the order to turn).
+WATCH_TRAIN_AND_PAUSE_JS = """() => { window.shownWhileBoth = [];
+    new MutationObserver(() => {
+      const play = document.querySelector('.st-key-wd_chars_play');
+      const pause = document.querySelector('.st-key-wd_chars_pause');
+      if (play && pause) window.shownWhileBoth.push(getComputedStyle(pause).display !== 'none' ? 'pause' : 'play');
+    }).observe(document.body, {childList: true, subtree: true}); }"""
+
+
 def test_the_character_model_trains_samples_and_predicts_after_a_prefix(app_url):
     with chromium(height=1500) as browser:
         page = browser.new_page()
         page.goto(f"{app_url}/words?wd_part=Character+model")
         wait_until_rendered(page)
+        page.evaluate(WATCH_TRAIN_AND_PAUSE_JS)
         page.locator(".st-key-wd_chars_play button").first.click()
         wait_for_metric(page, "Held-out bits/char", "^\\d", timeout_ms=60_000)
+        # While the run after Train kept the old button beside the new one, the one shown was Pause
+        assert set(page.evaluate("window.shownWhileBoth")) <= {"pause"}
         record_positions(page, "[data-testid=stMain]", 3)  # new samples each refresh: nothing under them moves
         moved = {key: ys for key, ys in recorded_positions(page).items() if len(ys) > 1}
         assert moved == {}
