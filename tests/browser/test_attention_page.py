@@ -19,12 +19,17 @@ def test_train_type_a_sequence_and_scrub_the_timeline():
         wait_until_rendered(page)
         assert train_one_epoch(page, "at", 64) == 64  # one epoch: 64 steps
 
+        # The tab first, settled, then the sequence: a tab clicked while the sequence's run was still out (sent with
+        # the tab it started with) was switched back once in CI, beside another test worker.
+        page.get_by_role("tab", name="Your sequence").click()
+        page.get_by_text("Type a sequence").or_(page.get_by_text("prediction")).first.wait_for(timeout=30_000)
+        wait_until_rendered(page)
         typed = page.locator(".st-key-at_query input")
         typed.fill("1 2 3 4 5 6 7 8")
         typed.press("Enter")
-        page.get_by_role("tab", name="Your sequence").click()
-        page.get_by_text("prediction").first.wait_for(timeout=30_000)
-        assert "expected 8 7 6 5 4 3 2 1" in page.locator("[data-testid=stMainBlockContainer]").inner_text()
+        page.wait_for_function("() => document.querySelector('[data-testid=stMainBlockContainer]').innerText"
+                               ".includes('expected 8 7 6 5 4 3 2 1')", timeout=30_000)
+        assert page.get_by_text("prediction").first.is_visible()
 
         page.get_by_role("tab", name="Training timeline").click()
         titles = page.locator(".st-key-at_timeline .gtitle")
