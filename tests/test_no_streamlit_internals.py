@@ -2,8 +2,9 @@
 app.py, app_pages/, ui/, viz/ or engine/ imports from `streamlit.runtime` or `streamlit.proto`, or a name that
 starts with an underscore from Streamlit, or reaches an underscore attribute of `st`. (scripts/streamlit_client.py,
 the classroom bench's light client, speaks Streamlit's wire protocol on purpose.) One module must reach inside:
-ui/delivery.py holds a script run until its messages have left the session's queue, which no public call tells;
-it may use what it names below and no more, and tests/test_ui_delivery.py fails if an upgrade moves those parts."""
+ui/delivery.py holds a script run until its messages have left the session's queue, and tells a fragment's timer
+firing from a click, which no public call tells; it may use what it names below and no more, and
+tests/test_ui_delivery.py fails if an upgrade moves those parts."""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
 """ui.delivery: a script run ends only once its messages left the session's queue, so a page keeps arriving
-while the server's event loop lags (a class's load), where a plain `st.fragment` lost most of its runs."""
+while the server's event loop lags (a class's load), where a plain `st.fragment` lost most of its runs; and a
+timed refresh starts after the server's whole-page runs (someone's click), not beside them."""
 
 from __future__ import annotations
 
 import ast
 import asyncio
+import threading
 import time
 
 import pytest
@@ -13,6 +15,7 @@ from scripts.browser import running_app
 from scripts.streamlit_client import StreamlitSession
 from tests.conftest import ROOT
 from tests.test_no_streamlit_internals import APP_MODULES
+from ui.delivery import Foreground
 
 WATCH_S = 10.0
 LOOP_TURN_S = "0.2"  # a turn of the loop: enough that a plain fragment loses most of its runs
@@ -77,3 +80,83 @@ def test_every_fragment_of_the_app_is_made_by_ui_delivery():
                     and node.value.id == "st":
                 made_here.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert [where.split(":")[0] for where in made_here] == ["ui/delivery.py"], made_here
+
+
+def test_a_refresh_waits_until_no_whole_page_run_is_left_and_no_longer_than_it_may():
+    foreground, returned = Foreground(), []
+
+    def refresh(timeout_s: float) -> None:
+        started = time.monotonic()
+        returned.append((foreground.wait_idle(timeout_s), time.monotonic() - started))
+
+    assert foreground.wait_idle(0.0)  # nothing runs: at once
+    with foreground.run():
+        with foreground.run():  # two sessions' clicks
+            waiter = threading.Thread(target=refresh, args=(5.0,))
+            waiter.start()
+            time.sleep(0.2)
+        time.sleep(0.2)
+        assert not returned  # one click still runs
+    waiter.join()
+    assert returned[0][0] and 0.35 < returned[0][1] < 1.0, returned
+    with pytest.raises(RuntimeError), foreground.run():  # a run that ends by raising (st.rerun, st.stop)
+        raise RuntimeError
+    assert foreground.wait_idle(0.0)
+    with foreground.run():
+        refresh(0.3)  # the bound
+        assert returned[1][0] is False and 0.25 < returned[1][1] < 0.6, returned
+
+        def newer_request() -> None:
+            raise KeyError("a rerun of the waiting session")  # what its script run's check raises
+
+        with pytest.raises(KeyError):  # the waiting session's own click ends the wait
+            foreground.wait_idle(5.0, between=newer_request)
+
+
+def refresh_and_click_times(fragment: str) -> tuple[list[float], list[tuple[float, float]]]:
+    """On tests/apps/clicks_first.py: a session whose live area refreshes every 0.1 s while another session
+    clicks four times, each click's whole-page run taking 0.6 s. The refreshes' start times, and the clicks'
+    (start, end)."""
+    async def drive(url: str) -> None:
+        watcher, clicker = StreamlitSession(url, "watcher"), StreamlitSession(url, "clicker")
+        await watcher.connect()
+        await clicker.connect()
+        try:
+            assert (await watcher.open("", "role=watch")).ok
+            await asyncio.sleep(0.5)
+            for _ in range(4):
+                assert (await clicker.open("", "role=slow")).ok
+                await asyncio.sleep(0.3)
+            assert not watcher.exceptions and not clicker.exceptions
+        finally:
+            await watcher.close()
+            await clicker.close()
+
+    log = ROOT / "artifacts" / f"clicks_first_{fragment}.log"
+    log.parent.mkdir(exist_ok=True)
+    log.unlink(missing_ok=True)
+    with running_app(env={"FRAGMENT": fragment, "LOG": str(log), "PYTHONPATH": str(ROOT)},
+                     script="tests/apps/clicks_first.py") as (url, _):
+        asyncio.run(drive(url))
+    events = [(event, float(at)) for event, at in (line.split() for line in log.read_text().splitlines())]
+    starts = [at for event, at in events if event == "click-start"]
+    ends = [at for event, at in events if event == "click-end"]
+    return [at for event, at in events if event == "refresh"], list(zip(starts, ends))
+
+
+@pytest.mark.alone  # times two sessions' runs against each other
+def test_timed_refreshes_start_after_a_click_s_run_where_plain_fragments_start_during_it():
+    """The oracle: with `st.fragment` the watcher's refreshes keep starting while the clicks run (Streamlit
+    runs every session's script in a thread of its own); with ui.delivery's they wait for the click's run to end
+    (and still refresh between the clicks)."""
+    def during(refreshes: list[float], clicks: list[tuple[float, float]]) -> int:
+        # (a refresh let through just before a click began may write its line a little after it)
+        return sum(start + 0.15 < at < end - 0.05 for at in refreshes for start, end in clicks)
+
+    plain_refreshes, plain_clicks = refresh_and_click_times("plain")
+    refreshes, clicks = refresh_and_click_times("delivery")
+    assert len(plain_clicks) == len(clicks) == 4
+    assert during(plain_refreshes, plain_clicks) >= 8, (plain_refreshes, plain_clicks)
+    assert during(refreshes, clicks) == 0, (refreshes, clicks)
+    between = [at for at in refreshes if clicks[0][1] < at < clicks[-1][0]]
+    assert len(between) >= 3, (refreshes, clicks)  # refreshing between the clicks

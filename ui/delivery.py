@@ -19,11 +19,12 @@ waiting threads leave the interpreter to the loop and the runs whose output it i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import streamlit as st
 from streamlit.runtime import Runtime
@@ -44,13 +45,15 @@ def _warn_once(error: Exception) -> None:
     if _warned:
         return
     _warned.append(error)
-    log.error("ui.delivery cannot see Streamlit's message queue (%s): runs no longer wait until they are sent, "
-              "and a class's pages can stop updating under load. Pin streamlit as requirements.txt does.", error)
+    log.error("ui.delivery cannot see the Streamlit internals it uses (%s): runs no longer wait until they are "
+              "sent, nor refreshes for clicks, and a class's pages can stop updating under load. Pin streamlit as "
+              "requirements.txt does.", error)
 
 
 def streamlit_private_parts(runtime: Runtime, session_id: str) -> tuple[Any, Any]:
     """The server's event loop and the session's queue of messages for its browser (None once the session
-    closed): the only Streamlit private parts the app uses (its version is pinned in requirements.txt)."""
+    closed): with `timed_refresh`'s run request, the only Streamlit private parts the app uses (its version is
+    pinned in requirements.txt)."""
     active = runtime._session_mgr.get_active_session_info(session_id)
     return runtime._get_async_objs().eventloop, None if active is None else active.session._browser_queue
 
@@ -93,15 +96,74 @@ def wait_until_sent(timeout_s: float = SEND_TIMEOUT_S) -> bool:
     return sent.wait(timeout_s)
 
 
+def timed_refresh(ctx: Any) -> bool:
+    """Whether this run is a fragment's timer firing (`run_every`), not a user's action."""
+    try:
+        return bool(ctx.script_requests._rerun_data.is_auto_rerun)  # the run's request, kept while it runs
+    except AttributeError as error:
+        _warn_once(error)
+        return False
+
+
+class Foreground:
+    """The whole-page runs in progress in this server (a click, a page opened: someone waits for them), so that
+    timed refreshes (live areas, class views) start after them rather than beside them.
+
+    Python runs one thread at a time: under a class's load a click's run shared the interpreter with a dozen
+    refreshes a second and waited its turn behind them, where a refresh that starts a fraction of a second
+    later is not seen. A refresh waits at most `REFRESH_WAITS_AT_MOST_S`, so a server busy with clicks
+    still refreshes its live areas, only less often."""
+
+    REFRESH_WAITS_AT_MOST_S = 1.0
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._idle = threading.Condition()
+
+    @contextlib.contextmanager
+    def run(self) -> Iterator[None]:
+        """Around a whole-page run (app.py's body; it ends however the run ends: st.rerun, st.stop, an error)."""
+        with self._idle:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._running -= 1
+                if not self._running:
+                    self._idle.notify_all()
+
+    def wait_idle(self, timeout_s: float | None = None, between: Callable[[], None] = lambda: None) -> bool:
+        """Block until no whole-page run is in progress (True), or `timeout_s` passed (False); `between` is
+        called every 50 ms meanwhile (a script run's check for a newer request of its own session, which
+        ends the wait by raising: a click of the waiting session is not held back)."""
+        deadline = time.monotonic() + (self.REFRESH_WAITS_AT_MOST_S if timeout_s is None else timeout_s)
+        while True:
+            with self._idle:
+                left = deadline - time.monotonic()
+                if self._idle.wait_for(lambda: not self._running, max(0.0, min(left, 0.05))):
+                    return True
+            if left <= 0.05:
+                return False
+            between()
+
+
+FOREGROUND = Foreground()
+
+
 def fragment(run_every: float | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """`st.fragment(run_every=...)` whose reruns wait until they were sent. (A whole-page run waits at its end,
-    in app.py; the fragment's part of it does not wait on its own.) Every fragment of the app is made here."""
+    """`st.fragment(run_every=...)` whose reruns wait until they were sent (a whole-page run waits at its end,
+    in app.py; the fragment's part of it does not wait on its own), and whose timed reruns start once the
+    server's whole-page runs have ended (`Foreground`). Every fragment of the app is made here."""
     def decorate(body: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(body)
         def run_then_send(*args: Any, **kwargs: Any) -> None:
-            body(*args, **kwargs)
             ctx = get_script_run_ctx()
-            if ctx is not None and ctx.fragment_ids_this_run:  # a rerun of fragments alone
+            alone = ctx is not None and bool(ctx.fragment_ids_this_run)  # a rerun of fragments alone
+            if alone and timed_refresh(ctx):  # (not a click in the fragment): the server's clicks go first
+                FOREGROUND.wait_idle(between=ctx.yield_check)
+            body(*args, **kwargs)
+            if alone:
                 wait_until_sent()
         return st.fragment(run_every=run_every)(run_then_send)
     return decorate
