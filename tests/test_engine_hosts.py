@@ -270,6 +270,9 @@ def test_plain_reads_close_together_make_one_round_trip_and_a_command_ends_the_r
         job.wait_applied(ticket, timeout=30)
         assert not job.has_unapplied_commands()  # the read after a command asks over there, not the reuse
         assert job.snapshot().status is JobStatus.PAUSED
+        reads.clear()
+        shown = job.snapshot(fresh=True)
+        assert not job.has_unapplied_commands(shown) and reads == ["delta"]  # asked of the snapshot: no read
     finally:
         job.stop()
 

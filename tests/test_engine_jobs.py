@@ -345,7 +345,12 @@ def test_a_command_waiting_for_the_trainer_is_reported_until_applied(no_leaked_t
         ticket = job.play()
         assert job.has_unapplied_commands()
         gate.set()
-        job.wait_applied(ticket)
+        applied = job.wait_applied(ticket)
+        assert not job.has_unapplied_commands()
+        assert not job.has_unapplied_commands(applied)  # in a snapshot read after the commands
+        before_pause = job.snapshot()
+        job.wait_applied(job.pause())
+        assert job.has_unapplied_commands(before_pause)  # (read before the pause: it is asked of that one)
         assert not job.has_unapplied_commands()
     finally:
         job.stop()

@@ -81,7 +81,7 @@ def _live_page(busy_then: list[bool], unapplied_then: list[bool], works_on: bool
                 return Snapshot(0, 0, 0.0, JobStatus.RUNNING if busy else JobStatus.PAUSED, "", {}, {}, {}, None,
                                 0, 0.0, "CPU", busy=busy)
 
-            def has_unapplied_commands(self):
+            def has_unapplied_commands(self, snap=None):
                 return next(self._unapplied)
 
         if "job" not in st.session_state:
@@ -148,7 +148,7 @@ def test_a_train_whose_first_step_comes_after_the_click_s_wait_is_caught_up_with
                 return Snapshot(0, st.session_state.step_now, 0.0, JobStatus.RUNNING if running else JobStatus.PAUSED,
                                 "", {}, {}, {}, None, 0, 0.0, "CPU", busy=running)
 
-            def has_unapplied_commands(self):
+            def has_unapplied_commands(self, snap=None):
                 return False
 
             def play(self):
@@ -211,7 +211,7 @@ def test_a_change_the_trainer_applies_after_the_run_s_wait_is_caught_up_at_the_f
             def wait_applied(self, ticket, timeout):
                 raise TimeoutError  # the rebuild did not come within the run's wait
 
-            def has_unapplied_commands(self):
+            def has_unapplied_commands(self, snap=None):
                 return st.session_state.unapplied
 
         st.session_state.runs = st.session_state.get("runs", 0) + 1

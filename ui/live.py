@@ -209,7 +209,7 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
     """
     shown = st.session_state.get(_CONTROLS_SHOWN, {}).pop(id(job), None) or job.snapshot()  # the controls' job
     # A click the trainer has not applied yet (a busy server): refresh until it shows.
-    catching_up = job.has_unapplied_commands()
+    catching_up = job.has_unapplied_commands(shown)
     click_step, hurry_until = st.session_state.get(CATCH_UP_KEY, {}).get(id(job), (None, 0.0))
     hurry = time.monotonic() < hurry_until  # not shown yet: at the fastest rate, for a while (ui.jobs)
     if not hurry:
@@ -228,13 +228,13 @@ def live_area(job: Job, draw: Callable[[Snapshot], None],
         with offers_kept() as runs["offers"]:  # the Export panel is drawn below, once, not by every refresh
             draw(snap)
         report_run(snap)  # a student's run, to its class room (ui.rooms)
-        if hurry and (time.monotonic() >= hurry_until or not job.has_unapplied_commands() and (
+        if hurry and (time.monotonic() >= hurry_until or not job.has_unapplied_commands(snap) and (
                 not snap.busy or click_step is None or snap.step > click_step)):
             st.session_state.get(CATCH_UP_KEY, {}).pop(id(job), None)  # shown, or given up: back to the class's pace
             st.rerun(scope="app")
         # When the controls no longer match the job (training stopped, or a late click took effect),
         # rerun the whole page once so they show it.
-        if polling and not job.has_unapplied_commands() and (
+        if polling and not job.has_unapplied_commands(snap) and (
                 catching_up or not polls(snap) or snap.busy != shown.busy):
             st.rerun(scope="app")
         if polling and not hurry:

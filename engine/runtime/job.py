@@ -224,10 +224,11 @@ class Job(Progress, Forking):
         """Where it trains, for people (a job in another process says which: engine.runtime.hosts)."""
         return "the web server's process"
 
-    def has_unapplied_commands(self) -> bool:
+    def has_unapplied_commands(self, snap: Snapshot | None = None) -> bool:
         """Whether a command sent to this job still waits for the trainer (on a busy server a click can
-        take longer to be applied than the page's run waits for it)."""
-        return self.alive and self.snapshot().commands_applied < self._sent
+        take longer to be applied than the page's run waits for it): in `snap`, a snapshot the caller read
+        after its commands (a job in another process is not asked again), else in the latest."""
+        return self.alive and (snap or self.snapshot()).commands_applied < self._sent
 
     def snapshot(self, fresh: bool = False) -> Snapshot:
         """The latest snapshot; `fresh=True`, for a reader that draws the visuals: those of the current step

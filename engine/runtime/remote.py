@@ -192,8 +192,8 @@ class RemoteJob:
     def wait_version(self, version: int, timeout: float = 10.0) -> Snapshot:
         return self.wait_for(lambda s: s.version > version, timeout)
 
-    def has_unapplied_commands(self) -> bool:
-        return self.alive and self.snapshot().commands_applied < self._sent
+    def has_unapplied_commands(self, snap: Snapshot | None = None) -> bool:
+        return self.alive and (snap or self.snapshot()).commands_applied < self._sent
 
     # --------------------------------------------------------------- commands
     def play(self) -> int:
