@@ -113,10 +113,10 @@ def test_a_refresh_waits_until_no_whole_page_run_is_left_and_no_longer_than_it_m
             foreground.wait_idle(5.0, between=newer_request)
 
 
-def refresh_and_click_times(fragment: str) -> tuple[list[float], list[tuple[float, float]]]:
+def clicks_first(fragment: str, watcher_clicks: bool = False) -> dict[str, list[float]]:
     """On tests/apps/clicks_first.py: a session whose live area refreshes every 0.1 s while another session
-    clicks four times, each click's whole-page run taking 0.6 s. The refreshes' start times, and the clicks'
-    (start, end)."""
+    clicks four times, each click's whole-page run taking 0.6 s (`watcher_clicks`: once, and 0.25 s into it the
+    watching session clicks too). When each event happened: "refresh", "click-start", "click-end", "mine"."""
     async def drive(url: str) -> None:
         watcher, clicker = StreamlitSession(url, "watcher"), StreamlitSession(url, "clicker")
         await watcher.connect()
@@ -124,8 +124,12 @@ def refresh_and_click_times(fragment: str) -> tuple[list[float], list[tuple[floa
         try:
             assert (await watcher.open("", "role=watch")).ok
             await asyncio.sleep(0.5)
-            for _ in range(4):
-                assert (await clicker.open("", "role=slow")).ok
+            for _ in range(1 if watcher_clicks else 4):
+                click = asyncio.create_task(clicker.open("", "role=slow"))
+                if watcher_clicks:
+                    await asyncio.sleep(0.25)  # the watcher's refresh waits for the click's run by now
+                    await watcher.click("Mine")
+                assert (await click).ok
                 await asyncio.sleep(0.3)
             assert not watcher.exceptions and not clicker.exceptions
         finally:
@@ -138,10 +142,10 @@ def refresh_and_click_times(fragment: str) -> tuple[list[float], list[tuple[floa
     with running_app(env={"FRAGMENT": fragment, "LOG": str(log), "PYTHONPATH": str(ROOT)},
                      script="tests/apps/clicks_first.py") as (url, _):
         asyncio.run(drive(url))
-    events = [(event, float(at)) for event, at in (line.split() for line in log.read_text().splitlines())]
-    starts = [at for event, at in events if event == "click-start"]
-    ends = [at for event, at in events if event == "click-end"]
-    return [at for event, at in events if event == "refresh"], list(zip(starts, ends))
+    events: dict[str, list[float]] = {"refresh": [], "click-start": [], "click-end": [], "mine": []}
+    for event, at in (line.split() for line in log.read_text().splitlines()):
+        events[event].append(float(at))
+    return events
 
 
 @pytest.mark.alone  # times two sessions' runs against each other
@@ -153,10 +157,20 @@ def test_timed_refreshes_start_after_a_click_s_run_where_plain_fragments_start_d
         # (a refresh let through just before a click began may write its line a little after it)
         return sum(start + 0.15 < at < end - 0.05 for at in refreshes for start, end in clicks)
 
-    plain_refreshes, plain_clicks = refresh_and_click_times("plain")
-    refreshes, clicks = refresh_and_click_times("delivery")
+    plain, delivered = clicks_first("plain"), clicks_first("delivery")
+    plain_refreshes, plain_clicks = plain["refresh"], list(zip(plain["click-start"], plain["click-end"]))
+    refreshes, clicks = delivered["refresh"], list(zip(delivered["click-start"], delivered["click-end"]))
     assert len(plain_clicks) == len(clicks) == 4
     assert during(plain_refreshes, plain_clicks) >= 8, (plain_refreshes, plain_clicks)
     assert during(refreshes, clicks) == 0, (refreshes, clicks)
     between = [at for at in refreshes if clicks[0][1] < at < clicks[-1][0]]
     assert len(between) >= 3, (refreshes, clicks)  # refreshing between the clicks
+
+
+@pytest.mark.alone  # times two sessions' runs against each other
+def test_a_session_s_own_click_is_not_held_by_its_refresh_s_wait():
+    """The watcher clicks while its refresh waits for the other session's 0.6 s click: its run takes the click
+    before that one ends (the wait checks its session's requests), not after it."""
+    events = clicks_first("delivery", watcher_clicks=True)
+    (start,), (end,) = events["click-start"], events["click-end"]
+    assert len(events["mine"]) == 1 and start < events["mine"][0] < end - 0.1, events

@@ -1,6 +1,7 @@
 """Two kinds of session on one server (tests/test_ui_delivery.py): `?role=slow` is a click whose whole-page run
-takes SLOW_S; `?role=watch` is a live area refreshing every REFRESH_S. Each run writes when it started and ended
-to the file LOG names. FRAGMENT: "delivery" (ui.delivery.fragment, the app's) or "plain" (st.fragment)."""
+takes SLOW_S; `?role=watch` is a live area refreshing every REFRESH_S, with a button of its own ("Mine"). Each
+run writes when it started and ended to the file LOG names, and the watcher's run when it takes its click.
+FRAGMENT: "delivery" (ui.delivery.fragment, the app's) or "plain" (st.fragment)."""
 
 import os
 import time
@@ -33,4 +34,6 @@ with FOREGROUND.run():  # as app.py's whole run
         time.sleep(SLOW_S)  # (sleeping, it leaves the interpreter to the refreshes: only the wait holds them)
         log("click-end")
     else:
+        if st.button("Mine"):  # the watching session's own click
+            log("mine")
         live()
