@@ -65,7 +65,8 @@ def test_every_refresh_arrives_while_the_loop_lags_where_a_plain_fragment_lost_m
 
 def test_if_streamlit_moved_its_private_parts_pages_still_run_and_the_log_says_so_once():
     """An upgrade that moves what ui.delivery reads must not stop a page: runs end as Streamlit's own do (no
-    waiting, no exception on the page), and the server's log says why, once, not at every run."""
+    waiting, no exception on the page), timed refreshes no longer wait for clicks, and the server's log says why,
+    once, not at every run."""
     warnings: list[int] = []
     counts = [count for _, count in refreshes_shown("delivery", loop_turn_s="0.004", moved=True, warnings=warnings)]
     assert len(counts) >= 8 and counts == list(range(1, len(counts) + 1)), counts  # every 0.5 s, none lost

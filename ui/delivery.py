@@ -52,10 +52,15 @@ def _warn_once(error: Exception) -> None:
 
 def streamlit_private_parts(runtime: Runtime, session_id: str) -> tuple[Any, Any]:
     """The server's event loop and the session's queue of messages for its browser (None once the session
-    closed): with `timed_refresh`'s run request, the only Streamlit private parts the app uses (its version is
-    pinned in requirements.txt)."""
+    closed): with `run_request`, the only Streamlit private parts the app uses (its version is pinned in
+    requirements.txt)."""
     active = runtime._session_mgr.get_active_session_info(session_id)
     return runtime._get_async_objs().eventloop, None if active is None else active.session._browser_queue
+
+
+def run_request(ctx: Any) -> Any:
+    """The request the script run of `ctx` answers (Streamlit keeps it while the run goes on): private, as above."""
+    return ctx.script_requests._rerun_data
 
 
 def wait_until_sent(timeout_s: float = SEND_TIMEOUT_S) -> bool:
@@ -99,7 +104,7 @@ def wait_until_sent(timeout_s: float = SEND_TIMEOUT_S) -> bool:
 def timed_refresh(ctx: Any) -> bool:
     """Whether this run is a fragment's timer firing (`run_every`), not a user's action."""
     try:
-        return bool(ctx.script_requests._rerun_data.is_auto_rerun)  # the run's request, kept while it runs
+        return bool(run_request(ctx).is_auto_rerun)
     except AttributeError as error:
         _warn_once(error)
         return False

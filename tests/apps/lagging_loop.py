@@ -41,11 +41,11 @@ def lag_the_loop() -> None:
 
 
 def moved(*_: object) -> None:
-    raise AttributeError("'Runtime' object has no attribute '_session_mgr'")
+    raise AttributeError("'Runtime' object has no attribute '_session_mgr'")  # (or the run's request moved)
 
 
 if os.environ.get("MOVED") == "1":
-    ui.delivery.streamlit_private_parts = moved
+    ui.delivery.streamlit_private_parts = ui.delivery.run_request = moved
 
 refresh = fragment(run_every=REFRESH_S) if os.environ["FRAGMENT"] == "delivery" else st.fragment(run_every=REFRESH_S)
 
