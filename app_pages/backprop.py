@@ -13,6 +13,7 @@ from engine.backprop.presets import PRESETS
 from engine.backprop.spec import BackpropSpec, weights_text
 from engine.common.limits import ConfigError
 from ui.backprop import drag_in_focus, fit_and_stuck_note, gradient_check_panel, weight_tables
+from ui.chart_component import clicked_points
 from ui.controls import ControlPanel
 from ui.delivery import fragment
 from ui.exports import Charts, export_panel, offer_exports
@@ -82,7 +83,7 @@ stages = formulas.stages(arch)
 
 def forget_click() -> None:
     """A new stage: its formula, not the unit or edge clicked before."""
-    STATE.pop("bp_fig_graph", None)
+    STATE.pop("bp_clicked", None)
 
 
 def move(by: int) -> None:
@@ -104,10 +105,11 @@ stage_col.caption(f"Stage {stage_index} of {len(stages) - 1}: " + {
     "backward": lambda: f"backward: δ of {formulas.unit_name(arch, stage[1], stage[2])}",
     "update": lambda: "every number, and the update"}[stage[0]]())
 forward_to, deltas, current = formulas.stage_view(arch, stages, stage_index)
-clicked = STATE.get("bp_fig_graph")
-picked = clicked.selection.points if clicked and clicked.get("selection") else []
-if picked and picked[0].get("customdata"):  # a click on the graph: that unit or edge, whatever the stage
-    kind, layer, j, i = picked[0]["customdata"]
+picked = clicked_points(STATE.get("bp_fig_graph"))
+if picked and picked[0].get("customdata"):  # a click on the graph: that unit or edge, until the stage moves
+    STATE["bp_clicked"] = picked[0]["customdata"]
+if STATE.get("bp_clicked"):
+    kind, layer, j, i = STATE["bp_clicked"]
     current = ("unit", layer, j) if kind == "unit" else ("edge", layer, j, i)
 
 quiz = st.session_state.get("bp_quiz_on", False) and not STATE.get("bp_live")
@@ -124,7 +126,7 @@ def show_network(weights: np.ndarray, p) -> None:
     charts.show(figures.network_graph(arch, weights, p, example, forward_to=forward_to, deltas=deltas,
                                       current=current, quiz=quiz_edge, projector=presenting()),
                 f"backprop-graph-{setting}", key="bp_fig_graph", where=graph_col, on_select="rerun",
-                selection_mode="points", main_below=MAIN_BELOW)
+                main_below=MAIN_BELOW)
     charts.show(figures.decision_surface(arch, surface(arch, weights, data.extent), data.extent, data.x, data.y,
                                          p.loss),
                 f"backprop-surface-{setting}", key="bp_fig_surface", where=surface_col)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from engine.rooms import RoomError, room_store
 from ui.catalog import HOME, PAGES
+from ui.chart_component import clicked_points
 from ui.delivery import fragment
 from ui.exports import Charts
 from ui.rooms import TEACHER, join_link, open_experiment, show_qr
@@ -26,15 +27,12 @@ if teacher is None:
     st.stop()
 
 
-def clicked(event, key: str) -> None:
-    """A click on a run's point or curve highlights it. A chart's selection stays until the next click, so only
-    a new one counts (else it would undo each later pick in the box below)."""
-    points = getattr(getattr(event, "selection", None), "points", None) or []
-    numbers = [point.get("customdata") for point in points]
+def clicked(event) -> None:
+    """A click on a run's point or curve highlights it (its customdata is the run's number)."""
+    numbers = [point.get("customdata") for point in clicked_points(event)]
     numbers = [n[0] if isinstance(n, (list, tuple)) else n for n in numbers]
     numbers = [int(n) for n in numbers if isinstance(n, (int, float))]
-    if numbers and STATE.get(f"_{key}_applied") != numbers:
-        STATE[f"_{key}_applied"] = numbers
+    if numbers:
         STATE[HIGHLIGHT] = numbers[0]
 
 
@@ -65,16 +63,13 @@ def live() -> None:
     charts = Charts()
     left, right = st.columns([1, 1], gap="medium")
     clicked(charts.show(figures.loss_against_learning_rate(runs, highlight), f"class-{view.code}-by-lr",
-                        key="class_by_lr", where=left, main_below=MAIN_BELOW, on_select="rerun",
-                        selection_mode="points"), "class_by_lr")
+                        key="class_by_lr", where=left, main_below=MAIN_BELOW, on_select="rerun"))
     clicked(charts.show(figures.loss_curves(runs, highlight), f"class-{view.code}-curves", key="class_curves",
-                        where=right, main_below=MAIN_BELOW, on_select="rerun", selection_mode="points"),
-            "class_curves")
+                        where=right, main_below=MAIN_BELOW, on_select="rerun"))
     spread, pick = st.columns([1, 1], gap="medium")
     if any(r.accuracy is not None for r in runs):
         clicked(charts.show(figures.accuracy_spread(runs, highlight), f"class-{view.code}-accuracy",
-                            key="class_accuracy", where=spread, on_select="rerun", selection_mode="points"),
-                "class_accuracy")
+                            key="class_accuracy", where=spread, on_select="rerun"))
     with pick:
         names = {r.no: r.name for r in runs}
         chosen = st.selectbox("Open a run big", numbers, format_func=names.get, key=HIGHLIGHT,

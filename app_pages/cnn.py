@@ -11,6 +11,7 @@ from engine.cnn.upsampling import EXPLAINED, upsampling_study
 from engine.common.limits import ConfigError
 from engine.runtime import Snapshot
 from ui.cnn import VIEW_DRAWERS, VIEWS, measured_for
+from ui.chart_component import clicked_points
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
 from ui.forks import branch_job, fork_controls
@@ -88,7 +89,7 @@ with forks:
 
 
 def click_unit() -> None:
-    points = st.session_state["cnn_fig_stack"].selection.points
+    points = clicked_points(st.session_state["cnn_fig_stack"])
     if points:  # the output grid's cells: x is the column, y the row
         st.session_state.update(cnn_row=int(points[0]["y"]), cnn_col=int(points[0]["x"]))
 
@@ -109,7 +110,7 @@ def arithmetic_view(shown: bool) -> None:
     layer = min(spec.window, len(report.rows)) - 1  # 0-based: the figure's row of the report
     charts.show(lambda: cnn_tools.stack_figure(report, layer, (spec.row, spec.col)),
                 f"cnn-arithmetic-n{spec.n}-{len(report.rows)}layers", key="cnn_fig_stack", visible=shown,
-                on_select=click_unit, selection_mode="points")
+                on_select=click_unit)
 
 
 def kernel_view(shown: bool) -> None:

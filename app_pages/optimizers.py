@@ -16,6 +16,7 @@ from engine.optimizers.summary import summary_rows
 from engine.optimizers.table import RACE_OPTIMIZERS, describe_hyperparameters, input_step
 from engine.optimizers.theory import eigen_directions, momentum_stability_limit, newton_step, regime_rows
 from engine.optimizers.trainer import run_experiment
+from ui.chart_component import clicked_points
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
 from ui.sharing import later, presenting
@@ -39,7 +40,7 @@ def reset_to_surface_defaults():
 
 
 def start_from_click():
-    points = state.opt_contour.selection.points
+    points = clicked_points(state.opt_contour)
     if points:
         state.opt_x0, state.opt_y0 = round(points[0]["x"], 3), round(points[0]["y"], 3)
 
@@ -168,7 +169,7 @@ with paths:
     shown = paths.open is not False
     left, right = st.columns([3, 2]) if shown else (None, None)
     charts.show(lambda: vt.trajectory_contour(surface, trajectories, (x0, y0)), f"trajectories-{name}",
-                key="opt_contour", where=left, on_select=start_from_click, selection_mode="points",
+                key="opt_contour", where=left, on_select=start_from_click,
                 main_below=MAIN_BELOW, visible=shown)
     charts.show(lambda: vt.loss_and_distance(surface, trajectories), f"loss-distance-{name}", key="opt_curves",
                 where=right, visible=shown)

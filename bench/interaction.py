@@ -56,14 +56,15 @@ DRAWN_TWICE: set[str] = set()  # "page: chart: r 30->131": charts plotly.js drew
 # What shows a change, hashed in the page: for each element the selector finds, a chart's data (the traces'
 # coordinates and names: Plotly keeps them on its .js-plotly-plot element, and the pictures behind its axes:
 # point clouds drawn on the server, viz.raster) or any other element's text (samples drawn as HTML); null while
-# nothing matches or a chart has no data yet.
+# nothing matches, a chart has no data yet or is hidden (st.plotly_chart drew a changed chart first hidden, until
+# it had measured its width: that draw showed the user nothing).
 _SIGNATURE_JS = """selector => {
     const boxes = [...document.querySelectorAll(selector)];
     if (!boxes.length) return null;
     const parts = [];
     for (const box of boxes) {
         if (!box.classList.contains('js-plotly-plot')) { parts.push(box.innerText); continue; }
-        if (!box.data || !box.data.length) return null;
+        if (!box.data || !box.data.length || getComputedStyle(box).visibility === 'hidden') return null;
         parts.push(box.data.map(t => [t.name, t.x, t.y, t.z, t.text]),
                    (box.layout.images || []).map(image => image.source));
     }
@@ -302,7 +303,7 @@ def floors(browser) -> tuple[float, list[float]]:
         first = [first_chart(browser, url, FLOOR) for _ in range(3)]
         changes = timed_changes(warm, FLOOR)
         warm.close()
-    # (its chart is a plain st.plotly_chart, not drawn through Charts.show: its second draws are not ours)
+    # (its chart is not drawn through Charts.show, which gives a chart's margins room for its labels)
     DRAWN_TWICE.difference_update([drawn for drawn in DRAWN_TWICE if drawn.startswith(f"{FLOOR.label}: ")])
     return float(np.median(first)), changes
 

@@ -93,12 +93,18 @@ def chromium(width: int = 1500, height: int = 1000, allow_layout_loops: bool = F
             browser.close()
 
 
+# Every chart drawn with its newest figure (ui/chart_component.js marks one still drawing, and plotly.js marks a
+# drawn one js-plotly-plot; a chart component whose script has not run yet has no chart at all).
+_CHARTS_DRAWN_JS = """[...document.querySelectorAll('[data-testid=stBidiComponentRegular]')]
+    .every(c => c.querySelector(':scope > .gs-chart.js-plotly-plot:not([data-drawing])'))"""
+
+
 def wait_until_rendered(page, timeout_s: float = 60) -> None:
-    """Until Streamlit has finished its script run (no 'running' indicator) and drawn the app."""
+    """Until Streamlit has finished its script run (no 'running' indicator) and drawn the app, its charts too."""
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout_s * 1000)
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=stMain] [data-testid=stElementContainer]').length > 2 && "
-        "!document.querySelector('[data-testid=stSkeleton]')", timeout=timeout_s * 1000)
+        f"!document.querySelector('[data-testid=stSkeleton]') && {_CHARTS_DRAWN_JS}", timeout=timeout_s * 1000)
 
 
 def chart_text(page, key: str) -> str:
@@ -168,9 +174,9 @@ def train_one_epoch(page, key: str, steps: int, timeout_s: float = 60) -> int:
     return step_counter(page) or 0
 
 
-# Each Plotly chart on the page: its box (the Streamlit element that holds it), the size Plotly drew its
-# SVG at, and the box's place on the first screen (Streamlit scrolls inside its main block).
-_CHART_BOXES_JS = """() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].map(box => {
+# Each Plotly chart on the page: its box (ui/chart_component.js's), the size Plotly drew its SVG at, and the box's
+# place on the first screen (Streamlit scrolls inside its main block).
+_CHART_BOXES_JS = """() => [...document.querySelectorAll('.gs-chart')].map(box => {
     const rect = box.getBoundingClientRect();
     const svg = box.querySelector('.main-svg');
     const drawn = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};

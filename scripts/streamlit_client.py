@@ -36,6 +36,8 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
+from ui.chart_component import COMPONENT_NAME
+
 FULL_RUN_DONE = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR}
 _STATUS = re.compile(r"Status: \*\*(\w+)\*\*")
 _SEED = re.compile(r"· seed (\d+)\s*$")
@@ -163,7 +165,8 @@ class StreamlitSession:
         if page in self.page_not_found:
             return PageLoad(page, time.monotonic() - started, False, "page not found")
         charts = [shown.at for shown in self.elements.values()
-                  if shown.element.WhichOneof("type") == "plotly_chart" and shown.at >= started]
+                  if shown.element.WhichOneof("type") == "bidi_component"
+                  and shown.element.bidi_component.component_name == COMPONENT_NAME and shown.at >= started]
         return PageLoad(page, time.monotonic() - started, True,
                         first_chart_s=min(charts) - started if charts else None)
 

@@ -112,6 +112,27 @@ def metric(at, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+def chart_figures(at) -> list[dict]:
+    """The figures of the charts an AppTest run drew (ui.chart_component), in the page's order, as plotly.js got
+    them."""
+    import json
+
+    from ui.chart_component import COMPONENT_NAME
+
+    return [json.loads(chart.proto.bytes)["figure"] for chart in at.get("bidi_component")
+            if chart.proto.component_name == COMPONENT_NAME]
+
+
+def chart_figure(at, key: str) -> dict:
+    """The figure of the chart drawn with widget key `key`."""
+    import json
+
+    from ui.chart_component import COMPONENT_NAME
+
+    return next(json.loads(chart.proto.bytes)["figure"] for chart in at.get("bidi_component")
+                if chart.proto.component_name == COMPONENT_NAME and chart.proto.id.endswith(f"-{key}"))
+
+
 def plotted(values) -> np.ndarray:
     """A trace's array as numbers, also where the figure holds it as a plotly.js typed array (base64, as
     viz.theme.unchecked_figure sends animation frames)."""

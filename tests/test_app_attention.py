@@ -1,6 +1,5 @@
 """The Attention page driven through its controls (AppTest: no browser, no run_every)."""
 
-import json
 import time
 
 from streamlit.testing.v1 import AppTest
@@ -100,8 +99,8 @@ def test_the_preset_box_agrees_with_the_controls_a_link_sets():
 
 def chart_titles(at: AppTest) -> list[str]:
     titles = []
-    for chart in at.get("plotly_chart"):
-        layout = json.loads(chart.proto.spec).get("layout", {})
+    for figure in conftest.chart_figures(at):
+        layout = figure.get("layout", {})
         title = layout.get("title", {})
         titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
     return titles
@@ -131,7 +130,7 @@ def test_the_report_holds_the_charts_of_the_tabs_not_open():
     slot = at.session_state["_exports_at_"]
     for chart in ("attention-reverse", "attention-lines-", "attention-timeline-", "attention-curves-", "positional-"):
         assert any(name.startswith(chart) for name in slot.offer.figures), chart
-    assert len(at.get("plotly_chart")) == 1  # only the open tab's chart was sent
+    assert len(conftest.chart_figures(at)) == 1  # only the open tab's chart was sent
     at.button(key="export_at_prepare_report").click().run()
     assert not at.exception
     report = next(data for name, data, _ in slot.prepared.values() if name.endswith("-report.html"))

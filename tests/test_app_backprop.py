@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -22,7 +21,7 @@ def open_page(**query) -> AppTest:
 
 
 def graph_numbers(at: AppTest) -> str:
-    graph = json.loads(at.get("plotly_chart")[0].proto.spec)
+    graph = conftest.chart_figures(at)[0]
     return " ".join(str(trace.get("text", "")) for trace in graph["data"]) + " ".join(
         a["text"] for a in graph["layout"].get("annotations", []))
 
@@ -33,10 +32,10 @@ def test_a_preset_solves_xor_and_swapping_units_keeps_the_loss():
     at.selectbox(key="bp_preset").set_value("xor_bool").run()
     assert at.text_input(key="bp_weights").value == weights_text(PRESETS["xor_bool"].weights)
     assert metric(at, "Training accuracy") == "100%"
-    title = json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["title"]["text"]
+    title = conftest.chart_figures(at)[1]["layout"]["title"]["text"]
     at.button(key="bp_swap").click().run()
     assert at.text_input(key="bp_weights").value != weights_text(PRESETS["xor_bool"].weights)
-    assert json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["title"]["text"] == title  # same loss
+    assert conftest.chart_figures(at)[1]["layout"]["title"]["text"] == title  # same loss
     label = next(e.label for e in at.expander if e.label.startswith("Gradient check"))
     assert float(label.rsplit(" ", 1)[1]) <= 1e-6
 
@@ -154,7 +153,7 @@ def test_stepping_through_reveals_the_backward_pass_and_an_update_lowers_the_los
 
 
 def metric_loss(at: AppTest) -> float:
-    return float(json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["title"]["text"].split("loss ")[1]
+    return float(conftest.chart_figures(at)[1]["layout"]["title"]["text"].split("loss ")[1]
                  .rstrip(")").replace("−", "-"))
 
 

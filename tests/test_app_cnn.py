@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 from streamlit.testing.v1 import AppTest
 
@@ -17,8 +16,7 @@ def open_page(**query) -> AppTest:
 
 
 def chart_titles(at: AppTest) -> list[str]:
-    return [json.loads(chart.proto.spec)["layout"].get("title", {}).get("text", "")
-            for chart in at.get("plotly_chart")]
+    return [figure["layout"].get("title", {}).get("text", "") for figure in conftest.chart_figures(at)]
 
 
 def test_the_cnn_trains_and_a_new_shift_is_measured_without_a_reset():

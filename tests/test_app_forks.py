@@ -2,7 +2,6 @@
 branch takes the controls, its curves chart shows the original run's from the fork on, ending it gives the
 original back untouched; Rewind goes back to step 0. The engine's side (exact losses): test_engine_checkpoints."""
 
-import json
 
 import pytest
 
@@ -33,7 +32,7 @@ PAGES = {
 
 
 def chart(at, key: str) -> dict:
-    return json.loads(next(c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")).proto.spec)
+    return conftest.chart_figure(at, key)
 
 
 @pytest.mark.parametrize("case", PAGES)

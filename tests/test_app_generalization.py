@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 from streamlit.testing.v1 import AppTest
 
@@ -15,7 +14,7 @@ def open_page(**query) -> AppTest:
 
 
 def chart_titles(at: AppTest) -> list[str]:
-    return [json.loads(chart.proto.spec)["layout"].get("title", {}).get("text", "") for chart in at.get("plotly_chart")]
+    return [figure["layout"].get("title", {}).get("text", "") for figure in conftest.chart_figures(at)]
 
 
 def number(text: str) -> float:
@@ -43,7 +42,7 @@ def test_the_sweep_and_the_regularization_views():
     assert not at.exception and chart_titles(at) == ["Error against model size (50 refits at each)"]
     assert any("interpolation threshold" in caption.value and "times N" in caption.value for caption in at.caption)
     at.select_slider(key="gl_alpha").set_value(0.001).run()
-    sweep = json.loads(at.get("plotly_chart")[0].proto.spec)
+    sweep = conftest.chart_figures(at)[0]
     assert any(trace["name"] == "test error (median), ridge α = 0.001" for trace in sweep["data"])
     at = open_page(gl_view="Regularization", gl_degree="8")
     assert not at.exception and "Input noise becomes L2" in chart_titles(at)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 from streamlit.testing.v1 import AppTest
 
@@ -17,8 +16,8 @@ def open_page(**query) -> AppTest:
 def chart_titles(at: AppTest) -> list[str]:
     """Each chart's title, and the titles of its panels (annotations in bold)."""
     titles = []
-    for chart in at.get("plotly_chart"):
-        layout = json.loads(chart.proto.spec)["layout"]
+    for figure in conftest.chart_figures(at):
+        layout = figure["layout"]
         titles.append(layout.get("title", {}).get("text", ""))
         titles += [a["text"].removeprefix("<b>").removesuffix("</b>") for a in layout.get("annotations", [])
                    if a.get("text", "").startswith("<b>")]

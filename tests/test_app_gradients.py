@@ -1,5 +1,7 @@
 """The Gradient Flow page driven through its controls (AppTest: no browser, no run_every)."""
 
+import json
+
 from streamlit.testing.v1 import AppTest
 
 from tests import conftest
@@ -12,8 +14,8 @@ def open_page(**query) -> AppTest:
 
 
 def chart_text(at: AppTest) -> str:
-    """Every chart's figure JSON as one string (plotly escapes < and >, so look for other words)."""
-    return " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
+    """Every chart's figure as one JSON string."""
+    return " ".join(json.dumps(figure, ensure_ascii=False) for figure in conftest.chart_figures(at))
 
 
 def test_deep_mode_shows_init_probes_then_trains_a_step():

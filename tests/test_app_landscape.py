@@ -26,7 +26,7 @@ def array(value) -> np.ndarray:
 
 
 def figure_traces(at: AppTest) -> list[list[dict]]:
-    return [json.loads(chart.proto.spec)["data"] for chart in at.get("plotly_chart")]
+    return [figure["data"] for figure in conftest.chart_figures(at)]
 
 
 def captions(at: AppTest) -> str:
@@ -72,7 +72,7 @@ def test_pca_needs_training_then_shows_the_path_and_its_off_plane_error():
     names = {t["name"] for t in path}
     assert {"true loss at the recorded weights", "surface value at the projected point",
             "distance from the plane"} <= names
-    assert "of the path" in json.dumps(json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["xaxis"])
+    assert "of the path" in json.dumps(conftest.chart_figures(at)[0]["layout"]["xaxis"])
     assert "The plane holds" in captions(at)
 
 
@@ -153,7 +153,7 @@ def test_the_playground_pages_network_once_it_has_set_one_up():
 
 
 def surface_title(at: AppTest) -> str:
-    return json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
+    return conftest.chart_figures(at)[0]["layout"]["title"]["text"]
 
 
 def test_while_training_the_surface_is_redrawn_only_as_often_as_the_live_budget_allows():

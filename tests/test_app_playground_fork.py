@@ -1,7 +1,6 @@
 """Fork and rewind on the Playground page (AppTest): branch at a checkpoint, the controls drive the branch, the
 original stays on the loss chart; rewind to the initial weights."""
 
-import json
 
 from streamlit.testing.v1 import AppTest
 
@@ -22,8 +21,8 @@ def train_epochs(at: AppTest, epochs: int) -> None:
 
 def curves(at: AppTest) -> dict[str, list]:
     """The loss chart's traces: name -> steps."""
-    chart = next(c for c in at.get("plotly_chart") if '"train loss"' in c.proto.spec)
-    return {trace["name"]: array(trace["x"]) for trace in json.loads(chart.proto.spec)["data"]}
+    figure = next(f for f in conftest.chart_figures(at) if any(t.get("name") == "train loss" for t in f["data"]))
+    return {trace["name"]: array(trace["x"]) for trace in figure["data"]}
 
 
 def test_branch_here_starts_a_second_run_that_the_controls_drive():

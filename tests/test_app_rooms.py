@@ -15,6 +15,7 @@ from engine.common.history import Series
 from engine.rooms import NotTeacher, RoomClosed, RoomLimits, room_store, validate_report
 from engine.rooms.reports import MAX_POINTS
 from engine.runtime import JobStatus, Snapshot
+from tests import conftest
 from tests.conftest import ROOT, metric
 from ui.rooms import STUDENT, TEACHER, thinned_history
 
@@ -82,7 +83,7 @@ def test_a_pushed_page_opens_for_the_student_who_trains_and_the_class_view_shows
     assert row["student"] == joined["name"] and row["step"] == 25 and row["η"] == pytest.approx(0.3)
     assert row["changed from the push"] == "pg_act=ReLU" and row["page"] == "Network Playground"
     assert 0 < row["final loss"] < 1.0
-    assert len(teacher.get("plotly_chart")) >= 2
+    assert len(conftest.chart_figures(teacher)) >= 2
 
     # On the projector, the teacher opens the run big: the student's settings, still in presentation mode.
     teacher.toggle(key="present").set_value(True).run()
@@ -112,7 +113,7 @@ def test_a_student_holds_no_token_and_its_forged_push_is_refused(teacher):
     with pytest.raises(NotTeacher):
         room_store().push(code, student.session_state[STUDENT]["id"], "cnn", {})
     student.switch_page("app_pages/classroom.py").run()  # the class view is the teacher's
-    assert not student.get("plotly_chart") and "belongs to the teacher" in student.info[0].value
+    assert not conftest.chart_figures(student) and "belongs to the teacher" in student.info[0].value
 
 
 def test_clear_keeps_the_students_and_close_ends_the_class_for_them(teacher):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -24,7 +23,7 @@ def open_page(**query) -> AppTest:
 
 
 def chart_titles(at: AppTest) -> list[str]:
-    return [json.loads(chart.proto.spec)["layout"].get("title", {}).get("text", "") for chart in at.get("plotly_chart")]
+    return [figure["layout"].get("title", {}).get("text", "") for figure in conftest.chart_figures(at)]
 
 
 def test_tokens_step_back_merge_by_merge_to_characters():

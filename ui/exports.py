@@ -49,6 +49,7 @@ from engine.common.export import MAX_CONFIG_BYTES, ConfigError, config_document,
 from engine.common.history import Series
 from engine.common.spec import Spec
 from engine.runtime import Snapshot
+from ui.chart_component import plotly_chart
 from ui.sharing import fit_to_screen, presenting
 from viz.animation import gif_bytes
 from viz.export import STATIC_FORMATS, StaticExportUnavailable, find_chromium, html_report, render_static
@@ -176,13 +177,15 @@ class Charts(dict):
 
     def show(self, figure: go.Figure | Callable[[], go.Figure], name: str, *, key: str, where: Any = None,
              image_format: str = "png", visible: bool = True, main_below: float | None = None,
-             legend_aside: bool = False, wide: bool = False, **kwargs: Any) -> Any:
+             legend_aside: bool = False, wide: bool = False,
+             on_select: str | Callable[[], None] | None = None) -> Any:
         """`figure` may be a function that builds it: a hidden one is then built only if an export asks.
         In presentation mode text is sized for a projector, the page's main chart (`main_below`: the
         rem of page above it) fills the rest of the screen's height (ui.sharing.fit_to_screen), and with
         `legend_aside` its legend stands beside the plot instead of below it (for a plot with equal scales
         that the screen's width leaves room beside, its height none). `wide`: drawn across the main area, not in
-        a column (a legend below is then given the room of fewer rows)."""
+        a column (a legend below is then given the room of fewer rows). `on_select` ("rerun" or a callback): a
+        click on a point reruns the page and the result's `selection.points` holds it (ui.chart_component)."""
         if not visible:
             self[name] = figure
             return None
@@ -194,10 +197,10 @@ class Charts(dict):
         # draws a chart anew, not in place, whenever its config changes, which was every live refresh.
         config = chart_config(re.sub(r"-step\d+", "", name), image_format)
         if not presenting() or main_below is None:
-            return (where or st).plotly_chart(figure, key=key, config=config, **kwargs)
+            return plotly_chart(figure, key=key, config=config, where=where, on_select=on_select)
         with where if where is not None else contextlib.nullcontext():  # in the column asked for
             with fit_to_screen(f"{key}_screen", main_below, int(figure.layout.height or 450)):
-                return st.plotly_chart(figure, key=key, config=config, height="stretch", **kwargs)
+                return plotly_chart(figure, key=key, config=config, on_select=on_select, stretch=True)
 
 
 def _table_text(value: Any) -> Any:

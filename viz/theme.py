@@ -460,9 +460,11 @@ def for_presentation(fig: go.Figure, legend_aside: bool = False) -> go.Figure:
 
 
 def chart_config(filename: str, image_format: str = "png") -> dict:
-    """Plotly config for st.plotly_chart: the camera button downloads a 2x image named for the figure."""
+    """plotly.js's config for a page's chart (ui.chart_component): the camera button downloads a 2x image named
+    for the figure; no button sends the chart to Plotly's cloud (plotly.js shows one unless told not to)."""
     return {
         "displaylogo": False,
+        "showSendToCloud": False,
         "toImageButtonOptions": {"format": image_format, "filename": safe_filename(filename), "scale": 2},
         "modeBarButtonsToRemove": ["lasso2d", "select2d"],
     }

@@ -1,0 +1,76 @@
+"""A page's charts in Chromium (ui.chart_component): a new figure redraws the same plot, never leaving the chart
+blank; a click on a chart reaches the page; the mode bar's full-screen button shows the chart alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from scripts.browser import chromium, chromium_available, running_app, wait_until_rendered
+
+if not chromium_available():
+    pytest.skip("no Chromium here: apt-get install -y chromium", allow_module_level=True)
+
+CONTOUR = ".st-key-opt_contour .gs-chart"
+
+# At every frame: how many contour plots are there to see, and is it the plot first seen.
+WATCH_JS = """selector => {
+    window.seen = [];
+    const first = document.querySelector(selector);
+    const frame = () => {
+        const shown = [...document.querySelectorAll(selector)].filter(plot => {
+            const box = plot.getBoundingClientRect();
+            return box.height > 0 && getComputedStyle(plot).visibility !== 'hidden' && plot.querySelector('.main-svg');
+        });
+        window.seen.push([shown.length, shown.every(plot => plot === first)]);
+        requestAnimationFrame(frame);
+    };
+    frame();
+}"""
+
+# Where on the screen a data point of the contour's axes is (plotly.js's own conversion).
+PIXEL_JS = """([selector, x, y]) => {
+    const plot = document.querySelector(selector), layout = plot._fullLayout, box = plot.getBoundingClientRect();
+    return [box.left + layout.xaxis._offset + layout.xaxis.d2p(x),
+            box.top + layout.yaxis._offset + layout.yaxis.d2p(y)];
+}"""
+
+
+def choose(page, key: str, option: str) -> None:
+    page.locator(f".st-key-{key}").get_by_role("combobox").click()
+    page.get_by_role("listbox").get_by_role("option", name=option, exact=True).click()
+
+
+def test_a_new_figure_redraws_the_plot_in_place_and_clicks_and_full_screen_work():
+    with running_app() as (url, _process), chromium(width=1400, height=1100) as browser:
+        page = browser.new_page()
+        page.goto(f"{url}/optimizers")
+        wait_until_rendered(page)
+        page.evaluate(WATCH_JS, CONTOUR)
+        for function in ("Rosenbrock", "Himmelblau", "Quadratic"):
+            before = page.evaluate(f"() => document.querySelector('{CONTOUR}').layout.images[0].source")
+            choose(page, "opt_fn", function)
+            page.wait_for_function(f"b => document.querySelector('{CONTOUR}').layout.images[0].source !== b",
+                                   arg=before, timeout=30_000)
+            wait_until_rendered(page)
+        seen = page.evaluate("window.seen")
+        assert len(seen) > 30 and all(shown == [1, True] for shown in seen)  # one plot, the same, at every frame
+
+        # A click near a point of the click grid (45 x 45 over the view, far from the paths) starts the race there
+        x_range = page.evaluate(f"() => document.querySelector('{CONTOUR}')._fullLayout.xaxis.range")
+        y_range = page.evaluate(f"() => document.querySelector('{CONTOUR}')._fullLayout.yaxis.range")
+        grid_x = x_range[0] + 40 * (x_range[1] - x_range[0]) / 44
+        grid_y = y_range[0] + 3 * (y_range[1] - y_range[0]) / 44
+        page.locator(CONTOUR).scroll_into_view_if_needed()
+        px, py = page.evaluate(PIXEL_JS, [CONTOUR, grid_x, grid_y])
+        page.mouse.move(px, py)
+        page.mouse.click(px, py)
+        page.wait_for_function("x => document.querySelector('.st-key-opt_x0 input').value === x",
+                               arg=f"{grid_x:.3f}", timeout=30_000)
+        assert page.locator(".st-key-opt_y0 input").input_value() == f"{grid_y:.3f}"
+
+        page.locator(CONTOUR).hover()
+        page.locator(CONTOUR).locator("[data-title='Full screen']").click()
+        page.wait_for_function(f"() => document.fullscreenElement === document.querySelector('{CONTOUR}') && "
+                               f"document.querySelector('{CONTOUR} .main-svg').getBoundingClientRect().width === "
+                               "window.innerWidth", timeout=10_000)
+        assert not page.locator("[data-testid=stException]").count()

@@ -1,0 +1,59 @@
+"""ui.chart_component: plotly.js served from the plotly package, the figure sent as plotly.io writes it, clicks read
+alike from every page, and no page drawing a chart any other way."""
+
+from __future__ import annotations
+
+import ast
+import json
+
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.offline import get_plotlyjs, get_plotlyjs_version
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, chart_figures
+from ui.chart_component import PLOTLY_JS, clicked_points, serve_plotly_js
+
+
+def test_plotly_js_is_the_plotly_packages_own_under_a_name_of_its_version(tmp_path):
+    serve_plotly_js(tmp_path)
+    served = tmp_path / PLOTLY_JS
+    assert PLOTLY_JS == f"plotly-{get_plotlyjs_version()}.min.js"
+    assert served.read_text(encoding="utf-8") == get_plotlyjs()
+    stamp = served.stat().st_mtime_ns
+    serve_plotly_js(tmp_path)  # once per version: a second server start leaves it
+    assert served.stat().st_mtime_ns == stamp and [p.name for p in tmp_path.iterdir()] == [PLOTLY_JS]
+
+
+def test_the_page_gets_the_figure_as_plotly_writes_it():
+    figure = go.Figure(go.Scatter(x=[0, 1, 2], y=[2.5, -1, 3], name="ρ line"), layout={"title": {"text": "a < b"}})
+    at = AppTest.from_function(_one_chart, args=(figure.to_json(),), default_timeout=30).run()
+    assert not at.exception
+    (sent,) = chart_figures(at)
+    assert sent == json.loads(pio.to_json(figure, validate=False))
+
+
+def _one_chart(figure_json: str) -> None:
+    import plotly.io as pio
+
+    from ui.chart_component import plotly_chart
+
+    plotly_chart(pio.from_json(figure_json), key="one", config={})
+
+
+def test_clicked_points_reads_a_click_and_nothing_else():
+    point = {"x": 1.5, "y": -2.0, "customdata": [3], "curve_number": 0, "point_number": 7, "point_index": 7}
+    assert clicked_points({"selection": {"points": [point]}}) == [point]
+    for nothing in (None, {}, {"selection": None}, {"selection": {"points": None}}, "selection"):
+        assert clicked_points(nothing) == []
+
+
+def test_no_page_draws_a_chart_other_than_in_place():
+    """st.plotly_chart remade a chart at every change (ui/chart_component.py says why): every chart goes through
+    ui.chart_component (Charts.show)."""
+    modules = [ROOT / "app.py", *(path for folder in ("app_pages", "ui", "viz")
+                                  for path in (ROOT / folder).rglob("*.py"))]
+    found = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in modules
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Attribute) and node.attr == "plotly_chart"]
+    assert found == []
