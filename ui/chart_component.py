@@ -33,7 +33,8 @@ PLOTLY_JS = f"plotly-{get_plotlyjs_version()}.min.js"  # a new version is a new 
 COMPONENT_NAME = "gradscape_chart"
 _COMPONENT = st.components.v2.component(
     COMPONENT_NAME, js=(Path(__file__).with_name("chart_component.js")).read_text(),
-    css=".gs-chart { width: 100%; } .gs-stretch { height: 100%; } .gs-chart:fullscreen { background: #ffffff; }",
+    css=".gs-chart { width: 100%; } .gs-stretch { height: 100%; } .gs-chart:fullscreen { background: #ffffff; } "
+        ".gs-chart:focus { outline: none; } .gs-chart:focus-visible { outline: 2px solid #0072B2; }",
     isolate_styles=False)
 
 
