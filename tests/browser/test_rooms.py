@@ -84,6 +84,15 @@ def test_a_teacher_and_three_students_work_as_one_class(app_url):
         assert teacher.evaluate("() => document.querySelector('.st-key-class_curves .js-plotly-plot')"
                                 "._fullData.length") == 3
 
+        # A click on a run's point (the first drawn: the highlighted one is drawn last) offers that run to open.
+        name = teacher.evaluate("() => document.querySelector('.st-key-class_by_lr .js-plotly-plot')"
+                                "._fullData[0].text[0].split(' · ')[0]")
+        point = teacher.locator(".st-key-class_by_lr .scatterlayer .trace:first-child path.point").first
+        point.scroll_into_view_if_needed()
+        box = point.bounding_box()
+        teacher.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        teacher.get_by_role("button", name=f"Open {name}'s run here").wait_for(timeout=30_000)
+
         # On the projector: presentation mode on, a run opened big keeps it in the address (a reload keeps it).
         side.get_by_text("Share and present").click()
         wait_until_rendered(teacher)  # the panel's rerun (it fills the link) first: see below
