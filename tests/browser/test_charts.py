@@ -1,5 +1,6 @@
-"""A page's charts in Chromium (ui.chart_component): a new figure redraws the same plot, never leaving the chart
-blank; a click on a chart reaches the page; the mode bar's full-screen button shows the chart alone."""
+"""A page's charts in Chromium (ui.chart_component): a new figure, from a control or a live refresh, redraws the same
+plot, never leaving the chart blank (st.plotly_chart remade it: blank for a few frames each time); a click on a chart
+reaches the page; the mode bar's full-screen button shows the chart alone."""
 
 from __future__ import annotations
 
@@ -12,16 +13,20 @@ if not chromium_available():
 
 CONTOUR = ".st-key-opt_contour .gs-chart"
 
-# At every frame: how many contour plots are there to see, and is it the plot first seen.
+# At every frame: how many of the selected plots are there to see, and is it the plot first seen; and how many
+# times that plot's data was replaced (a redraw).
 WATCH_JS = """selector => {
     window.seen = [];
+    window.redraws = 0;
     const first = document.querySelector(selector);
+    let data = first.data;
     const frame = () => {
         const shown = [...document.querySelectorAll(selector)].filter(plot => {
             const box = plot.getBoundingClientRect();
             return box.height > 0 && getComputedStyle(plot).visibility !== 'hidden' && plot.querySelector('.main-svg');
         });
         window.seen.push([shown.length, shown.every(plot => plot === first)]);
+        if (first.data !== data) { window.redraws += 1; data = first.data; }
         requestAnimationFrame(frame);
     };
     frame();
@@ -74,3 +79,16 @@ def test_a_new_figure_redraws_the_plot_in_place_and_clicks_and_full_screen_work(
                                f"document.querySelector('{CONTOUR} .main-svg').getBoundingClientRect().width === "
                                "window.innerWidth", timeout=10_000)
         assert not page.locator("[data-testid=stException]").count()
+
+
+def test_live_refreshes_redraw_a_training_chart_in_place():
+    with running_app() as (url, _process), chromium(width=1280, height=720) as browser:
+        page = browser.new_page()
+        page.goto(f"{url}/playground?present=true")
+        wait_until_rendered(page)
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=30_000)
+        page.evaluate(WATCH_JS, ".st-key-pg_boundary .gs-chart")
+        page.wait_for_function("() => window.redraws >= 3", timeout=30_000)  # three live refreshes drawn
+        seen = page.evaluate("window.seen")
+        assert all(shown == [1, True] for shown in seen)
