@@ -185,7 +185,8 @@ class Charts(dict):
         `legend_aside` its legend stands beside the plot instead of below it (for a plot with equal scales
         that the screen's width leaves room beside, its height none). `wide`: drawn across the main area, not in
         a column (a legend below is then given the room of fewer rows). `on_select` ("rerun" or a callback): a
-        click on a point reruns the page and the result's `selection.points` holds it (ui.chart_component)."""
+        click on a point reruns the page, and `ui.chart_component.clicked_points` of the result gives the points in
+        that run."""
         if not visible:
             self[name] = figure
             return None
