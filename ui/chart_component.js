@@ -94,7 +94,7 @@ function fullScreenButton(plot) {
       name: "Full screen", title: "Full screen", icon: EXPAND,
       click: () => (document.fullscreenElement === plot.box ? document.exitFullscreen() : plot.box.requestFullscreen()),
     };
-    plot.box.addEventListener("fullscreenchange", () => plot.Plotly && !plot.gone && draw(plot));
+    plot.box.addEventListener("fullscreenchange", () => redraw(plot));
   }
   return plot.fullScreenButton;
 }
@@ -117,16 +117,29 @@ function draw(plot) {
   });
 }
 
+// Once drawn, a chart that reports clicks listens for them (plotly.js gives the plot its `on` at the first draw).
+function listenForClicks(plot) {
+  if (plot.listening || !plot.spec.clicks) return;
+  plot.box.on("plotly_click", (event) => plot.report && plot.report(event));
+  plot.listening = true;
+}
+
 // Draws the newest spec once plotly.js is there and the draw before has ended: a change that arrives while a
-// chart draws is drawn next, and the ones it replaced never are.
+// chart draws is drawn next, and the ones it replaced never are. Every draw goes through here, so no two overlap.
 function schedule(plot) {
   plot.box.dataset.drawing = "true"; // until the newest figure is drawn (tests and benchmarks wait for it)
   if (plot.busy) return;
   plot.busy = true;
+  const next = () => {
+    if (plot.drawn === plot.spec || plot.gone) return undefined;
+    return draw(plot).then(() => {
+      listenForClicks(plot);
+      return next();
+    });
+  };
   loadPlotly(plot.spec.plotly)
     .then((Plotly) => {
       plot.Plotly = Plotly;
-      const next = () => (plot.drawn === plot.spec || plot.gone ? undefined : draw(plot).then(next));
       return next();
     })
     .catch((error) => {
@@ -134,9 +147,15 @@ function schedule(plot) {
     })
     .finally(() => {
       plot.busy = false;
-      if (plot.drawn !== plot.spec && !plot.gone && plot.Plotly) schedule(plot);
-      else delete plot.box.dataset.drawing;
+      delete plot.box.dataset.drawing;
     });
+}
+
+// The same figure again, at the size the chart has now (full screen, a stretched chart's container).
+function redraw(plot) {
+  if (!plot.Plotly || plot.gone) return;
+  plot.drawn = null;
+  schedule(plot);
 }
 
 export default function (component) {
@@ -173,25 +192,13 @@ export default function (component) {
       requestAnimationFrame(() => {
         queued = false;
         if (plot.gone) return;
-        if (plot.spec.stretch) draw(plot);
-        else plot.Plotly.Plots.resize(box);
+        if (plot.spec.stretch) redraw(plot);
+        else if (!plot.busy) plot.Plotly.Plots.resize(box); // (a draw under way lays out at the new width)
       });
     });
     plot.resizing.observe(parentElement);
   }
   plot.report = plot.spec.clicks ? (event) => setTriggerValue("selection", { points: clickedPoints(event) }) : null;
-  if (plot.spec.clicks && !plot.listening) {
-    // (plotly.js gives the plot its `on` at the first draw)
-    const listen = () => {
-      if (box.on) {
-        box.on("plotly_click", (event) => plot.report && plot.report(event));
-        plot.listening = true;
-      } else if (!plot.gone) {
-        requestAnimationFrame(listen);
-      }
-    };
-    listen();
-  }
 
   return () => {
     plot.gone = true;

@@ -17,14 +17,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
-from plotly.offline import get_plotlyjs_version
+from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "static"  # Streamlit serves the main script's static/ folder at app/static/
@@ -45,9 +44,8 @@ def serve_plotly_js(static: Path = STATIC) -> None:
     if target.is_file():
         return
     static.mkdir(exist_ok=True)
-    source = Path(pio.__file__).resolve().parent.parent / "package_data" / "plotly.min.js"
     partial = target.with_suffix(f".{os.getpid()}.part")
-    shutil.copyfile(source, partial)
+    partial.write_text(get_plotlyjs(), encoding="utf-8")
     partial.replace(target)  # (atomic: a browser never reads half a file)
 
 
