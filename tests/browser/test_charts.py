@@ -74,6 +74,9 @@ def test_a_new_figure_redraws_the_plot_in_place_and_clicks_and_full_screen_work(
         assert page.locator(".st-key-opt_y0 input").input_value() == f"{grid_y:.3f}"
 
         page.locator(CONTOUR).hover()
+        # (plotly.js 4's "Share chart..." would upload the figure to Plotly's cloud: viz.theme.chart_config drops it)
+        assert page.locator(CONTOUR).locator(".modebar-btn[data-title='Download plot as a PNG']").count() == 1
+        assert not page.locator(CONTOUR).locator(".modebar-btn[data-title='Share chart...']").count()
         page.locator(CONTOUR).locator("[data-title='Full screen']").click()
         page.wait_for_function(f"() => document.fullscreenElement === document.querySelector('{CONTOUR}') && "
                                f"document.querySelector('{CONTOUR} .main-svg').getBoundingClientRect().width === "
