@@ -1,5 +1,5 @@
-"""ui.chart_component: plotly.js served from the plotly package, the figure sent as plotly.io writes it, clicks read
-alike from every page, and no page drawing a chart any other way."""
+"""ui.chart_component: plotly.js built for the plotly package's version with the pages' trace types, the figure sent
+as plotly.io writes it, clicks read alike from every page, and no page drawing a chart any other way."""
 
 from __future__ import annotations
 
@@ -8,21 +8,29 @@ import json
 
 import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.offline import get_plotlyjs, get_plotlyjs_version
+import pytest
+from plotly.offline import get_plotlyjs_version
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, chart_figures
-from ui.chart_component import PLOTLY_JS, clicked_points, serve_plotly_js
+from ui.chart_component import PLOTLY_BUNDLES, STATIC, clicked_points, plotly_chart, plotly_js
 
 
-def test_plotly_js_is_the_plotly_packages_own_under_a_name_of_its_version(tmp_path):
-    serve_plotly_js(tmp_path)
-    served = tmp_path / PLOTLY_JS
-    assert PLOTLY_JS == f"plotly-{get_plotlyjs_version()}.min.js"
-    assert served.read_text(encoding="utf-8") == get_plotlyjs()
-    stamp = served.stat().st_mtime_ns
-    serve_plotly_js(tmp_path)  # once per version: a second server start leaves it
-    assert served.stat().st_mtime_ns == stamp and [p.name for p in tmp_path.iterdir()] == [PLOTLY_JS]
+def test_plotly_js_is_built_for_the_plotly_packages_version_with_the_pages_trace_types():
+    """(tests/browser/test_charts.py checks in Chromium that these are the trace types each bundle registers)"""
+    for bundle, traces in PLOTLY_BUNDLES.items():
+        assert plotly_js(bundle) == f"plotly-gradscape-{bundle}-{get_plotlyjs_version()}.min.js"
+        with open(STATIC / plotly_js(bundle), encoding="utf-8") as script:
+            header = [next(script) for _ in range(2)]
+        assert header[1] == f"* plotly.js v{get_plotlyjs_version()} (traces: {', '.join(traces)})\n"
+    assert sorted(path.name for path in STATIC.iterdir() if path.suffix == ".js") == \
+        sorted(plotly_js(bundle) for bundle in PLOTLY_BUNDLES)  # (old ones removed)
+
+
+def test_a_figure_with_a_trace_type_outside_the_bundle_is_refused_not_drawn_blank():
+    figure = go.Figure([go.Scatter(y=[1, 2]), go.Pie(values=[1, 2]), go.Violin(y=[1, 2])])
+    with pytest.raises(ValueError, match=r"trace types \['pie', 'violin'\] are not in the charts' plotly.js"):
+        plotly_chart(figure, key="refused", config={})
 
 
 def test_the_page_gets_the_figure_as_plotly_writes_it():

@@ -1,24 +1,35 @@
 // A Plotly chart drawn in place (ui/chart_component.py says why): the first data draws it, each later data
 // redraws the same plot with Plotly.react, which changes only what changed.
 //
-// data: the bytes of one JSON object {figure, config, plotly (the script's address), stretch (fill the height of
-// the container), clicks (report clicked points)}.
+// data: the bytes of one JSON object {figure, config, plotly (the address of each plotly.js bundle), three_d (the
+// figure has 3-D traces), stretch (fill the height of the container), clicks (report clicked points)}.
 
-function loadPlotly(address) {
-  // One script per page, whichever chart asks first.
-  if (!window.gradscapePlotly) {
-    window.gradscapePlotly = new Promise((resolve, reject) => {
+// plotly.js in two bundles (ui/chart_component.py): "2d" draws charts without 3-D traces and is quicker to load, "3d"
+// draws every chart. Each loads once per page, whichever chart asks first; its script sets window.Plotly2d or
+// window.Plotly3d.
+const loading = window.gradscapePlotly || (window.gradscapePlotly = {}); // (one per page, however many charts)
+
+function loadPlotly(bundle, address) {
+  if (!loading[bundle]) {
+    loading[bundle] = new Promise((resolve, reject) => {
       const script = document.createElement("script");
       script.src = address;
-      script.onload = () => resolve(window.Plotly);
+      script.onload = () => resolve(window[`Plotly${bundle}`]);
       script.onerror = () => {
-        window.gradscapePlotly = undefined; // a later chart tries again
+        delete loading[bundle]; // a later chart tries again
         reject(new Error(`plotly.js did not load from ${address}`));
       };
       document.head.appendChild(script);
     });
   }
-  return window.gradscapePlotly;
+  return loading[bundle];
+}
+
+// A chart keeps the bundle it was first drawn with until it has 3-D traces; a new chart on a page that has the 3-D
+// bundle draws with that one (no second script to run).
+function bundleFor(plot) {
+  if (plot.spec.three_d) return "3d";
+  return plot.bundle || (loading["3d"] ? "3d" : "2d");
 }
 
 // A click's points as st.plotly_chart reported them (its event's selection.points), so pages read them alike.
@@ -137,9 +148,16 @@ function schedule(plot) {
       return next();
     });
   };
-  loadPlotly(plot.spec.plotly)
+  const bundle = bundleFor(plot);
+  loadPlotly(bundle, plot.spec.plotly[bundle])
     .then((Plotly) => {
+      if (plot.Plotly && plot.Plotly !== Plotly) { // (drawn by the 2-D bundle, now with 3-D traces: drawn anew)
+        plot.Plotly.purge(plot.box);
+        plot.drawn = null;
+        plot.listening = false;
+      }
       plot.Plotly = Plotly;
+      plot.bundle = bundle;
       return next();
     })
     .catch((error) => {

@@ -7,27 +7,37 @@ width was measured and then drawn a second time: the chart went blank for 0.1-0.
 on the Optimizers page: no visible chart from 168 to 348 ms after a change's run began), and the browser drew each
 changed chart twice. In place, the old picture stays until the new one replaces it, drawn once.
 
-plotly.js is the plotly package's own (the version its figures are written for), served by Streamlit's static
-file serving (`server.enableStaticServing`) from the app's `static/` folder, where `serve_plotly_js` copies it
-when the server starts.
+plotly.js: the version the plotly package writes its figures for, with only the trace types the pages draw, in two
+bundles (`PLOTLY_BUNDLES`) that scripts/build_plotly_js.sh builds into the app's `static/` folder (in the repository),
+served by Streamlit's static file serving (`server.enableStaticServing`). A new browser runs the 2-D one in ~0.3 s and
+the 3-D one in ~0.5 s before a page's first chart; the plotly package's whole plotly.js took ~1.1 s
+(docs/INTERACTION-MEASUREMENTS.md). A figure with another trace type is refused here, not drawn blank.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
-from plotly.offline import get_plotlyjs, get_plotlyjs_version
+from plotly.offline import get_plotlyjs_version
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "static"  # Streamlit serves the main script's static/ folder at app/static/
-PLOTLY_JS = f"plotly-{get_plotlyjs_version()}.min.js"  # a new version is a new address: no stale cache
+# The trace types of each plotly.js bundle (scripts/build_plotly_js.sh builds them from these lists): the 2-D one for
+# charts without 3-D traces, the 3-D one for any chart (a page that has it draws its other charts with it too).
+FLAT_TRACES = ("scatter", "bar", "box", "contour", "heatmap", "histogram")
+PLOTLY_BUNDLES = {"2d": FLAT_TRACES, "3d": (*FLAT_TRACES, "scatter3d", "surface")}
+
+
+def plotly_js(bundle: str) -> str:
+    """A bundle's file name (a new plotly version is a new address: no stale cache)."""
+    return f"plotly-gradscape-{bundle}-{get_plotlyjs_version()}.min.js"
+
 
 COMPONENT_NAME = "gradscape_chart"
 _COMPONENT = st.components.v2.component(
@@ -37,21 +47,18 @@ _COMPONENT = st.components.v2.component(
     isolate_styles=False)
 
 
-def serve_plotly_js(static: Path = STATIC) -> None:
-    """Copy the plotly package's plotly.js where the static file serving finds it (once per version): the
-    `static` folder beside the script `streamlit run` started (the app's, or a benchmark's own app)."""
-    target = static / PLOTLY_JS
-    if target.is_file():
-        return
-    static.mkdir(exist_ok=True)
-    partial = target.with_suffix(f".{os.getpid()}.part")
-    partial.write_text(get_plotlyjs(), encoding="utf-8")
-    partial.replace(target)  # (atomic: a browser never reads half a file)
+def check_plotly_js() -> None:
+    """At the server's start: the charts' plotly.js is there (it is built for one plotly version, the pinned one)."""
+    for bundle in PLOTLY_BUNDLES:
+        if not (STATIC / plotly_js(bundle)).is_file():
+            raise RuntimeError(f"{STATIC / plotly_js(bundle)} is missing: install the plotly that requirements.txt "
+                               f"pins, or build plotly.js {get_plotlyjs_version()}: bash scripts/build_plotly_js.sh")
 
 
-def _plotly_address() -> str:
+def _plotly_addresses() -> dict[str, str]:
     base = st.get_option("server.baseUrlPath").strip("/")
-    return f"/{base}/app/static/{PLOTLY_JS}" if base else f"/app/static/{PLOTLY_JS}"
+    folder = f"/{base}/app/static" if base else "/app/static"
+    return {bundle: f"{folder}/{plotly_js(bundle)}" for bundle in PLOTLY_BUNDLES}
 
 
 def plotly_chart(figure: go.Figure, *, key: str, config: dict, where: Any = None,
@@ -61,9 +68,14 @@ def plotly_chart(figure: go.Figure, *, key: str, config: dict, where: Any = None
     Session State under `key`) gives the clicked points, with what st.plotly_chart's events gave (x, y,
     customdata, curve_number, point_number, point_index); later runs give none (a page that keeps a click keeps it
     in its own state). `stretch`: as tall as its container."""
+    types = {trace.type for trace in figure.data}
+    if unbundled := types - set(PLOTLY_BUNDLES["3d"]):
+        raise ValueError(f"trace types {sorted(unbundled)} are not in the charts' plotly.js: add them to "
+                         "PLOTLY_BUNDLES and run scripts/build_plotly_js.sh")
     # (the figure's JSON as st.plotly_chart wrote it, spliced in as it is, not parsed and written again)
     payload = (f'{{"figure": {pio.to_json(figure, validate=False)}, "config": {json.dumps(config)}, '
-               f'"plotly": {json.dumps(_plotly_address())}, "stretch": {json.dumps(stretch)}, '
+               f'"plotly": {json.dumps(_plotly_addresses())}, "three_d": {json.dumps(bool(types - set(FLAT_TRACES)))}, '
+               f'"stretch": {json.dumps(stretch)}, '
                f'"clicks": {json.dumps(on_select is not None)}}}')
     callbacks = {}
     if on_select is not None:

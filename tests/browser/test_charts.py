@@ -1,12 +1,13 @@
 """A page's charts in Chromium (ui.chart_component): a new figure, from a control or a live refresh, redraws the same
 plot, never leaving the chart blank (st.plotly_chart remade it: blank for a few frames each time); a click on a chart
-reaches the page; the mode bar's full-screen button shows the chart alone."""
+reaches the page; the mode bar's full-screen button shows the chart alone; plotly.js holds the pages' trace types."""
 
 from __future__ import annotations
 
 import pytest
 
 from scripts.browser import chromium, chromium_available, running_app, wait_until_rendered
+from ui.chart_component import PLOTLY_BUNDLES
 
 if not chromium_available():
     pytest.skip("no Chromium here: apt-get install -y chromium", allow_module_level=True)
@@ -50,6 +51,7 @@ def test_a_new_figure_redraws_the_plot_in_place_and_clicks_and_full_screen_work(
         page = browser.new_page()
         page.goto(f"{url}/optimizers")
         wait_until_rendered(page)
+        assert page.evaluate("() => [typeof Plotly2d, typeof Plotly3d]") == ["object", "undefined"]  # (2-D charts)
         page.evaluate(WATCH_JS, CONTOUR)
         for function in ("Rosenbrock", "Himmelblau", "Quadratic"):
             before = page.evaluate(f"() => document.querySelector('{CONTOUR}').layout.images[0].source")
@@ -81,6 +83,14 @@ def test_a_new_figure_redraws_the_plot_in_place_and_clicks_and_full_screen_work(
         page.wait_for_function(f"() => document.fullscreenElement === document.querySelector('{CONTOUR}') && "
                                f"document.querySelector('{CONTOUR} .main-svg').getBoundingClientRect().width === "
                                "window.innerWidth", timeout=10_000)
+        page.evaluate("() => document.exitFullscreen()")
+
+        # A 3-D chart loads the 3-D bundle (scripts/build_plotly_js.sh); each registers the trace types it is built for
+        page.get_by_role("tab", name="3-D surface").click()
+        surface = page.locator(".st-key-opt_surface3d .gs-chart:not([data-drawing]) .gl-container canvas")
+        surface.wait_for(timeout=30_000)
+        for bundle, traces in PLOTLY_BUNDLES.items():
+            assert sorted(page.evaluate(f"() => Object.keys(Plotly{bundle}.PlotSchema.get().traces)")) == sorted(traces)
         assert not page.locator("[data-testid=stException]").count()
 
 
