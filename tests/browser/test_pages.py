@@ -81,6 +81,15 @@ def test_home_links_to_every_page(app_url, browser):
         main = page.locator("[data-testid=stMain]")
         for info in PAGES:
             assert main.get_by_text(info.title).count() >= 1, info.title
+        clipped = main.locator("[data-testid=stPageLink] span").evaluate_all(
+            "labels => labels.filter(label => label.scrollWidth > label.clientWidth).map(label => label.textContent)")
+        assert clipped == []  # (a long lesson title wraps)
+        # each card's picture: the top of the page's screenshot, at the width st.image sends at most
+        pictures = main.locator("[data-testid=stImage] img")
+        assert pictures.count() == sum(info.screenshot.exists() for info in PAGES)
+        page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stImage] img')]"
+                               ".every(picture => picture.complete)")
+        assert set(pictures.evaluate_all("pictures => pictures.map(p => p.naturalWidth)")) == {1460}
     finally:
         page.close()
 
