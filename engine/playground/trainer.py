@@ -64,7 +64,10 @@ class PlaygroundTrainer(Trainer):
         self.x_val, self.y_val = torch.tensor(ds.x_val, device=device), torch.tensor(ds.y_val, device=device)
         self.n_out = n_outputs(config, ds)
         self.model = PlaygroundNet(config, self.n_out, self.rng).to(device)
-        self.optimizer = make_optimizer(self.config.optimizer, self.model.parameters(), self.hp)
+        # (the same tensors for the model's life: checkpoints load in place; walking the modules for them took half
+        # of each `flat_weights`, which the trajectory takes at every step of the first 200)
+        self._weights = list(self.model.parameters())
+        self.optimizer = make_optimizer(self.config.optimizer, self._weights, self.hp)
         self.schedule = self._schedule(self.hp)
         self._order = torch.randperm(self.n_train, generator=self.rng).to(device)
         self._cursor, self._samples_seen = 0, 0
@@ -77,7 +80,7 @@ class PlaygroundTrainer(Trainer):
 
     def flat_weights(self) -> np.ndarray:
         """All trainable parameters as one float64 vector, in `model.parameters()` order."""
-        return torch.cat([p.detach().reshape(-1) for p in self.model.parameters()]).double().cpu().numpy()
+        return torch.cat([p.detach().reshape(-1) for p in self._weights]).double().cpu().numpy()
 
     def _make_grids(self) -> dict[str, Any]:
         x1_min, x1_max, x2_min, x2_max = self.dataset.extent
