@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.lessons import LESSONS, lesson_label
+from ui.lessons import LESSONS, lesson_label, lesson_query
 
 NUMBERS = list(range(1, len(LESSONS) + 1))
 
@@ -10,6 +10,14 @@ NUMBERS = list(range(1, len(LESSONS) + 1))
 def _go(number: int) -> None:
     st.session_state["lesson"] = number
 
+
+# A short link names a lesson by its number (?lesson=5): written as a link to it is (the selector's label, none for
+# the first), which the selector reads as a run starts, and the run starts again
+asked = st.query_params.get("lesson", "")
+if asked.isdigit() and 1 <= int(asked) <= len(LESSONS):
+    del st.query_params["lesson"]
+    st.query_params.update(lesson_query(int(asked)))
+    st.rerun()
 
 st.title("Lessons")
 st.caption("Each lesson explains one idea in a few sentences, opens the experiment that shows it, and says what "

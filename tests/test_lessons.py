@@ -196,6 +196,24 @@ def test_a_lesson_link_opens_that_lesson():
     assert not at.warning
 
 
+@pytest.mark.parametrize("asked, opened", [("5", 5), ("23", 23), ("1", 1)])
+def test_a_short_lesson_link_opens_the_lesson_of_that_number(asked, opened):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["lesson"] = asked
+    at.switch_page("app_pages/lessons.py").run()
+    assert at.header[0].value == lesson_label(opened)
+    assert not at.warning
+
+
+@pytest.mark.parametrize("asked", ["0", "24", "five"])
+def test_a_lesson_link_of_no_lesson_opens_the_first_and_says_so(asked):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["lesson"] = asked
+    at.switch_page("app_pages/lessons.py").run()
+    assert at.header[0].value == lesson_label(1)
+    assert any("lesson" in warning.value for warning in at.warning)
+
+
 def test_the_lessons_page_comes_first_after_home():
     assert PAGES[0].url_path == "lessons"
 
