@@ -136,30 +136,32 @@ function listenForClicks(plot) {
 }
 
 // Draws the newest spec once plotly.js is there and the draw before has ended: a change that arrives while a
-// chart draws is drawn next, and the ones it replaced never are. Every draw goes through here, so no two overlap.
+// chart draws is drawn next, and the ones it replaced never are. Every draw goes through here, so no two overlap;
+// each finds its bundle anew (a figure with 3-D traces may arrive while a 2-D one draws).
 function schedule(plot) {
   plot.box.dataset.drawing = "true"; // until the newest figure is drawn (tests and benchmarks wait for it)
   if (plot.busy) return;
   plot.busy = true;
   const next = () => {
     if (plot.drawn === plot.spec || plot.gone) return undefined;
-    return draw(plot).then(() => {
-      listenForClicks(plot);
-      return next();
-    });
+    const bundle = bundleFor(plot);
+    return loadPlotly(bundle, plot.spec.plotly[bundle])
+      .then((Plotly) => {
+        if (plot.Plotly && plot.Plotly !== Plotly) { // (drawn by the 2-D bundle, now with 3-D traces: drawn anew)
+          plot.Plotly.purge(plot.box);
+          plot.listening = false;
+        }
+        plot.Plotly = Plotly;
+        plot.bundle = bundle;
+        return draw(plot);
+      })
+      .then(() => {
+        listenForClicks(plot);
+        return next();
+      });
   };
-  const bundle = bundleFor(plot);
-  loadPlotly(bundle, plot.spec.plotly[bundle])
-    .then((Plotly) => {
-      if (plot.Plotly && plot.Plotly !== Plotly) { // (drawn by the 2-D bundle, now with 3-D traces: drawn anew)
-        plot.Plotly.purge(plot.box);
-        plot.drawn = null;
-        plot.listening = false;
-      }
-      plot.Plotly = Plotly;
-      plot.bundle = bundle;
-      return next();
-    })
+  Promise.resolve()
+    .then(next)
     .catch((error) => {
       plot.box.textContent = `This chart could not be drawn: ${error.message}`;
     })

@@ -105,3 +105,22 @@ def test_live_refreshes_redraw_a_training_chart_in_place():
         page.wait_for_function("() => window.redraws >= 3", timeout=30_000)  # three live refreshes drawn
         seen = page.evaluate("window.seen")
         assert all(shown == [1, True] for shown in seen)
+
+
+def test_one_chart_drawn_in_2d_then_3d_then_2d_again():
+    """Loss Landscape's surface chart: a contour (the 2-D bundle), then the 3-D surface (drawn anew by the 3-D
+    bundle), then the contour again (by the 3-D bundle, which draws every chart)."""
+    surface = ".st-key-ls_surface .gs-chart"
+    with running_app() as (url, _process), chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{url}/landscape")
+        wait_until_rendered(page)
+        for view, types, canvases in (("3-D surface", ["scatter3d", "surface"], 1),
+                                      ("Contour", ["contour", "scatter"], 0)):
+            page.locator(".st-key-ls_view").get_by_text(view, exact=True).click()
+            page.wait_for_function(f"t => document.querySelector('{surface}:not([data-drawing])')?._fullData"
+                                   ".some(trace => trace.type === t)", arg=types[0], timeout=30_000)
+            drawn = page.evaluate(f"() => document.querySelector('{surface}')._fullData.map(trace => trace.type)")
+            assert sorted(set(drawn)) == types
+            assert page.locator(f"{surface} .gl-container canvas").count() == canvases
+        assert not page.locator("[data-testid=stException]").count()
