@@ -14,7 +14,7 @@ def _go(number: int) -> None:
 # A short link names a lesson by its number (?lesson=5): written as a link to it is (the selector's label, none for
 # the first), which the selector reads as a run starts, and the run starts again
 asked = st.query_params.get("lesson", "")
-if asked.isdigit() and 1 <= int(asked) <= len(LESSONS):
+if asked.isdecimal() and 1 <= int(asked) <= len(LESSONS):  # (isdigit() takes "²", which int() refuses)
     del st.query_params["lesson"]
     st.query_params.update(lesson_query(int(asked)))
     st.rerun()

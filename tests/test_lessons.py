@@ -205,7 +205,7 @@ def test_a_short_lesson_link_opens_the_lesson_of_that_number(asked, opened):
     assert not at.warning
 
 
-@pytest.mark.parametrize("asked", ["0", "24", "five"])
+@pytest.mark.parametrize("asked", ["0", "24", "five", "²", "-3", " 5"])
 def test_a_lesson_link_of_no_lesson_opens_the_first_and_says_so(asked):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params["lesson"] = asked
