@@ -7,6 +7,7 @@ import ui.preload  # noqa: F401 - first: the modules every page uses, imported b
 from engine.common.device import describe_device, limit_threads, pick_device
 from engine.runtime.hosts import current_host
 from ui.catalog import CLASS_VIEW, HOME, PAGES
+from ui.chart_component import missing_plotly_js
 from ui.delivery import FOREGROUND, wait_until_sent
 from ui.jobs import where_slot
 from ui.rooms import class_panel
@@ -49,6 +50,8 @@ with FOREGROUND.run():
     # Live areas rerun once a second; Streamlit's default is to fade elements while
     # they are being replaced, which makes a training chart flicker. Keep them opaque.
     st.html("<style>[data-stale='true']{opacity:1 !important;transition:none !important}" + page_styles() + "</style>")
+    if problem := missing_plotly_js():  # (the pages still run; each chart says it could not be drawn)
+        st.error(problem, icon=":material/error:")
     notice = st.empty()
     navigation.run()
     report_unused_link_parameters(arrived, page, notice)

@@ -65,3 +65,16 @@ def test_no_page_draws_a_chart_other_than_in_place():
              for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
              if isinstance(node, ast.Attribute) and node.attr == "plotly_chart"]
     assert found == []
+
+
+def test_a_missing_plotly_js_is_said_on_the_page_and_the_page_still_runs(tmp_path, monkeypatch):
+    """A plotly other than the pinned one has no bundles here: the app says what to do, not a bare error."""
+    import ui.chart_component
+
+    assert ui.chart_component.missing_plotly_js() is None
+    monkeypatch.setattr(ui.chart_component, "STATIC", tmp_path)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    (error,) = at.error
+    assert f"static/{plotly_js('2d')} is missing" in error.value and "scripts/build_plotly_js.sh" in error.value
+    assert at.title[0].value == "Gradscape"  # (the home page ran below it)

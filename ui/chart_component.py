@@ -47,12 +47,15 @@ _COMPONENT = st.components.v2.component(
     isolate_styles=False)
 
 
-def check_plotly_js() -> None:
-    """At the server's start: the charts' plotly.js is there (it is built for one plotly version, the pinned one)."""
-    for bundle in PLOTLY_BUNDLES:
-        if not (STATIC / plotly_js(bundle)).is_file():
-            raise RuntimeError(f"{STATIC / plotly_js(bundle)} is missing: install the plotly that requirements.txt "
-                               f"pins, or build plotly.js {get_plotlyjs_version()}: bash scripts/build_plotly_js.sh")
+def missing_plotly_js() -> str | None:
+    """What to tell the user when the charts' plotly.js is not there (it is built for one plotly version, the pinned
+    one; each chart would otherwise only say that its script did not load), else None."""
+    missing = [plotly_js(bundle) for bundle in PLOTLY_BUNDLES if not (STATIC / plotly_js(bundle)).is_file()]
+    if not missing:
+        return None
+    return (f"The charts cannot be drawn: static/{missing[0]} is missing (this plotly is {get_plotlyjs_version()}). "
+            "Install the plotly that requirements.txt pins, or build plotly.js for this one with "
+            "`bash scripts/build_plotly_js.sh`, and restart the server.")
 
 
 def _plotly_addresses() -> dict[str, str]:

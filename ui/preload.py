@@ -30,11 +30,6 @@ for _package in (viz, ui):
     for _module in pkgutil.walk_packages(_package.__path__, f"{_package.__name__}."):
         importlib.import_module(_module.name)
 
-# The charts' plotly.js (ui.chart_component) is there: a server without it says so at its start.
-from ui.chart_component import check_plotly_js  # noqa: E402 - after the tree, as everything else here
-
-check_plotly_js()
-
 # The Words page's merges on tiny Shakespeare (~1 s), learned in the background now, not when a class opens it.
 import threading  # noqa: E402 - after the tree, as everything else here
 
