@@ -86,6 +86,7 @@ class StreamlitSession:
     messages: int = 0
     bytes_received: int = 0
     page_not_found: list[str] = field(default_factory=list)
+    expanders: dict[str, str] = field(default_factory=dict)  # label -> widget id, of the expanders that keep state
 
     def __post_init__(self) -> None:
         self._ws = None
@@ -178,6 +179,15 @@ class StreamlitSession:
         state = WidgetState(id=button.id, trigger_value=True)
         sent = time.monotonic()
         await self.rerun(widget_states=[state])
+        return sent
+
+    async def open_expander(self, label: str) -> float:
+        """Open the expander labelled `label` (one that draws its content only while open: it has a widget id),
+        as a click on its header does; returns the monotonic time it was sent."""
+        if label not in self.expanders:
+            raise LookupError(f"{self.name}: no expander {label!r} with state on {self.page}")
+        sent = time.monotonic()
+        await self.rerun(widget_states=[WidgetState(id=self.expanders[label], bool_value=True)])
         return sent
 
     async def until(self, predicate: Callable[["StreamlitSession"], bool], timeout: float) -> float:
@@ -276,6 +286,10 @@ class StreamlitSession:
     def _delta(self, message: ForwardMsg, now: float) -> None:
         delta = message.delta
         path = tuple(message.metadata.delta_path)
+        if delta.WhichOneof("type") == "add_block" and delta.add_block.WhichOneof("type") == "expandable":
+            if delta.add_block.expandable.id:
+                self.expanders[delta.add_block.expandable.label] = delta.add_block.expandable.id
+            return
         if delta.WhichOneof("type") != "new_element":
             return
         element = delta.new_element

@@ -107,6 +107,14 @@ def open_page(page: str, timeout: float = 60, **query):
     return at.run()
 
 
+def open_export_panel(at, prefix: str):
+    """Open a page's Export panel (its header clicked: its content is drawn only while it is open) and rerun."""
+    from ui.exports import panel_key
+
+    at.session_state[panel_key(prefix)] = True
+    return at.run()
+
+
 def metric(at, label: str) -> str:
     """The value a page's metric with this label shows."""
     return next(m.value for m in at.metric if m.label == label)

@@ -131,6 +131,7 @@ def test_the_report_holds_the_charts_of_the_tabs_not_open():
     for chart in ("attention-reverse", "attention-lines-", "attention-timeline-", "attention-curves-", "positional-"):
         assert any(name.startswith(chart) for name in slot.offer.figures), chart
     assert len(conftest.chart_figures(at)) == 1  # only the open tab's chart was sent
+    conftest.open_export_panel(at, "at_")
     at.button(key="export_at_prepare_report").click().run()
     assert not at.exception
     report = next(data for name, data, _ in slot.prepared.values() if name.endswith("-report.html"))

@@ -129,6 +129,7 @@ def test_exports_of_a_measured_step_read_back():
     at.button(key="df_step").click().run()
     run_until(at, lambda a: metric(a, "MMD² (norm.)") != "–")
     slot = at.session_state["_exports_df_"]
+    conftest.open_export_panel(at, "df_")
     for kind in ("report", "history", "weights", "animation"):
         at.button(key=f"export_df_prepare_{kind}").click().run()
         assert not at.exception, kind

@@ -40,6 +40,7 @@ def slot(at: AppTest):
 
 def prepare(at: AppTest, *kinds: str) -> dict[str, bytes]:
     """Press each Prepare button; the files the panel made, by file name."""
+    conftest.open_export_panel(at, "gf_")
     for kind in kinds:
         at.button(key=f"export_gf_prepare_{kind}").click().run()
         assert not at.exception, kind
@@ -188,6 +189,7 @@ def test_time_weights_reload_to_cells_giving_the_trained_ones_outputs():
 def import_file(at: AppTest, controls: dict, name: str = "settings.json") -> AppTest:
     document = {"format": "gradscape-experiment", "version": 1, "page": "gradients", "prefix": "gf_",
                 "controls": controls}
+    conftest.open_export_panel(at, "gf_")
     at.file_uploader(key="export_gf_import").set_value((name, json.dumps(document).encode(), "application/json"))
     return at.run()
 

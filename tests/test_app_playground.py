@@ -150,6 +150,7 @@ def test_the_exported_script_trains_the_network_on_the_page_to_its_weights():
     assert (at.session_state["pg_data"], at.session_state["pg_opt"], at.session_state["pg_act"]) == ("xor", "adam",
                                                                                                     "relu")
     at.button(key="pg_epoch").click().run()
+    conftest.open_export_panel(at, "pg_")
     at.button(key="export_pg_prepare_script").click().run()
     assert not at.exception
     offer = at.session_state["_exports_pg_"].offer

@@ -28,7 +28,7 @@ from engine.optimizers.experiment import Clipping, Experiment, Schedule
 from engine.optimizers.surfaces import make_surface
 from engine.optimizers.table import OptimizerSpec
 from engine.optimizers.trainer import run_experiment
-from tests.conftest import ROOT, open_page
+from tests.conftest import ROOT, open_export_panel, open_page
 from viz.animation import attention_frames, gif_bytes, optimizer_race, playground_replay
 from viz.export import IMAGE_SCALE, StaticExportUnavailable, find_chromium, html_report, render_static
 
@@ -68,7 +68,7 @@ def test_without_chromium_the_panel_says_what_to_install(monkeypatch):
     monkeypatch.setattr("viz.export.find_chromium", lambda: None)
     with pytest.raises(StaticExportUnavailable, match="apt-get install chromium"):
         render_static({"f": small_figure()})
-    at = AppTest.from_file(PLAYGROUND, default_timeout=60).run().run()
+    at = open_export_panel(AppTest.from_file(PLAYGROUND, default_timeout=60).run(), "pg_")
     assert not at.exception
     assert any("apt-get install chromium" in c.value for c in at.sidebar.caption)
     assert "Prepare figures" not in [b.label for b in at.sidebar.button]
@@ -177,6 +177,7 @@ def settings(at: AppTest) -> dict:
 
 
 def import_file(at: AppTest, content: bytes, name: str = "settings.json") -> AppTest:
+    open_export_panel(at, "pg_")
     at.file_uploader(key="export_pg_import").set_value((name, content, "application/json"))
     return at.run()
 
@@ -258,6 +259,8 @@ def test_the_panel_renders_on_the_playground_and_its_files_read_back():
     at.button(key="pg_epoch").click().run()
     assert not at.exception
     assert "Export" in [e.label for e in at.sidebar.expander]
+    assert not at.sidebar.get("download_button")  # folded: its content is not drawn
+    open_export_panel(at, "pg_")
     slot = at.session_state["_exports_pg_"]
     assert len(slot.offer.figures) == 4 and all(name.endswith("-step25") for name in slot.offer.figures)
     for kind in ("report", "history", "weights", "animation"):
@@ -282,7 +285,7 @@ def test_files_prepared_before_a_settings_change_are_no_longer_offered():
     def downloads(at: AppTest) -> set[str]:
         return {button.label for button in at.sidebar.get("download_button")}
 
-    at = open_page("attention")
+    at = open_export_panel(open_page("attention"), "at_")
     at.button(key="export_at_prepare_report").click().run()
     assert "Download HTML report" in downloads(at)
     assert "Download HTML report" in downloads(at.run())  # a rerun with the same settings keeps the file
@@ -315,7 +318,9 @@ def test_live_refreshes_leave_the_panel_alone_and_a_file_prepared_while_training
         await session.connect()
         try:
             assert (await session.open("playground")).ok
-            assert session.button("Prepare figures") is not None
+            assert session.button("Prepare figures") is None  # the panel is folded: its content is not drawn
+            await session.open_expander("Export")
+            await session.until(lambda s: s.button("Prepare figures") is not None, 30)
             await session.click("Train")
             await session.until(lambda s: s.button("Pause") is not None, 30)
             seen.clear()
@@ -330,6 +335,8 @@ def test_live_refreshes_leave_the_panel_alone_and_a_file_prepared_while_training
             assert "Download metric history (CSV)" in downloads(session) and not session.exceptions
             # Another page next: its panel only (the Playground's offer, kept by its refreshes, is not drawn here)
             assert (await session.open("attention")).ok
+            await session.open_expander("Export")
+            await session.until(lambda s: any(m.body.startswith("Exports **") for m in s.of_type("markdown")), 30)
             panels = [m.body for m in session.of_type("markdown") if m.body.startswith("Exports **")]
             assert len(panels) == 1 and "circle" not in panels[0] and not session.exceptions, panels
         finally:

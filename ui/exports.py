@@ -336,6 +336,11 @@ def _slow_export(slot: _Slot, prefix: str, kind: str, unavailable: str | None = 
                            on_click="ignore", icon=":material/download:", width="stretch", help=f"{name}: {what}")
 
 
+def panel_key(prefix: str) -> str:
+    """The Export panel's key: True in Session State while it is open."""
+    return f"export_{prefix}panel"
+
+
 def export_panel(spec_type: type[Spec]) -> None:
     """The sidebar's Export panel for the page whose experiment is a `spec_type`.
 
@@ -346,7 +351,15 @@ def export_panel(spec_type: type[Spec]) -> None:
     prefix = spec_type.PREFIX
     slot = _slot(prefix)
     _apply_import(slot)
-    with st.sidebar.expander("Export", icon=":material/download:", expanded=slot.message is not None):
+    # Its content is drawn only while it is open (opening it reruns the page): folded, every page's first chart
+    # came 0.07-0.15 s sooner without its ~10 elements and the code of three element kinds (the file uploader's,
+    # the download button's) in a new browser's way (docs/INTERACTION-MEASUREMENTS.md). An import's result is
+    # said in it, open then: the uploader is in it.
+    panel = st.sidebar.expander("Export", icon=":material/download:", key=panel_key(prefix), on_change="rerun")
+    if not panel.open:
+        slot.body = None
+        return
+    with panel:
         if slot.message:
             kind, text = slot.message
             (st.error if kind == "error" else st.success)(text)
