@@ -351,10 +351,10 @@ def export_panel(spec_type: type[Spec]) -> None:
     prefix = spec_type.PREFIX
     slot = _slot(prefix)
     _apply_import(slot)
-    # Its content is drawn only while it is open (opening it reruns the page): folded, every page's first chart
-    # came 0.07-0.15 s sooner without its ~10 elements and the code of three element kinds (the file uploader's,
-    # the download button's) in a new browser's way (docs/INTERACTION-MEASUREMENTS.md). An import's result is
-    # said in it, open then: the uploader is in it.
+    # Its content is drawn only while it is open (opening it reruns the page): folded, a page's first chart comes
+    # 0.08-0.10 s sooner (Playground, Optimizers) without its ~10 elements, and the code of the file uploader and
+    # the download button, in a new browser's way (docs/INTERACTION-MEASUREMENTS.md). An import's result is said
+    # in it, open then: the uploader is in it.
     panel = st.sidebar.expander("Export", icon=":material/download:", key=panel_key(prefix), on_change="rerun")
     if not panel.open:
         slot.body = None
