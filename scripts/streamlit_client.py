@@ -150,6 +150,7 @@ class StreamlitSession:
     async def open(self, page: str, query_string: str = "", timeout: float = 120.0) -> PageLoad:
         """Show page `page` (its URL path) and wait until its script run finished."""
         self._disarm_all()  # as the frontend does on a page change
+        self.expanders.clear()  # (the new page's arrive with its run)
         started = time.monotonic()
         self.page = page
         self.query_string = query_string
