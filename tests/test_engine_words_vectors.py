@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy import sparse
 from torch.nn import functional as F
 
 from engine.common.limits import ConfigError
@@ -16,7 +17,7 @@ from engine.runtime import JobStatus, train
 from engine.words import analogies as ask
 from engine.words.corpus import (RELATIONS, expected_answers, planted_analogies, planted_groups, sentences_of,
                                  template_sentences)
-from engine.words.ppmi import cooccurrence, ppmi
+from engine.words.ppmi import cooccurrence, ppmi, svd_vectors
 from engine.words.sgns import Vocabulary, context_pairs, drop_probability, negative_sampling_gradients
 from engine.words.texts import bundled_text
 from engine.words.vectors import WordVectorsConfig, WordVectorsJob, WordVectorsTrainer, WordVectorsVisuals
@@ -163,6 +164,22 @@ def test_ppmi_matches_a_dense_computation_on_a_tiny_corpus():
     with np.errstate(divide="ignore"):
         expected = np.maximum(0, np.log(dense / total / p_word[:, None] / p_context[None, :]))
     np.testing.assert_allclose(ppmi(cooccurrence(tokens, sentence_of, n, window)).toarray(), expected, atol=1e-12)
+
+
+def test_the_svd_vectors_are_the_exact_svds_on_a_matrix_of_low_rank_and_noise():
+    """Oracle: numpy's dense SVD. A rank-8 matrix plus small noise has a clear gap after the 8th singular value,
+    so the randomized SVD must find the same U Σ^0.5 (each column up to its sign)."""
+    rng = np.random.default_rng(0)
+    low_rank = rng.standard_normal((300, 8)) * np.linspace(10, 3, 8) @ rng.standard_normal((8, 200))
+    matrix = low_rank + 0.01 * rng.standard_normal((300, 200))
+    matrix[np.abs(matrix) < 0.5] = 0  # sparse, as PPMI is
+    u, sigma, _ = np.linalg.svd(matrix, full_matrices=False)
+    expected = u[:, :8] * np.sqrt(sigma[:8])
+    found = svd_vectors(sparse.csr_matrix(matrix), 8, seed=3)
+    assert found.dtype == np.float32 and found.shape == (300, 8)
+    signs = np.sign((found * expected).sum(axis=0))
+    np.testing.assert_allclose(found * signs, expected, atol=2e-3 * np.abs(expected).max())
+    assert svd_vectors(sparse.csr_matrix(matrix[:3, :3]), 50, seed=0).shape == (3, 2)  # rank <= rows - 1
 
 
 def test_the_template_corpus_plants_what_it_says(templates):

@@ -767,17 +767,18 @@ def test_lesson_22_skip_gram_learns_the_planted_analogies_that_ppmi_svd_mostly_m
     trainer, before = words_trained(planted, ANALOGY_STEPS)
     assert len(trainer.analogies) == 360 and before < 0.01
     scores = trainer.evaluate()
-    assert scores["analogy_top1"] > 0.9 and round(scores["ppmi_analogy_top1"], 2) == 0.36
+    assert scores["analogy_top1"] > 0.9 and round(scores["ppmi_analogy_top1"], 2) == 0.34
     assert 4.5 < trainer.epoch < 6  # about five passes
     v = trainer.observe()
     assert v.analogy == ("king", "man", "woman") and v.expected == "queen"
     assert v.sgns_answers[0][0] == "queen" and v.sgns_expected_rank == 1
-    assert v.ppmi_answers[0][0] == "sister" and v.ppmi_expected_rank == 4
+    assert [word for word, _ in v.ppmi_answers[:2]] == ["queen", "proud"]
+    assert round(v.ppmi_answers[0][1] - v.ppmi_answers[1][1], 2) == 0.01  # by a hair
 
     hp = same_training(planted, capitals, "vectors", differing=("analogy", "relation"))
     v = observed_with(trainer, hp)
     assert v.analogy == ("paris", "france", "russia") and v.expected == "moscow"
-    assert v.sgns_answers[0][0] == "moscow" and v.ppmi_expected_rank == 4
+    assert v.sgns_answers[0][0] == "moscow" and v.ppmi_expected_rank == 3
     assert set(v.words) == {word for first, second, _ in RELATIONS[0].pairs for word in (first, second)}
     country_capital = [a for a in trainer.analogies if a.relation == "country-capital"]
     questions = [np.array([trainer.index[getattr(a, part)] for a in country_capital]) for part in "abc"]
@@ -787,10 +788,11 @@ def test_lesson_22_skip_gram_learns_the_planted_analogies_that_ppmi_svd_mostly_m
         ppmi_first[np.arange(len(query)), query] = -np.inf
     answers = [trainer.vocabulary.words[i] for i in ppmi_first.argmax(axis=1)]
     assert len(country_capital) == 90
-    assert round(np.mean([planted_groups().get(answer) == "capital" for answer in answers]), 2) == 0.96
-    assert round(np.mean([answer == a.d for answer, a in zip(answers, country_capital)]), 2) == 0.11
+    assert round(np.mean([planted_groups().get(answer) == "capital" for answer in answers]), 2) == 0.97
+    assert round(np.mean([answer == a.d for answer, a in zip(answers, country_capital)]), 2) == 0.10
     per_relation = {name: (sgns, ppmi) for name, sgns, ppmi in v.per_relation}
-    assert per_relation["country-capital"][0] > 0.75 and round(per_relation["country-capital"][1], 2) == 0.11
+    assert per_relation["country-capital"][0] > 0.75 and round(per_relation["country-capital"][1], 2) == 0.10
+    assert 0.45 < per_relation["male-female"][1] < 0.55  # about half
 
     v = observed_with(trainer, {**hp, "analogy": ("paris", "france", "italy")})
     assert v.expected == "rome" and v.sgns_expected_rank > 5  # Juliet's Paris, Caesar's Rome

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from itertools import chain, repeat
+from operator import itemgetter
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -40,8 +41,9 @@ class Vocabulary:
 
     @classmethod
     def build(cls, sentences: Iterable[Iterable[str]], cap: int) -> Vocabulary:
-        counter = Counter(chain.from_iterable(sentences))
-        ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:cap]
+        ranked = sorted(Counter(chain.from_iterable(sentences)).items(), key=itemgetter(0))  # ties by alphabet,
+        ranked.sort(key=itemgetter(1), reverse=True)  # then by count: a stable sort keeps ties in their order
+        ranked = ranked[:cap]  # (two sorts on C keys: half the time of one on a Python key, which a user waited for)
         return cls(tuple(word for word, _ in ranked), np.array([count for _, count in ranked], dtype=np.int64))
 
     def __len__(self) -> int:
