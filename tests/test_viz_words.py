@@ -6,6 +6,7 @@ import copy
 import re
 
 import numpy as np
+import pytest
 
 from tests.conftest import assert_valid_as_built
 from viz import words as figures
@@ -156,6 +157,10 @@ def test_ranked_words_list_the_best_on_top_and_darken_the_expected_answer():
     assert [a.text for a in fig.layout.annotations] == ["<b>skip-gram (SGNS)</b>", "<b>PPMI + SVD (LSA)</b>"]
     plain = figures.ranked_words(sgns, ppmi, title="t")
     assert "#1f2430" not in list(plain.data[0].marker.color) + list(plain.data[1].marker.color)
+    # One range for both panels, the longest bar ending well inside it (the right panel's words run into that room)
+    assert list(fig.layout.xaxis.range) == list(fig.layout.xaxis2.range) == [0.0, pytest.approx(0.91 * 1.3)]
+    negative = figures.ranked_words([("a", -0.5), ("b", 0.5)], [("c", 0.25)], title="t")
+    assert negative.layout.xaxis.range[0] == pytest.approx(-0.52)
 
 
 def test_the_analogy_scores_and_the_loss_draw_their_series():

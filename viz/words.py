@@ -179,9 +179,14 @@ def ranked_words(sgns: Sequence[tuple[str, float]], ppmi: Sequence[tuple[str, fl
                      "hovertemplate": "%{y}: %{x:.3f}<extra>" + name + "</extra>"})
         annotations.append({"xref": f"x{axis} domain", "yref": "paper", "x": 0.5, "y": 1.0, "yanchor": "bottom",
                             "text": f"<b>{name}</b>", "showarrow": False, "font": {"color": color}})
+    # One score range for both, with room right of the longest bar: the right panel's words stand in the gap
+    # between the panels and run on into that room (a bar reaching the panel's edge hid "moscow"'s first letter).
+    values = [float(value) for _, value in (*sgns, *ppmi)] or [0.0]
+    low, high = min(0.0, *values), max(0.0, *values)
+    span = (high - low) or 1.0
+    scores = {"range": [low - 0.02 * span if low < 0 else 0.0, high + 0.3 * span], "title": {"text": score}}
     layout = {"height": height, "bargap": 0.25, "annotations": annotations, "margin": {"t": 70, "b": 50},
-              "xaxis": {"domain": [0.0, 0.44], "title": {"text": score}},
-              "xaxis2": {"domain": [0.56, 1.0], "title": {"text": score}},
+              "xaxis": {"domain": [0.0, 0.44], **scores}, "xaxis2": {"domain": [0.56, 1.0], **scores},
               "yaxis": {"automargin": True}, "yaxis2": {"anchor": "x2", "automargin": True}}
     return figure_from_dicts(data, layout, title)
 
