@@ -29,52 +29,70 @@ later("cnn_intro").caption(
     "then shift its input, attack it, and work out what its layers do to an image's size.")
 export_panel(CnnSpec)
 panel = ControlPanel(CnnSpec)
-with st.sidebar:
-    st.header("Data")
-    panel.draw("data")
-    st.header("CNN")
-    panel.draw("layers", "channels", "kernel", "pool", "bn", "act", "pad")
-    st.caption("Each conv layer keeps the size ('same' padding); global average pooling and one linear layer "
-               "give the class scores. The MLP beside it has one hidden layer, as many parameters.")
-    panel.draw("adv", "adv_eps")
-    st.header("Training")
-    panel.draw("lr", "batch", "speed", "seed")
-
 train_tab, arithmetic_tab, kernels_tab, upsampling_tab = st.tabs(TABS, key="cnn_tab", on_change="rerun",
                                                                   bind="query-params")
 charts = Charts()  # every tab's figures, for the Export panel
+# Each tab's controls are drawn while it is open and held while it is closed (ui.controls: a closed tab's widgets
+# cost a page's first screen ~5 ms each); the sidebar's are the Train tab's.
+TRAIN_FIELDS = ("data", "layers", "channels", "kernel", "pool", "bn", "act", "pad", "adv", "adv_eps", "lr", "batch",
+                "speed", "seed", "example", "dy", "dx", "attack", "eps")
+ARITHMETIC_FIELDS = ("n", "depth", "window", *(f"{name}{i}" for i in range(1, 5) for name in "kind k p s d c".split()),
+                     "row", "col")
 
+if train_tab.open is False:
+    panel.hold(*TRAIN_FIELDS)
+else:
+    with st.sidebar:
+        st.header("Data")
+        panel.draw("data")
+        st.header("CNN")
+        panel.draw("layers", "channels", "kernel", "pool", "bn", "act", "pad")
+        st.caption("Each conv layer keeps the size ('same' padding); global average pooling and one linear layer "
+                   "give the class scores. The MLP beside it has one hidden layer, as many parameters.")
+        panel.draw("adv", "adv_eps")
+        st.header("Training")
+        panel.draw("lr", "batch", "speed", "seed")
 with train_tab:
     buttons, forks, inspect = st.container(), later("cnn_forks"), later("cnn_inspect")
-    with inspect:
-        example_col, shift_col, attack_col = st.columns([1.2, 1.6, 2])
-        panel.draw("example", where=example_col)
-        panel.draw("dy", "dx", where=shift_col)
-        panel.draw("attack", "eps", where=attack_col)
+    if train_tab.open is not False:
+        with inspect:
+            example_col, shift_col, attack_col = st.columns([1.2, 1.6, 2])
+            panel.draw("example", where=example_col)
+            panel.draw("dy", "dx", where=shift_col)
+            panel.draw("attack", "eps", where=attack_col)
 
-with arithmetic_tab:
-    st.markdown("Each layer's output size is $\\lfloor (n + 2p - d(k-1) - 1)/s \\rfloor + 1$. Set a stack of up "
-                "to four layers; click a unit of the last output to see its receptive field on the input.")
-    size_col, depth_col, window_col = st.columns(3)
-    panel.draw("n", where=size_col)
-    depth = panel.draw("depth", where=depth_col)
-    panel.draw("window", where=window_col, help="The layer drawn with its window sliding over its input.")
-    layer_cols = st.columns(4)
-    for i in range(1, 5):
-        with layer_cols[i - 1]:
-            panel.draw(f"kind{i}", f"k{i}", f"p{i}", f"s{i}", f"d{i}", f"c{i}", disabled=i > depth)
-    unit_row, unit_col = st.columns(2)
-    panel.draw("row", where=unit_row)
-    panel.draw("col", where=unit_col)
+if arithmetic_tab.open is False:
+    panel.hold(*ARITHMETIC_FIELDS)
+else:
+    with arithmetic_tab:
+        st.markdown("Each layer's output size is $\\lfloor (n + 2p - d(k-1) - 1)/s \\rfloor + 1$. Set a stack of "
+                    "up to four layers; click a unit of the last output to see its receptive field on the input.")
+        size_col, depth_col, window_col = st.columns(3)
+        panel.draw("n", where=size_col)
+        depth = panel.draw("depth", where=depth_col)
+        panel.draw("window", where=window_col, help="The layer drawn with its window sliding over its input.")
+        layer_cols = st.columns(4)
+        for i in range(1, 5):
+            with layer_cols[i - 1]:
+                panel.draw(f"kind{i}", f"k{i}", f"p{i}", f"s{i}", f"d{i}", f"c{i}", disabled=i > depth)
+        unit_row, unit_col = st.columns(2)
+        panel.draw("row", where=unit_row)
+        panel.draw("col", where=unit_col)
 
-with kernels_tab:
-    image_col, kernel_col = st.columns(2)
-    panel.draw("image", where=image_col)
-    kernel_name = panel.draw("kern", where=kernel_col)
-    panel.draw("typed", where=kernel_col)
+if kernels_tab.open is False:
+    panel.hold("image", "kern", "typed")
+else:
+    with kernels_tab:
+        image_col, kernel_col = st.columns(2)
+        panel.draw("image", where=image_col)
+        panel.draw("kern", where=kernel_col)
+        panel.draw("typed", where=kernel_col)
 
-with upsampling_tab:
-    panel.draw("up_weights")
+if upsampling_tab.open is False:
+    panel.hold("up_weights")
+else:
+    with upsampling_tab:
+        panel.draw("up_weights")
 
 spec: CnnSpec = panel.spec()
 # The open view of the trained CNN (none while another tab is open): what the job measures besides training.
@@ -94,16 +112,18 @@ def click_unit() -> None:
         st.session_state.update(cnn_row=int(points[0]["y"]), cnn_col=int(points[0]["x"]))
 
 
+# A closed tab's view draws nothing but hands its charts to the Export panel (built only if an export asks).
 def arithmetic_view(shown: bool) -> None:
     try:
         report = stack_arithmetic(spec.n, 1, spec.stack())
     except ConfigError as error:
-        st.error(f"{error}.", icon=":material/front_hand:")
+        if shown:
+            st.error(f"{error}.", icon=":material/front_hand:")
         return
     table = report.table()
-    if table:  # (static: its text wraps, so every column fits the page; a data frame scrolled the last two away)
+    if table and shown:  # (static: its text wraps, every column fits; a data frame scrolled the last two away)
         st.table(table, hide_index=True)
-    if report.problem:
+    if report.problem and shown:
         st.warning(report.problem, icon=":material/block:")
     if not report.rows:
         return
@@ -115,22 +135,24 @@ def arithmetic_view(shown: bool) -> None:
 
 def kernel_view(shown: bool) -> None:
     try:
-        kernel = parse_kernel(spec.typed) if kernel_name == TYPED else KERNELS[kernel_name]
+        kernel = parse_kernel(spec.typed) if spec.kern == TYPED else KERNELS[spec.kern]
     except ValueError as error:
-        st.error(f"{error}.", icon=":material/edit:")
+        if shown:
+            st.error(f"{error}.", icon=":material/edit:")
         return
     image = sandbox_images()[spec.image]
     output = apply_kernel(image, kernel)
-    if kernel_name != TYPED:
-        st.caption(f"**{kernel_name}**: {KERNEL_PURPOSE[kernel_name]}.")
-    names = (IMAGE_LABELS[spec.image], KERNEL_LABELS[kernel_name])
+    if spec.kern != TYPED and shown:
+        st.caption(f"**{spec.kern}**: {KERNEL_PURPOSE[spec.kern]}.")
+    names = (IMAGE_LABELS[spec.image], KERNEL_LABELS[spec.kern])
     charts.show(lambda: cnn_tools.kernel_figure(image, kernel, output, names),
-                f"cnn-kernel-{spec.image}-{kernel_name}", key="cnn_fig_kernel", visible=shown)
+                f"cnn-kernel-{spec.image}-{spec.kern}", key="cnn_fig_kernel", visible=shown)
 
 
 def upsampling_view(shown: bool) -> None:
     study = remembered("cnn_upsampling", (), upsampling_study, figure=False)
-    st.markdown(EXPLAINED)
+    if shown:
+        st.markdown(EXPLAINED)
     for input_name in study.inputs:
         charts.show(lambda name=input_name: cnn_tools.upsampling_figure(study, spec.up_weights, name),
                     f"cnn-upsampling-{spec.up_weights}-{input_name}", key=f"cnn_fig_up_{input_name}", visible=shown)

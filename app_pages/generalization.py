@@ -38,19 +38,19 @@ view = panel.values["view"]
 with st.sidebar:
     st.header("Data")
     panel.draw(*DATA_FIELDS)
+    # The open tab's model settings; the other model's are held (kept, and in links) while its tabs are closed.
     sections = {"Least-squares model": MODEL_FIELDS, "MLP": MLP_FIELDS}
     open_section = "MLP" if view == EARLY_STOPPING else "Least-squares model"
-    for name in (open_section, *(other for other in sections if other != open_section)):
-        with st.container() if name == open_section else st.expander(f"{name} (its tabs are closed)"):
-            if name == open_section:
-                st.header(name)
-            panel.draw(*sections[name])
-    if view != REGULARIZATION:
-        with st.expander("Regularization tab"):
-            panel.draw("input_noise")
-with tabs[REGULARIZATION]:
-    if view == REGULARIZATION:
+    st.header(open_section)
+    panel.draw(*sections[open_section])
+    for name in sections:
+        if name != open_section:
+            panel.hold(*sections[name])
+if view == REGULARIZATION:
+    with tabs[REGULARIZATION]:
         panel.draw("input_noise", where=later("gl_input_noise"))
+else:
+    panel.hold("input_noise")
 
 spec: GeneralizationSpec = panel.spec()
 problem = spec.problem()

@@ -36,35 +36,36 @@ panel = ControlPanel(GenerativeSpec)
 tabs = panel.tabs("model")
 model = panel.values["model"]
 SECTIONS = {"VAE": VAE_FIELDS, "GAN": GAN_FIELDS}
+IN_TAB = ("first", "second", "show")  # drawn in their tab, the rest of a model's settings in the sidebar
 with st.sidebar:
-    # The open model's settings first; the other's are kept (and shared in links) in a folded expander.
-    for name in (model, *(other for other in SECTIONS if other != model)):
-        fields = SECTIONS[name]
-        with st.container() if name == model else st.expander(f"{name} settings (its tab is closed)"):
-            if name == model:
-                st.header(name)
-            panel.draw(*(field for field in fields if field not in ("first", "second", "show")))
+    # The open model's settings; the other's are held (kept, and in links) while its tab is closed.
+    st.header(model)
+    panel.draw(*(field for field in SECTIONS[model] if field not in IN_TAB))
+    for name in SECTIONS:
+        if name != model:
+            panel.hold(*SECTIONS[name])
     st.header("Both models")
     panel.draw("seed")
 
-with tabs["VAE"]:
-    later("gen_vae_setup").caption(
-        "Encoder and decoder: two hidden layers of ReLU units each, trained with Adam. Digits are Bernoulli pixels "
-        "(grey levels / 16); points are Gaussian around the decoded mean with σ = 0.1. Every term is in nats per "
-        "example, held out; the −ELBO is reconstruction + KL with β = 1, a bound on −log p(x).")
-    vae_buttons, vae_forks = st.container(), later("gen_vae_forks")
-    first_col, second_col = later("gen_examples").columns(2)
-    panel.draw("first", where=first_col)
-    panel.draw("second", where=second_col)
-with tabs["GAN"]:
-    later("gen_gan_setup").caption(
-        "G and D: ReLU MLPs trained with Adam (β₁ = 0.5); G maps 2-D noise z ~ N(0, I) to a point. G starts "
-        "collapsed (all its noise within 0.02 of one point) and D learns 2.5 times as fast, so D soon rejects G's "
-        "points with confidence: the non-saturating loss still spreads G over the data, the minimax loss's "
-        "gradient fades exactly there. The points drawn and measured come from G's weights averaged over its "
-        "last ~100 steps.")
-    gan_buttons, gan_forks = st.container(), later("gen_gan_forks")
-    layers = panel.draw("show", where=later("gen_draw"))
+with tabs[model]:
+    if model == "VAE":
+        later("gen_vae_setup").caption(
+            "Encoder and decoder: two hidden layers of ReLU units each, trained with Adam. Digits are Bernoulli "
+            "pixels (grey levels / 16); points are Gaussian around the decoded mean with σ = 0.1. Every term is in "
+            "nats per example, held out; the −ELBO is reconstruction + KL with β = 1, a bound on −log p(x).")
+        buttons, forks = st.container(), later("gen_vae_forks")
+        first_col, second_col = later("gen_examples").columns(2)
+        panel.draw("first", where=first_col)
+        panel.draw("second", where=second_col)
+    else:
+        later("gen_gan_setup").caption(
+            "G and D: ReLU MLPs trained with Adam (β₁ = 0.5); G maps 2-D noise z ~ N(0, I) to a point. G starts "
+            "collapsed (all its noise within 0.02 of one point) and D learns 2.5 times as fast, so D soon rejects "
+            "G's points with confidence: the non-saturating loss still spreads G over the data, the minimax loss's "
+            "gradient fades exactly there. The points drawn and measured come from G's weights averaged over its "
+            "last ~100 steps.")
+        buttons, forks = st.container(), later("gen_gan_forks")
+        layers = panel.draw("show", where=later("gen_draw"))
 
 spec: GenerativeSpec = panel.spec()
 key = f"gen_{model.lower()}"  # the job's name and its controls' key prefix
@@ -196,11 +197,11 @@ def draw_gan(snap: Snapshot) -> None:
     offer_exports(spec, "generative", charts, snap, setting=setting(snap), animation=lambda: gan_replay(snap))
 
 
-with (vae_buttons if model == "VAE" else gan_buttons):
+with buttons:
     job_controls(job, key=key, part_steps=() if model == "VAE" else (
         ("Step D", {"one_part": "d"}, "One discriminator update, then pause"),
         ("Step G", {"one_part": "g"}, "One generator update, then pause")))
-with vae_forks if model == "VAE" else gan_forks:
+with forks:
     fork_controls(job, key, key)
 with tabs[model]:
     live_area(job, draw_vae if model == "VAE" else draw_gan)

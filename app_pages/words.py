@@ -35,29 +35,30 @@ panel = ControlPanel(WordsSpec)
 tabs = panel.tabs("part")
 part = panel.values["part"]
 SECTIONS = {TOKENS: TOKEN_FIELDS, VECTORS: VECTOR_FIELDS, CHARACTERS: CHAR_FIELDS}
-IN_TAB = ("bpe_text",)  # drawn in their tab, above what they change
+# Drawn in their tab, above what they change (the rest of a part's settings in the sidebar)
+IN_TAB = {TOKENS: ("bpe_text",), VECTORS: ("word", "a", "b", "c", "relation"), CHARACTERS: ("prefix", "temperature")}
 with st.sidebar:
-    # The open part's settings first; the others' are kept (and shared in links) in folded expanders.
-    for name in (part, *(other for other in SECTIONS if other != part)):
-        fields = [field for field in SECTIONS[name] if field not in IN_TAB]
-        with st.container() if name == part else st.expander(f"{name} settings (its tab is closed)"):
-            if name == part:
-                st.header(name)
-            panel.draw(*fields)
+    # The open part's settings; the closed parts' are held (kept, and in links) while their tabs are closed.
+    st.header(part)
+    panel.draw(*(field for field in SECTIONS[part] if field not in IN_TAB[part]))
+    for name in SECTIONS:
+        if name != part:
+            panel.hold(*dict.fromkeys((*SECTIONS[name], *IN_TAB[name])))
     st.header("Every part")
     panel.draw("seed")
-with tabs[TOKENS]:
-    panel.draw("bpe_text", where=later("wd_typed"), height=90)
-with tabs[VECTORS]:
-    vector_buttons, vector_forks = st.container(), later("wd_vectors_forks")
-    query_cols = st.columns([1.3, 1, 1, 1, 1.5], gap="medium")
-    for field, column in zip(("word", "a", "b", "c", "relation"), query_cols):
-        panel.draw(field, where=column)
-with tabs[CHARACTERS]:
-    char_buttons, char_forks = st.container(), later("wd_chars_forks")
-    prefix_col, temperature_col = st.columns([1, 1.3])
-    panel.draw("prefix", where=prefix_col)
-    panel.draw("temperature", where=temperature_col)
+with tabs[part]:
+    if part == TOKENS:
+        panel.draw("bpe_text", where=later("wd_typed"), height=90)
+    elif part == VECTORS:
+        buttons, forks = st.container(), later("wd_vectors_forks")
+        query_cols = st.columns([1.3, 1, 1, 1, 1.5], gap="medium")
+        for field, column in zip(IN_TAB[VECTORS], query_cols):
+            panel.draw(field, where=column)
+    else:
+        buttons, forks = st.container(), later("wd_chars_forks")
+        prefix_col, temperature_col = st.columns([1, 1.3])
+        panel.draw("prefix", where=prefix_col)
+        panel.draw("temperature", where=temperature_col)
 
 spec: WordsSpec = panel.spec()
 charts = Charts()
@@ -155,9 +156,9 @@ else:
     which = "vectors" if part == VECTORS else "chars"
     name, key = f"words_{which}", f"wd_{which}"
     job = branch_job(key, spec) or experiment_job(name, WordVectorsJob if part == VECTORS else CharModelJob, spec)
-    with (vector_buttons if part == VECTORS else char_buttons):
+    with buttons:
         job_controls(job, key=key)
-    with vector_forks if part == VECTORS else char_forks:
+    with forks:
         fork_controls(job, name, key)
     with tabs[part]:
         draw = draw_vectors if part == VECTORS else draw_characters

@@ -62,3 +62,28 @@ def test_the_kernel_sandbox_applies_a_typed_kernel_and_refuses_a_wrong_one():
     assert any("Digit 3" in title for title in chart_titles(at))
     at.text_input(key="cnn_typed").set_value("1 2 3 4 five").run()
     assert at.error and "five" in at.error[0].value
+
+
+def test_a_closed_tabs_controls_are_not_drawn_and_keep_their_values_in_the_address():
+    """A closed tab's controls are held, not drawn (ui.controls.ControlPanel.hold). Oracle: the widget itself,
+    drawn once its tab opens, shows the value the link or the last visit gave it."""
+    at = open_page(cnn_k2="5", cnn_lr="0.03")  # the Train tab open: kernel k of layer 2 is an Arithmetic control
+    assert not at.exception and not at.warning  # the link's value is used, not refused
+    assert "cnn_k2" not in [s.key for s in at.slider] and dict(at.query_params)["cnn_k2"] == "5"
+    at.session_state["cnn_tab"] = "Arithmetic"
+    at.run()
+    assert at.slider(key="cnn_k2").value == 5  # the link's value, now in its widget
+    assert "cnn_lr" not in [w.key for w in at.select_slider]  # the Train tab's: held
+    assert dict(at.query_params)["cnn_lr"] == "0.03"
+    at.slider(key="cnn_k2").set_value(6).run()
+    at.session_state["cnn_tab"] = "Train a CNN"
+    at.run()
+    assert not at.exception and dict(at.query_params)["cnn_k2"] == "6"  # closed again: kept in the address
+    assert at.select_slider(key="cnn_lr").value == 0.03  # the link's, kept while the Train tab was closed
+    at.session_state["cnn_tab"] = "Arithmetic"
+    at.run()
+    assert at.slider(key="cnn_k2").value == 6  # the session's value, kept while its tab was closed
+    at.slider(key="cnn_k2").set_value(3).run()  # the default: it leaves the address once its tab closes
+    at.session_state["cnn_tab"] = "Kernels"
+    at.run()
+    assert "cnn_k2" not in dict(at.query_params)

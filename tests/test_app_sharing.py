@@ -23,7 +23,7 @@ CHANGES = {
     "gradients": {"gf_seed": ("5", 5), "gf_depth": ("12", 12)},
     "attention": {"at_seed": ("5", 5), "at_len": ("6", 6)},
     "diffusion": {"df_seed": ("4", 4)},
-    "cnn": {"cnn_seed": ("4", 4), "cnn_channels": ("8", 8), "cnn_k2": ("5", 5)},
+    "cnn": {"cnn_seed": ("4", 4), "cnn_channels": ("8", 8), "cnn_kernel": ("5", 5)},
     "generative": {"gen_seed": ("4", 4), "gen_latent": ("4", 4), "gen_beta": ("4.0", 4.0)},
     "generalization": {"gl_seed": ("4", 4), "gl_degree": ("7", 7), "gl_sigma": ("0.5", 0.5)},
     "backprop": {"bp_seed": ("4", 4), "bp_layers": ("2", 2), "bp_lr": ("1.0", 1.0)},

@@ -81,7 +81,16 @@ def opened(link: str) -> dict:
     jobs = {name: {"config": applied.config, "seed": applied.seed, "hp": applied.hp}
             for name, applied in registry.items()}
     notices = sorted(w.value for w in at.warning if "settings in the link" in w.value)
-    return plain({"settings": settings, "jobs": jobs, "notices": notices})
+    # A closed tab's controls are held, not drawn (ui.controls): no widget value, but the address holds theirs
+    address = {key: np.atleast_1d(at.query_params[key]).tolist() for key in at.query_params}
+    return plain({"settings": settings, "jobs": jobs, "notices": notices, "held": held_settings(info.spec, address)})
+
+
+def held_settings(spec_type, address: dict) -> dict:
+    """Every control's value as the address after the run gives it (a value left out is the default)."""
+    spec, refused = spec_type.from_query(address)
+    assert not refused, refused  # the page leaves only usable values in the address
+    return {spec_type.PREFIX + name: value for name, value in spec.to_dict().items()}
 
 
 # Jobs renamed when their page got one name (issue 14); what each one runs is unchanged.
@@ -109,7 +118,10 @@ def controls_only(record: dict, page) -> dict:
 @pytest.mark.parametrize("link", list(recorded()), ids=lambda link: link[:60])
 def test_a_link_recorded_before_the_specs_opens_the_same_experiment(link):
     page = next(page for page in PAGES if page.url_path == urlsplit(link).path)
-    assert controls_only(opened(link), page) == controls_only(recorded_as_named_now(link), page)
+    now, before = opened(link), recorded_as_named_now(link)
+    held = now.pop("held")  # the recorded settings were all drawn then: those held now are read from the address
+    now["settings"] = {**{key: held[key] for key in before["settings"] if key in held}, **now["settings"]}
+    assert controls_only(now, page) == controls_only(before, page)
 
 
 def experiment_of(link: str) -> tuple:
@@ -142,6 +154,6 @@ if __name__ == "__main__":  # records the links not recorded yet (a new page's, 
     known = [experiment_of(link) for link in recorded() if link not in TYPED_LINKS]  # written into old records
     new = [link for link in TYPED_LINKS if link not in records] + [
         link for link in lesson_links() if experiment_of(link) not in known]  # a lesson's link written anew is known
-    records.update({link: opened(link) for link in new})
+    records.update({link: {key: value for key, value in opened(link).items() if key != "held"} for link in new})
     DATA.write_text(json.dumps(records, indent=1, ensure_ascii=False) + "\n")
     print(f"wrote {DATA}")

@@ -13,6 +13,10 @@ The page keeps its layout (headers, columns, expanders, a formula under a select
 (kind, label, range or options, default, help) comes from the table. Every widget is bound to the URL
 (`bind="query-params"`), so Streamlit itself keeps the address bar in step with the spec and drops a link's
 value it cannot use (ui.sharing reports it); the spec's `to_query` writes links the same way.
+
+The controls of a closed tab are held, not drawn (`panel.hold("lr", "seed")`): a browser renders a closed tab's
+widgets too (~5 ms each on a page's first screen), and a whole-page run sends them. A held control keeps its value
+and its place in the address.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from engine.common.spec import MULTI, Control, Spec
 
@@ -92,6 +97,34 @@ class ControlPanel:
             self.values[field] = value
         return value
 
+    def hold(self, *fields: str) -> None:
+        """These fields' widgets are not drawn in this run (their tab is closed). Each holds the value its widget
+        last had in this session (Streamlit keeps a URL-bound widget's value while it is not drawn), else the
+        link's (a value the control refuses, or its default, leaves the address, as a drawn widget's does), else
+        its default; and the address keeps it, so a reload, a copied address and the Share link keep it too."""
+        for field in fields:
+            control = self.controls[field]
+            key = self.spec_type.PREFIX + field
+            default = control.default_for(self.values)
+            value = self._held(control, key, default) if control.is_shown(self.values) else default
+            self.values[field] = value
+            if control.linked:
+                keep_in_address(key, None if control.is_default(value, self.values) else control.to_query(value))
+
+    def _held(self, control: Control, key: str, default: Any) -> Any:
+        if key in st.session_state:
+            value = st.session_state[key]
+            if value is None and control.widget == "segmented":  # a deselected segment: the default
+                return default
+            return control.canonical(tuple(value) if control.widget in MULTI else value, self.values)
+        if not control.linked or key not in st.query_params:
+            return default
+        try:
+            asked = control.canonical(control.from_query(st.query_params.get_all(key), self.values), self.values)
+        except (ValueError, OverflowError):
+            return default
+        return default if control.refusal(asked, self.values) else asked
+
     def tabs(self, field: str) -> dict[Any, Any]:
         """Draw a "tabs" control: one tab per option, the open one its value (a click reruns the page, so only
         the open tab's charts need drawing). Returns each option's tab container."""
@@ -112,3 +145,19 @@ class ControlPanel:
         if missing:
             raise RuntimeError(f"controls not drawn: {', '.join(missing)}")
         return self.spec_type(**self.values)
+
+
+def keep_in_address(key: str, text: str | list[str] | None) -> None:
+    """Put a held control's value in the address (None: take it out). Streamlit 1.67 removes a URL-bound
+    widget's parameter from the address at the end of the first run that does not draw the widget, and refuses
+    a write to a parameter still bound in that run: the binding is undone first (an internal of Streamlit's, as
+    ui.delivery's are; the version is pinned), and the parameter is written only when it changes (each write is
+    a message to the browser)."""
+    query = get_script_run_ctx().session_state._state.query_params  # noqa: SLF001 - see the docstring
+    binding = query.get_binding_for_param(key)
+    if binding is not None:
+        query.unbind_widget(binding.widget_id)
+    if text is None:
+        st.query_params.pop(key, None)
+    elif st.query_params.get_all(key) != (text if isinstance(text, list) else [text]):
+        st.query_params[key] = text

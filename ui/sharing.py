@@ -88,6 +88,12 @@ def page_control_keys(page: PageInfo) -> list[str]:
     return sorted(key for key in st.session_state if isinstance(key, str) and key.startswith(page.key_prefix))
 
 
+def spec_control_keys(page: PageInfo) -> list[str]:
+    """The keys of all the page's controls, drawn in this session or not (a closed tab's are held, not drawn:
+    ui.controls.ControlPanel.hold; the address keeps their values)."""
+    return [page.spec.PREFIX + field for field in page.spec.controls()] if page.spec is not None else []
+
+
 def share_link(page: PageInfo) -> str:
     """The current page's address with every parameter that defines its experiment."""
     params = [(key, value) for key in st.query_params for value in st.query_params.get_all(key)]
@@ -207,7 +213,7 @@ def unused_link_parameters(arrived: dict[str, list[str]], page: PageInfo) -> tup
     The second kind is removed from the URL, so a copied link carries only what works."""
     refused = [_shown(key, values) for key, values in arrived.items()
                if key not in st.query_params and key not in GLOBAL_PARAMS]
-    known = set(page_control_keys(page)) | set(GLOBAL_PARAMS)
+    known = set(page_control_keys(page)) | set(GLOBAL_PARAMS) | set(spec_control_keys(page))
     unknown = []
     for key in list(st.query_params):
         if key not in known:

@@ -73,6 +73,10 @@ class Control:
     def default_for(self, before: Mapping[str, Any]) -> Any:
         return self.default(before) if callable(self.default) else self.default
 
+    def is_default(self, value: Any, before: Mapping[str, Any]) -> bool:
+        """Whether `value` is this control's default given the fields before it (a link leaves it out)."""
+        return _same_value(value, self.default_for(before))
+
     def is_shown(self, before: Mapping[str, Any]) -> bool:
         return self.shown is None or bool(self.shown(before))
 
@@ -279,7 +283,7 @@ class Spec:
         before = {control.field: getattr(self, control.field) for control in self.CONTROLS}
         for control in self.shown_fields():
             value = getattr(self, control.field)
-            if control.linked and not _same_value(value, control.default_for(before)):
+            if control.linked and not control.is_default(value, before):
                 query[self.PREFIX + control.field] = control.to_query(value)
         return query
 

@@ -36,7 +36,9 @@ def test_attack_the_trained_cnn_then_click_a_unit_of_the_arithmetic():
         page.locator(".st-key-cnn_fig_shift .js-plotly-plot").wait_for(timeout=30_000)
         page.get_by_role("tab", name="Saliency and attacks", exact=True).click()
         page.wait_for_function("() => /Accuracy under FGSM/.test(document.body.innerText)", timeout=30_000)
-        assert "the CNN now says" in page.locator("[data-testid=stMainBlockContainer]").inner_text()
+        # (its text holds a formula: it shows once KaTeX's code has come, a moment after the charts)
+        page.wait_for_function("() => /the CNN now says/.test(document.querySelector("
+                               "'[data-testid=stMainBlockContainer]').innerText)", timeout=10_000)
 
         page.locator(".st-key-cnn_attack").get_by_text("BIM / PGD (10 steps)").click()
         page.wait_for_function("() => /Accuracy under BIM/.test(document.body.innerText)", timeout=30_000)
