@@ -26,6 +26,8 @@ from viz.animation import playground_replay
 MAIN_BELOW = 15.0  # rem above the decision boundary in presentation mode: title, buttons, numbers
 # A branch's chart compares the two runs' train and test curves, not the noisy minibatch or the validation line.
 LEAVE_OUT_OF_FORKS = {f"{curve} {what}" for curve in ("minibatch", "validation") for what in ("loss", "error rate")}
+# The sidebar's folded panels, by their expanders' keys (folded_..., not pg_...: no controls of the experiment)
+FOLDED = {"schedule": "folded_pg_schedule", "speed": "folded_pg_speed"}
 
 
 def _on_upload() -> None:
@@ -94,17 +96,22 @@ def _training_controls(panel: ControlPanel, regression: bool) -> None:
                else "How the output is compared with the labels.")
     optimizer = panel.draw("opt")
     panel.draw("lr", "momentum", "batch")
-    with st.expander("Schedule, regularization, clipping"):
-        schedule = panel.draw("schedule")
-        st.latex(SCHEDULE_FORMULAS[schedule])
-        panel.draw("gamma", disabled=schedule in FIXED_GAMMA)
-        panel.draw("period", disabled=schedule == "constant")
-        panel.draw("power_c")
-        panel.draw("l1")
-        panel.draw("l2", **(DECOUPLED_DECAY if optimizer == "adamw" else {}))
-        panel.draw("clip")
-    with st.expander("Speed and stopping"):
-        panel.draw("speed", "stop_epoch", "target", "patience")
+    # Folded, these panels' controls are held, not drawn (opening one reruns the page): 11 widgets fewer on every
+    # first screen and in every run (ui.controls).
+    with st.expander("Schedule, regularization, clipping", key=FOLDED["schedule"], on_change="rerun") as folded:
+        if folded.open:
+            schedule = panel.draw("schedule")
+            st.latex(SCHEDULE_FORMULAS[schedule])
+            panel.draw("gamma", disabled=schedule in FIXED_GAMMA)
+            panel.draw("period", disabled=schedule == "constant")
+            panel.draw("power_c")
+            panel.draw("l1")
+            panel.draw("l2", **(DECOUPLED_DECAY if optimizer == "adamw" else {}))
+            panel.draw("clip")
+        else:
+            panel.hold("schedule", "gamma", "period", "power_c", "l1", "l2", "clip")
+    with st.expander("Speed and stopping", key=FOLDED["speed"], on_change="rerun") as folded:
+        (panel.draw if folded.open else panel.hold)("speed", "stop_epoch", "target", "patience")
 
 
 def playground_controls() -> PlaygroundSpec:

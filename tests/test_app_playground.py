@@ -119,6 +119,10 @@ def test_controls_are_read_from_the_url():
 
 def test_the_l2_control_names_the_regularizer_the_optimizer_applies_and_old_links_keep_their_value():
     at = open_page(pg_opt="AdamW", pg_l2="0.01")  # a link made before the control had two names
+    assert at.session_state[REGISTRY_KEY]["playground"].hp["l2"] == 0.01  # held in its folded panel
+    assert "pg_l2" not in [w.key for w in at.select_slider] and dict(at.query_params)["pg_l2"] == "0.01"
+    at.session_state["folded_pg_schedule"] = True  # the panel opened (its header clicked)
+    at.run()
     control = at.select_slider(key="pg_l2")
     assert control.label == "Weight decay λ (decoupled)" and "η·λ·w" in control.help and control.value == 0.01
     assert at.session_state[REGISTRY_KEY]["playground"].hp["l2"] == 0.01

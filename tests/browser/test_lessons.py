@@ -101,6 +101,10 @@ def assert_preset_shown(page, preset: Preset) -> None:
     assert title.lower() == preset.target.title.lower()
     for key, value in preset.params.items():
         assert f"{key}=" in page.url, f"?{key}= left the URL (refused, or the default)"
+        folded = page.locator("[data-testid=stSidebar] [class*=st-key-folded_] details:not([open]) summary")
+        while not page.locator(f".st-key-{key}").count() and folded.count():  # held in a folded sidebar panel:
+            folded.first.click()  # opened, as a user would (each opening reruns the page)
+            wait_until_rendered(page)
         deadline = time.monotonic() + 15  # a loaded machine may still be drawing the controls
         while not control_shows(page, key, value) and time.monotonic() < deadline:
             page.wait_for_timeout(500)
