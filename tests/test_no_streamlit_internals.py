@@ -1,10 +1,12 @@
 """The app uses only Streamlit's public API, so an upgrade cannot break it without a test noticing: no module of
 app.py, app_pages/, ui/, viz/ or engine/ imports from `streamlit.runtime` or `streamlit.proto`, or a name that
 starts with an underscore from Streamlit, or reaches an underscore attribute of `st`. (scripts/streamlit_client.py,
-the classroom bench's light client, speaks Streamlit's wire protocol on purpose.) One module must reach inside:
-ui/delivery.py holds a script run until its messages have left the session's queue, and tells a fragment's timer
-firing from a click, which no public call tells; it may use what it names below and no more, and
-tests/test_ui_delivery.py fails if an upgrade moves those parts."""
+the classroom bench's light client, speaks Streamlit's wire protocol on purpose.) Two modules must reach inside,
+each using what it names below and no more: ui/delivery.py holds a script run until its messages have left the
+session's queue, and tells a fragment's timer firing from a click, which no public call tells
+(tests/test_ui_delivery.py fails if an upgrade moves those parts); ui/controls.py's `keep_in_address` undoes a
+widget's URL binding so that a control not drawn keeps its place in the address, which Streamlit would otherwise
+take it out of (tests/test_app_cnn.py's held-controls test fails if an upgrade moves that)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from tests.conftest import ROOT
 
 PRIVATE_PACKAGES = ("streamlit.runtime", "streamlit.proto")
 INSIDE_STREAMLIT = {"ui/delivery.py": ["from streamlit.runtime import Runtime",
-                                      "from streamlit.runtime.scriptrunner import get_script_run_ctx"]}
+                                      "from streamlit.runtime.scriptrunner import get_script_run_ctx"],
+                    "ui/controls.py": ["from streamlit.runtime.scriptrunner import get_script_run_ctx"]}
 APP_MODULES = sorted([ROOT / "app.py", *(path for folder in ("app_pages", "ui", "viz", "engine")
                                         for path in (ROOT / folder).rglob("*.py"))])
 

@@ -151,8 +151,9 @@ def keep_in_address(key: str, text: str | list[str] | None) -> None:
     """Put a held control's value in the address (None: take it out). Streamlit 1.67 removes a URL-bound
     widget's parameter from the address at the end of the first run that does not draw the widget, and refuses
     a write to a parameter still bound in that run: the binding is undone first (an internal of Streamlit's, as
-    ui.delivery's are; the version is pinned), and the parameter is written only when it changes (each write is
-    a message to the browser)."""
+    ui.delivery's are, listed in tests/test_no_streamlit_internals.py; the version is pinned, and
+    tests/test_app_cnn.py's held-controls test fails if an upgrade moves it), and the parameter is written only
+    when it changes (each write is a message to the browser)."""
     query = get_script_run_ctx().session_state._state.query_params  # noqa: SLF001 - see the docstring
     binding = query.get_binding_for_param(key)
     if binding is not None:
