@@ -10,12 +10,12 @@ information (PPMI) matrix of co-occurrence counts (Levy, Goldberg & Dagan 2015 c
 - Vectors: a truncated SVD M ≈ U Σ Vᵀ to `dimensions` (at most the vocabulary size - 1), by a randomized SVD
   (Halko, Martinsson & Tropp 2011: a range finder with power iterations) on torch's sparse CSR tensors in
   float32, and a word's vector is its row of U Σ^0.5 (the symmetric weighting Levy et al. found better than U Σ
-  for similarity and analogies). On the template corpus (5,000 words, ~320,000 non-zeros) it takes 0.05 s, where
-  scikit-learn's `randomized_svd` (float64 scipy products) took 0.11 s while the user who chose a new seed
-  waited, and it comes closer to the exact SVD: the 50th singular value 57.1 against the exact 58.9 (scikit-learn:
-  56.7). The tail of this spectrum is flat (the 40th to 60th singular values lie between 57 and 61), so no
-  cheap method pins down the last directions, and the baseline's analogy score moves by a few points with them
-  (0.33-0.41 over seeds and methods; the exact SVD: 0.34-0.37).
+  for similarity and analogies). On the template corpus (5,000 words, ~320,000 non-zeros) a new seed's matrix takes
+  85-95 ms, where scikit-learn's `randomized_svd` (float64 scipy products) took 110-120 ms while the user who chose
+  the seed waited, and it comes closer to the exact SVD: the 50th singular value 57.1 against the exact 58.9
+  (scikit-learn: 56.7). The tail of this spectrum is flat (the 40th to 60th singular values lie between 57 and
+  61), so no cheap method pins down the last directions, and the baseline's analogy score moves by a few points
+  with them (0.33-0.41 over seeds and methods; the exact SVD: 0.34-0.37).
 """
 
 from __future__ import annotations

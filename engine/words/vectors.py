@@ -137,7 +137,7 @@ def corpus_and_baseline(config: WordVectorsConfig, seed: int) -> tuple[Vocabular
                                                                        np.ndarray]:
     """What a config and a seed make before any training: the vocabulary, the corpus as a token stream (each
     token's word and sentence) and the PPMI + SVD baseline's unit vectors. A pure function of its arguments, ~0.2 s
-    on the template corpus (a quarter of it the SVD), so made once per process and shared, read-only, by every job
+    on the template corpus (two fifths of it the SVD), so made once per process and shared, read-only, by every job
     that asks again: a class whose students train on the same seed, a seed a user comes back to."""
     sentences = template_sentences(seed) if config.corpus == "templates" else pasted_sentences(config.text)
     vocabulary = Vocabulary.build(sentences, config.vocabulary)
