@@ -18,7 +18,7 @@ from engine.words import analogies as ask
 from engine.words.corpus import (RELATIONS, expected_answers, planted_analogies, planted_groups, sentences_of,
                                  template_sentences)
 from engine.words.ppmi import cooccurrence, ppmi, svd_vectors
-from engine.words.sgns import Vocabulary, context_pairs, drop_probability, negative_sampling_gradients
+from engine.words.sgns import CountedText, Vocabulary, context_pairs, drop_probability, negative_sampling_gradients
 from engine.words.texts import bundled_text
 from engine.words.vectors import WordVectorsConfig, WordVectorsJob, WordVectorsTrainer, WordVectorsVisuals
 from tests.conftest import assert_pickles_to_equal_values
@@ -47,11 +47,12 @@ def test_the_vocabulary_ranks_by_count_then_alphabet_and_encodes_as_a_loop_over_
     rng = np.random.default_rng(0)
     words = [f"w{i}" for i in range(12)]
     sentences = tuple(tuple(words[int(i)] for i in rng.zipf(1.6, size=rng.integers(0, 9)) % 12) for _ in range(60))
-    vocabulary = Vocabulary.build(sentences, cap=7)
+    texts = CountedText.of(sentences[:25]), CountedText.of(sentences[25:])  # (counted apart, numbered on)
+    vocabulary = Vocabulary.build(texts, cap=7)
     counts = {word: sum(sentence.count(word) for sentence in sentences) for word in words}
     expected = sorted((word for word in words if counts[word]), key=lambda word: (-counts[word], word))[:7]
     assert vocabulary.words == tuple(expected) and vocabulary.counts.tolist() == [counts[w] for w in expected]
-    tokens, sentence_of = vocabulary.encode(sentences)
+    tokens, sentence_of = vocabulary.encode(texts)
     kept = [(vocabulary.index[word], number) for number, sentence in enumerate(sentences) for word in sentence
             if word in vocabulary.index]  # oracle: the loop over sentences, out-of-vocabulary words dropped
     assert tokens.tolist() == [t for t, _ in kept] and sentence_of.tolist() == [n for _, n in kept]
@@ -147,8 +148,9 @@ def test_neighbours_are_the_nearest_by_cosine_without_the_word_itself():
 
 def test_ppmi_matches_a_dense_computation_on_a_tiny_corpus():
     sentences = sentences_of("a b c a b. b c d a. d d a c b a")
-    vocabulary = Vocabulary.build(sentences, 10)
-    tokens, sentence_of = vocabulary.encode(sentences)
+    text = CountedText.of(sentences)
+    vocabulary = Vocabulary.build([text], 10)
+    tokens, sentence_of = vocabulary.encode([text])
     window, n = 2, len(vocabulary)
     dense = np.zeros((n, n))
     for sentence in sentences:

@@ -153,12 +153,16 @@ def planted_pairs() -> tuple[tuple[str, str, str], ...]:
     return tuple((first, second, relation.name) for relation in RELATIONS for first, second, _ in relation.pairs)
 
 
-@lru_cache(maxsize=4)
 def template_sentences(seed: int, sentences: int = TEMPLATE_SENTENCES) -> tuple[tuple[str, ...], ...]:
-    """The template corpus: the background text's sentences, then `sentences` template sentences drawn with
-    Python's `random.Random(seed)` (the same seed, the same corpus), each relation, pair and side equally often."""
+    """The template corpus: the background text's sentences, then the planted ones."""
+    return background_sentences() + planted_sentences(seed, sentences)
+
+
+def planted_sentences(seed: int, sentences: int = TEMPLATE_SENTENCES) -> tuple[tuple[str, ...], ...]:
+    """`sentences` template sentences drawn with Python's `random.Random(seed)` (the same seed, the same
+    sentences), each relation, pair and side equally often."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible corpus, not a secret
-    corpus = list(_background_sentences())
+    corpus = []
     for _ in range(sentences):
         relation = rng.choice(RELATIONS)
         first, second, own = rng.choice(relation.pairs)
@@ -175,7 +179,7 @@ def template_sentences(seed: int, sentences: int = TEMPLATE_SENTENCES) -> tuple[
 
 
 @lru_cache(maxsize=1)
-def _background_sentences() -> tuple[tuple[str, ...], ...]:
+def background_sentences() -> tuple[tuple[str, ...], ...]:
     """The background text's sentences, the same for every seed (split once per process)."""
     return sentences_of(bundled_text(BACKGROUND))
 

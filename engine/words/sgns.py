@@ -33,6 +33,29 @@ NOISE_POWER = 0.75  # negatives come from count^0.75, normalized (Mikolov et al.
 
 
 @dataclass(frozen=True)
+class CountedText:
+    """Sentences of words, kept as each token's index into the text's own distinct words, with their counts: a
+    vocabulary is built from the counts and encodes the text by one lookup per distinct word. So a text that many
+    corpora share (the template corpus's background, 200,000 words) is counted and indexed once per process, not
+    again for every seed a user picks."""
+
+    words: tuple[str, ...]  # the distinct words, in order of first appearance
+    counts: tuple[int, ...]
+    ids: np.ndarray  # (tokens,) int64: each token's index into `words`
+    lengths: np.ndarray  # (sentences,) int64: tokens per sentence
+
+    @classmethod
+    def of(cls, sentences: Sequence[Sequence[str]]) -> CountedText:
+        counter = Counter(chain.from_iterable(sentences))
+        index = {word: i for i, word in enumerate(counter)}
+        lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+        # (one pass in C over the words: a loop per sentence took twice as long)
+        ids = np.fromiter(map(index.__getitem__, chain.from_iterable(sentences)), dtype=np.int64,
+                          count=int(lengths.sum()))
+        return cls(tuple(counter), tuple(counter.values()), ids, lengths)
+
+
+@dataclass(frozen=True)
 class Vocabulary:
     """The `cap` most frequent words (ties by alphabet), most frequent first, with their counts."""
 
@@ -40,8 +63,11 @@ class Vocabulary:
     counts: np.ndarray  # (n,) int64
 
     @classmethod
-    def build(cls, sentences: Iterable[Iterable[str]], cap: int) -> Vocabulary:
-        ranked = sorted(Counter(chain.from_iterable(sentences)).items(), key=itemgetter(0))  # ties by alphabet,
+    def build(cls, texts: Iterable[CountedText], cap: int) -> Vocabulary:
+        totals = Counter()
+        for text in texts:
+            totals.update(dict(zip(text.words, text.counts)))
+        ranked = sorted(totals.items(), key=itemgetter(0))  # ties by alphabet,
         ranked.sort(key=itemgetter(1), reverse=True)  # then by count: a stable sort keeps ties in their order
         ranked = ranked[:cap]  # (two sorts on C keys: half the time of one on a Python key, which a user waited for)
         return cls(tuple(word for word, _ in ranked), np.array([count for _, count in ranked], dtype=np.int64))
@@ -53,15 +79,19 @@ class Vocabulary:
     def index(self) -> dict[str, int]:
         return {word: i for i, word in enumerate(self.words)}
 
-    def encode(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """The corpus as one stream of word indices and each token's sentence number; words outside the
-        vocabulary are dropped, as word2vec drops words below its min-count (the window then reaches past them)."""
-        lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
-        # (one pass in C over the ~300,000 words of the template corpus: a loop per sentence took twice as long)
-        words = np.fromiter(map(self.index.get, chain.from_iterable(sentences), repeat(-1)), dtype=np.int64,
-                            count=int(lengths.sum()))
+    def encode(self, texts: Iterable[CountedText]) -> tuple[np.ndarray, np.ndarray]:
+        """The texts, one after the other, as one stream of word indices and each token's sentence number
+        (numbered on through the texts); words outside the vocabulary are dropped, as word2vec drops words below
+        its min-count (the window then reaches past them)."""
+        index, words, sentence_of, sentences = self.index, [], [], 0
+        for text in texts:
+            lookup = np.fromiter(map(index.get, text.words, repeat(-1)), dtype=np.int64, count=len(text.words))
+            words.append(lookup[text.ids])
+            sentence_of.append(np.repeat(np.arange(sentences, sentences + len(text.lengths)), text.lengths))
+            sentences += len(text.lengths)
+        words, sentence_of = np.concatenate(words), np.concatenate(sentence_of)
         known = words >= 0
-        return words[known], np.repeat(np.arange(len(sentences), dtype=np.int64), lengths)[known]
+        return words[known], sentence_of[known]
 
 
 def drop_probability(counts: np.ndarray, t: float) -> np.ndarray:
