@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import chain, repeat
 from operator import itemgetter
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -63,8 +63,8 @@ class Vocabulary:
     counts: np.ndarray  # (n,) int64
 
     @classmethod
-    def build(cls, texts: Iterable[CountedText], cap: int) -> Vocabulary:
-        totals = Counter()
+    def build(cls, texts: Sequence[CountedText], cap: int) -> Vocabulary:
+        totals: Counter[str] = Counter()
         for text in texts:
             totals.update(dict(zip(text.words, text.counts)))
         ranked = sorted(totals.items(), key=itemgetter(0))  # ties by alphabet,
@@ -79,7 +79,7 @@ class Vocabulary:
     def index(self) -> dict[str, int]:
         return {word: i for i, word in enumerate(self.words)}
 
-    def encode(self, texts: Iterable[CountedText]) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, texts: Sequence[CountedText]) -> tuple[np.ndarray, np.ndarray]:
         """The texts, one after the other, as one stream of word indices and each token's sentence number
         (numbered on through the texts); words outside the vocabulary are dropped, as word2vec drops words below
         its min-count (the window then reaches past them)."""
