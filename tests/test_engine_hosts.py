@@ -313,28 +313,3 @@ def test_a_wrong_host_setting_is_said_on_the_page_not_as_a_traceback(monkeypatch
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     assert not at.exception
     assert any(name in error.value and "restart the server" in error.value for error in at.error)
-
-
-def _nice_of(pid: int, tid: int) -> int:
-    stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-    return int(stat.rpartition(")")[2].split()[16])  # field 19 of proc(5), counted after the name
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a nice value per thread is Linux's")
-def test_a_worker_trains_at_a_lower_priority_and_answers_at_the_servers(processes_host):
-    """Oracle: the kernel's own record of each thread's nice value (/proc/PID/task/TID/stat)."""
-    from engine.runtime.processes import WORKER_NICE
-
-    job = make_job(config={"lam": 1e-6}, host=processes_host)
-    try:
-        job.wait_applied(job.play())
-        job.wait_for(lambda s: s.step > 10)
-        pid = job.trainer_pid()
-        threads = {int(tid): Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
-                   for tid in os.listdir(f"/proc/{pid}/task")}
-        ours = os.getpriority(os.PRIO_PROCESS, 0)
-        training = [tid for tid, name in threads.items() if name.startswith("gradscape-")]
-        assert training and all(_nice_of(pid, tid) == min(19, ours + WORKER_NICE) for tid in training)
-        assert _nice_of(pid, pid) == ours  # the thread that reads requests, and the request threads it starts
-    finally:
-        job.stop()

@@ -33,7 +33,6 @@ import atexit
 import itertools
 import logging
 import math
-import os
 import queue
 import threading
 import time
@@ -75,9 +74,6 @@ class Job(Progress, Forking):
     BASE_HYPERPARAMETERS = {"max_steps_per_second": None, "stop_at_epoch": None, "target_loss": None}
     #: The plain trainer this job runs.
     trainer_type: type[Trainer]
-    #: How much lower than the rest of its process a job's thread runs (nice; Linux keeps one per thread). The
-    #: processes host's workers set it: their training gives way, their answers to the web server do not.
-    thread_nice = 0
 
     def __init__(self, config: Any, hyperparameters: dict[str, Any] | None = None, *, seed: int = 0,
                  force_cpu: bool = False, running_jobs: RunningJobs = RUNNING_JOBS,
@@ -252,8 +248,6 @@ class Job(Progress, Forking):
     # ----------------------------------------------------------------- thread
     def _loop(self) -> None:
         name_os_thread(self._thread.name)
-        if self.thread_nice:
-            os.nice(self.thread_nice)
         try:
             self._train_in_turns()
         finally:

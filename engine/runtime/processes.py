@@ -3,13 +3,9 @@
 The web server's interpreter runs one thread at a time; a worker process has an interpreter of its own, so a
 pool of `cores - 1` workers trains on every core, and a crash inside torch (a segfault, the kernel's OOM
 killer) ends one worker, not the server. Each worker is this module run as a program
-(`python -m engine.runtime.processes FD INDEX COUNT`); its training threads run at a lower OS priority than the
-web server (nice), so pages stay responsive when every core trains. It holds `JobService`s (engine.runtime.remote)
-by id and runs each request in a thread of its own, so a read never waits behind a slow command or another
-reader's wait; on Linux, which keeps a nice value per thread, those threads keep the server's priority, so a page's
-read or command is answered at once while the worker's jobs train (a whole worker at nice 10 left a teacher's reads
-and commands queued behind the web server: a class of 30, 84 changes a side, p90 0.78 -> 0.69 s, p95 0.81 -> 0.75
-s, slowest 1.39 -> 0.91 s; docs/CLASSROOM-MEASUREMENTS.md).
+(`python -m engine.runtime.processes FD INDEX COUNT`), at a lower OS priority than the web server (nice), so
+pages stay responsive when every core trains. It holds `JobService`s (engine.runtime.remote) by id and runs
+each request in a thread of its own, so a read never waits behind a slow command or another reader's wait.
 
 Server and worker talk over a socket pair: requests `(id, method, args)` one way, `(id, ok, result)` the other,
 pickled (protocol 5: arrays as raw buffers). A worker reads until the socket ends: when the server stops, by
@@ -40,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from engine.common.device import pick_device
-from engine.runtime.job import Job
 from engine.runtime.remote import JobService, RemoteHost, TrainerLost
 
 log = logging.getLogger(__name__)
@@ -307,10 +302,7 @@ def _serve(conn: Connection) -> None:
 
 def main(argv: list[str]) -> None:
     fd, index, count = (int(a) for a in argv)
-    if sys.platform == "linux":
-        Job.thread_nice = WORKER_NICE  # (each job's thread: see the module docstring)
-    else:  # a nice value per process: the whole worker gives way
-        os.nice(WORKER_NICE)
+    os.nice(WORKER_NICE)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal stops the server, not us
     import engine.preload  # before the first request: engine.preload says why
 
