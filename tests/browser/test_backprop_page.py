@@ -110,7 +110,14 @@ def test_train_live_refreshes_the_numbers_and_stop_keeps_the_weights_it_reached(
                 break
             except PlaywrightTimeout:
                 wait_until_rendered(page)
-        page.get_by_text("Training live: step 40,").wait_for(timeout=20_000)  # two ticks after the first draw
+        try:
+            page.get_by_text("Training live: step 40,").wait_for(timeout=20_000)  # two ticks after the first draw
+        except PlaywrightTimeout:  # (twice in CI, never alone: say what the page showed instead)
+            shown = page.evaluate("() => document.querySelector('[data-testid=stMain]').innerText")
+            checked = page.evaluate("() => document.querySelector('.st-key-bp_live input').checked")
+            state = page.evaluate("() => document.querySelector('[data-testid=stApp]').dataset.testScriptState")
+            raise AssertionError(f"no 'step 40' in 20 s; toggle on: {checked}; script {state}; "
+                                 f"page: {shown[:1500]!r}") from None
         page.wait_for_function("() => document.body.innerText.includes('Training live: step 80,')", timeout=20_000)
         assert graph_text() != before
         page.locator(".st-key-bp_live label").click()
