@@ -103,8 +103,8 @@ def test_train_live_refreshes_the_numbers_and_stop_keeps_the_weights_it_reached(
         wait_until_rendered(page)
         graph_text = lambda: " ".join(page.locator(".st-key-bp_fig_graph text").all_text_contents())  # noqa: E731
         before = graph_text()
-        for _ in range(3):  # a click that lands as the page's last run redraws the toggle can be lost (once in CI,
-            page.locator(".st-key-bp_live label").click()  # two tests at a time): clicked again, as a user would
+        for _ in range(3):  # a click the toggle did not take is clicked again, as a user would (a guess at why the
+            page.locator(".st-key-bp_live label").click()  # next wait failed twice in CI, two tests at a time: wrong)
             try:
                 page.wait_for_function("() => document.querySelector('.st-key-bp_live input').checked", timeout=5000)
                 break
@@ -112,7 +112,7 @@ def test_train_live_refreshes_the_numbers_and_stop_keeps_the_weights_it_reached(
                 wait_until_rendered(page)
         try:
             page.get_by_text("Training live: step 40,").wait_for(timeout=20_000)  # two ticks after the first draw
-        except PlaywrightTimeout:  # (twice in CI, never alone: say what the page showed instead)
+        except PlaywrightTimeout:  # (twice in CI with the toggle on, never alone: say what the page showed)
             shown = page.evaluate("() => document.querySelector('[data-testid=stMain]').innerText")
             checked = page.evaluate("() => document.querySelector('.st-key-bp_live input').checked")
             state = page.evaluate("() => document.querySelector('[data-testid=stApp]').dataset.testScriptState")
