@@ -112,7 +112,7 @@ def test_train_live_refreshes_the_numbers_and_stop_keeps_the_weights_it_reached(
                 wait_until_rendered(page)
         try:
             page.get_by_text("Training live: step 40,").wait_for(timeout=20_000)  # two ticks after the first draw
-        except PlaywrightTimeout:  # (twice in CI with the toggle on, never alone: say what the page showed)
+        except PlaywrightTimeout:  # (twice in CI, once surely with the toggle on; never alone: say what showed)
             shown = page.evaluate("() => document.querySelector('[data-testid=stMain]').innerText")
             checked = page.evaluate("() => document.querySelector('.st-key-bp_live input').checked")
             state = page.evaluate("() => document.querySelector('[data-testid=stApp]').dataset.testScriptState")
