@@ -104,7 +104,7 @@ def test_train_live_refreshes_the_numbers_and_stop_keeps_the_weights_it_reached(
         graph_text = lambda: " ".join(page.locator(".st-key-bp_fig_graph text").all_text_contents())  # noqa: E731
         before = graph_text()
         for _ in range(3):  # a click the toggle did not take is clicked again, as a user would (a guess at why the
-            page.locator(".st-key-bp_live label").click()  # next wait failed twice in CI, two tests at a time: wrong)
+            page.locator(".st-key-bp_live label").click()  # next wait failed twice in CI, two at a time: once not so)
             try:
                 page.wait_for_function("() => document.querySelector('.st-key-bp_live input').checked", timeout=5000)
                 break
