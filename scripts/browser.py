@@ -139,6 +139,34 @@ def charts_drawn_twice(page) -> list[str]:
     return page.evaluate(_DRAWN_TWICE_JS)
 
 
+# An animation's controls (viz.theme.frame_player) drawn over each other or over an x axis' tick labels and title:
+# "key: what over what" per overlap (a pixel of slack for anti-aliasing; the slider's step labels, hidden where
+# they are transparent, are left out).
+_CONTROLS_OVER_JS = """() => {
+    const found = [], hit = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1
+        && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1;
+    for (const d of document.querySelectorAll('.js-plotly-plot')) {
+        if (!d.offsetParent) continue;
+        const key = d.closest('[class*=st-key-]')?.className.match(/st-key-(\\S+)/)?.[1];
+        const boxes = (what, selector) => [...d.querySelectorAll(selector)]
+            .filter(e => (e.textContent || e.tagName === 'rect'))
+            .map(e => [what, e.getBoundingClientRect()]).filter(([, r]) => r.width > 0 && r.height > 0);
+        const buttons = boxes('a button', '.updatemenu-button');
+        const slider = [...boxes("the slider's value", '.slider-group > text.slider-label'), ...boxes('the slider', '.slider-rail-rect')];
+        const axis = [...boxes('an x tick label', '.xtick > text'), ...boxes('an x axis title', 'text[class^=x][class$=title]')];
+        for (const [what, a] of [...buttons, ...slider])
+            for (const [other, b] of [...(slider.some(s => s[1] === a) ? [] : slider), ...axis])
+                if (hit(a, b)) found.push(`${key}: ${what} over ${other}`);
+    }
+    return [...new Set(found)];
+}"""
+
+
+def controls_over_axes(page) -> list[str]:
+    """The charts whose animation buttons or slider are drawn over each other or over their x axis' labels."""
+    return page.evaluate(_CONTROLS_OVER_JS)
+
+
 # Every keyed element (its Streamlit key, "st-key-...") inside `scope`: the distances from the top of `scope` it
 # stood at, over `seconds` of frames; collected in window.positionsAt once they are over.
 _RECORD_POSITIONS_JS = """([scope, seconds]) => { const seen = {}, started = performance.now();

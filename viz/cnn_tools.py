@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from engine.cnn.arithmetic import StackReport, receptive_field, window_taps
 from engine.cnn.upsampling import BORDER, CONSTANT_INPUT, METHODS, UpsamplingStudy
-from viz.theme import DIVERGING, OKABE_ITO, SEQUENTIAL_SCALE, figure_from_dicts
+from viz.theme import DIVERGING, OKABE_ITO, SEQUENTIAL_SCALE, figure_from_dicts, frame_player
 
 CELL_COLOR, PADDING_COLOR, SEEN_COLOR = "#eef0f4", "#b9bec8", "#f5b660"
 WINDOW_COLOR, UNIT_COLOR = OKABE_ITO[0], OKABE_ITO[5]
@@ -174,17 +174,8 @@ def _slider(layout: dict, frames: list[dict]) -> None:
     """A play button and a slider over the window's positions (as viz.optimizers' race)."""
     play = {"frame": {"duration": 350, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
             "mode": "immediate"}
-    still = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}
-    layout.update(
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0, "y": SLIDER_Y, "xanchor": "left",
-                      "yanchor": "top", "pad": {"t": 0, "r": 8}, "showactive": False,
-                      "buttons": [{"label": "▶ Slide", "method": "animate", "args": [None, play]},
-                                  {"label": "❚❚", "method": "animate", "args": [[None], still]}]}],
-        sliders=[{"active": 0, "x": 0.2, "len": 0.8, "y": SLIDER_Y, "yanchor": "top", "pad": {"t": 0},
-                  "font": {"color": "rgba(0,0,0,0)"}, "ticklen": 3,
-                  "currentvalue": {"prefix": "output ", "font": {"size": 15, "color": "#1f2430"}},
-                  "steps": [{"label": f["name"], "method": "animate", "args": [[f["name"]], still]}
-                            for f in frames]}])
+    layout.update(frame_player([f["name"] for f in frames], play, active=0, prefix="output ", play_label="▶ Slide",
+                               y=SLIDER_Y, below_px=0))
 
 
 # ------------------------------------------------------------------------ the sandbox

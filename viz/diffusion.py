@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 
 from viz.raster import Cloud, cloud_image, legend_entry
 from viz.theme import (OKABE_ITO, TEMPLATE, FramedFigure, arrow_polyline, downsample, figure_from_dicts,
-                        legend_below, log_axis, metric_curves, styled, typed_arrays)
+                        frame_player, legend_below, log_axis, metric_curves, styled, typed_arrays)
 
 DDPM_COLOR, DDIM_COLOR = "#D55E00", "#0072B2"
 SAMPLER_COLORS = {"ddpm": DDPM_COLOR, "ddim": DDIM_COLOR}
@@ -344,20 +344,13 @@ def reverse_animation(frame_t: Sequence[int], ddpm: np.ndarray, ddim: np.ndarray
     if data_cloud is not None:  # one picture of the data, behind both panels
         behind = _cloud_image([data_cloud])
         fig.update_layout(images=[behind, {**behind, "xref": "x2", "yref": "y2"}])
-    step_args = dict(frame=dict(duration=0, redraw=False), mode="immediate", transition=dict(duration=0))
     play = dict(frame=dict(duration=350, redraw=False), transition=dict(duration=0), mode="immediate")
     fig.update_layout(
         template=TEMPLATE,
-        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.13, xanchor="left", yanchor="top",
-                          pad=dict(t=0, r=8), showactive=False,
-                          buttons=[dict(label="▶ Play", method="animate", args=[[str(t) for t in frame_t], play]),
-                                   dict(label="❚❚", method="animate", args=[[None], step_args])])],
-        sliders=[dict(active=last, x=0.2, len=0.8, y=-0.1, yanchor="top", pad=dict(t=0),
-                      currentvalue=dict(prefix="t = ", font=dict(size=15, color="#1f2430")),
-                      steps=[dict(label=str(t), method="animate", args=[[str(t)], step_args]) for t in frame_t])],
+        **frame_player([str(t) for t in frame_t], play, active=last, prefix="t = ", step_labels=True),
         # Below the slider: above the panels it would run into the title on a narrow page.
         legend=legend_below(x=0),
-        margin=dict(t=90, b=170),
+        margin=dict(t=90, b=205),
     )
     # The frames stay plain dicts (FramedFigure): the figure is sent again at each page run that shows its tab,
     # and Plotly copied all their traces each time (~25 ms). (Its own traces were checked as they were added.)

@@ -16,7 +16,8 @@ from engine.optimizers.surfaces import Surface
 from engine.optimizers.theory import EigenDirection
 from engine.optimizers.trajectory import Trajectory, left_region_at
 from viz.raster import content_key, kept_picture
-from viz.theme import TEMPLATE, figure_from_dicts, legend_below, log_axis, optimizer_color
+from viz.theme import PLAYER_BELOW_PX, TEMPLATE, figure_from_dicts, frame_player, legend_below, log_axis, \
+    optimizer_color
 
 # Light greys under the paths, so every optimizer colour stands out on them.
 SURFACE_SCALE = [[0.0, "#fbfbfc"], [0.5, "#dfe3e8"], [1.0, "#a9b1bc"]]
@@ -248,8 +249,9 @@ def trajectory_contour(surface: Surface, trajectories: Sequence[Trajectory], sta
         "images": [{"source": contour_image(surface_values(surface, surface.grid(resolution)[2])),
                     "xref": "x", "yref": "y", "x": x_range[0], "y": y_range[1], "sizex": x_range[1] - x_range[0],
                     "sizey": y_range[1] - y_range[0], "sizing": "stretch", "layer": "below"}],
-        # The top margin keeps a one-row legend (above the plot) below the chart's toolbar, which sits at the top.
-        "height": height, "hovermode": "closest", "margin": {"l": 60, "r": 20, "t": 64, "b": 50},
+        # The top margin keeps the legend (above the plot) below the chart's toolbar, which sits at the top: room for
+        # two rows (at a 1024 px projector's presentation sizes its six entries take two, which pushed the margin).
+        "height": height, "hovermode": "closest", "margin": {"l": 60, "r": 20, "t": 80, "b": 50},
         "xaxis": {"range": list(x_range), "title": {"text": "x", "standoff": 4}, "constrain": "domain",
                   "showgrid": False, "ticks": "outside"},
         "yaxis": {"range": list(y_range), "title": {"text": "y", "standoff": 4}, "showgrid": False,
@@ -285,21 +287,11 @@ def _animation(layout: dict, visible, path_traces, head_traces) -> list[dict]:
         frames.append({"data": paths + heads, "traces": path_traces + head_traces, "name": str(k)})
     play = {"frame": {"duration": 60, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
             "mode": "immediate"}
-    still = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}
     layout.update(
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0, "y": -0.12, "xanchor": "left",
-                      "yanchor": "top", "pad": {"t": 0, "r": 8}, "showactive": False,
-                      "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
-                                  {"label": "❚❚", "method": "animate", "args": [[None], still]}]}],
-        # Tick labels are hidden (dozens would overlap); the current step is shown above the slider.
-        sliders=[{"active": len(frames) - 1, "x": 0.27, "len": 0.73, "y": -0.1, "yanchor": "top", "pad": {"t": 0},
-                  "font": {"color": "rgba(0,0,0,0)"}, "ticklen": 3,
-                  "currentvalue": {"prefix": "step ", "font": {"size": 15, "color": "#1f2430"}},
-                  "steps": [{"label": f["name"], "method": "animate", "args": [[f["name"]], still]}
-                            for f in frames]}],
-        # Room for the buttons and the slider without pushing: placed at a fraction of the plot's height below it,
-        # a push moved them again, and plotly.js went round that loop (a lesson's Rosenbrock race at 1500 px).
-        margin={**layout["margin"], "b": 150},
+        frame_player([f["name"] for f in frames], play, active=len(frames) - 1, prefix="step "),
+        # Room for the buttons and the slider without pushing: pushed, the plot's height changed, and plotly.js
+        # went round that loop (a lesson's Rosenbrock race at 1500 px).
+        margin={**layout["margin"], "b": PLAYER_BELOW_PX + 86},
     )
     return frames
 

@@ -197,7 +197,8 @@ def legend_below(**extra: Any) -> dict:
     on the plot's height, which depends on the margins that the legend and the axes push (Streamlit's theme turns
     the axes' automargin on): plotly.js then redrew some charts a dozen times looking for margins that fit
     ("Too many auto-margin redraws"; 3 s for the VAE's latent map). From the container's bottom the legend reserves
-    a fixed height, which plotly.js stacks below the axis' ticks and title."""
+    a fixed height, which plotly.js stacks below the axis' ticks and title. (orientation="v": a list of its entries,
+    a row each, as tall at every width.)"""
     return {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", **extra}
 
 
@@ -207,6 +208,34 @@ def legend_beside(**extra: Any) -> dict:
     take (presentation mode on a projector's wide screen). margins_for_one_draw gives it its room."""
     return {"orientation": "v", "xref": "container", "x": 1, "xanchor": "right", "yref": "paper", "y": 0.5,
             "yanchor": "middle", **extra}
+
+
+PLAYER_BELOW_PX = 64  # under the plot: clear of an x axis' tick labels and title at presentation sizes
+PLAYER_BUTTONS_PX = 150  # the play and pause buttons' room, left of the slider (at presentation sizes too)
+PLAYER_STILL = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
+
+
+def frame_player(names: Sequence[str], play: dict, *, active: int, prefix: str, play_label: str = "▶ Play",
+                 step_labels: bool = False, y: float = 0.0, below_px: int = PLAYER_BELOW_PX) -> dict:
+    """The layout's `updatemenus` and `sliders` of an animation over the frames `names`: a play button (`play`:
+    plotly's animation options; it plays from the current frame where they say `fromcurrent`), a pause button and
+    a slider that shows the frame's name after `prefix` (its step labels hidden unless `step_labels`: dozens
+    overlap), all with their top `below_px` pixels under paper height `y` (0: the plot's bottom).
+
+    Placed in pixels, not at a fraction of the plot's height below it: a chart stretched to a projector's short
+    screen (ui.sharing.fit_to_screen) drew the buttons and the slider over its x axis' labels, and the buttons over
+    the slider's value. The figure's bottom margin must hold them (about below_px + 75 px)."""
+    place = {"y": y, "yanchor": "top"}
+    buttons = {"type": "buttons", "direction": "left", "x": 0, "xanchor": "left", **place,
+               "pad": {"t": below_px, "r": 8}, "showactive": False,
+               "buttons": [{"label": play_label, "method": "animate", "args": [None, play]},
+                           {"label": "❚❚", "method": "animate", "args": [[None], PLAYER_STILL]}]}
+    slider = {"active": active, "x": 0, "len": 1, **place, "pad": {"t": below_px, "l": PLAYER_BUTTONS_PX},
+              "ticklen": 3, "currentvalue": {"prefix": prefix, "font": {"size": 15, "color": "#1f2430"}},
+              "steps": [{"label": name, "method": "animate", "args": [[name], PLAYER_STILL]} for name in names]}
+    if not step_labels:  # (small too: unseen, they still take their height)
+        slider["font"] = {"color": "rgba(0,0,0,0)", "size": 8}
+    return {"updatemenus": [buttons], "sliders": [slider]}
 
 
 # The margins a chart is drawn with in the browser where its layout sets none. Streamlit's theme, merged over
@@ -223,6 +252,7 @@ TICK_FONT_PX = 12
 # 40 px (its symbol) and its text wide, in rows as wide as the plot (wrapped in columns as wide as the widest
 # entry, or in groups side by side). Measured: one row 29 px, two 48, five 105 at 12 px.
 LEGEND_ROW_EM, LEGEND_PAD_PX, LEGEND_SYMBOL_PX, LEGEND_GAP_PX = 1.6, 10, 40, 5
+TEXT_LINE_EM = 1.3  # plotly.js's line spacing in text broken with <br>
 # The width a chart with a legend below is taken to have: the narrowest with one, in a column of a page (a wider
 # chart may then leave a row empty under its legend: better than a second draw at every change); in presentation
 # mode the same column is 1.3 to 1.45 times as wide (larger side margins, no sidebar).
@@ -380,6 +410,8 @@ def margins_for_one_draw(fig: go.Figure, wide: bool = False) -> go.Figure:
         if (at_the_foot and xaxis.get("visible") is not False and xaxis.get("showticklabels") is not False
                 and xaxis.get("side") != "top"):
             ticks = X_TICKS_PX + 2 * (font_px - FONT_SIZE)  # (larger in presentation mode)
+            lines = max((str(text).count("<br>") + 1 for text in xaxis.get("ticktext") or ()), default=1)
+            ticks += round((lines - 1) * TEXT_LINE_EM * font_px * TICK_FONT_PX / FONT_SIZE)  # (ticktext's lines)
             bottom = max(bottom, ticks + (round(2.4 * font_px) if _dig(xaxis, "title.text") else 0))
     for name in _axis_names(traces, "y"):
         key = "yaxis" + name.removeprefix("y")
@@ -394,10 +426,11 @@ def margins_for_one_draw(fig: go.Figure, wide: bool = False) -> go.Figure:
                 margin["r"] = max(margin["r"], room)
             elif at_the_left:
                 margin["l"] = max(margin["l"], room)
-    if legend.get("yref") == "container" and legend.get("orientation") == "h" and layout.get("showlegend") is not False:
+    if legend.get("yref") == "container" and legend.get("y") == 0 and layout.get("showlegend") is not False:
         width = ((WIDE_FIGURE_WIDTH_PX if wide else LEGEND_FIGURE_WIDTH_PX)
                  * (PRESENTATION_WIDTH_SCALE if font_px >= PRESENTATION_FONT_SIZE else 1))
-        rows = _legend_rows(traces, legend_px, width - margin["l"] - margin["r"])
+        rows = (_legend_rows(traces, legend_px, width - margin["l"] - margin["r"]) if legend.get("orientation") == "h"
+                else sum(map(len, _legend_entries(traces, legend_px).values())))  # (a list: a row an entry)
         if rows:
             bottom = max(bottom, BROWSER_MARGINS["b"]) + round(LEGEND_ROW_EM * legend_px * rows) + LEGEND_PAD_PX
     margin["b"] = max(margin["b"], bottom)

@@ -1,7 +1,8 @@
 """Presentation mode at projector sizes, read from the DOM of every page in Chromium: no chart is drawn
-larger than the box that shows it or twice (its margins short of what stands in them), text is larger than in
-normal mode, and the page's main chart (or, on a page that has not drawn it yet, some chart) lies wholly on the
-first screen. Normal mode at 1400x1000 is checked for clipping too. One browser, a few seconds a page."""
+larger than the box that shows it or twice (its margins short of what stands in them), no animation's buttons or
+slider over each other or over the x axis' labels, text is larger than in normal mode, and the page's main chart
+(or, on a page that has not drawn it yet, some chart) lies wholly on the first screen. Normal mode at 1400x1000 is
+checked for clipping too. One browser, a few seconds a page."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 import pytest
 
 from scripts.browser import chart_boxes, charts_drawn_twice, chromium, chromium_available, clipped, \
-    on_first_screen, wait_until_rendered
+    controls_over_axes, on_first_screen, wait_until_rendered
 from tests.conftest import ROOT
 from ui.catalog import PAGES
 
@@ -20,7 +21,7 @@ if not chromium_available():
         raise RuntimeError("CI needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
     pytest.skip("no Chromium here: apt-get install -y chromium", allow_module_level=True)
 
-PROJECTORS = [(1280, 720), (1366, 768), (1920, 1080)]
+PROJECTORS = [(1024, 768), (1280, 720), (1366, 768), (1920, 1080)]
 CHART_PAGES = [info for info in PAGES if info.url_path != "lessons"]
 SHOTS = ROOT / "artifacts" / "presentation"
 
@@ -73,6 +74,7 @@ def test_every_page_fits_projectors_in_presentation_mode_and_its_window_in_norma
                 problems += [f"{where} clipped {describe(b)}" for b in boxes if clipped(b)]
                 problems += [f"{where} drawn twice (margins short of what stands in them): {chart}"
                              for chart in charts_drawn_twice(page)]
+                problems += [f"{where}: {overlap}" for overlap in controls_over_axes(page)]
                 if root_font_px(page) <= normal_font:
                     problems.append(f"{where}: text {root_font_px(page)} px, not larger than normal {normal_font} px")
                 main = [b for b in boxes if page.locator(f".st-key-{b['key']}_screen").count()]  # fit_to_screen's
