@@ -51,7 +51,8 @@ with tabs[part]:
         panel.draw("bpe_text", where=later("wd_typed"), height=90)
     elif part == VECTORS:
         buttons, forks = st.container(), later("wd_vectors_forks")
-        query_cols = st.columns([1.3, 1, 1, 1, 1.5], gap="medium")
+        # (on a projector the maps need the first screen's height: the query goes below them)
+        query_cols = (later("wd_query") if presenting() else st.container()).columns([1.3, 1, 1, 1, 1.5], gap="medium")
         for field, column in zip(IN_TAB[VECTORS], query_cols):
             panel.draw(field, where=column)
     else:

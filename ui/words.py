@@ -16,7 +16,7 @@ from ui.forks import forked_curves
 from ui.live import latest_text, status_bar
 from viz import words as figures
 
-MAIN_BELOW = {TOKENS: 18.0, VECTORS: 24.0, CHARACTERS: 22.0}  # rem above the main chart in presentation mode
+MAIN_BELOW = {TOKENS: 18.0, VECTORS: 21.5, CHARACTERS: 22.0}  # rem above the main chart in presentation mode
 VECTOR_VIEWS = ("Map", "Neighbours and analogies", "Training")
 
 
