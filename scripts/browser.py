@@ -152,8 +152,10 @@ _CONTROLS_OVER_JS = """() => {
             .filter(e => (e.textContent || e.tagName === 'rect'))
             .map(e => [what, e.getBoundingClientRect()]).filter(([, r]) => r.width > 0 && r.height > 0);
         const buttons = boxes('a button', '.updatemenu-button');
-        const slider = [...boxes("the slider's value", '.slider-group > text.slider-label'), ...boxes('the slider', '.slider-rail-rect')];
-        const axis = [...boxes('an x tick label', '.xtick > text'), ...boxes('an x axis title', 'text[class^=x][class$=title]')];
+        const slider = [...boxes("the slider's value", '.slider-group > text.slider-label'),
+                        ...boxes('the slider', '.slider-rail-rect')];
+        const axis = [...boxes('an x tick label', '.xtick > text'),
+                      ...boxes('an x axis title', 'text[class^=x][class$=title]')];
         for (const [what, a] of [...buttons, ...slider])
             for (const [other, b] of [...(slider.some(s => s[1] === a) ? [] : slider), ...axis])
                 if (hit(a, b)) found.push(`${key}: ${what} over ${other}`);
