@@ -16,8 +16,8 @@ from viz.animation import gan_replay
 from viz.raster import hex_rgb
 from viz.theme import (BROWSER_MARGINS, COLORBAR_XPAD_PX, FONT_SIZE, LEGEND_FOOT_PX, LEGEND_GAP_PX, LEGEND_PAD_PX,
                         LEGEND_ROW_EM, LEGEND_SYMBOL_PX, PRESENTATION_TICK_FONT_SIZE, TICK_FONT_PX,
-                        WIDE_FIGURE_WIDTH_PX, X_TICKS_PX, arrow_polyline, for_presentation, legend_below,
-                        margins_for_one_draw)
+                        WIDE_FIGURE_WIDTH_PX, X_TICKS_PX, X_TITLE_EM, arrow_polyline, for_presentation,
+                        legend_below, margins_for_one_draw)
 
 
 def validated(fig: go.Figure) -> go.Figure:
@@ -166,7 +166,8 @@ def test_a_colour_bar_a_right_axis_and_a_long_legend_get_their_room():
                           layout={"legend": legend_below(), "xaxis": {"title": {"text": "step"}}})
         return margins_for_one_draw(lines).layout.margin.b
 
-    assert foot(["train", "test"]) == LEGEND_FOOT_PX + (X_TICKS_PX + round(2.4 * FONT_SIZE) - BROWSER_MARGINS["b"])
+    titled = X_TICKS_PX + round(X_TITLE_EM * FONT_SIZE)  # an x axis' labels and title
+    assert foot(["train", "test"]) == LEGEND_FOOT_PX + titled - BROWSER_MARGINS["b"]
     row = LEGEND_ROW_EM * TICK_FONT_PX  # plotly.js: entries in one row while they fit the plot's width, else in
     # columns as wide as the widest entry: 12 of ~142 px in the 280 px of a 400 px chart: one a row
     rates = foot([f"learning rate {i / 10:g}" for i in range(12)])
@@ -182,6 +183,25 @@ def test_a_colour_bar_a_right_axis_and_a_long_legend_get_their_room():
     assert columns == 4
     wide_foot = margins_for_one_draw(wide, wide=True).layout.margin.b
     assert wide_foot == foot(["train", "test"]) + round(3 * row) - round(row)
+    # a legend listed (orientation "v") takes a row an entry, whatever the width
+    listed = go.Figure([go.Scatter(y=[i, i], name=name) for i, name in enumerate("abc")],
+                       layout={"legend": legend_below(orientation="v"), "xaxis": {"title": {"text": "step"}}})
+    assert margins_for_one_draw(listed).layout.margin.b == foot(["train", "test"]) + round(3 * row) - round(row)
+
+
+def test_tick_labels_of_lines_and_words_beside_bars_get_their_room():
+    def bars(*words, **layout):
+        return margins_for_one_draw(go.Figure(go.Bar(x=[1] * len(words), y=list(words), orientation="h"),
+                                              layout=layout)).layout.margin
+    assert bars("cat", "dog").l == BROWSER_MARGINS["l"]  # short words fit the usual room
+    long = bars("incomprehensibilities", "dog").l
+    assert long > BROWSER_MARGINS["l"] and long >= 0.5 * TICK_FONT_PX * len("incomprehensibilities")
+    assert bars("incomprehensibilities", yaxis={"tickfont": {"size": 20}}).l > long  # larger labels, more room
+    assert bars("incomprehensibilities", xaxis={"domain": [0.5, 1]}).l == BROWSER_MARGINS["l"]  # not at the edge
+    names = {"tickmode": "array", "tickvals": ["a", "b"], "title": {"text": "model"}}
+    one, two = (margins_for_one_draw(go.Figure(go.Bar(x=["a", "b"], y=[1, 2]), layout={"xaxis": {
+        **names, "ticktext": text}})).layout.margin.b for text in (["a", "b"], ["a<br>first", "b"]))
+    assert two - one == round(1.3 * TICK_FONT_PX)  # one more line of 12 px labels
 
 
 def test_on_a_projector_a_colour_axis_bar_stands_off_the_plot_in_px_and_a_traces_own_as_plotly_puts_it():

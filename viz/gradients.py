@@ -20,13 +20,17 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from engine.gradients.recurrent_model import CellEigenvalues, CellGradients
-from viz.theme import DIVERGING, OKABE_ITO, SEQUENTIAL, SEQUENTIAL_SCALE, downsample, figure_from_dicts
+from viz.theme import DIVERGING, OKABE_ITO, SEQUENTIAL, SEQUENTIAL_SCALE, downsample, figure_from_dicts, legend_below, \
+    legend_beside
 from viz.theme import log_axis as _log_axis
 
 CELL_COLORS = {"rnn_tanh": OKABE_ITO[0], "rnn_relu": OKABE_ITO[5], "lstm": OKABE_ITO[2], "gru": OKABE_ITO[3]}
 FLAT_COLOR, GUIDE_COLOR, THEORY_COLOR = "#D55E00", "#555555", "#000000"
 HEIGHT = 360
 TOP_LEGEND = dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right")
+# (plotly.js's own legend at the right took its room only after a first draw: the charts were drawn twice at every
+# refresh)
+SIDE_LEGEND = legend_beside(font=dict(size=12))
 
 
 def _figure(traces: list[dict], title: str, height: int = HEIGHT, notes: Sequence[dict] = (),
@@ -256,7 +260,8 @@ def gradient_through_time(current: Sequence[CellGradients], labels: Mapping[str,
         traces.append(dict(type="scatter", x=t, y=_positive_or_nan(guide), mode="lines",
                            name=f"ρ^(T−t), ρ = {radius:g}", line=dict(color=GUIDE_COLOR, dash="dash", width=1),
                            hoverinfo="skip"))
-    return _figure(traces, title, HEIGHT + 40, legend=dict(font=dict(size=12)),
+    # (l: room for tick labels down to 10⁻¹⁴ beside the axis' title)
+    return _figure(traces, title, HEIGHT + 40, legend=SIDE_LEGEND, margin=dict(l=96),
                    yaxis=_log_axis(*[trace["y"] for trace in traces], title=_title("gradient norm (log scale)")),
                    xaxis=dict(title=_title("time step t (the loss is read after the last one)")))
 
@@ -287,7 +292,9 @@ def eigenvalue_plane(eigenvalues: Sequence[CellEigenvalues], labels: Mapping[str
                            hovertemplate="λ = %{x:.3f} %{y:+.3f}i, |λ| = %{customdata:.3f}<extra></extra>"))
     sizes = np.abs(np.concatenate([np.asarray(e.values).ravel() for e in eigenvalues] + [np.empty(0)]))
     extent = 1.15 * max([1.0, radius or 0.0] + [float(sizes[np.isfinite(sizes)].max(initial=0.0))])
-    return _figure(traces, title, HEIGHT + 40, legend=dict(font=dict(size=12)),
+    # (the legend a list under the plane: beside it, it took half of a column's width from a plot of equal scales;
+    # in rows, their number changed with the column's width)
+    return _figure(traces, title, HEIGHT + 80, legend=legend_below(orientation="v", x=0),
                    xaxis=dict(title=_title("Re λ"), range=[-extent, extent], zeroline=True, zerolinecolor="#ccc",
                               constrain="domain"),  # equal scales by narrowing the plot, not widening the range
                    yaxis=dict(title=_title("Im λ"), range=[-extent, extent], scaleanchor="x", scaleratio=1,
@@ -308,7 +315,7 @@ def linear_closed_form(t, scalar_measured, scalar_closed, w: float, matrix_measu
                         line=dict(color=OKABE_ITO[0], width=2, dash="dash")),
                    dict(type="scatter", x=t, y=_positive_or_nan(matrix_measured), mode="markers",
                         name="measured (autograd), W_hh", marker=dict(color=OKABE_ITO[0], size=5))]
-    return _figure(traces, title, HEIGHT + 40, legend=dict(font=dict(size=12)), xaxis=dict(title=_title("time step t")),
+    return _figure(traces, title, HEIGHT + 40, legend=SIDE_LEGEND, xaxis=dict(title=_title("time step t")),
                    yaxis=_log_axis(scalar_closed, matrix_closed, title=_title("‖∂L/∂h_t‖ (log scale)")))
 
 
@@ -333,5 +340,5 @@ def per_cell_curves(series: Mapping[str, tuple[np.ndarray, np.ndarray]], labels:
                  yanchor="top", showarrow=False, font=dict(size=12, color=GUIDE_COLOR)))
     yaxis = _log_axis(*[values for _, values in series.values()], guide, title=_title(y_title)) if log else \
         dict(title=_title(y_title))
-    return _figure(traces, title, legend=TOP_LEGEND, margin=dict(t=70), xaxis=dict(title=_title("step")),
-                   yaxis=yaxis, **layout)
+    # (the legend under the plot: above it, in a column's width its four cells took two rows, over the title)
+    return _figure(traces, title, legend=legend_below(), xaxis=dict(title=_title("step")), yaxis=yaxis, **layout)

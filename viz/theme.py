@@ -244,6 +244,7 @@ def frame_player(names: Sequence[str], play: dict, *, active: int, prefix: str, 
 # px), an x axis' (~74 px), the last x tick label's overhang (up to ~24 px).
 BROWSER_MARGINS = {"l": 90, "r": 30, "t": 50, "b": 75}
 X_TICKS_PX = 48  # below the plot: an x axis' tick labels, without a title
+X_TITLE_EM = 2.5  # ... and its title under them, in font sizes (2.4 left Gradient Flow's accuracy a pixel short)
 # A character's width, in font sizes (digits and lower case, a few wide capitals): in the template's font (titles),
 # and in the narrower one Streamlit's theme gives tick labels and legends, at 12 px where the figure sets no size.
 CHAR_EM, THEME_CHAR_EM = 0.66, 0.5
@@ -412,7 +413,7 @@ def margins_for_one_draw(fig: go.Figure, wide: bool = False) -> go.Figure:
             ticks = X_TICKS_PX + 2 * (font_px - FONT_SIZE)  # (larger in presentation mode)
             lines = max((str(text).count("<br>") + 1 for text in xaxis.get("ticktext") or ()), default=1)
             ticks += round((lines - 1) * TEXT_LINE_EM * font_px * TICK_FONT_PX / FONT_SIZE)  # (ticktext's lines)
-            bottom = max(bottom, ticks + (round(2.4 * font_px) if _dig(xaxis, "title.text") else 0))
+            bottom = max(bottom, ticks + (round(X_TITLE_EM * font_px) if _dig(xaxis, "title.text") else 0))
     for name in _axis_names(traces, "y"):
         key = "yaxis" + name.removeprefix("y")
         yaxis = layout.get(key) or {}
@@ -426,6 +427,15 @@ def margins_for_one_draw(fig: go.Figure, wide: bool = False) -> go.Figure:
                 margin["r"] = max(margin["r"], room)
             elif at_the_left:
                 margin["l"] = max(margin["l"], room)
+        # Words as a left axis' tick labels (horizontal bars): as wide as the longest (a pasted text's long words, or
+        # a projector's larger labels, pushed the ranked words' margin at every refresh)
+        labels = [label for trace in traces if trace.get("orientation") == "h" and (trace.get("yaxis") or "y") == name
+                  for label in trace.get("y", ()) if isinstance(label, str)]
+        if (labels and at_the_left and yaxis.get("side") != "right" and yaxis.get("showticklabels") is not False
+                and not _dig(yaxis, "title.text")):
+            tick_px = _dig(yaxis, "tickfont.size") or TICK_FONT_PX * font_px / FONT_SIZE
+            widest = max(_text_px(label, tick_px) for label in labels)
+            margin["l"] = max(margin["l"], round(widest) + 2 * MARGIN_PAD_PX)
     if legend.get("yref") == "container" and legend.get("y") == 0 and layout.get("showlegend") is not False:
         width = ((WIDE_FIGURE_WIDTH_PX if wide else LEGEND_FIGURE_WIDTH_PX)
                  * (PRESENTATION_WIDTH_SCALE if font_px >= PRESENTATION_FONT_SIZE else 1))

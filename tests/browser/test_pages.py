@@ -3,7 +3,8 @@
 Opens each page, presses Train where there is one, waits for the step counter
 and the charts to change, fails on any stException, and saves a screenshot of
 each page under artifacts/screenshots/; a chart that plotly.js had to draw twice (its
-margins too short for its labels, colour bar or legend: viz.theme.margins_for_one_draw) fails it too.
+margins too short for its labels, colour bar or legend: viz.theme.margins_for_one_draw) fails it too. Every other
+view of a page (its tabs, parts and modes) is opened by its link and checked the same way.
 """
 
 from __future__ import annotations
@@ -71,6 +72,39 @@ def test_page_opens_trains_and_shows_it(app_url, browser, info):
         page.screenshot(path=str(SCREENSHOTS / f"{info.url_path}.png"), full_page=True)
     finally:
         page.close()
+
+
+# The views a page opens besides its first (its tabs, parts and modes, as links give them): each must open
+# without an error and draw each of its charts once.
+OTHER_VIEWS = [
+    *(f"attention?at_tab={view}" for view in ("Head+lines", "Your+sequence", "Training+timeline", "Curves",
+                                               "Ablation", "Positions")),
+    *(f"cnn?cnn_tab={tab}" for tab in ("Arithmetic", "Kernels", "Upsampling")),
+    *(f"cnn?cnn_view={view}" for view in ("Filters+and+feature+maps", "Mistakes", "Shift", "Saliency+and+attacks")),
+    *(f"diffusion?df_tab={tab}" for tab in ("Reverse+process", "Forward+process+and+schedule")),
+    *(f"generalization?gl_view={view}" for view in ("Complexity+sweep", "Regularization", "Early+stopping")),
+    "generative?gen_model=GAN", "generative?gen_view=Samples+and+reconstructions", "generative?gen_view=Training",
+    "gradients?gf_mode=Through+time", "optimizers?opt_tab=3-D+surface", "optimizers?opt_tab=Step-size+theory",
+    "words?wd_part=Word+vectors", "words?wd_part=Character+model",
+    "words?wd_part=Word+vectors&wd_view=Neighbours+and+analogies", "words?wd_part=Word+vectors&wd_view=Training",
+]
+
+
+def test_every_other_view_opens_and_draws_each_chart_once(app_url, browser):
+    page = browser.new_page()
+    problems = []
+    try:
+        for view in OTHER_VIEWS:
+            page.goto(f"{app_url}/{view}")
+            wait_until_rendered(page)
+            if page.locator("[data-testid=stException]").count():
+                problems.append(f"{view}: {page.locator('[data-testid=stException]').first.inner_text()}")
+            if page.get_by_text("Some settings in the link were not used").count():
+                problems.append(f"{view}: the link's view was not used")
+            problems += [f"{view}: drawn twice: {chart}" for chart in charts_drawn_twice(page)]
+    finally:
+        page.close()
+    assert not problems, "\n".join(problems)
 
 
 def test_home_links_to_every_page(app_url, browser):
