@@ -106,7 +106,7 @@ def test_upsampling_figure_titles_say_the_method_and_its_checkerboard():
     assert titles[2].endswith("checkerboard 0.00") and titles[3].endswith("checkerboard 0.00")
     smooth = figures.upsampling_figure(study, "random", "smooth random")
     assert np.allclose(trace(smooth, "transposed4").z, study.output("transposed4", "random", "smooth random"))
-    assert all(a.text.endswith("(constant map)") for a in smooth.layout.annotations[1:])
+    assert all(a.text.endswith("<br>(on the constant map)") for a in smooth.layout.annotations[1:])
 
 
 @pytest.mark.parametrize("build", [

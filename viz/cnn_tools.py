@@ -222,7 +222,7 @@ def upsampling_figure(result: UpsamplingStudy, weighting: str = "ones",
     panels = 1 + len(METHODS)
     width, gap = 0.2, (1.0 - 0.2 * panels) / (panels - 1)
     domains = [(i * (width + gap), i * (width + gap) + width) for i in range(panels)]
-    layout: dict = {"height": 400, "showlegend": False, "margin": {"l": 10, "r": 10, "t": 110, "b": 10}}
+    layout: dict = {"height": 430, "showlegend": False, "margin": {"l": 10, "r": 10, "t": 140, "b": 10}}
     data = [{"type": "heatmap", "name": "input", "z": inputs.astype(np.float32), "colorscale": SEQUENTIAL_SCALE,
              "showscale": False, "hovertemplate": "row %{y}, column %{x}: %{z:.3g}<extra></extra>", **_on(1)}]
     titles = [f"input, {n}×{n}"]
@@ -232,7 +232,8 @@ def upsampling_figure(result: UpsamplingStudy, weighting: str = "ones",
                      "hovertemplate": "row %{y}, column %{x}: %{z:.3g}<extra></extra>", **_on(panel)})
         interior = (BORDER, 2 * n - 1 - BORDER, BORDER, 2 * n - 1 - BORDER)
         data.append(_outline_trace(interior, panel, "#ffffff", "interior", dash="dash"))
-        measured_on = "" if input_name == CONSTANT_INPUT else " (constant map)"
+        # (on a line of its own: after the checkerboard, the last panel's title ran past the figure's edge)
+        measured_on = "" if input_name == CONSTANT_INPUT else "<br>(on the constant map)"
         titles.append(f"{UPSAMPLING_TITLES[method]}<br>checkerboard "
                       f"{result.checkerboard[(method, weighting)]:.2f}{measured_on}")
     for panel, domain in enumerate(domains, start=1):
