@@ -114,7 +114,7 @@ def show_tokens() -> None:
         tokens_col, (chart_col, table_col) = st.container(), st.columns([1.5, 1])
     tokens_col.html(figures.tokens_html(tokens.tokens, tokens.word_of_token))
     merges = np.arange(count + 1)
-    title = f"{'Your text' if typed else 'Tiny Shakespeare'}: vocabulary against length"
+    title = f"{'Your text' if typed else 'Tiny Shakespeare'}: vocabulary vs. length"
     charts.show(lambda: figures.granularity(merges, learning.vocabulary_sizes, learning.token_counts,
                                             characters=(int(learning.vocabulary_sizes[0]),
                                                         int(learning.token_counts[0])),

@@ -39,7 +39,7 @@ def test_tokens_step_back_merge_by_merge_to_characters():
     at.slider(key="wd_step").set_value(0).run()
     # No merge: a token per character, each single space as the ▁ of the word after it, and the first word's ▁.
     assert "  " not in SAMPLE_TEXT and metric(at, "Tokens") == str(len(SAMPLE_TEXT) + 1)
-    assert "Tiny Shakespeare: vocabulary against length" in chart_titles(at)
+    assert "Tiny Shakespeare: vocabulary vs. length" in chart_titles(at)
 
 
 def test_merges_learned_from_the_typed_text_and_a_text_with_nothing_to_merge():

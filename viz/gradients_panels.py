@@ -58,7 +58,7 @@ def layer_panels(visuals: DeepVisuals, config: DeepConfig, now: bool) -> list[Pa
     layers, region, init = visuals.layers, visuals.flat_region, visuals.init_probe
     probe = visuals.latest_probe if now else init
     name = f"{deep_setting(config)}-{f'step{probe.step}' if now else 'init'}"
-    relu = " (non-zero)" if config.activation == "relu" else ""
+    relu = " non-zero" if config.activation == "relu" else ""
     return [
         Panel("gf_activations", f"activations-{name}", lambda: figures.activation_profile(
             layers[:-1], probe.column("act_mean")[:-1], probe.column("act_std")[:-1],
@@ -66,11 +66,11 @@ def layer_panels(visuals: DeepVisuals, config: DeepConfig, now: bool) -> list[Pa
             (probe,)),
         Panel("gf_act_ridge", f"activation-histograms-{name}", lambda: figures.ridge_plot(
             layers[:-1], probe.act_edges, probe.act_hist, "activation a = f(u)",
-            f"Histogram of activations{relu}, per layer"), (probe,)),
+            f"Histograms of{relu} activations by layer"), (probe,)),  # (short: plotly.js does not wrap a title)
         Panel("gf_grad_norms", f"gradient-norms-{name}", lambda: figures.gradient_norms(
             layers, probe.column("grad_norm"), probe.column("act_grad_norm")), (probe,)),
         Panel("gf_grad_ridge", f"gradient-histograms-{name}", lambda: figures.ridge_plot(
-            layers, probe.grad_edges, probe.grad_hist, "log₁₀ |∂L/∂W|", "Histogram of weight gradients, per layer"),
+            layers, probe.grad_edges, probe.grad_hist, "log₁₀ |∂L/∂W|", "Histograms of weight gradients by layer"),
             (probe,)),
         Panel("gf_theory", f"variance-theory-{name}", lambda: figures.variance_theory(
             layers, probe.column("preact_sq"), visuals.theory, INIT_SCHEMES[config.init].label,
@@ -95,7 +95,7 @@ def time_panels(snap: Snapshot) -> list[Panel]:
         Panel("gf_eigen", f"eigenvalues-{name}-{probed}", lambda: figures.eigenvalue_plane(
             visuals.eigenvalues, CELLS, config.spectral_radius,
             visuals.init_eigenvalues[0].values if visuals.init_eigenvalues else None,
-            title="Eigenvalues of W_hh (vanilla RNNs)"), (visuals.eigenvalues,)),
+            title="Eigenvalues of W_hh, vanilla RNNs"), (visuals.eigenvalues,)),
         Panel("gf_accuracy", f"recall-accuracy-{name}-{at}", lambda: figures.per_cell_curves(
             {c: (s.steps, s.values) for c, s in accuracy.items()}, CELLS, "accuracy",
             f"Recall accuracy after T = {config.seq_len} steps", guide=1 / N_SYMBOLS, guide_label="chance"),
