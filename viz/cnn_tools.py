@@ -222,7 +222,9 @@ def upsampling_figure(result: UpsamplingStudy, weighting: str = "ones",
     panels = 1 + len(METHODS)
     width, gap = 0.2, (1.0 - 0.2 * panels) / (panels - 1)
     domains = [(i * (width + gap), i * (width + gap) + width) for i in range(panels)]
-    layout: dict = {"height": 430, "showlegend": False, "margin": {"l": 10, "r": 10, "t": 140, "b": 10}}
+    third_line = 0 if input_name == CONSTANT_INPUT else 30  # px: the panels' titles say what was measured on
+    layout: dict = {"height": 400 + third_line, "showlegend": False,
+                    "margin": {"l": 10, "r": 10, "t": 110 + third_line, "b": 10}}
     data = [{"type": "heatmap", "name": "input", "z": inputs.astype(np.float32), "colorscale": SEQUENTIAL_SCALE,
              "showscale": False, "hovertemplate": "row %{y}, column %{x}: %{z:.3g}<extra></extra>", **_on(1)}]
     titles = [f"input, {n}×{n}"]
