@@ -51,17 +51,22 @@ def tune_garbage_collector() -> None:
 
 
 def warm_first_jobs() -> threading.Thread:
-    """Makes, in a background thread, what a process's first job of the Words page's word vectors would otherwise
-    make while its user waits: the default template corpus and its PPMI + SVD baseline (1.1 s, and 0.4 s more of
-    the trainer's first calls into torch; a later job with that corpus sets up in 0.3 s). Kept per process by
-    `engine.words.vectors.corpus_and_baseline`, so call it where the jobs train: the web server with jobs in
-    threads (ui.preload), each worker process (engine.runtime.processes). The other pages' first jobs cost their
-    users no more than later ones."""
+    """Makes, in a background thread, what a process's first jobs of the Words page would otherwise make while
+    their users wait: the default template corpus and its PPMI + SVD baseline for the word vectors (1.1 s, and 0.4 s
+    more of the trainer's first calls into torch; a later job with that corpus sets up in 0.3 s), and tiny
+    Shakespeare cut and counted for the character model (0.1-0.3 s, more while a browser loads the page beside it).
+    Kept per process (`engine.words.vectors.corpus_and_baseline`, `engine.words.charlm.corpus_and_baselines`), so
+    call it where the jobs train: the web server with jobs in threads (ui.preload), each worker process
+    (engine.runtime.processes). The other pages' first jobs cost their users no more than later ones."""
+    from engine.words.charlm import CharModelConfig, corpus_and_baselines
     from engine.words.spec import VECTORS, WordsSpec
     from engine.words.vectors import WordVectorsTrainer
 
-    spec = WordsSpec(part=VECTORS)
-    thread = threading.Thread(target=WordVectorsTrainer, args=(spec.config(),), kwargs={"seed": spec.job_seed()},
-                              name="warm-first-jobs", daemon=True)
+    def warm() -> None:
+        spec = WordsSpec(part=VECTORS)
+        WordVectorsTrainer(spec.config(), seed=spec.job_seed())
+        corpus_and_baselines(CharModelConfig().source())
+
+    thread = threading.Thread(target=warm, name="warm-first-jobs", daemon=True)
     thread.start()
     return thread

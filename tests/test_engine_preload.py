@@ -31,26 +31,32 @@ def test_tuned_collector_skips_the_imports_and_still_frees_later_cycles():
     assert (frozen, few_left, young, freed) == ("True", "True", str(YOUNG_COLLECTION_AFTER), "True")
 
 
-def test_the_first_word_vectors_job_finds_its_corpus_made_by_the_warm_up():
-    """What the Words page's default job makes first (its corpus and PPMI baseline, engine.words.vectors.
-    corpus_and_baseline) is made by the warm-up thread: the job the page then starts, from the page's own spec,
-    shares those very arrays and sets up faster than the warm-up took."""
+def test_the_first_words_jobs_find_their_corpora_made_by_the_warm_up():
+    """What the Words page's default jobs make first (the word vectors' corpus and PPMI baseline, engine.words.
+    vectors.corpus_and_baseline; the character model's text cut and counted, engine.words.charlm.
+    corpus_and_baselines) is made by the warm-up thread: the jobs the page then starts, from the page's own spec,
+    share those very arrays, and the word vectors' sets up faster than the warm-up took."""
     script = textwrap.dedent("""
         import time
         import engine.preload
-        from engine.words.spec import VECTORS, WordsSpec
+        from engine.words.charlm import CharModelTrainer, corpus_and_baselines
+        from engine.words.spec import CHARACTERS, VECTORS, WordsSpec
         from engine.words.vectors import WordVectorsTrainer, corpus_and_baseline
         started = time.perf_counter()
         engine.preload.warm_first_jobs().join()
         warm = time.perf_counter() - started
-        made = corpus_and_baseline.cache_info().currsize
+        made = corpus_and_baseline.cache_info().currsize, corpus_and_baselines.cache_info().currsize
         spec, refused = WordsSpec.from_query({"wd_part": VECTORS})  # the page opened on Word vectors
         started = time.perf_counter()
         trainer = WordVectorsTrainer(spec.config(), seed=spec.job_seed())
         setup = time.perf_counter() - started
         shared = trainer.tokens is corpus_and_baseline(spec.config(), spec.job_seed())[1]
-        print(made, corpus_and_baseline.cache_info().misses, shared, setup < warm / 2, not refused)
+        chars, chars_refused = WordsSpec.from_query({"wd_part": CHARACTERS})  # ... and on the character model
+        model = CharModelTrainer(chars.config(), chars.hyperparameters(), seed=chars.job_seed())
+        chars_shared = model.corpus is corpus_and_baselines(chars.config().source())[0]
+        print(*made, corpus_and_baseline.cache_info().misses, corpus_and_baselines.cache_info().misses, shared,
+              chars_shared, setup < warm / 2, not refused and not chars_refused)
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,  # noqa: S603
                          timeout=120)  # (this Python, a fixed script)
-    assert out.stdout.split() == ["1", "1", "True", "True", "True"]
+    assert out.stdout.split() == ["1", "1", "1", "1", "True", "True", "True", "True"]

@@ -172,6 +172,19 @@ def test_a_short_text_trains_on_chunks_no_longer_than_its_streams():
     assert math.isfinite(train(trainer, 5)[-1]["loss"])
 
 
+def test_jobs_on_one_text_share_its_corpus_and_counts_and_train_exactly_as_alone():
+    """A text is cut and counted once per process (corpus_and_baselines): a second trainer on it shares the arrays
+    the first reads, and trains exactly as the first did after the first trained on them."""
+    first = CharModelTrainer(SMALL, {"batch_size": 4, "bptt": 10}, seed=3)
+    metrics = train(first, 5)
+    second = CharModelTrainer(SMALL, {"batch_size": 4, "bptt": 10}, seed=3)
+    assert second.corpus is first.corpus and second.bigram is first.bigram and second.baselines is first.baselines
+    assert train(second, 5) == metrics
+    assert second.evaluate() == first.evaluate()
+    other = CharModelTrainer(CharModelConfig(text="pasted", pasted="to be or not to be, " * 50, hidden=8), seed=3)
+    assert other.corpus is not first.corpus
+
+
 # ------------------------------------------------------------------ sampling
 def test_a_tiny_temperature_samples_the_argmax():
     logits = torch.randn(50, 7, generator=torch.Generator().manual_seed(1))
