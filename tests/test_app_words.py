@@ -61,6 +61,7 @@ def test_word_vectors_train_and_a_query_changes_live_a_dimension_resets():
     assert metric(at, "Step") == "1"
     titles = chart_titles(at)
     assert "Nearest to “paris”" in titles and "king − man + woman ≈ ?" in titles
+    assert "Planted analogies answered top-1, by relation" in titles
     at.text_input(key="wd_word").set_value("Rome").run()  # a query is live: no reset, lower-cased
     assert metric(at, "Step") == "1" and "Nearest to “rome”" in chart_titles(at)
     at.text_input(key="wd_a").set_value("zyzzyva").run()

@@ -163,6 +163,21 @@ def test_ranked_words_list_the_best_on_top_and_darken_the_expected_answer():
     assert negative.layout.xaxis.range[0] == pytest.approx(-0.52)
 
 
+def test_relation_scores_draw_both_models_per_relation_in_the_engines_order_skip_gram_on_top():
+    rows = [("country-capital", 0.8, 0.1), ("male-female", 0.25, 0.5), ("animal-sound", 0.0, 0.375)]
+    fig = figures.relation_scores(rows)
+    assert_valid_as_built(fig)
+    by_name = traces(fig)
+    # Plotly stacks categories bottom-up, and a group's bars too: the first relation and skip-gram on top
+    assert [label.strip() for label in by_name["skip-gram (SGNS)"].y] == ["animal-sound", "male-female",
+                                                                         "country-capital"]
+    np.testing.assert_allclose(by_name["skip-gram (SGNS)"].x, [0.0, 0.25, 0.8])
+    np.testing.assert_allclose(by_name["PPMI + SVD (LSA)"].x, [0.375, 0.5, 0.1])
+    assert [t.name for t in fig.data][-1] == "skip-gram (SGNS)" and fig.layout.legend.traceorder == "reversed"
+    assert list(by_name["PPMI + SVD (LSA)"].text) == ["38%", "50%", "10%"]
+    assert fig.layout.xaxis.range[1] > 1.0 and fig.layout.barmode == "group"
+
+
 def test_the_analogy_scores_and_the_loss_draw_their_series():
     steps = np.arange(1, 101)
     history = {"analogy_top1": (steps, steps / 100), "loss": (steps, 3 / np.sqrt(steps))}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import streamlit as st
 
 from engine.runtime import Snapshot
@@ -79,10 +78,8 @@ def draw_vectors(snap: Snapshot, spec: WordsSpec, charts: Charts) -> None:
                                                                          ("PPMI + SVD", v.ppmi_expected_rank))]
             right.caption(f"Expected: **{v.expected}**; {' and '.join(ranks)} (the three query words left out).")
         if v.per_relation:
-            st.dataframe(pd.DataFrame(v.per_relation, columns=["relation", "skip-gram top-1", "PPMI + SVD top-1"]),
-                         hide_index=True, column_config={name: st.column_config.ProgressColumn(
-                             name, min_value=0.0, max_value=1.0, format="percent")
-                             for name in ("skip-gram top-1", "PPMI + SVD top-1")})
+            live.show(lambda: figures.relation_scores(v.per_relation), f"words-relations-{setting}-step{snap.step}",
+                      key="wd_fig_relations", visible=shown, wide=True)
     with views[2]:
         shown = views[2].open is not False
         if "analogy_top1" in snap.history:

@@ -191,6 +191,24 @@ def ranked_words(sgns: Sequence[tuple[str, float]], ppmi: Sequence[tuple[str, fl
     return figure_from_dicts(data, layout, title)
 
 
+def relation_scores(rows: Sequence[tuple[str, float, float]], height: int = 300) -> go.Figure:
+    """Each relation's share of its planted analogies answered top-1 (rows: relation, skip-gram, PPMI-SVD), the two
+    models' bars side by side, the relations top to bottom in the engine's order."""
+    names = [f"{name} " for name, _, _ in rows][::-1]
+    # plotly.js stacks a group's horizontal bars from the bottom up: skip-gram, listed last, is drawn on top (and
+    # the reversed legend lists it first, as everywhere on the page)
+    data = [{"type": "bar", "orientation": "h", "y": names, "x": values, "name": model, "marker": {"color": color},
+             "text": [f"{v:.0%}" for v in values], "textposition": "outside", "cliponaxis": False,
+             "textfont": {"size": 12}, "constraintext": "none",
+             "hovertemplate": "%{y}: %{x:.0%}<extra>" + model + "</extra>"}
+            for model, color, values in (("PPMI + SVD (LSA)", PPMI_COLOR, [r[2] for r in rows][::-1]),
+                                         ("skip-gram (SGNS)", SGNS_COLOR, [r[1] for r in rows][::-1]))]
+    layout = {"height": height, "barmode": "group", "bargap": 0.3, "legend": legend_below(traceorder="reversed"),
+              "xaxis": {"range": [0, 1.08], "tickformat": ".0%", "title": {"text": "answered top-1"}},
+              "yaxis": {"automargin": True}}
+    return figure_from_dicts(data, layout, "Planted analogies answered top-1, by relation")
+
+
 def analogy_scores(history: Series, ppmi_share: float, analogies: int) -> go.Figure:
     """The share of the planted analogies answered top-1 over training, against the PPMI-SVD baseline's."""
     return metric_curves(history, (("analogy_top1", "skip-gram (SGNS)", SGNS_COLOR),),
