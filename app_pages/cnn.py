@@ -18,6 +18,7 @@ from ui.forks import branch_job, fork_controls
 from ui.jobs import experiment_job
 from ui.live import job_controls, live_area, remembered, status_bar
 from ui.sharing import later
+from ui.tables import static_table
 from viz import cnn_tools
 
 TABS = ["Train a CNN", "Arithmetic", "Kernels", "Upsampling"]
@@ -122,7 +123,7 @@ def arithmetic_view(shown: bool) -> None:
         return
     table = report.table()
     if table and shown:  # (static: its text wraps, every column fits; a data frame scrolled the last two away)
-        st.table(table, hide_index=True)
+        static_table(table)
     if report.problem and shown:
         st.warning(report.problem, icon=":material/block:")
     if not report.rows:

@@ -20,6 +20,7 @@ from ui.chart_component import clicked_points
 from ui.controls import ControlPanel
 from ui.exports import Charts, export_panel, offer_exports
 from ui.sharing import later, presenting
+from ui.tables import static_table
 from viz import optimizers as vt
 from viz.animation import optimizer_race
 from viz.theme import optimizer_color
@@ -190,7 +191,7 @@ if trajectories:
     # A static table wraps its text, so every column fits the page (a data frame scrolled its last one away).
     rows = [{**row, "final f": f"{row['final f']:.4g}", "final distance": f"{row['final distance']:.3g}"}
             for row in summary_rows(trajectories, experiment)]
-    st.table(pd.DataFrame(rows), hide_index=True)
+    static_table(rows)
 else:
     st.info("Pick at least one optimizer.")
 offer_exports(spec, "optimizers", charts, setting=name, details={"function": surface.title, "f": surface.formula,

@@ -20,6 +20,7 @@ from ui.forks import branch_job, fork_controls, forked_curves
 from ui.jobs import experiment_job
 from ui.live import job_controls, live_area, status_bar
 from ui.sharing import later
+from ui.tables import static_table
 from viz import playground as figures
 from viz.animation import playground_replay
 
@@ -152,10 +153,8 @@ with later("pg_details"):
     st.markdown(":material/calculate: Every number of the backward pass of a small network: "
                 "[Backprop by hand](backprop)")
     with st.expander(f"Parameters: {sum(c for _, c, _ in counts):,} in total"):
-        # A Markdown table, not st.table: no Arrow table to build and send at every change of the page, and the
-        # browser needs no Arrow code (~0.7 MB of JavaScript) before this page's first chart.
-        st.markdown("\n".join(["| layer | parameters | n_in·n_out + n_out (+ 2·n_out batch norm) |", "|---|--:|---|",
-                               *(f"| {name} | {count:,} | {formula} |" for name, count, formula in counts)]))
+        static_table([{"layer": name, "parameters": count, "n_in·n_out + n_out (+ 2·n_out batch norm)": formula}
+                      for name, count, formula in counts])
     st.toggle("Show test points", True, key="pg_show_test")
 
 

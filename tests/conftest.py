@@ -141,6 +141,32 @@ def chart_figure(at, key: str) -> dict:
                 if chart.proto.component_name == COMPONENT_NAME and chart.proto.id.endswith(f"-{key}"))
 
 
+def table_cells(markdown: str) -> list[list[str]]:
+    """A Markdown table's cells (ui.tables.markdown_table), header row first, as the text they show: split at the
+    pipes that are not escaped, each backslash escape read as the sign it escapes."""
+    import re
+
+    rows = []
+    for line in markdown.strip().split("\n"):
+        cells, cell = [], ""
+        for piece in re.findall(r"\\.|\||[^\\|]+", line.strip()):
+            if piece == "|":
+                cells.append(cell.strip())
+                cell = ""
+            else:
+                cell += piece[1] if piece.startswith("\\") else piece
+        rows.append(cells[1:])  # (the text before the first pipe)
+    return [rows[0], *rows[2:]]  # (without the |---| row)
+
+
+def markdown_tables(at) -> list:
+    """The tables an AppTest run drew as Markdown (ui.tables.static_table), as data frames of their cells' text."""
+    import pandas as pd
+
+    tables = [table_cells(m.value) for m in at.markdown if m.value.startswith("| ")]
+    return [pd.DataFrame(rows, columns=header) for header, *rows in tables]
+
+
 def plotted(values) -> np.ndarray:
     """A trace's array as numbers, also where the figure holds it as a plotly.js typed array (base64, as
     viz.theme.unchecked_figure sends animation frames)."""

@@ -45,7 +45,7 @@ def test_the_arithmetic_shows_each_layers_size_and_explains_an_empty_output():
     at = open_page(cnn_tab="Arithmetic", cnn_n="20", cnn_depth="2", cnn_kind2="max pool", cnn_k2="2", cnn_p2="0",
                    cnn_s2="2")
     assert not at.exception
-    table = at.table[0].value
+    table = conftest.markdown_tables(at)[0]
     assert list(table["output"]) == ["20×20×8", f"{output_size(20, 2, 0, 2, 1)}×10×8"]
     assert any("Layer 1" in title for title in chart_titles(at))
     at.slider(key="cnn_n").set_value(3).run()

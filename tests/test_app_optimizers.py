@@ -13,7 +13,7 @@ def open_page(**query) -> AppTest:
 
 
 def summary(at: AppTest):
-    return at.table[-1].value.set_index("optimizer")
+    return conftest.markdown_tables(at)[-1].set_index("optimizer")
 
 
 THEORY = {"opt_tab": "Step-size theory"}  # the tab that shows the regimes (tabs are built only when open)
@@ -85,7 +85,7 @@ def test_url_sets_the_experiment():
     assert list(table.index) == ["GD", "Newton"]
     assert table.loc["GD", "outcome"].startswith("diverged")  # escapes the saddle: leaves the plot
     assert float(table.loc["Newton", "final distance"]) == 0.0  # Newton jumps onto the saddle point
-    assert table.loc["Newton", "steps"] == 100
+    assert table.loc["Newton", "steps"] == "100"
 
 
 def test_schedule_and_clipping_controls_show_in_the_settings_table():

@@ -52,6 +52,12 @@ def test_a_new_figure_redraws_the_plot_in_place_and_clicks_and_full_screen_work(
         page.goto(f"{url}/optimizers")
         wait_until_rendered(page)
         assert page.evaluate("() => [typeof Plotly2d, typeof Plotly3d]") == ["object", "undefined"]  # (2-D charts)
+        # The settings table (ui.tables, Markdown): each cell shows its text, the escaped signs as themselves
+        rows = page.evaluate("() => [...document.querySelectorAll('[data-testid=stMarkdown] table tr')]"
+                             ".map(row => [...row.cells].map(cell => cell.innerText))")
+        assert rows[0][:4] == ["optimizer", "torch", "hyperparameters", "lr schedule"] and len(rows) == 5
+        assert rows[2][:3] == ["Momentum", "torch.optim.SGD(momentum)", "η=0.5, μ=0.9"]
+        assert rows[4][-1] == "within 0.001 of the target at step 1"
         page.evaluate(WATCH_JS, CONTOUR)
         for function in ("Rosenbrock", "Himmelblau", "Quadratic"):
             before = page.evaluate(f"() => document.querySelector('{CONTOUR}').layout.images[0].source")
