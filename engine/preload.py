@@ -52,20 +52,24 @@ def tune_garbage_collector() -> None:
 
 def warm_first_jobs() -> threading.Thread:
     """Makes, in a background thread, what a process's first jobs of the Words page would otherwise make while
-    their users wait: the default template corpus and its PPMI + SVD baseline for the word vectors (1.1 s, and 0.4 s
-    more of the trainer's first calls into torch; a later job with that corpus sets up in 0.3 s), and tiny
-    Shakespeare cut and counted for the character model (0.1-0.3 s, more while a browser loads the page beside it).
+    their users wait: the default template corpus and its PPMI + SVD baseline for the word vectors (0.35 s in a new
+    quiet process, the background text counted; a trainer on it then sets up in 0.02 s), and tiny Shakespeare cut
+    and counted for the character model (0.05-0.3 s, more while a browser loads the page beside it).
     Kept per process (`engine.words.vectors.corpus_and_baseline`, `engine.words.charlm.corpus_and_baselines`), so
     call it where the jobs train: the web server with jobs in threads (ui.preload), each worker process
     (engine.runtime.processes). The other pages' first jobs cost their users no more than later ones."""
     from engine.words.charlm import CharModelConfig, corpus_and_baselines
     from engine.words.spec import VECTORS, WordsSpec
-    from engine.words.vectors import WordVectorsTrainer
+    from engine.words.vectors import WordVectorsTrainer, corpus_and_baseline
 
     def warm() -> None:
+        # The corpora first, outside the trainer: every trainer's setup holds one lock (engine.runtime.trainer,
+        # for torch's global generator), and a server's first session's Playground job waited for this thread's
+        # corpus under it (its trainer made in 0.28-0.33 s beside this thread, 0.11-0.15 s now).
         spec = WordsSpec(part=VECTORS)
-        WordVectorsTrainer(spec.config(), seed=spec.job_seed())
+        corpus_and_baseline(spec.config(), spec.job_seed())
         corpus_and_baselines(CharModelConfig().source())
+        WordVectorsTrainer(spec.config(), seed=spec.job_seed())
 
     thread = threading.Thread(target=warm, name="warm-first-jobs", daemon=True)
     thread.start()
