@@ -5,7 +5,6 @@ runs."""
 
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from engine.words import bpe
@@ -18,6 +17,7 @@ from ui.forks import branch_job, fork_controls
 from ui.jobs import experiment_job
 from ui.live import job_controls, live_area
 from ui.sharing import later, presenting
+from ui.tables import static_table
 from ui.words import MAIN_BELOW, draw_characters, draw_vectors
 from viz import words as figures
 
@@ -122,14 +122,10 @@ def show_tokens() -> None:
                                             title=title),
                 f"words-bpe-granularity-{spec.bpe_from}-{spec.merges}-step{step}", key="wd_fig_granularity",
                 where=chart_col, main_below=MAIN_BELOW[TOKENS])
-    with table_col:
-        listed = range(step, max(0, step - MERGES_LISTED), -1)
-        st.dataframe(pd.DataFrame({"merge": list(listed),  # a table shows text as it is: no escaping
-                                   "pair": [f"{model.merges[k - 1].left} + {model.merges[k - 1].right}"
-                                            for k in listed],
-                                   "token": [model.merges[k - 1].symbol for k in listed],
-                                   "count": [model.merges[k - 1].count for k in listed]}),
-                     hide_index=True, width="stretch", height=min(460, 38 + 35 * max(1, len(listed))))
+    listed = range(step, max(0, step - MERGES_LISTED), -1)
+    static_table([{"merge": k, "pair": f"{model.merges[k - 1].left} + {model.merges[k - 1].right}",
+                   "token": model.merges[k - 1].symbol, "count": model.merges[k - 1].count} for k in listed],
+                 where=table_col)
     per_word = tokens.tokens_per_word
     split = [f"{tokens.words[i].lstrip(bpe.WORD_BOUNDARY)} ({per_word[i]})" for i in np.argsort(-per_word)[:5]
              if per_word[i] > 1]

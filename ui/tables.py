@@ -3,7 +3,7 @@ page, and it costs a new browser no element code of its own. `st.table` and `st.
 format's code (~0.75 MB, and ~0.6 MB more for the data frame's grid) before any element of the page shows: with
 its summary a Markdown table, the Optimizers page's first chart took 2.03 s where it took 2.15 s (medians of 10,
 interleaved), and a class on a school's Wi-Fi loads 0.75 MB less (and no Arrow table is built at each run).
-`st.dataframe` stays for long tables a reader scrolls or sorts (a class's runs, BPE merges)."""
+`st.dataframe` stays for long tables a reader scrolls or sorts (a class's runs)."""
 
 from __future__ import annotations
 
