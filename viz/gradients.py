@@ -302,7 +302,8 @@ def eigenvalue_plane(eigenvalues: Sequence[CellEigenvalues], labels: Mapping[str
 
 
 def linear_closed_form(t, scalar_measured, scalar_closed, w: float, matrix_measured=None, matrix_closed=None,
-                       title: str = "Linear RNN h_t = w·h_{t−1} + c·x_t: gradient = w^(T−t)") -> go.Figure:
+                       title: str = ("Linear RNN h<sub>t</sub> = w·h<sub>t−1</sub> + c·x<sub>t</sub>: "
+                                     "∂L/∂h<sub>t</sub> ∝ w<sup>T−t</sup>")) -> go.Figure:
     """The closed form as lines and autograd's measurement as markers, for a scalar w and for the RNNs' W_hh."""
     t = np.asarray(t)
     traces = [dict(type="scatter", x=t, y=_positive_or_nan(scalar_closed), mode="lines", name=f"|w|^(T−t), w = {w:g}",
