@@ -15,9 +15,9 @@ from viz import generative as figures
 from viz.animation import gan_replay
 from viz.raster import hex_rgb
 from viz.theme import (BROWSER_MARGINS, COLORBAR_XPAD_PX, FONT_SIZE, LEGEND_FOOT_PX, LEGEND_GAP_PX, LEGEND_PAD_PX,
-                        LEGEND_ROW_EM, LEGEND_SYMBOL_PX, PRESENTATION_TICK_FONT_SIZE, TICK_FONT_PX,
-                        WIDE_FIGURE_WIDTH_PX, X_TICKS_PX, X_TITLE_EM, arrow_polyline, for_presentation,
-                        legend_below, margins_for_one_draw)
+                        LEGEND_ROW_EM, LEGEND_SYMBOL_PX, PRESENTATION_PLOT_PX, PRESENTATION_TICK_FONT_SIZE,
+                        TICK_FONT_PX, WIDE_FIGURE_WIDTH_PX, X_TICKS_PX, X_TITLE_EM, arrow_polyline, for_presentation,
+                        legend_below, margins_for_one_draw, with_plot_room)
 
 
 def validated(fig: go.Figure) -> go.Figure:
@@ -202,6 +202,22 @@ def test_tick_labels_of_lines_and_words_beside_bars_get_their_room():
     one, two = (margins_for_one_draw(go.Figure(go.Bar(x=["a", "b"], y=[1, 2]), layout={"xaxis": {
         **names, "ticktext": text}})).layout.margin.b for text in (["a", "b"], ["a<br>first", "b"]))
     assert two - one == round(1.3 * TICK_FONT_PX)  # one more line of 12 px labels
+
+
+def test_on_a_projector_a_chart_below_the_first_screen_keeps_its_plot_tall_enough_for_its_axis_titles():
+    """With a projector's text a 300 px chart with a legend below kept an 85 px plot (the GAN's mode coverage at
+    1280x720, its axis titles running into its title): it grows to keep PRESENTATION_PLOT_PX, once."""
+    coverage = figures.gan_coverage({"high_quality": (np.arange(3), np.ones(3)),
+                                     "modes_covered": (np.arange(3), np.full(3, 8.0))}, 8)
+    fig = margins_for_one_draw(for_presentation(coverage))
+    plot = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    assert plot < PRESENTATION_PLOT_PX  # (what it was)
+    with_plot_room(fig)
+    assert fig.layout.height - fig.layout.margin.t - fig.layout.margin.b == PRESENTATION_PLOT_PX
+    height = fig.layout.height
+    assert with_plot_room(fig).layout.height == height  # a kept figure, again: unchanged
+    roomy = go.Figure(layout={"height": 600, "margin": {"t": 50, "b": 50}})
+    assert with_plot_room(roomy).layout.height == 600
 
 
 def test_on_a_projector_a_colour_axis_bar_stands_off_the_plot_in_px_and_a_traces_own_as_plotly_puts_it():

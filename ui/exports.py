@@ -53,7 +53,8 @@ from ui.chart_component import plotly_chart
 from ui.sharing import fit_to_screen, presenting
 from viz.animation import gif_bytes
 from viz.export import STATIC_FORMATS, StaticExportUnavailable, find_chromium, html_report, render_static
-from viz.theme import chart_config, for_presentation, margins_for_one_draw, safe_filename
+from viz.theme import (PLOTLY_DEFAULT_HEIGHT, chart_config, for_presentation, margins_for_one_draw, safe_filename,
+                        with_plot_room)
 
 _MAX_TABLE_TEXT = 160  # characters of one value in the report's tables
 
@@ -194,13 +195,15 @@ class Charts(dict):
         if presenting():
             for_presentation(figure, legend_aside)
         self[name] = figure = margins_for_one_draw(figure, wide)  # (for the text's size it is drawn at)
+        if presenting() and main_below is None:  # (the main chart's height is the screen's)
+            with_plot_room(figure)
         # The camera button's file name leaves the step out (the Export panel's files keep it): plotly.js
         # draws a chart anew, not in place, whenever its config changes, which was every live refresh.
         config = chart_config(re.sub(r"-step\d+", "", name), image_format)
         if not presenting() or main_below is None:
             return plotly_chart(figure, key=key, config=config, where=where, on_select=on_select)
         with where if where is not None else contextlib.nullcontext():  # in the column asked for
-            with fit_to_screen(f"{key}_screen", main_below, int(figure.layout.height or 450)):
+            with fit_to_screen(f"{key}_screen", main_below, int(figure.layout.height or PLOTLY_DEFAULT_HEIGHT)):
                 return plotly_chart(figure, key=key, config=config, on_select=on_select, stretch=True)
 
 

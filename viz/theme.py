@@ -26,6 +26,11 @@ PRESENTATION_SMALL_FONT_SIZE = 17
 PRESENTATION_TICK_FONT_SIZE = 14  # tick labels and legends (12 px in normal mode: Streamlit's theme's)
 MARGIN_PAD_PX = 8  # between the plot and its axes (Streamlit's theme's in normal mode: 0.5 rem)
 TITLE_STANDOFF_PX = 24  # between an axis' tick labels and its title (Streamlit's theme's in normal mode: 1.5 rem)
+# A chart below a projector's first screen keeps at least this much plot between its margins: its text grows there,
+# its height did not, and a 300 px chart with a legend below kept an 85 px plot at 1280x720, its axis titles
+# running up into its title (the GAN's mode coverage).
+PRESENTATION_PLOT_PX = 220
+PLOTLY_DEFAULT_HEIGHT = 450  # plotly.js's height for a figure that sets none
 COLORBAR_XPAD_PX = 27  # between the plot and a colour axis' bar (Streamlit's theme's: 1.5 rem, 27 px at 1280 wide)
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
@@ -499,6 +504,16 @@ def for_presentation(fig: go.Figure, legend_aside: bool = False) -> go.Figure:
     for index, path in _colorbar_paths(*_raw(fig)):
         if index is None and fig.layout[path].xpad is None:
             fig.layout[path].xpad = COLORBAR_XPAD_PX
+    return fig
+
+
+def with_plot_room(fig: go.Figure, least_px: int = PRESENTATION_PLOT_PX) -> go.Figure:
+    """The figure made taller where its margins (as margins_for_one_draw set them) leave its plot less than
+    `least_px` of height; unchanged otherwise, so a figure kept between live refreshes can go through this again."""
+    height = fig.layout.height or PLOTLY_DEFAULT_HEIGHT
+    plot = height - (fig.layout.margin.t or 0) - (fig.layout.margin.b or 0)
+    if plot < least_px:
+        fig.layout.height = height + least_px - plot
     return fig
 
 
