@@ -34,4 +34,4 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
 def static_table(rows: Sequence[Mapping[str, Any]], where: Any = None) -> None:
     """Draws the rows as a table (nothing for no rows)."""
     if rows:
-        (where or st).markdown(markdown_table(rows))
+        (where if where is not None else st).markdown(markdown_table(rows))
