@@ -81,6 +81,9 @@ def test_a_teacher_and_three_students_work_as_one_class(app_url):
         plotted = teacher.evaluate("() => Array.from(document.querySelector('.st-key-class_by_lr .js-plotly-plot')"
                                    "._fullData[0].x)")
         assert sorted(plotted) == pytest.approx(sorted(rates))
+        # (each chart is drawn when its own component has loaded: the curves may come a moment after the scatter)
+        teacher.wait_for_function("() => { const p = document.querySelector('.st-key-class_curves .js-plotly-plot');"
+                                  " return p && p._fullData && p._fullData.length >= 3; }", timeout=30_000)
         assert teacher.evaluate("() => document.querySelector('.st-key-class_curves .js-plotly-plot')"
                                 "._fullData.length") == 3
 
